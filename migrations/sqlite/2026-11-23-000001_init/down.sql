@@ -1,0 +1,13 @@
+DROP TABLE stream_counters;
+DROP TABLE filters;
+DROP TABLE account_data;
+DROP TABLE txn_ids;
+DROP TABLE room_aliases;
+DROP TABLE memberships;
+DROP TABLE current_state;
+DROP TABLE events;
+DROP TABLE rooms;
+DROP TABLE access_tokens;
+DROP TABLE devices;
+DROP TABLE profiles;
+DROP TABLE users;

@@ -1,0 +1,91 @@
+//! Wakes long-polling `/sync` requests when something they care about is committed.
+
+use actix::prelude::*;
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+/// Positions a sync can be behind on: the event stream and the account data stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Positions {
+    pub events: i64,
+    pub account_data: i64,
+}
+
+#[derive(Default)]
+pub struct Notifier {
+    latest: HashMap<String, Positions>,
+    waiters: HashMap<String, Vec<oneshot::Sender<()>>>,
+}
+
+impl Actor for Notifier {
+    type Context = Context<Self>;
+}
+
+/// Events up to `position` were committed; `users` are the ones who can see them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EventsCommitted {
+    pub position: i64,
+    pub users: Vec<String>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AccountDataChanged {
+    pub user: String,
+    pub stream_id: i64,
+}
+
+/// Answers with a receiver that fires once the user has anything newer than `seen`.
+#[derive(Message)]
+#[rtype(result = "oneshot::Receiver<()>")]
+pub struct Wait {
+    pub user: String,
+    pub seen: Positions,
+}
+
+impl Notifier {
+    fn wake(&mut self, user: &str) {
+        if let Some(list) = self.waiters.remove(user) {
+            for tx in list {
+                let _ = tx.send(());
+            }
+        }
+    }
+}
+
+impl Handler<EventsCommitted> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: EventsCommitted, _: &mut Context<Self>) {
+        for u in msg.users {
+            let e = self.latest.entry(u.clone()).or_default();
+            e.events = e.events.max(msg.position);
+            self.wake(&u);
+        }
+    }
+}
+
+impl Handler<AccountDataChanged> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
+        let e = self.latest.entry(msg.user.clone()).or_default();
+        e.account_data = e.account_data.max(msg.stream_id);
+        self.wake(&msg.user);
+    }
+}
+
+impl Handler<Wait> for Notifier {
+    type Result = MessageResult<Wait>;
+    fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        let latest = self.latest.get(&msg.user).copied().unwrap_or_default();
+        if latest.events > msg.seen.events || latest.account_data > msg.seen.account_data {
+            let _ = tx.send(());
+        } else {
+            let list = self.waiters.entry(msg.user).or_default();
+            list.retain(|t| !t.is_closed());
+            list.push(tx);
+        }
+        MessageResult(rx)
+    }
+}

@@ -1,0 +1,342 @@
+//! `RoomActor`: owns a room's current state and membership, authorizes and builds every event,
+//! and commits them in groups.
+//!
+//! Ordering: a message is authorized and built synchronously inside its handler, against state
+//! that already includes every earlier accepted event, so the actor's mailbox order is the
+//! room's event order. Durability: the reply to a send waits for the transaction that holds the
+//! event. Throughput: while one batch is being committed, new events collect in the next.
+
+use crate::Services;
+use crate::actors::notifier::EventsCommitted;
+use crate::actors::user::MembershipChanged;
+use crate::error::{MResult, MatrixError};
+use crate::events::auth::RoomState;
+use crate::events::{self, BuildContext, EventDraft};
+use crate::store::events::{NewEvent, RoomRow, TxnKey};
+use actix::prelude::*;
+use ruma::room_version_rules::RoomVersionRules;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+type Reply = oneshot::Sender<MResult<String>>;
+
+pub struct RoomActor {
+    room_id: String,
+    svc: Arc<Services>,
+    is_new: bool,
+    loaded: bool,
+    version: String,
+    rules: RoomVersionRules,
+    state: RoomState,
+    last_event: Option<String>,
+    depth: i64,
+    /// The `rooms` row of a room being created, committed with its first batch.
+    new_room: Option<RoomRow>,
+    pending: Vec<NewEvent>,
+    in_flight: bool,
+    waiters: HashMap<String, Vec<Reply>>,
+    txns: HashMap<TxnKey, String>,
+    last_active: Instant,
+}
+
+/// Send one event as `sender`. Answers with the event ID once it is committed.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<String>")]
+pub struct SendEvent {
+    pub sender: String,
+    pub draft: EventDraft,
+    pub txn: Option<TxnKey>,
+    /// For redactions: who sent the event being redacted (looked up by the handler).
+    pub redacts_sender: Option<String>,
+}
+
+/// Create the room: the `rooms` row and its initial events, as one atomic batch.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<()>")]
+pub struct CreateRoom {
+    pub row: RoomRow,
+    pub events: Vec<(String, EventDraft)>,
+}
+
+/// A user's membership and power, read from the live state (for checks on other paths).
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<MemberInfo>")]
+pub struct GetMember {
+    pub user: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberInfo {
+    pub membership: String,
+    pub power: i64,
+    pub room_version: String,
+}
+
+impl RoomActor {
+    pub fn new(room_id: String, svc: Arc<Services>, is_new: bool) -> Self {
+        Self {
+            room_id,
+            svc,
+            is_new,
+            loaded: is_new,
+            version: events::DEFAULT_ROOM_VERSION.into(),
+            rules: RoomVersionRules::V10,
+            state: RoomState::default(),
+            last_event: None,
+            depth: 0,
+            new_room: None,
+            pending: Vec::new(),
+            in_flight: false,
+            waiters: HashMap::new(),
+            txns: HashMap::new(),
+            last_active: Instant::now(),
+        }
+    }
+
+    fn ensure_ready(&self) -> MResult<()> {
+        if !self.loaded {
+            return Err(MatrixError::not_found("Unknown room"));
+        }
+        Ok(())
+    }
+
+    /// Authorizes `draft`, builds it, applies it to the live state and queues it.
+    fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> MResult<String> {
+        self.state.authorize(draft, sender)?;
+        if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender) {
+            return Err(MatrixError::forbidden("You cannot redact this event"));
+        }
+        let ctx = BuildContext {
+            room_id: &self.room_id,
+            sender,
+            prev_events: self.last_event.iter().cloned().collect(),
+            auth_events: self.state.auth_events_for(draft, sender),
+            depth: self.depth + 1,
+            rules: &self.rules,
+            keys: &self.svc.keys,
+            max_bytes: self.svc.config.max_event_bytes,
+        };
+        let (pdu, json) = events::build(draft, &ctx)?;
+        self.state.apply(&pdu);
+        self.depth += 1;
+        self.last_event = Some(pdu.event_id.clone());
+        let id = pdu.event_id.clone();
+        if let Some(t) = &txn {
+            if self.txns.len() > 10_000 {
+                self.txns.clear();
+            }
+            self.txns.insert(t.clone(), id.clone());
+        }
+        self.pending.push(NewEvent { pdu, json, txn });
+        Ok(id)
+    }
+
+    fn wait_for(&mut self, event_id: &str) -> oneshot::Receiver<MResult<String>> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.entry(event_id.to_owned()).or_default().push(tx);
+        rx
+    }
+
+    /// Starts committing what is pending unless a commit is already in flight.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.pending.is_empty() {
+            return;
+        }
+        self.in_flight = true;
+        let mut batch = std::mem::take(&mut self.pending);
+        let new_room = self.new_room.take();
+        let db = self.svc.db.clone();
+        let fut = async move {
+            db.run(move |c| {
+                crate::store::events::commit(c, new_room.as_ref(), &mut batch)?;
+                Ok(batch)
+            })
+            .await
+        };
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+            act.in_flight = false;
+            match res {
+                Ok(batch) => {
+                    act.committed(&batch);
+                    act.flush(ctx);
+                }
+                Err(e) => {
+                    // The live state already includes events that are not stored: fail every
+                    // waiter and let the directory re-activate the room from the store.
+                    log::error!("room {}: commit failed: {e}", act.room_id);
+                    for (_, list) in act.waiters.drain() {
+                        for tx in list {
+                            let _ = tx.send(Err(e.clone()));
+                        }
+                    }
+                    act.svc.directory.forget_room(&act.room_id, &ctx.address());
+                    ctx.stop();
+                }
+            }
+        }));
+    }
+
+    fn committed(&mut self, batch: &[NewEvent]) {
+        let mut users = self.state.interested_users();
+        let mut top = 0;
+        for ev in batch {
+            top = top.max(ev.pdu.stream_ordering);
+            if let (Some(target), Some(m)) = (&ev.pdu.state_key, ev.pdu.membership()) {
+                users.push(target.clone());
+                if let Some(u) = self.svc.directory.active_user(target) {
+                    u.do_send(MembershipChanged { room_id: self.room_id.clone(), membership: m.to_owned() });
+                }
+            }
+            if let Some(list) = self.waiters.remove(&ev.pdu.event_id) {
+                for tx in list {
+                    let _ = tx.send(Ok(ev.pdu.event_id.clone()));
+                }
+            }
+        }
+        users.sort();
+        users.dedup();
+        self.svc.notifier.do_send(EventsCommitted { position: top, users });
+    }
+
+    fn reply(rx: oneshot::Receiver<MResult<String>>) -> ResponseFuture<MResult<String>> {
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(MatrixError::internal("The room stopped before committing"))) })
+    }
+}
+
+impl Actor for RoomActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(1024);
+        let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
+        ctx.run_interval(idle / 2, move |act, ctx| {
+            if !act.in_flight && act.pending.is_empty() && act.last_active.elapsed() >= idle {
+                act.svc.directory.forget_room(&act.room_id, &ctx.address());
+                ctx.stop();
+            }
+        });
+        if self.is_new {
+            return;
+        }
+        let db = self.svc.db.clone();
+        let id = self.room_id.clone();
+        let load = async move { db.run(move |c| crate::store::events::load_room(c, &id)).await };
+        // `wait` holds every message until the state is loaded.
+        ctx.wait(load.into_actor(self).map(|res, act, ctx| match res {
+            Ok(Some(room)) => {
+                act.version = room.row.room_version.clone();
+                act.rules = events::rules_for(&act.version);
+                for pdu in &room.state {
+                    act.state.apply(pdu);
+                }
+                if let Some((id, depth)) = room.last_event {
+                    act.last_event = Some(id);
+                    act.depth = depth;
+                }
+                act.loaded = true;
+            }
+            Ok(None) => {
+                act.svc.directory.forget_room(&act.room_id, &ctx.address());
+            }
+            Err(e) => {
+                log::error!("room {}: loading failed: {e}", act.room_id);
+                act.svc.directory.forget_room(&act.room_id, &ctx.address());
+            }
+        }));
+    }
+}
+
+impl Handler<SendEvent> for RoomActor {
+    type Result = ResponseFuture<MResult<String>>;
+
+    fn handle(&mut self, msg: SendEvent, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        if let Err(e) = self.ensure_ready() {
+            return Box::pin(async move { Err(e) });
+        }
+        if let Some(id) = msg.txn.as_ref().and_then(|t| self.txns.get(t)).cloned() {
+            if self.waiters.contains_key(&id) {
+                return Self::reply(self.wait_for(&id));
+            }
+            return Box::pin(async move { Ok(id) });
+        }
+        match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
+            Ok(id) => {
+                let rx = self.wait_for(&id);
+                self.flush(ctx);
+                Self::reply(rx)
+            }
+            Err(e) => Box::pin(async move { Err(e) }),
+        }
+    }
+}
+
+impl Handler<CreateRoom> for RoomActor {
+    type Result = ResponseFuture<MResult<()>>;
+
+    fn handle(&mut self, msg: CreateRoom, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        if !self.state.state.is_empty() || !self.is_new {
+            return Box::pin(async { Err(MatrixError::forbidden("The room already exists")) });
+        }
+        self.version = msg.row.room_version.clone();
+        self.rules = events::rules_for(&self.version);
+        let mut last = String::new();
+        for (sender, draft) in &msg.events {
+            match self.accept(sender, draft, None, None) {
+                Ok(id) => last = id,
+                Err(e) => {
+                    // Nothing was committed: the room never existed.
+                    self.svc.directory.forget_room(&self.room_id, &ctx.address());
+                    ctx.stop();
+                    return Box::pin(async move { Err(e) });
+                }
+            }
+        }
+        self.new_room = Some(msg.row);
+        let rx = self.wait_for(&last);
+        self.flush(ctx);
+        Box::pin(async move {
+            match rx.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(e)) => Err(e),
+                Err(_) => Err(MatrixError::internal("The room stopped before committing")),
+            }
+        })
+    }
+}
+
+impl Handler<GetMember> for RoomActor {
+    type Result = MResult<MemberInfo>;
+
+    fn handle(&mut self, msg: GetMember, _: &mut Context<Self>) -> Self::Result {
+        self.ensure_ready()?;
+        Ok(MemberInfo {
+            membership: self.state.membership(&msg.user).to_owned(),
+            power: self.state.user_level(&msg.user),
+            room_version: self.version.clone(),
+        })
+    }
+}
+
+/// Helpers for sending to a room's actor, re-activating it once if its mailbox has died.
+impl Services {
+    pub async fn send_to_room<M>(self: &Arc<Self>, room_id: &str, msg: M) -> MResult<M::Result>
+    where
+        M: Message + Send + Clone + 'static,
+        M::Result: Send,
+        RoomActor: Handler<M>,
+    {
+        for _ in 0..2 {
+            let addr = self.directory.room(self, room_id).await?;
+            match addr.send(msg.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(MailboxError::Closed) => self.directory.forget_room(room_id, &addr),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(MatrixError::internal("The room's actor is unavailable"))
+    }
+}

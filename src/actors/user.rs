@@ -1,0 +1,237 @@
+//! `UserActor`: a local user's profile, flags and joined rooms. Profile changes go out from here
+//! as member events to each joined room's actor.
+
+use crate::Services;
+use crate::actors::room::SendEvent;
+use crate::error::{MResult, MatrixError};
+use crate::events::EventDraft;
+use crate::store::users::Profile;
+use actix::prelude::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct UserActor {
+    user_id: String,
+    svc: Arc<Services>,
+    profile: Profile,
+    joined: BTreeSet<String>,
+    loaded: bool,
+    last_active: Instant,
+}
+
+impl UserActor {
+    pub fn new(user_id: String, svc: Arc<Services>) -> Self {
+        Self {
+            profile: Profile { user_id: user_id.clone(), ..Profile::default() },
+            user_id,
+            svc,
+            joined: BTreeSet::new(),
+            loaded: false,
+            last_active: Instant::now(),
+        }
+    }
+}
+
+impl Actor for UserActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
+        ctx.run_interval(idle / 2, move |act, ctx| {
+            if act.last_active.elapsed() >= idle {
+                act.svc.directory.forget_user(&act.user_id, &ctx.address());
+                ctx.stop();
+            }
+        });
+        let db = self.svc.db.clone();
+        let id = self.user_id.clone();
+        let load = async move {
+            db.run(move |c| {
+                let profile = crate::store::users::profile(c, &id)?;
+                let rooms = crate::store::rooms::joined_rooms(c, &id)?;
+                Ok((profile, rooms))
+            })
+            .await
+        };
+        ctx.wait(load.into_actor(self).map(|res, act, ctx| match res {
+            Ok((profile, rooms)) => {
+                if let Some(p) = profile {
+                    act.profile = p;
+                }
+                act.joined = rooms.into_iter().collect();
+                act.loaded = true;
+            }
+            Err(e) => {
+                log::error!("user {}: loading failed: {e}", act.user_id);
+                act.svc.directory.forget_user(&act.user_id, &ctx.address());
+                ctx.stop();
+            }
+        }));
+    }
+}
+
+/// A room actor committed a membership change of this user.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MembershipChanged {
+    pub room_id: String,
+    pub membership: String,
+}
+
+impl Handler<MembershipChanged> for UserActor {
+    type Result = ();
+    fn handle(&mut self, msg: MembershipChanged, _: &mut Context<Self>) {
+        if msg.membership == "join" {
+            self.joined.insert(msg.room_id);
+        } else {
+            self.joined.remove(&msg.room_id);
+        }
+    }
+}
+
+#[derive(Message, Clone)]
+#[rtype(result = "Vec<String>")]
+pub struct GetJoinedRooms;
+
+impl Handler<GetJoinedRooms> for UserActor {
+    type Result = MessageResult<GetJoinedRooms>;
+    fn handle(&mut self, _: GetJoinedRooms, _: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        MessageResult(self.joined.iter().cloned().collect())
+    }
+}
+
+/// Change the displayname and/or avatar (`None` = unchanged, `Some(None)` = remove), store it,
+/// then send a member event with the new profile to every joined room.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<()>")]
+pub struct SetProfile {
+    pub displayname: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+}
+
+impl Handler<SetProfile> for UserActor {
+    type Result = AtomicResponse<Self, MResult<()>>;
+
+    fn handle(&mut self, msg: SetProfile, _: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        let mut profile = self.profile.clone();
+        if let Some(d) = msg.displayname {
+            profile.displayname = d;
+        }
+        if let Some(a) = msg.avatar_url {
+            profile.avatar_url = a;
+        }
+        let svc = self.svc.clone();
+        let rooms: Vec<String> = self.joined.iter().cloned().collect();
+        let user = self.user_id.clone();
+        let p = profile.clone();
+        let fut = async move {
+            let p2 = p.clone();
+            svc.db.run(move |c| crate::store::users::set_profile(c, &p2)).await?;
+            let sends = rooms.into_iter().map(|room| {
+                let svc = svc.clone();
+                let mut content = json!({"membership": "join"});
+                if let Some(d) = &p.displayname {
+                    content["displayname"] = Value::String(d.clone());
+                }
+                if let Some(a) = &p.avatar_url {
+                    content["avatar_url"] = Value::String(a.clone());
+                }
+                let msg = SendEvent {
+                    sender: user.clone(),
+                    draft: EventDraft::state("m.room.member", &user, content),
+                    txn: None,
+                    redacts_sender: None,
+                };
+                async move { (room.clone(), svc.send_to_room(&room, msg).await) }
+            });
+            for (room, res) in futures_util::future::join_all(sends).await {
+                match res {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) | Err(e) => log::warn!("profile update in {room} failed: {e}"),
+                }
+            }
+            Ok::<(), MatrixError>(())
+        };
+        // Atomic: a second profile change waits for the first to reach every room.
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, _| {
+            if res.is_ok() {
+                act.profile = profile;
+            }
+            res
+        })))
+    }
+}
+
+/// Deactivate the account: leave every room and reject every invite through the rooms' actors,
+/// then remove the password, devices and tokens (and with `erase`, the profile).
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<()>")]
+pub struct Deactivate {
+    pub erase: bool,
+}
+
+impl Handler<Deactivate> for UserActor {
+    type Result = AtomicResponse<Self, MResult<()>>;
+
+    fn handle(&mut self, msg: Deactivate, _: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        let svc = self.svc.clone();
+        let user = self.user_id.clone();
+        let fut = async move {
+            let u = user.clone();
+            let rooms = svc
+                .db
+                .run(move |c| {
+                    Ok(crate::store::rooms::user_memberships(c, &u)?
+                        .into_iter()
+                        .filter(|m| matches!(m.membership.as_str(), "join" | "invite"))
+                        .map(|m| m.room_id)
+                        .collect::<Vec<_>>())
+                })
+                .await?;
+            leave_rooms(&svc, &user, rooms).await;
+            let (u, erase) = (user.clone(), msg.erase);
+            let removed = svc.db.run(move |c| crate::store::users::deactivate(c, &u, erase)).await?;
+            svc.tokens.forget(&removed);
+            svc.tokens.forget_user(&user);
+            log::info!("deactivated {user} (erase: {erase})");
+            Ok::<(), MatrixError>(())
+        };
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, _| {
+            if res.is_ok() {
+                act.joined.clear();
+                if msg.erase {
+                    act.profile.displayname = None;
+                    act.profile.avatar_url = None;
+                }
+            }
+            res
+        })))
+    }
+}
+
+/// Sends a self-leave to each room concurrently; returns the rooms left and logs failures.
+pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) -> Vec<String> {
+    let sends = rooms.into_iter().map(|room| {
+        let svc = svc.clone();
+        let msg = SendEvent {
+            sender: user.to_owned(),
+            draft: EventDraft::state("m.room.member", user, json!({"membership": "leave"})),
+            txn: None,
+            redacts_sender: None,
+        };
+        async move { (room.clone(), svc.send_to_room(&room, msg).await) }
+    });
+    let mut left = Vec::new();
+    for (room, res) in futures_util::future::join_all(sends).await {
+        match res {
+            Ok(Ok(_)) => left.push(room),
+            Ok(Err(e)) | Err(e) => log::warn!("{user} could not leave {room}: {e}"),
+        }
+    }
+    left
+}

@@ -1,0 +1,254 @@
+//! Login, registration, logout, whoami, password change and deactivation.
+
+use crate::api::{Body, Svc, arc, ok_json, opt_bool, opt_str, query, str_field};
+use crate::auth::Requester;
+use crate::auth::password;
+use crate::auth::tokens::issue_token;
+use crate::error::{MResult, MatrixError};
+use crate::ids;
+use crate::store::users::User;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(login_flows))
+        .route("/login", web::post().to(login))
+        .route("/register", web::post().to(register))
+        .route("/register/available", web::get().to(register_available))
+        .route("/logout", web::post().to(logout))
+        .route("/logout/all", web::post().to(logout_all))
+        .route("/account/whoami", web::get().to(whoami))
+        .route("/account/password", web::post().to(change_password))
+        .route("/account/deactivate", web::post().to(deactivate));
+}
+
+/// Runs CPU-heavy work (scrypt) on the blocking pool.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> MResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| MatrixError::internal(format!("blocking task: {e}")))
+}
+
+async fn login_flows() -> HttpResponse {
+    ok_json(json!({"flows": [{"type": "m.login.password"}]}))
+}
+
+/// The user a login or UIA `identifier` names: `identifier.user` or the legacy `user`.
+fn identified_user(body: &Value, server_name: &str) -> MResult<ruma::OwnedUserId> {
+    let user = match body.get("identifier") {
+        Some(ident) => {
+            let kind = str_field(ident, "type")?;
+            if kind != "m.id.user" {
+                return Err(MatrixError::unknown(format!("Unsupported identifier type {kind}")));
+            }
+            str_field(ident, "user")?
+        }
+        None => str_field(body, "user")?,
+    };
+    let user = user.to_lowercase();
+    let full = if user.starts_with('@') { user } else { format!("@{user}:{server_name}") };
+    ruma::UserId::parse(&full).map_err(|_| MatrixError::forbidden("Invalid username or password"))
+}
+
+/// Checks `password` for `user_id`; 403 `M_FORBIDDEN` on any mismatch, `M_USER_DEACTIVATED` for
+/// deactivated accounts.
+pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> MResult<User> {
+    let id = user_id.to_owned();
+    let user = svc.db.run(move |c| crate::store::users::find(c, &id)).await?;
+    let bad = || MatrixError::forbidden("Invalid username or password");
+    let Some(user) = user else { return Err(bad()) };
+    let Some(hash) = user.password_hash.clone() else {
+        if user.deactivated {
+            return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
+        }
+        return Err(bad());
+    };
+    let pw = password_given.to_owned();
+    if !blocking(move || password::verify(&pw, &hash)).await? {
+        return Err(bad());
+    }
+    if user.deactivated {
+        return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
+    }
+    if user.locked {
+        return Err(MatrixError::new(StatusCode::UNAUTHORIZED, "M_USER_LOCKED", "This account has been locked"));
+    }
+    Ok(user)
+}
+
+async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let kind = str_field(&body, "type")?;
+    if kind != "m.login.password" {
+        return Err(MatrixError::unknown(format!("Unknown login type {kind}")));
+    }
+    let user_id = identified_user(&body, svc.server_name())?;
+    let pw = str_field(&body, "password")?;
+    check_password(&svc, user_id.as_str(), pw).await?;
+    let device_id = opt_str(&body, "device_id")?.map(str::to_owned).unwrap_or_else(ids::new_device_id);
+    let name = opt_str(&body, "initial_device_display_name")?.map(str::to_owned);
+    let token = issue_token(&arc(&svc), user_id.as_str(), &device_id, name).await?;
+    log::info!("{user_id} logged in on device {device_id}");
+    Ok(ok_json(json!({
+        "user_id": user_id,
+        "access_token": token,
+        "device_id": device_id,
+        "home_server": svc.server_name(),
+    })))
+}
+
+/// Validates a requested localpart and checks it is free.
+async fn check_username(svc: &Svc, localpart: &str) -> MResult<ruma::OwnedUserId> {
+    if !ids::valid_new_localpart(localpart) {
+        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "User ID can only contain a-z, 0-9, . _ = - / +"));
+    }
+    let user_id = ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name()))
+        .map_err(|_| MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid user ID"))?;
+    if user_id.as_str().len() > 255 {
+        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "User ID too long"));
+    }
+    let id = user_id.to_string();
+    if svc.db.run(move |c| crate::store::users::exists(c, &id)).await? {
+        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", "User ID already taken"));
+    }
+    Ok(user_id)
+}
+
+async fn register_available(svc: Svc, req: HttpRequest) -> MResult<HttpResponse> {
+    let q = query(&req);
+    let name = q.get("username").ok_or_else(|| MatrixError::missing_param("Missing username"))?;
+    check_username(&svc, &name.to_lowercase()).await?;
+    Ok(ok_json(json!({"available": true})))
+}
+
+/// Creates a local user with a password; shared by registration paths and the CLI.
+pub async fn create_user(svc: &Svc, user_id: &ruma::UserId, pw: Option<String>, admin: bool, user_type: Option<String>) -> MResult<()> {
+    let log_n = svc.config.password_hash_log_n;
+    let hash = match pw {
+        Some(p) => Some(blocking(move || password::hash(&p, log_n)).await??),
+        None => None,
+    };
+    let mut user = User::new(user_id, hash, admin);
+    user.user_type = user_type;
+    if !svc.db.run(move |c| crate::store::users::create(c, &user)).await? {
+        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", "User ID already taken"));
+    }
+    Ok(())
+}
+
+async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    let q = query(&req);
+    if q.get("kind").is_some_and(|k| k == "guest") {
+        return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled"));
+    }
+    if !svc.config.enable_registration {
+        return Err(MatrixError::forbidden("Registration has been disabled"));
+    }
+    let body = body.object()?;
+    let username = opt_str(&body, "username")?.map(str::to_lowercase);
+    let pw = opt_str(&body, "password")?.map(str::to_owned);
+    let user_id = match &username {
+        Some(u) => check_username(&svc, u).await?,
+        None => loop {
+            let candidate = ids::random_alnum(12).to_lowercase();
+            if let Ok(id) = check_username(&svc, &candidate).await {
+                break id;
+            }
+        },
+    };
+    if let Some(p) = &pw {
+        password::check_strength(p)?;
+    }
+    svc.uia.require(&body, "m.login.dummy")?;
+    create_user(&svc, &user_id, pw, false, None).await?;
+    log::info!("registered {user_id}");
+    if opt_bool(&body, "inhibit_login")?.unwrap_or(false) {
+        return Ok(ok_json(json!({"user_id": user_id, "home_server": svc.server_name()})));
+    }
+    let device_id = opt_str(&body, "device_id")?.map(str::to_owned).unwrap_or_else(ids::new_device_id);
+    let name = opt_str(&body, "initial_device_display_name")?.map(str::to_owned);
+    let token = issue_token(&arc(&svc), user_id.as_str(), &device_id, name).await?;
+    Ok(ok_json(json!({
+        "user_id": user_id,
+        "access_token": token,
+        "device_id": device_id,
+        "home_server": svc.server_name(),
+    })))
+}
+
+async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+    let (user, device, hash) = (who.user_id.to_string(), who.device_id.clone(), who.token_hash.clone());
+    let removed = svc
+        .db
+        .run(move |c| match device {
+            Some(d) => crate::store::sessions::delete_devices(c, &user, &[d]),
+            None => {
+                crate::store::sessions::delete_token(c, &hash)?;
+                Ok(vec![hash])
+            }
+        })
+        .await?;
+    svc.tokens.forget(&removed);
+    svc.tokens.forget(std::slice::from_ref(&who.token_hash));
+    Ok(ok_json(json!({})))
+}
+
+async fn logout_all(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+    let user = who.user_id.to_string();
+    let removed = svc.db.run(move |c| crate::store::sessions::delete_all_tokens(c, &user, None, false)).await?;
+    svc.tokens.forget(&removed);
+    svc.tokens.forget_user(who.user_id.as_str());
+    Ok(ok_json(json!({})))
+}
+
+async fn whoami(who: Requester) -> HttpResponse {
+    let mut body = json!({"user_id": who.user_id, "is_guest": false});
+    if let Some(d) = &who.device_id {
+        body["device_id"] = json!(d);
+    }
+    ok_json(body)
+}
+
+/// Completes an `m.login.password` UIA stage for the requester.
+async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<()> {
+    let auth = svc.uia.require(body, "m.login.password")?;
+    let claimed = identified_user(auth, svc.server_name()).unwrap_or_else(|_| who.user_id.clone());
+    if claimed != who.user_id {
+        return Err(svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "You can only authenticate as yourself"))));
+    }
+    let pw = str_field(auth, "password")?;
+    check_password(svc, who.user_id.as_str(), pw)
+        .await
+        .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+    Ok(())
+}
+
+async fn change_password(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let new_password = str_field(&body, "new_password")?.to_owned();
+    password::check_strength(&new_password)?;
+    let logout_devices = opt_bool(&body, "logout_devices")?.unwrap_or(true);
+    password_uia(&svc, &who, &body).await?;
+    let log_n = svc.config.password_hash_log_n;
+    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
+    let user = who.user_id.to_string();
+    let keep = who.device_id.clone();
+    let removed = svc
+        .db
+        .run(move |c| {
+            crate::store::users::set_password_hash(c, &user, Some(&hash))?;
+            if logout_devices { crate::store::sessions::delete_all_tokens(c, &user, keep.as_deref(), false) } else { Ok(vec![]) }
+        })
+        .await?;
+    svc.tokens.forget(&removed);
+    Ok(ok_json(json!({})))
+}
+
+async fn deactivate(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let erase = opt_bool(&body, "erase")?.unwrap_or(false);
+    password_uia(&svc, &who, &body).await?;
+    let svc = arc(&svc);
+    let actor = svc.directory.user(&svc, who.user_id.as_str()).await?;
+    actor.send(crate::actors::user::Deactivate { erase }).await??;
+    Ok(ok_json(json!({"id_server_unbind_result": "no-support"})))
+}

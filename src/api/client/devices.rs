@@ -1,0 +1,82 @@
+//! The requester's devices: list, rename, delete (with `m.login.password` UIA).
+
+use crate::api::{Body, Svc, ok_json, opt_str};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::store::sessions::{self, Device};
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/devices", web::get().to(list))
+        .route("/devices/{id}", web::get().to(get))
+        .route("/devices/{id}", web::put().to(rename))
+        .route("/devices/{id}", web::delete().to(delete_one))
+        .route("/delete_devices", web::post().to(delete_many));
+}
+
+pub fn device_json(d: &Device) -> Value {
+    json!({
+        "device_id": d.device_id,
+        "display_name": d.display_name,
+        "last_seen_ip": d.last_seen_ip,
+        "last_seen_ts": d.last_seen_ts,
+    })
+}
+
+async fn list(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+    let user = who.user_id.to_string();
+    let devices = svc.db.run(move |c| sessions::list_devices(c, &user)).await?;
+    Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>()})))
+}
+
+async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+    let (user, id) = (who.user_id.to_string(), path.into_inner());
+    let d = svc.db.run(move |c| sessions::find_device(c, &user, &id)).await?;
+    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| MatrixError::not_found("Device not found"))
+}
+
+async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let name = opt_str(&body, "display_name")?.map(str::to_owned);
+    let (user, id) = (who.user_id.to_string(), path.into_inner());
+    let n = svc.db.run(move |c| sessions::rename_device(c, &user, &id, name.as_deref())).await?;
+    if n == 0 {
+        return Err(MatrixError::not_found("Device not found"));
+    }
+    Ok(ok_json(json!({})))
+}
+
+async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> MResult<HttpResponse> {
+    let auth = svc.uia.require(body, "m.login.password")?;
+    let pw = crate::api::str_field(auth, "password")?;
+    super::account::check_password(svc, who.user_id.as_str(), pw)
+        .await
+        .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+    let user = who.user_id.to_string();
+    let removed = svc.db.run(move |c| sessions::delete_devices(c, &user, &ids)).await?;
+    svc.tokens.forget(&removed);
+    Ok(ok_json(json!({})))
+}
+
+async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+    let id = path.into_inner();
+    let (user, i) = (who.user_id.to_string(), id.clone());
+    if svc.db.run(move |c| sessions::find_device(c, &user, &i)).await?.is_none() {
+        return Err(MatrixError::not_found("Device not found"));
+    }
+    delete(&svc, &who, &body.object()?, vec![id]).await
+}
+
+async fn delete_many(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let ids: Vec<String> = match body.get("devices") {
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("devices must be strings")))
+            .collect::<MResult<_>>()?,
+        Some(_) => return Err(MatrixError::bad_json("devices must be a list")),
+        None => return Err(MatrixError::missing_param("Missing devices")),
+    };
+    delete(&svc, &who, &body, ids).await
+}

@@ -1,0 +1,275 @@
+//! Sending events and reading a room: send, state, redact, event, messages, members.
+
+use crate::actors::room::SendEvent;
+use crate::api::{Body, Svc, arc, ok_json, query, query_i64};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::events::{EventDraft, Pdu};
+use crate::ids::parse_room_id;
+use crate::store::events::TxnKey;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/rooms/{room}/send/{type}/{txn}", web::put().to(send))
+        .route("/rooms/{room}/state", web::get().to(get_state))
+        .route("/rooms/{room}/state/{type}", web::get().to(get_state_event))
+        .route("/rooms/{room}/state/{type}/", web::get().to(get_state_event))
+        .route("/rooms/{room}/state/{type}/{key}", web::get().to(get_state_event_key))
+        .route("/rooms/{room}/state/{type}", web::put().to(put_state))
+        .route("/rooms/{room}/state/{type}/", web::put().to(put_state))
+        .route("/rooms/{room}/state/{type}/{key}", web::put().to(put_state_key))
+        .route("/rooms/{room}/redact/{event}/{txn}", web::put().to(redact))
+        .route("/rooms/{room}/event/{event}", web::get().to(get_event))
+        .route("/rooms/{room}/messages", web::get().to(messages))
+        .route("/rooms/{room}/members", web::get().to(members))
+        .route("/rooms/{room}/joined_members", web::get().to(joined_members));
+}
+
+/// The highest stream position of the room the requester may read: everything while joined,
+/// up to their leave after leaving. 403 if they never were in it, 404 if it does not exist.
+pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<i64> {
+    let (r, u) = (room_id.to_owned(), who.user_id.to_string());
+    svc.db
+        .run(move |c| {
+            let m = crate::store::rooms::membership(c, &r, &u)?;
+            match m {
+                Some(m) if m.membership == "join" => Ok(i64::MAX),
+                Some(m) if m.membership == "leave" || m.membership == "ban" => Ok(m.stream_ordering),
+                _ => {
+                    if crate::store::events::room_row(c, &r)?.is_none() {
+                        Err(MatrixError::not_found("Unknown room"))
+                    } else {
+                        Err(MatrixError::forbidden("You are not in this room"))
+                    }
+                }
+            }
+        })
+        .await
+}
+
+fn txn_key(who: &Requester, txn: &str) -> TxnKey {
+    TxnKey { user_id: who.user_id.to_string(), device_id: who.device_id.clone().unwrap_or_default(), txn_id: txn.to_owned() }
+}
+
+async fn send_event(
+    svc: &Svc,
+    who: &Requester,
+    room_id: &str,
+    draft: EventDraft,
+    txn: Option<TxnKey>,
+    redacts_sender: Option<String>,
+) -> MResult<HttpResponse> {
+    if let Some(key) = txn.clone()
+        && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
+    {
+        return Ok(ok_json(json!({"event_id": id})));
+    }
+    let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, redacts_sender };
+    let id = arc(svc).send_to_room(room_id, msg).await??;
+    Ok(ok_json(json!({"event_id": id})))
+}
+
+async fn send(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+    let (room, kind, txn) = path.into_inner();
+    let room_id = parse_room_id(&room)?;
+    let content = body.object()?;
+    if kind == "m.room.redaction" {
+        return Err(MatrixError::bad_json("Use the redact endpoint to redact events"));
+    }
+    let key = txn_key(&who, &txn);
+    send_event(&svc, &who, room_id.as_str(), EventDraft::message(&kind, content), Some(key), None).await
+}
+
+async fn put_state_inner(svc: Svc, who: Requester, room: &str, kind: &str, key: &str, body: Body) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(room)?;
+    let content = body.object()?;
+    send_event(&svc, &who, room_id.as_str(), EventDraft::state(kind, key, content), None, None).await
+}
+
+async fn put_state(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+    let (room, kind) = path.into_inner();
+    put_state_inner(svc, who, &room, &kind, "", body).await
+}
+
+async fn put_state_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+    let (room, kind, key) = path.into_inner();
+    put_state_inner(svc, who, &room, &kind, &key, body).await
+}
+
+async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+    let (room, event, txn) = path.into_inner();
+    let room_id = parse_room_id(&room)?;
+    let body = body.object()?;
+    let mut content = json!({});
+    if let Some(r) = crate::api::opt_str(&body, "reason")? {
+        content["reason"] = json!(r);
+    }
+    let (e, r) = (event.clone(), room_id.to_string());
+    let target = svc.db.run(move |c| crate::store::events::event_by_id(c, &e)).await?;
+    let target = target.filter(|t| t.room_id == r).ok_or_else(|| MatrixError::not_found("Event not found"))?;
+    let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content, redacts: Some(event) };
+    send_event(&svc, &who, room_id.as_str(), draft, Some(txn_key(&who, &txn)), Some(target.sender)).await
+}
+
+/// State visible to the requester: current while joined, as of their leave otherwise.
+async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> MResult<Vec<Pdu>> {
+    let upto = require_visible(svc, who, room_id).await?;
+    let r = room_id.to_owned();
+    svc.db
+        .run(
+            move |c| {
+                if upto == i64::MAX { crate::store::events::current_state(c, &r) } else { crate::store::events::state_at(c, &r, upto) }
+            },
+        )
+        .await
+}
+
+async fn get_state(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?;
+    let state = visible_state(&svc, &who, room_id.as_str()).await?;
+    Ok(ok_json(Value::Array(state.iter().map(|p| p.to_client(None)).collect())))
+}
+
+async fn state_event(svc: Svc, who: Requester, room: &str, kind: &str, key: &str) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(room)?;
+    let state = visible_state(&svc, &who, room_id.as_str()).await?;
+    state
+        .into_iter()
+        .find(|p| p.kind == kind && p.state_key.as_deref() == Some(key))
+        .map(|p| ok_json(p.content))
+        .ok_or_else(|| MatrixError::not_found("Event not found"))
+}
+
+async fn get_state_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (room, kind) = path.into_inner();
+    state_event(svc, who, &room, &kind, "").await
+}
+
+async fn get_state_event_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+    let (room, kind, key) = path.into_inner();
+    state_event(svc, who, &room, &kind, &key).await
+}
+
+async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (room, event) = path.into_inner();
+    let room_id = parse_room_id(&room)?.to_string();
+    let upto = require_visible(&svc, &who, &room_id).await?;
+    let found = svc.db.run(move |c| crate::store::events::event_by_id(c, &event)).await?;
+    match found {
+        Some(p) if p.room_id == room_id && p.stream_ordering <= upto => Ok(ok_json(p.to_client(None))),
+        _ => Err(MatrixError::not_found("Event not found")),
+    }
+}
+
+/// A pagination or sync token: `s<events>_<account data>` or `t<events>`; the events position.
+pub fn parse_token(t: &str) -> MResult<i64> {
+    let body = t.strip_prefix('s').or_else(|| t.strip_prefix('t')).unwrap_or(t);
+    body.split('_').next().and_then(|p| p.parse().ok()).ok_or_else(|| MatrixError::invalid_param("Invalid pagination token"))
+}
+
+/// A room event filter's `types`/`not_types`.
+#[derive(Default, Clone)]
+pub struct TypeFilter {
+    pub types: Option<Vec<String>>,
+    pub not_types: Vec<String>,
+}
+
+impl TypeFilter {
+    pub fn from_json(v: Option<&Value>) -> Self {
+        let list = |k: &str| {
+            v.and_then(|f| f.get(k))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect::<Vec<_>>())
+        };
+        Self { types: list("types"), not_types: list("not_types").unwrap_or_default() }
+    }
+    pub fn allows(&self, kind: &str) -> bool {
+        let m = |p: &String| p == kind || (p.ends_with('*') && kind.starts_with(&p[..p.len() - 1]));
+        self.types.as_ref().is_none_or(|t| t.iter().any(m)) && !self.not_types.iter().any(m)
+    }
+    /// Exact types only, for pushing the filter into the query.
+    pub fn exact_types(&self) -> Option<Vec<String>> {
+        self.types.as_ref().filter(|t| t.iter().all(|p| !p.ends_with('*'))).cloned()
+    }
+}
+
+async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?.to_string();
+    let q = query(&req);
+    let backwards = match q.get("dir").map(String::as_str) {
+        None | Some("b") => true,
+        Some("f") => false,
+        Some(_) => return Err(MatrixError::invalid_param("dir must be b or f")),
+    };
+    let limit = query_i64(&q, "limit")?.unwrap_or(10);
+    if limit < 0 {
+        return Err(MatrixError::invalid_param("limit must not be negative"));
+    }
+    let limit = limit.min(1000);
+    let from = q.get("from").map(|t| parse_token(t)).transpose()?;
+    let to = q.get("to").map(|t| parse_token(t)).transpose()?;
+    let filter: Option<Value> = match q.get("filter") {
+        Some(f) => Some(serde_json::from_str(f).map_err(|_| MatrixError::invalid_param("filter is not JSON"))?),
+        None => None,
+    };
+    let tf = TypeFilter::from_json(filter.as_ref());
+    let upto = require_visible(&svc, &who, &room_id).await?;
+    let r = room_id.clone();
+    let types = tf.exact_types();
+    let (chunk, start) = svc
+        .db
+        .run(move |c| {
+            let max = crate::store::events::max_stream(c)?;
+            if backwards {
+                let start = from.unwrap_or(max);
+                let hi = start.min(upto);
+                let lo = to.unwrap_or(0);
+                Ok((crate::store::events::room_events(c, &r, lo, hi, limit, true, types.as_deref())?, start))
+            } else {
+                let start = from.unwrap_or(0);
+                let hi = to.unwrap_or(max).min(upto);
+                Ok((crate::store::events::room_events(c, &r, start, hi, limit, false, types.as_deref())?, start))
+            }
+        })
+        .await?;
+    let full = chunk.len() as i64 == limit && limit > 0;
+    let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering });
+    let events: Vec<Value> = chunk.iter().filter(|p| tf.allows(&p.kind)).map(|p| p.to_client(None)).collect();
+    let mut body = json!({"chunk": events, "start": format!("t{start}")});
+    if let (true, Some(e)) = (full, end) {
+        body["end"] = json!(format!("t{e}"));
+    }
+    Ok(ok_json(body))
+}
+
+async fn members(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?;
+    let q = query(&req);
+    let state = visible_state(&svc, &who, room_id.as_str()).await?;
+    let chunk: Vec<Value> = state
+        .iter()
+        .filter(|p| p.kind == "m.room.member")
+        .filter(|p| q.get("membership").is_none_or(|m| p.membership() == Some(m.as_str())))
+        .filter(|p| q.get("not_membership").is_none_or(|m| p.membership() != Some(m.as_str())))
+        .map(|p| p.to_client(None))
+        .collect();
+    Ok(ok_json(json!({"chunk": chunk})))
+}
+
+async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?;
+    let state = visible_state(&svc, &who, room_id.as_str()).await?;
+    let mut joined = serde_json::Map::new();
+    for p in state.iter().filter(|p| p.membership() == Some("join")) {
+        let mut info = json!({});
+        if let Some(d) = p.content.get("displayname").filter(|v| v.is_string()) {
+            info["display_name"] = d.clone();
+        }
+        if let Some(a) = p.content.get("avatar_url").filter(|v| v.is_string()) {
+            info["avatar_url"] = a.clone();
+        }
+        joined.insert(p.state_key.clone().unwrap_or_default(), info);
+    }
+    Ok(ok_json(json!({"joined": joined})))
+}

@@ -1,0 +1,40 @@
+//! Small endpoints clients call on start: versions, capabilities, push rules.
+
+use crate::api::ok_json;
+use crate::auth::Requester;
+use crate::events::{DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS};
+use actix_web::{HttpResponse, web};
+use serde_json::json;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/capabilities", web::get().to(capabilities))
+        .route("/pushrules/", web::get().to(push_rules))
+        .route("/pushrules", web::get().to(push_rules));
+}
+
+pub async fn versions() -> HttpResponse {
+    ok_json(json!({
+        "versions": ["r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"],
+        "unstable_features": {}
+    }))
+}
+
+async fn capabilities() -> HttpResponse {
+    let available: serde_json::Map<String, serde_json::Value> =
+        SUPPORTED_ROOM_VERSIONS.iter().map(|v| (v.to_string(), json!("stable"))).collect();
+    ok_json(json!({
+        "capabilities": {
+            "m.change_password": {"enabled": true},
+            "m.room_versions": {"default": DEFAULT_ROOM_VERSION, "available": available},
+            "m.set_displayname": {"enabled": true},
+            "m.set_avatar_url": {"enabled": true},
+            "m.3pid_changes": {"enabled": false}
+        }
+    }))
+}
+
+/// The spec's default rule set for this user (ruma carries it), under the `global` scope.
+async fn push_rules(who: Requester) -> HttpResponse {
+    let rules = ruma::push::Ruleset::server_default(&who.user_id);
+    ok_json(json!({"global": rules}))
+}

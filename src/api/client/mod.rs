@@ -1,0 +1,28 @@
+//! The Matrix client-server API, one file per area.
+
+pub mod account;
+pub mod account_data;
+pub mod devices;
+pub mod events;
+pub mod misc;
+pub mod profile;
+pub mod rooms;
+pub mod sync;
+
+use actix_web::web;
+
+/// Routes served under both `/_matrix/client/v3` and `/_matrix/client/r0`.
+pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
+    cfg.configure(account::configure)
+        .configure(profile::configure)
+        .configure(rooms::configure)
+        .configure(events::configure)
+        .configure(sync::configure)
+        .configure(account_data::configure)
+        .configure(devices::configure)
+        .configure(misc::configure);
+}
+
+pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
+    cfg.route("/_matrix/client/versions", web::get().to(misc::versions));
+}

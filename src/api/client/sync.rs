@@ -1,0 +1,244 @@
+//! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
+//!
+//! Tokens are `s<event position>_<account data position>`. A sync reads everything from the
+//! store up to the positions it captured first, so what it returns and its `next_batch` agree.
+
+use super::events::TypeFilter;
+use crate::actors::notifier::{Positions, Wait};
+use crate::api::{Svc, ok_json, query, query_bool, query_i64};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::events::Pdu;
+use crate::store::{Conn, account_data, events as ev, rooms};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/sync", web::get().to(sync));
+}
+
+fn parse_since(t: &str) -> MResult<Positions> {
+    let bad = || MatrixError::invalid_param("Invalid since token");
+    let body = t.strip_prefix('s').ok_or_else(bad)?;
+    let mut parts = body.split('_');
+    let events = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    let account_data = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data })
+}
+
+/// The parts of a filter `/sync` honours.
+#[derive(Clone)]
+struct SyncFilter {
+    timeline_limit: i64,
+    timeline: TypeFilter,
+    state: TypeFilter,
+    rooms: Option<Vec<String>>,
+    account_data: TypeFilter,
+    room_account_data: TypeFilter,
+    include_leave: bool,
+}
+
+impl SyncFilter {
+    fn from_json(f: &Value) -> Self {
+        let room = f.get("room");
+        let part = |k: &str| room.and_then(|r| r.get(k));
+        Self {
+            timeline_limit: part("timeline").and_then(|t| t.get("limit")).and_then(Value::as_i64).unwrap_or(10).clamp(0, 1000),
+            timeline: TypeFilter::from_json(part("timeline")),
+            state: TypeFilter::from_json(part("state")),
+            rooms: room
+                .and_then(|r| r.get("rooms"))
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+            account_data: TypeFilter::from_json(f.get("account_data")),
+            room_account_data: TypeFilter::from_json(part("account_data")),
+            include_leave: room.and_then(|r| r.get("include_leave")).and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+}
+
+async fn load_filter(svc: &Svc, who: &Requester, raw: Option<&String>) -> MResult<SyncFilter> {
+    let Some(raw) = raw else { return Ok(SyncFilter::from_json(&json!({}))) };
+    if raw.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(raw).map_err(|_| MatrixError::invalid_param("filter is not valid JSON"))?;
+        return Ok(SyncFilter::from_json(&v));
+    }
+    let id: i64 = raw.parse().map_err(|_| MatrixError::invalid_param("Invalid filter ID"))?;
+    let user = who.user_id.to_string();
+    let stored = svc.db.run(move |c| account_data::get_filter(c, &user, id)).await?;
+    let stored = stored.ok_or_else(|| MatrixError::not_found("No such filter"))?;
+    let v: Value = serde_json::from_str(&stored).unwrap_or_else(|_| json!({}));
+    Ok(SyncFilter::from_json(&v))
+}
+
+async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpResponse> {
+    let q = query(&req);
+    let since = q.get("since").map(|s| parse_since(s)).transpose()?;
+    let timeout = query_i64(&q, "timeout")?.unwrap_or(0);
+    if timeout < 0 {
+        return Err(MatrixError::invalid_param("timeout must not be negative"));
+    }
+    let full_state = query_bool(&q, "full_state")?.unwrap_or(false);
+    let filter = load_filter(&svc, &who, q.get("filter")).await?;
+    let deadline = Instant::now() + Duration::from_millis(timeout.min(120_000) as u64);
+    loop {
+        let (user, device) = (who.user_id.to_string(), who.device_id.clone());
+        let f = filter.clone();
+        let (body, now, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f)).await?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if !empty || since.is_none() || full_state || remaining.is_zero() {
+            return Ok(ok_json(body));
+        }
+        let rx = svc.notifier.send(Wait { user: who.user_id.to_string(), seen: now }).await?;
+        if tokio::time::timeout(remaining, rx).await.is_err() {
+            return Ok(ok_json(body));
+        }
+    }
+}
+
+fn client_events(list: &[Pdu], txns: &HashMap<String, String>) -> Vec<Value> {
+    list.iter().map(|p| p.to_client(txns.get(&p.event_id).map(String::as_str))).collect()
+}
+
+/// Builds the sync response from the store. Returns the body, the positions it covers, and
+/// whether it carries nothing new (so the caller may long-poll).
+fn compute(
+    c: &mut Conn,
+    user: &str,
+    device: Option<&str>,
+    since: Option<Positions>,
+    full_state: bool,
+    f: &SyncFilter,
+) -> MResult<(Value, Positions, bool)> {
+    let now = Positions { events: ev::max_stream(c)?, account_data: account_data::current_stream_id(c)? };
+    let since_ev = since.map(|s| s.events).unwrap_or(0);
+    let mut join = Map::new();
+    let mut invite = Map::new();
+    let mut leave = Map::new();
+
+    let ad_changes = account_data::changed_since(c, user, since.map(|s| s.account_data).unwrap_or(0))?;
+    let mut room_ad: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut global_ad = Vec::new();
+    for (room, kind, content) in ad_changes {
+        let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
+        if room.is_empty() {
+            if f.account_data.allows(&kind) {
+                global_ad.push(json!({"type": kind, "content": content}));
+            }
+        } else if f.room_account_data.allows(&kind) {
+            room_ad.entry(room).or_default().push(json!({"type": kind, "content": content}));
+        }
+    }
+
+    for m in rooms::user_memberships(c, user)? {
+        if m.stream_ordering > now.events || f.rooms.as_ref().is_some_and(|r| !r.contains(&m.room_id)) {
+            continue;
+        }
+        let changed_since = since.is_none() || m.stream_ordering > since_ev;
+        match m.membership.as_str() {
+            "join" => {
+                let newly = since.is_none() || full_state || m.stream_ordering > since_ev;
+                let types = f.timeline.exact_types();
+                let mut timeline = ev::room_events(c, &m.room_id, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+                timeline.reverse();
+                let limited = timeline.len() as i64 > f.timeline_limit;
+                if limited {
+                    timeline.remove(0);
+                }
+                timeline.retain(|p| f.timeline.allows(&p.kind));
+                let ad = room_ad.remove(&m.room_id).unwrap_or_default();
+                if !newly && timeline.is_empty() && ad.is_empty() {
+                    continue;
+                }
+                let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(now.events);
+                let state = if newly {
+                    ev::state_at(c, &m.room_id, before)?
+                } else if limited {
+                    ev::state_between(c, &m.room_id, since_ev, before)?
+                } else {
+                    vec![]
+                };
+                let state: Vec<Pdu> = state.into_iter().filter(|p| f.state.allows(&p.kind)).collect();
+                let txns = own_txns(c, user, device, &timeline)?;
+                join.insert(
+                    m.room_id.clone(),
+                    json!({
+                        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{before}")},
+                        "state": {"events": client_events(&state, &HashMap::new())},
+                        "account_data": {"events": ad},
+                        "ephemeral": {"events": []},
+                        "unread_notifications": {"highlight_count": 0, "notification_count": 0},
+                        "summary": {},
+                    }),
+                );
+            }
+            "invite" if changed_since || full_state => {
+                let mut stripped: Vec<Value> = ev::state_at(c, &m.room_id, m.stream_ordering)?
+                    .iter()
+                    .filter(|p| {
+                        matches!(
+                            p.kind.as_str(),
+                            "m.room.create"
+                                | "m.room.join_rules"
+                                | "m.room.name"
+                                | "m.room.avatar"
+                                | "m.room.canonical_alias"
+                                | "m.room.encryption"
+                                | "m.room.topic"
+                        ) || p.event_id == m.event_id
+                    })
+                    .map(Pdu::to_stripped)
+                    .collect();
+                if let Some(inviter) = ev::event_by_id(c, &m.event_id)?.map(|p| p.sender)
+                    && let Some(p) = ev::state_at(c, &m.room_id, m.stream_ordering)?
+                        .into_iter()
+                        .find(|p| p.kind == "m.room.member" && p.state_key.as_deref() == Some(inviter.as_str()))
+                {
+                    stripped.push(p.to_stripped());
+                }
+                invite.insert(m.room_id.clone(), json!({"invite_state": {"events": stripped}}));
+            }
+            "leave" | "ban" if (since.is_some() && changed_since) || (since.is_none() && f.include_leave) => {
+                let mut timeline = ev::room_events(c, &m.room_id, since_ev, m.stream_ordering, f.timeline_limit + 1, true, None)?;
+                timeline.reverse();
+                let limited = timeline.len() as i64 > f.timeline_limit;
+                if limited {
+                    timeline.remove(0);
+                }
+                let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(m.stream_ordering);
+                let state = if limited || since.is_none() { ev::state_between(c, &m.room_id, since_ev, before)? } else { vec![] };
+                leave.insert(
+                    m.room_id.clone(),
+                    json!({
+                        "timeline": {"events": client_events(&timeline, &HashMap::new()), "limited": limited, "prev_batch": format!("t{before}")},
+                        "state": {"events": client_events(&state, &HashMap::new())},
+                        "account_data": {"events": room_ad.remove(&m.room_id).unwrap_or_default()},
+                    }),
+                );
+            }
+            _ => {}
+        }
+    }
+    let empty = join.is_empty() && invite.is_empty() && leave.is_empty() && global_ad.is_empty();
+    let body = json!({
+        "next_batch": format!("s{}_{}", now.events, now.account_data),
+        "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
+        "account_data": {"events": global_ad},
+        "presence": {"events": []},
+        "to_device": {"events": []},
+        "device_lists": {"changed": [], "left": []},
+        "device_one_time_keys_count": {},
+    });
+    Ok((body, now, empty))
+}
+
+/// Transaction IDs this device used for its own events in `timeline`.
+fn own_txns(c: &mut Conn, user: &str, device: Option<&str>, timeline: &[Pdu]) -> MResult<HashMap<String, String>> {
+    let own: Vec<String> = timeline.iter().filter(|p| p.sender == user).map(|p| p.event_id.clone()).collect();
+    if own.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(ev::txn_ids_for(c, user, device.unwrap_or(""), &own)?.into_iter().collect())
+}

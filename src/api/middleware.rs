@@ -1,0 +1,58 @@
+//! The HTTP edge: CORS for browser clients, and Matrix-shaped bodies for every error reply,
+//! including the ones actix-web produces itself (unknown route, wrong method, bad path).
+
+use crate::error::MatrixError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError};
+
+fn add_cors(res: &mut HttpResponse<BoxBody>) {
+    let h = res.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, DELETE, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("X-Requested-With, Content-Type, Authorization, Date"));
+}
+
+fn errcode_for(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "M_UNRECOGNIZED",
+        StatusCode::PAYLOAD_TOO_LARGE => "M_TOO_LARGE",
+        StatusCode::UNAUTHORIZED => "M_MISSING_TOKEN",
+        StatusCode::FORBIDDEN => "M_FORBIDDEN",
+        StatusCode::TOO_MANY_REQUESTS => "M_LIMIT_EXCEEDED",
+        s if s.is_client_error() => "M_UNKNOWN",
+        _ => "M_UNKNOWN",
+    }
+}
+
+pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if req.method() == Method::OPTIONS {
+        let mut res = HttpResponse::Ok().json(serde_json::json!({}));
+        add_cors(&mut res);
+        return Ok(req.into_response(res));
+    }
+    // Handlers' and extractors' errors arrive here already turned into responses.
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let (req, mut response) = res.into_parts();
+    if status.as_u16() >= 400 && !is_json {
+        let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+            "Method not allowed on this endpoint".to_owned()
+        } else if status == StatusCode::NOT_FOUND {
+            "Unrecognized request".to_owned()
+        } else {
+            status.canonical_reason().unwrap_or("Error").to_owned()
+        };
+        response = MatrixError::new(status, errcode_for(status), message).error_response();
+    }
+    add_cors(&mut response);
+    Ok(ServiceResponse::new(req, response))
+}
+
+pub async fn unrecognized() -> Result<HttpResponse, MatrixError> {
+    Err(MatrixError::unrecognized(StatusCode::NOT_FOUND, "Unrecognized request"))
+}

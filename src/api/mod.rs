@@ -1,0 +1,135 @@
+//! HTTP routes: the client-server API, both admin dialects, and the request helpers they share.
+
+pub mod admin;
+pub mod client;
+pub mod middleware;
+
+use crate::Services;
+use crate::error::{MResult, MatrixError};
+use actix_web::dev::Payload;
+use actix_web::web::{self, Bytes, BytesMut};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    for prefix in ["/_matrix/client/v3", "/_matrix/client/r0"] {
+        cfg.service(web::scope(prefix).configure(client::configure_versioned));
+    }
+    cfg.configure(client::configure_unversioned);
+    cfg.configure(admin::configure);
+}
+
+/// The services of this server, as an extractor.
+pub type Svc = web::Data<Services>;
+
+pub fn arc(svc: &Svc) -> Arc<Services> {
+    svc.clone().into_inner()
+}
+
+/// A request body read up to the configured limit (413 `M_TOO_LARGE` past it).
+pub struct Body(pub Bytes);
+
+impl FromRequest for Body {
+    type Error = MatrixError;
+    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<Svc>().map(|s| s.config.max_request_bytes).unwrap_or(1 << 20);
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut buf = BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading body: {e}")))?;
+                if buf.len() + chunk.len() > limit {
+                    return Err(MatrixError::too_large("Request body too large"));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+            Ok(Body(buf.freeze()))
+        })
+    }
+}
+
+impl Body {
+    /// The body as a JSON object: 400 `M_NOT_JSON` if it is not JSON, `M_BAD_JSON` if not an object.
+    /// An empty body reads as `{}`.
+    pub fn object(&self) -> MResult<Value> {
+        if self.0.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Object(Default::default()));
+        }
+        let v: Value = serde_json::from_slice(&self.0).map_err(|_| MatrixError::not_json("Content not JSON"))?;
+        if !v.is_object() {
+            return Err(MatrixError::bad_json("Body must be a JSON object"));
+        }
+        Ok(v)
+    }
+
+    /// The body as `T`: missing fields are `M_MISSING_PARAM`, wrong types `M_BAD_JSON`.
+    pub fn parse<T: DeserializeOwned>(&self) -> MResult<T> {
+        from_value(self.object()?)
+    }
+}
+
+pub fn from_value<T: DeserializeOwned>(v: Value) -> MResult<T> {
+    serde_json::from_value(v).map_err(|e| {
+        let msg = e.to_string();
+        if msg.starts_with("missing field") { MatrixError::missing_param(msg) } else { MatrixError::bad_json(msg) }
+    })
+}
+
+/// Query parameters as a map; a repeated key keeps its last value.
+pub fn query(req: &HttpRequest) -> HashMap<String, String> {
+    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner().into_iter().collect()).unwrap_or_default()
+}
+
+pub fn query_i64(q: &HashMap<String, String>, key: &str) -> MResult<Option<i64>> {
+    match q.get(key) {
+        None => Ok(None),
+        Some(v) => v.parse().map(Some).map_err(|_| MatrixError::invalid_param(format!("{key} must be an integer"))),
+    }
+}
+
+pub fn query_bool(q: &HashMap<String, String>, key: &str) -> MResult<Option<bool>> {
+    match q.get(key).map(String::as_str) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(MatrixError::invalid_param(format!("{key} must be true or false"))),
+    }
+}
+
+/// A required string field of a JSON object.
+pub fn str_field<'a>(v: &'a Value, key: &str) -> MResult<&'a str> {
+    match v.get(key) {
+        None | Some(Value::Null) => Err(MatrixError::missing_param(format!("Missing {key}"))),
+        Some(Value::String(s)) => Ok(s),
+        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a string"))),
+    }
+}
+
+/// An optional string field of a JSON object.
+pub fn opt_str<'a>(v: &'a Value, key: &str) -> MResult<Option<&'a str>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a string"))),
+    }
+}
+
+pub fn opt_bool(v: &Value, key: &str) -> MResult<Option<bool>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a boolean"))),
+    }
+}
+
+pub fn ok_json(v: Value) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok().json(v)
+}

@@ -1,0 +1,166 @@
+//! Access tokens and the extractors that turn a request into a requester.
+//!
+//! Tokens are 256-bit random strings; the store keeps only their SHA-256, so lookups compare
+//! digests of attacker input rather than secrets, and a leaked database leaks no live token.
+
+use crate::Services;
+use crate::error::{MResult, MatrixError};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use ruma::OwnedUserId;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::RwLock;
+
+/// One authenticated session, as cached.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: OwnedUserId,
+    pub device_id: Option<String>,
+    pub token_hash: String,
+    pub is_admin: bool,
+    pub valid_until_ms: Option<i64>,
+    /// Set for tokens an admin minted to act as the user.
+    pub puppeted_by: Option<String>,
+}
+
+#[derive(Default)]
+pub struct TokenCache {
+    map: RwLock<HashMap<String, Session>>,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl TokenCache {
+    fn get(&self, hash: &str) -> Option<Session> {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
+    }
+    fn put(&self, s: Session) {
+        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(s.token_hash.clone(), s);
+    }
+    pub fn forget(&self, hashes: &[String]) {
+        let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+        for h in hashes {
+            m.remove(h);
+        }
+    }
+    /// Drops every cached session of the user, so flags (admin, deactivated) are re-read.
+    pub fn forget_user(&self, user_id: &str) {
+        self.map.write().unwrap_or_else(|p| p.into_inner()).retain(|_, s| s.user_id.as_str() != user_id);
+    }
+}
+
+fn token_from(req: &HttpRequest) -> Option<String> {
+    if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
+        let v = h.to_str().ok()?;
+        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
+    }
+    web::Query::<HashMap<String, String>>::from_query(req.query_string()).ok().and_then(|q| q.get("access_token").cloned())
+}
+
+pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> MResult<Session> {
+    let token = token_from(req).ok_or_else(MatrixError::missing_token)?;
+    let hash = hash_token(&token);
+    let session = match svc.tokens.get(&hash) {
+        Some(s) => s,
+        None => {
+            let h = hash.clone();
+            let found = svc
+                .db
+                .run(move |c| {
+                    let Some(t) = crate::store::sessions::find_token(c, &h)? else { return Ok(None) };
+                    let Some(u) = crate::store::users::find(c, &t.user_id)? else { return Ok(None) };
+                    Ok(Some((t, u)))
+                })
+                .await?;
+            let Some((t, u)) = found else { return Err(MatrixError::unknown_token()) };
+            if u.deactivated {
+                return Err(MatrixError::unknown_token());
+            }
+            let user_id = crate::ids::parse_user_id(&t.user_id).map_err(|_| MatrixError::unknown_token())?;
+            let s = Session {
+                user_id,
+                device_id: t.device_id,
+                token_hash: hash,
+                is_admin: u.admin,
+                valid_until_ms: t.valid_until_ms,
+                puppeted_by: t.puppeted_by,
+            };
+            svc.tokens.put(s.clone());
+            s
+        }
+    };
+    if session.valid_until_ms.is_some_and(|v| v <= crate::ids::now_ms()) {
+        return Err(MatrixError::unknown_token());
+    }
+    Ok(session)
+}
+
+fn services(req: &HttpRequest) -> MResult<std::sync::Arc<Services>> {
+    req.app_data::<web::Data<Services>>().map(|d| d.clone().into_inner()).ok_or_else(|| MatrixError::internal("Services not configured"))
+}
+
+/// Any authenticated user.
+pub struct Requester(pub Session);
+
+impl std::ops::Deref for Requester {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl FromRequest for Requester {
+    type Error = MatrixError;
+    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let svc = services(&req)?;
+            Ok(Requester(authenticate(&svc, &req).await?))
+        })
+    }
+}
+
+/// A server admin. The one place the admin check is made.
+pub struct Admin(pub Session);
+
+impl std::ops::Deref for Admin {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.0
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = MatrixError;
+    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let svc = services(&req)?;
+            let s = authenticate(&svc, &req).await?;
+            // Tokens minted by an admin to act as a user never carry admin rights.
+            if !s.is_admin || s.puppeted_by.is_some() {
+                return Err(MatrixError::forbidden("You are not a server admin"));
+            }
+            Ok(Admin(s))
+        })
+    }
+}
+
+/// Creates a session for `user_id` on `device_id` and returns the raw token.
+pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_id: &str, display_name: Option<String>) -> MResult<String> {
+    let token = crate::ids::new_access_token();
+    let hash = hash_token(&token);
+    let (u, d) = (user_id.to_owned(), device_id.to_owned());
+    let replaced = svc.db.run(move |c| crate::store::sessions::login(c, &u, &d, display_name.as_deref(), &hash)).await?;
+    svc.tokens.forget(&replaced);
+    Ok(token)
+}

@@ -1,0 +1,50 @@
+//! User-interactive authentication: the 401 challenge and the stages Ensemble offers
+//! (`m.login.dummy` for registration, `m.login.password` for sensitive account changes).
+
+use crate::error::{MResult, MatrixError};
+use actix_web::http::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const SESSION_TTL: Duration = Duration::from_secs(600);
+
+#[derive(Default)]
+pub struct UiaSessions {
+    sessions: Mutex<HashMap<String, Instant>>,
+}
+
+impl UiaSessions {
+    fn new_session(&self) -> String {
+        let id = crate::ids::random_alnum(24);
+        let mut m = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, t| t.elapsed() < SESSION_TTL);
+        m.insert(id.clone(), Instant::now());
+        id
+    }
+
+    /// The 401 that tells the client which stage to complete.
+    pub fn challenge(&self, stage: &str, error: Option<(&'static str, &str)>) -> MatrixError {
+        let session = self.new_session();
+        let mut extra = serde_json::Map::new();
+        extra.insert("flows".into(), json!([{ "stages": [stage] }]));
+        extra.insert("params".into(), json!({}));
+        extra.insert("session".into(), json!(session));
+        extra.insert("completed".into(), json!([]));
+        let (code, msg) = error.unwrap_or(("M_FORBIDDEN", "Authentication required"));
+        MatrixError::new(StatusCode::UNAUTHORIZED, code, msg).with_extra(extra)
+    }
+
+    /// Requires an `auth` dict of type `stage`; returns it for the caller to verify.
+    pub fn require<'a>(&self, body: &'a Value, stage: &str) -> MResult<&'a Value> {
+        match body.get("auth") {
+            Some(auth) if auth.is_object() => match auth.get("type").and_then(Value::as_str) {
+                Some(t) if t == stage => Ok(auth),
+                Some(_) => Err(self.challenge(stage, Some(("M_UNRECOGNIZED", "Unsupported authentication type")))),
+                None => Err(self.challenge(stage, None)),
+            },
+            _ => Err(self.challenge(stage, None)),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Events: the stored PDU, building and hashing new ones, and the client format.
+
+pub mod auth;
+pub mod keys;
+
+use crate::error::{MResult, MatrixError};
+use ruma::CanonicalJsonObject;
+use ruma::canonical_json::{CanonicalJsonValue, redact_content_in_place};
+use ruma::room_version_rules::RoomVersionRules;
+use serde_json::{Value, json};
+
+pub const DEFAULT_ROOM_VERSION: &str = "10";
+pub const SUPPORTED_ROOM_VERSIONS: &[&str] = &["6", "7", "8", "9", "10", "11"];
+
+pub fn rules_for(version: &str) -> RoomVersionRules {
+    match version {
+        "6" => RoomVersionRules::V6,
+        "7" => RoomVersionRules::V7,
+        "8" => RoomVersionRules::V8,
+        "9" => RoomVersionRules::V9,
+        "11" => RoomVersionRules::V11,
+        _ => RoomVersionRules::V10,
+    }
+}
+
+/// One event as stored: the fields the server reads often, and the full signed JSON.
+#[derive(Debug, Clone)]
+pub struct Pdu {
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub kind: String,
+    pub state_key: Option<String>,
+    pub content: Value,
+    pub origin_server_ts: i64,
+    pub depth: i64,
+    pub redacts: Option<String>,
+    /// Position in the global stream; 0 until committed.
+    pub stream_ordering: i64,
+    pub redacted_because: Option<Value>,
+}
+
+/// What a client asked for before the room actor turned it into a PDU.
+#[derive(Debug, Clone)]
+pub struct EventDraft {
+    pub kind: String,
+    pub state_key: Option<String>,
+    pub content: Value,
+    pub redacts: Option<String>,
+}
+
+impl EventDraft {
+    pub fn state(kind: &str, state_key: &str, content: Value) -> Self {
+        Self { kind: kind.into(), state_key: Some(state_key.into()), content, redacts: None }
+    }
+    pub fn message(kind: &str, content: Value) -> Self {
+        Self { kind: kind.into(), state_key: None, content, redacts: None }
+    }
+}
+
+/// The pieces of room context an event is built against.
+pub struct BuildContext<'a> {
+    pub room_id: &'a str,
+    pub sender: &'a str,
+    pub prev_events: Vec<String>,
+    pub auth_events: Vec<String>,
+    pub depth: i64,
+    pub rules: &'a RoomVersionRules,
+    pub keys: &'a keys::ServerKeys,
+    pub max_bytes: usize,
+}
+
+/// Builds, hashes and signs a PDU and derives its event ID from the reference hash.
+pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String)> {
+    let ts = crate::ids::now_ms();
+    let mut obj = json!({
+        "auth_events": ctx.auth_events,
+        "prev_events": ctx.prev_events,
+        "content": draft.content,
+        "depth": ctx.depth,
+        "origin_server_ts": ts,
+        "room_id": ctx.room_id,
+        "sender": ctx.sender,
+        "type": draft.kind,
+    });
+    if let Some(sk) = &draft.state_key {
+        obj["state_key"] = json!(sk);
+    }
+    if let Some(r) = &draft.redacts {
+        obj["redacts"] = json!(r);
+        if ctx.rules.redaction.content_field_redacts {
+            obj["content"]["redacts"] = json!(r);
+        }
+    }
+    let mut canonical: CanonicalJsonObject = match ruma::canonical_json::to_canonical_value(&obj) {
+        Ok(CanonicalJsonValue::Object(o)) => o,
+        _ => return Err(MatrixError::bad_json("Event content is not valid canonical JSON (floats or out-of-range integers?)")),
+    };
+    ruma::signatures::hash_and_sign_event(&ctx.keys.server_name, &ctx.keys.keypair, &mut canonical, &ctx.rules.redaction)
+        .map_err(|e| MatrixError::bad_json(format!("Cannot hash event: {e}")))?;
+    let hash =
+        ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| MatrixError::bad_json(format!("Cannot hash event: {e}")))?;
+    let event_id = format!("${hash}");
+    let json_text = serde_json::to_string(&canonical).map_err(|e| MatrixError::internal(e.to_string()))?;
+    if json_text.len() > ctx.max_bytes {
+        return Err(MatrixError::too_large("Event is larger than the configured limit"));
+    }
+    let pdu = Pdu {
+        event_id,
+        room_id: ctx.room_id.into(),
+        sender: ctx.sender.into(),
+        kind: draft.kind.clone(),
+        state_key: draft.state_key.clone(),
+        content: draft.content.clone(),
+        origin_server_ts: ts,
+        depth: ctx.depth,
+        redacts: draft.redacts.clone(),
+        stream_ordering: 0,
+        redacted_because: None,
+    };
+    Ok((pdu, json_text))
+}
+
+impl Pdu {
+    /// Parses the stored signed JSON back into a PDU.
+    pub fn from_stored(event_id: &str, stream_ordering: i64, json_text: &str) -> MResult<Self> {
+        let v: Value = serde_json::from_str(json_text).map_err(|e| MatrixError::internal(format!("stored event {event_id}: {e}")))?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(Pdu {
+            event_id: event_id.into(),
+            room_id: s("room_id").unwrap_or_default(),
+            sender: s("sender").unwrap_or_default(),
+            kind: s("type").unwrap_or_default(),
+            state_key: s("state_key"),
+            content: v.get("content").cloned().unwrap_or_else(|| json!({})),
+            origin_server_ts: v.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(0),
+            depth: v.get("depth").and_then(Value::as_i64).unwrap_or(0),
+            redacts: s("redacts"),
+            stream_ordering,
+            redacted_because: v.get("unsigned").and_then(|u| u.get("redacted_because")).cloned(),
+        })
+    }
+
+    pub fn is_state(&self) -> bool {
+        self.state_key.is_some()
+    }
+
+    /// The event as the client-server API shows it.
+    pub fn to_client(&self, txn_id: Option<&str>) -> Value {
+        let mut unsigned = serde_json::Map::new();
+        unsigned.insert("age".into(), json!((crate::ids::now_ms() - self.origin_server_ts).max(0)));
+        if let Some(t) = txn_id {
+            unsigned.insert("transaction_id".into(), json!(t));
+        }
+        if let Some(rb) = &self.redacted_because {
+            unsigned.insert("redacted_because".into(), rb.clone());
+        }
+        let mut ev = json!({
+            "event_id": self.event_id,
+            "room_id": self.room_id,
+            "sender": self.sender,
+            "type": self.kind,
+            "content": self.content,
+            "origin_server_ts": self.origin_server_ts,
+            "unsigned": unsigned,
+        });
+        if let Some(sk) = &self.state_key {
+            ev["state_key"] = json!(sk);
+        }
+        if let Some(r) = &self.redacts {
+            ev["redacts"] = json!(r);
+        }
+        ev
+    }
+
+    /// The stripped form used in invite_state.
+    pub fn to_stripped(&self) -> Value {
+        json!({"type": self.kind, "state_key": self.state_key, "content": self.content, "sender": self.sender})
+    }
+
+    pub fn membership(&self) -> Option<&str> {
+        if self.kind == "m.room.member" { self.content.get("membership").and_then(Value::as_str) } else { None }
+    }
+}
+
+/// The stored JSON of `target` after `redaction` removed its content.
+pub fn redact_stored(json_text: &str, kind: &str, rules: &RoomVersionRules, redaction: &Pdu) -> MResult<String> {
+    let mut v: Value = serde_json::from_str(json_text).map_err(|e| MatrixError::internal(e.to_string()))?;
+    let content = v.get("content").cloned().unwrap_or_else(|| json!({}));
+    let mut content: CanonicalJsonObject = match ruma::canonical_json::to_canonical_value(&content) {
+        Ok(CanonicalJsonValue::Object(o)) => o,
+        _ => CanonicalJsonObject::new(),
+    };
+    redact_content_in_place(&mut content, &rules.redaction, kind);
+    v["content"] = serde_json::to_value(&content).map_err(|e| MatrixError::internal(e.to_string()))?;
+    if !v.get("unsigned").is_some_and(Value::is_object) {
+        v["unsigned"] = json!({});
+    }
+    v["unsigned"]["redacted_because"] = redaction.to_client(None);
+    serde_json::to_string(&v).map_err(|e| MatrixError::internal(e.to_string()))
+}

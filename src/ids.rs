@@ -1,0 +1,82 @@
+//! Identifier parsing at the edge and generation of new identifiers and secrets.
+
+use crate::error::{MResult, MatrixError};
+use rand::RngExt;
+use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
+
+const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+pub fn random_alnum(len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect()
+}
+
+/// `bytes` random bytes from the OS-seeded CSPRNG, hex encoded.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+/// A 256-bit access token.
+pub fn new_access_token() -> String {
+    let mut buf = [0u8; 32];
+    rand::rng().fill(&mut buf);
+    use base64::Engine;
+    format!("ens_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+pub fn new_device_id() -> String {
+    random_alnum(10).to_uppercase()
+}
+
+pub fn new_room_id(server_name: &str) -> OwnedRoomId {
+    let s = format!("!{}:{}", random_alnum(18), server_name);
+    RoomId::parse(&s).unwrap_or_else(|_| unreachable_room_id())
+}
+
+fn unreachable_room_id() -> OwnedRoomId {
+    // Only reachable with a server name that is not a valid server name, which config validation rejects.
+    RoomId::parse("!invalid:invalid").unwrap_or_else(|_| std::process::abort())
+}
+
+/// A fresh random event ID, for what a shadow-banned user believes they sent.
+pub fn fake_event_id() -> String {
+    let mut buf = [0u8; 32];
+    rand::rng().fill(&mut buf);
+    use base64::Engine;
+    format!("${}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Whether a localpart is acceptable for a *new* user (the spec's grammar, lower-case only).
+pub fn valid_new_localpart(localpart: &str) -> bool {
+    !localpart.is_empty()
+        && localpart.len() <= 255
+        && localpart.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'))
+}
+
+pub fn parse_user_id(s: &str) -> MResult<OwnedUserId> {
+    UserId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid user ID: {s}")))
+}
+
+pub fn parse_room_id(s: &str) -> MResult<OwnedRoomId> {
+    RoomId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid room ID: {s}")))
+}
+
+pub fn parse_alias(s: &str) -> MResult<OwnedRoomAliasId> {
+    RoomAliasId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid room alias: {s}")))
+}
+
+/// A full user ID or a bare localpart, resolved against this server; remote IDs are refused.
+pub fn local_user_from_path(s: &str, server_name: &str) -> MResult<OwnedUserId> {
+    let full = if s.starts_with('@') { s.to_owned() } else { format!("@{s}:{server_name}") };
+    let id = parse_user_id(&full)?;
+    if id.server_name().as_str() != server_name {
+        return Err(MatrixError::invalid_param("Only local users can be managed here"));
+    }
+    Ok(id)
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

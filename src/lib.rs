@@ -1,0 +1,99 @@
+//! Ensemble: a single-node Matrix homeserver in which every room and every user is an actix actor.
+//! See docs/architecture.md for the map.
+
+pub mod actors;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod store;
+
+use actix::prelude::*;
+use actix_web::{App, HttpServer, web};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// Everything a handler or actor needs to reach; one per running server.
+pub struct Services {
+    pub config: Config,
+    pub db: store::Db,
+    pub keys: events::keys::ServerKeys,
+    pub directory: actors::directory::Directory,
+    pub notifier: Addr<actors::notifier::Notifier>,
+    pub tokens: auth::tokens::TokenCache,
+    pub uia: auth::uia::UiaSessions,
+}
+
+impl Services {
+    pub fn server_name(&self) -> &str {
+        &self.config.server_name
+    }
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub services: Arc<Services>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Server {
+    /// Stops accepting requests and waits for in-flight ones to finish.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+    }
+}
+
+/// Opens the store, starts the actors and the HTTP listener. Must run inside an actix System.
+pub async fn start(config: Config) -> Result<Server, String> {
+    if ruma::ServerName::parse(&config.server_name).is_err() {
+        return Err(format!("invalid server_name {:?}", config.server_name));
+    }
+    let cfg = config.clone();
+    let (db, keys) = tokio::task::spawn_blocking(move || {
+        let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
+        let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name)?;
+        Ok::<_, String>((db, keys))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let services = Arc::new(Services {
+        db,
+        keys,
+        directory: actors::directory::Directory::new(threads),
+        notifier: actors::notifier::Notifier::default().start(),
+        tokens: auth::tokens::TokenCache::default(),
+        uia: auth::uia::UiaSessions::default(),
+        config: config.clone(),
+    });
+    let data = web::Data::from(services.clone());
+    let mut http = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(actix_web::middleware::from_fn(api::middleware::edge))
+            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("ensemble::http"))
+            .configure(api::configure)
+            .default_service(web::to(api::middleware::unrecognized))
+    })
+    .disable_signals();
+    if config.workers > 0 {
+        http = http.workers(config.workers);
+    }
+    let http = http.bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let addr = http.addrs().first().copied().ok_or("no listening address")?;
+    let server = http.run();
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        if let Err(e) = server.await {
+            log::error!("HTTP server stopped: {e}");
+        }
+    });
+    log::info!("Ensemble {} listening on http://{addr} as {}", env!("CARGO_PKG_VERSION"), config.server_name);
+    Ok(Server { addr, base_url: format!("http://{addr}"), services, handle })
+}

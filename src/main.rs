@@ -1,0 +1,120 @@
+//! The `ensemble` command: serve, generate-config, register-user.
+
+use clap::{Parser, Subcommand};
+use ensemble::Config;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "ensemble", version, about = "A Matrix homeserver in which every room and user is an actor")]
+struct Cli {
+    /// Config file (TOML). Without one, defaults plus ENSEMBLE_* environment overrides.
+    #[arg(long, short, global = true, env = "ENSEMBLE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Print a config with safe defaults and a fresh registration secret, or write it to --output.
+    GenerateConfig {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Create a user directly in the database (the server need not run).
+    RegisterUser {
+        localpart: String,
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from this file instead of prompting.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+fn init_logging(filter: &str) {
+    env_logger::Builder::new().parse_filters(filter).format_timestamp_millis().init();
+}
+
+fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
+    let raw = match file {
+        Some(f) => std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?,
+        None => {
+            eprint!("Password: ");
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+            line
+        }
+    };
+    let pw = raw.trim_end_matches(['\n', '\r']).to_owned();
+    if pw.is_empty() {
+        return Err("the password must not be empty".into());
+    }
+    Ok(pw)
+}
+
+fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Option<&PathBuf>) -> Result<(), String> {
+    let user_id = ensemble::ids::local_user_from_path(&localpart.to_lowercase(), &cfg.server_name).map_err(|e| e.message)?;
+    if !ensemble::ids::valid_new_localpart(user_id.localpart()) {
+        return Err(format!("invalid localpart {localpart:?}"));
+    }
+    let pw = read_password(password_file)?;
+    ensemble::auth::password::check_strength(&pw).map_err(|e| e.message)?;
+    let db = ensemble::store::Db::open(&cfg.database_path(), 2)?;
+    let hash = ensemble::auth::password::hash(&pw, cfg.password_hash_log_n).map_err(|e| e.message)?;
+    let user = ensemble::store::users::User::new(&user_id, Some(hash), admin);
+    let mut conn = db.get().map_err(|e| e.message)?;
+    if !ensemble::store::users::create(&mut conn, &user).map_err(|e| e.message)? {
+        return Err(format!("{user_id} already exists"));
+    }
+    println!("Created {user_id}{}", if admin { " (admin)" } else { "" });
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Some(Command::GenerateConfig { output }) = &cli.command {
+        let text = Config::generate_toml();
+        match output {
+            Some(p) => {
+                if let Err(e) = std::fs::write(p, text) {
+                    eprintln!("writing {}: {e}", p.display());
+                    std::process::exit(1);
+                }
+            }
+            None => print!("{text}"),
+        }
+        return;
+    }
+    let cfg = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("config: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_logging(&cfg.log);
+    let result = match cli.command {
+        Some(Command::RegisterUser { localpart, admin, password_file }) => register_user(&cfg, &localpart, admin, password_file.as_ref()),
+        _ => serve(cfg),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(cfg: Config) -> Result<(), String> {
+    actix_rt::System::new().block_on(async move {
+        let server = ensemble::start(cfg).await?;
+        log::info!("press Ctrl-C to stop");
+        tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
+        log::info!("shutting down");
+        server.stop().await;
+        Ok(())
+    })
+}

@@ -1,0 +1,68 @@
+//! Global and per-room account data (room tags are the `m.tag` room account data), and filters.
+
+use super::Conn;
+use super::schema::{account_data, filters, stream_counters};
+use crate::error::MResult;
+use diesel::prelude::*;
+
+/// Room ID stored for global account data.
+pub const GLOBAL: &str = "";
+
+fn next_stream_id(c: &mut Conn) -> MResult<i64> {
+    Ok(diesel::update(stream_counters::table.find("account_data"))
+        .set(stream_counters::value.eq(stream_counters::value + 1))
+        .returning(stream_counters::value)
+        .get_result(c)?)
+}
+
+pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, content: &str) -> MResult<i64> {
+    super::write_txn(conn, |c| {
+        let id = next_stream_id(c)?;
+        diesel::insert_into(account_data::table)
+            .values((
+                account_data::user_id.eq(user_id),
+                account_data::room_id.eq(room_id),
+                account_data::data_type.eq(data_type),
+                account_data::content.eq(content),
+                account_data::stream_id.eq(id),
+            ))
+            .on_conflict((account_data::user_id, account_data::room_id, account_data::data_type))
+            .do_update()
+            .set((account_data::content.eq(content), account_data::stream_id.eq(id)))
+            .execute(c)?;
+        Ok(id)
+    })
+}
+
+pub fn get(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> MResult<Option<String>> {
+    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::content).first(conn).optional()?)
+}
+
+/// (room_id, type, content) changed after `since`.
+pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> MResult<Vec<(String, String, String)>> {
+    Ok(account_data::table
+        .filter(account_data::user_id.eq(user_id))
+        .filter(account_data::stream_id.gt(since))
+        .order(account_data::stream_id.asc())
+        .select((account_data::room_id, account_data::data_type, account_data::content))
+        .load(conn)?)
+}
+
+pub fn current_stream_id(conn: &mut Conn) -> MResult<i64> {
+    Ok(stream_counters::table.find("account_data").select(stream_counters::value).first(conn)?)
+}
+
+pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> MResult<i64> {
+    super::write_txn(conn, |c| {
+        let max: Option<i64> = filters::table.filter(filters::user_id.eq(user_id)).select(diesel::dsl::max(filters::filter_id)).first(c)?;
+        let id = max.unwrap_or(-1) + 1;
+        diesel::insert_into(filters::table)
+            .values((filters::user_id.eq(user_id), filters::filter_id.eq(id), filters::filter_json.eq(json)))
+            .execute(c)?;
+        Ok(id)
+    })
+}
+
+pub fn get_filter(conn: &mut Conn, user_id: &str, id: i64) -> MResult<Option<String>> {
+    Ok(filters::table.find((user_id, id)).select(filters::filter_json).first(conn).optional()?)
+}

@@ -1,0 +1,265 @@
+//! Events, current state and memberships: the group commit of a room's batch, and history reads.
+
+use super::Conn;
+use super::schema::{current_state, events, memberships, rooms, txn_ids};
+use crate::error::MResult;
+use crate::events::{Pdu, redact_stored, rules_for};
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rooms)]
+pub struct RoomRow {
+    pub room_id: String,
+    pub room_version: String,
+    pub creator: String,
+    pub is_public: bool,
+    pub created_ts: i64,
+}
+
+/// A built event waiting to be committed, with the transaction ID it answers, if any.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub pdu: Pdu,
+    pub json: String,
+    pub txn: Option<TxnKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TxnKey {
+    pub user_id: String,
+    pub device_id: String,
+    pub txn_id: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = events)]
+struct EventInsert<'a> {
+    event_id: &'a str,
+    room_id: &'a str,
+    sender: &'a str,
+    event_type: &'a str,
+    state_key: Option<&'a str>,
+    origin_server_ts: i64,
+    depth: i64,
+    json: &'a str,
+}
+
+/// Commits a batch in one transaction and fills in each event's stream position.
+/// SQLite admits one writer at a time, so positions become visible in order.
+pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> MResult<()> {
+    super::write_txn(conn, |c| {
+        if let Some(room) = new_room {
+            diesel::insert_into(rooms::table).values(room).execute(c)?;
+        }
+        for ev in batch.iter_mut() {
+            let p = &ev.pdu;
+            let pos: i64 = diesel::insert_into(events::table)
+                .values(EventInsert {
+                    event_id: &p.event_id,
+                    room_id: &p.room_id,
+                    sender: &p.sender,
+                    event_type: &p.kind,
+                    state_key: p.state_key.as_deref(),
+                    origin_server_ts: p.origin_server_ts,
+                    depth: p.depth,
+                    json: &ev.json,
+                })
+                .returning(events::stream_ordering)
+                .get_result(c)?;
+            ev.pdu.stream_ordering = pos;
+            let p = &ev.pdu;
+            if let Some(sk) = &p.state_key {
+                diesel::insert_into(current_state::table)
+                    .values((
+                        current_state::room_id.eq(&p.room_id),
+                        current_state::event_type.eq(&p.kind),
+                        current_state::state_key.eq(sk),
+                        current_state::event_id.eq(&p.event_id),
+                        current_state::stream_ordering.eq(pos),
+                    ))
+                    .on_conflict((current_state::room_id, current_state::event_type, current_state::state_key))
+                    .do_update()
+                    .set((current_state::event_id.eq(&p.event_id), current_state::stream_ordering.eq(pos)))
+                    .execute(c)?;
+                if let Some(m) = p.membership() {
+                    diesel::insert_into(memberships::table)
+                        .values((
+                            memberships::room_id.eq(&p.room_id),
+                            memberships::user_id.eq(sk),
+                            memberships::membership.eq(m),
+                            memberships::event_id.eq(&p.event_id),
+                            memberships::stream_ordering.eq(pos),
+                            memberships::forgotten.eq(false),
+                        ))
+                        .on_conflict((memberships::room_id, memberships::user_id))
+                        .do_update()
+                        .set((
+                            memberships::membership.eq(m),
+                            memberships::event_id.eq(&p.event_id),
+                            memberships::stream_ordering.eq(pos),
+                            memberships::forgotten.eq(false),
+                        ))
+                        .execute(c)?;
+                }
+            }
+            if let Some(t) = &ev.txn {
+                diesel::insert_into(txn_ids::table)
+                    .values((
+                        txn_ids::user_id.eq(&t.user_id),
+                        txn_ids::device_id.eq(&t.device_id),
+                        txn_ids::txn_id.eq(&t.txn_id),
+                        txn_ids::room_id.eq(&p.room_id),
+                        txn_ids::event_id.eq(&p.event_id),
+                    ))
+                    .execute(c)?;
+            }
+            if let Some(target) = &p.redacts {
+                redact(c, &p.room_id, target, p)?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> MResult<()> {
+    let row: Option<(String, String)> = events::table
+        .filter(events::event_id.eq(target))
+        .filter(events::room_id.eq(room_id))
+        .select((events::json, events::event_type))
+        .first(c)
+        .optional()?;
+    let Some((json, kind)) = row else { return Ok(()) };
+    let version: String = rooms::table.find(room_id).select(rooms::room_version).first(c)?;
+    let redacted = redact_stored(&json, &kind, &rules_for(&version), redaction)?;
+    diesel::update(events::table.filter(events::event_id.eq(target)))
+        .set((events::json.eq(redacted), events::redacted_by.eq(&redaction.event_id)))
+        .execute(c)?;
+    Ok(())
+}
+
+pub struct LoadedRoom {
+    pub row: RoomRow,
+    pub state: Vec<Pdu>,
+    /// The newest event (forward extremity) and its depth.
+    pub last_event: Option<(String, i64)>,
+}
+
+pub fn load_room(conn: &mut Conn, room_id: &str) -> MResult<Option<LoadedRoom>> {
+    let Some(row) = rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()? else {
+        return Ok(None);
+    };
+    let rows: Vec<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::room_id.eq(room_id))
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    let state = rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect::<MResult<Vec<_>>>()?;
+    let last_event = events::table
+        .filter(events::room_id.eq(room_id))
+        .order(events::stream_ordering.desc())
+        .select((events::event_id, events::depth))
+        .first(conn)
+        .optional()?;
+    Ok(Some(LoadedRoom { row, state, last_event }))
+}
+
+pub fn room_row(conn: &mut Conn, room_id: &str) -> MResult<Option<RoomRow>> {
+    Ok(rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()?)
+}
+
+pub fn event_by_id(conn: &mut Conn, event_id: &str) -> MResult<Option<Pdu>> {
+    let row: Option<(i64, String)> =
+        events::table.filter(events::event_id.eq(event_id)).select((events::stream_ordering, events::json)).first(conn).optional()?;
+    row.map(|(pos, json)| Pdu::from_stored(event_id, pos, &json)).transpose()
+}
+
+pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> MResult<Option<String>> {
+    Ok(txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?)
+}
+
+/// The transaction ID a device used for each of these events, for `unsigned.transaction_id`.
+pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &[String]) -> MResult<Vec<(String, String)>> {
+    Ok(txn_ids::table
+        .filter(txn_ids::user_id.eq(user_id))
+        .filter(txn_ids::device_id.eq(device_id))
+        .filter(txn_ids::event_id.eq_any(event_ids))
+        .select((txn_ids::event_id, txn_ids::txn_id))
+        .load(conn)?)
+}
+
+pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
+    let m: Option<i64> = events::table.select(diesel::dsl::max(events::stream_ordering)).first(conn)?;
+    Ok(m.unwrap_or(0))
+}
+
+/// Events of a room with `after < position <= upto`, newest first or oldest first, at most `limit`.
+pub fn room_events(
+    conn: &mut Conn,
+    room_id: &str,
+    after: i64,
+    upto: i64,
+    limit: i64,
+    newest_first: bool,
+    types: Option<&[String]>,
+) -> MResult<Vec<Pdu>> {
+    let mut q = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::stream_ordering.gt(after))
+        .filter(events::stream_ordering.le(upto))
+        .select((events::event_id, events::stream_ordering, events::json))
+        .limit(limit)
+        .into_boxed();
+    if let Some(t) = types {
+        q = q.filter(events::event_type.eq_any(t.to_vec()));
+    }
+    q = if newest_first { q.order(events::stream_ordering.desc()) } else { q.order(events::stream_ordering.asc()) };
+    let rows: Vec<(String, i64, String)> = q.load(conn)?;
+    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+}
+
+/// The room's state as of stream position `at` (inclusive): the newest event per state key.
+pub fn state_at(conn: &mut Conn, room_id: &str, at: i64) -> MResult<Vec<Pdu>> {
+    state_between(conn, room_id, 0, at)
+}
+
+/// The newest state event per key with `after < position <= upto`.
+pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> MResult<Vec<Pdu>> {
+    let rows: Vec<(String, i64, String, String, Option<String>)> = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::state_key.is_not_null())
+        .filter(events::stream_ordering.gt(after))
+        .filter(events::stream_ordering.le(upto))
+        .order(events::stream_ordering.asc())
+        .select((events::event_id, events::stream_ordering, events::json, events::event_type, events::state_key))
+        .load(conn)?;
+    let mut latest: std::collections::HashMap<(String, String), (String, i64, String)> = std::collections::HashMap::new();
+    for (id, pos, json, kind, sk) in rows {
+        latest.insert((kind, sk.unwrap_or_default()), (id, pos, json));
+    }
+    let mut out: Vec<Pdu> = latest.values().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect::<MResult<_>>()?;
+    out.sort_by_key(|p| p.stream_ordering);
+    Ok(out)
+}
+
+/// The current state of a room as stored.
+pub fn current_state(conn: &mut Conn, room_id: &str) -> MResult<Vec<Pdu>> {
+    let rows: Vec<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::room_id.eq(room_id))
+        .order(events::stream_ordering.asc())
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+}
+
+pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) -> MResult<Option<Pdu>> {
+    let row: Option<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::room_id.eq(room_id))
+        .filter(current_state::event_type.eq(kind))
+        .filter(current_state::state_key.eq(state_key))
+        .select((events::event_id, events::stream_ordering, events::json))
+        .first(conn)
+        .optional()?;
+    row.map(|(id, pos, json)| Pdu::from_stored(&id, pos, &json)).transpose()
+}

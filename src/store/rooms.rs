@@ -1,0 +1,72 @@
+//! Memberships as seen from users, and room aliases.
+
+use super::Conn;
+use super::schema::{memberships, room_aliases};
+use crate::error::MResult;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable)]
+pub struct MembershipRow {
+    pub room_id: String,
+    pub user_id: String,
+    pub membership: String,
+    pub event_id: String,
+    pub stream_ordering: i64,
+}
+
+fn cols() -> (memberships::room_id, memberships::user_id, memberships::membership, memberships::event_id, memberships::stream_ordering) {
+    (memberships::room_id, memberships::user_id, memberships::membership, memberships::event_id, memberships::stream_ordering)
+}
+
+/// Every room the user has a membership in (not forgotten), newest change last.
+pub fn user_memberships(conn: &mut Conn, user_id: &str) -> MResult<Vec<MembershipRow>> {
+    Ok(memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::forgotten.eq(false))
+        .order(memberships::stream_ordering.asc())
+        .select(cols())
+        .load(conn)?)
+}
+
+pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+    Ok(memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::membership.eq("join"))
+        .order(memberships::stream_ordering.asc())
+        .select(memberships::room_id)
+        .load(conn)?)
+}
+
+pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<Option<MembershipRow>> {
+    Ok(memberships::table.find((room_id, user_id)).select(cols()).first(conn).optional()?)
+}
+
+pub fn room_members(conn: &mut Conn, room_id: &str) -> MResult<Vec<MembershipRow>> {
+    Ok(memberships::table.filter(memberships::room_id.eq(room_id)).order(memberships::stream_ordering.asc()).select(cols()).load(conn)?)
+}
+
+pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<()> {
+    diesel::update(memberships::table.find((room_id, user_id))).set(memberships::forgotten.eq(true)).execute(conn)?;
+    Ok(())
+}
+
+pub fn alias_room(conn: &mut Conn, alias: &str) -> MResult<Option<(String, String)>> {
+    Ok(room_aliases::table.find(alias).select((room_aliases::room_id, room_aliases::creator)).first(conn).optional()?)
+}
+
+/// Returns false if the alias is taken.
+pub fn add_alias(conn: &mut Conn, alias: &str, room_id: &str, creator: &str) -> MResult<bool> {
+    let n = diesel::insert_into(room_aliases::table)
+        .values((room_aliases::alias.eq(alias), room_aliases::room_id.eq(room_id), room_aliases::creator.eq(creator)))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn delete_alias(conn: &mut Conn, alias: &str) -> MResult<bool> {
+    Ok(diesel::delete(room_aliases::table.find(alias)).execute(conn)? == 1)
+}
+
+pub fn room_aliases(conn: &mut Conn, room_id: &str) -> MResult<Vec<String>> {
+    Ok(room_aliases::table.filter(room_aliases::room_id.eq(room_id)).select(room_aliases::alias).load(conn)?)
+}

@@ -1,0 +1,152 @@
+// Written to match migrations/sqlite; keep the two in step.
+
+diesel::table! {
+    users (user_id) {
+        user_id -> Text,
+        localpart -> Text,
+        password_hash -> Nullable<Text>,
+        admin -> Bool,
+        deactivated -> Bool,
+        shadow_banned -> Bool,
+        erased -> Bool,
+        locked -> Bool,
+        user_type -> Nullable<Text>,
+        is_guest -> Bool,
+        creation_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    profiles (user_id) {
+        user_id -> Text,
+        displayname -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    devices (user_id, device_id) {
+        user_id -> Text,
+        device_id -> Text,
+        display_name -> Nullable<Text>,
+        last_seen_ts -> Nullable<BigInt>,
+        last_seen_ip -> Nullable<Text>,
+        last_seen_user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    access_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        device_id -> Nullable<Text>,
+        valid_until_ms -> Nullable<BigInt>,
+        puppeted_by -> Nullable<Text>,
+        created_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    rooms (room_id) {
+        room_id -> Text,
+        room_version -> Text,
+        creator -> Text,
+        is_public -> Bool,
+        created_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (stream_ordering) {
+        stream_ordering -> BigInt,
+        event_id -> Text,
+        room_id -> Text,
+        sender -> Text,
+        event_type -> Text,
+        state_key -> Nullable<Text>,
+        origin_server_ts -> BigInt,
+        depth -> BigInt,
+        json -> Text,
+        redacted_by -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    current_state (room_id, event_type, state_key) {
+        room_id -> Text,
+        event_type -> Text,
+        state_key -> Text,
+        event_id -> Text,
+        stream_ordering -> BigInt,
+    }
+}
+
+diesel::table! {
+    memberships (room_id, user_id) {
+        room_id -> Text,
+        user_id -> Text,
+        membership -> Text,
+        event_id -> Text,
+        stream_ordering -> BigInt,
+        forgotten -> Bool,
+    }
+}
+
+diesel::table! {
+    room_aliases (alias) {
+        alias -> Text,
+        room_id -> Text,
+        creator -> Text,
+    }
+}
+
+diesel::table! {
+    txn_ids (user_id, device_id, txn_id) {
+        user_id -> Text,
+        device_id -> Text,
+        txn_id -> Text,
+        room_id -> Text,
+        event_id -> Text,
+    }
+}
+
+diesel::table! {
+    account_data (user_id, room_id, data_type) {
+        user_id -> Text,
+        room_id -> Text,
+        data_type -> Text,
+        content -> Text,
+        stream_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    filters (user_id, filter_id) {
+        user_id -> Text,
+        filter_id -> BigInt,
+        filter_json -> Text,
+    }
+}
+
+diesel::table! {
+    stream_counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    profiles,
+    devices,
+    access_tokens,
+    rooms,
+    events,
+    current_state,
+    memberships,
+    room_aliases,
+    txn_ids,
+    account_data,
+    filters,
+    stream_counters,
+);
