@@ -1,4 +1,7 @@
 //! One test binary for every HTTP-level integration test (linking is the expensive part).
 
+mod authz;
+mod bad_input;
 mod common;
+mod durability;
 mod journey;
