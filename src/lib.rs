@@ -24,8 +24,12 @@ pub struct Services {
     pub keys: events::keys::ServerKeys,
     pub directory: actors::directory::Directory,
     pub notifier: Addr<actors::notifier::Notifier>,
+    pub search: Addr<actors::search::SearchActor>,
+    pub search_index: actors::search::SharedIndex,
     pub tokens: auth::tokens::TokenCache,
     pub uia: auth::uia::UiaSessions,
+    pub client_ips: auth::client_ips::ClientIps,
+    pub nonces: auth::shared_secret::Nonces,
 }
 
 impl Services {
@@ -62,15 +66,30 @@ pub async fn start(config: Config) -> Result<Server, String> {
     })
     .await
     .map_err(|e| e.to_string())??;
+    let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone())?;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let services = Arc::new(Services {
         db,
         keys,
         directory: actors::directory::Directory::new(threads),
         notifier: actors::notifier::Notifier::default().start(),
+        search,
+        search_index,
         tokens: auth::tokens::TokenCache::default(),
         uia: auth::uia::UiaSessions::default(),
+        client_ips: auth::client_ips::ClientIps::default(),
+        nonces: auth::shared_secret::Nonces::default(),
         config: config.clone(),
+    });
+    let flusher = services.clone();
+    actix_rt::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            iv.tick().await;
+            if let Err(e) = flusher.client_ips.flush(&flusher.db).await {
+                log::warn!("recording client IPs failed: {e}");
+            }
+        }
     });
     let data = web::Data::from(services.clone());
     let mut http = HttpServer::new(move || {

@@ -32,6 +32,15 @@ enum Command {
         /// Read the password from this file instead of prompting.
         #[arg(long)]
         password_file: Option<PathBuf>,
+        /// Register through a running server's /_synapse/admin/v1/register instead of the database.
+        #[arg(long, requires = "shared_secret_file")]
+        url: Option<String>,
+        /// File holding the registration shared secret (with --url).
+        #[arg(long, requires = "url")]
+        shared_secret_file: Option<PathBuf>,
+        /// Synapse user_type to set (with --url).
+        #[arg(long)]
+        user_type: Option<String>,
     },
 }
 
@@ -99,13 +108,52 @@ fn main() {
     };
     init_logging(&cfg.log);
     let result = match cli.command {
-        Some(Command::RegisterUser { localpart, admin, password_file }) => register_user(&cfg, &localpart, admin, password_file.as_ref()),
+        Some(Command::RegisterUser { localpart, admin, password_file, url: Some(url), shared_secret_file: Some(secret), user_type }) => {
+            register_remote(&url, &secret, &localpart, admin, password_file.as_ref(), user_type.as_deref())
+        }
+        Some(Command::RegisterUser { localpart, admin, password_file, .. }) => {
+            register_user(&cfg, &localpart, admin, password_file.as_ref())
+        }
         _ => serve(cfg),
     };
     if let Err(e) = result {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// The flow of Synapse's `register_new_matrix_user`: GET a nonce, POST with the HMAC.
+fn register_remote(
+    url: &str,
+    secret_file: &PathBuf,
+    localpart: &str,
+    admin: bool,
+    password_file: Option<&PathBuf>,
+    user_type: Option<&str>,
+) -> Result<(), String> {
+    let secret = std::fs::read_to_string(secret_file).map_err(|e| format!("{}: {e}", secret_file.display()))?.trim().to_owned();
+    let pw = read_password(password_file)?;
+    let endpoint = format!("{}/_synapse/admin/v1/register", url.trim_end_matches('/'));
+    let username = localpart.to_owned();
+    actix_rt::System::new().block_on(async move {
+        let http = reqwest::Client::new();
+        let nonce: serde_json::Value =
+            http.get(&endpoint).send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        let nonce = nonce["nonce"].as_str().ok_or("the server gave no nonce (is shared-secret registration enabled?)")?.to_owned();
+        let mac = ensemble::auth::shared_secret::mac(&secret, &nonce, &username, &pw, admin, user_type);
+        let mut body = serde_json::json!({"nonce": nonce, "username": username, "password": pw, "admin": admin, "mac": mac});
+        if let Some(t) = user_type {
+            body["user_type"] = serde_json::json!(t);
+        }
+        let res = http.post(&endpoint).json(&body).send().await.map_err(|e| e.to_string())?;
+        let status = res.status();
+        let reply: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
+        if !status.is_success() {
+            return Err(format!("{status}: {}", reply["error"].as_str().unwrap_or("registration failed")));
+        }
+        println!("Created {}{}", reply["user_id"].as_str().unwrap_or("?"), if admin { " (admin)" } else { "" });
+        Ok(())
+    })
 }
 
 fn serve(cfg: Config) -> Result<(), String> {

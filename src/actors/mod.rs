@@ -4,4 +4,5 @@
 pub mod directory;
 pub mod notifier;
 pub mod room;
+pub mod search;
 pub mod user;

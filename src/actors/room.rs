@@ -15,6 +15,7 @@ use crate::events::{self, BuildContext, EventDraft};
 use crate::store::events::{NewEvent, RoomRow, TxnKey};
 use actix::prelude::*;
 use ruma::room_version_rules::RoomVersionRules;
+use serde_json::json;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ pub struct RoomActor {
     waiters: HashMap<String, Vec<Reply>>,
     txns: HashMap<TxnKey, String>,
     last_active: Instant,
+    /// Set by a purge: every later message is refused as if the room did not exist.
+    closed: bool,
 }
 
 /// Send one event as `sender`. Answers with the event ID once it is committed.
@@ -92,11 +95,12 @@ impl RoomActor {
             waiters: HashMap::new(),
             txns: HashMap::new(),
             last_active: Instant::now(),
+            closed: false,
         }
     }
 
     fn ensure_ready(&self) -> MResult<()> {
-        if !self.loaded {
+        if !self.loaded || self.closed {
             return Err(MatrixError::not_found("Unknown room"));
         }
         Ok(())
@@ -198,6 +202,52 @@ impl RoomActor {
         users.sort();
         users.dedup();
         self.svc.notifier.do_send(EventsCommitted { position: top, users });
+        let searchable: Vec<_> = batch.iter().filter(|e| crate::actors::search::is_searchable(&e.pdu)).map(|e| e.pdu.clone()).collect();
+        if !searchable.is_empty() {
+            self.svc.search.do_send(crate::actors::search::IndexEvents(searchable));
+        }
+    }
+
+    /// Queues a self-leave for every local joined member (keeping their displayname and avatar)
+    /// and a rejection of every local pending invite. Returns the members who were joined, in
+    /// membership order, and the last queued event ID.
+    fn queue_evacuation(&mut self) -> (Vec<String>, Option<String>) {
+        let server = format!(":{}", self.svc.config.server_name);
+        let mut members: Vec<(i64, String, String)> = self
+            .state
+            .members
+            .iter()
+            .filter(|(u, m)| u.ends_with(&server) && matches!(m.as_str(), "join" | "invite"))
+            .map(|(u, m)| {
+                let depth = self.state.get("m.room.member", u).map(|p| p.depth).unwrap_or(0);
+                (depth, u.clone(), m.clone())
+            })
+            .collect();
+        members.sort();
+        let mut affected = Vec::new();
+        let mut last = None;
+        for (_, user, membership) in members {
+            let mut content = json!({"membership": "leave"});
+            if membership == "join"
+                && let Some(old) = self.state.get("m.room.member", &user)
+            {
+                for k in ["displayname", "avatar_url"] {
+                    if let Some(v) = old.content.get(k).filter(|v| v.is_string()) {
+                        content[k] = v.clone();
+                    }
+                }
+            }
+            match self.accept(&user, &EventDraft::state("m.room.member", &user, content), None, None) {
+                Ok(id) => {
+                    if membership == "join" {
+                        affected.push(user);
+                    }
+                    last = Some(id);
+                }
+                Err(e) => log::warn!("room {}: evacuating {user} failed: {e}", self.room_id),
+            }
+        }
+        (affected, last)
     }
 
     fn reply(rx: oneshot::Receiver<MResult<String>>) -> ResponseFuture<MResult<String>> {
@@ -318,6 +368,76 @@ impl Handler<GetMember> for RoomActor {
             power: self.state.user_level(&msg.user),
             room_version: self.version.clone(),
         })
+    }
+}
+
+/// Every local member leaves (one batch) and local invites are withdrawn. Answers with the users
+/// who were joined, once the leaves are committed.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<Vec<String>>")]
+pub struct Evacuate;
+
+impl Handler<Evacuate> for RoomActor {
+    type Result = ResponseFuture<MResult<Vec<String>>>;
+
+    fn handle(&mut self, _: Evacuate, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        if let Err(e) = self.ensure_ready() {
+            return Box::pin(async move { Err(e) });
+        }
+        let (affected, last) = self.queue_evacuation();
+        let Some(last) = last else { return Box::pin(async move { Ok(affected) }) };
+        let rx = self.wait_for(&last);
+        self.flush(ctx);
+        Box::pin(async move {
+            Self::reply(rx).await?;
+            Ok(affected)
+        })
+    }
+}
+
+/// Evacuate, refuse everything after, delete the room's rows, drop it from search, leave the
+/// directory and stop.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<PurgeReport>")]
+pub struct Purge;
+
+#[derive(Debug, Clone, Default)]
+pub struct PurgeReport {
+    pub evacuated: Vec<String>,
+    pub events_deleted: usize,
+}
+
+impl Handler<Purge> for RoomActor {
+    type Result = ResponseActFuture<Self, MResult<PurgeReport>>;
+
+    fn handle(&mut self, _: Purge, ctx: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        if let Err(e) = self.ensure_ready() {
+            return Box::pin(actix::fut::ready(Err(e)));
+        }
+        let (evacuated, last) = self.queue_evacuation();
+        let rx = last.map(|l| self.wait_for(&l));
+        self.flush(ctx);
+        // From here on the room answers every message as unknown.
+        self.closed = true;
+        let svc = self.svc.clone();
+        let room_id = self.room_id.clone();
+        let fut = async move {
+            if let Some(rx) = rx {
+                Self::reply(rx).await?;
+            }
+            let r = room_id.clone();
+            let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, &r)).await?;
+            svc.search.do_send(crate::actors::search::DropRoom(room_id.clone()));
+            log::info!("purged room {room_id}: {events_deleted} events deleted");
+            Ok(PurgeReport { evacuated, events_deleted })
+        };
+        Box::pin(fut.into_actor(self).map(|res, act, ctx| {
+            act.svc.directory.forget_room(&act.room_id, &ctx.address());
+            ctx.stop();
+            res
+        }))
     }
 }
 

@@ -235,3 +235,66 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) ->
     }
     left
 }
+
+/// The admin evacuation of a user: leave every joined room and reject every pending invite
+/// (server notice invites included), concurrently, continuing past rooms that fail.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<EvacuationReport>")]
+pub struct EvacuateUser;
+
+#[derive(Debug, Clone, Default)]
+pub struct EvacuationReport {
+    pub left: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Handler<EvacuateUser> for UserActor {
+    type Result = AtomicResponse<Self, MResult<EvacuationReport>>;
+
+    fn handle(&mut self, _: EvacuateUser, _: &mut Context<Self>) -> Self::Result {
+        self.last_active = Instant::now();
+        let svc = self.svc.clone();
+        let user = self.user_id.clone();
+        let fut = async move {
+            let u = user.clone();
+            let rooms = svc
+                .db
+                .run(move |c| {
+                    let mut ms = crate::store::rooms::user_memberships(c, &u)?;
+                    // Joined rooms first, then invites, each in membership order.
+                    ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
+                    Ok(ms.into_iter().filter(|m| matches!(m.membership.as_str(), "join" | "invite")).map(|m| m.room_id).collect::<Vec<_>>())
+                })
+                .await?;
+            let sends = rooms.into_iter().map(|room| {
+                let svc = svc.clone();
+                let msg = SendEvent {
+                    sender: user.clone(),
+                    draft: EventDraft::state("m.room.member", &user, json!({"membership": "leave"})),
+                    txn: None,
+                    redacts_sender: None,
+                };
+                async move { (room.clone(), svc.send_to_room(&room, msg).await) }
+            });
+            let mut report = EvacuationReport::default();
+            for (room, res) in futures_util::future::join_all(sends).await {
+                match res {
+                    Ok(Ok(_)) => report.left.push(room),
+                    Ok(Err(e)) | Err(e) => {
+                        log::warn!("evacuating {user} from {room} failed: {e}");
+                        report.failed.push((room, e.message));
+                    }
+                }
+            }
+            Ok::<_, MatrixError>(report)
+        };
+        AtomicResponse::new(Box::pin(fut.into_actor(self).map(|res, act, _| {
+            if let Ok(r) = &res {
+                for room in &r.left {
+                    act.joined.remove(room);
+                }
+            }
+            res
+        })))
+    }
+}

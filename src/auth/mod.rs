@@ -1,6 +1,8 @@
 //! Who is asking: access tokens, the `Requester` and `Admin` extractors, passwords, UIA.
 
+pub mod client_ips;
 pub mod password;
+pub mod shared_secret;
 pub mod tokens;
 pub mod uia;
 

@@ -94,9 +94,19 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
             s
         }
     };
-    if session.valid_until_ms.is_some_and(|v| v <= crate::ids::now_ms()) {
+    let now = crate::ids::now_ms();
+    if session.valid_until_ms.is_some_and(|v| v <= now) {
         return Err(MatrixError::unknown_token());
     }
+    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let user_agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let seen = crate::store::client_ips::Seen {
+        user_id: session.user_id.to_string(),
+        device_id: session.device_id.clone().unwrap_or_default(),
+        ip,
+        user_agent,
+    };
+    svc.client_ips.note(seen, now);
     Ok(session)
 }
 

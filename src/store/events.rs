@@ -263,3 +263,19 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
         .optional()?;
     row.map(|(id, pos, json)| Pdu::from_stored(&id, pos, &json)).transpose()
 }
+
+/// (position, event ID, room ID, type, JSON) of one searchable event.
+pub type SearchableRow = (i64, String, String, String, String);
+
+/// Searchable events (messages, names, topics, redactions) after `after`, oldest first.
+/// Redacted events are skipped.
+pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> MResult<Vec<SearchableRow>> {
+    Ok(events::table
+        .filter(events::stream_ordering.gt(after))
+        .filter(events::event_type.eq_any(["m.room.message", "m.room.name", "m.room.topic", "m.room.redaction"]))
+        .filter(events::redacted_by.is_null())
+        .order(events::stream_ordering.asc())
+        .limit(limit)
+        .select((events::stream_ordering, events::event_id, events::room_id, events::event_type, events::json))
+        .load(conn)?)
+}

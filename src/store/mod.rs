@@ -2,7 +2,9 @@
 //! query functions per table group. Every query runs off the async threads through [`Db::run`].
 
 pub mod account_data;
+pub mod client_ips;
 pub mod events;
+pub mod purge;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

@@ -135,6 +135,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_ips (user_id, device_id, ip, user_agent) {
+        user_id -> Text,
+        device_id -> Text,
+        ip -> Text,
+        user_agent -> Text,
+        last_seen -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -149,4 +159,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_data,
     filters,
     stream_counters,
+    user_ips,
 );

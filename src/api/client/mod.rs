@@ -7,6 +7,7 @@ pub mod events;
 pub mod misc;
 pub mod profile;
 pub mod rooms;
+pub mod search;
 pub mod sync;
 
 use actix_web::web;
@@ -18,6 +19,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(rooms::configure)
         .configure(events::configure)
         .configure(sync::configure)
+        .configure(search::configure)
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(misc::configure);

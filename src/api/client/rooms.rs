@@ -247,6 +247,13 @@ async fn join_by_id_or_alias(svc: Svc, who: Requester, path: web::Path<String>, 
 
 async fn leave(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let room_id = parse_room_id(&path)?;
+    if crate::api::admin::synapse::notices::is_notice_room(&svc, room_id.as_str()).await? {
+        return Err(MatrixError::new(
+            StatusCode::FORBIDDEN,
+            "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+            "You cannot leave or reject a server notices room",
+        ));
+    }
     let content = with_reason(json!({"membership": "leave"}), &body.object()?)?;
     membership(&svc, who.user_id.as_str(), room_id.as_str(), who.user_id.as_str(), content).await?;
     Ok(ok_json(json!({})))

@@ -1,0 +1,504 @@
+//! `SearchActor`: owns the tantivy index writer. Live events are indexed after commit and
+//! committed in small batches; a reindex rebuilds a fresh index from the event store on another
+//! thread and is swapped in atomically, so searches keep answering from the old one meanwhile.
+//!
+//! It runs on its own thread (a `SyncArbiter` of one) because every tantivy call blocks.
+
+use crate::error::{MResult, MatrixError};
+use crate::events::Pdu;
+use crate::store::Db;
+use actix::prelude::*;
+use serde::Deserialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
+
+const WRITER_BUDGET: usize = 64_000_000;
+/// Uncommitted documents after which the live writer commits without waiting for the timer.
+const COMMIT_EVERY: usize = 5_000;
+
+#[derive(Clone, Copy)]
+pub struct Fields {
+    event_id: Field,
+    room_id: Field,
+    kind: Field,
+    content: Field,
+    stream: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let fields = Fields {
+        event_id: b.add_text_field("event_id", STRING | STORED),
+        room_id: b.add_text_field("room_id", STRING | STORED),
+        kind: b.add_text_field("kind", STRING | STORED),
+        content: b.add_text_field("content", TEXT),
+        stream: b.add_i64_field("stream", INDEXED | STORED | FAST),
+    };
+    (b.build(), fields)
+}
+
+/// An open index and its reader; replaced as a whole on reindex.
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+impl SearchIndex {
+    fn open(dir: &Path) -> Result<Self, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let (schema, fields) = schema();
+        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| e.to_string())?;
+        let index = Index::open_or_create(mmap, schema).map_err(|e| e.to_string())?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| e.to_string())?;
+        Ok(Self { index, reader, fields, dir: dir.to_path_buf() })
+    }
+
+    fn writer(&self) -> Result<IndexWriter, String> {
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
+        self.index.writer_with_num_threads(threads, WRITER_BUDGET).map_err(|e| e.to_string())
+    }
+
+    pub fn num_docs(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+}
+
+/// What the live path and the rebuild both do with one searchable event.
+enum Op {
+    Add { event_id: String, room_id: String, kind: String, text: String, stream: i64 },
+    Delete(String),
+}
+
+#[derive(Deserialize)]
+struct Content {
+    body: Option<Value>,
+    name: Option<Value>,
+    topic: Option<Value>,
+    #[serde(rename = "m.relates_to")]
+    relates_to: Option<Value>,
+    #[serde(rename = "m.new_content")]
+    new_content: Option<Value>,
+}
+
+pub fn is_searchable(p: &Pdu) -> bool {
+    matches!(p.kind.as_str(), "m.room.message" | "m.room.name" | "m.room.topic" | "m.room.redaction")
+}
+
+/// The index operations for an event: an edit replaces its original, a redaction deletes.
+fn ops_for(event_id: &str, room_id: &str, kind: &str, redacts: Option<&str>, content: Content, stream: i64, out: &mut Vec<Op>) {
+    let text_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    match kind {
+        "m.room.redaction" => {
+            if let Some(r) = redacts {
+                out.push(Op::Delete(r.to_owned()));
+            }
+        }
+        "m.room.message" => {
+            let replaces = content
+                .relates_to
+                .as_ref()
+                .filter(|r| r.get("rel_type").and_then(Value::as_str) == Some("m.replace"))
+                .and_then(|r| r.get("event_id"))
+                .and_then(Value::as_str);
+            let text = if replaces.is_some() {
+                text_of(content.new_content.as_ref().and_then(|n| n.get("body")))
+            } else {
+                text_of(content.body.as_ref())
+            };
+            if let Some(orig) = replaces {
+                out.push(Op::Delete(orig.to_owned()));
+            }
+            if let Some(text) = text {
+                out.push(Op::Add { event_id: event_id.into(), room_id: room_id.into(), kind: kind.into(), text, stream });
+            }
+        }
+        "m.room.name" | "m.room.topic" => {
+            let v = if kind == "m.room.name" { content.name.as_ref() } else { content.topic.as_ref() };
+            if let Some(text) = text_of(v) {
+                out.push(Op::Add { event_id: event_id.into(), room_id: room_id.into(), kind: kind.into(), text, stream });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn apply(writer: &IndexWriter, f: &Fields, op: &Op) -> Result<(), String> {
+    match op {
+        Op::Delete(id) => {
+            writer.delete_term(Term::from_field_text(f.event_id, id));
+        }
+        Op::Add { event_id, room_id, kind, text, stream } => {
+            writer.delete_term(Term::from_field_text(f.event_id, event_id));
+            writer
+                .add_document(doc!(f.event_id => event_id.as_str(), f.room_id => room_id.as_str(), f.kind => kind.as_str(), f.content => text.as_str(), f.stream => *stream))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The index searches read from; swapped whole on reindex.
+pub type SharedIndex = Arc<RwLock<Arc<SearchIndex>>>;
+
+pub struct SearchActor {
+    root: PathBuf,
+    db: Db,
+    shared: SharedIndex,
+    current: Arc<SearchIndex>,
+    writer: Option<IndexWriter>,
+    uncommitted: usize,
+    /// While a rebuild runs: the live operations it may not have seen, replayed after the swap.
+    rebuild_log: Option<Vec<Op>>,
+    myself: Option<Addr<SearchActor>>,
+}
+
+impl SearchActor {
+    /// Opens (or creates) the index under `<data_dir>/search` and starts the actor on its thread.
+    pub fn start(data_dir: &Path, db: Db) -> Result<(Addr<SearchActor>, SharedIndex), String> {
+        let root = data_dir.join("search");
+        std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let name = std::fs::read_to_string(root.join("CURRENT")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "idx-0".into());
+        let current = Arc::new(SearchIndex::open(&root.join(&name))?);
+        let writer = current.writer()?;
+        let shared: SharedIndex = Arc::new(RwLock::new(current.clone()));
+        let sh = shared.clone();
+        let cell = Arc::new(std::sync::Mutex::new(Some(writer)));
+        let addr = SyncArbiter::start(1, move || {
+            // The factory runs once; a second call (never expected) gets a read-only actor,
+            // because an index has exactly one writer.
+            let writer = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
+            SearchActor {
+                root: root.clone(),
+                db: db.clone(),
+                shared: sh.clone(),
+                current: sh.read().unwrap_or_else(|p| p.into_inner()).clone(),
+                writer,
+                uncommitted: 0,
+                rebuild_log: None,
+                myself: None,
+            }
+        });
+        addr.do_send(SetSelf(addr.clone()));
+        // The sync actor has no timers: tick it from the async side so commits happen within ~200 ms.
+        let tick = addr.clone();
+        actix_rt::spawn(async move {
+            let mut iv = tokio::time::interval(std::time::Duration::from_millis(200));
+            loop {
+                iv.tick().await;
+                if tick.send(Tick).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok((addr, shared))
+    }
+
+    fn commit(&mut self) {
+        if self.uncommitted == 0 {
+            return;
+        }
+        let Some(w) = self.writer.as_mut() else { return };
+        match w.commit() {
+            Ok(_) => {
+                self.uncommitted = 0;
+                if let Err(e) = self.current.reader.reload() {
+                    log::error!("search reader reload failed: {e}");
+                }
+            }
+            Err(e) => log::error!("search commit failed: {e}"),
+        }
+    }
+
+    fn apply_live(&mut self, ops: Vec<Op>) {
+        let Some(w) = self.writer.as_ref() else { return };
+        for op in &ops {
+            if let Err(e) = apply(w, &self.current.fields, op) {
+                log::error!("indexing failed: {e}");
+            }
+        }
+        self.uncommitted += ops.len().max(1);
+        if let Some(log) = self.rebuild_log.as_mut() {
+            log.extend(ops);
+        }
+        if self.uncommitted >= COMMIT_EVERY {
+            self.commit();
+        }
+    }
+}
+
+impl Actor for SearchActor {
+    type Context = SyncContext<Self>;
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct SetSelf(Addr<SearchActor>);
+
+impl Handler<SetSelf> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, msg: SetSelf, _: &mut Self::Context) {
+        self.myself = Some(msg.0);
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Tick;
+
+impl Handler<Tick> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, _: Tick, _: &mut Self::Context) {
+        self.commit();
+    }
+}
+
+/// Committed events that may be searchable (messages, names, topics, redactions).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct IndexEvents(pub Vec<Pdu>);
+
+impl Handler<IndexEvents> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, msg: IndexEvents, _: &mut Self::Context) {
+        let mut ops = Vec::new();
+        for p in msg.0 {
+            let content: Content = serde_json::from_value(p.content.clone()).unwrap_or(Content {
+                body: None,
+                name: None,
+                topic: None,
+                relates_to: None,
+                new_content: None,
+            });
+            ops_for(&p.event_id, &p.room_id, &p.kind, p.redacts.as_deref(), content, p.stream_ordering, &mut ops);
+        }
+        if !ops.is_empty() {
+            self.apply_live(ops);
+        }
+    }
+}
+
+/// Forget every document of a purged room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DropRoom(pub String);
+
+impl Handler<DropRoom> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, msg: DropRoom, _: &mut Self::Context) {
+        if let Some(w) = self.writer.as_ref() {
+            w.delete_term(Term::from_field_text(self.current.fields.room_id, &msg.0));
+            self.uncommitted += 1;
+        }
+        if let Some(log) = self.rebuild_log.as_mut() {
+            log.push(Op::Delete(String::new()));
+            // A rebuild that read the room before the purge would bring it back: remember it.
+            log.push(Op::Add { event_id: String::new(), room_id: msg.0.clone(), kind: "purged".into(), text: String::new(), stream: -1 });
+        }
+        self.commit();
+    }
+}
+
+/// Commit now (tests and the admin API want "searchable now" without waiting for the timer).
+#[derive(Message)]
+#[rtype(result = "u64")]
+pub struct Flush;
+
+impl Handler<Flush> for SearchActor {
+    type Result = u64;
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) -> u64 {
+        self.uncommitted = self.uncommitted.max(1);
+        self.commit();
+        self.current.num_docs()
+    }
+}
+
+/// Start a rebuild unless one is running. Answers at once.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Reindex;
+
+impl Handler<Reindex> for SearchActor {
+    type Result = bool;
+    fn handle(&mut self, _: Reindex, _: &mut Self::Context) -> bool {
+        if self.rebuild_log.is_some() {
+            log::info!("reindex already running; not starting another");
+            return false;
+        }
+        let Some(me) = self.myself.clone() else { return false };
+        self.rebuild_log = Some(Vec::new());
+        let dir = self.root.join(format!("idx-{}", crate::ids::now_ms()));
+        let db = self.db.clone();
+        std::thread::spawn(move || {
+            let result = rebuild(&db, &dir);
+            me.do_send(ReindexDone(result.map(|(idx, w, n, secs)| (Box::new(idx), Box::new(w), n, secs))));
+        });
+        true
+    }
+}
+
+type Rebuilt = (Box<SearchIndex>, Box<IndexWriter>, u64, f64);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct ReindexDone(Result<Rebuilt, String>);
+
+impl Handler<ReindexDone> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, msg: ReindexDone, _: &mut Self::Context) {
+        let log_ops = self.rebuild_log.take().unwrap_or_default();
+        let (index, mut writer, n, secs) = match msg.0 {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("reindex failed: {e}");
+                return;
+            }
+        };
+        // Replay what happened live while the rebuild ran; upserts make repeats harmless.
+        for op in &log_ops {
+            let r = match op {
+                Op::Add { kind, room_id, .. } if kind == "purged" => {
+                    writer.delete_term(Term::from_field_text(index.fields.room_id, room_id));
+                    Ok(())
+                }
+                Op::Delete(id) if id.is_empty() => Ok(()),
+                other => apply(&writer, &index.fields, other),
+            };
+            if let Err(e) = r {
+                log::error!("replaying into the new index failed: {e}");
+            }
+        }
+        if let Err(e) = writer.commit().map_err(|e| e.to_string()).and_then(|_| index.reader.reload().map_err(|e| e.to_string())) {
+            log::error!("reindex final commit failed: {e}");
+            return;
+        }
+        let old = std::mem::replace(&mut self.current, Arc::new(*index));
+        if let Some(mut w) = self.writer.replace(*writer) {
+            let _ = w.rollback();
+        }
+        *self.shared.write().unwrap_or_else(|p| p.into_inner()) = self.current.clone();
+        let name = self.current.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = self.root.join("CURRENT.tmp");
+        if std::fs::write(&tmp, &name).and_then(|_| std::fs::rename(&tmp, self.root.join("CURRENT"))).is_err() {
+            log::error!("could not record the new search index as current");
+        }
+        let old_dir = old.dir.clone();
+        drop(old);
+        let _ = std::fs::remove_dir_all(old_dir);
+        self.uncommitted = 0;
+        log::info!("Indexed {n} events in {secs:.3}s");
+    }
+}
+
+#[derive(Deserialize)]
+struct StoredEvent {
+    content: Content,
+    redacts: Option<String>,
+}
+
+/// Reads every searchable event from the store, paged by stream position, into a fresh index.
+fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), String> {
+    let started = Instant::now();
+    log::info!("Starting to index events into {}", dir.display());
+    let index = SearchIndex::open(dir)?;
+    let writer = index.writer()?;
+    let mut conn = db.get().map_err(|e| e.message)?;
+    let mut after = 0i64;
+    let mut count: u64 = 0;
+    let mut next_log = 1000;
+    let mut ops = Vec::new();
+    loop {
+        let page = crate::store::events::searchable_page(&mut conn, after, 10_000).map_err(|e| e.message)?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (stream, event_id, room_id, kind, json) in &page {
+            let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else { continue };
+            ops.clear();
+            ops_for(event_id, room_id, kind, ev.redacts.as_deref(), ev.content, *stream, &mut ops);
+            for op in &ops {
+                apply(&writer, &index.fields, op)?;
+                if matches!(op, Op::Add { .. }) {
+                    count += 1;
+                }
+            }
+            if count >= next_log {
+                log::debug!("Indexed {count} events so far");
+                next_log = count + 1000;
+            }
+        }
+    }
+    let mut writer = writer;
+    writer.commit().map_err(|e| e.to_string())?;
+    index.reader.reload().map_err(|e| e.to_string())?;
+    let docs = index.num_docs();
+    Ok((index, writer, docs, started.elapsed().as_secs_f64()))
+}
+
+/// One search hit: the event and its score (or stream position for `recent`).
+pub struct Hit {
+    pub event_id: String,
+    pub rank: f64,
+}
+
+pub struct SearchResult {
+    pub hits: Vec<Hit>,
+    pub count: usize,
+}
+
+/// Runs a query against the current index. Blocking: call from the blocking pool.
+pub fn search(
+    shared: &SharedIndex,
+    term: &str,
+    rooms: &[String],
+    kinds: &[String],
+    recent: bool,
+    offset: usize,
+    limit: usize,
+) -> MResult<SearchResult> {
+    let idx = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
+    let f = idx.fields;
+    let mut parser = QueryParser::for_index(&idx.index, vec![f.content]);
+    parser.set_conjunction_by_default();
+    let (text_q, _) = parser.parse_query_lenient(term);
+    let room_q: Vec<(Occur, Box<dyn Query>)> = rooms
+        .iter()
+        .map(|r| (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.room_id, r), IndexRecordOption::Basic)) as Box<dyn Query>))
+        .collect();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_q), (Occur::Must, Box::new(BooleanQuery::new(room_q)))];
+    if !kinds.is_empty() {
+        let kq: Vec<(Occur, Box<dyn Query>)> = kinds
+            .iter()
+            .map(|k| {
+                (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.kind, k), IndexRecordOption::Basic)) as Box<dyn Query>)
+            })
+            .collect();
+        clauses.push((Occur::Must, Box::new(BooleanQuery::new(kq))));
+    }
+    let query = BooleanQuery::new(clauses);
+    let searcher = idx.reader.searcher();
+    let err = |e: tantivy::TantivyError| MatrixError::internal(format!("search failed: {e}"));
+    let limit = limit.max(1);
+    let docs: Vec<(f64, DocAddress)> = if recent {
+        let top = TopDocs::with_limit(limit).and_offset(offset).order_by_fast_field::<i64>("stream", Order::Desc);
+        searcher.search(&query, &top).map_err(err)?.into_iter().map(|(s, a)| (s.unwrap_or(0) as f64, a)).collect()
+    } else {
+        let top = TopDocs::with_limit(limit).and_offset(offset).order_by_score();
+        searcher.search(&query, &top).map_err(err)?.into_iter().map(|(s, a)| (s as f64, a)).collect()
+    };
+    let count = searcher.search(&query, &Count).map_err(err)?;
+    let mut hits = Vec::with_capacity(docs.len());
+    for (rank, addr) in docs {
+        let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
+        if let Some(id) = d.get_first(f.event_id).and_then(|v| v.as_str()) {
+            hits.push(Hit { event_id: id.to_owned(), rank });
+        }
+    }
+    Ok(SearchResult { hits, count })
+}

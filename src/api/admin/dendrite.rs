@@ -1,0 +1,111 @@
+//! `/_dendrite/admin/...`: evacuate, purge, reset passwords, reindex search, refresh devices.
+
+use crate::actors::room::{Evacuate, Purge};
+use crate::actors::user::EvacuateUser;
+use crate::api::client::account::blocking;
+use crate::api::{Body, Svc, arc, ok_json};
+use crate::auth::{Admin, password};
+use crate::error::{MResult, MatrixError};
+use crate::ids::{local_user_from_path, parse_room_id, parse_user_id};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Both methods: the seed versions of Dendrite's page disagree (GET before v0.12, POST after).
+    cfg.route("/evacuateRoom/{room_id}", web::get().to(evacuate_room))
+        .route("/evacuateRoom/{room_id}", web::post().to(evacuate_room))
+        .route("/evacuateUser/{user_id}", web::get().to(evacuate_user))
+        .route("/evacuateUser/{user_id}", web::post().to(evacuate_user))
+        .route("/resetPassword/{user_id}", web::post().to(reset_password))
+        .route("/fulltext/reindex", web::get().to(reindex))
+        .route("/fulltext/reindex", web::post().to(reindex))
+        .route("/purgeRoom/{room_id}", web::post().to(purge_room))
+        .route("/refreshDevices/{user_id}", web::post().to(refresh_devices));
+}
+
+async fn evacuate_room(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?;
+    log::info!("admin {} evacuates room {room_id}", admin.user_id);
+    let affected = arc(&svc).send_to_room(room_id.as_str(), Evacuate).await??;
+    Ok(ok_json(json!({"affected": affected})))
+}
+
+async fn evacuate_user(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+    let user_id = local_user_from_path(&path, svc.server_name())?;
+    log::info!("admin {} evacuates user {user_id}", admin.user_id);
+    let svc = arc(&svc);
+    let actor = svc.directory.user(&svc, user_id.as_str()).await?;
+    let report = actor.send(EvacuateUser).await??;
+    let mut body = json!({"affected": report.left});
+    if !report.failed.is_empty() {
+        body["failed"] = json!(report.failed.iter().map(|(room, error)| json!({"room_id": room, "error": error})).collect::<Vec<_>>());
+    }
+    Ok(ok_json(body))
+}
+
+/// Checks in the order Ensemble documents: ID, existence, JSON, presence, length.
+async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+    let user_id = local_user_from_path(&path, svc.server_name())?;
+    let id = user_id.to_string();
+    if !svc.db.run(move |c| crate::store::users::exists(c, &id)).await? {
+        return Err(MatrixError::not_found("User does not exist"));
+    }
+    let body = body.object()?;
+    let new_password = match body.get("password") {
+        None | Some(Value::Null) => return Err(MatrixError::missing_param("Expecting non-empty password")),
+        Some(Value::String(s)) if s.is_empty() => return Err(MatrixError::missing_param("Expecting non-empty password")),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(MatrixError::bad_json("password must be a string")),
+    };
+    if new_password.len() < 8 {
+        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_WEAK_PASSWORD", "Password too weak: at least 8 bytes"));
+    }
+    if new_password.len() > 512 {
+        return Err(MatrixError::invalid_param("Password too long: at most 512 bytes"));
+    }
+    let logout_devices = crate::api::opt_bool(&body, "logout_devices")?.unwrap_or(false);
+    let log_n = svc.config.password_hash_log_n;
+    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
+    // An admin resetting their own password keeps the device they are using.
+    let keep = if admin.user_id == user_id { admin.device_id.clone() } else { None };
+    let id = user_id.to_string();
+    let removed = svc
+        .db
+        .run(move |c| {
+            crate::store::users::set_password_hash(c, &id, Some(&hash))?;
+            if logout_devices { crate::store::sessions::delete_all_tokens(c, &id, keep.as_deref(), false) } else { Ok(vec![]) }
+        })
+        .await?;
+    svc.tokens.forget(&removed);
+    log::info!("admin {} reset the password of {user_id} (logout_devices: {logout_devices})", admin.user_id);
+    Ok(ok_json(json!({"password_updated": true})))
+}
+
+async fn reindex(svc: Svc, admin: Admin) -> MResult<HttpResponse> {
+    let started = svc.search.send(crate::actors::search::Reindex).await?;
+    log::info!("admin {} asked for a search reindex (started: {started})", admin.user_id);
+    Ok(ok_json(json!({})))
+}
+
+async fn purge_room(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room_id = parse_room_id(&path)?;
+    log::info!("admin {} purges room {room_id}", admin.user_id);
+    let report = arc(&svc).send_to_room(room_id.as_str(), Purge).await??;
+    log::info!("room {room_id} purged: {} members evacuated, {} events deleted", report.evacuated.len(), report.events_deleted);
+    Ok(ok_json(json!({})))
+}
+
+/// Federation is not built yet: remote device lists cannot be fetched, and the reply says so.
+async fn refresh_devices(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+    let user_id = parse_user_id(&path)?;
+    if user_id.server_name().as_str() == svc.server_name() {
+        return Err(MatrixError::invalid_param("Can not refresh the device list of a local user"));
+    }
+    log::info!("admin {} asked to refresh devices of {user_id}", admin.user_id);
+    Err(MatrixError::new(
+        StatusCode::BAD_GATEWAY,
+        "M_UNKNOWN",
+        format!("Could not reach {}: this server does not federate yet", user_id.server_name()),
+    ))
+}

@@ -1,0 +1,137 @@
+//! `/search` over `room_events`, answered from the search actor's current index.
+
+use crate::api::{Body, Svc, ok_json, query, query_i64, str_field};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::events::Pdu;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/search", web::post().to(search));
+}
+
+fn key_to_kind(key: &str) -> MResult<&'static str> {
+    match key {
+        "content.body" => Ok("m.room.message"),
+        "content.name" => Ok("m.room.name"),
+        "content.topic" => Ok("m.room.topic"),
+        other => Err(MatrixError::invalid_param(format!("Unrecognised search key {other}"))),
+    }
+}
+
+fn string_list(v: Option<&Value>, what: &str) -> MResult<Option<Vec<String>>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json(format!("{what} must be strings"))))
+            .collect::<MResult<_>>()
+            .map(Some),
+        Some(_) => Err(MatrixError::bad_json(format!("{what} must be a list"))),
+    }
+}
+
+async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let q = query(&req);
+    let offset = query_i64(&q, "next_batch")?.unwrap_or(0);
+    if offset < 0 {
+        return Err(MatrixError::invalid_param("next_batch must not be negative"));
+    }
+    let cats =
+        body.get("search_categories").filter(|v| v.is_object()).ok_or_else(|| MatrixError::missing_param("Missing search_categories"))?;
+    let Some(criteria) = cats.get("room_events") else {
+        return Ok(ok_json(json!({"search_categories": {}})));
+    };
+    if !criteria.is_object() {
+        return Err(MatrixError::bad_json("room_events must be an object"));
+    }
+    let term = str_field(criteria, "search_term")?.to_owned();
+    let kinds: Vec<String> = string_list(criteria.get("keys"), "keys")?
+        .unwrap_or_default()
+        .iter()
+        .map(|k| key_to_kind(k).map(str::to_owned))
+        .collect::<MResult<_>>()?;
+    let filter = criteria.get("filter").cloned().unwrap_or(Value::Null);
+    let wanted_rooms = string_list(filter.get("rooms"), "filter.rooms")?;
+    let not_rooms: HashSet<String> = string_list(filter.get("not_rooms"), "filter.not_rooms")?.unwrap_or_default().into_iter().collect();
+    let limit = match filter.get("limit") {
+        None | Some(Value::Null) => 10,
+        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("filter.limit must be a non-negative integer"))?.min(100) as usize,
+    };
+    let recent = match criteria.get("order_by").and_then(Value::as_str) {
+        None | Some("rank") => false,
+        Some("recent") => true,
+        Some(_) => return Err(MatrixError::invalid_param("order_by must be rank or recent")),
+    };
+    let context = criteria.get("event_context").filter(|c| c.is_object()).cloned();
+
+    // Only rooms the requester is joined to are searched.
+    let user = who.user_id.to_string();
+    let joined = svc.db.run(move |c| crate::store::rooms::joined_rooms(c, &user)).await?;
+    let rooms: Vec<String> =
+        joined.into_iter().filter(|r| wanted_rooms.as_ref().is_none_or(|w| w.contains(r)) && !not_rooms.contains(r)).collect();
+    let highlights: Vec<String> =
+        term.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).filter(|w| !w.is_empty()).collect();
+    if rooms.is_empty() || limit == 0 {
+        return Ok(ok_json(json!({"search_categories": {"room_events": {"count": 0, "highlights": highlights, "results": []}}})));
+    }
+    let shared = svc.search_index.clone();
+    let off = offset as usize;
+    let found = tokio::task::spawn_blocking(move || crate::actors::search::search(&shared, &term, &rooms, &kinds, recent, off, limit))
+        .await
+        .map_err(|e| MatrixError::internal(e.to_string()))??;
+
+    let ids: Vec<(String, f64)> = found.hits.iter().map(|h| (h.event_id.clone(), h.rank)).collect();
+    let results = svc
+        .db
+        .run(move |c| {
+            let mut out = Vec::new();
+            for (id, rank) in ids {
+                let Some(p) = crate::store::events::event_by_id(c, &id)? else { continue };
+                let mut r = json!({"rank": rank, "result": p.to_client(None)});
+                if let Some(ctx) = &context {
+                    r["context"] = event_context(c, &p, ctx)?;
+                }
+                out.push(r);
+            }
+            Ok(out)
+        })
+        .await?;
+    let mut room_events = json!({"count": found.count, "highlights": highlights, "results": results});
+    if off + limit < found.count {
+        room_events["next_batch"] = json!((off + limit).to_string());
+    }
+    Ok(ok_json(json!({"search_categories": {"room_events": room_events}})))
+}
+
+fn event_context(c: &mut crate::store::Conn, p: &Pdu, ctx: &Value) -> MResult<Value> {
+    let before = ctx.get("before_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
+    let after = ctx.get("after_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
+    let pos = p.stream_ordering;
+    let events_before = crate::store::events::room_events(c, &p.room_id, 0, pos - 1, before, true, None)?;
+    let events_after = crate::store::events::room_events(c, &p.room_id, pos, i64::MAX, after, false, None)?;
+    let start = events_before.last().map(|e| e.stream_ordering - 1).unwrap_or(pos - 1);
+    let end = events_after.last().map(|e| e.stream_ordering).unwrap_or(pos);
+    let mut out = json!({
+        "events_before": events_before.iter().map(|e| e.to_client(None)).collect::<Vec<_>>(),
+        "events_after": events_after.iter().map(|e| e.to_client(None)).collect::<Vec<_>>(),
+        "start": format!("t{start}"),
+        "end": format!("t{end}"),
+    });
+    if ctx.get("include_profile").and_then(Value::as_bool).unwrap_or(false) {
+        let mut profiles = Map::new();
+        let senders: HashSet<&str> =
+            std::iter::once(p.sender.as_str()).chain(events_before.iter().chain(&events_after).map(|e| e.sender.as_str())).collect();
+        for s in senders {
+            if let Some(m) = crate::store::events::state_event(c, &p.room_id, "m.room.member", s)? {
+                profiles
+                    .insert(s.to_owned(), json!({"displayname": m.content.get("displayname"), "avatar_url": m.content.get("avatar_url")}));
+            }
+        }
+        out["profile_info"] = Value::Object(profiles);
+    }
+    Ok(out)
+}
