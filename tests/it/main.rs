@@ -1,7 +1,10 @@
 //! One test binary for every HTTP-level integration test (linking is the expensive part).
 
+mod admin_dendrite;
+mod admin_register_notices;
 mod authz;
 mod bad_input;
 mod common;
 mod durability;
 mod journey;
+mod search;
