@@ -133,3 +133,22 @@ pub fn opt_bool(v: &Value, key: &str) -> MResult<Option<bool>> {
 pub fn ok_json(v: Value) -> actix_web::HttpResponse {
     actix_web::HttpResponse::Ok().json(v)
 }
+
+/// Registers routes grouped by path, one resource per path, so a known path called with a
+/// method it does not serve answers 405 (a route per method would fall through to 404).
+pub fn routes(cfg: &mut web::ServiceConfig, list: Vec<(&str, actix_web::Route)>) {
+    let mut grouped: Vec<(&str, Vec<actix_web::Route>)> = Vec::new();
+    for (path, route) in list {
+        match grouped.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, rs)) => rs.push(route),
+            None => grouped.push((path, vec![route])),
+        }
+    }
+    for (path, rs) in grouped {
+        let mut res = web::resource(path);
+        for r in rs {
+            res = res.route(r);
+        }
+        cfg.service(res);
+    }
+}

@@ -96,8 +96,17 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String
         Ok(CanonicalJsonValue::Object(o)) => o,
         _ => return Err(MatrixError::bad_json("Event content is not valid canonical JSON (floats or out-of-range integers?)")),
     };
-    ruma::signatures::hash_and_sign_event(&ctx.keys.server_name, &ctx.keys.keypair, &mut canonical, &ctx.rules.redaction)
-        .map_err(|e| MatrixError::bad_json(format!("Cannot hash event: {e}")))?;
+    // Checked before hashing: ruma refuses PDUs over 65535 bytes with an error of its own.
+    let unsigned_len = serde_json::to_vec(&canonical).map(|v| v.len()).unwrap_or(usize::MAX);
+    if unsigned_len > ctx.max_bytes.min(65_535 - 512) {
+        return Err(MatrixError::too_large("Event is larger than the configured limit"));
+    }
+    ruma::signatures::hash_and_sign_event(&ctx.keys.server_name, &ctx.keys.keypair, &mut canonical, &ctx.rules.redaction).map_err(|e| {
+        match e {
+            ruma::signatures::JsonError::PduTooLarge => MatrixError::too_large("Event is larger than the 65535-byte PDU limit"),
+            other => MatrixError::bad_json(format!("Cannot hash event: {other}")),
+        }
+    })?;
     let hash =
         ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| MatrixError::bad_json(format!("Cannot hash event: {e}")))?;
     let event_id = format!("${hash}");

@@ -1,7 +1,7 @@
 //! Where and with what each device was last seen (whois, device lists).
 
 use super::Conn;
-use super::schema::{devices, user_ips};
+use super::schema::{devices, user_ips, users};
 use crate::error::MResult;
 use diesel::prelude::*;
 
@@ -28,6 +28,10 @@ pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> MResult<()> {
                 .on_conflict((user_ips::user_id, user_ips::device_id, user_ips::ip, user_ips::user_agent))
                 .do_update()
                 .set(user_ips::last_seen.eq(ts))
+                .execute(c)?;
+            diesel::update(users::table.find(&s.user_id))
+                .filter(users::last_seen_ts.is_null().or(users::last_seen_ts.lt(ts)))
+                .set(users::last_seen_ts.eq(ts))
                 .execute(c)?;
             if !s.device_id.is_empty() {
                 diesel::update(devices::table.find((&s.user_id, &s.device_id)))

@@ -13,6 +13,7 @@ diesel::table! {
         user_type -> Nullable<Text>,
         is_guest -> Bool,
         creation_ts -> BigInt,
+        last_seen_ts -> Nullable<BigInt>,
     }
 }
 
@@ -145,6 +146,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_threepids (user_id, medium, address) {
+        user_id -> Text,
+        medium -> Text,
+        address -> Text,
+        added_at -> BigInt,
+        validated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    pushers (user_id, app_id, pushkey) {
+        user_id -> Text,
+        app_id -> Text,
+        pushkey -> Text,
+        kind -> Text,
+        app_display_name -> Text,
+        device_display_name -> Text,
+        profile_tag -> Nullable<Text>,
+        lang -> Text,
+        data -> Text,
+        device_id -> Nullable<Text>,
+        created_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    media (media_id) {
+        media_id -> Text,
+        user_id -> Text,
+        media_type -> Nullable<Text>,
+        media_length -> BigInt,
+        upload_name -> Nullable<Text>,
+        created_ts -> BigInt,
+        last_access_ts -> Nullable<BigInt>,
+        quarantined_by -> Nullable<Text>,
+        safe_from_quarantine -> Bool,
+        uploaded -> Bool,
+        unused_expires_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -160,4 +203,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     filters,
     stream_counters,
     user_ips,
+    user_threepids,
+    pushers,
+    media,
 );

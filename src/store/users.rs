@@ -19,6 +19,7 @@ pub struct User {
     pub user_type: Option<String>,
     pub is_guest: bool,
     pub creation_ts: i64,
+    pub last_seen_ts: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable)]
@@ -43,6 +44,7 @@ impl User {
             user_type: None,
             is_guest: false,
             creation_ts: crate::ids::now_ms(),
+            last_seen_ts: None,
         }
     }
 }

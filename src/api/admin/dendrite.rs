@@ -13,15 +13,20 @@ use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Both methods: the seed versions of Dendrite's page disagree (GET before v0.12, POST after).
-    cfg.route("/evacuateRoom/{room_id}", web::get().to(evacuate_room))
-        .route("/evacuateRoom/{room_id}", web::post().to(evacuate_room))
-        .route("/evacuateUser/{user_id}", web::get().to(evacuate_user))
-        .route("/evacuateUser/{user_id}", web::post().to(evacuate_user))
-        .route("/resetPassword/{user_id}", web::post().to(reset_password))
-        .route("/fulltext/reindex", web::get().to(reindex))
-        .route("/fulltext/reindex", web::post().to(reindex))
-        .route("/purgeRoom/{room_id}", web::post().to(purge_room))
-        .route("/refreshDevices/{user_id}", web::post().to(refresh_devices));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/evacuateRoom/{room_id}", web::get().to(evacuate_room)),
+            ("/evacuateRoom/{room_id}", web::post().to(evacuate_room)),
+            ("/evacuateUser/{user_id}", web::get().to(evacuate_user)),
+            ("/evacuateUser/{user_id}", web::post().to(evacuate_user)),
+            ("/resetPassword/{user_id}", web::post().to(reset_password)),
+            ("/fulltext/reindex", web::get().to(reindex)),
+            ("/fulltext/reindex", web::post().to(reindex)),
+            ("/purgeRoom/{room_id}", web::post().to(purge_room)),
+            ("/refreshDevices/{user_id}", web::post().to(refresh_devices)),
+        ],
+    );
 }
 
 async fn evacuate_room(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {

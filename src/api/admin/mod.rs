@@ -9,7 +9,4 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::scope("/_dendrite/admin").configure(dendrite::configure));
     cfg.service(web::scope("/_synapse/admin").configure(synapse::configure));
-    for prefix in ["/_matrix/client/v3", "/_matrix/client/r0"] {
-        cfg.route(&format!("{prefix}/admin/whois/{{user_id}}"), web::get().to(synapse::users::whois));
-    }
 }

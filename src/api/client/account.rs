@@ -12,15 +12,20 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login", web::get().to(login_flows))
-        .route("/login", web::post().to(login))
-        .route("/register", web::post().to(register))
-        .route("/register/available", web::get().to(register_available))
-        .route("/logout", web::post().to(logout))
-        .route("/logout/all", web::post().to(logout_all))
-        .route("/account/whoami", web::get().to(whoami))
-        .route("/account/password", web::post().to(change_password))
-        .route("/account/deactivate", web::post().to(deactivate));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/login", web::get().to(login_flows)),
+            ("/login", web::post().to(login)),
+            ("/register", web::post().to(register)),
+            ("/register/available", web::get().to(register_available)),
+            ("/logout", web::post().to(logout)),
+            ("/logout/all", web::post().to(logout_all)),
+            ("/account/whoami", web::get().to(whoami)),
+            ("/account/password", web::post().to(change_password)),
+            ("/account/deactivate", web::post().to(deactivate)),
+        ],
+    );
 }
 
 /// Runs CPU-heavy work (scrypt) on the blocking pool.
@@ -36,6 +41,9 @@ async fn login_flows() -> HttpResponse {
 fn identified_user(body: &Value, server_name: &str) -> MResult<ruma::OwnedUserId> {
     let user = match body.get("identifier") {
         Some(ident) => {
+            if !ident.is_object() {
+                return Err(MatrixError::bad_json("identifier must be an object"));
+            }
             let kind = str_field(ident, "type")?;
             if kind != "m.id.user" {
                 return Err(MatrixError::unknown(format!("Unsupported identifier type {kind}")));

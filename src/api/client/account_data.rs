@@ -10,15 +10,20 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/user/{user}/account_data/{type}", web::get().to(get_global))
-        .route("/user/{user}/account_data/{type}", web::put().to(put_global))
-        .route("/user/{user}/rooms/{room}/account_data/{type}", web::get().to(get_room))
-        .route("/user/{user}/rooms/{room}/account_data/{type}", web::put().to(put_room))
-        .route("/user/{user}/rooms/{room}/tags", web::get().to(get_tags))
-        .route("/user/{user}/rooms/{room}/tags/{tag}", web::put().to(put_tag))
-        .route("/user/{user}/rooms/{room}/tags/{tag}", web::delete().to(delete_tag))
-        .route("/user/{user}/filter", web::post().to(create_filter))
-        .route("/user/{user}/filter/{id}", web::get().to(get_filter));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/user/{user}/account_data/{type}", web::get().to(get_global)),
+            ("/user/{user}/account_data/{type}", web::put().to(put_global)),
+            ("/user/{user}/rooms/{room}/account_data/{type}", web::get().to(get_room)),
+            ("/user/{user}/rooms/{room}/account_data/{type}", web::put().to(put_room)),
+            ("/user/{user}/rooms/{room}/tags", web::get().to(get_tags)),
+            ("/user/{user}/rooms/{room}/tags/{tag}", web::put().to(put_tag)),
+            ("/user/{user}/rooms/{room}/tags/{tag}", web::delete().to(delete_tag)),
+            ("/user/{user}/filter", web::post().to(create_filter)),
+            ("/user/{user}/filter/{id}", web::get().to(get_filter)),
+        ],
+    );
 }
 
 fn own(who: &Requester, user: &str) -> MResult<String> {

@@ -8,11 +8,16 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/devices", web::get().to(list))
-        .route("/devices/{id}", web::get().to(get))
-        .route("/devices/{id}", web::put().to(rename))
-        .route("/devices/{id}", web::delete().to(delete_one))
-        .route("/delete_devices", web::post().to(delete_many));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/devices", web::get().to(list)),
+            ("/devices/{id}", web::get().to(get)),
+            ("/devices/{id}", web::put().to(rename)),
+            ("/devices/{id}", web::delete().to(delete_one)),
+            ("/delete_devices", web::post().to(delete_many)),
+        ],
+    );
 }
 
 pub fn device_json(d: &Device) -> Value {

@@ -11,19 +11,24 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/rooms/{room}/send/{type}/{txn}", web::put().to(send))
-        .route("/rooms/{room}/state", web::get().to(get_state))
-        .route("/rooms/{room}/state/{type}", web::get().to(get_state_event))
-        .route("/rooms/{room}/state/{type}/", web::get().to(get_state_event))
-        .route("/rooms/{room}/state/{type}/{key}", web::get().to(get_state_event_key))
-        .route("/rooms/{room}/state/{type}", web::put().to(put_state))
-        .route("/rooms/{room}/state/{type}/", web::put().to(put_state))
-        .route("/rooms/{room}/state/{type}/{key}", web::put().to(put_state_key))
-        .route("/rooms/{room}/redact/{event}/{txn}", web::put().to(redact))
-        .route("/rooms/{room}/event/{event}", web::get().to(get_event))
-        .route("/rooms/{room}/messages", web::get().to(messages))
-        .route("/rooms/{room}/members", web::get().to(members))
-        .route("/rooms/{room}/joined_members", web::get().to(joined_members));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/rooms/{room}/send/{type}/{txn}", web::put().to(send)),
+            ("/rooms/{room}/state", web::get().to(get_state)),
+            ("/rooms/{room}/state/{type}", web::get().to(get_state_event)),
+            ("/rooms/{room}/state/{type}/", web::get().to(get_state_event)),
+            ("/rooms/{room}/state/{type}/{key}", web::get().to(get_state_event_key)),
+            ("/rooms/{room}/state/{type}", web::put().to(put_state)),
+            ("/rooms/{room}/state/{type}/", web::put().to(put_state)),
+            ("/rooms/{room}/state/{type}/{key}", web::put().to(put_state_key)),
+            ("/rooms/{room}/redact/{event}/{txn}", web::put().to(redact)),
+            ("/rooms/{room}/event/{event}", web::get().to(get_event)),
+            ("/rooms/{room}/messages", web::get().to(messages)),
+            ("/rooms/{room}/members", web::get().to(members)),
+            ("/rooms/{room}/joined_members", web::get().to(joined_members)),
+        ],
+    );
 }
 
 /// The highest stream position of the room the requester may read: everything while joined,

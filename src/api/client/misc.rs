@@ -7,9 +7,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/capabilities", web::get().to(capabilities))
-        .route("/pushrules/", web::get().to(push_rules))
-        .route("/pushrules", web::get().to(push_rules));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/capabilities", web::get().to(capabilities)),
+            ("/pushrules/", web::get().to(push_rules)),
+            ("/pushrules", web::get().to(push_rules)),
+        ],
+    );
 }
 
 pub async fn versions() -> HttpResponse {

@@ -23,8 +23,10 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(misc::configure);
+    // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
+    crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }
 
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
-    cfg.route("/_matrix/client/versions", web::get().to(misc::versions));
+    crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(misc::versions))]);
 }

@@ -9,9 +9,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/profile/{user_id}", web::get().to(get_profile))
-        .route("/profile/{user_id}/{field}", web::get().to(get_field))
-        .route("/profile/{user_id}/{field}", web::put().to(set_field));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/profile/{user_id}", web::get().to(get_profile)),
+            ("/profile/{user_id}/{field}", web::get().to(get_field)),
+            ("/profile/{user_id}/{field}", web::put().to(set_field)),
+        ],
+    );
 }
 
 async fn load(svc: &Svc, user_id: &str) -> MResult<crate::store::users::Profile> {

@@ -12,20 +12,25 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/createRoom", web::post().to(create_room))
-        .route("/join/{room}", web::post().to(join_by_id_or_alias))
-        .route("/rooms/{room}/join", web::post().to(join))
-        .route("/rooms/{room}/leave", web::post().to(leave))
-        .route("/rooms/{room}/invite", web::post().to(invite))
-        .route("/rooms/{room}/kick", web::post().to(kick))
-        .route("/rooms/{room}/ban", web::post().to(ban))
-        .route("/rooms/{room}/unban", web::post().to(unban))
-        .route("/rooms/{room}/forget", web::post().to(forget))
-        .route("/directory/room/{alias}", web::get().to(get_alias))
-        .route("/directory/room/{alias}", web::put().to(put_alias))
-        .route("/directory/room/{alias}", web::delete().to(delete_alias))
-        .route("/rooms/{room}/aliases", web::get().to(room_aliases))
-        .route("/joined_rooms", web::get().to(joined_rooms));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/createRoom", web::post().to(create_room)),
+            ("/join/{room}", web::post().to(join_by_id_or_alias)),
+            ("/rooms/{room}/join", web::post().to(join)),
+            ("/rooms/{room}/leave", web::post().to(leave)),
+            ("/rooms/{room}/invite", web::post().to(invite)),
+            ("/rooms/{room}/kick", web::post().to(kick)),
+            ("/rooms/{room}/ban", web::post().to(ban)),
+            ("/rooms/{room}/unban", web::post().to(unban)),
+            ("/rooms/{room}/forget", web::post().to(forget)),
+            ("/directory/room/{alias}", web::get().to(get_alias)),
+            ("/directory/room/{alias}", web::put().to(put_alias)),
+            ("/directory/room/{alias}", web::delete().to(delete_alias)),
+            ("/rooms/{room}/aliases", web::get().to(room_aliases)),
+            ("/joined_rooms", web::get().to(joined_rooms)),
+        ],
+    );
 }
 
 fn default_power_levels(creator: &str) -> Value {

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/search", web::post().to(search));
+    crate::api::routes(cfg, vec![("/search", web::post().to(search))]);
 }
 
 fn key_to_kind(key: &str) -> MResult<&'static str> {

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/sync", web::get().to(sync));
+    crate::api::routes(cfg, vec![("/sync", web::get().to(sync))]);
 }
 
 fn parse_since(t: &str) -> MResult<Positions> {

@@ -11,7 +11,10 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/send_server_notice", web::post().to(send)).route("/v1/send_server_notice/{txn_id}", web::put().to(send_txn));
+    crate::api::routes(
+        cfg,
+        vec![("/v1/send_server_notice", web::post().to(send)), ("/v1/send_server_notice/{txn_id}", web::put().to(send_txn))],
+    );
 }
 
 pub fn system_user(svc: &Svc) -> String {

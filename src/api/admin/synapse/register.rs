@@ -10,7 +10,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/register", web::get().to(nonce)).route("/v1/register", web::post().to(register));
+    crate::api::routes(cfg, vec![("/v1/register", web::get().to(nonce)), ("/v1/register", web::post().to(register))]);
 }
 
 fn enabled(svc: &Svc) -> MResult<()> {

@@ -8,9 +8,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/whois/{user_id}", web::get().to(whois))
-        .route("/v1/users/{user_id}/admin", web::get().to(get_admin))
-        .route("/v1/users/{user_id}/admin", web::put().to(set_admin));
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/v1/whois/{user_id}", web::get().to(whois)),
+            ("/v1/users/{user_id}/admin", web::get().to(get_admin)),
+            ("/v1/users/{user_id}/admin", web::put().to(set_admin)),
+        ],
+    );
 }
 
 /// A local user that exists: 400 for remote IDs, 404 for unknown ones.

@@ -1,0 +1,12 @@
+DROP TABLE media;
+DROP TABLE pushers;
+DROP TABLE user_threepids;
+DROP INDEX profiles_avatar;
+DROP INDEX users_last_seen;
+DROP INDEX users_locked;
+DROP INDEX users_shadow_banned;
+DROP INDEX users_user_type;
+DROP INDEX users_is_guest;
+DROP INDEX users_deactivated;
+DROP INDEX users_admin;
+ALTER TABLE users DROP COLUMN last_seen_ts;
