@@ -24,6 +24,8 @@ pub struct Session {
     pub valid_until_ms: Option<i64>,
     /// Set for tokens an admin minted to act as the user.
     pub puppeted_by: Option<String>,
+    /// Shadow-banned users get success replies for writes that never take effect.
+    pub shadow_banned: bool,
 }
 
 #[derive(Default)]
@@ -81,6 +83,12 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
             if u.deactivated {
                 return Err(MatrixError::unknown_token());
             }
+            if u.locked {
+                let mut extra = serde_json::Map::new();
+                extra.insert("soft_logout".into(), serde_json::json!(true));
+                return Err(MatrixError::new(actix_web::http::StatusCode::UNAUTHORIZED, "M_USER_LOCKED", "This account has been locked")
+                    .with_extra(extra));
+            }
             let user_id = crate::ids::parse_user_id(&t.user_id).map_err(|_| MatrixError::unknown_token())?;
             let s = Session {
                 user_id,
@@ -89,6 +97,7 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
                 is_admin: u.admin,
                 valid_until_ms: t.valid_until_ms,
                 puppeted_by: t.puppeted_by,
+                shadow_banned: u.shadow_banned,
             };
             svc.tokens.put(s.clone());
             s

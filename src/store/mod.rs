@@ -4,7 +4,9 @@
 pub mod account_data;
 pub mod client_ips;
 pub mod events;
+pub mod media;
 pub mod purge;
+pub mod pushers;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

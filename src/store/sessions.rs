@@ -81,7 +81,14 @@ pub fn delete_token(conn: &mut Conn, token_hash: &str) -> MResult<()> {
 /// `except_device`. Returns the hashes deleted so caches can forget them.
 pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&str>, keep_devices: bool) -> MResult<Vec<String>> {
     super::write_txn(conn, |c| {
-        let mut q = access_tokens::table.filter(access_tokens::user_id.eq(user_id)).into_boxed();
+        // Tokens this user minted as an admin to act as others die with their own sessions.
+        let mut q = access_tokens::table
+            .filter(
+                access_tokens::user_id
+                    .eq(user_id)
+                    .or(access_tokens::puppeted_by.eq(user_id).and(except_device.is_none().into_sql::<diesel::sql_types::Bool>())),
+            )
+            .into_boxed();
         if let Some(d) = except_device {
             q = q.filter(access_tokens::device_id.ne(d).or(access_tokens::device_id.is_null()));
         }
@@ -122,4 +129,20 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(device_ids))).execute(c)?;
         Ok(hashes)
     })
+}
+
+/// Creates a device with no token (admin API); false if it already existed.
+pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<bool> {
+    let n = diesel::insert_into(devices::table)
+        .values(Device {
+            user_id: user_id.into(),
+            device_id: device_id.into(),
+            display_name: None,
+            last_seen_ts: None,
+            last_seen_ip: None,
+            last_seen_user_agent: None,
+        })
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(n == 1)
 }

@@ -107,6 +107,172 @@ pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> MResult<Vec<String>
                 .set((profiles::displayname.eq(None::<String>), profiles::avatar_url.eq(None::<String>)))
                 .execute(c)?;
         }
+        diesel::delete(super::schema::user_threepids::table.filter(super::schema::user_threepids::user_id.eq(id))).execute(c)?;
+        diesel::delete(super::schema::pushers::table.filter(super::schema::pushers::user_id.eq(id))).execute(c)?;
         super::sessions::delete_all_tokens(c, id, None, false)
+    })
+}
+
+/// Filters and order of the admin user list (`GET /_synapse/admin/v2/users`, `/v3/users`).
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub from: i64,
+    pub limit: i64,
+    pub user_id: Option<String>,
+    pub name: Option<String>,
+    pub guests: bool,
+    /// None: everyone; Some(true): only deactivated; Some(false): only active.
+    pub deactivated: Option<bool>,
+    pub admins: Option<bool>,
+    /// false hides locked users (the default), true includes them.
+    pub locked: bool,
+    pub not_user_types: Vec<String>,
+    pub order_by: String,
+    pub descending: bool,
+}
+
+pub const ORDER_KEYS: &[&str] = &[
+    "name",
+    "displayname",
+    "is_guest",
+    "admin",
+    "deactivated",
+    "user_type",
+    "avatar_url",
+    "shadow_banned",
+    "creation_ts",
+    "last_seen_ts",
+    "locked",
+];
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+/// A user with their displayname and avatar URL.
+pub type ListedUser = (User, Option<String>, Option<String>);
+
+/// One page of users with their profiles, and the total matching the filters.
+pub fn list(conn: &mut Conn, q: &ListQuery) -> MResult<(Vec<ListedUser>, i64)> {
+    let build = || {
+        let mut b = users::table.left_join(profiles::table.on(profiles::user_id.eq(users::user_id))).into_boxed();
+        if let Some(name) = &q.name {
+            let n = name.to_lowercase();
+            b = b.filter(users::user_id.like(format!("@%{n}%:%")).or(lower(profiles::displayname).like(format!("%{n}%"))));
+        } else if let Some(u) = &q.user_id {
+            b = b.filter(users::user_id.like(format!("%{}%", u.to_lowercase())));
+        }
+        if !q.guests {
+            b = b.filter(users::is_guest.eq(false));
+        }
+        if let Some(d) = q.deactivated {
+            b = b.filter(users::deactivated.eq(d));
+        }
+        if let Some(a) = q.admins {
+            b = b.filter(users::admin.eq(a));
+        }
+        if !q.locked {
+            b = b.filter(users::locked.eq(false));
+        }
+        if !q.not_user_types.is_empty() {
+            let named: Vec<String> = q.not_user_types.iter().filter(|t| !t.is_empty()).cloned().collect();
+            let exclude_null = q.not_user_types.iter().any(String::is_empty);
+            if exclude_null {
+                b = b.filter(users::user_type.is_not_null());
+            }
+            if !named.is_empty() {
+                b = b.filter(users::user_type.is_null().or(users::user_type.ne_all(named)));
+            }
+        }
+        b
+    };
+    let total: i64 = build().count().get_result(conn)?;
+    let mut page = build();
+    macro_rules! order {
+        ($col:expr) => {
+            if q.descending { page.order(($col.desc(), users::user_id.asc())) } else { page.order(($col.asc(), users::user_id.asc())) }
+        };
+    }
+    page = match q.order_by.as_str() {
+        "displayname" => order!(profiles::displayname),
+        "is_guest" => order!(users::is_guest),
+        "admin" => order!(users::admin),
+        "deactivated" => order!(users::deactivated),
+        "user_type" => order!(users::user_type),
+        "avatar_url" => order!(profiles::avatar_url),
+        "shadow_banned" => order!(users::shadow_banned),
+        "creation_ts" => order!(users::creation_ts),
+        "last_seen_ts" => order!(users::last_seen_ts),
+        "locked" => order!(users::locked),
+        _ => {
+            if q.descending {
+                page.order(users::user_id.desc())
+            } else {
+                page.order(users::user_id.asc())
+            }
+        }
+    };
+    let rows: Vec<ListedUser> = page
+        .offset(q.from)
+        .limit(q.limit)
+        .select((User::as_select(), profiles::displayname.nullable(), profiles::avatar_url.nullable()))
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+pub fn update_flags(
+    conn: &mut Conn,
+    id: &str,
+    locked: Option<bool>,
+    shadow_banned: Option<bool>,
+    user_type: Option<Option<String>>,
+) -> MResult<()> {
+    if let Some(l) = locked {
+        diesel::update(users::table.find(id)).set(users::locked.eq(l)).execute(conn)?;
+    }
+    if let Some(s) = shadow_banned {
+        diesel::update(users::table.find(id)).set(users::shadow_banned.eq(s)).execute(conn)?;
+    }
+    if let Some(t) = user_type {
+        diesel::update(users::table.find(id)).set(users::user_type.eq(t)).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Clears the deactivated and erased flags (the password is set separately).
+pub fn reactivate(conn: &mut Conn, id: &str) -> MResult<()> {
+    diesel::update(users::table.find(id)).set((users::deactivated.eq(false), users::erased.eq(false))).execute(conn)?;
+    Ok(())
+}
+
+pub fn threepids(conn: &mut Conn, id: &str) -> MResult<Vec<(String, String, i64, i64)>> {
+    use super::schema::user_threepids as t;
+    Ok(t::table
+        .filter(t::user_id.eq(id))
+        .order((t::medium, t::address))
+        .select((t::medium, t::address, t::added_at, t::validated_at))
+        .load(conn)?)
+}
+
+/// Replaces the user's third-party IDs with `list` (medium, address).
+pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> MResult<()> {
+    use super::schema::user_threepids as t;
+    super::write_txn(conn, |c| {
+        let now = crate::ids::now_ms();
+        let existing = threepids(c, id)?;
+        diesel::delete(t::table.filter(t::user_id.eq(id))).execute(c)?;
+        for (medium, address) in list {
+            let kept = existing.iter().find(|(m, a, _, _)| m == medium && a == address);
+            let (added, validated) = kept.map(|(_, _, a, v)| (*a, *v)).unwrap_or((now, now));
+            diesel::insert_into(t::table)
+                .values((
+                    t::user_id.eq(id),
+                    t::medium.eq(medium),
+                    t::address.eq(address),
+                    t::added_at.eq(added),
+                    t::validated_at.eq(validated),
+                ))
+                .on_conflict_do_nothing()
+                .execute(c)?;
+        }
+        Ok(())
     })
 }

@@ -6,6 +6,7 @@ pub mod devices;
 pub mod events;
 pub mod misc;
 pub mod profile;
+pub mod pushers;
 pub mod rooms;
 pub mod search;
 pub mod sync;
@@ -22,7 +23,8 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(search::configure)
         .configure(account_data::configure)
         .configure(devices::configure)
-        .configure(misc::configure);
+        .configure(misc::configure)
+        .configure(pushers::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }

@@ -83,6 +83,9 @@ pub async fn join_content(svc: &Svc, user: &str, membership: &str) -> MResult<Va
 
 async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
     let body = body.object()?;
+    if who.shadow_banned {
+        return Ok(ok_json(json!({"room_id": ids::new_room_id(svc.server_name())})));
+    }
     let creator = who.user_id.to_string();
     let version = opt_str(&body, "room_version")?.unwrap_or(DEFAULT_ROOM_VERSION).to_owned();
     if !SUPPORTED_ROOM_VERSIONS.contains(&version.as_str()) {
@@ -269,6 +272,9 @@ async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body,
     let room_id = parse_room_id(&path)?;
     let body = body.object()?;
     let target = parse_user_id(str_field(&body, "user_id")?)?;
+    if membership_value == "invite" && who.shadow_banned {
+        return Ok(ok_json(json!({})));
+    }
     if membership_value == "invite" && target.server_name().as_str() == svc.server_name() {
         let t = target.to_string();
         if !svc.db.run(move |c| crate::store::users::exists(c, &t)).await? {

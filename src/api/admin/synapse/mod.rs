@@ -1,5 +1,7 @@
 //! `/_synapse/admin/...`.
 
+pub mod accounts;
+pub mod devices;
 pub mod notices;
 pub mod register;
 pub mod users;
@@ -7,5 +9,9 @@ pub mod users;
 use actix_web::web;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.configure(register::configure).configure(notices::configure).configure(users::configure);
+    cfg.configure(accounts::configure)
+        .configure(devices::configure)
+        .configure(register::configure)
+        .configure(notices::configure)
+        .configure(users::configure);
 }

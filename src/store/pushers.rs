@@ -1,0 +1,54 @@
+//! Pushers set with the client API's `/pushers/set`.
+
+use super::Conn;
+use super::schema::pushers;
+use crate::error::MResult;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pushers)]
+pub struct Pusher {
+    pub user_id: String,
+    pub app_id: String,
+    pub pushkey: String,
+    pub kind: String,
+    pub app_display_name: String,
+    pub device_display_name: String,
+    pub profile_tag: Option<String>,
+    pub lang: String,
+    pub data: String,
+    pub device_id: Option<String>,
+    pub created_ts: i64,
+}
+
+pub fn list(conn: &mut Conn, user_id: &str) -> MResult<Vec<Pusher>> {
+    Ok(pushers::table.filter(pushers::user_id.eq(user_id)).order(pushers::created_ts.asc()).select(Pusher::as_select()).load(conn)?)
+}
+
+/// Creates or replaces the pusher (user, app_id, pushkey); without `append`, the same
+/// (app_id, pushkey) is removed from every other user, as the spec requires.
+pub fn set(conn: &mut Conn, p: &Pusher, append: bool) -> MResult<()> {
+    super::write_txn(conn, |c| {
+        if !append {
+            diesel::delete(
+                pushers::table
+                    .filter(pushers::app_id.eq(&p.app_id))
+                    .filter(pushers::pushkey.eq(&p.pushkey))
+                    .filter(pushers::user_id.ne(&p.user_id)),
+            )
+            .execute(c)?;
+        }
+        diesel::delete(pushers::table.find((&p.user_id, &p.app_id, &p.pushkey))).execute(c)?;
+        diesel::insert_into(pushers::table).values(p).execute(c)?;
+        Ok(())
+    })
+}
+
+pub fn delete(conn: &mut Conn, user_id: &str, app_id: &str, pushkey: &str) -> MResult<usize> {
+    Ok(diesel::delete(pushers::table.find((user_id, app_id, pushkey))).execute(conn)?)
+}
+
+pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+    diesel::delete(pushers::table.filter(pushers::user_id.eq(user_id)).filter(pushers::device_id.eq_any(device_ids))).execute(conn)?;
+    Ok(())
+}
