@@ -2,6 +2,7 @@
 
 mod admin_dendrite;
 mod admin_register_notices;
+mod admin_synapse_users;
 mod authz;
 mod bad_input;
 mod common;
