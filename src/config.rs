@@ -24,6 +24,8 @@ pub struct Config {
     pub max_event_bytes: usize,
     /// Largest accepted request body for JSON endpoints, bytes.
     pub max_request_bytes: usize,
+    /// Largest accepted media upload, bytes.
+    pub max_upload_bytes: usize,
     /// scrypt cost: log2(N). 17 is the production default; tests use less.
     pub password_hash_log_n: u8,
     /// HTTP worker threads; 0 means one per core.
@@ -65,6 +67,7 @@ impl Default for Config {
             log: "info".into(),
             max_event_bytes: 65536,
             max_request_bytes: 1 << 20,
+            max_upload_bytes: 50 << 20,
             password_hash_log_n: 17,
             workers: 0,
             actor_idle_secs: 600,
@@ -104,6 +107,7 @@ impl Config {
                 "log" => self.log = v,
                 "max_event_bytes" => self.max_event_bytes = v.parse().map_err(|e| bad(&e))?,
                 "max_request_bytes" => self.max_request_bytes = v.parse().map_err(|e| bad(&e))?,
+                "max_upload_bytes" => self.max_upload_bytes = v.parse().map_err(|e| bad(&e))?,
                 "password_hash_log_n" => self.password_hash_log_n = v.parse().map_err(|e| bad(&e))?,
                 "workers" => self.workers = v.parse().map_err(|e| bad(&e))?,
                 "actor_idle_secs" => self.actor_idle_secs = v.parse().map_err(|e| bad(&e))?,

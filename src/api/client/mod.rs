@@ -4,6 +4,7 @@ pub mod account;
 pub mod account_data;
 pub mod devices;
 pub mod events;
+pub mod media;
 pub mod misc;
 pub mod profile;
 pub mod pushers;
@@ -30,5 +31,9 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
+    for prefix in ["/_matrix/media/v3", "/_matrix/media/r0"] {
+        cfg.service(web::scope(prefix).configure(media::configure_legacy));
+    }
+    media::configure_v1(cfg);
     crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(misc::versions))]);
 }

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod media;
 pub mod notices;
 pub mod register;
 pub mod users;
@@ -11,6 +12,7 @@ use actix_web::web;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(accounts::configure)
         .configure(devices::configure)
+        .configure(media::configure)
         .configure(register::configure)
         .configure(notices::configure)
         .configure(users::configure);

@@ -1,0 +1,286 @@
+//! The media repository: upload (direct, or create then upload), download (authenticated and
+//! legacy), thumbnails (scaled PNG/JPEG, the original otherwise), and config.
+//! Bytes live under `<data_dir>/media`, metadata in the `media` table.
+
+use crate::api::{Svc, ok_json, query, query_i64};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::store::media::{self as store, Media};
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::web::{self, BytesMut};
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// Routes under `/_matrix/media/{v3,r0}`.
+pub fn configure_legacy(cfg: &mut web::ServiceConfig) {
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/upload", web::post().to(upload)),
+            ("/upload/{server}/{media_id}", web::put().to(upload_to)),
+            ("/download/{server}/{media_id}", web::get().to(download_legacy)),
+            ("/download/{server}/{media_id}/{file_name}", web::get().to(download_legacy_named)),
+            ("/thumbnail/{server}/{media_id}", web::get().to(thumbnail_legacy)),
+            ("/config", web::get().to(config)),
+        ],
+    );
+}
+
+/// Routes under `/_matrix/media/v1` (create) and `/_matrix/client/v1/media` (authenticated).
+pub fn configure_v1(cfg: &mut web::ServiceConfig) {
+    crate::api::routes(cfg, vec![("/_matrix/media/v1/create", web::post().to(create))]);
+    cfg.service(web::scope("/_matrix/client/v1/media").configure(|c| {
+        crate::api::routes(
+            c,
+            vec![
+                ("/download/{server}/{media_id}", web::get().to(download)),
+                ("/download/{server}/{media_id}/{file_name}", web::get().to(download_named)),
+                ("/thumbnail/{server}/{media_id}", web::get().to(thumbnail)),
+                ("/config", web::get().to(config_auth)),
+            ],
+        )
+    }));
+}
+
+pub fn file_path(svc: &Svc, media_id: &str) -> PathBuf {
+    let shard = media_id.get(..2).unwrap_or("00");
+    svc.config.data_dir.join("media").join(shard).join(media_id)
+}
+
+fn valid_media_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Reads a raw request body up to the upload limit.
+async fn read_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload) -> MResult<web::Bytes> {
+    let limit = svc.config.max_upload_bytes;
+    if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(MatrixError::too_large("Upload is larger than the configured limit"));
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading upload: {e}")))?;
+        if buf.len() + chunk.len() > limit {
+            return Err(MatrixError::too_large("Upload is larger than the configured limit"));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
+}
+
+async fn write_file(svc: &Svc, media_id: &str, bytes: web::Bytes) -> MResult<()> {
+    let path = file_path(svc, media_id);
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::rename(&tmp, &path)
+    })
+    .await
+    .map_err(|e| MatrixError::internal(e.to_string()))?
+    .map_err(|e| MatrixError::internal(format!("storing media: {e}")))
+}
+
+fn content_type(req: &HttpRequest) -> Option<String> {
+    req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+async fn upload(svc: Svc, who: Requester, req: HttpRequest, payload: web::Payload) -> MResult<HttpResponse> {
+    let bytes = read_upload(&svc, &req, payload.into_inner()).await?;
+    let media_id = crate::ids::random_alnum(24);
+    let len = bytes.len() as i64;
+    write_file(&svc, &media_id, bytes).await?;
+    let row = Media {
+        media_id: media_id.clone(),
+        user_id: who.user_id.to_string(),
+        media_type: content_type(&req),
+        media_length: len,
+        upload_name: query(&req).get("filename").cloned(),
+        created_ts: crate::ids::now_ms(),
+        last_access_ts: None,
+        quarantined_by: None,
+        safe_from_quarantine: false,
+        uploaded: true,
+        unused_expires_at: None,
+    };
+    svc.db.run(move |c| store::insert(c, &row)).await?;
+    Ok(ok_json(json!({"content_uri": format!("mxc://{}/{media_id}", svc.server_name())})))
+}
+
+async fn create(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+    let media_id = crate::ids::random_alnum(24);
+    let expires = crate::ids::now_ms() + 24 * 3600 * 1000;
+    let row = Media {
+        media_id: media_id.clone(),
+        user_id: who.user_id.to_string(),
+        media_type: None,
+        media_length: 0,
+        upload_name: None,
+        created_ts: crate::ids::now_ms(),
+        last_access_ts: None,
+        quarantined_by: None,
+        safe_from_quarantine: false,
+        uploaded: false,
+        unused_expires_at: Some(expires),
+    };
+    svc.db.run(move |c| store::insert(c, &row)).await?;
+    Ok(ok_json(json!({"content_uri": format!("mxc://{}/{media_id}", svc.server_name()), "unused_expires_at": expires})))
+}
+
+async fn upload_to(
+    svc: Svc,
+    who: Requester,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> MResult<HttpResponse> {
+    let (server, media_id) = path.into_inner();
+    if server != svc.server_name() || !valid_media_id(&media_id) {
+        return Err(MatrixError::not_found("Unknown media"));
+    }
+    let id = media_id.clone();
+    let row = svc.db.run(move |c| store::find(c, &id)).await?.ok_or_else(|| MatrixError::not_found("Unknown media"))?;
+    if row.user_id != who.user_id.as_str() {
+        return Err(MatrixError::forbidden("This media ID was created by another user"));
+    }
+    if row.uploaded {
+        return Err(MatrixError::new(StatusCode::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", "Media already uploaded"));
+    }
+    let bytes = read_upload(&svc, &req, payload.into_inner()).await?;
+    let len = bytes.len() as i64;
+    write_file(&svc, &media_id, bytes).await?;
+    let (ct, name) = (content_type(&req), query(&req).get("filename").cloned());
+    svc.db.run(move |c| store::complete(c, &media_id, ct.as_deref(), len, name.as_deref())).await?;
+    Ok(ok_json(json!({})))
+}
+
+/// The stored media and its bytes, or 404; records the access.
+async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, Vec<u8>)> {
+    if server != svc.server_name() || !valid_media_id(media_id) {
+        return Err(MatrixError::not_found("Media not found"));
+    }
+    let id = media_id.to_owned();
+    let row = svc.db.run(move |c| store::find(c, &id)).await?;
+    let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| MatrixError::not_found("Media not found"))?;
+    let path = file_path(svc, media_id);
+    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
+        .await
+        .map_err(|e| MatrixError::internal(e.to_string()))?
+        .map_err(|_| MatrixError::not_found("Media not found"))?;
+    let id = media_id.to_owned();
+    svc.db.run(move |c| store::touch(c, &id, crate::ids::now_ms())).await?;
+    Ok((row, bytes))
+}
+
+fn serve(row: &Media, bytes: Vec<u8>, name: Option<&str>) -> HttpResponse {
+    let ct = row.media_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    let inline = ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/") || ct == "text/plain";
+    let mut res = HttpResponse::Ok();
+    res.insert_header((CONTENT_TYPE, ct));
+    let name = name.map(str::to_owned).or_else(|| row.upload_name.clone());
+    let disposition = match name {
+        Some(n) => format!(
+            "{}; filename*=utf-8''{}",
+            if inline { "inline" } else { "attachment" },
+            percent_encoding::utf8_percent_encode(&n, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => (if inline { "inline" } else { "attachment" }).to_owned(),
+    };
+    res.insert_header((CONTENT_DISPOSITION, disposition));
+    res.insert_header(("Cross-Origin-Resource-Policy", "cross-origin"));
+    res.insert_header(("Content-Security-Policy", "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';"));
+    res.body(bytes)
+}
+
+async fn download(svc: Svc, _who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (server, id) = path.into_inner();
+    let (row, bytes) = fetch(&svc, &server, &id).await?;
+    Ok(serve(&row, bytes, None))
+}
+
+async fn download_named(svc: Svc, _who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+    let (server, id, name) = path.into_inner();
+    let (row, bytes) = fetch(&svc, &server, &id).await?;
+    Ok(serve(&row, bytes, Some(&name)))
+}
+
+async fn download_legacy(svc: Svc, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (server, id) = path.into_inner();
+    let (row, bytes) = fetch(&svc, &server, &id).await?;
+    Ok(serve(&row, bytes, None))
+}
+
+async fn download_legacy_named(svc: Svc, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+    let (server, id, name) = path.into_inner();
+    let (row, bytes) = fetch(&svc, &server, &id).await?;
+    Ok(serve(&row, bytes, Some(&name)))
+}
+
+/// Scales PNG and JPEG to fit (scale) or fill (crop) the box; anything else is served as is.
+async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String) -> MResult<HttpResponse> {
+    let q = query(&req);
+    let width = query_i64(&q, "width")?.ok_or_else(|| MatrixError::missing_param("Missing width"))?;
+    let height = query_i64(&q, "height")?.ok_or_else(|| MatrixError::missing_param("Missing height"))?;
+    if !(1..=4096).contains(&width) || !(1..=4096).contains(&height) {
+        return Err(MatrixError::invalid_param("width and height must be between 1 and 4096"));
+    }
+    let crop = match q.get("method").map(String::as_str) {
+        None | Some("scale") => false,
+        Some("crop") => true,
+        Some(_) => return Err(MatrixError::invalid_param("method must be crop or scale")),
+    };
+    let (row, bytes) = fetch(&svc, &server, &id).await?;
+    let format = match row.media_type.as_deref() {
+        Some("image/png") => Some(image::ImageFormat::Png),
+        Some("image/jpeg") | Some("image/jpg") => Some(image::ImageFormat::Jpeg),
+        _ => None,
+    };
+    let Some(format) = format else { return Ok(serve(&row, bytes, None)) };
+    let scaled = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
+        let img = image::load_from_memory_with_format(&bytes, format).ok()?;
+        let (w, h) = (width as u32, height as u32);
+        if img.width() <= w && img.height() <= h && !crop {
+            return None;
+        }
+        let out = if crop { img.resize_to_fill(w, h, image::imageops::FilterType::Triangle) } else { img.thumbnail(w, h) };
+        let mut buf = std::io::Cursor::new(Vec::new());
+        out.write_to(&mut buf, format).ok()?;
+        Some(buf.into_inner())
+    })
+    .await
+    .map_err(|e| MatrixError::internal(e.to_string()))?;
+    match scaled {
+        Some(b) => Ok(serve(&row, b, None)),
+        // Undecodable or already small enough: the original.
+        None => {
+            let (row, bytes) = fetch(&svc, &server, &id).await?;
+            Ok(serve(&row, bytes, None))
+        }
+    }
+}
+
+async fn thumbnail(svc: Svc, _who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (server, id) = path.into_inner();
+    thumbnail_inner(svc, req, server, id).await
+}
+
+async fn thumbnail_legacy(svc: Svc, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (server, id) = path.into_inner();
+    thumbnail_inner(svc, req, server, id).await
+}
+
+async fn config(svc: Svc) -> HttpResponse {
+    ok_json(json!({"m.upload.size": svc.config.max_upload_bytes}))
+}
+
+async fn config_auth(svc: Svc, _who: Requester) -> HttpResponse {
+    ok_json(json!({"m.upload.size": svc.config.max_upload_bytes}))
+}
