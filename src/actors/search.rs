@@ -158,6 +158,8 @@ pub struct SearchActor {
     /// While a rebuild runs: the live operations it may not have seen, replayed after the swap.
     rebuild_log: Option<Vec<Op>>,
     myself: Option<Addr<SearchActor>>,
+    /// Documents and seconds of the last finished rebuild.
+    last_rebuild: Option<(u64, f64)>,
 }
 
 impl SearchActor {
@@ -184,6 +186,7 @@ impl SearchActor {
                 uncommitted: 0,
                 rebuild_log: None,
                 myself: None,
+                last_rebuild: None,
             }
         });
         addr.do_send(SetSelf(addr.clone()));
@@ -320,6 +323,18 @@ impl Handler<Flush> for SearchActor {
     }
 }
 
+/// Whether a rebuild is running, and the documents and seconds of the last one finished.
+#[derive(Message)]
+#[rtype(result = "(bool, Option<(u64, f64)>)")]
+pub struct ReindexStatus;
+
+impl Handler<ReindexStatus> for SearchActor {
+    type Result = MessageResult<ReindexStatus>;
+    fn handle(&mut self, _: ReindexStatus, _: &mut Self::Context) -> Self::Result {
+        MessageResult((self.rebuild_log.is_some(), self.last_rebuild))
+    }
+}
+
 /// Start a rebuild unless one is running. Answers at once.
 #[derive(Message)]
 #[rtype(result = "bool")]
@@ -393,6 +408,7 @@ impl Handler<ReindexDone> for SearchActor {
         drop(old);
         let _ = std::fs::remove_dir_all(old_dir);
         self.uncommitted = 0;
+        self.last_rebuild = Some((n, secs));
         log::info!("Indexed {n} events in {secs:.3}s");
     }
 }
