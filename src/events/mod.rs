@@ -187,6 +187,14 @@ impl Pdu {
         json!({"type": self.kind, "state_key": self.state_key, "content": self.content, "sender": self.sender})
     }
 
+    /// Hides the content of an erased user's event from a reader who joined after it
+    /// (`joined_at` is the reader's join position). Membership events stay as they are.
+    pub fn hide_if_erased(&mut self, erased: &std::collections::HashSet<String>, joined_at: i64) {
+        if self.stream_ordering < joined_at && self.state_key.is_none() && erased.contains(&self.sender) {
+            self.content = json!({});
+        }
+    }
+
     pub fn membership(&self) -> Option<&str> {
         if self.kind == "m.room.member" { self.content.get("membership").and_then(Value::as_str) } else { None }
     }

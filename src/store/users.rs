@@ -276,3 +276,8 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> MR
         Ok(())
     })
 }
+
+/// Users erased at deactivation: their events are hidden from people who joined later.
+pub fn erased_users(conn: &mut Conn) -> MResult<std::collections::HashSet<String>> {
+    Ok(users::table.filter(users::erased.eq(true)).select(users::user_id).load::<String>(conn)?.into_iter().collect())
+}

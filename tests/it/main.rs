@@ -7,5 +7,6 @@ mod authz;
 mod bad_input;
 mod common;
 mod durability;
+mod erasure;
 mod journey;
 mod search;

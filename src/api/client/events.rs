@@ -53,6 +53,19 @@ pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResu
         .await
 }
 
+/// The reader's current join position in the room (0 if not joined), for hiding erased users'
+/// events from people who joined after them.
+async fn join_position(svc: &Svc, who: &Requester, room_id: &str) -> MResult<(i64, std::collections::HashSet<String>)> {
+    let (r, u) = (room_id.to_owned(), who.user_id.to_string());
+    svc.db
+        .run(move |c| {
+            let pos =
+                crate::store::rooms::membership(c, &r, &u)?.filter(|m| m.membership == "join").map(|m| m.stream_ordering).unwrap_or(0);
+            Ok((pos, crate::store::users::erased_users(c)?))
+        })
+        .await
+}
+
 fn txn_key(who: &Requester, txn: &str) -> TxnKey {
     TxnKey { user_id: who.user_id.to_string(), device_id: who.device_id.clone().unwrap_or_default(), txn_id: txn.to_owned() }
 }
@@ -161,8 +174,12 @@ async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) 
     let room_id = parse_room_id(&room)?.to_string();
     let upto = require_visible(&svc, &who, &room_id).await?;
     let found = svc.db.run(move |c| crate::store::events::event_by_id(c, &event)).await?;
+    let (joined_at, erased) = join_position(&svc, &who, &room_id).await?;
     match found {
-        Some(p) if p.room_id == room_id && p.stream_ordering <= upto => Ok(ok_json(p.to_client(None))),
+        Some(mut p) if p.room_id == room_id && p.stream_ordering <= upto => {
+            p.hide_if_erased(&erased, joined_at);
+            Ok(ok_json(p.to_client(None)))
+        }
         _ => Err(MatrixError::not_found("Event not found")),
     }
 }
@@ -238,6 +255,11 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
             }
         })
         .await?;
+    let (joined_at, erased) = join_position(&svc, &who, &room_id).await?;
+    let mut chunk = chunk;
+    for p in chunk.iter_mut() {
+        p.hide_if_erased(&erased, joined_at);
+    }
     let full = chunk.len() as i64 == limit && limit > 0;
     let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering });
     let events: Vec<Value> = chunk.iter().filter(|p| tf.allows(&p.kind)).map(|p| p.to_client(None)).collect();

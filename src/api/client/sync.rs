@@ -132,6 +132,7 @@ fn compute(
         }
     }
 
+    let erased = crate::store::users::erased_users(c)?;
     for m in rooms::user_memberships(c, user)? {
         if m.stream_ordering > now.events || f.rooms.as_ref().is_some_and(|r| !r.contains(&m.room_id)) {
             continue;
@@ -148,6 +149,11 @@ fn compute(
                     timeline.remove(0);
                 }
                 timeline.retain(|p| f.timeline.allows(&p.kind));
+                if !erased.is_empty() {
+                    for p in timeline.iter_mut() {
+                        p.hide_if_erased(&erased, m.stream_ordering);
+                    }
+                }
                 let ad = room_ad.remove(&m.room_id).unwrap_or_default();
                 if !newly && timeline.is_empty() && ad.is_empty() {
                     continue;
