@@ -55,8 +55,16 @@ pub fn valid_new_localpart(localpart: &str) -> bool {
         && localpart.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'))
 }
 
+/// A user ID whose localpart is in the (historical) grammar: non-empty printable ASCII without
+/// ':' (ruma alone also accepts spaces and non-ASCII, which no server issues).
 pub fn parse_user_id(s: &str) -> MResult<OwnedUserId> {
-    UserId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid user ID: {s}")))
+    let bad = || MatrixError::invalid_param(format!("Invalid user ID: {s}"));
+    let id = UserId::parse(s).map_err(|_| bad())?;
+    let lp = id.localpart();
+    if lp.is_empty() || !lp.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':') {
+        return Err(bad());
+    }
+    Ok(id)
 }
 
 pub fn parse_room_id(s: &str) -> MResult<OwnedRoomId> {

@@ -50,6 +50,11 @@ impl Server {
     /// Stops accepting requests and waits for in-flight ones to finish.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        if let Err(e) = self.services.client_ips.flush(&self.services.db).await {
+            log::warn!("recording client IPs on shutdown failed: {e}");
+        }
+        // The index writer holds a lock on its directory: release it so a new server can open it.
+        let _ = self.services.search.send(actors::search::Shutdown).await;
     }
 }
 

@@ -24,7 +24,10 @@ const COMMIT_EVERY: usize = 5_000;
 
 #[derive(Clone, Copy)]
 pub struct Fields {
+    /// The document key: the original event (an edit replaces its original's document).
     event_id: Field,
+    /// The event a hit shows: the latest edit, or the event itself.
+    shown_id: Field,
     room_id: Field,
     kind: Field,
     content: Field,
@@ -35,6 +38,7 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let fields = Fields {
         event_id: b.add_text_field("event_id", STRING | STORED),
+        shown_id: b.add_text_field("shown_id", STORED),
         room_id: b.add_text_field("room_id", STRING | STORED),
         kind: b.add_text_field("kind", STRING | STORED),
         content: b.add_text_field("content", TEXT),
@@ -73,7 +77,7 @@ impl SearchIndex {
 
 /// What the live path and the rebuild both do with one searchable event.
 enum Op {
-    Add { event_id: String, room_id: String, kind: String, text: String, stream: i64 },
+    Add { event_id: String, shown_id: String, room_id: String, kind: String, text: String, stream: i64 },
     Delete(String),
 }
 
@@ -92,12 +96,47 @@ pub fn is_searchable(p: &Pdu) -> bool {
     matches!(p.kind.as_str(), "m.room.message" | "m.room.name" | "m.room.topic" | "m.room.redaction")
 }
 
-/// The index operations for an event: an edit replaces its original, a redaction deletes.
-fn ops_for(event_id: &str, room_id: &str, kind: &str, redacts: Option<&str>, content: Content, stream: i64, out: &mut Vec<Op>) {
+/// What an edit needs to know about the event it replaces.
+pub struct Original {
+    pub sender: String,
+    pub room_id: String,
+    pub stream: i64,
+    pub redacted: bool,
+}
+
+/// The edited event, if the edit may replace it: same sender, same room, not redacted.
+fn original_of(db: &Db, edit_sender: &str, room_id: &str, original_id: &str) -> Option<Original> {
+    let mut conn = db.get().ok()?;
+    let p = crate::store::events::event_by_id(&mut conn, original_id).ok()??;
+    let o = Original { sender: p.sender, room_id: p.room_id, stream: p.stream_ordering, redacted: p.redacted_because.is_some() };
+    (o.sender == edit_sender && o.room_id == room_id && !o.redacted).then_some(o)
+}
+
+struct EventFacts<'a> {
+    event_id: &'a str,
+    sender: &'a str,
+    room_id: &'a str,
+    kind: &'a str,
+    redacts: Option<&'a str>,
+    stream: i64,
+}
+
+/// The index operations for an event. An edit (`m.replace`) by the original's sender replaces the
+/// original's document (so a message is indexed once, with its latest text, and redacting the
+/// original removes it); a redaction deletes.
+fn ops_for(db: &Db, ev: &EventFacts<'_>, content: Content, out: &mut Vec<Op>) {
     let text_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    match kind {
+    let add = |key: &str, text: String, stream: i64| Op::Add {
+        event_id: key.into(),
+        shown_id: ev.event_id.into(),
+        room_id: ev.room_id.into(),
+        kind: ev.kind.into(),
+        text,
+        stream,
+    };
+    match ev.kind {
         "m.room.redaction" => {
-            if let Some(r) = redacts {
+            if let Some(r) = ev.redacts {
                 out.push(Op::Delete(r.to_owned()));
             }
         }
@@ -108,22 +147,25 @@ fn ops_for(event_id: &str, room_id: &str, kind: &str, redacts: Option<&str>, con
                 .filter(|r| r.get("rel_type").and_then(Value::as_str) == Some("m.replace"))
                 .and_then(|r| r.get("event_id"))
                 .and_then(Value::as_str);
-            let text = if replaces.is_some() {
-                text_of(content.new_content.as_ref().and_then(|n| n.get("body")))
-            } else {
-                text_of(content.body.as_ref())
-            };
-            if let Some(orig) = replaces {
-                out.push(Op::Delete(orig.to_owned()));
-            }
-            if let Some(text) = text {
-                out.push(Op::Add { event_id: event_id.into(), room_id: room_id.into(), kind: kind.into(), text, stream });
+            match replaces {
+                Some(orig) => {
+                    let Some(o) = original_of(db, ev.sender, ev.room_id, orig) else { return };
+                    match text_of(content.new_content.as_ref().and_then(|n| n.get("body"))) {
+                        Some(text) => out.push(add(orig, text, o.stream)),
+                        None => out.push(Op::Delete(orig.to_owned())),
+                    }
+                }
+                None => {
+                    if let Some(text) = text_of(content.body.as_ref()) {
+                        out.push(add(ev.event_id, text, ev.stream));
+                    }
+                }
             }
         }
         "m.room.name" | "m.room.topic" => {
-            let v = if kind == "m.room.name" { content.name.as_ref() } else { content.topic.as_ref() };
+            let v = if ev.kind == "m.room.name" { content.name.as_ref() } else { content.topic.as_ref() };
             if let Some(text) = text_of(v) {
-                out.push(Op::Add { event_id: event_id.into(), room_id: room_id.into(), kind: kind.into(), text, stream });
+                out.push(add(ev.event_id, text, ev.stream));
             }
         }
         _ => {}
@@ -135,10 +177,17 @@ fn apply(writer: &IndexWriter, f: &Fields, op: &Op) -> Result<(), String> {
         Op::Delete(id) => {
             writer.delete_term(Term::from_field_text(f.event_id, id));
         }
-        Op::Add { event_id, room_id, kind, text, stream } => {
+        Op::Add { event_id, shown_id, room_id, kind, text, stream } => {
             writer.delete_term(Term::from_field_text(f.event_id, event_id));
             writer
-                .add_document(doc!(f.event_id => event_id.as_str(), f.room_id => room_id.as_str(), f.kind => kind.as_str(), f.content => text.as_str(), f.stream => *stream))
+                .add_document(doc!(
+                    f.event_id => event_id.as_str(),
+                    f.shown_id => shown_id.as_str(),
+                    f.room_id => room_id.as_str(),
+                    f.kind => kind.as_str(),
+                    f.content => text.as_str(),
+                    f.stream => *stream
+                ))
                 .map_err(|e| e.to_string())?;
         }
     }
@@ -280,7 +329,15 @@ impl Handler<IndexEvents> for SearchActor {
                 relates_to: None,
                 new_content: None,
             });
-            ops_for(&p.event_id, &p.room_id, &p.kind, p.redacts.as_deref(), content, p.stream_ordering, &mut ops);
+            let facts = EventFacts {
+                event_id: &p.event_id,
+                sender: &p.sender,
+                room_id: &p.room_id,
+                kind: &p.kind,
+                redacts: p.redacts.as_deref(),
+                stream: p.stream_ordering,
+            };
+            ops_for(&self.db, &facts, content, &mut ops);
         }
         if !ops.is_empty() {
             self.apply_live(ops);
@@ -303,9 +360,34 @@ impl Handler<DropRoom> for SearchActor {
         if let Some(log) = self.rebuild_log.as_mut() {
             log.push(Op::Delete(String::new()));
             // A rebuild that read the room before the purge would bring it back: remember it.
-            log.push(Op::Add { event_id: String::new(), room_id: msg.0.clone(), kind: "purged".into(), text: String::new(), stream: -1 });
+            log.push(Op::Add {
+                event_id: String::new(),
+                shown_id: String::new(),
+                room_id: msg.0.clone(),
+                kind: "purged".into(),
+                text: String::new(),
+                stream: -1,
+            });
         }
         self.commit();
+    }
+}
+
+/// Commit, release the index writer (and its directory lock) and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for SearchActor {
+    type Result = ();
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
+        self.commit();
+        if let Some(w) = self.writer.take()
+            && let Err(e) = w.wait_merging_threads()
+        {
+            log::warn!("search index merge on shutdown: {e}");
+        }
+        ctx.stop();
     }
 }
 
@@ -417,6 +499,7 @@ impl Handler<ReindexDone> for SearchActor {
 struct StoredEvent {
     content: Content,
     redacts: Option<String>,
+    sender: String,
 }
 
 /// Reads every searchable event from the store, paged by stream position, into a fresh index.
@@ -437,7 +520,8 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
         for (stream, event_id, room_id, kind, json) in &page {
             let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else { continue };
             ops.clear();
-            ops_for(event_id, room_id, kind, ev.redacts.as_deref(), ev.content, *stream, &mut ops);
+            let facts = EventFacts { event_id, sender: &ev.sender, room_id, kind, redacts: ev.redacts.as_deref(), stream: *stream };
+            ops_for(db, &facts, ev.content, &mut ops);
             for op in &ops {
                 apply(&writer, &index.fields, op)?;
                 if matches!(op, Op::Add { .. }) {
@@ -512,7 +596,7 @@ pub fn search(
     let mut hits = Vec::with_capacity(docs.len());
     for (rank, addr) in docs {
         let d: TantivyDocument = searcher.doc(addr).map_err(err)?;
-        if let Some(id) = d.get_first(f.event_id).and_then(|v| v.as_str()) {
+        if let Some(id) = d.get_first(f.shown_id).or_else(|| d.get_first(f.event_id)).and_then(|v| v.as_str()) {
             hits.push(Hit { event_id: id.to_owned(), rank });
         }
     }
