@@ -101,7 +101,6 @@ pub async fn start(config: Config) -> Result<Server, String> {
         App::new()
             .app_data(data.clone())
             .wrap(actix_web::middleware::from_fn(api::middleware::edge))
-            .wrap(actix_web::middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("ensemble::http"))
             .configure(api::configure)
             .default_service(web::to(api::middleware::unrecognized))
     })

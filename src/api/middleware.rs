@@ -34,8 +34,14 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
         add_cors(&mut res);
         return Ok(req.into_response(res));
     }
+    let started = std::time::Instant::now();
+    let line = log::log_enabled!(target: "ensemble::http", log::Level::Debug)
+        .then(|| format!("{} {} {}", req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(), req.method(), req.path()));
     // Handlers' and extractors' errors arrive here already turned into responses.
     let res = next.call(req).await?.map_into_boxed_body();
+    if let Some(line) = line {
+        log::debug!(target: "ensemble::http", "{line} {} {:.1}ms", res.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
+    }
     let status = res.status();
     let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     let (req, mut response) = res.into_parts();

@@ -9,4 +9,5 @@ mod common;
 mod durability;
 mod erasure;
 mod journey;
+mod media;
 mod search;

@@ -180,6 +180,21 @@ async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, Vec<u
     Ok((row, bytes))
 }
 
+/// RFC 5987 attr-chars stay as they are in `filename*`.
+const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
 fn serve(row: &Media, bytes: Vec<u8>, name: Option<&str>) -> HttpResponse {
     let ct = row.media_type.clone().unwrap_or_else(|| "application/octet-stream".into());
     let inline = ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/") || ct == "text/plain";
@@ -190,7 +205,7 @@ fn serve(row: &Media, bytes: Vec<u8>, name: Option<&str>) -> HttpResponse {
         Some(n) => format!(
             "{}; filename*=utf-8''{}",
             if inline { "inline" } else { "attachment" },
-            percent_encoding::utf8_percent_encode(&n, percent_encoding::NON_ALPHANUMERIC)
+            percent_encoding::utf8_percent_encode(&n, ATTR)
         ),
         None => (if inline { "inline" } else { "attachment" }).to_owned(),
     };
