@@ -64,14 +64,21 @@ pub async fn start(config: Config) -> Result<Server, String> {
         return Err(format!("invalid server_name {:?}", config.server_name));
     }
     let cfg = config.clone();
-    let (db, keys) = tokio::task::spawn_blocking(move || {
+    let (db, keys, resumed) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
+        let resumed = db.get().and_then(|mut c| store::purge::resume_purges(&mut c)).map_err(|e| e.message)?;
+        if !resumed.is_empty() {
+            log::info!("finished interrupted purges of {resumed:?}");
+        }
         let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name)?;
-        Ok::<_, String>((db, keys))
+        Ok::<_, String>((db, keys, resumed))
     })
     .await
     .map_err(|e| e.to_string())??;
     let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone())?;
+    for room in resumed {
+        search.do_send(actors::search::DropRoom(room));
+    }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let services = Arc::new(Services {
         db,

@@ -19,6 +19,7 @@ use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, S
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 const WRITER_BUDGET: usize = 64_000_000;
+const REBUILD_BUDGET: usize = 400_000_000;
 /// Uncommitted documents after which the live writer commits without waiting for the timer.
 const COMMIT_EVERY: usize = 5_000;
 
@@ -172,13 +173,17 @@ fn ops_for(db: &Db, ev: &EventFacts<'_>, content: Content, out: &mut Vec<Op>) {
     }
 }
 
-fn apply(writer: &IndexWriter, f: &Fields, op: &Op) -> Result<(), String> {
+/// Applies one operation. `upsert` deletes any document with the same key first (the live path
+/// and replays need it; a rebuild adds each event once and only pays it for edits).
+fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<(), String> {
     match op {
         Op::Delete(id) => {
             writer.delete_term(Term::from_field_text(f.event_id, id));
         }
         Op::Add { event_id, shown_id, room_id, kind, text, stream } => {
-            writer.delete_term(Term::from_field_text(f.event_id, event_id));
+            if upsert || event_id != shown_id {
+                writer.delete_term(Term::from_field_text(f.event_id, event_id));
+            }
             writer
                 .add_document(doc!(
                     f.event_id => event_id.as_str(),
@@ -272,7 +277,7 @@ impl SearchActor {
     fn apply_live(&mut self, ops: Vec<Op>) {
         let Some(w) = self.writer.as_ref() else { return };
         for op in &ops {
-            if let Err(e) = apply(w, &self.current.fields, op) {
+            if let Err(e) = apply(w, &self.current.fields, op, true) {
                 log::error!("indexing failed: {e}");
             }
         }
@@ -466,7 +471,7 @@ impl Handler<ReindexDone> for SearchActor {
                     Ok(())
                 }
                 Op::Delete(id) if id.is_empty() => Ok(()),
-                other => apply(&writer, &index.fields, other),
+                other => apply(&writer, &index.fields, other, true),
             };
             if let Err(e) = r {
                 log::error!("replaying into the new index failed: {e}");
@@ -507,7 +512,9 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     let started = Instant::now();
     log::info!("Starting to index events into {}", dir.display());
     let index = SearchIndex::open(dir)?;
-    let writer = index.writer()?;
+    // A bulk load: a larger budget means fewer, bigger segments and less merging.
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
+    let writer: IndexWriter = index.index.writer_with_num_threads(threads, REBUILD_BUDGET).map_err(|e| e.to_string())?;
     let mut conn = db.get().map_err(|e| e.message)?;
     let mut after = 0i64;
     let mut count: u64 = 0;
@@ -523,7 +530,7 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
             let facts = EventFacts { event_id, sender: &ev.sender, room_id, kind, redacts: ev.redacts.as_deref(), stream: *stream };
             ops_for(db, &facts, ev.content, &mut ops);
             for op in &ops {
-                apply(&writer, &index.fields, op)?;
+                apply(&writer, &index.fields, op, false)?;
                 if matches!(op, Op::Add { .. }) {
                     count += 1;
                 }
@@ -536,6 +543,9 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     }
     let mut writer = writer;
     writer.commit().map_err(|e| e.to_string())?;
+    // Let the bulk load's merges finish before live writes start on this index.
+    writer.wait_merging_threads().map_err(|e| e.to_string())?;
+    let writer = index.writer()?;
     index.reader.reload().map_err(|e| e.to_string())?;
     let docs = index.num_docs();
     Ok((index, writer, docs, started.elapsed().as_secs_f64()))

@@ -1,18 +1,19 @@
 //! Deleting everything that belongs to a room.
 
 use super::Conn;
-use super::schema::{account_data, current_state, events, memberships, room_aliases, rooms, txn_ids};
+use super::schema::{account_data, current_state, events, memberships, pending_purges, room_aliases, rooms, txn_ids};
 use crate::error::MResult;
 use diesel::prelude::*;
 
 /// Rows deleted per transaction, so other rooms' commits are not held up behind one huge delete.
-const CHUNK: i64 = 20_000;
+const CHUNK: i64 = 50_000;
 
 /// Deletes the room row first (so the room is unknown at once), then its state, memberships,
 /// aliases, transaction IDs and room account data, then its events in chunks. Media is kept.
 /// Returns the number of events deleted.
 pub fn purge_room(conn: &mut Conn, room_id: &str) -> MResult<usize> {
     super::write_txn(conn, |c| {
+        diesel::insert_into(pending_purges::table).values(pending_purges::room_id.eq(room_id)).on_conflict_do_nothing().execute(c)?;
         diesel::delete(rooms::table.find(room_id)).execute(c)?;
         diesel::delete(current_state::table.filter(current_state::room_id.eq(room_id))).execute(c)?;
         diesel::delete(memberships::table.filter(memberships::room_id.eq(room_id))).execute(c)?;
@@ -21,6 +22,27 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> MResult<usize> {
         diesel::delete(account_data::table.filter(account_data::room_id.eq(room_id))).execute(c)?;
         Ok(())
     })?;
+    // Deleting is idempotent and the purge is recorded in pending_purges, so the chunks need not
+    // each wait for a full fsync: a crash mid-purge is finished by `resume_purges` at start.
+    use diesel::connection::SimpleConnection;
+    conn.batch_execute("PRAGMA synchronous = NORMAL;")?;
+    let result = delete_events(conn, room_id);
+    conn.batch_execute("PRAGMA synchronous = FULL;")?;
+    let n = result?;
+    diesel::delete(pending_purges::table.find(room_id)).execute(conn)?;
+    Ok(n)
+}
+
+/// Finishes purges a crash interrupted. Returns the rooms finished.
+pub fn resume_purges(conn: &mut Conn) -> MResult<Vec<String>> {
+    let rooms: Vec<String> = pending_purges::table.select(pending_purges::room_id).load(conn)?;
+    for r in &rooms {
+        purge_room(conn, r)?;
+    }
+    Ok(rooms)
+}
+
+fn delete_events(conn: &mut Conn, room_id: &str) -> MResult<usize> {
     let mut total = 0;
     loop {
         let n = super::write_txn(conn, |c| {

@@ -188,6 +188,12 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pending_purges (room_id) {
+        room_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -206,4 +212,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_threepids,
     pushers,
     media,
+    pending_purges,
 );
