@@ -19,6 +19,12 @@ struct Args {
     /// Local members joined to the evacuated room.
     #[arg(long, default_value_t = 10_000)]
     members: usize,
+    /// Users generated for timing the admin user list (0 skips it).
+    #[arg(long, default_value_t = 0)]
+    list_users: usize,
+    /// Skip the reindex/evacuate/purge part (to time only the user list).
+    #[arg(long)]
+    only_list: bool,
     /// Data directory (a fresh temp dir by default).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -66,6 +72,15 @@ fn main() {
         let a = admin.clone();
         db.run(move |c| ensemble::store::users::set_admin(c, &a, true)).await.expect("admin");
         svc.tokens.forget_user(&admin);
+
+        if args.list_users > 0 {
+            let timings = time_user_list(&svc, &http, &base, &token, args.list_users).await;
+            println!("{timings}");
+            if args.only_list {
+                server.stop().await;
+                return;
+            }
+        }
 
         // The big room: N searchable messages through the room actor (group commit).
         let big = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"name": "big"})).await["room_id"].as_str().expect("room").to_owned();
@@ -135,4 +150,63 @@ fn main() {
         );
         server.stop().await;
     });
+}
+
+/// Generates `n` users (with displaynames) straight into the store, then times pages of the
+/// admin user list for several sort keys and filters.
+async fn time_user_list(
+    svc: &std::sync::Arc<ensemble::Services>,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    n: usize,
+) -> serde_json::Value {
+    let t0 = Instant::now();
+    for start in (0..n).step_by(50_000) {
+        let end = (start + 50_000).min(n);
+        svc.db
+            .run(move |c| {
+                ensemble::store::write_txn(c, |c| {
+                    for i in start..end {
+                        let id = ensemble::ids::parse_user_id(&format!("@user{i:07}:bench.local"))?;
+                        let mut u = ensemble::store::users::User::new(&id, None, i % 97 == 0);
+                        u.creation_ts = 1_700_000_000_000 + ((i * 7919) % n) as i64;
+                        u.last_seen_ts = Some(1_700_000_000_000 + ((i * 104_729) % n) as i64);
+                        ensemble::store::users::create(c, &u)?;
+                        ensemble::store::users::set_profile(
+                            c,
+                            &ensemble::store::users::Profile {
+                                user_id: id.to_string(),
+                                displayname: Some(format!("Name {}", (i * 31) % n)),
+                                avatar_url: None,
+                            },
+                        )?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .expect("users");
+    }
+    let gen_secs = t0.elapsed().as_secs_f64();
+    let mut out = serde_json::Map::new();
+    out.insert("users".into(), json!(n));
+    out.insert("generate_secs".into(), json!(gen_secs));
+    let queries = [
+        "order_by=name&limit=100",
+        "order_by=name&limit=100&from=500000",
+        "order_by=displayname&limit=100",
+        "order_by=creation_ts&dir=b&limit=100",
+        "order_by=last_seen_ts&dir=b&limit=100",
+        "order_by=admin&dir=b&limit=100",
+        "name=user0500&limit=100",
+        "admins=true&limit=100",
+    ];
+    for q in queries {
+        let t = Instant::now();
+        let v = call(http, reqwest::Method::GET, format!("{base}/_synapse/admin/v2/users?{q}"), token, json!(null)).await;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        out.insert(q.into(), json!({"ms": ms, "returned": v["users"].as_array().map(|a| a.len()), "total": v["total"]}));
+    }
+    serde_json::Value::Object(out)
 }
