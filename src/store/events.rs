@@ -177,14 +177,18 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> MResult<Option<String>> {
     Ok(txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?)
 }
 
+/// Separates a transaction ID's endpoint scope from the client's own ID in `txn_ids.txn_id`.
+pub const TXN_SCOPE_SEP: char = '\u{1f}';
+
 /// The transaction ID a device used for each of these events, for `unsigned.transaction_id`.
 pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &[String]) -> MResult<Vec<(String, String)>> {
-    Ok(txn_ids::table
+    let rows: Vec<(String, String)> = txn_ids::table
         .filter(txn_ids::user_id.eq(user_id))
         .filter(txn_ids::device_id.eq(device_id))
         .filter(txn_ids::event_id.eq_any(event_ids))
         .select((txn_ids::event_id, txn_ids::txn_id))
-        .load(conn)?)
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(e, t)| (e, t.rsplit(TXN_SCOPE_SEP).next().unwrap_or_default().to_owned())).collect())
 }
 
 pub fn max_stream(conn: &mut Conn) -> MResult<i64> {

@@ -127,6 +127,9 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
             .load(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(device_ids))).execute(c)?;
+        // A deleted device's pushers and connection history go with it.
+        super::pushers::delete_for_devices(c, user_id, device_ids)?;
+        super::client_ips::forget_devices(c, user_id, device_ids)?;
         Ok(hashes)
     })
 }
@@ -145,4 +148,21 @@ pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult
         .on_conflict_do_nothing()
         .execute(conn)?;
     Ok(n == 1)
+}
+
+/// `/logout/all`: every device and token of the user, and every token the user minted as an admin
+/// to act as others; tokens an admin minted to act as this user survive (Synapse's rule).
+pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+    super::write_txn(conn, |c| {
+        let hashes: Vec<String> = access_tokens::table
+            .filter(access_tokens::user_id.eq(user_id).and(access_tokens::puppeted_by.is_null()).or(access_tokens::puppeted_by.eq(user_id)))
+            .select(access_tokens::token_hash)
+            .load(c)?;
+        diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
+        let devices: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
+        diesel::delete(devices::table.filter(devices::user_id.eq(user_id))).execute(c)?;
+        super::pushers::delete_for_devices(c, user_id, &devices)?;
+        super::client_ips::forget_devices(c, user_id, &devices)?;
+        Ok(hashes)
+    })
 }

@@ -202,9 +202,8 @@ async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
 
 async fn logout_all(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let user = who.user_id.to_string();
-    let removed = svc.db.run(move |c| crate::store::sessions::delete_all_tokens(c, &user, None, false)).await?;
+    let removed = svc.db.run(move |c| crate::store::sessions::logout_everywhere(c, &user)).await?;
     svc.tokens.forget(&removed);
-    svc.tokens.forget_user(who.user_id.as_str());
     Ok(ok_json(json!({})))
 }
 

@@ -66,8 +66,14 @@ async fn join_position(svc: &Svc, who: &Requester, room_id: &str) -> MResult<(i6
         .await
 }
 
-fn txn_key(who: &Requester, txn: &str) -> TxnKey {
-    TxnKey { user_id: who.user_id.to_string(), device_id: who.device_id.clone().unwrap_or_default(), txn_id: txn.to_owned() }
+/// A transaction ID is scoped to one device and one endpoint (the path: room, event type or
+/// redacted event), so the stored key carries the scope before a separator.
+pub fn txn_key(who: &Requester, scope: &str, txn: &str) -> TxnKey {
+    TxnKey {
+        user_id: who.user_id.to_string(),
+        device_id: who.device_id.clone().unwrap_or_default(),
+        txn_id: format!("{scope}{}{txn}", crate::store::events::TXN_SCOPE_SEP),
+    }
 }
 
 async fn send_event(
@@ -78,6 +84,10 @@ async fn send_event(
     txn: Option<TxnKey>,
     redacts_sender: Option<String>,
 ) -> MResult<HttpResponse> {
+    if who.shadow_banned {
+        // Looks like success to the sender; nothing is stored or seen by anyone.
+        return Ok(ok_json(json!({"event_id": crate::ids::fake_event_id()})));
+    }
     if let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
     {
@@ -95,7 +105,7 @@ async fn send(svc: Svc, who: Requester, path: web::Path<(String, String, String)
     if kind == "m.room.redaction" {
         return Err(MatrixError::bad_json("Use the redact endpoint to redact events"));
     }
-    let key = txn_key(&who, &txn);
+    let key = txn_key(&who, &format!("send/{room_id}/{kind}"), &txn);
     send_event(&svc, &who, room_id.as_str(), EventDraft::message(&kind, content), Some(key), None).await
 }
 
@@ -127,7 +137,15 @@ async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, Strin
     let target = svc.db.run(move |c| crate::store::events::event_by_id(c, &e)).await?;
     let target = target.filter(|t| t.room_id == r).ok_or_else(|| MatrixError::not_found("Event not found"))?;
     let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content, redacts: Some(event) };
-    send_event(&svc, &who, room_id.as_str(), draft, Some(txn_key(&who, &txn)), Some(target.sender)).await
+    send_event(
+        &svc,
+        &who,
+        room_id.as_str(),
+        draft,
+        Some(txn_key(&who, &format!("redact/{room_id}/{}", target.event_id), &txn)),
+        Some(target.sender),
+    )
+    .await
 }
 
 /// State visible to the requester: current while joined, as of their leave otherwise.

@@ -24,7 +24,7 @@ pub async fn versions() -> HttpResponse {
     }))
 }
 
-async fn capabilities() -> HttpResponse {
+async fn capabilities(_who: Requester) -> HttpResponse {
     let available: serde_json::Map<String, serde_json::Value> =
         SUPPORTED_ROOM_VERSIONS.iter().map(|v| (v.to_string(), json!("stable"))).collect();
     ok_json(json!({

@@ -418,7 +418,7 @@ async fn username_available(svc: Svc, _admin: Admin, req: HttpRequest) -> MResul
     Ok(ok_json(json!({"available": true})))
 }
 
-async fn server_version() -> HttpResponse {
+async fn server_version(_admin: Admin) -> HttpResponse {
     ok_json(json!({"server_version": format!("Ensemble {}", env!("CARGO_PKG_VERSION"))}))
 }
 

@@ -50,7 +50,7 @@ async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) ->
     let txn = txn.map(|txn_id| TxnKey {
         user_id: system.clone(),
         device_id: format!("notice:{}:{}", admin.user_id, admin.device_id.clone().unwrap_or_default()),
-        txn_id,
+        txn_id: format!("send_server_notice{}{txn_id}", crate::store::events::TXN_SCOPE_SEP),
     });
     if let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
