@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 const WRITER_BUDGET: usize = 64_000_000;
@@ -41,9 +41,9 @@ fn schema() -> (Schema, Fields) {
         event_id: b.add_text_field("event_id", STRING | STORED),
         shown_id: b.add_text_field("shown_id", STORED),
         room_id: b.add_text_field("room_id", STRING | STORED),
-        kind: b.add_text_field("kind", STRING | STORED),
+        kind: b.add_text_field("kind", STRING),
         content: b.add_text_field("content", TEXT),
-        stream: b.add_i64_field("stream", INDEXED | STORED | FAST),
+        stream: b.add_i64_field("stream", FAST),
     };
     (b.build(), fields)
 }
@@ -515,15 +515,42 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     // A bulk load: a larger budget means fewer, bigger segments and less merging.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
     let writer: IndexWriter = index.index.writer_with_num_threads(threads, REBUILD_BUDGET).map_err(|e| e.to_string())?;
-    let mut conn = db.get().map_err(|e| e.message)?;
-    let mut after = 0i64;
+    // Pages are read on their own thread so reading the store overlaps parsing and indexing.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::events::SearchableRow>, String>>(2);
+    let reader_db = db.clone();
+    let reader = std::thread::spawn(move || {
+        let mut conn = match reader_db.get() {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(e.message));
+                return;
+            }
+        };
+        let mut after = 0i64;
+        loop {
+            match crate::store::events::searchable_page(&mut conn, after, 10_000) {
+                Ok(page) => {
+                    let Some(last) = page.last() else { break };
+                    after = last.0;
+                    if tx.send(Ok(page)).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.message));
+                    break;
+                }
+            }
+        }
+    });
     let mut count: u64 = 0;
     let mut next_log = 1000;
     let mut ops = Vec::new();
-    loop {
-        let page = crate::store::events::searchable_page(&mut conn, after, 10_000).map_err(|e| e.message)?;
-        let Some(last) = page.last() else { break };
-        after = last.0;
+    let mut waited = std::time::Duration::ZERO;
+    let mut last = Instant::now();
+    for page in rx {
+        waited += last.elapsed();
+        let page = page?;
         for (stream, event_id, room_id, kind, json) in &page {
             let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else { continue };
             ops.clear();
@@ -540,11 +567,22 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
                 next_log = count + 1000;
             }
         }
+        last = Instant::now();
     }
+    let _ = reader.join();
+    let fed = started.elapsed();
     let mut writer = writer;
     writer.commit().map_err(|e| e.to_string())?;
+    let committed = started.elapsed();
     // Let the bulk load's merges finish before live writes start on this index.
     writer.wait_merging_threads().map_err(|e| e.to_string())?;
+    log::debug!(
+        "reindex phases: fed all events at {:.2}s (waiting for the store {:.2}s), committed at {:.2}s, merged at {:.2}s",
+        fed.as_secs_f64(),
+        waited.as_secs_f64(),
+        committed.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
     let writer = index.writer()?;
     index.reader.reload().map_err(|e| e.to_string())?;
     let docs = index.num_docs();

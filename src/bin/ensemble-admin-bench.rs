@@ -59,7 +59,9 @@ fn main() {
         log: "warn".into(),
         ..ensemble::Config::default()
     };
-    env_logger::Builder::new().parse_filters("warn,ensemble::actors::search=info").init();
+    env_logger::Builder::new()
+        .parse_filters(&std::env::var("ENSEMBLE_LOG").unwrap_or_else(|_| "warn,ensemble::actors::search=info".into()))
+        .init();
     actix_rt::System::new().block_on(async move {
         let server = ensemble::start(cfg).await.expect("server");
         let svc = server.services.clone();
