@@ -15,6 +15,7 @@ async fn setup(dir: &std::path::Path) -> (ensemble::Server, String, String) {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         password_hash_log_n: 4,
+        enable_registration: true,
         log: "warn".into(),
         ..ensemble::Config::default()
     };

@@ -16,7 +16,8 @@ pub struct Config {
     pub database_url: String,
     /// Enables `/_synapse/admin/v1/register` when non-empty.
     pub registration_shared_secret: String,
-    /// Whether `/register` accepts new accounts from anyone.
+    /// Whether `/register` accepts new accounts from anyone (off by default: admins create
+    /// accounts with `register-user`, shared-secret registration or the admin API).
     pub enable_registration: bool,
     /// env_logger filter, e.g. `info` or `ensemble=debug,actix_web=info`.
     pub log: String,
@@ -63,7 +64,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: String::new(),
             registration_shared_secret: String::new(),
-            enable_registration: true,
+            enable_registration: false,
             log: "info".into(),
             max_event_bytes: 65536,
             max_request_bytes: 1 << 20,

@@ -56,6 +56,7 @@ fn main() {
         listen: "127.0.0.1:0".into(),
         data_dir: dir,
         password_hash_log_n: 4,
+        enable_registration: true,
         log: "warn".into(),
         ..ensemble::Config::default()
     };

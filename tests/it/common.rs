@@ -51,6 +51,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         data_dir: dir.to_path_buf(),
         registration_shared_secret: "test-shared-secret".into(),
         password_hash_log_n: 4,
+        enable_registration: true,
         workers: 2,
         log: "warn".into(),
         ..Config::default()

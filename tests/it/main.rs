@@ -6,6 +6,7 @@ mod admin_synapse_users;
 mod authz;
 mod bad_input;
 mod common;
+mod config;
 mod durability;
 mod erasure;
 mod journey;
