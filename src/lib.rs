@@ -93,6 +93,17 @@ pub async fn start(config: Config) -> Result<Server, String> {
         nonces: auth::shared_secret::Nonces::default(),
         config: config.clone(),
     });
+    let optimizer = services.clone();
+    actix_rt::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(600));
+        iv.tick().await;
+        loop {
+            iv.tick().await;
+            if let Err(e) = optimizer.db.run(store::optimize).await {
+                log::warn!("refreshing database statistics failed: {e}");
+            }
+        }
+    });
     let flusher = services.clone();
     actix_rt::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(2));

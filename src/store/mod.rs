@@ -61,6 +61,7 @@ impl Db {
         // WAL is a property of the file: set once, before other connections write.
         conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| format!("enabling WAL: {e}"))?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| format!("migrations: {e}"))?;
+        optimize(&mut conn).map_err(|e| format!("optimize: {}", e.message))?;
         Ok(Self { pool })
     }
 
@@ -83,6 +84,14 @@ impl Db {
     pub fn get(&self) -> MResult<diesel::r2d2::PooledConnection<ConnectionManager<Conn>>> {
         Ok(self.pool.get()?)
     }
+}
+
+/// Refreshes the planner's statistics where they are stale, so sorted listings (the admin user
+/// list above all) walk their sort key's index instead of filtering on a low-cardinality flag
+/// and sorting in memory. Cheap when nothing changed; run at start and periodically.
+pub fn optimize(conn: &mut Conn) -> MResult<()> {
+    conn.batch_execute("PRAGMA optimize = 0x10002;")?;
+    Ok(())
 }
 
 /// Runs `f` in an IMMEDIATE transaction so concurrent writers queue on the busy timeout
