@@ -214,8 +214,8 @@ impl Handler<Deactivate> for UserActor {
     }
 }
 
-/// Sends a self-leave to each room concurrently; returns the rooms left and logs failures.
-pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) -> Vec<String> {
+/// Sends a self-leave to each room concurrently, continuing past failures.
+pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) -> EvacuationReport {
     let sends = rooms.into_iter().map(|room| {
         let svc = svc.clone();
         let msg = SendEvent {
@@ -226,14 +226,17 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) ->
         };
         async move { (room.clone(), svc.send_to_room(&room, msg).await) }
     });
-    let mut left = Vec::new();
+    let mut report = EvacuationReport::default();
     for (room, res) in futures_util::future::join_all(sends).await {
         match res {
-            Ok(Ok(_)) => left.push(room),
-            Ok(Err(e)) | Err(e) => log::warn!("{user} could not leave {room}: {e}"),
+            Ok(Ok(_)) => report.left.push(room),
+            Ok(Err(e)) | Err(e) => {
+                log::warn!("{user} could not leave {room}: {e}");
+                report.failed.push((room, e.message));
+            }
         }
     }
-    left
+    report
 }
 
 /// The admin evacuation of a user: leave every joined room and reject every pending invite
@@ -266,26 +269,7 @@ impl Handler<EvacuateUser> for UserActor {
                     Ok(ms.into_iter().filter(|m| matches!(m.membership.as_str(), "join" | "invite")).map(|m| m.room_id).collect::<Vec<_>>())
                 })
                 .await?;
-            let sends = rooms.into_iter().map(|room| {
-                let svc = svc.clone();
-                let msg = SendEvent {
-                    sender: user.clone(),
-                    draft: EventDraft::state("m.room.member", &user, json!({"membership": "leave"})),
-                    txn: None,
-                    redacts_sender: None,
-                };
-                async move { (room.clone(), svc.send_to_room(&room, msg).await) }
-            });
-            let mut report = EvacuationReport::default();
-            for (room, res) in futures_util::future::join_all(sends).await {
-                match res {
-                    Ok(Ok(_)) => report.left.push(room),
-                    Ok(Err(e)) | Err(e) => {
-                        log::warn!("evacuating {user} from {room} failed: {e}");
-                        report.failed.push((room, e.message));
-                    }
-                }
-            }
+            let report = leave_rooms(&svc, &user, rooms).await;
             Ok::<_, MatrixError>(report)
         };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(|res, act, _| {

@@ -2,9 +2,8 @@
 
 use crate::actors::room::{Evacuate, Purge};
 use crate::actors::user::EvacuateUser;
-use crate::api::client::account::blocking;
 use crate::api::{Body, Svc, arc, ok_json};
-use crate::auth::{Admin, password};
+use crate::auth::Admin;
 use crate::error::{MResult, MatrixError};
 use crate::ids::{local_user_from_path, parse_room_id, parse_user_id};
 use actix_web::http::StatusCode;
@@ -70,19 +69,9 @@ async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: B
         return Err(MatrixError::invalid_param("Password too long: at most 512 bytes"));
     }
     let logout_devices = crate::api::opt_bool(&body, "logout_devices")?.unwrap_or(false);
-    let log_n = svc.config.password_hash_log_n;
-    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
     // An admin resetting their own password keeps the device they are using.
     let keep = if admin.user_id == user_id { admin.device_id.clone() } else { None };
-    let id = user_id.to_string();
-    let removed = svc
-        .db
-        .run(move |c| {
-            crate::store::users::set_password_hash(c, &id, Some(&hash))?;
-            if logout_devices { crate::store::sessions::delete_all_tokens(c, &id, keep.as_deref(), false) } else { Ok(vec![]) }
-        })
-        .await?;
-    svc.tokens.forget(&removed);
+    crate::api::client::account::set_password(&svc, user_id.as_str(), new_password, logout_devices, keep).await?;
     log::info!("admin {} reset the password of {user_id} (logout_devices: {logout_devices})", admin.user_id);
     Ok(ok_json(json!({"password_updated": true})))
 }

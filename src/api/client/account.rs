@@ -215,6 +215,29 @@ async fn whoami(who: Requester) -> HttpResponse {
     ok_json(body)
 }
 
+/// Hashes and stores a new password; with `logout_devices`, every other session of the user
+/// ends (all but `keep_device`). Shared by the client and both admin dialects.
+pub async fn set_password(
+    svc: &Svc,
+    user_id: &str,
+    new_password: String,
+    logout_devices: bool,
+    keep_device: Option<String>,
+) -> MResult<()> {
+    let log_n = svc.config.password_hash_log_n;
+    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
+    let id = user_id.to_owned();
+    let removed = svc
+        .db
+        .run(move |c| {
+            crate::store::users::set_password_hash(c, &id, Some(&hash))?;
+            if logout_devices { crate::store::sessions::delete_all_tokens(c, &id, keep_device.as_deref(), false) } else { Ok(vec![]) }
+        })
+        .await?;
+    svc.tokens.forget(&removed);
+    Ok(())
+}
+
 /// Completes an `m.login.password` UIA stage for the requester.
 async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<()> {
     let auth = svc.uia.require(body, "m.login.password")?;
@@ -235,18 +258,7 @@ async fn change_password(svc: Svc, who: Requester, body: Body) -> MResult<HttpRe
     password::check_strength(&new_password)?;
     let logout_devices = opt_bool(&body, "logout_devices")?.unwrap_or(true);
     password_uia(&svc, &who, &body).await?;
-    let log_n = svc.config.password_hash_log_n;
-    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
-    let user = who.user_id.to_string();
-    let keep = who.device_id.clone();
-    let removed = svc
-        .db
-        .run(move |c| {
-            crate::store::users::set_password_hash(c, &user, Some(&hash))?;
-            if logout_devices { crate::store::sessions::delete_all_tokens(c, &user, keep.as_deref(), false) } else { Ok(vec![]) }
-        })
-        .await?;
-    svc.tokens.forget(&removed);
+    set_password(&svc, who.user_id.as_str(), new_password, logout_devices, who.device_id.clone()).await?;
     Ok(ok_json(json!({})))
 }
 

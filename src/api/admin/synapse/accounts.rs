@@ -324,18 +324,8 @@ async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: B
     let new_password = crate::api::str_field(&body, "new_password")?.to_owned();
     password::check_strength(&new_password)?;
     let logout_devices = opt_bool(&body, "logout_devices")?.unwrap_or(true);
-    let log_n = svc.config.password_hash_log_n;
-    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
     let keep = if admin.user_id.as_str() == user.user_id { admin.device_id.clone() } else { None };
-    let id = user.user_id.clone();
-    let removed = svc
-        .db
-        .run(move |c| {
-            crate::store::users::set_password_hash(c, &id, Some(&hash))?;
-            if logout_devices { crate::store::sessions::delete_all_tokens(c, &id, keep.as_deref(), false) } else { Ok(vec![]) }
-        })
-        .await?;
-    svc.tokens.forget(&removed);
+    crate::api::client::account::set_password(&svc, &user.user_id, new_password, logout_devices, keep).await?;
     log::info!("admin {} reset the password of {} (logout_devices: {logout_devices})", admin.user_id, user.user_id);
     Ok(ok_json(json!({})))
 }
