@@ -189,7 +189,9 @@ pub type ListedUser = (User, Option<String>, Option<String>);
 /// One page of users with their profiles, and the total matching the filters.
 pub fn list(conn: &mut Conn, q: &ListQuery) -> MResult<(Vec<ListedUser>, i64)> {
     let build = || {
-        let mut b = users::table.left_join(profiles::table.on(profiles::user_id.eq(users::user_id))).into_boxed();
+        // Every user has a profile row (created with the user), so an inner join loses no one and
+        // lets the planner walk a profile index when sorting by displayname or avatar.
+        let mut b = users::table.inner_join(profiles::table.on(profiles::user_id.eq(users::user_id))).into_boxed();
         if let Some(name) = &q.name {
             let n = name.to_lowercase();
             b = b.filter(users::user_id.like(format!("@%{n}%:%")).or(lower(profiles::displayname).like(format!("%{n}%"))));
@@ -206,16 +208,20 @@ pub fn list(conn: &mut Conn, q: &ListQuery) -> MResult<(Vec<ListedUser>, i64)> {
     let mut page = build();
     macro_rules! order {
         ($col:expr) => {
-            if q.descending { page.order(($col.desc(), users::user_id.asc())) } else { page.order(($col.asc(), users::user_id.asc())) }
+            order!($col, users::user_id)
+        };
+        ($col:expr, $tie:expr) => {
+            if q.descending { page.order(($col.desc(), $tie.asc())) } else { page.order(($col.asc(), $tie.asc())) }
         };
     }
     page = match q.order_by.as_str() {
-        "displayname" => order!(profiles::displayname),
+        // Ties by the profile's copy of the user ID, so the (key, user_id) profile index applies.
+        "displayname" => order!(profiles::displayname, profiles::user_id),
         "is_guest" => order!(users::is_guest),
         "admin" => order!(users::admin),
         "deactivated" => order!(users::deactivated),
         "user_type" => order!(users::user_type),
-        "avatar_url" => order!(profiles::avatar_url),
+        "avatar_url" => order!(profiles::avatar_url, profiles::user_id),
         "shadow_banned" => order!(users::shadow_banned),
         "creation_ts" => order!(users::creation_ts),
         "last_seen_ts" => order!(users::last_seen_ts),

@@ -5,6 +5,7 @@ mod admin_register_notices;
 mod admin_synapse_users;
 mod authz;
 mod bad_input;
+mod cli;
 mod common;
 mod config;
 mod durability;

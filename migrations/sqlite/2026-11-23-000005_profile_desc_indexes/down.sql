@@ -1,0 +1,2 @@
+DROP INDEX profiles_avatar_desc;
+DROP INDEX profiles_displayname_desc;

@@ -1,0 +1,88 @@
+//! The `ensemble` command line: making the first admin against the database, and through a
+//! running server with the shared secret.
+
+use crate::common::*;
+use serde_json::json;
+use std::process::Command;
+
+fn ensemble() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ensemble"))
+}
+
+#[actix_rt::test]
+async fn register_user_writes_an_admin_to_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "first-admin-password\n").unwrap();
+    let out = ensemble()
+        .args(["register-user", "--admin", "--password-file"])
+        .arg(&pw)
+        .arg("Alice")
+        .env("ENSEMBLE_DATA_DIR", dir.path())
+        .env("ENSEMBLE_SERVER_NAME", "test.local")
+        .env("ENSEMBLE_PASSWORD_HASH_LOG_N", "4")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("@alice:test.local"));
+    // A second time: the name is taken.
+    let again = ensemble()
+        .args(["register-user", "--password-file"])
+        .arg(&pw)
+        .arg("alice")
+        .env("ENSEMBLE_DATA_DIR", dir.path())
+        .env("ENSEMBLE_SERVER_NAME", "test.local")
+        .env("ENSEMBLE_PASSWORD_HASH_LOG_N", "4")
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+
+    // The server on that directory lets alice in, as an admin.
+    let cfg = test_config(dir.path());
+    let s = TestServer::start_with(dir, cfg).await;
+    let login = s.login("alice", "first-admin-password").await.ok();
+    let token = login["access_token"].as_str().unwrap();
+    let admin = s.get("/_synapse/admin/v1/users/%40alice%3Atest.local/admin", token).await.ok();
+    assert_eq!(admin["admin"], true);
+}
+
+#[actix_rt::test]
+async fn register_user_through_a_running_server_with_the_shared_secret() {
+    let s = TestServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (secret, pw) = (dir.path().join("secret"), dir.path().join("pw"));
+    std::fs::write(&secret, "test-shared-secret\n").unwrap();
+    std::fs::write(&pw, "bob-password-123").unwrap();
+    let url = s.server.base_url.clone();
+    let run = move |secret: std::path::PathBuf| {
+        let (url, pw) = (url.clone(), pw.clone());
+        std::thread::spawn(move || {
+            ensemble()
+                .args(["register-user", "--admin", "--url", &url, "--shared-secret-file"])
+                .arg(&secret)
+                .arg("--password-file")
+                .arg(&pw)
+                .arg("bob")
+                .output()
+                .expect("runs")
+        })
+    };
+    let out = tokio::task::spawn_blocking({
+        let run = run.clone();
+        let secret = secret.clone();
+        move || run(secret).join().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let login = s.login("bob", "bob-password-123").await.ok();
+    let who = s.get("/_synapse/admin/v1/users/%40bob%3Atest.local/admin", login["access_token"].as_str().unwrap()).await.ok();
+    assert_eq!(who, json!({"admin": true}));
+
+    // A wrong secret is refused and creates nobody.
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-the-secret").unwrap();
+    let bad = tokio::task::spawn_blocking(move || run(wrong).join().unwrap()).await.unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("403"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
