@@ -19,7 +19,7 @@ use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TE
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 const WRITER_BUDGET: usize = 64_000_000;
-const REBUILD_BUDGET: usize = 400_000_000;
+const REBUILD_BUDGET: usize = 120_000_000;
 /// Uncommitted documents after which the live writer commits without waiting for the timer.
 const COMMIT_EVERY: usize = 5_000;
 

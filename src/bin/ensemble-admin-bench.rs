@@ -25,6 +25,12 @@ struct Args {
     /// Skip the reindex/evacuate/purge part (to time only the user list).
     #[arg(long)]
     only_list: bool,
+    /// Only time a reindex of what `--data-dir` already holds (from an earlier run with --keep).
+    #[arg(long, requires = "data_dir")]
+    reindex_only: bool,
+    /// Keep the generated store: skip the evacuate and purge part.
+    #[arg(long)]
+    keep: bool,
     /// Data directory (a fresh temp dir by default).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -67,6 +73,20 @@ fn main() {
         let server = ensemble::start(cfg).await.expect("server");
         let svc = server.services.clone();
         let base = server.base_url.clone();
+        if args.reindex_only {
+            let t = Instant::now();
+            assert!(svc.search.send(Reindex).await.expect("search actor"));
+            let (docs, secs) = loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if let (false, Some(r)) = svc.search.send(ReindexStatus).await.expect("search actor") {
+                    break r;
+                }
+            };
+            println!("{}", json!({"reindex_docs": docs, "reindex_secs": secs, "reindex_events_per_sec": docs as f64 / secs, "wall_secs": t.elapsed().as_secs_f64()}));
+            server.stop().await;
+            return;
+        }
+
         let http = reqwest::Client::new();
         let reg = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/register"), "", json!({"username": "admin", "password": "bench-password", "auth": {"type": "m.login.dummy"}})).await;
         let token = reg["access_token"].as_str().expect("token").to_owned();
@@ -110,6 +130,11 @@ fn main() {
             }
         };
         let reindex_wall = t1.elapsed().as_secs_f64();
+        if args.keep {
+            println!("{}", json!({"events": args.events, "generate_secs": gen_secs, "reindex_docs": docs, "reindex_secs": rebuild_secs, "reindex_wall_secs": reindex_wall}));
+            server.stop().await;
+            return;
+        }
 
         // M local members in one room, then evacuate it over HTTP.
         let ev_room = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"preset": "public_chat"})).await["room_id"].as_str().expect("room").to_owned();
