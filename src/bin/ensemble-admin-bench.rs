@@ -229,6 +229,11 @@ async fn time_user_list(
         "order_by=creation_ts&dir=b&limit=100",
         "order_by=last_seen_ts&dir=b&limit=100",
         "order_by=admin&dir=b&limit=100",
+        "order_by=is_guest&dir=b&limit=100",
+        "order_by=shadow_banned&dir=b&limit=100",
+        "order_by=user_type&dir=b&limit=100",
+        "order_by=displayname&dir=b&limit=100",
+        "order_by=avatar_url&limit=100",
         "name=user0500&limit=100",
         "admins=true&limit=100",
     ];
