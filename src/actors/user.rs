@@ -183,16 +183,7 @@ impl Handler<Deactivate> for UserActor {
         let user = self.user_id.clone();
         let fut = async move {
             let u = user.clone();
-            let rooms = svc
-                .db
-                .run(move |c| {
-                    Ok(crate::store::rooms::user_memberships(c, &u)?
-                        .into_iter()
-                        .filter(|m| matches!(m.membership.as_str(), "join" | "invite"))
-                        .map(|m| m.room_id)
-                        .collect::<Vec<_>>())
-                })
-                .await?;
+            let rooms = svc.db.run(move |c| crate::store::rooms::rooms_to_leave(c, &u)).await?;
             leave_rooms(&svc, &user, rooms).await;
             let (u, erase) = (user.clone(), msg.erase);
             let removed = svc.db.run(move |c| crate::store::users::deactivate(c, &u, erase)).await?;
@@ -260,15 +251,7 @@ impl Handler<EvacuateUser> for UserActor {
         let user = self.user_id.clone();
         let fut = async move {
             let u = user.clone();
-            let rooms = svc
-                .db
-                .run(move |c| {
-                    let mut ms = crate::store::rooms::user_memberships(c, &u)?;
-                    // Joined rooms first, then invites, each in membership order.
-                    ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
-                    Ok(ms.into_iter().filter(|m| matches!(m.membership.as_str(), "join" | "invite")).map(|m| m.room_id).collect::<Vec<_>>())
-                })
-                .await?;
+            let rooms = svc.db.run(move |c| crate::store::rooms::rooms_to_leave(c, &u)).await?;
             let report = leave_rooms(&svc, &user, rooms).await;
             Ok::<_, MatrixError>(report)
         };

@@ -28,6 +28,15 @@ pub fn user_memberships(conn: &mut Conn, user_id: &str) -> MResult<Vec<Membershi
         .load(conn)?)
 }
 
+/// Rooms the user is joined to, then rooms they are invited to, each in membership order: what
+/// a deactivation or an evacuation leaves or rejects.
+pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+    let mut ms = user_memberships(conn, user_id)?;
+    ms.retain(|m| matches!(m.membership.as_str(), "join" | "invite"));
+    ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
+    Ok(ms.into_iter().map(|m| m.room_id).collect())
+}
+
 pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
     Ok(memberships::table
         .filter(memberships::user_id.eq(user_id))
