@@ -1,5 +1,6 @@
 //! One test binary for every HTTP-level integration test (linking is the expensive part).
 
+mod actors;
 mod admin_dendrite;
 mod admin_register_notices;
 mod admin_synapse_users;
