@@ -78,8 +78,17 @@ impl SearchIndex {
 
 /// What the live path and the rebuild both do with one searchable event.
 enum Op {
-    Add { event_id: String, shown_id: String, room_id: String, kind: String, text: String, stream: i64 },
+    Add {
+        event_id: String,
+        shown_id: String,
+        room_id: String,
+        kind: String,
+        text: String,
+        stream: i64,
+    },
     Delete(String),
+    /// Every document of a purged room.
+    DropRoom(String),
 }
 
 #[derive(Deserialize)]
@@ -179,6 +188,9 @@ fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<(), 
     match op {
         Op::Delete(id) => {
             writer.delete_term(Term::from_field_text(f.event_id, id));
+        }
+        Op::DropRoom(room_id) => {
+            writer.delete_term(Term::from_field_text(f.room_id, room_id));
         }
         Op::Add { event_id, shown_id, room_id, kind, text, stream } => {
             if upsert || event_id != shown_id {
@@ -358,22 +370,8 @@ pub struct DropRoom(pub String);
 impl Handler<DropRoom> for SearchActor {
     type Result = ();
     fn handle(&mut self, msg: DropRoom, _: &mut Self::Context) {
-        if let Some(w) = self.writer.as_ref() {
-            w.delete_term(Term::from_field_text(self.current.fields.room_id, &msg.0));
-            self.uncommitted += 1;
-        }
-        if let Some(log) = self.rebuild_log.as_mut() {
-            log.push(Op::Delete(String::new()));
-            // A rebuild that read the room before the purge would bring it back: remember it.
-            log.push(Op::Add {
-                event_id: String::new(),
-                shown_id: String::new(),
-                room_id: msg.0.clone(),
-                kind: "purged".into(),
-                text: String::new(),
-                stream: -1,
-            });
-        }
+        // Through the live path, so a rebuild that read the room before the purge replays the drop.
+        self.apply_live(vec![Op::DropRoom(msg.0)]);
         self.commit();
     }
 }
@@ -465,15 +463,7 @@ impl Handler<ReindexDone> for SearchActor {
         };
         // Replay what happened live while the rebuild ran; upserts make repeats harmless.
         for op in &log_ops {
-            let r = match op {
-                Op::Add { kind, room_id, .. } if kind == "purged" => {
-                    writer.delete_term(Term::from_field_text(index.fields.room_id, room_id));
-                    Ok(())
-                }
-                Op::Delete(id) if id.is_empty() => Ok(()),
-                other => apply(&writer, &index.fields, other, true),
-            };
-            if let Err(e) = r {
+            if let Err(e) = apply(&writer, &index.fields, op, true) {
                 log::error!("replaying into the new index failed: {e}");
             }
         }

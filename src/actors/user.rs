@@ -91,18 +91,6 @@ impl Handler<MembershipChanged> for UserActor {
     }
 }
 
-#[derive(Message, Clone)]
-#[rtype(result = "Vec<String>")]
-pub struct GetJoinedRooms;
-
-impl Handler<GetJoinedRooms> for UserActor {
-    type Result = MessageResult<GetJoinedRooms>;
-    fn handle(&mut self, _: GetJoinedRooms, _: &mut Context<Self>) -> Self::Result {
-        self.last_active = Instant::now();
-        MessageResult(self.joined.iter().cloned().collect())
-    }
-}
-
 /// Change the displayname and/or avatar (`None` = unchanged, `Some(None)` = remove), store it,
 /// then send a member event with the new profile to every joined room.
 #[derive(Message, Clone)]

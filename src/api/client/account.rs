@@ -105,7 +105,7 @@ async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
 }
 
 /// Validates a requested localpart and checks it is free.
-async fn check_username(svc: &Svc, localpart: &str) -> MResult<ruma::OwnedUserId> {
+pub async fn check_username(svc: &Svc, localpart: &str) -> MResult<ruma::OwnedUserId> {
     if !ids::valid_new_localpart(localpart) {
         return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "User ID can only contain a-z, 0-9, . _ = - / +"));
     }

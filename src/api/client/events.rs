@@ -31,39 +31,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// The highest stream position of the room the requester may read: everything while joined,
-/// up to their leave after leaving. 403 if they never were in it, 404 if it does not exist.
-pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<i64> {
-    let (r, u) = (room_id.to_owned(), who.user_id.to_string());
-    svc.db
-        .run(move |c| {
-            let m = crate::store::rooms::membership(c, &r, &u)?;
-            match m {
-                Some(m) if m.membership == "join" => Ok(i64::MAX),
-                Some(m) if m.membership == "leave" || m.membership == "ban" => Ok(m.stream_ordering),
-                _ => {
-                    if crate::store::events::room_row(c, &r)?.is_none() {
-                        Err(MatrixError::not_found("Unknown room"))
-                    } else {
-                        Err(MatrixError::forbidden("You are not in this room"))
-                    }
-                }
-            }
-        })
-        .await
+/// What the requester may read of a room: events up to `upto` (everything while joined, up to
+/// their leave after leaving), and `joined_at`, their current join position (0 if not joined),
+/// for hiding erased users' events from people who joined after them.
+struct Visibility {
+    upto: i64,
+    joined_at: i64,
 }
 
-/// The reader's current join position in the room (0 if not joined), for hiding erased users'
-/// events from people who joined after them.
-async fn join_position(svc: &Svc, who: &Requester, room_id: &str) -> MResult<(i64, std::collections::HashSet<String>)> {
+/// 403 if the requester never was in the room, 404 if it does not exist.
+fn visibility(c: &mut crate::store::Conn, room_id: &str, user_id: &str) -> MResult<Visibility> {
+    match crate::store::rooms::membership(c, room_id, user_id)? {
+        Some(m) if m.membership == "join" => Ok(Visibility { upto: i64::MAX, joined_at: m.stream_ordering }),
+        Some(m) if m.membership == "leave" || m.membership == "ban" => Ok(Visibility { upto: m.stream_ordering, joined_at: 0 }),
+        _ if crate::store::events::room_row(c, room_id)?.is_none() => Err(MatrixError::not_found("Unknown room")),
+        _ => Err(MatrixError::forbidden("You are not in this room")),
+    }
+}
+
+/// The highest stream position of the room the requester may read (see [`Visibility`]).
+pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<i64> {
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
-    svc.db
-        .run(move |c| {
-            let pos =
-                crate::store::rooms::membership(c, &r, &u)?.filter(|m| m.membership == "join").map(|m| m.stream_ordering).unwrap_or(0);
-            Ok((pos, crate::store::users::erased_users(c)?))
-        })
-        .await
+    svc.db.run(move |c| visibility(c, &r, &u).map(|v| v.upto)).await
 }
 
 /// A transaction ID is scoped to one device and one endpoint (the path: room, event type or
@@ -190,16 +179,21 @@ async fn get_state_event_key(svc: Svc, who: Requester, path: web::Path<(String, 
 async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
     let (room, event) = path.into_inner();
     let room_id = parse_room_id(&room)?.to_string();
-    let upto = require_visible(&svc, &who, &room_id).await?;
-    let found = svc.db.run(move |c| crate::store::events::event_by_id(c, &event)).await?;
-    let (joined_at, erased) = join_position(&svc, &who, &room_id).await?;
-    match found {
-        Some(mut p) if p.room_id == room_id && p.stream_ordering <= upto => {
-            p.hide_if_erased(&erased, joined_at);
-            Ok(ok_json(p.to_client(None)))
-        }
-        _ => Err(MatrixError::not_found("Event not found")),
-    }
+    let user = who.user_id.to_string();
+    let found = svc
+        .db
+        .run(move |c| {
+            let vis = visibility(c, &room_id, &user)?;
+            let Some(mut p) =
+                crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && p.stream_ordering <= vis.upto)
+            else {
+                return Ok(None);
+            };
+            p.hide_if_erased(&crate::store::users::erased_users(c)?, vis.joined_at);
+            Ok(Some(p))
+        })
+        .await?;
+    found.map(|p| ok_json(p.to_client(None))).ok_or_else(|| MatrixError::not_found("Event not found"))
 }
 
 /// A pagination or sync token: `s<events>_<account data>` or `t<events>`; the events position.
@@ -254,30 +248,29 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
         None => None,
     };
     let tf = TypeFilter::from_json(filter.as_ref());
-    let upto = require_visible(&svc, &who, &room_id).await?;
-    let r = room_id.clone();
+    let (r, user) = (room_id.clone(), who.user_id.to_string());
     let types = tf.exact_types();
     let (chunk, start) = svc
         .db
         .run(move |c| {
+            let vis = visibility(c, &r, &user)?;
             let max = crate::store::events::max_stream(c)?;
-            if backwards {
+            let (mut chunk, start) = if backwards {
                 let start = from.unwrap_or(max);
-                let hi = start.min(upto);
-                let lo = to.unwrap_or(0);
-                Ok((crate::store::events::room_events(c, &r, lo, hi, limit, true, types.as_deref())?, start))
+                let (lo, hi) = (to.unwrap_or(0), start.min(vis.upto));
+                (crate::store::events::room_events(c, &r, lo, hi, limit, true, types.as_deref())?, start)
             } else {
                 let start = from.unwrap_or(0);
-                let hi = to.unwrap_or(max).min(upto);
-                Ok((crate::store::events::room_events(c, &r, start, hi, limit, false, types.as_deref())?, start))
+                let hi = to.unwrap_or(max).min(vis.upto);
+                (crate::store::events::room_events(c, &r, start, hi, limit, false, types.as_deref())?, start)
+            };
+            let erased = crate::store::users::erased_users(c)?;
+            for p in chunk.iter_mut() {
+                p.hide_if_erased(&erased, vis.joined_at);
             }
+            Ok((chunk, start))
         })
         .await?;
-    let (joined_at, erased) = join_position(&svc, &who, &room_id).await?;
-    let mut chunk = chunk;
-    for p in chunk.iter_mut() {
-        p.hide_if_erased(&erased, joined_at);
-    }
     let full = chunk.len() as i64 == limit && limit > 0;
     let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering });
     let events: Vec<Value> = chunk.iter().filter(|p| tf.allows(&p.kind)).map(|p| p.to_client(None)).collect();

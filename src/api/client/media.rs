@@ -259,27 +259,23 @@ async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String)
         _ => None,
     };
     let Some(format) = format else { return Ok(serve(&row, bytes, None)) };
-    let scaled = tokio::task::spawn_blocking(move || -> Option<Vec<u8>> {
-        let img = image::load_from_memory_with_format(&bytes, format).ok()?;
+    // Undecodable, or already small enough to fit: the original bytes come back unchanged.
+    let out = tokio::task::spawn_blocking(move || -> Vec<u8> {
+        let Ok(img) = image::load_from_memory_with_format(&bytes, format) else { return bytes };
         let (w, h) = (width as u32, height as u32);
         if img.width() <= w && img.height() <= h && !crop {
-            return None;
+            return bytes;
         }
-        let out = if crop { img.resize_to_fill(w, h, image::imageops::FilterType::Triangle) } else { img.thumbnail(w, h) };
+        let scaled = if crop { img.resize_to_fill(w, h, image::imageops::FilterType::Triangle) } else { img.thumbnail(w, h) };
         let mut buf = std::io::Cursor::new(Vec::new());
-        out.write_to(&mut buf, format).ok()?;
-        Some(buf.into_inner())
+        match scaled.write_to(&mut buf, format) {
+            Ok(()) => buf.into_inner(),
+            Err(_) => bytes,
+        }
     })
     .await
     .map_err(|e| MatrixError::internal(e.to_string()))?;
-    match scaled {
-        Some(b) => Ok(serve(&row, b, None)),
-        // Undecodable or already small enough: the original.
-        None => {
-            let (row, bytes) = fetch(&svc, &server, &id).await?;
-            Ok(serve(&row, bytes, None))
-        }
-    }
+    Ok(serve(&row, out, None))
 }
 
 async fn thumbnail(svc: Svc, _who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {

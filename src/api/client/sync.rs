@@ -181,7 +181,9 @@ fn compute(
                 );
             }
             "invite" if changed_since || full_state => {
-                let mut stripped: Vec<Value> = ev::state_at(c, &m.room_id, m.stream_ordering)?
+                let state = ev::state_at(c, &m.room_id, m.stream_ordering)?;
+                let inviter = state.iter().find(|p| p.event_id == m.event_id).map(|p| p.sender.clone());
+                let stripped: Vec<Value> = state
                     .iter()
                     .filter(|p| {
                         matches!(
@@ -194,16 +196,10 @@ fn compute(
                                 | "m.room.encryption"
                                 | "m.room.topic"
                         ) || p.event_id == m.event_id
+                            || (p.kind == "m.room.member" && p.state_key.is_some() && p.state_key == inviter)
                     })
                     .map(Pdu::to_stripped)
                     .collect();
-                if let Some(inviter) = ev::event_by_id(c, &m.event_id)?.map(|p| p.sender)
-                    && let Some(p) = ev::state_at(c, &m.room_id, m.stream_ordering)?
-                        .into_iter()
-                        .find(|p| p.kind == "m.room.member" && p.state_key.as_deref() == Some(inviter.as_str()))
-                {
-                    stripped.push(p.to_stripped());
-                }
                 invite.insert(m.room_id.clone(), json!({"invite_state": {"events": stripped}}));
             }
             "leave" | "ban" if (since.is_some() && changed_since) || (since.is_none() && f.include_leave) => {

@@ -398,13 +398,8 @@ async fn account_data(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResu
 async fn username_available(svc: Svc, _admin: Admin, req: HttpRequest) -> MResult<HttpResponse> {
     let q = query(&req);
     let name = q.get("username").ok_or_else(|| MatrixError::missing_param("Missing username"))?.to_lowercase();
-    if !crate::ids::valid_new_localpart(&name) {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid username"));
-    }
-    let id = format!("@{name}:{}", svc.server_name());
-    if svc.db.run(move |c| crate::store::users::exists(c, &id)).await? {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", "User ID already taken."));
-    }
+    // The same check as the client's /register/available, which works even with registration off.
+    crate::api::client::account::check_username(&svc, &name).await?;
     Ok(ok_json(json!({"available": true})))
 }
 
