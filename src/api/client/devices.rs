@@ -58,10 +58,27 @@ async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> M
     super::account::check_password(svc, who.user_id.as_str(), pw)
         .await
         .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
-    let user = who.user_id.to_string();
-    let removed = svc.db.run(move |c| sessions::delete_devices(c, &user, &ids)).await?;
-    svc.tokens.forget(&removed);
+    revoke(svc, who.user_id.to_string(), ids).await?;
     Ok(ok_json(json!({})))
+}
+
+/// Deletes the devices with their tokens, pushers and connection history, and forgets the
+/// cached sessions. Shared with the admin API.
+pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> MResult<()> {
+    let removed = svc.db.run(move |c| sessions::delete_devices(c, &user_id, &ids)).await?;
+    svc.tokens.forget(&removed);
+    Ok(())
+}
+
+/// The `devices` list of a delete_devices body.
+pub fn device_ids(body: &Value) -> MResult<Vec<String>> {
+    match body.get("devices") {
+        Some(Value::Array(a)) => {
+            a.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("devices must be strings"))).collect()
+        }
+        None => Err(MatrixError::missing_param("Missing devices")),
+        Some(_) => Err(MatrixError::bad_json("devices must be a list")),
+    }
 }
 
 async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
@@ -75,13 +92,6 @@ async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Bod
 
 async fn delete_many(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
     let body = body.object()?;
-    let ids: Vec<String> = match body.get("devices") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("devices must be strings")))
-            .collect::<MResult<_>>()?,
-        Some(_) => return Err(MatrixError::bad_json("devices must be a list")),
-        None => return Err(MatrixError::missing_param("Missing devices")),
-    };
+    let ids = device_ids(&body)?;
     delete(&svc, &who, &body, ids).await
 }

@@ -74,8 +74,7 @@ async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body
 
 async fn remove(svc: &Svc, admin: &Admin, user_id: String, ids: Vec<String>) -> MResult<HttpResponse> {
     log::info!("admin {} deletes devices {ids:?} of {user_id}", admin.user_id);
-    let removed = svc.db.run(move |c| sessions::delete_devices(c, &user_id, &ids)).await?;
-    svc.tokens.forget(&removed);
+    crate::api::client::devices::revoke(svc, user_id, ids).await?;
     Ok(ok_json(json!({})))
 }
 
@@ -88,13 +87,6 @@ async fn delete_one(svc: Svc, admin: Admin, path: web::Path<(String, String)>) -
 async fn delete_many(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
-    let ids: Vec<String> = match body.get("devices") {
-        Some(Value::Array(a)) => a
-            .iter()
-            .map(|v| v.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("devices must be strings")))
-            .collect::<MResult<_>>()?,
-        None => return Err(MatrixError::missing_param("Missing devices")),
-        Some(_) => return Err(MatrixError::bad_json("devices must be a list")),
-    };
+    let ids = crate::api::client::devices::device_ids(&body)?;
     remove(&svc, &admin, user.user_id, ids).await
 }
