@@ -35,6 +35,18 @@ pub struct Config {
     pub actor_idle_secs: u64,
     /// Database connections in the pool.
     pub db_pool_size: u32,
+    /// host:port of an optional second listener serving the same API over TLS (federation
+    /// peers speak HTTPS only); empty means none, as behind a TLS-terminating reverse proxy.
+    pub tls_listen: String,
+    /// PEM certificate chain and private key of the TLS listener.
+    pub tls_certificate_path: PathBuf,
+    pub tls_private_key_path: PathBuf,
+    /// PEM files of extra certificate authorities trusted for outgoing federation requests,
+    /// beside the public web roots (Synapse's `federation_custom_ca_list`).
+    pub federation_custom_ca_list: Vec<PathBuf>,
+    /// Whether other servers may see device display names (Synapse's
+    /// `allow_device_name_lookup_over_federation`, off by default for privacy).
+    pub allow_device_name_lookup_over_federation: bool,
     pub server_notices: ServerNoticesConfig,
 }
 
@@ -74,6 +86,11 @@ impl Default for Config {
             actor_idle_secs: 600,
             db_pool_size: 8,
             server_notices: ServerNoticesConfig::default(),
+            tls_listen: String::new(),
+            tls_certificate_path: PathBuf::new(),
+            tls_private_key_path: PathBuf::new(),
+            federation_custom_ca_list: Vec::new(),
+            allow_device_name_lookup_over_federation: false,
         }
     }
 }
@@ -116,6 +133,16 @@ impl Config {
                 "server_notices_system_mxid_localpart" => self.server_notices.system_mxid_localpart = v,
                 "server_notices_system_mxid_display_name" => self.server_notices.system_mxid_display_name = v,
                 "server_notices_room_name" => self.server_notices.room_name = v,
+                "tls_listen" => self.tls_listen = v,
+                "tls_certificate_path" => self.tls_certificate_path = PathBuf::from(v),
+                "tls_private_key_path" => self.tls_private_key_path = PathBuf::from(v),
+                // A comma-separated list of paths.
+                "federation_custom_ca_list" => {
+                    self.federation_custom_ca_list = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
+                }
+                "allow_device_name_lookup_over_federation" => {
+                    self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?
+                }
                 // Variables the CLI itself reads (config path etc.) are not config keys.
                 "config" => {}
                 _ => log::warn!("ignoring unknown environment override {k}"),

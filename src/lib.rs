@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod federation;
 pub mod ids;
 pub mod store;
 
@@ -30,6 +31,7 @@ pub struct Services {
     pub uia: auth::uia::UiaSessions,
     pub client_ips: auth::client_ips::ClientIps,
     pub nonces: auth::shared_secret::Nonces,
+    pub federation: federation::client::FederationClient,
 }
 
 impl Services {
@@ -41,6 +43,8 @@ impl Services {
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The TLS listener's address, when `tls_listen` is set.
+    pub tls_addr: Option<SocketAddr>,
     pub base_url: String,
     pub services: Arc<Services>,
     handle: actix_web::dev::ServerHandle,
@@ -60,6 +64,13 @@ impl Server {
 
 /// Opens the store, starts the actors and the HTTP listener. Must run inside an actix System.
 pub async fn start(config: Config) -> Result<Server, String> {
+    start_with_tls_listener(config, None).await
+}
+
+/// As [`start`], serving TLS on an already bound socket instead of binding `tls_listen`: a
+/// server whose name carries its port needs the port before it starts.
+pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::net::TcpListener>) -> Result<Server, String> {
+    federation::tls::install_default_provider();
     if ruma::ServerName::parse(&config.server_name).is_err() {
         return Err(format!("invalid server_name {:?}", config.server_name));
     }
@@ -91,6 +102,7 @@ pub async fn start(config: Config) -> Result<Server, String> {
         uia: auth::uia::UiaSessions::default(),
         client_ips: auth::client_ips::ClientIps::default(),
         nonces: auth::shared_secret::Nonces::default(),
+        federation: federation::client::FederationClient::new(&config)?,
         config: config.clone(),
     });
     let optimizer = services.clone();
@@ -126,8 +138,19 @@ pub async fn start(config: Config) -> Result<Server, String> {
     if config.workers > 0 {
         http = http.workers(config.workers);
     }
-    let http = http.bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
+    let mut http = http.bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
     let addr = http.addrs().first().copied().ok_or("no listening address")?;
+    let mut tls_addr = None;
+    if tls_listener.is_some() || !config.tls_listen.is_empty() {
+        let tls = federation::tls::server_config(&config.tls_certificate_path, &config.tls_private_key_path)?;
+        http = match tls_listener {
+            Some(l) => http.listen_rustls_0_23(l, tls),
+            None => http.bind_rustls_0_23(&config.tls_listen, tls),
+        }
+        .map_err(|e| format!("TLS listener {}: {e}", config.tls_listen))?;
+        tls_addr = http.addrs().into_iter().find(|a| *a != addr);
+        log::info!("serving TLS on {}", tls_addr.map(|a| a.to_string()).unwrap_or_default());
+    }
     let server = http.run();
     let handle = server.handle();
     actix_rt::spawn(async move {
@@ -136,5 +159,5 @@ pub async fn start(config: Config) -> Result<Server, String> {
         }
     });
     log::info!("Ensemble {} listening on http://{addr} as {}", env!("CARGO_PKG_VERSION"), config.server_name);
-    Ok(Server { addr, base_url: format!("http://{addr}"), services, handle })
+    Ok(Server { addr, tls_addr, base_url: format!("http://{addr}"), services, handle })
 }

@@ -85,6 +85,7 @@ fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Opti
 }
 
 fn main() {
+    ensemble::federation::tls::install_default_provider();
     let cli = Cli::parse();
     if let Some(Command::GenerateConfig { output }) = &cli.command {
         let text = Config::generate_toml();

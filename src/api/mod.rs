@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod federation;
 pub mod middleware;
 
 use crate::Services;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     }
     cfg.configure(client::configure_unversioned);
     cfg.configure(admin::configure);
+    cfg.configure(federation::configure);
 }
 
 /// The services of this server, as an extractor.
@@ -151,4 +153,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, list: Vec<(&str, actix_web::Route)>)
         }
         cfg.service(res);
     }
+}
+
+/// A path segment percent-encoded (user and room IDs carry `@`, `!`, `:`).
+pub fn encode_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
 }

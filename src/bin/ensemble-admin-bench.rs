@@ -54,6 +54,7 @@ async fn send_many(svc: &std::sync::Arc<ensemble::Services>, room: &str, msgs: V
 }
 
 fn main() {
+    ensemble::federation::tls::install_default_provider();
     let args = Args::parse();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = args.data_dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());

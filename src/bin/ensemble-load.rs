@@ -177,6 +177,7 @@ async fn run(args: Args) -> Result<Value, String> {
 }
 
 fn main() {
+    ensemble::federation::tls::install_default_provider();
     let args = Args::parse();
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,

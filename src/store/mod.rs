@@ -3,6 +3,7 @@
 
 pub mod account_data;
 pub mod client_ips;
+pub mod e2e_keys;
 pub mod events;
 pub mod media;
 pub mod purge;

@@ -194,6 +194,67 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    device_keys (user_id, device_id) {
+        user_id -> Text,
+        device_id -> Text,
+        key_json -> Text,
+    }
+}
+
+diesel::table! {
+    one_time_keys (user_id, device_id, key_id) {
+        user_id -> Text,
+        device_id -> Text,
+        key_id -> Text,
+        algorithm -> Text,
+        key_json -> Text,
+    }
+}
+
+diesel::table! {
+    fallback_keys (user_id, device_id, algorithm) {
+        user_id -> Text,
+        device_id -> Text,
+        algorithm -> Text,
+        key_id -> Text,
+        key_json -> Text,
+        used -> Bool,
+    }
+}
+
+diesel::table! {
+    cross_signing_keys (user_id, key_type) {
+        user_id -> Text,
+        key_type -> Text,
+        key_json -> Text,
+    }
+}
+
+diesel::table! {
+    device_list_streams (user_id) {
+        user_id -> Text,
+        stream_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    remote_device_lists (user_id) {
+        user_id -> Text,
+        stream_id -> BigInt,
+        refreshed_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    remote_devices (user_id, device_id) {
+        user_id -> Text,
+        device_id -> Text,
+        display_name -> Nullable<Text>,
+        key_json -> Nullable<Text>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -213,4 +274,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     pushers,
     media,
     pending_purges,
+    device_keys,
+    one_time_keys,
+    fallback_keys,
+    cross_signing_keys,
+    device_list_streams,
+    remote_device_lists,
+    remote_devices,
 );

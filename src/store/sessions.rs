@@ -43,6 +43,7 @@ pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Opti
                     last_seen_user_agent: None,
                 })
                 .execute(c)?;
+            super::e2e_keys::bump_device_list(c, user_id)?;
         } else {
             // Logging in again on a device replaces its old tokens, as the spec requires.
             let old = access_tokens::table.filter(access_tokens::user_id.eq(user_id)).filter(access_tokens::device_id.eq(device_id));
@@ -95,11 +96,13 @@ pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&
         let hashes: Vec<String> = q.select(access_tokens::token_hash).load(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         if !keep_devices {
-            let mut dq = diesel::delete(devices::table.filter(devices::user_id.eq(user_id))).into_boxed();
-            if let Some(d) = except_device {
-                dq = dq.filter(devices::device_id.ne(d));
-            }
-            dq.execute(c)?;
+            let mut gone: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
+            gone.retain(|d| Some(d.as_str()) != except_device);
+            diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(&gone))).execute(c)?;
+            // A device's keys, pushers and connection history go with it.
+            super::pushers::delete_for_devices(c, user_id, &gone)?;
+            super::client_ips::forget_devices(c, user_id, &gone)?;
+            super::e2e_keys::delete_for_devices(c, user_id, &gone)?;
         }
         Ok(hashes)
     })
@@ -130,6 +133,7 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
         // A deleted device's pushers and connection history go with it.
         super::pushers::delete_for_devices(c, user_id, device_ids)?;
         super::client_ips::forget_devices(c, user_id, device_ids)?;
+        super::e2e_keys::delete_for_devices(c, user_id, device_ids)?;
         Ok(hashes)
     })
 }
@@ -163,6 +167,7 @@ pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>>
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id))).execute(c)?;
         super::pushers::delete_for_devices(c, user_id, &devices)?;
         super::client_ips::forget_devices(c, user_id, &devices)?;
+        super::e2e_keys::delete_for_devices(c, user_id, &devices)?;
         Ok(hashes)
     })
 }

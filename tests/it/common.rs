@@ -73,6 +73,27 @@ impl TestServer {
         Self { server, dir, config, http }
     }
 
+    /// A server that federates: named `127.0.0.1:<port>` after its TLS listener, presenting the
+    /// test PKI's certificate and trusting `trusted_ca` for its own outgoing requests.
+    pub async fn start_federating(pki: &Pki, trusted_ca: &std::path::Path) -> Self {
+        let _ =
+            env_logger::builder().is_test(true).parse_filters(&std::env::var("ENSEMBLE_LOG").unwrap_or_else(|_| "warn".into())).try_init();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind TLS port");
+        let port = listener.local_addr().expect("addr").port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            server_name: format!("127.0.0.1:{port}"),
+            tls_listen: format!("127.0.0.1:{port}"),
+            tls_certificate_path: pki.cert.clone(),
+            tls_private_key_path: pki.key.clone(),
+            federation_custom_ca_list: vec![trusted_ca.to_path_buf()],
+            ..test_config(dir.path())
+        };
+        let server = ensemble::start_with_tls_listener(config.clone(), Some(listener)).await.expect("server starts");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        Self { server, dir, config, http }
+    }
+
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(self) -> Self {
         let TestServer { server, dir, config, .. } = self;
@@ -243,4 +264,53 @@ where
 /// Timeline events of a room in a sync response.
 pub fn timeline<'a>(sync: &'a Value, room: &str) -> Vec<&'a Value> {
     sync["rooms"]["join"][room]["timeline"]["events"].as_array().map(|a| a.iter().collect()).unwrap_or_default()
+}
+
+/// A throwaway certificate authority, a server certificate it signs for 127.0.0.1 and
+/// localhost, and a second, unrelated authority (trusting only that one trusts no test server).
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca: std::path::PathBuf,
+    pub other_ca: std::path::PathBuf,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = |name: &str| {
+            let key = KeyPair::generate().expect("CA key");
+            let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            let cert = params.self_signed(&key).expect("CA cert");
+            (params, key, cert)
+        };
+        let (ca_params, ca_key, ca_cert) = ca("Ensemble test CA");
+        let (_, _, other_cert) = ca("Some other CA");
+        let key = KeyPair::generate().expect("server key");
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
+        params.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().expect("ip")));
+        let cert = params.signed_by(&key, &Issuer::new(ca_params, ca_key)).expect("server cert");
+        let write = |name: &str, pem: String| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).expect("write PEM");
+            path
+        };
+        Pki {
+            ca: write("ca.pem", ca_cert.pem()),
+            other_ca: write("other-ca.pem", other_cert.pem()),
+            cert: write("server.pem", cert.pem()),
+            key: write("server.key", key.serialize_pem()),
+            dir,
+        }
+    }
+
+    /// An HTTPS client trusting this PKI, as another homeserver would be.
+    pub fn client(&self) -> reqwest::Client {
+        let tls = ensemble::federation::tls::client_config(std::slice::from_ref(&self.ca)).expect("TLS config");
+        reqwest::Client::builder().use_preconfigured_tls(tls).timeout(Duration::from_secs(30)).build().expect("client")
+    }
 }

@@ -11,6 +11,8 @@ mod common;
 mod config;
 mod durability;
 mod erasure;
+mod federation;
 mod journey;
+mod keys;
 mod media;
 mod search;

@@ -90,16 +90,19 @@ async fn purge_room(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<
     Ok(ok_json(json!({})))
 }
 
-/// Federation is not built yet: remote device lists cannot be fetched, and the reply says so.
+/// Fetches the remote user's device list from their server now and replaces the stored one.
 async fn refresh_devices(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
     let user_id = parse_user_id(&path)?;
     if user_id.server_name().as_str() == svc.server_name() {
         return Err(MatrixError::invalid_param("Can not refresh the device list of a local user"));
     }
-    log::info!("admin {} asked to refresh devices of {user_id}", admin.user_id);
-    Err(MatrixError::new(
-        StatusCode::BAD_GATEWAY,
-        "M_UNKNOWN",
-        format!("Could not reach {}: this server does not federate yet", user_id.server_name()),
-    ))
+    log::info!("admin {} refreshes the device list of {user_id}", admin.user_id);
+    crate::federation::device_lists::refresh(&svc, user_id.as_str()).await.map_err(|e| {
+        MatrixError::new(
+            StatusCode::BAD_GATEWAY,
+            "M_UNKNOWN",
+            format!("Could not refresh the device list of {user_id} from {}: {e}", user_id.server_name()),
+        )
+    })?;
+    Ok(ok_json(json!({})))
 }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod account_data;
 pub mod devices;
 pub mod events;
+pub mod keys;
 pub mod media;
 pub mod misc;
 pub mod profile;
@@ -24,6 +25,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(search::configure)
         .configure(account_data::configure)
         .configure(devices::configure)
+        .configure(keys::configure)
         .configure(misc::configure)
         .configure(pushers::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).

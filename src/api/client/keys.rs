@@ -1,0 +1,237 @@
+//! End-to-end encryption keys: upload, query (local users from the store, remote users from the
+//! device list last fetched from their server, fetched now if never), claim, cross-signing upload.
+
+use crate::api::{Body, Svc, ok_json};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::store::e2e_keys::{self, DeviceKeys, OneTimeKey};
+use actix_web::{HttpResponse, web};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/keys/upload", web::post().to(upload)),
+            ("/keys/query", web::post().to(query)),
+            ("/keys/claim", web::post().to(claim)),
+            ("/keys/device_signing/upload", web::post().to(upload_cross_signing)),
+        ],
+    );
+}
+
+fn own_device(who: &Requester) -> MResult<String> {
+    who.device_id.clone().ok_or_else(|| MatrixError::invalid_param("This access token has no device to hold keys"))
+}
+
+fn object<'a>(body: &'a Value, key: &str) -> MResult<Option<&'a Map<String, Value>>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(_) => Err(MatrixError::bad_json(format!("{key} must be an object"))),
+    }
+}
+
+/// `{"<algorithm>:<key id>": key}` as stored rows.
+fn keyed(map: Option<&Map<String, Value>>, what: &str) -> MResult<Vec<OneTimeKey>> {
+    let mut out = Vec::new();
+    for (id, key) in map.into_iter().flatten() {
+        let Some((algorithm, _)) = id.split_once(':') else {
+            return Err(MatrixError::invalid_param(format!("{what} ID {id:?} is not <algorithm>:<key id>")));
+        };
+        if !(key.is_object() || key.is_string()) {
+            return Err(MatrixError::bad_json(format!("{what} {id} must be an object or a string")));
+        }
+        out.push(OneTimeKey { key_id: id.clone(), algorithm: algorithm.to_owned(), key_json: key.to_string() });
+    }
+    Ok(out)
+}
+
+async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let device = own_device(&who)?;
+    let device_keys = match object(&body, "device_keys")? {
+        None => None,
+        Some(k) => {
+            if k.get("user_id").and_then(Value::as_str) != Some(who.user_id.as_str())
+                || k.get("device_id").and_then(Value::as_str) != Some(device.as_str())
+            {
+                return Err(MatrixError::invalid_param("device_keys must name this user and this device"));
+            }
+            if !k.get("keys").is_some_and(Value::is_object) || !k.get("algorithms").is_some_and(Value::is_array) {
+                return Err(MatrixError::bad_json("device_keys needs algorithms (a list) and keys (an object)"));
+            }
+            Some(Value::Object(k.clone()).to_string())
+        }
+    };
+    let one_time = keyed(object(&body, "one_time_keys")?, "one-time key")?;
+    let fallback_map = match object(&body, "fallback_keys")? {
+        Some(m) => Some(m),
+        None => object(&body, "org.matrix.msc2732.fallback_keys")?,
+    };
+    let fallback = keyed(fallback_map, "fallback key")?;
+    let user = who.user_id.to_string();
+    let mut counts = svc.db.run(move |c| e2e_keys::upload(c, &user, &device, device_keys.as_deref(), &one_time, &fallback)).await?;
+    // Clients read a missing count as "unknown" rather than zero; Synapse always reports this one.
+    counts.entry("signed_curve25519".into()).or_insert(0);
+    Ok(ok_json(json!({"one_time_key_counts": counts})))
+}
+
+/// A stored device as `/keys/query` shows it: the signed keys plus the display name, unsigned.
+fn device_json(d: &DeviceKeys) -> Option<Value> {
+    let mut keys: Value = serde_json::from_str(d.key_json.as_deref()?).ok()?;
+    if let Some(name) = &d.display_name {
+        keys["unsigned"] = json!({"device_display_name": name});
+    }
+    Some(keys)
+}
+
+async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let wanted = object(&body, "device_keys")?.ok_or_else(|| MatrixError::missing_param("Missing device_keys"))?;
+    let mut requests: Vec<(ruma::OwnedUserId, Vec<String>)> = Vec::new();
+    for (user, devices) in wanted {
+        let user_id = crate::ids::parse_user_id(user)?;
+        let devices = match devices {
+            Value::Array(a) => a
+                .iter()
+                .map(|d| d.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("device IDs must be strings")))
+                .collect::<MResult<Vec<_>>>()?,
+            Value::Null => Vec::new(),
+            _ => return Err(MatrixError::bad_json("device_keys values must be lists of device IDs")),
+        };
+        requests.push((user_id, devices));
+    }
+    let (mut device_keys, mut failures) = (Map::new(), Map::new());
+    let (mut master, mut self_signing, mut user_signing) = (Map::new(), Map::new(), Map::new());
+    for (user_id, only) in requests {
+        let server = user_id.server_name().to_string();
+        let user = user_id.to_string();
+        let local = server == svc.server_name();
+        if !local && failures.contains_key(&server) {
+            continue;
+        }
+        let (u, again) = (user.clone(), only.clone());
+        let stored = svc
+            .db
+            .run(move |c| {
+                let devices = if local { Some(e2e_keys::local_devices(c, &u, &only)?) } else { remote_filtered(c, &u, &only)? };
+                Ok((devices, e2e_keys::cross_signing(c, &u)?))
+            })
+            .await?;
+        let (devices, cross) = match stored {
+            (Some(devices), cross) => (devices, cross),
+            (None, _) => {
+                // Never fetched: ask the user's server now, as Synapse does for untracked users.
+                if let Err(e) = crate::federation::device_lists::refresh(&svc, &user).await {
+                    log::info!("keys/query: device list of {user} unavailable: {e}");
+                    failures.insert(server, json!({"status": 503, "message": e.to_string()}));
+                    continue;
+                }
+                let u = user.clone();
+                svc.db.run(move |c| Ok((remote_filtered(c, &u, &again)?.unwrap_or_default(), e2e_keys::cross_signing(c, &u)?))).await?
+            }
+        };
+        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d)?))).collect();
+        device_keys.insert(user.clone(), Value::Object(mine));
+        let parsed = |k: &str| cross.get(k).and_then(|j| serde_json::from_str::<Value>(j).ok());
+        if let Some(k) = parsed("master") {
+            master.insert(user.clone(), k);
+        }
+        if let Some(k) = parsed("self_signing") {
+            self_signing.insert(user.clone(), k);
+        }
+        // A user-signing key is private to its owner's own devices.
+        if user == who.user_id.as_str()
+            && let Some(k) = parsed("user_signing")
+        {
+            user_signing.insert(user.clone(), k);
+        }
+    }
+    Ok(ok_json(json!({
+        "device_keys": device_keys,
+        "failures": failures,
+        "master_keys": master,
+        "self_signing_keys": self_signing,
+        "user_signing_keys": user_signing,
+    })))
+}
+
+fn remote_filtered(c: &mut crate::store::Conn, user: &str, only: &[String]) -> MResult<Option<Vec<DeviceKeys>>> {
+    Ok(e2e_keys::remote_devices(c, user)?.map(|(_, mut list)| {
+        if !only.is_empty() {
+            list.retain(|d| only.contains(&d.device_id));
+        }
+        list
+    }))
+}
+
+async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let wanted = object(&body, "one_time_keys")?.ok_or_else(|| MatrixError::missing_param("Missing one_time_keys"))?;
+    let mut asks: Vec<(String, String, String)> = Vec::new();
+    let mut failures = Map::new();
+    for (user, devices) in wanted {
+        let user_id = crate::ids::parse_user_id(user)?;
+        let devices = devices.as_object().ok_or_else(|| MatrixError::bad_json("one_time_keys values must be objects"))?;
+        if user_id.server_name().as_str() != svc.server_name() {
+            // Claiming from other servers needs /federation/v1/user/keys/claim, not built yet.
+            failures.insert(
+                user_id.server_name().to_string(),
+                json!({"status": 501, "message": "Claiming keys from other servers is not supported yet"}),
+            );
+            continue;
+        }
+        for (device, algorithm) in devices {
+            let algorithm = algorithm.as_str().ok_or_else(|| MatrixError::bad_json("algorithms must be strings"))?;
+            asks.push((user.clone(), device.clone(), algorithm.to_owned()));
+        }
+    }
+    let claimed = svc
+        .db
+        .run(move |c| {
+            let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+            for (user, device, algorithm) in asks {
+                if let Some((key_id, json)) = e2e_keys::claim(c, &user, &device, &algorithm)? {
+                    let key: Value = serde_json::from_str(&json).unwrap_or(Value::String(json));
+                    out.entry(user).or_default().entry(device).or_insert_with(|| json!({})).as_object_mut().map(|o| o.insert(key_id, key));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(ok_json(json!({"one_time_keys": claimed, "failures": failures})))
+}
+
+/// Uploading cross-signing keys the first time needs no password; replacing them does
+/// (the spec's rule since v1.11, as Synapse applies it).
+async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let user = who.user_id.to_string();
+    let mut keys = BTreeMap::new();
+    for (field, kind) in [("master_key", "master"), ("self_signing_key", "self_signing"), ("user_signing_key", "user_signing")] {
+        if let Some(k) = object(&body, field)? {
+            let usage_ok = k.get("usage").and_then(Value::as_array).is_some_and(|u| u.iter().any(|x| x == kind));
+            if k.get("user_id").and_then(Value::as_str) != Some(user.as_str()) || !usage_ok || !k.get("keys").is_some_and(Value::is_object)
+            {
+                return Err(MatrixError::invalid_param(format!("{field} must name this user, usage {kind:?} and keys")));
+            }
+            keys.insert(kind.to_owned(), Value::Object(k.clone()).to_string());
+        }
+    }
+    let u = user.clone();
+    let existing = svc.db.run(move |c| e2e_keys::cross_signing(c, &u)).await?;
+    if existing.contains_key("master") {
+        let auth = svc.uia.require(&body, "m.login.password")?;
+        let pw = crate::api::str_field(auth, "password")?;
+        super::account::check_password(&svc, &user, pw)
+            .await
+            .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+    }
+    if !keys.contains_key("master") && !existing.contains_key("master") {
+        return Err(MatrixError::invalid_param("A master_key is needed before other cross-signing keys"));
+    }
+    svc.db.run(move |c| e2e_keys::set_cross_signing(c, &user, &keys)).await?;
+    Ok(ok_json(json!({})))
+}

@@ -1,0 +1,163 @@
+//! End-to-end encryption keys of local users: upload, query, claim, cross-signing, and keys going
+//! away with their device.
+
+use crate::common::{TestServer, User};
+use serde_json::{Value, json};
+
+fn device_keys(user: &User) -> Value {
+    json!({
+        "user_id": user.user_id,
+        "device_id": user.device_id,
+        "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+        "keys": {format!("curve25519:{}", user.device_id): "curve", format!("ed25519:{}", user.device_id): "ed"},
+        "signatures": {user.user_id.clone(): {format!("ed25519:{}", user.device_id): "sig"}},
+    })
+}
+
+fn otk(n: u32) -> Value {
+    json!({"key": format!("otk{n}"), "signatures": {}})
+}
+
+#[actix_rt::test]
+async fn upload_query_and_claim() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    s.put(&format!("/_matrix/client/v3/devices/{}", alice.device_id), &alice.token, json!({"display_name": "Alice's phone"})).await.ok();
+
+    let up = s
+        .post(
+            "/_matrix/client/v3/keys/upload",
+            &alice.token,
+            json!({
+                "device_keys": device_keys(&alice),
+                "one_time_keys": {"signed_curve25519:AAAA": otk(1), "signed_curve25519:AAAB": otk(2)},
+                "fallback_keys": {"signed_curve25519:FFFF": {"key": "fallback", "fallback": true, "signatures": {}}},
+            }),
+        )
+        .await
+        .ok();
+    assert_eq!(up["one_time_key_counts"], json!({"signed_curve25519": 2}));
+    // An upload with nothing new reports the counts; the same one-time key again is accepted.
+    let again =
+        s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({"one_time_keys": {"signed_curve25519:AAAA": otk(1)}})).await.ok();
+    assert_eq!(again["one_time_key_counts"], json!({"signed_curve25519": 2}));
+    let empty = s.post("/_matrix/client/v3/keys/upload", &bob.token, json!({})).await.ok();
+    assert_eq!(empty["one_time_key_counts"], json!({"signed_curve25519": 0}), "the count clients rely on is always there");
+
+    // Bob sees Alice's device keys as signed, with the device name unsigned; his own keyless
+    // device is not listed.
+    let q = s.post("/_matrix/client/v3/keys/query", &bob.token, json!({"device_keys": {&alice.user_id: [], &bob.user_id: []}})).await.ok();
+    let mut expected = device_keys(&alice);
+    expected["unsigned"] = json!({"device_display_name": "Alice's phone"});
+    assert_eq!(q["device_keys"][&alice.user_id][&alice.device_id], expected);
+    assert_eq!(q["device_keys"][&bob.user_id], json!({}));
+    assert_eq!(q["failures"], json!({}));
+    let only = s.post("/_matrix/client/v3/keys/query", &bob.token, json!({"device_keys": {&alice.user_id: ["NOPE"]}})).await.ok();
+    assert_eq!(only["device_keys"][&alice.user_id], json!({}), "a device filter is honoured");
+
+    // Claims take the one-time keys in turn, then fall back to the fallback key, which stays.
+    let claim = |who: &User| {
+        let body = json!({"one_time_keys": {&alice.user_id: {&alice.device_id: "signed_curve25519"}}});
+        let token = who.token.clone();
+        let s = &s;
+        async move { s.post("/_matrix/client/v3/keys/claim", &token, body).await.ok() }
+    };
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let c = claim(&bob).await;
+        let keys = c["one_time_keys"][&alice.user_id][&alice.device_id].as_object().unwrap().clone();
+        seen.extend(keys.keys().cloned());
+    }
+    seen.sort();
+    assert_eq!(seen, vec!["signed_curve25519:AAAA", "signed_curve25519:AAAB"], "each one-time key is given out once");
+    for _ in 0..2 {
+        let c = claim(&bob).await;
+        assert_eq!(c["one_time_keys"][&alice.user_id][&alice.device_id]["signed_curve25519:FFFF"]["key"], "fallback");
+    }
+    let counts = s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({})).await.ok();
+    assert_eq!(counts["one_time_key_counts"]["signed_curve25519"], 0);
+
+    // Deleting the device deletes its keys.
+    let del = s.post("/_matrix/client/v3/logout", &alice.token, json!({})).await;
+    assert_eq!(del.status, 200);
+    let q = s.post("/_matrix/client/v3/keys/query", &bob.token, json!({"device_keys": {&alice.user_id: []}})).await.ok();
+    assert_eq!(q["device_keys"][&alice.user_id], json!({}));
+    let c = claim(&bob).await;
+    assert_eq!(c["one_time_keys"], json!({}));
+}
+
+#[actix_rt::test]
+async fn bad_uploads_and_queries() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let up = |body: Value| s.post("/_matrix/client/v3/keys/upload", &alice.token, body);
+
+    up(json!({"device_keys": device_keys(&bob)})).await.err(400, "M_INVALID_PARAM");
+    let mut other_device = device_keys(&alice);
+    other_device["device_id"] = json!("SOMEONEELSE");
+    up(json!({"device_keys": other_device})).await.err(400, "M_INVALID_PARAM");
+    let mut no_keys = device_keys(&alice);
+    no_keys.as_object_mut().unwrap().remove("keys");
+    up(json!({"device_keys": no_keys})).await.err(400, "M_BAD_JSON");
+    up(json!({"device_keys": "x"})).await.err(400, "M_BAD_JSON");
+    up(json!({"one_time_keys": {"no-algorithm": otk(1)}})).await.err(400, "M_INVALID_PARAM");
+    up(json!({"one_time_keys": {"signed_curve25519:A": 5}})).await.err(400, "M_BAD_JSON");
+    up(json!({"one_time_keys": {"signed_curve25519:A": otk(1)}})).await.ok();
+    up(json!({"one_time_keys": {"signed_curve25519:A": otk(2)}})).await.err(400, "M_INVALID_PARAM");
+    s.raw("POST", "/_matrix/client/v3/keys/upload", Some(&alice.token), b"{nope".to_vec()).await.err(400, "M_NOT_JSON");
+    s.req("POST", "/_matrix/client/v3/keys/upload", None, Some(json!({}))).await.err(401, "M_MISSING_TOKEN");
+
+    let q = |body: Value| s.post("/_matrix/client/v3/keys/query", &alice.token, body);
+    q(json!({})).await.err(400, "M_MISSING_PARAM");
+    q(json!({"device_keys": {"not-a-user": []}})).await.err(400, "M_INVALID_PARAM");
+    q(json!({"device_keys": {&bob.user_id: "x"}})).await.err(400, "M_BAD_JSON");
+    q(json!({"device_keys": {&bob.user_id: [1]}})).await.err(400, "M_BAD_JSON");
+    let c = |body: Value| s.post("/_matrix/client/v3/keys/claim", &alice.token, body);
+    c(json!({})).await.err(400, "M_MISSING_PARAM");
+    c(json!({"one_time_keys": {&bob.user_id: "x"}})).await.err(400, "M_BAD_JSON");
+    c(json!({"one_time_keys": {&bob.user_id: {"DEV": 1}}})).await.err(400, "M_BAD_JSON");
+    // A user on another server: reported as a failure of that server, not an error.
+    let remote = c(json!({"one_time_keys": {"@x:elsewhere.example": {"DEV": "signed_curve25519"}}})).await.ok();
+    assert!(remote["failures"]["elsewhere.example"].is_object(), "{remote}");
+}
+
+#[actix_rt::test]
+async fn cross_signing_keys() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let key = |usage: &str, id: &str| json!({"user_id": alice.user_id, "usage": [usage], "keys": {format!("ed25519:{id}"): id}});
+    let path = "/_matrix/client/v3/keys/device_signing/upload";
+
+    s.post(path, &alice.token, json!({"self_signing_key": key("self_signing", "S")})).await.err(400, "M_INVALID_PARAM");
+    s.post(path, &alice.token, json!({"master_key": key("self_signing", "M")})).await.err(400, "M_INVALID_PARAM");
+    s.post(path, &alice.token, json!({"master_key": {"user_id": bob.user_id, "usage": ["master"], "keys": {}}}))
+        .await
+        .err(400, "M_INVALID_PARAM");
+    // The first upload needs no password.
+    let first = json!({"master_key": key("master", "M1"), "self_signing_key": key("self_signing", "S1"), "user_signing_key": key("user_signing", "U1")});
+    s.post(path, &alice.token, first).await.ok();
+    // Replacing them does.
+    let second = json!({"master_key": key("master", "M2")});
+    let challenge = s.post(path, &alice.token, second.clone()).await;
+    assert_eq!(challenge.status, 401, "{}", challenge.body);
+    assert_eq!(challenge.body["flows"][0]["stages"][0], "m.login.password");
+    let mut wrong = second.clone();
+    wrong["auth"] =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": "wrong-password"});
+    s.post(path, &alice.token, wrong).await.err(401, "M_FORBIDDEN");
+    let mut right = second.clone();
+    right["auth"] =
+        json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": alice.password});
+    s.post(path, &alice.token, right).await.ok();
+
+    let body = json!({"device_keys": {&alice.user_id: []}});
+    let seen_by_bob = s.post("/_matrix/client/v3/keys/query", &bob.token, body.clone()).await.ok();
+    assert_eq!(seen_by_bob["master_keys"][&alice.user_id], key("master", "M2"));
+    assert_eq!(seen_by_bob["self_signing_keys"][&alice.user_id], key("self_signing", "S1"));
+    assert_eq!(seen_by_bob["user_signing_keys"], json!({}), "only the owner sees a user-signing key");
+    let seen_by_alice = s.post("/_matrix/client/v3/keys/query", &alice.token, body).await.ok();
+    assert_eq!(seen_by_alice["user_signing_keys"][&alice.user_id], key("user_signing", "U1"));
+}
