@@ -1,11 +1,14 @@
-//! The server-server API Ensemble serves: its signing key, its version, and local users' device
-//! lists. Every `/_matrix/federation` request but `version` must carry a valid X-Matrix signature.
+//! The server-server API Ensemble serves: its signing key, its version, local users' device
+//! lists, and their keys (query and claim). Every `/_matrix/federation` request but `version`
+//! must carry a valid X-Matrix signature.
 
-use crate::api::{Svc, ok_json};
+use crate::api::client::keys::{claim_local, device_json, parse_claims, parse_query};
+use crate::api::{Body, Svc, ok_json};
 use crate::error::{MResult, MatrixError};
+use crate::store::e2e_keys;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(
@@ -14,6 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/_matrix/key/v2/server", web::get().to(server_key)),
             ("/_matrix/federation/v1/version", web::get().to(version)),
             ("/_matrix/federation/v1/user/devices/{user_id}", web::get().to(user_devices)),
+            ("/_matrix/federation/v1/user/keys/query", web::post().to(keys_query)),
+            ("/_matrix/federation/v1/user/keys/claim", web::post().to(keys_claim)),
         ],
     );
 }
@@ -45,4 +50,54 @@ async fn user_devices(svc: Svc, req: HttpRequest, path: web::Path<String>) -> MR
     }
     log::debug!("{from} fetches the device list of {user_id}");
     Ok(ok_json(crate::federation::device_lists::local_answer(&svc, user_id.as_str()).await?))
+}
+
+/// Device and cross-signing keys of local users; users of other servers are left out.
+async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let from = origin(&svc, &req, Some(&body)).await?;
+    let local: Vec<(String, Vec<String>)> = parse_query(&body)?
+        .into_iter()
+        .filter(|(u, _)| u.server_name().as_str() == svc.server_name())
+        .map(|(u, d)| (u.to_string(), d))
+        .collect();
+    log::debug!("{from} queries the keys of {} local users", local.len());
+    let found = svc
+        .db
+        .run(move |c| {
+            let mut out = Vec::with_capacity(local.len());
+            for (user, only) in local {
+                let devices = e2e_keys::local_devices(c, &user, &only)?;
+                let cross = e2e_keys::cross_signing(c, &user)?;
+                out.push((user, devices, cross));
+            }
+            Ok(out)
+        })
+        .await?;
+    let names = svc.config.allow_device_name_lookup_over_federation;
+    let (mut device_keys, mut master, mut self_signing) = (Map::new(), Map::new(), Map::new());
+    for (user, devices, cross) in found {
+        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d, names)?))).collect();
+        device_keys.insert(user.clone(), Value::Object(mine));
+        // The user-signing key never leaves its owner's server.
+        for (kind, map) in [("master", &mut master), ("self_signing", &mut self_signing)] {
+            if let Some(k) = cross.get(kind).and_then(|k| serde_json::from_str::<Value>(k).ok()) {
+                map.insert(user.clone(), k);
+            }
+        }
+    }
+    Ok(ok_json(json!({"device_keys": device_keys, "master_keys": master, "self_signing_keys": self_signing})))
+}
+
+/// One-time (or fallback) keys of local devices, each given out once.
+async fn keys_claim(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let from = origin(&svc, &req, Some(&body)).await?;
+    let asks: Vec<(String, String, String)> = parse_claims(&body)?
+        .into_iter()
+        .filter(|(u, _, _)| u.server_name().as_str() == svc.server_name())
+        .map(|(u, d, a)| (u.to_string(), d, a))
+        .collect();
+    log::debug!("{from} claims {} one-time keys", asks.len());
+    Ok(ok_json(json!({"one_time_keys": claim_local(&svc, asks).await?})))
 }

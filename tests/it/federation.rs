@@ -170,3 +170,51 @@ async fn certificates_and_signatures_are_checked_both_ways() {
     let version: Value = https.get(format!("{base}/_matrix/federation/v1/version")).send().await.unwrap().json().await.unwrap();
     assert_eq!(version["server"]["name"], "Ensemble");
 }
+
+#[actix_rt::test]
+async fn keys_are_queried_and_claimed_across_servers() {
+    let pki = Pki::new();
+    let a = TestServer::start_federating(&pki, &pki.ca).await;
+    let b = TestServer::start_federating(&pki, &pki.ca).await;
+    let alice = a.register_user("alice").await;
+    let bob = b.register_user("bob").await;
+    let otks = json!({"signed_curve25519:K1": {"key": "one"}, "signed_curve25519:K2": {"key": "two"}});
+    b.post(
+        "/_matrix/client/v3/keys/upload",
+        &bob.token,
+        json!({"device_keys": device_keys(&bob, &bob.device_id, "c"), "one_time_keys": otks}),
+    )
+    .await
+    .ok();
+
+    // Alice claims Bob's one-time keys through her server: each is given out once.
+    let ask = json!({"one_time_keys": {&bob.user_id: {&bob.device_id: "signed_curve25519"}}});
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let c = a.post("/_matrix/client/v3/keys/claim", &alice.token, ask.clone()).await.ok();
+        assert_eq!(c["failures"], json!({}), "{c}");
+        got.extend(c["one_time_keys"][&bob.user_id][&bob.device_id].as_object().unwrap().keys().cloned());
+    }
+    got.sort();
+    assert_eq!(got, vec!["signed_curve25519:K1", "signed_curve25519:K2"]);
+    let c = a.post("/_matrix/client/v3/keys/claim", &alice.token, ask).await.ok();
+    assert_eq!(c["one_time_keys"], json!({}), "none left: {c}");
+    let counts = b.post("/_matrix/client/v3/keys/upload", &bob.token, json!({})).await.ok();
+    assert_eq!(counts["one_time_key_counts"]["signed_curve25519"], 0);
+
+    // B's federation keys/query, signed over its body, answers for its own users only.
+    let https = pki.client();
+    let path = "/_matrix/federation/v1/user/keys/query";
+    let body = json!({"device_keys": {&bob.user_id: [], "@x:elsewhere.example": []}});
+    let auth = ensemble::federation::xmatrix::authorization(&a.server.services.keys, "POST", path, b.server_name(), Some(&body)).unwrap();
+    let url = format!("https://{}{path}", b.server_name());
+    let resp = https.post(&url).header("Authorization", &auth).json(&body).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    assert_eq!(answer["device_keys"][&bob.user_id][&bob.device_id], device_keys(&bob, &bob.device_id, "c"));
+    assert!(answer["device_keys"].get("@x:elsewhere.example").is_none(), "{answer}");
+    // The same signature over another body is refused.
+    let other = json!({"device_keys": {"@y:elsewhere.example": []}});
+    let resp = https.post(&url).header("Authorization", &auth).json(&other).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+}

@@ -118,9 +118,10 @@ async fn bad_uploads_and_queries() {
     c(json!({})).await.err(400, "M_MISSING_PARAM");
     c(json!({"one_time_keys": {&bob.user_id: "x"}})).await.err(400, "M_BAD_JSON");
     c(json!({"one_time_keys": {&bob.user_id: {"DEV": 1}}})).await.err(400, "M_BAD_JSON");
-    // A user on another server: reported as a failure of that server, not an error.
-    let remote = c(json!({"one_time_keys": {"@x:elsewhere.example": {"DEV": "signed_curve25519"}}})).await.ok();
-    assert!(remote["failures"]["elsewhere.example"].is_object(), "{remote}");
+    // A user on a server that cannot be reached: reported as a failure of that server.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let remote = c(json!({"one_time_keys": {format!("@x:127.0.0.1:{closed}"): {"DEV": "signed_curve25519"}}})).await.ok();
+    assert!(remote["failures"][format!("127.0.0.1:{closed}")].is_object(), "{remote}");
 }
 
 #[actix_rt::test]

@@ -78,19 +78,20 @@ async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
     Ok(ok_json(json!({"one_time_key_counts": counts})))
 }
 
-/// A stored device as `/keys/query` shows it: the signed keys plus the display name, unsigned.
-fn device_json(d: &DeviceKeys) -> Option<Value> {
+/// A stored device as `/keys/query` shows it: the signed keys plus, if `with_name`, the display
+/// name under `unsigned`. Devices without keys are not shown.
+pub fn device_json(d: &DeviceKeys, with_name: bool) -> Option<Value> {
     let mut keys: Value = serde_json::from_str(d.key_json.as_deref()?).ok()?;
-    if let Some(name) = &d.display_name {
+    if with_name && let Some(name) = &d.display_name {
         keys["unsigned"] = json!({"device_display_name": name});
     }
     Some(keys)
 }
 
-async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
-    let body = body.object()?;
-    let wanted = object(&body, "device_keys")?.ok_or_else(|| MatrixError::missing_param("Missing device_keys"))?;
-    let mut requests: Vec<(ruma::OwnedUserId, Vec<String>)> = Vec::new();
+/// The `device_keys` map of a query (client or federation): user -> device IDs (empty: all).
+pub fn parse_query(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, Vec<String>)>> {
+    let wanted = object(body, "device_keys")?.ok_or_else(|| MatrixError::missing_param("Missing device_keys"))?;
+    let mut requests = Vec::new();
     for (user, devices) in wanted {
         let user_id = crate::ids::parse_user_id(user)?;
         let devices = match devices {
@@ -103,6 +104,46 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
         };
         requests.push((user_id, devices));
     }
+    Ok(requests)
+}
+
+/// The `one_time_keys` map of a claim (client or federation): (user, device, algorithm).
+pub fn parse_claims(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, String, String)>> {
+    let wanted = object(body, "one_time_keys")?.ok_or_else(|| MatrixError::missing_param("Missing one_time_keys"))?;
+    let mut asks = Vec::new();
+    for (user, devices) in wanted {
+        let user_id = crate::ids::parse_user_id(user)?;
+        let devices = devices.as_object().ok_or_else(|| MatrixError::bad_json("one_time_keys values must be objects"))?;
+        for (device, algorithm) in devices {
+            let algorithm = algorithm.as_str().ok_or_else(|| MatrixError::bad_json("algorithms must be strings"))?;
+            asks.push((user_id.clone(), device.clone(), algorithm.to_owned()));
+        }
+    }
+    Ok(asks)
+}
+
+/// Claims one key per (local user, device, algorithm): user -> device -> {key ID: key}.
+pub async fn claim_local(svc: &crate::Services, asks: Vec<(String, String, String)>) -> MResult<BTreeMap<String, Map<String, Value>>> {
+    svc.db
+        .run(move |c| {
+            let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+            for (user, device, algorithm) in asks {
+                if let Some((key_id, json)) = e2e_keys::claim(c, &user, &device, &algorithm)? {
+                    let key: Value = serde_json::from_str(&json).unwrap_or(Value::String(json));
+                    let slot = out.entry(user).or_default().entry(device).or_insert_with(|| json!({}));
+                    if let Some(o) = slot.as_object_mut() {
+                        o.insert(key_id, key);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+}
+
+async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+    let body = body.object()?;
+    let requests = parse_query(&body)?;
     let (mut device_keys, mut failures) = (Map::new(), Map::new());
     let (mut master, mut self_signing, mut user_signing) = (Map::new(), Map::new(), Map::new());
     for (user_id, only) in requests {
@@ -133,7 +174,7 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
                 svc.db.run(move |c| Ok((remote_filtered(c, &u, &again)?.unwrap_or_default(), e2e_keys::cross_signing(c, &u)?))).await?
             }
         };
-        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d)?))).collect();
+        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d, true)?))).collect();
         device_keys.insert(user.clone(), Value::Object(mine));
         let parsed = |k: &str| cross.get(k).and_then(|j| serde_json::from_str::<Value>(j).ok());
         if let Some(k) = parsed("master") {
@@ -169,38 +210,50 @@ fn remote_filtered(c: &mut crate::store::Conn, user: &str, only: &[String]) -> M
 
 async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
     let body = body.object()?;
-    let wanted = object(&body, "one_time_keys")?.ok_or_else(|| MatrixError::missing_param("Missing one_time_keys"))?;
-    let mut asks: Vec<(String, String, String)> = Vec::new();
-    let mut failures = Map::new();
-    for (user, devices) in wanted {
-        let user_id = crate::ids::parse_user_id(user)?;
-        let devices = devices.as_object().ok_or_else(|| MatrixError::bad_json("one_time_keys values must be objects"))?;
-        if user_id.server_name().as_str() != svc.server_name() {
-            // Claiming from other servers needs /federation/v1/user/keys/claim, not built yet.
-            failures.insert(
-                user_id.server_name().to_string(),
-                json!({"status": 501, "message": "Claiming keys from other servers is not supported yet"}),
-            );
-            continue;
-        }
-        for (device, algorithm) in devices {
-            let algorithm = algorithm.as_str().ok_or_else(|| MatrixError::bad_json("algorithms must be strings"))?;
-            asks.push((user.clone(), device.clone(), algorithm.to_owned()));
+    let mut local = Vec::new();
+    let mut remote: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    for (user_id, device, algorithm) in parse_claims(&body)? {
+        let server = user_id.server_name().to_string();
+        if server == svc.server_name() {
+            local.push((user_id.to_string(), device, algorithm));
+        } else {
+            let per_user = remote.entry(server).or_default().entry(user_id.to_string()).or_insert_with(|| json!({}));
+            per_user[device] = json!(algorithm);
         }
     }
-    let claimed = svc
-        .db
-        .run(move |c| {
-            let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-            for (user, device, algorithm) in asks {
-                if let Some((key_id, json)) = e2e_keys::claim(c, &user, &device, &algorithm)? {
-                    let key: Value = serde_json::from_str(&json).unwrap_or(Value::String(json));
-                    out.entry(user).or_default().entry(device).or_insert_with(|| json!({})).as_object_mut().map(|o| o.insert(key_id, key));
+    let mut claimed = claim_local(&svc, local).await?;
+    let mut failures = Map::new();
+    // One request per server, all at once: a slow server delays only its own keys.
+    let asks = remote.into_iter().map(|(server, wanted)| {
+        let svc = svc.clone();
+        async move {
+            let body = json!({"one_time_keys": wanted});
+            let answer = svc
+                .federation
+                .request(&svc.keys, reqwest::Method::POST, &server, "/_matrix/federation/v1/user/keys/claim", Some(&body))
+                .await;
+            (server, wanted, answer)
+        }
+    });
+    for (server, wanted, answer) in futures_util::future::join_all(asks).await {
+        match answer {
+            Ok(v) => {
+                // Only keys for what was asked: a server answers for its own users' devices.
+                for (user, devices) in v["one_time_keys"].as_object().into_iter().flatten() {
+                    let (Some(asked), Some(devices)) = (wanted.get(user), devices.as_object()) else { continue };
+                    for (device, keys) in devices {
+                        if asked.get(device).is_some() && keys.is_object() {
+                            claimed.entry(user.clone()).or_default().insert(device.clone(), keys.clone());
+                        }
+                    }
                 }
             }
-            Ok(out)
-        })
-        .await?;
+            Err(e) => {
+                log::info!("keys/claim: {server} failed: {e}");
+                failures.insert(server, json!({"status": 503, "message": e.to_string()}));
+            }
+        }
+    }
     Ok(ok_json(json!({"one_time_keys": claimed, "failures": failures})))
 }
 
