@@ -38,6 +38,9 @@ async fn upload_query_and_claim() {
         .await
         .ok();
     assert_eq!(up["one_time_key_counts"], json!({"signed_curve25519": 2}));
+    let sync = s.sync(&alice, None, 0).await;
+    assert_eq!(sync["device_one_time_keys_count"], json!({"signed_curve25519": 2}), "sync reports the counts too");
+    assert_eq!(sync["device_unused_fallback_key_types"], json!(["signed_curve25519"]));
     // An upload with nothing new reports the counts; the same one-time key again is accepted.
     let again =
         s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({"one_time_keys": {"signed_curve25519:AAAA": otk(1)}})).await.ok();
@@ -77,6 +80,9 @@ async fn upload_query_and_claim() {
     }
     let counts = s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({})).await.ok();
     assert_eq!(counts["one_time_key_counts"]["signed_curve25519"], 0);
+    let sync = s.sync(&alice, None, 0).await;
+    assert_eq!(sync["device_one_time_keys_count"], json!({"signed_curve25519": 0}));
+    assert_eq!(sync["device_unused_fallback_key_types"], json!([]), "the fallback key was used");
 
     // Deleting the device deletes its keys.
     let del = s.post("/_matrix/client/v3/logout", &alice.token, json!({})).await;

@@ -224,6 +224,15 @@ fn compute(
         }
     }
     let empty = join.is_empty() && invite.is_empty() && leave.is_empty() && global_ad.is_empty();
+    // Clients top up their one-time and fallback keys from these; signed_curve25519 is always
+    // present (as Synapse reports it) so a device with none left uploads more.
+    let (mut otk_counts, fallback_types) = match device {
+        Some(d) => {
+            (crate::store::e2e_keys::one_time_key_counts(c, user, d)?, crate::store::e2e_keys::unused_fallback_algorithms(c, user, d)?)
+        }
+        None => Default::default(),
+    };
+    otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
         "next_batch": format!("s{}_{}", now.events, now.account_data),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
@@ -231,7 +240,8 @@ fn compute(
         "presence": {"events": []},
         "to_device": {"events": []},
         "device_lists": {"changed": [], "left": []},
-        "device_one_time_keys_count": {},
+        "device_one_time_keys_count": otk_counts,
+        "device_unused_fallback_key_types": fallback_types,
     });
     Ok((body, now, empty))
 }
