@@ -4,11 +4,12 @@ use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Positions a sync can be behind on: the event stream and the account data stream.
+/// Positions a sync can be behind on: the event, account data and to-device streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Positions {
     pub events: i64,
     pub account_data: i64,
+    pub to_device: i64,
 }
 
 #[derive(Default)]
@@ -33,6 +34,14 @@ pub struct EventsCommitted {
 #[rtype(result = "()")]
 pub struct AccountDataChanged {
     pub user: String,
+    pub stream_id: i64,
+}
+
+/// Send-to-device messages up to `stream_id` were queued for some devices of `users`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ToDeviceSent {
+    pub users: Vec<String>,
     pub stream_id: i64,
 }
 
@@ -74,12 +83,24 @@ impl Handler<AccountDataChanged> for Notifier {
     }
 }
 
+impl Handler<ToDeviceSent> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: ToDeviceSent, _: &mut Context<Self>) {
+        for u in msg.users {
+            let e = self.latest.entry(u.clone()).or_default();
+            e.to_device = e.to_device.max(msg.stream_id);
+            self.wake(&u);
+        }
+    }
+}
+
 impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
         let latest = self.latest.get(&msg.user).copied().unwrap_or_default();
-        if latest.events > msg.seen.events || latest.account_data > msg.seen.account_data {
+        let seen = msg.seen;
+        if latest.events > seen.events || latest.account_data > seen.account_data || latest.to_device > seen.to_device {
             let _ = tx.send(());
         } else {
             let list = self.waiters.entry(msg.user).or_default();

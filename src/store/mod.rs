@@ -11,6 +11,7 @@ pub mod pushers;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;
+pub mod to_device;
 pub mod users;
 
 use crate::error::{MResult, MatrixError};

@@ -255,6 +255,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    to_device_messages (stream_id) {
+        stream_id -> BigInt,
+        user_id -> Text,
+        device_id -> Text,
+        sender -> Text,
+        event_type -> Text,
+        content -> Text,
+    }
+}
+
+diesel::table! {
+    to_device_txns (user_id, device_id, txn_id) {
+        user_id -> Text,
+        device_id -> Text,
+        txn_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -281,4 +300,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     device_list_streams,
     remote_device_lists,
     remote_devices,
+    to_device_messages,
+    to_device_txns,
 );

@@ -99,10 +99,7 @@ pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&
             let mut gone: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
             gone.retain(|d| Some(d.as_str()) != except_device);
             diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(&gone))).execute(c)?;
-            // A device's keys, pushers and connection history go with it.
-            super::pushers::delete_for_devices(c, user_id, &gone)?;
-            super::client_ips::forget_devices(c, user_id, &gone)?;
-            super::e2e_keys::delete_for_devices(c, user_id, &gone)?;
+            forget_device_data(c, user_id, &gone)?;
         }
         Ok(hashes)
     })
@@ -130,10 +127,7 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
             .load(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(device_ids))).execute(c)?;
-        // A deleted device's pushers and connection history go with it.
-        super::pushers::delete_for_devices(c, user_id, device_ids)?;
-        super::client_ips::forget_devices(c, user_id, device_ids)?;
-        super::e2e_keys::delete_for_devices(c, user_id, device_ids)?;
+        forget_device_data(c, user_id, device_ids)?;
         Ok(hashes)
     })
 }
@@ -165,9 +159,16 @@ pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>>
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         let devices: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id))).execute(c)?;
-        super::pushers::delete_for_devices(c, user_id, &devices)?;
-        super::client_ips::forget_devices(c, user_id, &devices)?;
-        super::e2e_keys::delete_for_devices(c, user_id, &devices)?;
+        forget_device_data(c, user_id, &devices)?;
         Ok(hashes)
     })
+}
+
+/// What belongs to a device beside its tokens: pushers, connection history, E2E keys, inbox.
+/// Runs inside the caller's device deletion transaction.
+fn forget_device_data(c: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+    super::pushers::delete_for_devices(c, user_id, device_ids)?;
+    super::client_ips::forget_devices(c, user_id, device_ids)?;
+    super::e2e_keys::delete_for_devices(c, user_id, device_ids)?;
+    super::to_device::delete_for_devices(c, user_id, device_ids)
 }

@@ -16,3 +16,4 @@ mod journey;
 mod keys;
 mod media;
 mod search;
+mod to_device;

@@ -12,6 +12,7 @@ pub mod pushers;
 pub mod rooms;
 pub mod search;
 pub mod sync;
+pub mod to_device;
 
 use actix_web::web;
 
@@ -26,6 +27,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(to_device::configure)
         .configure(misc::configure)
         .configure(pushers::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).

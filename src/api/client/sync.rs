@@ -1,6 +1,7 @@
 //! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
 //!
-//! Tokens are `s<event position>_<account data position>`. A sync reads everything from the
+//! Tokens are `s<event position>_<account data position>_<to-device position>` (older tokens
+//! without the last part read it as 0). A sync reads everything from the
 //! store up to the positions it captured first, so what it returns and its `next_batch` agree.
 
 use super::events::TypeFilter;
@@ -9,11 +10,14 @@ use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
-use crate::store::{Conn, account_data, events as ev, rooms};
+use crate::store::{Conn, account_data, events as ev, rooms, to_device};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// To-device messages per sync response, as Synapse sends them.
+const TO_DEVICE_LIMIT: i64 = 100;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/sync", web::get().to(sync))]);
@@ -25,7 +29,8 @@ fn parse_since(t: &str) -> MResult<Positions> {
     let mut parts = body.split('_');
     let events = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let account_data = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data })
+    let to_device = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data, to_device })
 }
 
 /// The parts of a filter `/sync` honours.
@@ -112,7 +117,8 @@ fn compute(
     full_state: bool,
     f: &SyncFilter,
 ) -> MResult<(Value, Positions, bool)> {
-    let now = Positions { events: ev::max_stream(c)?, account_data: account_data::current_stream_id(c)? };
+    let mut now =
+        Positions { events: ev::max_stream(c)?, account_data: account_data::current_stream_id(c)?, to_device: to_device::max_stream(c)? };
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let mut join = Map::new();
     let mut invite = Map::new();
@@ -223,7 +229,26 @@ fn compute(
             _ => {}
         }
     }
-    let empty = join.is_empty() && invite.is_empty() && leave.is_empty() && global_ad.is_empty();
+    // Presenting a token acknowledges the to-device messages it covered; deliver the next ones.
+    let mut to_device_events = Vec::new();
+    if let Some(d) = device {
+        let after = since.map(|s| s.to_device).unwrap_or(0);
+        if after > 0 {
+            to_device::acknowledge(c, user, d, after)?;
+        }
+        let batch = to_device::pending(c, user, d, after, now.to_device, TO_DEVICE_LIMIT)?;
+        if batch.len() as i64 == TO_DEVICE_LIMIT
+            && let Some(last) = batch.last()
+        {
+            // More are waiting: the next sync continues after the last one given.
+            now.to_device = last.stream_id;
+        }
+        for m in batch {
+            let content: Value = serde_json::from_str(&m.content).unwrap_or_else(|_| json!({}));
+            to_device_events.push(json!({"sender": m.sender, "type": m.event_type, "content": content}));
+        }
+    }
+    let empty = join.is_empty() && invite.is_empty() && leave.is_empty() && global_ad.is_empty() && to_device_events.is_empty();
     // Clients top up their one-time and fallback keys from these; signed_curve25519 is always
     // present (as Synapse reports it) so a device with none left uploads more.
     let (mut otk_counts, fallback_types) = match device {
@@ -234,11 +259,11 @@ fn compute(
     };
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
-        "next_batch": format!("s{}_{}", now.events, now.account_data),
+        "next_batch": format!("s{}_{}_{}", now.events, now.account_data, now.to_device),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": []},
-        "to_device": {"events": []},
+        "to_device": {"events": to_device_events},
         "device_lists": {"changed": [], "left": []},
         "device_one_time_keys_count": otk_counts,
         "device_unused_fallback_key_types": fallback_types,

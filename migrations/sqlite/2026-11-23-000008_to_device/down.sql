@@ -1,0 +1,2 @@
+DROP TABLE to_device_txns;
+DROP TABLE to_device_messages;
