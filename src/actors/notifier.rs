@@ -4,12 +4,13 @@ use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Positions a sync can be behind on: the event, account data and to-device streams.
+/// Positions a sync can be behind on: the event, account data, to-device and device list streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Positions {
     pub events: i64,
     pub account_data: i64,
     pub to_device: i64,
+    pub device_lists: i64,
 }
 
 #[derive(Default)]
@@ -94,13 +95,36 @@ impl Handler<ToDeviceSent> for Notifier {
     }
 }
 
+/// A user's device list moved to `stream_id`; `users` share a room with them (or are them).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeviceListChanged {
+    pub users: Vec<String>,
+    pub stream_id: i64,
+}
+
+impl Handler<DeviceListChanged> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: DeviceListChanged, _: &mut Context<Self>) {
+        for u in msg.users {
+            let e = self.latest.entry(u.clone()).or_default();
+            e.device_lists = e.device_lists.max(msg.stream_id);
+            self.wake(&u);
+        }
+    }
+}
+
 impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
         let latest = self.latest.get(&msg.user).copied().unwrap_or_default();
         let seen = msg.seen;
-        if latest.events > seen.events || latest.account_data > seen.account_data || latest.to_device > seen.to_device {
+        if latest.events > seen.events
+            || latest.account_data > seen.account_data
+            || latest.to_device > seen.to_device
+            || latest.device_lists > seen.device_lists
+        {
             let _ = tx.send(());
         } else {
             let list = self.waiters.entry(msg.user).or_default();
@@ -108,5 +132,17 @@ impl Handler<Wait> for Notifier {
             list.push(tx);
         }
         MessageResult(rx)
+    }
+}
+
+/// Wakes the syncs of everyone who shares a room with `user` (and the user's own) after the
+/// user's device list changed. A hint only: a sync that misses it still sees the change the next
+/// time it runs, since the change is in the store.
+pub async fn device_list_changed(svc: &crate::Services, user: &str) {
+    let u = user.to_owned();
+    let found = svc.db.run(move |c| Ok((crate::store::e2e_keys::audience(c, &u)?, crate::store::e2e_keys::device_list_position(c)?))).await;
+    match found {
+        Ok((users, stream_id)) => svc.notifier.do_send(DeviceListChanged { users, stream_id }),
+        Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message),
     }
 }

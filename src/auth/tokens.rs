@@ -181,5 +181,6 @@ pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_i
     let (u, d) = (user_id.to_owned(), device_id.to_owned());
     let replaced = svc.db.run(move |c| crate::store::sessions::login(c, &u, &d, display_name.as_deref(), &hash)).await?;
     svc.tokens.forget(&replaced);
+    crate::actors::notifier::device_list_changed(svc, user_id).await;
     Ok(token)
 }

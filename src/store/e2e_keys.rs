@@ -174,15 +174,58 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
     })
 }
 
-/// Marks a change to the user's device list, so remote servers see a newer `stream_id`.
+/// Marks a change to the user's device list: the user moves to the head of the device list
+/// stream, so syncs see them as changed and remote servers see a newer `stream_id`. Callers run
+/// inside a write transaction, so the next position is not taken twice.
 pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> MResult<()> {
+    let next = device_list_position(conn)? + 1;
     diesel::insert_into(device_list_streams::table)
-        .values((device_list_streams::user_id.eq(user_id), device_list_streams::stream_id.eq(1i64)))
+        .values((device_list_streams::user_id.eq(user_id), device_list_streams::stream_id.eq(next)))
         .on_conflict(device_list_streams::user_id)
         .do_update()
-        .set(device_list_streams::stream_id.eq(device_list_streams::stream_id + 1))
+        .set(device_list_streams::stream_id.eq(next))
         .execute(conn)?;
     Ok(())
+}
+
+/// The head of the device list stream.
+pub fn device_list_position(conn: &mut Conn) -> MResult<i64> {
+    Ok(device_list_streams::table.select(diesel::dsl::max(device_list_streams::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+}
+
+/// Users whose device list changed in (after, upto] and who share a joined room with `user`
+/// (the user themself included): whom a client should re-query keys for.
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Vec<String>> {
+    let changed: Vec<String> = device_list_streams::table
+        .filter(device_list_streams::stream_id.gt(after))
+        .filter(device_list_streams::stream_id.le(upto))
+        .select(device_list_streams::user_id)
+        .load(conn)?;
+    if changed.is_empty() {
+        return Ok(changed);
+    }
+    let mut users = audience(conn, user)?;
+    users.retain(|u| changed.contains(u));
+    users.sort();
+    Ok(users)
+}
+
+/// Local users sharing a joined room with `user`, and the user: who to wake on a device change.
+pub fn audience(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
+    use super::schema::memberships;
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let mut users: Vec<String> = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(user))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::membership).eq("join"))
+        .select(theirs.field(memberships::user_id))
+        .distinct()
+        .load(conn)?;
+    if !users.iter().any(|u| u == user) {
+        users.push(user.to_owned());
+    }
+    Ok(users)
 }
 
 pub fn device_list_stream(conn: &mut Conn, user_id: &str) -> MResult<i64> {

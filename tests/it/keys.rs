@@ -168,3 +168,41 @@ async fn cross_signing_keys() {
     let seen_by_alice = s.post("/_matrix/client/v3/keys/query", &alice.token, body).await.ok();
     assert_eq!(seen_by_alice["user_signing_keys"][&alice.user_id], key("user_signing", "U1"));
 }
+
+#[actix_rt::test]
+async fn room_mates_learn_of_device_list_changes() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    s.join(&bob, &room).await.ok();
+    let token = |v: &Value| v["next_batch"].as_str().unwrap().to_owned();
+    let tb = token(&s.sync(&bob, None, 0).await);
+    let tc = token(&s.sync(&carol, None, 0).await);
+
+    s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({"device_keys": device_keys(&alice)})).await.ok();
+    let b = s.sync(&bob, Some(&tb), 0).await;
+    assert_eq!(b["device_lists"]["changed"], json!([alice.user_id]), "{b}");
+    let c = s.sync(&carol, Some(&tc), 0).await;
+    assert_eq!(c["device_lists"]["changed"], json!([]), "carol shares no room with alice");
+    let ch = s.get(&format!("/_matrix/client/v3/keys/changes?from={tb}&to={}", token(&b)), &bob.token).await.ok();
+    assert_eq!(ch, json!({"changed": [alice.user_id], "left": []}));
+    let none = s.get(&format!("/_matrix/client/v3/keys/changes?from={}", token(&b)), &bob.token).await.ok();
+    assert_eq!(none["changed"], json!([]));
+
+    // A new device wakes a room-mate's long poll.
+    let tb2 = token(&b);
+    let started = std::time::Instant::now();
+    let waiting = s.sync(&bob, Some(&tb2), 20_000);
+    let login = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        s.login(&alice.user_id, &alice.password).await.ok();
+    };
+    let (woken, ()) = tokio::join!(waiting, login);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "woke after {:?}", started.elapsed());
+    assert_eq!(woken["device_lists"]["changed"], json!([alice.user_id]));
+
+    s.get("/_matrix/client/v3/keys/changes", &bob.token).await.err(400, "M_MISSING_PARAM");
+    s.get("/_matrix/client/v3/keys/changes?from=nonsense", &bob.token).await.err(400, "M_INVALID_PARAM");
+}

@@ -197,6 +197,7 @@ async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
         .await?;
     svc.tokens.forget(&removed);
     svc.tokens.forget(std::slice::from_ref(&who.token_hash));
+    crate::actors::notifier::device_list_changed(&svc, who.user_id.as_str()).await;
     Ok(ok_json(json!({})))
 }
 
@@ -204,6 +205,7 @@ async fn logout_all(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let user = who.user_id.to_string();
     let removed = svc.db.run(move |c| crate::store::sessions::logout_everywhere(c, &user)).await?;
     svc.tokens.forget(&removed);
+    crate::actors::notifier::device_list_changed(&svc, who.user_id.as_str()).await;
     Ok(ok_json(json!({})))
 }
 

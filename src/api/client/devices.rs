@@ -65,8 +65,10 @@ async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> M
 /// Deletes the devices with their tokens, pushers and connection history, and forgets the
 /// cached sessions. Shared with the admin API.
 pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> MResult<()> {
-    let removed = svc.db.run(move |c| sessions::delete_devices(c, &user_id, &ids)).await?;
+    let u = user_id.clone();
+    let removed = svc.db.run(move |c| sessions::delete_devices(c, &u, &ids)).await?;
     svc.tokens.forget(&removed);
+    crate::actors::notifier::device_list_changed(svc, &user_id).await;
     Ok(())
 }
 

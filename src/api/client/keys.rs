@@ -1,5 +1,6 @@
 //! End-to-end encryption keys: upload, query (local users from the store, remote users from the
-//! device list last fetched from their server, fetched now if never), claim, cross-signing upload.
+//! device list last fetched from their server, fetched now if never), claim, cross-signing upload,
+//! and which room-mates' device lists changed between two sync tokens.
 
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/keys/query", web::post().to(query)),
             ("/keys/claim", web::post().to(claim)),
             ("/keys/device_signing/upload", web::post().to(upload_cross_signing)),
+            ("/keys/changes", web::get().to(changes)),
         ],
     );
 }
@@ -72,7 +74,11 @@ async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
     };
     let fallback = keyed(fallback_map, "fallback key")?;
     let user = who.user_id.to_string();
+    let announce = device_keys.is_some();
     let mut counts = svc.db.run(move |c| e2e_keys::upload(c, &user, &device, device_keys.as_deref(), &one_time, &fallback)).await?;
+    if announce {
+        crate::actors::notifier::device_list_changed(&svc, who.user_id.as_str()).await;
+    }
     // Clients read a missing count as "unknown" rather than zero; Synapse always reports this one.
     counts.entry("signed_curve25519".into()).or_insert(0);
     Ok(ok_json(json!({"one_time_key_counts": counts})))
@@ -285,6 +291,28 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<H
     if !keys.contains_key("master") && !existing.contains_key("master") {
         return Err(MatrixError::invalid_param("A master_key is needed before other cross-signing keys"));
     }
-    svc.db.run(move |c| e2e_keys::set_cross_signing(c, &user, &keys)).await?;
+    let u = user.clone();
+    svc.db.run(move |c| e2e_keys::set_cross_signing(c, &u, &keys)).await?;
+    crate::actors::notifier::device_list_changed(&svc, &user).await;
     Ok(ok_json(json!({})))
+}
+
+/// Users sharing a room with the requester whose device lists changed between two sync tokens.
+/// `left` stays empty: users who stopped sharing a room are not tracked yet.
+async fn changes(svc: Svc, who: Requester, req: actix_web::HttpRequest) -> MResult<HttpResponse> {
+    let q = crate::api::query(&req);
+    let from = super::sync::parse_since(q.get("from").ok_or_else(|| MatrixError::missing_param("Missing from"))?)?.device_lists;
+    let to = q.get("to").map(|t| super::sync::parse_since(t)).transpose()?.map(|p| p.device_lists);
+    let user = who.user_id.to_string();
+    let changed = svc
+        .db
+        .run(move |c| {
+            let to = match to {
+                Some(t) => t,
+                None => e2e_keys::device_list_position(c)?,
+            };
+            e2e_keys::changed_for(c, &user, from, to)
+        })
+        .await?;
+    Ok(ok_json(json!({"changed": changed, "left": []})))
 }

@@ -1,8 +1,8 @@
 //! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
 //!
-//! Tokens are `s<event position>_<account data position>_<to-device position>` (older tokens
-//! without the last part read it as 0). A sync reads everything from the
-//! store up to the positions it captured first, so what it returns and its `next_batch` agree.
+//! Tokens are `s<events>_<account data>_<to-device>_<device lists>` positions (older tokens
+//! without the last parts read them as 0). A sync reads everything from the store up to the
+//! positions it captured first, so what it returns and its `next_batch` agree.
 
 use super::events::TypeFilter;
 use crate::actors::notifier::{Positions, Wait};
@@ -10,7 +10,7 @@ use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
-use crate::store::{Conn, account_data, events as ev, rooms, to_device};
+use crate::store::{Conn, account_data, e2e_keys, events as ev, rooms, to_device};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -23,14 +23,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/sync", web::get().to(sync))]);
 }
 
-fn parse_since(t: &str) -> MResult<Positions> {
+pub fn parse_since(t: &str) -> MResult<Positions> {
     let bad = || MatrixError::invalid_param("Invalid since token");
     let body = t.strip_prefix('s').ok_or_else(bad)?;
     let mut parts = body.split('_');
     let events = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
     let account_data = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let to_device = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data, to_device })
+    let device_lists = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data, to_device, device_lists })
 }
 
 /// The parts of a filter `/sync` honours.
@@ -117,8 +118,12 @@ fn compute(
     full_state: bool,
     f: &SyncFilter,
 ) -> MResult<(Value, Positions, bool)> {
-    let mut now =
-        Positions { events: ev::max_stream(c)?, account_data: account_data::current_stream_id(c)?, to_device: to_device::max_stream(c)? };
+    let mut now = Positions {
+        events: ev::max_stream(c)?,
+        account_data: account_data::current_stream_id(c)?,
+        to_device: to_device::max_stream(c)?,
+        device_lists: e2e_keys::device_list_position(c)?,
+    };
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let mut join = Map::new();
     let mut invite = Map::new();
@@ -248,7 +253,17 @@ fn compute(
             to_device_events.push(json!({"sender": m.sender, "type": m.event_type, "content": content}));
         }
     }
-    let empty = join.is_empty() && invite.is_empty() && leave.is_empty() && global_ad.is_empty() && to_device_events.is_empty();
+    // Whose keys to re-query: only news to an incremental sync (an initial one queries all).
+    let changed = match since {
+        Some(s) if s.device_lists < now.device_lists => e2e_keys::changed_for(c, user, s.device_lists, now.device_lists)?,
+        _ => Vec::new(),
+    };
+    let empty = join.is_empty()
+        && invite.is_empty()
+        && leave.is_empty()
+        && global_ad.is_empty()
+        && to_device_events.is_empty()
+        && changed.is_empty();
     // Clients top up their one-time and fallback keys from these; signed_curve25519 is always
     // present (as Synapse reports it) so a device with none left uploads more.
     let (mut otk_counts, fallback_types) = match device {
@@ -259,12 +274,12 @@ fn compute(
     };
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
-        "next_batch": format!("s{}_{}_{}", now.events, now.account_data, now.to_device),
+        "next_batch": format!("s{}_{}_{}_{}", now.events, now.account_data, now.to_device, now.device_lists),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": []},
         "to_device": {"events": to_device_events},
-        "device_lists": {"changed": [], "left": []},
+        "device_lists": {"changed": changed, "left": []},
         "device_one_time_keys_count": otk_counts,
         "device_unused_fallback_key_types": fallback_types,
     });

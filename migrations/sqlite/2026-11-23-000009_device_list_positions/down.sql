@@ -1,0 +1,1 @@
+DROP INDEX device_list_streams_by_position;
