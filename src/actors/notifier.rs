@@ -4,13 +4,48 @@ use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Positions a sync can be behind on: the event, account data, to-device and device list streams.
+/// Positions a sync can be behind on: the event, account data, to-device, device list and
+/// receipt streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Positions {
     pub events: i64,
     pub account_data: i64,
     pub to_device: i64,
     pub device_lists: i64,
+    pub receipts: i64,
+}
+
+/// The streams besides events and account data that wake syncs.
+#[derive(Debug, Clone, Copy)]
+pub enum Stream {
+    ToDevice,
+    DeviceLists,
+    Receipts,
+}
+
+/// `stream` moved to `position` with news for `users`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Advanced {
+    pub stream: Stream,
+    pub users: Vec<String>,
+    pub position: i64,
+}
+
+impl Handler<Advanced> for Notifier {
+    type Result = ();
+    fn handle(&mut self, msg: Advanced, _: &mut Context<Self>) {
+        for u in msg.users {
+            let e = self.latest.entry(u.clone()).or_default();
+            let field = match msg.stream {
+                Stream::ToDevice => &mut e.to_device,
+                Stream::DeviceLists => &mut e.device_lists,
+                Stream::Receipts => &mut e.receipts,
+            };
+            *field = (*field).max(msg.position);
+            self.wake(&u);
+        }
+    }
 }
 
 #[derive(Default)]
@@ -35,14 +70,6 @@ pub struct EventsCommitted {
 #[rtype(result = "()")]
 pub struct AccountDataChanged {
     pub user: String,
-    pub stream_id: i64,
-}
-
-/// Send-to-device messages up to `stream_id` were queued for some devices of `users`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ToDeviceSent {
-    pub users: Vec<String>,
     pub stream_id: i64,
 }
 
@@ -84,36 +111,6 @@ impl Handler<AccountDataChanged> for Notifier {
     }
 }
 
-impl Handler<ToDeviceSent> for Notifier {
-    type Result = ();
-    fn handle(&mut self, msg: ToDeviceSent, _: &mut Context<Self>) {
-        for u in msg.users {
-            let e = self.latest.entry(u.clone()).or_default();
-            e.to_device = e.to_device.max(msg.stream_id);
-            self.wake(&u);
-        }
-    }
-}
-
-/// A user's device list moved to `stream_id`; `users` share a room with them (or are them).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DeviceListChanged {
-    pub users: Vec<String>,
-    pub stream_id: i64,
-}
-
-impl Handler<DeviceListChanged> for Notifier {
-    type Result = ();
-    fn handle(&mut self, msg: DeviceListChanged, _: &mut Context<Self>) {
-        for u in msg.users {
-            let e = self.latest.entry(u.clone()).or_default();
-            e.device_lists = e.device_lists.max(msg.stream_id);
-            self.wake(&u);
-        }
-    }
-}
-
 impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
@@ -124,6 +121,7 @@ impl Handler<Wait> for Notifier {
             || latest.account_data > seen.account_data
             || latest.to_device > seen.to_device
             || latest.device_lists > seen.device_lists
+            || latest.receipts > seen.receipts
         {
             let _ = tx.send(());
         } else {
@@ -142,7 +140,7 @@ pub async fn device_list_changed(svc: &crate::Services, user: &str) {
     let u = user.to_owned();
     let found = svc.db.run(move |c| Ok((crate::store::e2e_keys::audience(c, &u)?, crate::store::e2e_keys::device_list_position(c)?))).await;
     match found {
-        Ok((users, stream_id)) => svc.notifier.do_send(DeviceListChanged { users, stream_id }),
+        Ok((users, position)) => svc.notifier.do_send(Advanced { stream: Stream::DeviceLists, users, position }),
         Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message),
     }
 }

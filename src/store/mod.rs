@@ -8,6 +8,7 @@ pub mod events;
 pub mod media;
 pub mod purge;
 pub mod pushers;
+pub mod receipts;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

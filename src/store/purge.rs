@@ -20,6 +20,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> MResult<usize> {
         diesel::delete(room_aliases::table.filter(room_aliases::room_id.eq(room_id))).execute(c)?;
         diesel::delete(txn_ids::table.filter(txn_ids::room_id.eq(room_id))).execute(c)?;
         diesel::delete(account_data::table.filter(account_data::room_id.eq(room_id))).execute(c)?;
+        diesel::delete(super::schema::receipts::table.filter(super::schema::receipts::room_id.eq(room_id))).execute(c)?;
         Ok(())
     })?;
     // Deleting is idempotent and the purge is recorded in pending_purges, so the chunks need not

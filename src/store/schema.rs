@@ -274,6 +274,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    receipts (room_id, user_id, receipt_type, thread_id) {
+        room_id -> Text,
+        user_id -> Text,
+        receipt_type -> Text,
+        thread_id -> Text,
+        event_id -> Text,
+        event_stream -> BigInt,
+        ts -> BigInt,
+        stream_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -302,4 +315,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     remote_devices,
     to_device_messages,
     to_device_txns,
+    receipts,
 );

@@ -15,5 +15,6 @@ mod federation;
 mod journey;
 mod keys;
 mod media;
+mod receipts;
 mod search;
 mod to_device;

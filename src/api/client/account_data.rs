@@ -35,7 +35,7 @@ fn own(who: &Requester, user: &str) -> MResult<String> {
 }
 
 /// Stores and wakes the user's syncs.
-async fn write(svc: &Svc, user: String, room: String, kind: String, content: Value) -> MResult<()> {
+pub async fn write(svc: &Svc, user: String, room: String, kind: String, content: Value) -> MResult<()> {
     let text = content.to_string();
     let u = user.clone();
     let id = svc.db.run(move |c| store::set(c, &u, &room, &kind, &text)).await?;

@@ -9,6 +9,7 @@ pub mod media;
 pub mod misc;
 pub mod profile;
 pub mod pushers;
+pub mod receipts;
 pub mod rooms;
 pub mod search;
 pub mod sync;
@@ -27,6 +28,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(receipts::configure)
         .configure(to_device::configure)
         .configure(misc::configure)
         .configure(pushers::configure);

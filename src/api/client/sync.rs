@@ -1,6 +1,6 @@
 //! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
 //!
-//! Tokens are `s<events>_<account data>_<to-device>_<device lists>` positions (older tokens
+//! Tokens are `s<events>_<account data>_<to-device>_<device lists>_<receipts>` positions (older tokens
 //! without the last parts read them as 0). A sync reads everything from the store up to the
 //! positions it captured first, so what it returns and its `next_batch` agree.
 
@@ -10,7 +10,7 @@ use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
-use crate::store::{Conn, account_data, e2e_keys, events as ev, rooms, to_device};
+use crate::store::{Conn, account_data, e2e_keys, events as ev, receipts, rooms, to_device};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -31,7 +31,8 @@ pub fn parse_since(t: &str) -> MResult<Positions> {
     let account_data = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let to_device = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let device_lists = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data, to_device, device_lists })
+    let receipts = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data, to_device, device_lists, receipts })
 }
 
 /// The parts of a filter `/sync` honours.
@@ -123,6 +124,7 @@ fn compute(
         account_data: account_data::current_stream_id(c)?,
         to_device: to_device::max_stream(c)?,
         device_lists: e2e_keys::device_list_position(c)?,
+        receipts: receipts::position(c)?,
     };
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let mut join = Map::new();
@@ -142,6 +144,8 @@ fn compute(
             room_ad.entry(room).or_default().push(json!({"type": kind, "content": content}));
         }
     }
+
+    let mut room_receipts = receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
 
     let erased = crate::store::users::erased_users(c)?;
     for m in rooms::user_memberships(c, user)? {
@@ -166,7 +170,8 @@ fn compute(
                     }
                 }
                 let ad = room_ad.remove(&m.room_id).unwrap_or_default();
-                if !newly && timeline.is_empty() && ad.is_empty() {
+                let ephemeral: Vec<Value> = room_receipts.remove(&m.room_id).into_iter().collect();
+                if !newly && timeline.is_empty() && ad.is_empty() && ephemeral.is_empty() {
                     continue;
                 }
                 let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(now.events);
@@ -185,7 +190,7 @@ fn compute(
                         "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{before}")},
                         "state": {"events": client_events(&state, &HashMap::new())},
                         "account_data": {"events": ad},
-                        "ephemeral": {"events": []},
+                        "ephemeral": {"events": ephemeral},
                         "unread_notifications": {"highlight_count": 0, "notification_count": 0},
                         "summary": {},
                     }),
@@ -274,7 +279,7 @@ fn compute(
     };
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
-        "next_batch": format!("s{}_{}_{}_{}", now.events, now.account_data, now.to_device, now.device_lists),
+        "next_batch": format!("s{}_{}_{}_{}_{}", now.events, now.account_data, now.to_device, now.device_lists, now.receipts),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": []},
@@ -284,6 +289,24 @@ fn compute(
         "device_unused_fallback_key_types": fallback_types,
     });
     Ok((body, now, empty))
+}
+
+/// One `m.receipt` event per room with receipts changed in (after, upto], grouped the spec's way:
+/// event ID -> receipt type -> user -> {ts, thread_id}.
+fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<HashMap<String, Value>> {
+    let mut by_room: HashMap<String, Value> = HashMap::new();
+    if after >= upto {
+        return Ok(by_room);
+    }
+    for r in receipts::changed_for(c, user, after, upto)? {
+        let content = by_room.entry(r.room_id).or_insert_with(|| json!({"type": "m.receipt", "content": {}}));
+        let mut data = json!({"ts": r.ts});
+        if !r.thread_id.is_empty() {
+            data["thread_id"] = json!(r.thread_id);
+        }
+        content["content"][&r.event_id][&r.receipt_type][&r.user_id] = data;
+    }
+    Ok(by_room)
 }
 
 /// Transaction IDs this device used for its own events in `timeline`.

@@ -1,7 +1,7 @@
 //! `PUT /sendToDevice/{eventType}/{txnId}`: messages to other devices, delivered in their next
 //! `/sync` and kept until that sync is acknowledged.
 
-use crate::actors::notifier::ToDeviceSent;
+use crate::actors::notifier::{Advanced, Stream};
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
@@ -49,7 +49,7 @@ async fn send(svc: Svc, who: Requester, path: web::Path<(String, String)>, body:
     let (sender, device) = (who.user_id.to_string(), who.device_id.clone().unwrap_or_default());
     let sent = svc.db.run(move |c| to_device::send(c, &sender, &device, &txn_id, &out)).await?;
     if let Some((users, stream_id)) = sent {
-        svc.notifier.do_send(ToDeviceSent { users, stream_id });
+        svc.notifier.do_send(Advanced { stream: Stream::ToDevice, users, position: stream_id });
     }
     Ok(ok_json(json!({})))
 }
