@@ -47,6 +47,9 @@ pub struct Config {
     /// Whether other servers may see device display names (Synapse's
     /// `allow_device_name_lookup_over_federation`, off by default for privacy).
     pub allow_device_name_lookup_over_federation: bool,
+    /// Whether `/user_directory/search` finds every local user, or (the default, as Synapse)
+    /// only users sharing a room with the searcher or joined to a published room.
+    pub user_directory_search_all_users: bool,
     pub server_notices: ServerNoticesConfig,
 }
 
@@ -91,6 +94,7 @@ impl Default for Config {
             tls_private_key_path: PathBuf::new(),
             federation_custom_ca_list: Vec::new(),
             allow_device_name_lookup_over_federation: false,
+            user_directory_search_all_users: false,
         }
     }
 }
@@ -140,6 +144,7 @@ impl Config {
                 "federation_custom_ca_list" => {
                     self.federation_custom_ca_list = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
                 }
+                "user_directory_search_all_users" => self.user_directory_search_all_users = v.parse().map_err(|e| bad(&e))?,
                 "allow_device_name_lookup_over_federation" => {
                     self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?
                 }

@@ -306,3 +306,42 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> MR
 pub fn erased_users(conn: &mut Conn) -> MResult<std::collections::HashSet<String>> {
     Ok(users::table.filter(users::erased.eq(true)).select(users::user_id).load::<String>(conn)?.into_iter().collect())
 }
+
+/// `/user_directory/search`: active users whose localpart or displayname contains `term`
+/// (case-insensitive), limited to users sharing a joined room with `me` or joined to a
+/// published room unless `everyone`. At most `limit` rows, ordered by displayname then user ID.
+pub fn search_directory(conn: &mut Conn, me: &str, term: &str, limit: i64, everyone: bool) -> MResult<Vec<ListedProfile>> {
+    use super::schema::{memberships, rooms};
+    let escaped: String =
+        term.to_lowercase().chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
+    let (in_localpart, in_name) = (format!("@%{escaped}%:%"), format!("%{escaped}%"));
+    let mut q = users::table
+        .inner_join(profiles::table.on(profiles::user_id.eq(users::user_id)))
+        .filter(users::deactivated.eq(false))
+        .filter(
+            lower(users::user_id.nullable()).like(in_localpart).escape('\\').or(lower(profiles::displayname).like(in_name).escape('\\')),
+        )
+        .into_boxed();
+    if !everyone {
+        let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+        let shared = mine
+            .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+            .filter(mine.field(memberships::user_id).eq(me.to_owned()))
+            .filter(mine.field(memberships::membership).eq("join"))
+            .filter(theirs.field(memberships::membership).eq("join"))
+            .select(theirs.field(memberships::user_id));
+        let published = memberships::table
+            .inner_join(rooms::table.on(rooms::room_id.eq(memberships::room_id)))
+            .filter(rooms::is_public.eq(true))
+            .filter(memberships::membership.eq("join"))
+            .select(memberships::user_id);
+        q = q.filter(users::user_id.eq_any(shared).or(users::user_id.eq_any(published)));
+    }
+    Ok(q.order((profiles::displayname.asc(), users::user_id.asc()))
+        .limit(limit)
+        .select((users::user_id, profiles::displayname, profiles::avatar_url))
+        .load(conn)?)
+}
+
+/// A user ID with their displayname and avatar URL.
+pub type ListedProfile = (String, Option<String>, Option<String>);

@@ -18,3 +18,4 @@ mod media;
 mod receipts;
 mod search;
 mod to_device;
+mod user_directory;

@@ -14,6 +14,7 @@ pub mod rooms;
 pub mod search;
 pub mod sync;
 pub mod to_device;
+pub mod user_directory;
 
 use actix_web::web;
 
@@ -28,6 +29,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(user_directory::configure)
         .configure(receipts::configure)
         .configure(to_device::configure)
         .configure(misc::configure)
