@@ -10,6 +10,7 @@ pub mod events;
 pub mod federation;
 pub mod ids;
 pub mod store;
+pub mod typing;
 
 use actix::prelude::*;
 use actix_web::{App, HttpServer, web};
@@ -32,6 +33,7 @@ pub struct Services {
     pub client_ips: auth::client_ips::ClientIps,
     pub nonces: auth::shared_secret::Nonces,
     pub federation: federation::client::FederationClient,
+    pub typing: typing::TypingBoard,
 }
 
 impl Services {
@@ -103,6 +105,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         client_ips: auth::client_ips::ClientIps::default(),
         nonces: auth::shared_secret::Nonces::default(),
         federation: federation::client::FederationClient::new(&config)?,
+        typing: typing::TypingBoard::default(),
         config: config.clone(),
     });
     let optimizer = services.clone();

@@ -4,8 +4,8 @@ use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Positions a sync can be behind on: the event, account data, to-device, device list and
-/// receipt streams.
+/// Positions a sync can be behind on: the event, account data, to-device, device list, receipt
+/// and typing streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Positions {
     pub events: i64,
@@ -13,6 +13,7 @@ pub struct Positions {
     pub to_device: i64,
     pub device_lists: i64,
     pub receipts: i64,
+    pub typing: i64,
 }
 
 /// The streams besides events and account data that wake syncs.
@@ -21,6 +22,7 @@ pub enum Stream {
     ToDevice,
     DeviceLists,
     Receipts,
+    Typing,
 }
 
 /// `stream` moved to `position` with news for `users`.
@@ -41,6 +43,7 @@ impl Handler<Advanced> for Notifier {
                 Stream::ToDevice => &mut e.to_device,
                 Stream::DeviceLists => &mut e.device_lists,
                 Stream::Receipts => &mut e.receipts,
+                Stream::Typing => &mut e.typing,
             };
             *field = (*field).max(msg.position);
             self.wake(&u);
@@ -122,6 +125,7 @@ impl Handler<Wait> for Notifier {
             || latest.to_device > seen.to_device
             || latest.device_lists > seen.device_lists
             || latest.receipts > seen.receipts
+            || latest.typing > seen.typing
         {
             let _ = tx.send(());
         } else {

@@ -7,7 +7,7 @@
 //! event. Throughput: while one batch is being committed, new events collect in the next.
 
 use crate::Services;
-use crate::actors::notifier::EventsCommitted;
+use crate::actors::notifier::{Advanced, EventsCommitted, Stream};
 use crate::actors::user::MembershipChanged;
 use crate::error::{MResult, MatrixError};
 use crate::events::auth::RoomState;
@@ -42,6 +42,8 @@ pub struct RoomActor {
     last_active: Instant,
     /// Set by a purge: every later message is refused as if the room did not exist.
     closed: bool,
+    /// Who is typing, until when; published to the typing board on every change.
+    typing: HashMap<String, Instant>,
 }
 
 /// Send one event as `sender`. Answers with the event ID once it is committed.
@@ -96,6 +98,7 @@ impl RoomActor {
             txns: HashMap::new(),
             last_active: Instant::now(),
             closed: false,
+            typing: HashMap::new(),
         }
     }
 
@@ -371,6 +374,59 @@ impl Handler<GetMember> for RoomActor {
     }
 }
 
+/// `user` starts typing for `timeout`, or stops. Only joined members may type.
+#[derive(Message, Clone)]
+#[rtype(result = "MResult<()>")]
+pub struct SetTyping {
+    pub user: String,
+    pub typing: bool,
+    pub timeout: Duration,
+}
+
+impl Handler<SetTyping> for RoomActor {
+    type Result = MResult<()>;
+
+    fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
+        self.ensure_ready()?;
+        if self.state.membership(&msg.user) != "join" {
+            return Err(MatrixError::forbidden("You are not joined to this room"));
+        }
+        self.last_active = Instant::now();
+        let changed = if msg.typing {
+            self.typing.insert(msg.user, Instant::now() + msg.timeout).is_none()
+        } else {
+            self.typing.remove(&msg.user).is_some()
+        };
+        if msg.typing {
+            // Re-check after the timeout: a client that stops without saying so stops anyway.
+            ctx.run_later(msg.timeout + Duration::from_millis(10), |act, _| act.expire_typing());
+        }
+        if changed {
+            self.publish_typing();
+        }
+        Ok(())
+    }
+}
+
+impl RoomActor {
+    fn expire_typing(&mut self) {
+        let now = Instant::now();
+        let before = self.typing.len();
+        self.typing.retain(|_, until| *until > now);
+        if self.typing.len() != before {
+            self.publish_typing();
+        }
+    }
+
+    /// Puts the typing list on the board and wakes the joined members' syncs.
+    fn publish_typing(&self) {
+        let users: Vec<(String, Instant)> = self.typing.iter().map(|(u, t)| (u.clone(), *t)).collect();
+        let position = self.svc.typing.publish(&self.room_id, users);
+        let members: Vec<String> = self.state.members.iter().filter(|(_, m)| m.as_str() == "join").map(|(u, _)| u.clone()).collect();
+        self.svc.notifier.do_send(Advanced { stream: Stream::Typing, users: members, position });
+    }
+}
+
 /// Every local member leaves (one batch) and local invites are withdrawn. Answers with the users
 /// who were joined, once the leaves are committed.
 #[derive(Message, Clone)]
@@ -430,6 +486,7 @@ impl Handler<Purge> for RoomActor {
             let r = room_id.clone();
             let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, &r)).await?;
             svc.search.do_send(crate::actors::search::DropRoom(room_id.clone()));
+            svc.typing.drop_room(&room_id);
             log::info!("purged room {room_id}: {events_deleted} events deleted");
             Ok(PurgeReport { evacuated, events_deleted })
         };

@@ -18,4 +18,5 @@ mod media;
 mod receipts;
 mod search;
 mod to_device;
+mod typing;
 mod user_directory;

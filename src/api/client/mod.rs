@@ -14,6 +14,7 @@ pub mod rooms;
 pub mod search;
 pub mod sync;
 pub mod to_device;
+pub mod typing;
 pub mod user_directory;
 
 use actix_web::web;
@@ -29,6 +30,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(typing::configure)
         .configure(user_directory::configure)
         .configure(receipts::configure)
         .configure(to_device::configure)

@@ -1,6 +1,6 @@
 //! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
 //!
-//! Tokens are `s<events>_<account data>_<to-device>_<device lists>_<receipts>` positions (older tokens
+//! Tokens are `s<events>_<account data>_<to-device>_<device lists>_<receipts>_<typing>` positions (older tokens
 //! without the last parts read them as 0). A sync reads everything from the store up to the
 //! positions it captured first, so what it returns and its `next_batch` agree.
 
@@ -32,7 +32,8 @@ pub fn parse_since(t: &str) -> MResult<Positions> {
     let to_device = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let device_lists = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let receipts = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data, to_device, device_lists, receipts })
+    let typing = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data, to_device, device_lists, receipts, typing })
 }
 
 /// The parts of a filter `/sync` honours.
@@ -93,7 +94,10 @@ async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpRespons
     loop {
         let (user, device) = (who.user_id.to_string(), who.device_id.clone());
         let f = filter.clone();
-        let (body, now, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f)).await?;
+        // Typing lives in memory: read it here, hand the rooms that changed to the store part.
+        let typing_now = svc.typing.position();
+        let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
+        let (body, now, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f, typing)).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if !empty || since.is_none() || full_state || remaining.is_zero() {
             return Ok(ok_json(body));
@@ -118,6 +122,7 @@ fn compute(
     since: Option<Positions>,
     full_state: bool,
     f: &SyncFilter,
+    (typing_now, mut typing): (i64, HashMap<String, Vec<String>>),
 ) -> MResult<(Value, Positions, bool)> {
     let mut now = Positions {
         events: ev::max_stream(c)?,
@@ -125,6 +130,7 @@ fn compute(
         to_device: to_device::max_stream(c)?,
         device_lists: e2e_keys::device_list_position(c)?,
         receipts: receipts::position(c)?,
+        typing: typing_now,
     };
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let mut join = Map::new();
@@ -170,7 +176,10 @@ fn compute(
                     }
                 }
                 let ad = room_ad.remove(&m.room_id).unwrap_or_default();
-                let ephemeral: Vec<Value> = room_receipts.remove(&m.room_id).into_iter().collect();
+                let mut ephemeral: Vec<Value> = room_receipts.remove(&m.room_id).into_iter().collect();
+                if let Some(users) = typing.remove(&m.room_id) {
+                    ephemeral.push(json!({"type": "m.typing", "content": {"user_ids": users}}));
+                }
                 if !newly && timeline.is_empty() && ad.is_empty() && ephemeral.is_empty() {
                     continue;
                 }
@@ -279,7 +288,10 @@ fn compute(
     };
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
-        "next_batch": format!("s{}_{}_{}_{}_{}", now.events, now.account_data, now.to_device, now.device_lists, now.receipts),
+        "next_batch": format!(
+            "s{}_{}_{}_{}_{}_{}",
+            now.events, now.account_data, now.to_device, now.device_lists, now.receipts, now.typing
+        ),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": []},
