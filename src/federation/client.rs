@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 const WELL_KNOWN_TTL: Duration = Duration::from_secs(24 * 3600);
 const WELL_KNOWN_FAILURE_TTL: Duration = Duration::from_secs(600);
+/// How long requests made on a client's behalf skip a server that could not be reached.
+const BACKOFF: Duration = Duration::from_secs(60);
 /// Longest we trust a fetched verify key, whatever `valid_until_ts` says.
 const MAX_KEY_CACHE_MS: i64 = 24 * 3600 * 1000;
 
@@ -44,6 +46,8 @@ pub struct FederationClient {
     http: reqwest::Client,
     well_known: Mutex<HashMap<String, (Option<String>, Instant)>>,
     verify_keys: Mutex<HashMap<String, ServerVerifyKeys>>,
+    /// Servers that were unreachable, until when they are skipped by `request_unless_down`.
+    down_until: Mutex<HashMap<String, Instant>>,
 }
 
 /// One server's verify keys: key ID -> (public key bytes, trusted until ms).
@@ -82,7 +86,7 @@ impl FederationClient {
             .user_agent(concat!("Ensemble/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("federation client: {e}"))?;
-        Ok(Self { http, well_known: Mutex::default(), verify_keys: Mutex::default() })
+        Ok(Self { http, well_known: Mutex::default(), verify_keys: Mutex::default(), down_until: Mutex::default() })
     }
 
     /// `https://host:port` for a server name.
@@ -131,8 +135,37 @@ impl FederationClient {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| FedError::Unreachable(describe(&e)))?;
-        Self::json_reply(resp).await
+        let result = match req.send().await {
+            Ok(resp) => Self::json_reply(resp).await,
+            Err(e) => Err(FedError::Unreachable(describe(&e))),
+        };
+        if let Ok(mut down) = self.down_until.lock() {
+            match &result {
+                Err(FedError::Unreachable(_)) => down.insert(destination.to_owned(), Instant::now() + BACKOFF),
+                _ => down.remove(destination),
+            };
+        }
+        result
+    }
+
+    /// As [`request`](Self::request), but fails at once for a server that was unreachable in the
+    /// last minute: a client's `/keys/query` should not wait on a dead server every time. Admin
+    /// actions use `request` and always try.
+    pub async fn request_unless_down(
+        &self,
+        keys: &ServerKeys,
+        method: reqwest::Method,
+        destination: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, FedError> {
+        let until = self.down_until.lock().ok().and_then(|d| d.get(destination).copied());
+        if let Some(until) = until
+            && until > Instant::now()
+        {
+            return Err(FedError::Unreachable(format!("not retried for {}s after a failure", (until - Instant::now()).as_secs() + 1)));
+        }
+        self.request(keys, method, destination, path, body).await
     }
 
     async fn json_reply(resp: reqwest::Response) -> Result<Value, FedError> {

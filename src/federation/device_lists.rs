@@ -42,10 +42,16 @@ pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResul
 
 /// Asks the user's server for their device list now and replaces the stored one with the
 /// answer; on any failure nothing stored changes. Returns the number of devices stored.
-pub async fn refresh(svc: &Services, user_id: &str) -> Result<usize, FedError> {
+/// `even_if_down` tries a server that failed in the last minute (an admin asked for it).
+pub async fn refresh(svc: &Services, user_id: &str, even_if_down: bool) -> Result<usize, FedError> {
     let server = user_id.split_once(':').map(|(_, s)| s).unwrap_or_default().to_owned();
     let path = format!("/_matrix/federation/v1/user/devices/{}", crate::api::encode_segment(user_id));
-    let answer = svc.federation.request(&svc.keys, reqwest::Method::GET, &server, &path, None).await?;
+    let fed = &svc.federation;
+    let answer = if even_if_down {
+        fed.request(&svc.keys, reqwest::Method::GET, &server, &path, None).await?
+    } else {
+        fed.request_unless_down(&svc.keys, reqwest::Method::GET, &server, &path, None).await?
+    };
     let (stream_id, devices, cross) = parse_answer(user_id, &answer)?;
     let n = devices.len();
     let user = user_id.to_owned();

@@ -98,8 +98,14 @@ async fn refresh_devices_errors() {
     assert!(r.body["error"].as_str().unwrap().contains("unreachable"), "{}", r.body);
     // Nothing was stored for the unreachable user: a client query reports the server as failed.
     let q = query(&a, &alice, &nobody).await;
-    assert!(q["failures"][format!("127.0.0.1:{closed}")].is_object(), "{q}");
+    let failure = &q["failures"][format!("127.0.0.1:{closed}")];
+    assert!(failure.is_object(), "{q}");
     assert_eq!(q["device_keys"].get(&nobody), None);
+    // Clients' queries do not wait on a server that just failed; an admin's refresh still tries.
+    assert!(failure["message"].as_str().unwrap().contains("not retried"), "{q}");
+    let again = refresh(&a, &admin, &nobody).await;
+    again.err(502, "M_UNKNOWN");
+    assert!(!again.body["error"].as_str().unwrap().contains("not retried"), "{}", again.body);
 }
 
 #[actix_rt::test]

@@ -97,7 +97,7 @@ async fn refresh_devices(svc: Svc, admin: Admin, path: web::Path<String>) -> MRe
         return Err(MatrixError::invalid_param("Can not refresh the device list of a local user"));
     }
     log::info!("admin {} refreshes the device list of {user_id}", admin.user_id);
-    crate::federation::device_lists::refresh(&svc, user_id.as_str()).await.map_err(|e| {
+    crate::federation::device_lists::refresh(&svc, user_id.as_str(), true).await.map_err(|e| {
         MatrixError::new(
             StatusCode::BAD_GATEWAY,
             "M_UNKNOWN",

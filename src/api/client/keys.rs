@@ -171,7 +171,7 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
             (Some(devices), cross) => (devices, cross),
             (None, _) => {
                 // Never fetched: ask the user's server now, as Synapse does for untracked users.
-                if let Err(e) = crate::federation::device_lists::refresh(&svc, &user).await {
+                if let Err(e) = crate::federation::device_lists::refresh(&svc, &user, false).await {
                     log::info!("keys/query: device list of {user} unavailable: {e}");
                     failures.insert(server, json!({"status": 503, "message": e.to_string()}));
                     continue;
@@ -236,7 +236,7 @@ async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
             let body = json!({"one_time_keys": wanted});
             let answer = svc
                 .federation
-                .request(&svc.keys, reqwest::Method::POST, &server, "/_matrix/federation/v1/user/keys/claim", Some(&body))
+                .request_unless_down(&svc.keys, reqwest::Method::POST, &server, "/_matrix/federation/v1/user/keys/claim", Some(&body))
                 .await;
             (server, wanted, answer)
         }
