@@ -79,3 +79,25 @@ pub fn delete_alias(conn: &mut Conn, alias: &str) -> MResult<bool> {
 pub fn room_aliases(conn: &mut Conn, room_id: &str) -> MResult<Vec<String>> {
     Ok(room_aliases::table.filter(room_aliases::room_id.eq(room_id)).select(room_aliases::alias).load(conn)?)
 }
+
+/// Rooms published to the room directory with their joined member counts, largest first.
+pub fn published_rooms(conn: &mut Conn) -> MResult<Vec<(String, i64)>> {
+    use super::schema::rooms;
+    let published: Vec<String> = rooms::table.filter(rooms::is_public.eq(true)).select(rooms::room_id).load(conn)?;
+    let counts: Vec<(String, i64)> = memberships::table
+        .filter(memberships::room_id.eq_any(&published))
+        .filter(memberships::membership.eq("join"))
+        .group_by(memberships::room_id)
+        .select((memberships::room_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let counts: std::collections::HashMap<String, i64> = counts.into_iter().collect();
+    let mut out: Vec<(String, i64)> = published.into_iter().map(|r| (r.clone(), counts.get(&r).copied().unwrap_or(0))).collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
+/// Publishes the room to the directory or withdraws it; false if the room is unknown.
+pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> MResult<bool> {
+    use super::schema::rooms;
+    Ok(diesel::update(rooms::table.find(room_id)).set(rooms::is_public.eq(published)).execute(conn)? == 1)
+}

@@ -16,6 +16,7 @@ mod journey;
 mod keys;
 mod media;
 mod receipts;
+mod room_directory;
 mod search;
 mod to_device;
 mod typing;

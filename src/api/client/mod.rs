@@ -10,6 +10,7 @@ pub mod misc;
 pub mod profile;
 pub mod pushers;
 pub mod receipts;
+pub mod room_directory;
 pub mod rooms;
 pub mod search;
 pub mod sync;
@@ -30,6 +31,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(room_directory::configure)
         .configure(typing::configure)
         .configure(user_directory::configure)
         .configure(receipts::configure)

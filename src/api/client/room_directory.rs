@@ -1,0 +1,167 @@
+//! The room directory: `/publicRooms` (GET and POST with a search filter) and each room's
+//! `/directory/list/room/{roomId}` visibility.
+
+use crate::actors::room::GetMember;
+use crate::api::{Body, Svc, arc, ok_json, query, str_field};
+use crate::auth::Requester;
+use crate::error::{MResult, MatrixError};
+use crate::ids::parse_room_id;
+use crate::store::events::state_event;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+/// Power needed to publish or withdraw a room (the default for state events), unless admin.
+const PUBLISH_LEVEL: i64 = 50;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    crate::api::routes(
+        cfg,
+        vec![
+            ("/publicRooms", web::get().to(list_get)),
+            ("/publicRooms", web::post().to(list_post)),
+            ("/directory/list/room/{room}", web::get().to(get_visibility)),
+            ("/directory/list/room/{room}", web::put().to(set_visibility)),
+        ],
+    );
+}
+
+struct ListQuery {
+    limit: usize,
+    offset: usize,
+    term: Option<String>,
+}
+
+fn parse_since(since: Option<&str>) -> MResult<usize> {
+    match since {
+        None | Some("") => Ok(0),
+        Some(s) => s.strip_prefix('o').and_then(|n| n.parse().ok()).ok_or_else(|| MatrixError::invalid_param("Invalid since token")),
+    }
+}
+
+fn check_server(svc: &Svc, server: Option<&str>) -> MResult<()> {
+    match server {
+        Some(s) if s != svc.server_name() => Err(MatrixError::invalid_param("Only this server's room directory is served")),
+        _ => Ok(()),
+    }
+}
+
+async fn list_get(svc: Svc, req: HttpRequest) -> MResult<HttpResponse> {
+    let q = query(&req);
+    check_server(&svc, q.get("server").map(String::as_str))?;
+    let limit = match crate::api::query_i64(&q, "limit")? {
+        Some(n) if n < 0 => return Err(MatrixError::invalid_param("limit must not be negative")),
+        Some(n) => n as usize,
+        None => 100,
+    };
+    list(&svc, ListQuery { limit, offset: parse_since(q.get("since").map(String::as_str))?, term: None }).await
+}
+
+async fn list_post(svc: Svc, _who: Requester, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    check_server(&svc, query(&req).get("server").map(String::as_str))?;
+    let body = body.object()?;
+    let limit = match body.get("limit") {
+        None | Some(Value::Null) => 100,
+        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("limit must be a non-negative integer"))? as usize,
+    };
+    let since = crate::api::opt_str(&body, "since")?;
+    let term = match body.get("filter").and_then(|f| f.get("generic_search_term")) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.to_lowercase()),
+        Some(_) => return Err(MatrixError::bad_json("generic_search_term must be a string")),
+    };
+    list(&svc, ListQuery { limit, offset: parse_since(since)?, term }).await
+}
+
+/// One directory entry, read from the room's current state.
+fn entry(c: &mut crate::store::Conn, room_id: &str, joined: i64) -> MResult<Value> {
+    let content = |c: &mut crate::store::Conn, kind: &str| -> MResult<Value> {
+        Ok(state_event(c, room_id, kind, "")?.map(|p| p.content).unwrap_or(Value::Null))
+    };
+    let mut e = Map::new();
+    e.insert("room_id".into(), json!(room_id));
+    e.insert("num_joined_members".into(), json!(joined));
+    for (kind, field, key) in [
+        ("m.room.name", "name", "name"),
+        ("m.room.topic", "topic", "topic"),
+        ("m.room.canonical_alias", "canonical_alias", "alias"),
+        ("m.room.avatar", "avatar_url", "url"),
+    ] {
+        if let Some(v) = content(c, kind)?.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+            e.insert(field.into(), json!(v));
+        }
+    }
+    let join_rule = content(c, "m.room.join_rules")?.get("join_rule").and_then(Value::as_str).unwrap_or("invite").to_owned();
+    let history = content(c, "m.room.history_visibility")?.get("history_visibility").and_then(Value::as_str).unwrap_or("shared").to_owned();
+    let guests = content(c, "m.room.guest_access")?.get("guest_access").and_then(Value::as_str) == Some("can_join");
+    if let Some(t) = content(c, "m.room.create")?.get("type").and_then(Value::as_str) {
+        e.insert("room_type".into(), json!(t));
+    }
+    e.insert("join_rule".into(), json!(join_rule));
+    e.insert("world_readable".into(), json!(history == "world_readable"));
+    e.insert("guest_can_join".into(), json!(guests));
+    Ok(Value::Object(e))
+}
+
+async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
+    let ListQuery { limit, offset, term } = q;
+    let (chunk, total, more) = svc
+        .db
+        .run(move |c| {
+            let rooms = crate::store::rooms::published_rooms(c)?;
+            let mut matching = Vec::new();
+            for (room_id, joined) in rooms {
+                let e = entry(c, &room_id, joined)?;
+                let hit = term.as_deref().is_none_or(|t| {
+                    ["name", "topic", "canonical_alias", "room_id"]
+                        .iter()
+                        .any(|f| e.get(*f).and_then(Value::as_str).is_some_and(|v| v.to_lowercase().contains(t)))
+                });
+                if hit {
+                    matching.push(e);
+                }
+            }
+            let total = matching.len();
+            let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+            let more = offset + page.len() < total;
+            Ok((page, total, more))
+        })
+        .await?;
+    let mut body = json!({"chunk": chunk, "total_room_count_estimate": total});
+    if more {
+        body["next_batch"] = json!(format!("o{}", offset + limit));
+    }
+    if offset > 0 {
+        body["prev_batch"] = json!(format!("o{}", offset.saturating_sub(limit)));
+    }
+    Ok(ok_json(body))
+}
+
+async fn get_visibility(svc: Svc, path: web::Path<String>) -> MResult<HttpResponse> {
+    let room = parse_room_id(&path)?.to_string();
+    let row = svc.db.run(move |c| crate::store::events::room_row(c, &room)).await?;
+    let row = row.ok_or_else(|| MatrixError::not_found("Unknown room"))?;
+    Ok(ok_json(json!({"visibility": if row.is_public { "public" } else { "private" }})))
+}
+
+async fn set_visibility(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+    let room = parse_room_id(&path)?.to_string();
+    let body = body.object()?;
+    let published = match str_field(&body, "visibility")? {
+        "public" => true,
+        "private" => false,
+        _ => return Err(MatrixError::invalid_param("visibility must be public or private")),
+    };
+    let member = arc(&svc).send_to_room(&room, GetMember { user: who.user_id.to_string() }).await??;
+    if !who.is_admin && (member.membership != "join" || member.power < PUBLISH_LEVEL) {
+        return Err(MatrixError::forbidden("You need power level 50 in the room to change its directory visibility"));
+    }
+    if who.shadow_banned {
+        return Ok(ok_json(json!({})));
+    }
+    let r = room.clone();
+    if !svc.db.run(move |c| crate::store::rooms::set_published(c, &r, published)).await? {
+        return Err(MatrixError::not_found("Unknown room"));
+    }
+    log::info!("{} set the directory visibility of {room} to {}", who.user_id, if published { "public" } else { "private" });
+    Ok(ok_json(json!({})))
+}
