@@ -113,8 +113,15 @@ pub fn find_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<O
     Ok(devices::table.find((user_id, device_id)).select(Device::as_select()).first(conn).optional()?)
 }
 
+/// Renames a device; a name is part of what others see of the device list, so it counts as a change.
 pub fn rename_device(conn: &mut Conn, user_id: &str, device_id: &str, name: Option<&str>) -> MResult<usize> {
-    Ok(diesel::update(devices::table.find((user_id, device_id))).set(devices::display_name.eq(name)).execute(conn)?)
+    super::write_txn(conn, |c| {
+        let n = diesel::update(devices::table.find((user_id, device_id))).set(devices::display_name.eq(name)).execute(c)?;
+        if n == 1 {
+            super::e2e_keys::bump_device_list(c, user_id)?;
+        }
+        Ok(n)
+    })
 }
 
 /// Deletes the devices and their tokens; returns the token hashes removed.
@@ -134,18 +141,23 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
 
 /// Creates a device with no token (admin API); false if it already existed.
 pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<bool> {
-    let n = diesel::insert_into(devices::table)
-        .values(Device {
-            user_id: user_id.into(),
-            device_id: device_id.into(),
-            display_name: None,
-            last_seen_ts: None,
-            last_seen_ip: None,
-            last_seen_user_agent: None,
-        })
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(n == 1)
+    super::write_txn(conn, |c| {
+        let n = diesel::insert_into(devices::table)
+            .values(Device {
+                user_id: user_id.into(),
+                device_id: device_id.into(),
+                display_name: None,
+                last_seen_ts: None,
+                last_seen_ip: None,
+                last_seen_user_agent: None,
+            })
+            .on_conflict_do_nothing()
+            .execute(c)?;
+        if n == 1 {
+            super::e2e_keys::bump_device_list(c, user_id)?;
+        }
+        Ok(n == 1)
+    })
 }
 
 /// `/logout/all`: every device and token of the user, and every token the user minted as an admin

@@ -203,6 +203,18 @@ async fn room_mates_learn_of_device_list_changes() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10), "woke after {:?}", started.elapsed());
     assert_eq!(woken["device_lists"]["changed"], json!([alice.user_id]));
 
+    // Renaming a device, or an admin creating one, changes the list too.
+    let tb3 = token(&woken);
+    s.put(&format!("/_matrix/client/v3/devices/{}", alice.device_id), &alice.token, json!({"display_name": "renamed"})).await.ok();
+    let renamed = s.sync(&bob, Some(&tb3), 0).await;
+    assert_eq!(renamed["device_lists"]["changed"], json!([alice.user_id]), "{renamed}");
+    let admin = s.register_admin("admin").await;
+    let tb4 = token(&renamed);
+    let path = format!("/_synapse/admin/v2/users/{}/devices", crate::common::enc(&alice.user_id));
+    assert_eq!(s.post(&path, &admin.token, json!({"device_id": "NEWDEV"})).await.status, 201);
+    let created = s.sync(&bob, Some(&tb4), 0).await;
+    assert_eq!(created["device_lists"]["changed"], json!([alice.user_id]), "{created}");
+
     s.get("/_matrix/client/v3/keys/changes", &bob.token).await.err(400, "M_MISSING_PARAM");
     s.get("/_matrix/client/v3/keys/changes?from=nonsense", &bob.token).await.err(400, "M_INVALID_PARAM");
 }
