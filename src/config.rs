@@ -50,6 +50,8 @@ pub struct Config {
     /// Whether `/user_directory/search` finds every local user, or (the default, as Synapse)
     /// only users sharing a room with the searcher or joined to a published room.
     pub user_directory_search_all_users: bool,
+    /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
+    pub presence_enabled: bool,
     pub server_notices: ServerNoticesConfig,
 }
 
@@ -95,6 +97,7 @@ impl Default for Config {
             federation_custom_ca_list: Vec::new(),
             allow_device_name_lookup_over_federation: false,
             user_directory_search_all_users: false,
+            presence_enabled: true,
         }
     }
 }
@@ -144,6 +147,7 @@ impl Config {
                 "federation_custom_ca_list" => {
                     self.federation_custom_ca_list = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
                 }
+                "presence_enabled" => self.presence_enabled = v.parse().map_err(|e| bad(&e))?,
                 "user_directory_search_all_users" => self.user_directory_search_all_users = v.parse().map_err(|e| bad(&e))?,
                 "allow_device_name_lookup_over_federation" => {
                     self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?

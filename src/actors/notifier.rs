@@ -4,8 +4,8 @@ use actix::prelude::*;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
 
-/// Positions a sync can be behind on: the event, account data, to-device, device list, receipt
-/// and typing streams.
+/// Positions a sync can be behind on: the event, account data, to-device, device list, receipt,
+/// typing and presence streams.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Positions {
     pub events: i64,
@@ -14,6 +14,7 @@ pub struct Positions {
     pub device_lists: i64,
     pub receipts: i64,
     pub typing: i64,
+    pub presence: i64,
 }
 
 /// The streams besides events and account data that wake syncs.
@@ -23,6 +24,7 @@ pub enum Stream {
     DeviceLists,
     Receipts,
     Typing,
+    Presence,
 }
 
 /// `stream` moved to `position` with news for `users`.
@@ -44,6 +46,7 @@ impl Handler<Advanced> for Notifier {
                 Stream::DeviceLists => &mut e.device_lists,
                 Stream::Receipts => &mut e.receipts,
                 Stream::Typing => &mut e.typing,
+                Stream::Presence => &mut e.presence,
             };
             *field = (*field).max(msg.position);
             self.wake(&u);
@@ -126,6 +129,7 @@ impl Handler<Wait> for Notifier {
             || latest.device_lists > seen.device_lists
             || latest.receipts > seen.receipts
             || latest.typing > seen.typing
+            || latest.presence > seen.presence
         {
             let _ = tx.send(());
         } else {
@@ -142,7 +146,7 @@ impl Handler<Wait> for Notifier {
 /// time it runs, since the change is in the store.
 pub async fn device_list_changed(svc: &crate::Services, user: &str) {
     let u = user.to_owned();
-    let found = svc.db.run(move |c| Ok((crate::store::e2e_keys::audience(c, &u)?, crate::store::e2e_keys::device_list_position(c)?))).await;
+    let found = svc.db.run(move |c| Ok((crate::store::rooms::room_mates(c, &u)?, crate::store::e2e_keys::device_list_position(c)?))).await;
     match found {
         Ok((users, position)) => svc.notifier.do_send(Advanced { stream: Stream::DeviceLists, users, position }),
         Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message),

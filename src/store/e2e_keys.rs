@@ -204,27 +204,9 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResul
     if changed.is_empty() {
         return Ok(changed);
     }
-    let mut users = audience(conn, user)?;
+    let mut users = super::rooms::room_mates(conn, user)?;
     users.retain(|u| changed.contains(u));
     users.sort();
-    Ok(users)
-}
-
-/// Local users sharing a joined room with `user`, and the user: who to wake on a device change.
-pub fn audience(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
-    use super::schema::memberships;
-    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
-    let mut users: Vec<String> = mine
-        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
-        .filter(mine.field(memberships::user_id).eq(user))
-        .filter(mine.field(memberships::membership).eq("join"))
-        .filter(theirs.field(memberships::membership).eq("join"))
-        .select(theirs.field(memberships::user_id))
-        .distinct()
-        .load(conn)?;
-    if !users.iter().any(|u| u == user) {
-        users.push(user.to_owned());
-    }
     Ok(users)
 }
 

@@ -6,6 +6,7 @@ pub mod client_ips;
 pub mod e2e_keys;
 pub mod events;
 pub mod media;
+pub mod presence;
 pub mod purge;
 pub mod pushers;
 pub mod receipts;

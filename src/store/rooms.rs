@@ -101,3 +101,20 @@ pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> MResult
     use super::schema::rooms;
     Ok(diesel::update(rooms::table.find(room_id)).set(rooms::is_public.eq(published)).execute(conn)? == 1)
 }
+
+/// Users sharing a joined room with `user`, and the user: who sees their device list and presence.
+pub fn room_mates(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let mut users: Vec<String> = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(user))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::membership).eq("join"))
+        .select(theirs.field(memberships::user_id))
+        .distinct()
+        .load(conn)?;
+    if !users.iter().any(|u| u == user) {
+        users.push(user.to_owned());
+    }
+    Ok(users)
+}

@@ -287,6 +287,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    presence (user_id) {
+        user_id -> Text,
+        state -> Text,
+        status_msg -> Nullable<Text>,
+        last_active_ts -> BigInt,
+        stream_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -316,4 +326,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     to_device_messages,
     to_device_txns,
     receipts,
+    presence,
 );

@@ -7,6 +7,7 @@ pub mod events;
 pub mod keys;
 pub mod media;
 pub mod misc;
+pub mod presence;
 pub mod profile;
 pub mod pushers;
 pub mod receipts;
@@ -31,6 +32,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(presence::configure)
         .configure(room_directory::configure)
         .configure(typing::configure)
         .configure(user_directory::configure)

@@ -1,6 +1,7 @@
 //! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
 //!
-//! Tokens are `s<events>_<account data>_<to-device>_<device lists>_<receipts>_<typing>` positions (older tokens
+//! Tokens are `s<events>_<account data>_<to-device>_<device lists>_<receipts>_<typing>_<presence>`
+//! positions (older tokens
 //! without the last parts read them as 0). A sync reads everything from the store up to the
 //! positions it captured first, so what it returns and its `next_batch` agree.
 
@@ -10,7 +11,7 @@ use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
-use crate::store::{Conn, account_data, e2e_keys, events as ev, receipts, rooms, to_device};
+use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, rooms, to_device};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -33,7 +34,8 @@ pub fn parse_since(t: &str) -> MResult<Positions> {
     let device_lists = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let receipts = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
     let typing = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data, to_device, device_lists, receipts, typing })
+    let presence = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
+    Ok(Positions { events, account_data, to_device, device_lists, receipts, typing, presence })
 }
 
 /// The parts of a filter `/sync` honours.
@@ -90,6 +92,11 @@ async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpRespons
     }
     let full_state = query_bool(&q, "full_state")?.unwrap_or(false);
     let filter = load_filter(&svc, &who, q.get("filter")).await?;
+    if let Some(state) = super::presence::sync_presence(q.get("set_presence"))?
+        && !who.shadow_banned
+    {
+        super::presence::update(&svc, who.user_id.as_str(), &state, None).await?;
+    }
     let deadline = Instant::now() + Duration::from_millis(timeout.min(120_000) as u64);
     loop {
         let (user, device) = (who.user_id.to_string(), who.device_id.clone());
@@ -131,6 +138,7 @@ fn compute(
         device_lists: e2e_keys::device_list_position(c)?,
         receipts: receipts::position(c)?,
         typing: typing_now,
+        presence: presence::position(c)?,
     };
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let mut join = Map::new();
@@ -272,7 +280,13 @@ fn compute(
         Some(s) if s.device_lists < now.device_lists => e2e_keys::changed_for(c, user, s.device_lists, now.device_lists)?,
         _ => Vec::new(),
     };
-    let empty = join.is_empty()
+    let now_ms = crate::ids::now_ms();
+    let presence_events: Vec<Value> = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?
+        .iter()
+        .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
+        .collect();
+    let empty = presence_events.is_empty()
+        && join.is_empty()
         && invite.is_empty()
         && leave.is_empty()
         && global_ad.is_empty()
@@ -289,12 +303,12 @@ fn compute(
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
         "next_batch": format!(
-            "s{}_{}_{}_{}_{}_{}",
-            now.events, now.account_data, now.to_device, now.device_lists, now.receipts, now.typing
+            "s{}_{}_{}_{}_{}_{}_{}",
+            now.events, now.account_data, now.to_device, now.device_lists, now.receipts, now.typing, now.presence
         ),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
-        "presence": {"events": []},
+        "presence": {"events": presence_events},
         "to_device": {"events": to_device_events},
         "device_lists": {"changed": changed, "left": []},
         "device_one_time_keys_count": otk_counts,

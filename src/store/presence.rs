@@ -1,0 +1,92 @@
+//! Presence: each user's state (`online`, `unavailable`, `offline`), status message and when they
+//! were last active.
+
+use super::Conn;
+use super::schema::presence;
+use crate::error::MResult;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Presence {
+    pub user_id: String,
+    pub state: String,
+    pub status_msg: Option<String>,
+    pub last_active_ts: i64,
+}
+
+/// `last_active` is refreshed at most this often by syncs (one write a minute per active user).
+pub const ACTIVE_REFRESH_MS: i64 = 60_000;
+
+/// Sets the user's state (and status message, when `Some`) and marks them active now. Returns
+/// the new stream position when what others see changed, `None` otherwise.
+pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&str>>, now: i64) -> MResult<Option<i64>> {
+    // Most calls come from syncs and change nothing: decide that with a read, so a sync does not
+    // take the write lock.
+    if status_msg.is_none()
+        && let Some(p) = get(conn, user)?
+        && p.state == state
+        && now - p.last_active_ts < ACTIVE_REFRESH_MS
+    {
+        return Ok(None);
+    }
+    super::write_txn(conn, |c| {
+        let old: Option<(String, Option<String>, i64, i64)> = presence::table
+            .find(user)
+            .select((presence::state, presence::status_msg, presence::last_active_ts, presence::stream_id))
+            .first(c)
+            .optional()?;
+        let msg = match status_msg {
+            Some(m) => m.map(str::to_owned),
+            None => old.as_ref().and_then(|o| o.1.clone()),
+        };
+        let visible_change = old.as_ref().is_none_or(|o| o.0 != state || o.1 != msg);
+        if !visible_change && old.as_ref().is_some_and(|o| now - o.2 < ACTIVE_REFRESH_MS) {
+            return Ok(None);
+        }
+        let stream_id = if visible_change { position(c)? + 1 } else { old.as_ref().map(|o| o.3).unwrap_or(0) };
+        diesel::insert_into(presence::table)
+            .values((
+                presence::user_id.eq(user),
+                presence::state.eq(state),
+                presence::status_msg.eq(&msg),
+                presence::last_active_ts.eq(now),
+                presence::stream_id.eq(stream_id),
+            ))
+            .on_conflict(presence::user_id)
+            .do_update()
+            .set((
+                presence::state.eq(state),
+                presence::status_msg.eq(&msg),
+                presence::last_active_ts.eq(now),
+                presence::stream_id.eq(stream_id),
+            ))
+            .execute(c)?;
+        Ok(visible_change.then_some(stream_id))
+    })
+}
+
+pub fn get(conn: &mut Conn, user: &str) -> MResult<Option<Presence>> {
+    Ok(presence::table
+        .find(user)
+        .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
+        .first(conn)
+        .optional()?)
+}
+
+pub fn position(conn: &mut Conn) -> MResult<i64> {
+    Ok(presence::table.select(diesel::dsl::max(presence::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+}
+
+/// Presence of `user`'s room-mates (and their own) that changed in (after, upto].
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Vec<Presence>> {
+    let changed: Vec<Presence> = presence::table
+        .filter(presence::stream_id.gt(after))
+        .filter(presence::stream_id.le(upto))
+        .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
+        .load(conn)?;
+    if changed.is_empty() {
+        return Ok(changed);
+    }
+    let mates = super::rooms::room_mates(conn, user)?;
+    Ok(changed.into_iter().filter(|p| mates.contains(&p.user_id)).collect())
+}
