@@ -69,20 +69,25 @@ async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespo
             for (user, only) in local {
                 let devices = e2e_keys::local_devices(c, &user, &only)?;
                 let cross = e2e_keys::cross_signing(c, &user)?;
-                out.push((user, devices, cross));
+                let sigs = e2e_keys::signatures_for(c, &user, &user)?;
+                out.push((user, devices, cross, sigs));
             }
             Ok(out)
         })
         .await?;
     let names = svc.config.allow_device_name_lookup_over_federation;
     let (mut device_keys, mut master, mut self_signing) = (Map::new(), Map::new(), Map::new());
-    for (user, devices, cross) in found {
-        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d, names)?))).collect();
+    for (user, devices, cross, sigs) in found {
+        let signed = |mut v: Value| {
+            crate::api::client::key_signatures::merge(&sigs, &mut v);
+            v
+        };
+        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), signed(device_json(d, names)?)))).collect();
         device_keys.insert(user.clone(), Value::Object(mine));
         // The user-signing key never leaves its owner's server.
         for (kind, map) in [("master", &mut master), ("self_signing", &mut self_signing)] {
             if let Some(k) = cross.get(kind).and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-                map.insert(user.clone(), k);
+                map.insert(user.clone(), signed(k));
             }
         }
     }

@@ -11,19 +11,29 @@ use std::collections::BTreeMap;
 /// The federation answer for a local user.
 pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResult<Value> {
     let user = user_id.to_owned();
-    let (stream_id, devices, cross) = svc
+    let (stream_id, devices, cross, sigs) = svc
         .db
         .run(move |c| {
-            Ok((e2e_keys::device_list_stream(c, &user)?, e2e_keys::local_devices(c, &user, &[])?, e2e_keys::cross_signing(c, &user)?))
+            Ok((
+                e2e_keys::device_list_stream(c, &user)?,
+                e2e_keys::local_devices(c, &user, &[])?,
+                e2e_keys::cross_signing(c, &user)?,
+                // Other servers see the owner's own signatures; those by other users stay private.
+                e2e_keys::signatures_for(c, &user, &user)?,
+            ))
         })
         .await?;
+    let signed = |mut v: Value| {
+        crate::api::client::key_signatures::merge(&sigs, &mut v);
+        v
+    };
     let names = svc.config.allow_device_name_lookup_over_federation;
     let devices: Vec<Value> = devices
         .into_iter()
         .map(|d| {
             let mut o = json!({"device_id": d.device_id});
             if let Some(k) = d.key_json.as_deref().and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-                o["keys"] = k;
+                o["keys"] = signed(k);
             }
             if names && let Some(n) = d.display_name {
                 o["device_display_name"] = json!(n);
@@ -34,7 +44,7 @@ pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResul
     let mut answer = json!({"user_id": user_id, "stream_id": stream_id, "devices": devices});
     for (kind, field) in [("master", "master_key"), ("self_signing", "self_signing_key")] {
         if let Some(k) = cross.get(kind).and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-            answer[field] = k;
+            answer[field] = signed(k);
         }
     }
     Ok(answer)

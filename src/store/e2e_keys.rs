@@ -4,7 +4,8 @@
 
 use super::Conn;
 use super::schema::{
-    cross_signing_keys, device_keys, device_list_streams, devices, fallback_keys, one_time_keys, remote_device_lists, remote_devices,
+    cross_signing_keys, device_keys, device_list_streams, devices, fallback_keys, key_signatures, one_time_keys, remote_device_lists,
+    remote_devices,
 };
 use crate::error::{MResult, MatrixError};
 use diesel::prelude::*;
@@ -234,6 +235,8 @@ pub fn delete_all(conn: &mut Conn, user_id: &str) -> MResult<()> {
     diesel::delete(one_time_keys::table.filter(one_time_keys::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(fallback_keys::table.filter(fallback_keys::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(cross_signing_keys::table.filter(cross_signing_keys::user_id.eq(user_id))).execute(conn)?;
+    diesel::delete(key_signatures::table.filter(key_signatures::target_user.eq(user_id).or(key_signatures::signer_user.eq(user_id))))
+        .execute(conn)?;
     bump_device_list(conn, user_id)
 }
 
@@ -297,4 +300,54 @@ pub fn replace_remote(
             .execute(c)?;
         Ok(())
     })
+}
+
+/// One uploaded signature: on `target_key` (a device ID or a cross-signing public key) of
+/// `target_user`, by `signer_key` of `signer_user`.
+pub struct KeySignature {
+    pub target_user: String,
+    pub target_key: String,
+    pub signer_user: String,
+    pub signer_key: String,
+    pub signature: String,
+}
+
+pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> MResult<()> {
+    super::write_txn(conn, |c| {
+        for s in sigs {
+            diesel::insert_into(key_signatures::table)
+                .values((
+                    key_signatures::target_user.eq(&s.target_user),
+                    key_signatures::target_key.eq(&s.target_key),
+                    key_signatures::signer_user.eq(&s.signer_user),
+                    key_signatures::signer_key.eq(&s.signer_key),
+                    key_signatures::signature.eq(&s.signature),
+                ))
+                .on_conflict((
+                    key_signatures::target_user,
+                    key_signatures::target_key,
+                    key_signatures::signer_user,
+                    key_signatures::signer_key,
+                ))
+                .do_update()
+                .set(key_signatures::signature.eq(&s.signature))
+                .execute(c)?;
+        }
+        let mut targets: Vec<&str> = sigs.iter().map(|s| s.target_user.as_str()).collect();
+        targets.dedup();
+        for t in targets {
+            bump_device_list(c, t)?;
+        }
+        Ok(())
+    })
+}
+
+/// Signatures on `target_user`'s keys that `viewer` may see: the owner's own, and the viewer's.
+/// (target key, signer user, signer key, signature).
+pub fn signatures_for(conn: &mut Conn, target_user: &str, viewer: &str) -> MResult<Vec<(String, String, String, String)>> {
+    Ok(key_signatures::table
+        .filter(key_signatures::target_user.eq(target_user))
+        .filter(key_signatures::signer_user.eq(target_user).or(key_signatures::signer_user.eq(viewer)))
+        .select((key_signatures::target_key, key_signatures::signer_user, key_signatures::signer_key, key_signatures::signature))
+        .load(conn)?)
 }

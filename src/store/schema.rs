@@ -297,6 +297,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_signatures (target_user, target_key, signer_user, signer_key) {
+        target_user -> Text,
+        target_key -> Text,
+        signer_user -> Text,
+        signer_key -> Text,
+        signature -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -327,4 +337,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     to_device_txns,
     receipts,
     presence,
+    key_signatures,
 );

@@ -218,3 +218,103 @@ async fn room_mates_learn_of_device_list_changes() {
     s.get("/_matrix/client/v3/keys/changes", &bob.token).await.err(400, "M_MISSING_PARAM");
     s.get("/_matrix/client/v3/keys/changes?from=nonsense", &bob.token).await.err(400, "M_INVALID_PARAM");
 }
+
+mod signing {
+    use ruma::signatures::Ed25519KeyPair;
+    use serde_json::Value;
+
+    pub struct Key {
+        pub pair: Ed25519KeyPair,
+        pub public: String,
+    }
+
+    /// A fresh ed25519 key named `name`, or named after its own public key when `name` is None
+    /// (as cross-signing keys are).
+    pub fn key(name: Option<&str>) -> Key {
+        use base64::Engine;
+        let der = Ed25519KeyPair::generate();
+        let probe = Ed25519KeyPair::from_der(&der, "x".into()).unwrap();
+        let public = base64::engine::general_purpose::STANDARD_NO_PAD.encode(probe.public_key());
+        let pair = Ed25519KeyPair::from_der(&der, name.unwrap_or(&public).to_owned()).unwrap();
+        Key { pair, public }
+    }
+
+    pub fn sign(signer_user: &str, key: &Key, obj: &Value) -> Value {
+        let mut c: ruma::CanonicalJsonObject = serde_json::from_value(obj.clone()).unwrap();
+        ruma::signatures::sign_json(signer_user, &key.pair, &mut c).unwrap();
+        serde_json::to_value(c).unwrap()
+    }
+}
+
+#[actix_rt::test]
+async fn cross_signing_signatures_are_checked_and_shown_to_the_right_people() {
+    use signing::{key, sign};
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let up = "/_matrix/client/v3/keys/signatures/upload";
+
+    // Alice: a device key, then master, self-signing and user-signing keys.
+    let dk = key(Some(&alice.device_id));
+    let device = json!({
+        "user_id": alice.user_id, "device_id": alice.device_id, "algorithms": ["m.megolm.v1.aes-sha2"],
+        "keys": {format!("ed25519:{}", alice.device_id): dk.public, format!("curve25519:{}", alice.device_id): "curve"},
+    });
+    let device = sign(&alice.user_id, &dk, &device);
+    s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({"device_keys": device})).await.ok();
+    let (m, ss, us) = (key(None), key(None), key(None));
+    let cs = |k: &signing::Key, usage: &str, user: &str| json!({"user_id": user, "usage": [usage], "keys": {format!("ed25519:{}", k.public): k.public}});
+    let master = cs(&m, "master", &alice.user_id);
+    let self_signing = sign(&alice.user_id, &m, &cs(&ss, "self_signing", &alice.user_id));
+    let user_signing = sign(&alice.user_id, &m, &cs(&us, "user_signing", &alice.user_id));
+    s.post(
+        "/_matrix/client/v3/keys/device_signing/upload",
+        &alice.token,
+        json!({"master_key": master, "self_signing_key": self_signing, "user_signing_key": user_signing}),
+    )
+    .await
+    .ok();
+    // Bob has a master key too.
+    let bm = key(None);
+    let bob_master = cs(&bm, "master", &bob.user_id);
+    s.post("/_matrix/client/v3/keys/device_signing/upload", &bob.token, json!({"master_key": bob_master})).await.ok();
+
+    // Alice cross-signs her device (self-signing key), her master key (device key) and Bob (user-signing key).
+    let body = json!({
+        &alice.user_id: {&alice.device_id: sign(&alice.user_id, &ss, &device), &m.public: sign(&alice.user_id, &dk, &master)},
+        &bob.user_id: {&bm.public: sign(&alice.user_id, &us, &bob_master)},
+    });
+    let r = s.post(up, &alice.token, body).await.ok();
+    assert_eq!(r["failures"], json!({}), "{r}");
+
+    let q = s.post("/_matrix/client/v3/keys/query", &bob.token, json!({"device_keys": {&alice.user_id: [], &bob.user_id: []}})).await.ok();
+    let dsigs = &q["device_keys"][&alice.user_id][&alice.device_id]["signatures"][&alice.user_id];
+    assert!(dsigs[format!("ed25519:{}", ss.public)].is_string() && dsigs[format!("ed25519:{}", alice.device_id)].is_string(), "{q}");
+    assert!(q["master_keys"][&alice.user_id]["signatures"][&alice.user_id][format!("ed25519:{}", alice.device_id)].is_string(), "{q}");
+    // Alice's signature on Bob's master key is for Alice's eyes: Bob and Carol do not see it.
+    assert!(q["master_keys"][&bob.user_id]["signatures"].get(&alice.user_id).is_none(), "{q}");
+    let carol_q = s.post("/_matrix/client/v3/keys/query", &carol.token, json!({"device_keys": {&bob.user_id: []}})).await.ok();
+    assert!(carol_q["master_keys"][&bob.user_id]["signatures"].get(&alice.user_id).is_none());
+    let alice_q = s.post("/_matrix/client/v3/keys/query", &alice.token, json!({"device_keys": {&bob.user_id: []}})).await.ok();
+    assert!(alice_q["master_keys"][&bob.user_id]["signatures"][&alice.user_id][format!("ed25519:{}", us.public)].is_string(), "{alice_q}");
+
+    // Refused: a forged signature, a changed object, the wrong signing key, an unknown key, a remote user.
+    let forger = key(Some(&ss.public));
+    let mut changed = device.clone();
+    changed["algorithms"] = json!(["evil"]);
+    let body = json!({
+        &alice.user_id: {&alice.device_id: sign(&alice.user_id, &forger, &device)},
+        &bob.user_id: {&bm.public: sign(&alice.user_id, &ss, &bob_master), "NOPE": sign(&alice.user_id, &us, &bob_master)},
+        "@x:elsewhere.example": {"K": {}},
+    });
+    let r = s.post(up, &alice.token, body).await.ok();
+    let f = &r["failures"];
+    assert_eq!(f[&alice.user_id][&alice.device_id]["errcode"], "M_INVALID_SIGNATURE", "{r}");
+    assert!(f[&bob.user_id][&bm.public]["error"].as_str().unwrap().contains("may not sign"), "{r}");
+    assert!(f[&bob.user_id]["NOPE"].is_object() && f["@x:elsewhere.example"]["K"].is_object(), "{r}");
+    let r = s.post(up, &alice.token, json!({&alice.user_id: {&alice.device_id: sign(&alice.user_id, &ss, &changed)}})).await.ok();
+    assert!(r["failures"][&alice.user_id][&alice.device_id]["error"].as_str().unwrap().contains("differs"), "{r}");
+    s.raw("POST", up, Some(&alice.token), b"[".to_vec()).await.err(400, "M_NOT_JSON");
+    s.req("POST", up, None, Some(json!({}))).await.err(401, "M_MISSING_TOKEN");
+}

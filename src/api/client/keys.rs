@@ -180,9 +180,15 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
                 svc.db.run(move |c| Ok((remote_filtered(c, &u, &again)?.unwrap_or_default(), e2e_keys::cross_signing(c, &u)?))).await?
             }
         };
-        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), device_json(d, true)?))).collect();
+        let (u, viewer) = (user.clone(), who.user_id.to_string());
+        let sigs = svc.db.run(move |c| e2e_keys::signatures_for(c, &u, &viewer)).await?;
+        let signed = |mut v: Value| {
+            super::key_signatures::merge(&sigs, &mut v);
+            v
+        };
+        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), signed(device_json(d, true)?)))).collect();
         device_keys.insert(user.clone(), Value::Object(mine));
-        let parsed = |k: &str| cross.get(k).and_then(|j| serde_json::from_str::<Value>(j).ok());
+        let parsed = |k: &str| cross.get(k).and_then(|j| serde_json::from_str::<Value>(j).ok()).map(signed);
         if let Some(k) = parsed("master") {
             master.insert(user.clone(), k);
         }

@@ -4,6 +4,7 @@ pub mod account;
 pub mod account_data;
 pub mod devices;
 pub mod events;
+pub mod key_signatures;
 pub mod keys;
 pub mod media;
 pub mod misc;
@@ -32,6 +33,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(account_data::configure)
         .configure(devices::configure)
         .configure(keys::configure)
+        .configure(key_signatures::configure)
         .configure(presence::configure)
         .configure(room_directory::configure)
         .configure(typing::configure)
