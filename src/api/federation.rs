@@ -2,10 +2,9 @@
 //! lists, and their keys (query and claim). Every `/_matrix/federation` request but `version`
 //! must carry a valid X-Matrix signature.
 
-use crate::api::client::keys::{claim_local, device_json, parse_claims, parse_query};
+use crate::api::client::keys::{claim_local, parse_claims, parse_query, read_keys};
 use crate::api::{Body, Svc, ok_json};
 use crate::error::{MResult, MatrixError};
-use crate::store::e2e_keys;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
@@ -67,27 +66,21 @@ async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespo
         .run(move |c| {
             let mut out = Vec::with_capacity(local.len());
             for (user, only) in local {
-                let devices = e2e_keys::local_devices(c, &user, &only)?;
-                let cross = e2e_keys::cross_signing(c, &user)?;
-                let sigs = e2e_keys::signatures_for(c, &user, &user)?;
-                out.push((user, devices, cross, sigs));
+                // Other servers see the owner's own signatures; those by other users stay private.
+                let keys = read_keys(c, &user, true, &only, &user)?;
+                out.extend(keys.map(|k| (user, k)));
             }
             Ok(out)
         })
         .await?;
     let names = svc.config.allow_device_name_lookup_over_federation;
     let (mut device_keys, mut master, mut self_signing) = (Map::new(), Map::new(), Map::new());
-    for (user, devices, cross, sigs) in found {
-        let signed = |mut v: Value| {
-            crate::api::client::key_signatures::merge(&sigs, &mut v);
-            v
-        };
-        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), signed(device_json(d, names)?)))).collect();
-        device_keys.insert(user.clone(), Value::Object(mine));
+    for (user, keys) in found {
+        device_keys.insert(user.clone(), Value::Object(keys.device_map(names)));
         // The user-signing key never leaves its owner's server.
         for (kind, map) in [("master", &mut master), ("self_signing", &mut self_signing)] {
-            if let Some(k) = cross.get(kind).and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-                map.insert(user.clone(), signed(k));
+            if let Some(k) = keys.cross_key(kind) {
+                map.insert(user.clone(), k);
             }
         }
     }

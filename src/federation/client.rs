@@ -7,7 +7,6 @@
 //! that publishes only SRV records is reached on port 8448 of its name.
 
 use crate::events::keys::ServerKeys;
-use base64::Engine;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
@@ -52,16 +51,6 @@ pub struct FederationClient {
 
 /// One server's verify keys: key ID -> (public key bytes, trusted until ms).
 type ServerVerifyKeys = HashMap<String, (Vec<u8>, i64)>;
-
-/// Base64 as servers send it: unpadded by the spec, padded by some.
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-    LENIENT.decode(s).ok()
-}
 
 /// The error a request fails with, chained causes included (reqwest hides the TLS reason in them).
 fn describe(e: &reqwest::Error) -> String {
@@ -225,7 +214,7 @@ impl FederationClient {
         if !x.key.starts_with("ed25519:") {
             return Err(format!("Unsupported key {}", x.key));
         }
-        let sig = b64_decode(&x.sig).ok_or("Signature is not base64")?;
+        let sig = crate::ids::decode_base64(&x.sig).ok_or("Signature is not base64")?;
         let key = self.verify_key(&x.origin, &x.key).await.map_err(|e| format!("Cannot get key {} of {}: {e}", x.key, x.origin))?;
         let bytes = super::xmatrix::signing_bytes(method, uri, &x.origin, our_name, content)?;
         ruma::signatures::verify_canonical_json_bytes(&ruma::SigningKeyAlgorithm::Ed25519, &key, &sig, bytes.as_bytes())
@@ -248,8 +237,8 @@ fn check_key_document(server: &str, doc: &Value, now: i64) -> Result<ServerVerif
     let signed = ruma::signatures::to_canonical_json_string_for_signing(&canonical).map_err(|_| bad("cannot be canonicalised"))?;
     let mut keys = HashMap::new();
     for (key_id, v) in doc["verify_keys"].as_object().ok_or_else(|| bad("no verify_keys"))? {
-        let Some(key) = v["key"].as_str().and_then(b64_decode) else { continue };
-        let Some(sig) = doc["signatures"][server][key_id].as_str().and_then(b64_decode) else { continue };
+        let Some(key) = v["key"].as_str().and_then(crate::ids::decode_base64) else { continue };
+        let Some(sig) = doc["signatures"][server][key_id].as_str().and_then(crate::ids::decode_base64) else { continue };
         if key_id.starts_with("ed25519:")
             && ruma::signatures::verify_canonical_json_bytes(&ruma::SigningKeyAlgorithm::Ed25519, &key, &sig, signed.as_bytes()).is_ok()
         {

@@ -11,31 +11,25 @@ use std::collections::BTreeMap;
 /// The federation answer for a local user.
 pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResult<Value> {
     let user = user_id.to_owned();
-    let (stream_id, devices, cross, sigs) = svc
+    let (stream_id, keys) = svc
         .db
         .run(move |c| {
-            Ok((
-                e2e_keys::device_list_stream(c, &user)?,
-                e2e_keys::local_devices(c, &user, &[])?,
-                e2e_keys::cross_signing(c, &user)?,
-                // Other servers see the owner's own signatures; those by other users stay private.
-                e2e_keys::signatures_for(c, &user, &user)?,
-            ))
+            // Other servers see the owner's own signatures; those by other users stay private.
+            let keys = crate::api::client::keys::read_keys(c, &user, true, &[], &user)?;
+            Ok((e2e_keys::device_list_stream(c, &user)?, keys))
         })
         .await?;
-    let signed = |mut v: Value| {
-        crate::api::client::key_signatures::merge(&sigs, &mut v);
-        v
-    };
+    let Some(keys) = keys else { return Err(crate::error::MatrixError::internal("Local keys unreadable")) };
     let names = svc.config.allow_device_name_lookup_over_federation;
-    let devices: Vec<Value> = devices
-        .into_iter()
+    let devices: Vec<Value> = keys
+        .devices
+        .iter()
         .map(|d| {
             let mut o = json!({"device_id": d.device_id});
-            if let Some(k) = d.key_json.as_deref().and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-                o["keys"] = signed(k);
+            if let Some(k) = keys.device_keys(d) {
+                o["keys"] = k;
             }
-            if names && let Some(n) = d.display_name {
+            if names && let Some(n) = &d.display_name {
                 o["device_display_name"] = json!(n);
             }
             o
@@ -43,8 +37,8 @@ pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResul
         .collect();
     let mut answer = json!({"user_id": user_id, "stream_id": stream_id, "devices": devices});
     for (kind, field) in [("master", "master_key"), ("self_signing", "self_signing_key")] {
-        if let Some(k) = cross.get(kind).and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-            answer[field] = signed(k);
+        if let Some(k) = keys.cross_key(kind) {
+            answer[field] = k;
         }
     }
     Ok(answer)

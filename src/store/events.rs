@@ -268,6 +268,18 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
     row.map(|(id, pos, json)| Pdu::from_stored(&id, pos, &json)).transpose()
 }
 
+/// The current state events with an empty state key of the given types, for many rooms at once.
+pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str]) -> MResult<Vec<Pdu>> {
+    let rows: Vec<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::room_id.eq_any(room_ids))
+        .filter(current_state::event_type.eq_any(kinds))
+        .filter(current_state::state_key.eq(""))
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+}
+
 /// (position, event ID, room ID, type, JSON) of one searchable event.
 pub type SearchableRow = (i64, String, String, String, String);
 

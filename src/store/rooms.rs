@@ -118,3 +118,15 @@ pub fn room_mates(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
     }
     Ok(users)
 }
+
+/// Whether `a` and `b` are both joined to some room.
+pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> MResult<bool> {
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let shared = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(a))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::user_id).eq(b))
+        .filter(theirs.field(memberships::membership).eq("join"));
+    Ok(diesel::select(diesel::dsl::exists(shared)).get_result(conn)?)
+}

@@ -241,7 +241,7 @@ pub async fn set_password(
 }
 
 /// Completes an `m.login.password` UIA stage for the requester.
-async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<()> {
+pub async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<()> {
     let auth = svc.uia.require(body, "m.login.password")?;
     let claimed = identified_user(auth, svc.server_name()).unwrap_or_else(|_| who.user_id.clone());
     if claimed != who.user_id {

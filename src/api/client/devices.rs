@@ -53,11 +53,7 @@ async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -
 }
 
 async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> MResult<HttpResponse> {
-    let auth = svc.uia.require(body, "m.login.password")?;
-    let pw = crate::api::str_field(auth, "password")?;
-    super::account::check_password(svc, who.user_id.as_str(), pw)
-        .await
-        .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+    super::account::password_uia(svc, who, body).await?;
     revoke(svc, who.user_id.to_string(), ids).await?;
     Ok(ok_json(json!({})))
 }

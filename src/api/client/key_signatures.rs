@@ -7,7 +7,6 @@ use crate::auth::Requester;
 use crate::error::MResult;
 use crate::store::e2e_keys::{self, KeySignature};
 use actix_web::{HttpResponse, web};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -38,8 +37,7 @@ fn signed_bytes(v: &Value) -> Option<String> {
 
 /// The ed25519 public key `key_id` (`ed25519:<name>`) inside a key object's `keys`.
 fn public_key(obj: &Value, key_id: &str) -> Option<Vec<u8>> {
-    let b64 = obj["keys"][key_id].as_str()?;
-    base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64.trim_end_matches('=')).ok()
+    crate::ids::decode_base64(obj["keys"][key_id].as_str()?)
 }
 
 /// The cross-signing key of `keys` whose `keys` hold `ed25519:<name>`, with its type.
@@ -55,7 +53,8 @@ fn check(me: &str, mine: &UserKeys, target_user: &str, theirs: &UserKeys, key: &
             None => return Err(format!("No key {key} of {target_user} is known")),
         },
     };
-    if signed_bytes(obj).is_none() || signed_bytes(obj) != signed_bytes(stored) {
+    let bytes = signed_bytes(obj).ok_or("The object is not canonical JSON")?;
+    if Some(&bytes) != signed_bytes(stored).as_ref() {
         return Err("The signed object differs from the stored key".into());
     }
     let sigs = obj["signatures"][me].as_object().ok_or("No signature by the uploader")?;
@@ -75,10 +74,7 @@ fn check(me: &str, mine: &UserKeys, target_user: &str, theirs: &UserKeys, key: &
         let signer = signer.ok_or_else(|| format!("{signer_key} may not sign this {target_kind} key"))?;
         let public = public_key(signer, signer_key).ok_or("The signing key is malformed")?;
         let sig_text = sig.as_str().ok_or("A signature must be a string")?;
-        let sig_bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(sig_text.trim_end_matches('='))
-            .map_err(|_| "A signature is not base64")?;
-        let bytes = signed_bytes(obj).ok_or("The object is not canonical JSON")?;
+        let sig_bytes = crate::ids::decode_base64(sig_text).ok_or("A signature is not base64")?;
         ruma::signatures::verify_canonical_json_bytes(&ruma::SigningKeyAlgorithm::Ed25519, &public, &sig_bytes, bytes.as_bytes())
             .map_err(|_| format!("Invalid signature {signer_key}"))?;
         out.push(KeySignature {

@@ -86,12 +86,56 @@ async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
 
 /// A stored device as `/keys/query` shows it: the signed keys plus, if `with_name`, the display
 /// name under `unsigned`. Devices without keys are not shown.
-pub fn device_json(d: &DeviceKeys, with_name: bool) -> Option<Value> {
+fn device_json(d: &DeviceKeys, with_name: bool) -> Option<Value> {
     let mut keys: Value = serde_json::from_str(d.key_json.as_deref()?).ok()?;
     if with_name && let Some(name) = &d.display_name {
         keys["unsigned"] = json!({"device_display_name": name});
     }
     Some(keys)
+}
+
+/// What the store holds of one user's keys, with the uploaded signatures a viewer may see.
+pub struct StoredKeys {
+    pub devices: Vec<DeviceKeys>,
+    cross: BTreeMap<String, String>,
+    signatures: Vec<(String, String, String, String)>,
+}
+
+/// Reads a user's keys for `viewer`: a local user's devices, or a remote user's stored list
+/// (`None` if it was never fetched). An empty `only` means every device.
+pub fn read_keys(c: &mut crate::store::Conn, user: &str, local: bool, only: &[String], viewer: &str) -> MResult<Option<StoredKeys>> {
+    let devices = if local {
+        e2e_keys::local_devices(c, user, only)?
+    } else {
+        let Some((_, mut list)) = e2e_keys::remote_devices(c, user)? else { return Ok(None) };
+        if !only.is_empty() {
+            list.retain(|d| only.contains(&d.device_id));
+        }
+        list
+    };
+    Ok(Some(StoredKeys { devices, cross: e2e_keys::cross_signing(c, user)?, signatures: e2e_keys::signatures_for(c, user, viewer)? }))
+}
+
+impl StoredKeys {
+    fn signed(&self, mut v: Value) -> Value {
+        super::key_signatures::merge(&self.signatures, &mut v);
+        v
+    }
+
+    /// Device ID -> device keys as queries return them (devices without keys left out).
+    pub fn device_map(&self, with_names: bool) -> Map<String, Value> {
+        self.devices.iter().filter_map(|d| Some((d.device_id.clone(), self.signed(device_json(d, with_names)?)))).collect()
+    }
+
+    /// The keys of one device, without its name (federation device lists carry it beside).
+    pub fn device_keys(&self, d: &DeviceKeys) -> Option<Value> {
+        Some(self.signed(device_json(d, false)?))
+    }
+
+    /// A cross-signing key (`master`, `self_signing`, `user_signing`).
+    pub fn cross_key(&self, kind: &str) -> Option<Value> {
+        self.cross.get(kind).and_then(|j| serde_json::from_str::<Value>(j).ok()).map(|v| self.signed(v))
+    }
 }
 
 /// The `device_keys` map of a query (client or federation): user -> device IDs (empty: all).
@@ -159,45 +203,32 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
         if !local && failures.contains_key(&server) {
             continue;
         }
-        let (u, again) = (user.clone(), only.clone());
-        let stored = svc
-            .db
-            .run(move |c| {
-                let devices = if local { Some(e2e_keys::local_devices(c, &u, &only)?) } else { remote_filtered(c, &u, &only)? };
-                Ok((devices, e2e_keys::cross_signing(c, &u)?))
-            })
-            .await?;
-        let (devices, cross) = match stored {
-            (Some(devices), cross) => (devices, cross),
-            (None, _) => {
+        let read = |only: Vec<String>| {
+            let (u, viewer) = (user.clone(), who.user_id.to_string());
+            svc.db.run(move |c| read_keys(c, &u, local, &only, &viewer))
+        };
+        let keys = match read(only.clone()).await? {
+            Some(keys) => keys,
+            None => {
                 // Never fetched: ask the user's server now, as Synapse does for untracked users.
                 if let Err(e) = crate::federation::device_lists::refresh(&svc, &user, false).await {
                     log::info!("keys/query: device list of {user} unavailable: {e}");
                     failures.insert(server, json!({"status": 503, "message": e.to_string()}));
                     continue;
                 }
-                let u = user.clone();
-                svc.db.run(move |c| Ok((remote_filtered(c, &u, &again)?.unwrap_or_default(), e2e_keys::cross_signing(c, &u)?))).await?
+                read(only).await?.ok_or_else(|| MatrixError::internal("A refreshed device list was not stored"))?
             }
         };
-        let (u, viewer) = (user.clone(), who.user_id.to_string());
-        let sigs = svc.db.run(move |c| e2e_keys::signatures_for(c, &u, &viewer)).await?;
-        let signed = |mut v: Value| {
-            super::key_signatures::merge(&sigs, &mut v);
-            v
-        };
-        let mine: Map<String, Value> = devices.iter().filter_map(|d| Some((d.device_id.clone(), signed(device_json(d, true)?)))).collect();
-        device_keys.insert(user.clone(), Value::Object(mine));
-        let parsed = |k: &str| cross.get(k).and_then(|j| serde_json::from_str::<Value>(j).ok()).map(signed);
-        if let Some(k) = parsed("master") {
+        device_keys.insert(user.clone(), Value::Object(keys.device_map(true)));
+        if let Some(k) = keys.cross_key("master") {
             master.insert(user.clone(), k);
         }
-        if let Some(k) = parsed("self_signing") {
+        if let Some(k) = keys.cross_key("self_signing") {
             self_signing.insert(user.clone(), k);
         }
         // A user-signing key is private to its owner's own devices.
         if user == who.user_id.as_str()
-            && let Some(k) = parsed("user_signing")
+            && let Some(k) = keys.cross_key("user_signing")
         {
             user_signing.insert(user.clone(), k);
         }
@@ -209,15 +240,6 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
         "self_signing_keys": self_signing,
         "user_signing_keys": user_signing,
     })))
-}
-
-fn remote_filtered(c: &mut crate::store::Conn, user: &str, only: &[String]) -> MResult<Option<Vec<DeviceKeys>>> {
-    Ok(e2e_keys::remote_devices(c, user)?.map(|(_, mut list)| {
-        if !only.is_empty() {
-            list.retain(|d| only.contains(&d.device_id));
-        }
-        list
-    }))
 }
 
 async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
@@ -288,11 +310,7 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<H
     let u = user.clone();
     let existing = svc.db.run(move |c| e2e_keys::cross_signing(c, &u)).await?;
     if existing.contains_key("master") {
-        let auth = svc.uia.require(&body, "m.login.password")?;
-        let pw = crate::api::str_field(auth, "password")?;
-        super::account::check_password(&svc, &user, pw)
-            .await
-            .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+        super::account::password_uia(&svc, &who, &body).await?;
     }
     if !keys.contains_key("master") && !existing.contains_key("master") {
         return Err(MatrixError::invalid_param("A master_key is needed before other cross-signing keys"));

@@ -77,7 +77,7 @@ async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpR
         .db
         .run(move |c| {
             let exists = crate::store::users::exists(c, &target)?;
-            let visible = target == me || crate::store::rooms::room_mates(c, &me)?.contains(&target);
+            let visible = target == me || crate::store::rooms::share_room(c, &me, &target)?;
             Ok((exists, visible, presence::get(c, &target)?))
         })
         .await?;

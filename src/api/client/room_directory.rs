@@ -6,9 +6,9 @@ use crate::api::{Body, Svc, arc, ok_json, query, str_field};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::ids::parse_room_id;
-use crate::store::events::state_event;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 /// Power needed to publish or withdraw a room (the default for state events), unless admin.
 const PUBLISH_LEVEL: i64 = 50;
@@ -72,11 +72,21 @@ async fn list_post(svc: Svc, _who: Requester, req: HttpRequest, body: Body) -> M
     list(&svc, ListQuery { limit, offset: parse_since(since)?, term }).await
 }
 
-/// One directory entry, read from the room's current state.
-fn entry(c: &mut crate::store::Conn, room_id: &str, joined: i64) -> MResult<Value> {
-    let content = |c: &mut crate::store::Conn, kind: &str| -> MResult<Value> {
-        Ok(state_event(c, room_id, kind, "")?.map(|p| p.content).unwrap_or(Value::Null))
-    };
+/// The state a directory entry shows.
+const ENTRY_STATE: &[&str] = &[
+    "m.room.name",
+    "m.room.topic",
+    "m.room.canonical_alias",
+    "m.room.avatar",
+    "m.room.join_rules",
+    "m.room.history_visibility",
+    "m.room.guest_access",
+    "m.room.create",
+];
+
+/// One directory entry from the room's current state (event type -> content).
+fn entry(room_id: &str, joined: i64, state: &HashMap<&str, &Value>) -> Value {
+    let content = |kind: &str| state.get(kind).copied().unwrap_or(&Value::Null);
     let mut e = Map::new();
     e.insert("room_id".into(), json!(room_id));
     e.insert("num_joined_members".into(), json!(joined));
@@ -86,20 +96,20 @@ fn entry(c: &mut crate::store::Conn, room_id: &str, joined: i64) -> MResult<Valu
         ("m.room.canonical_alias", "canonical_alias", "alias"),
         ("m.room.avatar", "avatar_url", "url"),
     ] {
-        if let Some(v) = content(c, kind)?.get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+        if let Some(v) = content(kind).get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
             e.insert(field.into(), json!(v));
         }
     }
-    let join_rule = content(c, "m.room.join_rules")?.get("join_rule").and_then(Value::as_str).unwrap_or("invite").to_owned();
-    let history = content(c, "m.room.history_visibility")?.get("history_visibility").and_then(Value::as_str).unwrap_or("shared").to_owned();
-    let guests = content(c, "m.room.guest_access")?.get("guest_access").and_then(Value::as_str) == Some("can_join");
-    if let Some(t) = content(c, "m.room.create")?.get("type").and_then(Value::as_str) {
+    let join_rule = content("m.room.join_rules").get("join_rule").and_then(Value::as_str).unwrap_or("invite");
+    let history = content("m.room.history_visibility").get("history_visibility").and_then(Value::as_str).unwrap_or("shared");
+    let guests = content("m.room.guest_access").get("guest_access").and_then(Value::as_str) == Some("can_join");
+    if let Some(t) = content("m.room.create").get("type").and_then(Value::as_str) {
         e.insert("room_type".into(), json!(t));
     }
     e.insert("join_rule".into(), json!(join_rule));
     e.insert("world_readable".into(), json!(history == "world_readable"));
     e.insert("guest_can_join".into(), json!(guests));
-    Ok(Value::Object(e))
+    Value::Object(e)
 }
 
 async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
@@ -108,9 +118,16 @@ async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
         .db
         .run(move |c| {
             let rooms = crate::store::rooms::published_rooms(c)?;
+            let ids: Vec<String> = rooms.iter().map(|(r, _)| r.clone()).collect();
+            // One read of the listed state for every published room, not one per room and type.
+            let pdus = crate::store::events::room_state_of_types(c, &ids, ENTRY_STATE)?;
+            let mut state: HashMap<&str, HashMap<&str, &Value>> = HashMap::new();
+            for p in &pdus {
+                state.entry(p.room_id.as_str()).or_default().insert(p.kind.as_str(), &p.content);
+            }
             let mut matching = Vec::new();
-            for (room_id, joined) in rooms {
-                let e = entry(c, &room_id, joined)?;
+            for (room_id, joined) in &rooms {
+                let e = entry(room_id, *joined, state.get(room_id.as_str()).unwrap_or(&HashMap::new()));
                 let hit = term.as_deref().is_none_or(|t| {
                     ["name", "topic", "canonical_alias", "room_id"]
                         .iter()

@@ -29,13 +29,22 @@ pub fn parse_since(t: &str) -> MResult<Positions> {
     let body = t.strip_prefix('s').ok_or_else(bad)?;
     let mut parts = body.split('_');
     let events = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-    let account_data = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    let to_device = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    let device_lists = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    let receipts = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    let typing = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    let presence = parts.next().map(|p| p.parse().map_err(|_| bad())).transpose()?.unwrap_or(0);
-    Ok(Positions { events, account_data, to_device, device_lists, receipts, typing, presence })
+    // Positions added later are missing from older tokens: they read as 0.
+    let mut next = || parts.next().map_or(Ok(0), |p| p.parse::<i64>().map_err(|_| bad()));
+    Ok(Positions {
+        events,
+        account_data: next()?,
+        to_device: next()?,
+        device_lists: next()?,
+        receipts: next()?,
+        typing: next()?,
+        presence: next()?,
+    })
+}
+
+/// The `next_batch` for positions `p`: the inverse of [`parse_since`].
+fn token(p: &Positions) -> String {
+    format!("s{}_{}_{}_{}_{}_{}_{}", p.events, p.account_data, p.to_device, p.device_lists, p.receipts, p.typing, p.presence)
 }
 
 /// The parts of a filter `/sync` honours.
@@ -302,10 +311,7 @@ fn compute(
     };
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
     let body = json!({
-        "next_batch": format!(
-            "s{}_{}_{}_{}_{}_{}_{}",
-            now.events, now.account_data, now.to_device, now.device_lists, now.receipts, now.typing, now.presence
-        ),
+        "next_batch": token(&now),
         "rooms": {"join": join, "invite": invite, "leave": leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": presence_events},
