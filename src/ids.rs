@@ -49,10 +49,33 @@ pub fn fake_event_id() -> String {
 }
 
 /// Whether a localpart is acceptable for a *new* user (the spec's grammar, lower-case only).
+/// Purely numeric localparts are refused as Synapse does: it hands them to guests.
 pub fn valid_new_localpart(localpart: &str) -> bool {
     !localpart.is_empty()
         && localpart.len() <= 255
         && localpart.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'=' | b'-' | b'/' | b'+'))
+        && !localpart.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The localparts no one may register because the server itself acts as them.
+pub fn system_localparts(config: &crate::Config) -> [&str; 1] {
+    [config.server_notices.system_mxid_localpart.as_str()]
+}
+
+/// Checks a localpart for a new account: the grammar of [`valid_new_localpart`] and the system
+/// users the server reserves. Both answer 400 `M_INVALID_USERNAME`, as registration expects.
+pub fn check_new_localpart(config: &crate::Config, localpart: &str) -> MResult<()> {
+    let invalid = |m: &str| MatrixError::new(actix_web::http::StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", m);
+    if localpart.bytes().all(|b| b.is_ascii_digit()) && !localpart.is_empty() {
+        return Err(invalid("Numeric user IDs are reserved"));
+    }
+    if !valid_new_localpart(localpart) {
+        return Err(invalid("User ID can only contain a-z, 0-9, . _ = - / +"));
+    }
+    if system_localparts(config).contains(&localpart) {
+        return Err(invalid("This user ID is reserved for the server"));
+    }
+    Ok(())
 }
 
 /// A user ID whose localpart is in the (historical) grammar: non-empty printable ASCII without

@@ -79,11 +79,13 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     let cfg = config.clone();
     let (db, keys, resumed) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
+        // Nothing signed with a server key yet (the CLI may have created accounts): a key may be made.
+        let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c)).map_err(|e| e.message)?;
         let resumed = db.get().and_then(|mut c| store::purge::resume_purges(&mut c)).map_err(|e| e.message)?;
         if !resumed.is_empty() {
             log::info!("finished interrupted purges of {resumed:?}");
         }
-        let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name)?;
+        let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
         Ok::<_, String>((db, keys, resumed))
     })
     .await

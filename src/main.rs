@@ -68,9 +68,7 @@ fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
 
 fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Option<&PathBuf>) -> Result<(), String> {
     let user_id = ensemble::ids::local_user_from_path(&localpart.to_lowercase(), &cfg.server_name).map_err(|e| e.message)?;
-    if !ensemble::ids::valid_new_localpart(user_id.localpart()) {
-        return Err(format!("invalid localpart {localpart:?}"));
-    }
+    ensemble::ids::check_new_localpart(cfg, user_id.localpart()).map_err(|e| format!("invalid localpart {localpart:?}: {}", e.message))?;
     let pw = read_password(password_file)?;
     ensemble::auth::password::check_strength(&pw).map_err(|e| e.message)?;
     let db = ensemble::store::Db::open(&cfg.database_path(), 2)?;

@@ -28,6 +28,14 @@ pub struct Session {
     pub shadow_banned: bool,
 }
 
+impl Session {
+    /// Whether this session carries server-admin rights: the one admin check. Tokens an admin
+    /// minted to act as a user never do, even when the user is an admin.
+    pub fn is_server_admin(&self) -> bool {
+        self.is_admin && self.puppeted_by.is_none()
+    }
+}
+
 #[derive(Default)]
 pub struct TokenCache {
     map: RwLock<HashMap<String, Session>>,
@@ -165,8 +173,7 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let svc = services(&req)?;
             let s = authenticate(&svc, &req).await?;
-            // Tokens minted by an admin to act as a user never carry admin rights.
-            if !s.is_admin || s.puppeted_by.is_some() {
+            if !s.is_server_admin() {
                 return Err(MatrixError::forbidden("You are not a server admin"));
             }
             Ok(Admin(s))

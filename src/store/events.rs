@@ -295,3 +295,8 @@ pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> MResult<Vec<S
         .select((events::stream_ordering, events::event_id, events::room_id, events::event_type, events::json))
         .load(conn)?)
 }
+
+/// Whether any event was ever stored (and so signed with the server's key).
+pub fn any_event(conn: &mut Conn) -> MResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(events::table.select(events::stream_ordering))).get_result(conn)?)
+}

@@ -19,6 +19,7 @@ mod presence;
 mod receipts;
 mod room_directory;
 mod search;
+mod system_users;
 mod to_device;
 mod typing;
 mod user_directory;

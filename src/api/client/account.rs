@@ -106,9 +106,7 @@ async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
 
 /// Validates a requested localpart and checks it is free.
 pub async fn check_username(svc: &Svc, localpart: &str) -> MResult<ruma::OwnedUserId> {
-    if !ids::valid_new_localpart(localpart) {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "User ID can only contain a-z, 0-9, . _ = - / +"));
-    }
+    ids::check_new_localpart(&svc.config, localpart)?;
     let user_id = ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name()))
         .map_err(|_| MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid user ID"))?;
     if user_id.as_str().len() > 255 {

@@ -101,6 +101,11 @@ async fn send(svc: Svc, who: Requester, path: web::Path<(String, String, String)
 async fn put_state_inner(svc: Svc, who: Requester, room: &str, kind: &str, key: &str, body: Body) -> MResult<HttpResponse> {
     let room_id = parse_room_id(room)?;
     let content = body.object()?;
+    if kind == "m.room.member" {
+        let membership = content.get("membership").and_then(|m| m.as_str());
+        crate::api::admin::synapse::notices::refuse_leaving_notice_room(&svc, room_id.as_str(), who.user_id.as_str(), key, membership)
+            .await?;
+    }
     send_event(&svc, &who, room_id.as_str(), EventDraft::state(kind, key, content), None, None).await
 }
 

@@ -169,7 +169,7 @@ async fn set_visibility(svc: Svc, who: Requester, path: web::Path<String>, body:
         _ => return Err(MatrixError::invalid_param("visibility must be public or private")),
     };
     let member = arc(&svc).send_to_room(&room, GetMember { user: who.user_id.to_string() }).await??;
-    if !who.is_admin && (member.membership != "join" || member.power < PUBLISH_LEVEL) {
+    if !who.is_server_admin() && (member.membership != "join" || member.power < PUBLISH_LEVEL) {
         return Err(MatrixError::forbidden("You need power level 50 in the room to change its directory visibility"));
     }
     if who.shadow_banned {

@@ -211,6 +211,7 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
 
 /// Sends a membership event for `target` from the requester.
 async fn membership(svc: &Svc, sender: &str, room_id: &str, target: &str, content: Value) -> MResult<String> {
+    crate::api::admin::synapse::notices::refuse_leaving_notice_room(svc, room_id, sender, target, content["membership"].as_str()).await?;
     let msg = SendEvent {
         sender: sender.to_owned(),
         draft: EventDraft::state("m.room.member", target, content),
@@ -255,13 +256,6 @@ async fn join_by_id_or_alias(svc: Svc, who: Requester, path: web::Path<String>, 
 
 async fn leave(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let room_id = parse_room_id(&path)?;
-    if crate::api::admin::synapse::notices::is_notice_room(&svc, room_id.as_str()).await? {
-        return Err(MatrixError::new(
-            StatusCode::FORBIDDEN,
-            "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
-            "You cannot leave or reject a server notices room",
-        ));
-    }
     let content = with_reason(json!({"membership": "leave"}), &body.object()?)?;
     membership(&svc, who.user_id.as_str(), room_id.as_str(), who.user_id.as_str(), content).await?;
     Ok(ok_json(json!({})))
@@ -368,7 +362,7 @@ async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body
 async fn delete_alias(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
     let alias = parse_alias(&path)?.to_string();
     let user = who.user_id.to_string();
-    let admin = who.is_admin;
+    let admin = who.is_server_admin();
     svc.db
         .run(move |c| {
             let (_, creator) = crate::store::rooms::alias_room(c, &alias)?.ok_or_else(|| MatrixError::not_found("Room alias not found"))?;

@@ -9,7 +9,6 @@ use crate::auth::{Admin, password};
 use crate::error::{MResult, MatrixError};
 use crate::ids::parse_user_id;
 use crate::store::users::{ListQuery, ORDER_KEYS, User};
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
@@ -145,9 +144,7 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
     let created = existing.is_none();
     match existing {
         None => {
-            if !crate::ids::valid_new_localpart(target.localpart()) {
-                return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid user ID"));
-            }
+            crate::ids::check_new_localpart(&svc.config, target.localpart())?;
             create_user(&svc, &target, pw.clone(), set_admin.unwrap_or(false), user_type.clone().flatten()).await?;
             let (i, l, t) = (id.clone(), locked, threepids.clone());
             let dn = displayname.clone().flatten().unwrap_or_else(|| target.localpart().to_owned());

@@ -73,8 +73,19 @@ async fn ensure_system_user(svc: &Svc, system: &str) -> MResult<()> {
     let name = svc.config.server_notices.system_mxid_display_name.clone();
     svc.db
         .run(move |c| {
-            if !crate::store::users::exists(c, id.as_str())? {
-                crate::store::users::create(c, &crate::store::users::User::new(&id, None, false))?;
+            match crate::store::users::find(c, id.as_str())? {
+                None => {
+                    crate::store::users::create(c, &crate::store::users::User::new(&id, None, false))?;
+                }
+                // The system user never has a password: one that does was registered by a person
+                // (before the localpart was reserved), and must not receive every user's notices.
+                Some(u) if u.password_hash.is_some() => {
+                    log::error!(
+                        "server notices: {id} is a registered account; set server_notices.system_mxid_localpart to an unused localpart"
+                    );
+                    return Err(MatrixError::internal("The server notices user is misconfigured"));
+                }
+                Some(_) => {}
             }
             let mut p = crate::store::users::profile(c, id.as_str())?.unwrap_or_default();
             if p.displayname.as_deref() != Some(name.as_str()) {
@@ -136,6 +147,19 @@ async fn create_room(svc: &Svc, system: &str, target: &str) -> MResult<String> {
     let id = svc.db.run(move |c| crate::store::account_data::set(c, &t, &r, "m.tag", &tags)).await?;
     svc.notifier.do_send(AccountDataChanged { user: target.to_owned(), stream_id: id });
     Ok(room_id.to_string())
+}
+
+/// Refuses a user's own leave (or invite rejection) of a server notices room, whichever endpoint
+/// carries it: notices must keep reaching the user.
+pub async fn refuse_leaving_notice_room(svc: &Svc, room_id: &str, sender: &str, target: &str, membership: Option<&str>) -> MResult<()> {
+    if sender != target || membership != Some("leave") || !is_notice_room(svc, room_id).await? {
+        return Ok(());
+    }
+    Err(MatrixError::new(
+        actix_web::http::StatusCode::FORBIDDEN,
+        "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+        "You cannot leave or reject a server notices room",
+    ))
 }
 
 /// Whether the room is a server notices room (created by the system user).

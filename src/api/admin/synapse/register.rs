@@ -46,9 +46,7 @@ async fn register(svc: Svc, body: Body) -> MResult<HttpResponse> {
         return Err(MatrixError::forbidden("HMAC incorrect"));
     }
     let localpart = username.to_lowercase();
-    if !crate::ids::valid_new_localpart(&localpart) {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid username"));
-    }
+    crate::ids::check_new_localpart(&svc.config, &localpart)?;
     crate::auth::password::check_strength(password)?;
     let user_id = ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name()))
         .map_err(|_| MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid username"))?;

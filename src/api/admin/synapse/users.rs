@@ -31,7 +31,7 @@ pub async fn existing_local_user(svc: &Svc, raw: &str) -> MResult<crate::store::
 /// Admins may ask about anyone, users about themselves.
 pub async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
     let target = parse_user_id(&path)?;
-    if !who.is_admin && who.user_id != target {
+    if !who.is_server_admin() && who.user_id != target {
         return Err(MatrixError::forbidden("You are not a server admin"));
     }
     let user = existing_local_user(&svc, &path).await?;
