@@ -2,6 +2,13 @@
 //! committed in small batches; a reindex rebuilds a fresh index from the event store on another
 //! thread and is swapped in atomically, so searches keep answering from the old one meanwhile.
 //!
+//! Crash safety: events are acknowledged once the store commits them, but reach the index later.
+//! The actor therefore reads searchable events back from the store in stream order (room actors'
+//! `IndexEvents` only say "there is more"), and every tantivy commit records as its payload the
+//! stream position it covers. At start it indexes whatever the store holds past that position; an
+//! index that is missing, unreadable or of unknown coverage is rebuilt from the store while the
+//! server serves.
+//!
 //! It runs on its own thread (a `SyncArbiter` of one) because every tantivy call blocks.
 
 use crate::error::{MResult, MatrixError};
@@ -14,14 +21,25 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermQuery};
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
+use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
 
 const WRITER_BUDGET: usize = 64_000_000;
 const REBUILD_BUDGET: usize = 120_000_000;
 /// Uncommitted documents after which the live writer commits without waiting for the timer.
 const COMMIT_EVERY: usize = 5_000;
+/// Searchable events read from the store per page when catching up.
+const CATCH_UP_PAGE: i64 = 1_000;
+/// Pages one timer tick may index, so a long catch-up leaves the mailbox responsive.
+const CATCH_UP_PAGES_PER_TICK: usize = 5;
+/// Deepest result a search may page to: tantivy reserves room for `offset + limit` hits.
+pub const MAX_OFFSET: usize = 10_000;
+/// Most results one search page returns.
+pub const MAX_LIMIT: usize = 100;
+/// Distinct words of a search term that are matched; the rest are ignored.
+const MAX_TERMS: usize = 64;
 
 #[derive(Clone, Copy)]
 pub struct Fields {
@@ -74,6 +92,45 @@ impl SearchIndex {
     pub fn num_docs(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
+
+    /// Opens the live index at `dir` and says how far it is known to cover the store. A
+    /// directory without an index, or one that cannot be read, becomes a fresh empty index.
+    fn open_live(dir: &Path) -> Result<(Self, Coverage), String> {
+        if !dir.join("meta.json").exists() {
+            return Ok((Self::open(dir)?, Coverage::Unknown("is missing")));
+        }
+        let opened = Self::open(dir).and_then(|idx| idx.index.load_metas().map(|m| (idx, m.payload)).map_err(|e| e.to_string()));
+        match opened {
+            Ok((idx, payload)) => {
+                let coverage = match payload.as_deref().map(str::parse::<i64>) {
+                    Some(Ok(n)) => Coverage::Upto(n),
+                    _ => Coverage::Unknown("records no stream position"),
+                };
+                Ok((idx, coverage))
+            }
+            Err(e) => {
+                log::error!("search index {} is unreadable ({e}); replacing it", dir.display());
+                std::fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+                Ok((Self::open(dir)?, Coverage::Unknown("was unreadable")))
+            }
+        }
+    }
+}
+
+/// How much of the store an index opened at start is known to hold.
+#[derive(Clone, Copy, Debug)]
+enum Coverage {
+    /// Every searchable event at or below this stream position.
+    Upto(i64),
+    /// Nothing can be assumed (the reason, for the log).
+    Unknown(&'static str),
+}
+
+/// Commits with the covered stream position as payload, so a restart knows where to resume.
+fn commit_covering(writer: &mut IndexWriter, covered: i64) -> tantivy::Result<()> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(&covered.to_string());
+    prepared.commit().map(|_| ())
 }
 
 /// What the live path and the rebuild both do with one searchable event.
@@ -221,8 +278,12 @@ pub struct SearchActor {
     current: Arc<SearchIndex>,
     writer: Option<IndexWriter>,
     uncommitted: usize,
-    /// While a rebuild runs: the live operations it may not have seen, replayed after the swap.
-    rebuild_log: Option<Vec<Op>>,
+    /// Every searchable event at or below this stream position is in the writer.
+    covered: i64,
+    /// The store may hold searchable events past `covered`.
+    behind: bool,
+    /// While a rebuild runs: rooms purged meanwhile, dropped again from the new index.
+    rebuild_drops: Option<Vec<String>>,
     myself: Option<Addr<SearchActor>>,
     /// Documents and seconds of the last finished rebuild.
     last_rebuild: Option<(u64, f64)>,
@@ -234,7 +295,8 @@ impl SearchActor {
         let root = data_dir.join("search");
         std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
         let name = std::fs::read_to_string(root.join("CURRENT")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "idx-0".into());
-        let current = Arc::new(SearchIndex::open(&root.join(&name))?);
+        let (index, coverage) = SearchIndex::open_live(&root.join(&name))?;
+        let current = Arc::new(index);
         let writer = current.writer()?;
         let shared: SharedIndex = Arc::new(RwLock::new(current.clone()));
         let sh = shared.clone();
@@ -250,12 +312,14 @@ impl SearchActor {
                 current: sh.read().unwrap_or_else(|p| p.into_inner()).clone(),
                 writer,
                 uncommitted: 0,
-                rebuild_log: None,
+                covered: 0,
+                behind: false,
+                rebuild_drops: None,
                 myself: None,
                 last_rebuild: None,
             }
         });
-        addr.do_send(SetSelf(addr.clone()));
+        addr.do_send(Init(addr.clone(), coverage));
         // The sync actor has no timers: tick it from the async side so commits happen within ~200 ms.
         let tick = addr.clone();
         actix_rt::spawn(async move {
@@ -275,8 +339,8 @@ impl SearchActor {
             return;
         }
         let Some(w) = self.writer.as_mut() else { return };
-        match w.commit() {
-            Ok(_) => {
+        match commit_covering(w, self.covered) {
+            Ok(()) => {
                 self.uncommitted = 0;
                 if let Err(e) = self.current.reader.reload() {
                     log::error!("search reader reload failed: {e}");
@@ -286,20 +350,61 @@ impl SearchActor {
         }
     }
 
-    fn apply_live(&mut self, ops: Vec<Op>) {
+    fn apply_live(&mut self, ops: &[Op]) {
         let Some(w) = self.writer.as_ref() else { return };
-        for op in &ops {
+        for op in ops {
             if let Err(e) = apply(w, &self.current.fields, op, true) {
                 log::error!("indexing failed: {e}");
             }
         }
         self.uncommitted += ops.len().max(1);
-        if let Some(log) = self.rebuild_log.as_mut() {
-            log.extend(ops);
-        }
         if self.uncommitted >= COMMIT_EVERY {
             self.commit();
         }
+    }
+
+    /// Indexes searchable events committed in the store past `covered`, in stream order, at most
+    /// `pages` pages. True once nothing is left.
+    fn catch_up(&mut self, pages: usize) -> bool {
+        if !self.behind || self.writer.is_none() {
+            return true;
+        }
+        let mut conn = match self.db.get() {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("search catch-up: no database connection: {e}");
+                return false;
+            }
+        };
+        let mut ops = Vec::new();
+        for _ in 0..pages {
+            // Read before the page: positions become visible in order, so every event up to `top`
+            // is in the page's snapshot.
+            let page = crate::store::events::max_stream(&mut conn)
+                .and_then(|top| crate::store::events::searchable_page(&mut conn, self.covered, CATCH_UP_PAGE).map(|p| (top, p)));
+            let (top, page) = match page {
+                Ok(x) => x,
+                Err(e) => {
+                    log::error!("search catch-up: reading the store failed: {e}");
+                    return false;
+                }
+            };
+            for row in &page {
+                ops.clear();
+                ops_for_row(&self.db, row, &mut ops);
+                if !ops.is_empty() {
+                    self.apply_live(&ops);
+                }
+            }
+            let last = page.last().map(|r| r.0).unwrap_or(self.covered);
+            if page.len() < CATCH_UP_PAGE as usize {
+                self.covered = self.covered.max(top).max(last);
+                self.behind = false;
+                return true;
+            }
+            self.covered = last;
+        }
+        false
     }
 }
 
@@ -307,14 +412,42 @@ impl Actor for SearchActor {
     type Context = SyncContext<Self>;
 }
 
+/// The actor's first message: its own address, and what the index opened at start covers.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct SetSelf(Addr<SearchActor>);
+struct Init(Addr<SearchActor>, Coverage);
 
-impl Handler<SetSelf> for SearchActor {
+impl Handler<Init> for SearchActor {
     type Result = ();
-    fn handle(&mut self, msg: SetSelf, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Init, ctx: &mut Self::Context) {
         self.myself = Some(msg.0);
+        let reason = match msg.1 {
+            Coverage::Upto(n) => {
+                self.covered = n;
+                self.behind = true;
+                return;
+            }
+            Coverage::Unknown(reason) => reason,
+        };
+        // Whatever the store holds now is left to a rebuild; live indexing starts after it.
+        let store = self.db.get().and_then(|mut c| {
+            let top = crate::store::events::max_stream(&mut c)?;
+            let any = !crate::store::events::searchable_page(&mut c, 0, 1)?.is_empty();
+            Ok((top, any))
+        });
+        match store {
+            Ok((top, any)) => {
+                self.covered = top;
+                if any {
+                    log::warn!("search index {reason}: rebuilding it from the store; search answers from what is indexed meanwhile");
+                    <Self as Handler<Reindex>>::handle(self, Reindex, ctx);
+                }
+            }
+            Err(e) => {
+                log::error!("search index {reason} and the store cannot be read ({e}); indexing everything again");
+                self.behind = true;
+            }
+        }
     }
 }
 
@@ -325,40 +458,22 @@ struct Tick;
 impl Handler<Tick> for SearchActor {
     type Result = ();
     fn handle(&mut self, _: Tick, _: &mut Self::Context) {
+        self.catch_up(CATCH_UP_PAGES_PER_TICK);
         self.commit();
     }
 }
 
-/// Committed events that may be searchable (messages, names, topics, redactions).
+/// Committed events that may be searchable (messages, names, topics, redactions). Only a hint
+/// that the store has more: the actor reads them back in stream order, so that the position a
+/// commit records never passes an event that is not indexed yet.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct IndexEvents(pub Vec<Pdu>);
 
 impl Handler<IndexEvents> for SearchActor {
     type Result = ();
-    fn handle(&mut self, msg: IndexEvents, _: &mut Self::Context) {
-        let mut ops = Vec::new();
-        for p in msg.0 {
-            let content: Content = serde_json::from_value(p.content.clone()).unwrap_or(Content {
-                body: None,
-                name: None,
-                topic: None,
-                relates_to: None,
-                new_content: None,
-            });
-            let facts = EventFacts {
-                event_id: &p.event_id,
-                sender: &p.sender,
-                room_id: &p.room_id,
-                kind: &p.kind,
-                redacts: p.redacts.as_deref(),
-                stream: p.stream_ordering,
-            };
-            ops_for(&self.db, &facts, content, &mut ops);
-        }
-        if !ops.is_empty() {
-            self.apply_live(ops);
-        }
+    fn handle(&mut self, _: IndexEvents, _: &mut Self::Context) {
+        self.behind = true;
     }
 }
 
@@ -370,8 +485,11 @@ pub struct DropRoom(pub String);
 impl Handler<DropRoom> for SearchActor {
     type Result = ();
     fn handle(&mut self, msg: DropRoom, _: &mut Self::Context) {
-        // Through the live path, so a rebuild that read the room before the purge replays the drop.
-        self.apply_live(vec![Op::DropRoom(msg.0)]);
+        self.apply_live(&[Op::DropRoom(msg.0.clone())]);
+        // A rebuild may have read the room before the purge: it is dropped again after the swap.
+        if let Some(drops) = self.rebuild_drops.as_mut() {
+            drops.push(msg.0);
+        }
         self.commit();
     }
 }
@@ -394,7 +512,8 @@ impl Handler<Shutdown> for SearchActor {
     }
 }
 
-/// Commit now (tests and the admin API want "searchable now" without waiting for the timer).
+/// Index everything committed so far and commit now (tests and the admin API want "searchable
+/// now" without waiting for the timer). Answers the number of documents.
 #[derive(Message)]
 #[rtype(result = "u64")]
 pub struct Flush;
@@ -402,6 +521,9 @@ pub struct Flush;
 impl Handler<Flush> for SearchActor {
     type Result = u64;
     fn handle(&mut self, _: Flush, _: &mut Self::Context) -> u64 {
+        self.behind = true;
+        // Unbounded pages: only a store error (logged) stops it early.
+        self.catch_up(usize::MAX);
         self.uncommitted = self.uncommitted.max(1);
         self.commit();
         self.current.num_docs()
@@ -416,7 +538,7 @@ pub struct ReindexStatus;
 impl Handler<ReindexStatus> for SearchActor {
     type Result = MessageResult<ReindexStatus>;
     fn handle(&mut self, _: ReindexStatus, _: &mut Self::Context) -> Self::Result {
-        MessageResult((self.rebuild_log.is_some(), self.last_rebuild))
+        MessageResult((self.rebuild_drops.is_some(), self.last_rebuild))
     }
 }
 
@@ -428,51 +550,60 @@ pub struct Reindex;
 impl Handler<Reindex> for SearchActor {
     type Result = bool;
     fn handle(&mut self, _: Reindex, _: &mut Self::Context) -> bool {
-        if self.rebuild_log.is_some() {
+        if self.rebuild_drops.is_some() {
             log::info!("reindex already running; not starting another");
             return false;
         }
         let Some(me) = self.myself.clone() else { return false };
-        self.rebuild_log = Some(Vec::new());
+        self.rebuild_drops = Some(Vec::new());
         let dir = self.root.join(format!("idx-{}", crate::ids::now_ms()));
         let db = self.db.clone();
         std::thread::spawn(move || {
             let result = rebuild(&db, &dir);
-            me.do_send(ReindexDone(result.map(|(idx, w, n, secs)| (Box::new(idx), Box::new(w), n, secs))));
+            me.do_send(ReindexDone(result.map(Box::new)));
         });
         true
     }
 }
 
-type Rebuilt = (Box<SearchIndex>, Box<IndexWriter>, u64, f64);
+/// A rebuilt index: the index, its writer, the stream position it covers, its documents and
+/// the seconds it took.
+struct Rebuilt {
+    index: SearchIndex,
+    writer: IndexWriter,
+    covered: i64,
+    docs: u64,
+    secs: f64,
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct ReindexDone(Result<Rebuilt, String>);
+struct ReindexDone(Result<Box<Rebuilt>, String>);
 
 impl Handler<ReindexDone> for SearchActor {
     type Result = ();
     fn handle(&mut self, msg: ReindexDone, _: &mut Self::Context) {
-        let log_ops = self.rebuild_log.take().unwrap_or_default();
-        let (index, mut writer, n, secs) = match msg.0 {
-            Ok(r) => r,
+        let drops = self.rebuild_drops.take().unwrap_or_default();
+        let Rebuilt { index, mut writer, covered, docs, secs } = match msg.0 {
+            Ok(r) => *r,
             Err(e) => {
                 log::error!("reindex failed: {e}");
                 return;
             }
         };
-        // Replay what happened live while the rebuild ran; upserts make repeats harmless.
-        for op in &log_ops {
-            if let Err(e) = apply(&writer, &index.fields, op, true) {
-                log::error!("replaying into the new index failed: {e}");
+        for room in drops {
+            if let Err(e) = apply(&writer, &index.fields, &Op::DropRoom(room), true) {
+                log::error!("dropping a purged room from the new index failed: {e}");
             }
         }
-        if let Err(e) = writer.commit().map_err(|e| e.to_string()).and_then(|_| index.reader.reload().map_err(|e| e.to_string())) {
+        if let Err(e) =
+            commit_covering(&mut writer, covered).map_err(|e| e.to_string()).and_then(|_| index.reader.reload().map_err(|e| e.to_string()))
+        {
             log::error!("reindex final commit failed: {e}");
             return;
         }
-        let old = std::mem::replace(&mut self.current, Arc::new(*index));
-        if let Some(mut w) = self.writer.replace(*writer) {
+        let old = std::mem::replace(&mut self.current, Arc::new(index));
+        if let Some(mut w) = self.writer.replace(writer) {
             let _ = w.rollback();
         }
         *self.shared.write().unwrap_or_else(|p| p.into_inner()) = self.current.clone();
@@ -484,9 +615,12 @@ impl Handler<ReindexDone> for SearchActor {
         let old_dir = old.dir.clone();
         drop(old);
         let _ = std::fs::remove_dir_all(old_dir);
+        // What was committed while the rebuild ran comes from the store, as after a restart.
         self.uncommitted = 0;
-        self.last_rebuild = Some((n, secs));
-        log::info!("Indexed {n} events in {secs:.3}s");
+        self.covered = covered;
+        self.behind = true;
+        self.last_rebuild = Some((docs, secs));
+        log::info!("Indexed {docs} events in {secs:.3}s");
     }
 }
 
@@ -497,8 +631,19 @@ struct StoredEvent {
     sender: String,
 }
 
+/// The index operations for one stored row.
+fn ops_for_row(db: &Db, row: &crate::store::events::SearchableRow, out: &mut Vec<Op>) {
+    let (stream, event_id, room_id, kind, json) = row;
+    let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else {
+        log::warn!("search: event {event_id} is unreadable; not indexed");
+        return;
+    };
+    let facts = EventFacts { event_id, sender: &ev.sender, room_id, kind, redacts: ev.redacts.as_deref(), stream: *stream };
+    ops_for(db, &facts, ev.content, out);
+}
+
 /// Reads every searchable event from the store, paged by stream position, into a fresh index.
-fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), String> {
+fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt, String> {
     let started = Instant::now();
     log::info!("Starting to index events into {}", dir.display());
     let index = SearchIndex::open(dir)?;
@@ -506,14 +651,23 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
     let writer: IndexWriter = index.index.writer_with_num_threads(threads, REBUILD_BUDGET).map_err(|e| e.to_string())?;
     // Pages are read on their own thread so reading the store overlaps parsing and indexing.
+    // It answers the position the pages cover: the store's top when it started, or the last
+    // event read.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::events::SearchableRow>, String>>(2);
     let reader_db = db.clone();
-    let reader = std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || -> i64 {
         let mut conn = match reader_db.get() {
             Ok(c) => c,
             Err(e) => {
                 let _ = tx.send(Err(e.message));
-                return;
+                return 0;
+            }
+        };
+        let top = match crate::store::events::max_stream(&mut conn) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = tx.send(Err(e.message));
+                return 0;
             }
         };
         let mut after = 0i64;
@@ -532,6 +686,7 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
                 }
             }
         }
+        top.max(after)
     });
     let mut count: u64 = 0;
     let mut next_log = 1000;
@@ -541,11 +696,9 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     for page in rx {
         waited += last.elapsed();
         let page = page?;
-        for (stream, event_id, room_id, kind, json) in &page {
-            let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else { continue };
+        for row in &page {
             ops.clear();
-            let facts = EventFacts { event_id, sender: &ev.sender, room_id, kind, redacts: ev.redacts.as_deref(), stream: *stream };
-            ops_for(db, &facts, ev.content, &mut ops);
+            ops_for_row(db, row, &mut ops);
             for op in &ops {
                 apply(&writer, &index.fields, op, false)?;
                 if matches!(op, Op::Add { .. }) {
@@ -559,10 +712,10 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
         }
         last = Instant::now();
     }
-    let _ = reader.join();
+    let covered = reader.join().map_err(|_| "the store reader of the reindex panicked".to_owned())?;
     let fed = started.elapsed();
     let mut writer = writer;
-    writer.commit().map_err(|e| e.to_string())?;
+    commit_covering(&mut writer, covered).map_err(|e| e.to_string())?;
     let committed = started.elapsed();
     // Let the bulk load's merges finish before live writes start on this index.
     writer.wait_merging_threads().map_err(|e| e.to_string())?;
@@ -576,7 +729,7 @@ fn rebuild(db: &Db, dir: &Path) -> Result<(SearchIndex, IndexWriter, u64, f64), 
     let writer = index.writer()?;
     index.reader.reload().map_err(|e| e.to_string())?;
     let docs = index.num_docs();
-    Ok((index, writer, docs, started.elapsed().as_secs_f64()))
+    Ok(Rebuilt { index, writer, covered, docs, secs: started.elapsed().as_secs_f64() })
 }
 
 /// One search hit: the event and its score (or stream position for `recent`).
@@ -588,6 +741,33 @@ pub struct Hit {
 pub struct SearchResult {
     pub hits: Vec<Hit>,
     pub count: usize,
+}
+
+/// Every word of the term must occur in the text. The term is split by the content field's own
+/// tokenizer, so query syntax (field names, operators, quotes, ranges) is just more words and a
+/// user can neither address another field nor send the parser something it refuses.
+fn words_query(idx: &SearchIndex, term: &str) -> Box<dyn Query> {
+    let mut words: Vec<String> = Vec::new();
+    if let Ok(mut analyzer) = idx.index.tokenizer_for_field(idx.fields.content) {
+        let mut stream = analyzer.token_stream(term);
+        while words.len() < MAX_TERMS && stream.advance() {
+            let w = &stream.token().text;
+            if !words.contains(w) {
+                words.push(w.clone());
+            }
+        }
+    }
+    if words.is_empty() {
+        return Box::new(EmptyQuery);
+    }
+    let clauses: Vec<(Occur, Box<dyn Query>)> = words
+        .iter()
+        .map(|w| {
+            let q = TermQuery::new(Term::from_field_text(idx.fields.content, w), IndexRecordOption::WithFreqs);
+            (Occur::Must, Box::new(q) as Box<dyn Query>)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(clauses))
 }
 
 /// Runs a query against the current index. Blocking: call from the blocking pool.
@@ -602,9 +782,7 @@ pub fn search(
 ) -> MResult<SearchResult> {
     let idx = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
     let f = idx.fields;
-    let mut parser = QueryParser::for_index(&idx.index, vec![f.content]);
-    parser.set_conjunction_by_default();
-    let (text_q, _) = parser.parse_query_lenient(term);
+    let text_q = words_query(&idx, term);
     let room_q: Vec<(Occur, Box<dyn Query>)> = rooms
         .iter()
         .map(|r| (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.room_id, r), IndexRecordOption::Basic)) as Box<dyn Query>))
@@ -622,7 +800,8 @@ pub fn search(
     let query = BooleanQuery::new(clauses);
     let searcher = idx.reader.searcher();
     let err = |e: tantivy::TantivyError| MatrixError::internal(format!("search failed: {e}"));
-    let limit = limit.max(1);
+    // Whatever the caller checked, tantivy is never handed a deep page: it reserves room for it.
+    let (offset, limit) = (offset.min(MAX_OFFSET), limit.clamp(1, MAX_LIMIT));
     let docs: Vec<(f64, DocAddress)> = if recent {
         let top = TopDocs::with_limit(limit).and_offset(offset).order_by_fast_field::<i64>("stream", Order::Desc);
         searcher.search(&query, &top).map_err(err)?.into_iter().map(|(s, a)| (s.unwrap_or(0) as f64, a)).collect()

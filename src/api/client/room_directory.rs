@@ -10,6 +10,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
+/// Most rooms one page lists.
+const MAX_LIMIT: usize = 1_000;
+
 /// Power needed to publish or withdraw a room (the default for state events), unless admin.
 const PUBLISH_LEVEL: i64 = 50;
 
@@ -50,7 +53,7 @@ async fn list_get(svc: Svc, req: HttpRequest) -> MResult<HttpResponse> {
     check_server(&svc, q.get("server").map(String::as_str))?;
     let limit = match crate::api::query_i64(&q, "limit")? {
         Some(n) if n < 0 => return Err(MatrixError::invalid_param("limit must not be negative")),
-        Some(n) => n as usize,
+        Some(n) => (n as usize).min(MAX_LIMIT),
         None => 100,
     };
     list(&svc, ListQuery { limit, offset: parse_since(q.get("since").map(String::as_str))?, term: None }).await
@@ -61,7 +64,7 @@ async fn list_post(svc: Svc, _who: Requester, req: HttpRequest, body: Body) -> M
     let body = body.object()?;
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 100,
-        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("limit must be a non-negative integer"))? as usize,
+        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("limit must be a non-negative integer"))?.min(MAX_LIMIT as u64) as usize,
     };
     let since = crate::api::opt_str(&body, "since")?;
     let term = match body.get("filter").and_then(|f| f.get("generic_search_term")) {
@@ -139,13 +142,14 @@ async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
             }
             let total = matching.len();
             let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
-            let more = offset + page.len() < total;
+            let more = offset.saturating_add(page.len()) < total;
             Ok((page, total, more))
         })
         .await?;
     let mut body = json!({"chunk": chunk, "total_room_count_estimate": total});
     if more {
-        body["next_batch"] = json!(format!("o{}", offset + limit));
+        // `offset` comes from the client's token: it may be near usize::MAX.
+        body["next_batch"] = json!(format!("o{}", offset.saturating_add(limit)));
     }
     if offset > 0 {
         body["prev_batch"] = json!(format!("o{}", offset.saturating_sub(limit)));

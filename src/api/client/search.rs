@@ -37,9 +37,11 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     let body = body.object()?;
     let q = query(&req);
     let offset = query_i64(&q, "next_batch")?.unwrap_or(0);
-    if offset < 0 {
-        return Err(MatrixError::invalid_param("next_batch must not be negative"));
-    }
+    let max_offset = crate::actors::search::MAX_OFFSET;
+    let offset = usize::try_from(offset)
+        .ok()
+        .filter(|o| *o <= max_offset)
+        .ok_or_else(|| MatrixError::invalid_param(format!("next_batch must be between 0 and {max_offset}")))?;
     let cats =
         body.get("search_categories").filter(|v| v.is_object()).ok_or_else(|| MatrixError::missing_param("Missing search_categories"))?;
     let Some(criteria) = cats.get("room_events") else {
@@ -59,7 +61,10 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     let not_rooms: HashSet<String> = string_list(filter.get("not_rooms"), "filter.not_rooms")?.unwrap_or_default().into_iter().collect();
     let limit = match filter.get("limit") {
         None | Some(Value::Null) => 10,
-        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("filter.limit must be a non-negative integer"))?.min(100) as usize,
+        Some(v) => {
+            let n = v.as_u64().ok_or_else(|| MatrixError::bad_json("filter.limit must be a non-negative integer"))?;
+            n.min(crate::actors::search::MAX_LIMIT as u64) as usize
+        }
     };
     let recent = match criteria.get("order_by").and_then(Value::as_str) {
         None | Some("rank") => false,
@@ -79,7 +84,7 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
         return Ok(ok_json(json!({"search_categories": {"room_events": {"count": 0, "highlights": highlights, "results": []}}})));
     }
     let shared = svc.search_index.clone();
-    let off = offset as usize;
+    let off = offset;
     let found = tokio::task::spawn_blocking(move || crate::actors::search::search(&shared, &term, &rooms, &kinds, recent, off, limit))
         .await
         .map_err(|e| MatrixError::internal(e.to_string()))??;
@@ -101,7 +106,8 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
         })
         .await?;
     let mut room_events = json!({"count": found.count, "highlights": highlights, "results": results});
-    if off + limit < found.count {
+    // No token past the deepest page a search may reach.
+    if off + limit < found.count && off + limit <= max_offset {
         room_events["next_batch"] = json!((off + limit).to_string());
     }
     Ok(ok_json(json!({"search_categories": {"room_events": room_events}})))

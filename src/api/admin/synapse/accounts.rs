@@ -220,6 +220,9 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
     Ok(if created { HttpResponse::Created().json(body) } else { ok_json(body) })
 }
 
+/// Most users one page of the list returns.
+const MAX_PAGE: i64 = 1_000;
+
 /// Query parameters of the user list; `v3` makes `deactivated` tri-state.
 fn list_query(req: &HttpRequest, v3: bool) -> MResult<ListQuery> {
     let q = query(req);
@@ -228,6 +231,7 @@ fn list_query(req: &HttpRequest, v3: bool) -> MResult<ListQuery> {
     if from < 0 || limit < 0 {
         return Err(MatrixError::invalid_param("from and limit must not be negative"));
     }
+    let limit = limit.min(MAX_PAGE);
     let order_by = q.get("order_by").cloned().unwrap_or_else(|| "name".into());
     if !ORDER_KEYS.contains(&order_by.as_str()) {
         return Err(MatrixError::invalid_param("Unknown value for order_by"));
@@ -287,8 +291,9 @@ async fn list(svc: Svc, req: HttpRequest, v3: bool) -> MResult<HttpResponse> {
     let (rows, total) = svc.db.run(move |c| crate::store::users::list(c, &q)).await?;
     let users: Vec<Value> = rows.into_iter().map(|(u, d, a)| list_entry(&u, d, a)).collect();
     let mut body = json!({"users": users, "total": total});
-    if from + limit < total {
-        body["next_token"] = json!((from + users_len(&body)).to_string());
+    // `from` is the client's: it may be near i64::MAX.
+    if from.saturating_add(limit) < total {
+        body["next_token"] = json!(from.saturating_add(users_len(&body)).to_string());
     }
     Ok(ok_json(body))
 }

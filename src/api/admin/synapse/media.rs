@@ -14,6 +14,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// Most media one page lists (or one call deletes).
+const MAX_PAGE: i64 = 1_000;
+
 fn paging(req: &HttpRequest) -> MResult<(i64, i64)> {
     let q = query(req);
     let from = query_i64(&q, "from")?.unwrap_or(0);
@@ -21,7 +24,7 @@ fn paging(req: &HttpRequest) -> MResult<(i64, i64)> {
     if from < 0 || limit < 0 {
         return Err(MatrixError::invalid_param("from and limit must not be negative"));
     }
-    Ok((from, limit))
+    Ok((from, limit.min(MAX_PAGE)))
 }
 
 async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
@@ -44,8 +47,10 @@ async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>
         })
         .collect();
     let mut body = json!({"total": total});
-    if from + (media.len() as i64) < total {
-        body["next_token"] = json!(from + media.len() as i64);
+    // `from` is the client's: it may be near i64::MAX.
+    let next = from.saturating_add(media.len() as i64);
+    if next < total {
+        body["next_token"] = json!(next);
     }
     body["media"] = json!(media);
     Ok(ok_json(body))
