@@ -12,6 +12,7 @@ mod config;
 mod durability;
 mod erasure;
 mod federation;
+mod input_bounds;
 mod journey;
 mod keys;
 mod media;
