@@ -30,6 +30,31 @@ pub fn new_device_id() -> String {
     random_alnum(10).to_uppercase()
 }
 
+/// Longest client-chosen device ID, as Synapse bounds it at login (in bytes here).
+pub const MAX_DEVICE_ID_BYTES: usize = 512;
+/// Longest device display name, Synapse's limit.
+pub const MAX_DEVICE_NAME_CHARS: usize = 100;
+
+/// A device ID a client chose: 400 `M_INVALID_PARAM` if empty or over [`MAX_DEVICE_ID_BYTES`].
+pub fn parse_device_id(s: &str) -> MResult<String> {
+    if s.is_empty() || s.len() > MAX_DEVICE_ID_BYTES {
+        return Err(MatrixError::invalid_param(format!("device_id must be 1 to {MAX_DEVICE_ID_BYTES} bytes")));
+    }
+    Ok(s.to_owned())
+}
+
+/// A device display name: 400 `M_TOO_LARGE` past [`MAX_DEVICE_NAME_CHARS`], as Synapse answers.
+pub fn parse_device_name(s: &str) -> MResult<String> {
+    if s.chars().count() > MAX_DEVICE_NAME_CHARS {
+        return Err(MatrixError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "M_TOO_LARGE",
+            format!("Device display name is too long (max {MAX_DEVICE_NAME_CHARS})"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
 pub fn new_room_id(server_name: &str) -> OwnedRoomId {
     let s = format!("!{}:{}", random_alnum(18), server_name);
     RoomId::parse(&s).unwrap_or_else(|_| unreachable_room_id())

@@ -7,6 +7,7 @@ pub mod middleware;
 
 use crate::Services;
 use crate::error::{MResult, MatrixError};
+use crate::events::MAX_JSON_DEPTH;
 use actix_web::dev::Payload;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{FromRequest, HttpRequest};
@@ -59,11 +60,16 @@ impl FromRequest for Body {
 }
 
 impl Body {
-    /// The body as a JSON object: 400 `M_NOT_JSON` if it is not JSON, `M_BAD_JSON` if not an object.
-    /// An empty body reads as `{}`.
+    /// The body as a JSON object: 400 `M_NOT_JSON` if it is not JSON, `M_BAD_JSON` if not an object
+    /// or nested deeper than [`MAX_JSON_DEPTH`]. An empty body reads as `{}`.
     pub fn object(&self) -> MResult<Value> {
         if self.0.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(Default::default()));
+        }
+        // Before parsing: serde_json would refuse past 128 levels only as "not JSON", and what is
+        // accepted here must stay readable once stored inside an event.
+        if nesting_exceeds(&self.0, MAX_JSON_DEPTH) {
+            return Err(MatrixError::bad_json(format!("JSON nests deeper than {MAX_JSON_DEPTH} levels")));
         }
         let v: Value = serde_json::from_slice(&self.0).map_err(|_| MatrixError::not_json("Content not JSON"))?;
         if !v.is_object() {
@@ -76,6 +82,35 @@ impl Body {
     pub fn parse<T: DeserializeOwned>(&self) -> MResult<T> {
         from_value(self.object()?)
     }
+}
+
+/// Whether the objects and arrays of a JSON text nest deeper than `limit`. Brackets inside
+/// strings do not count; malformed text is left for the parser to refuse.
+fn nesting_exceeds(text: &[u8], limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 pub fn from_value<T: DeserializeOwned>(v: Value) -> MResult<T> {

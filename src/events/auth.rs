@@ -129,6 +129,9 @@ impl RoomState {
         if draft.kind == "m.room.member" {
             return self.authorize_membership(draft, sender);
         }
+        if draft.kind == "m.room.power_levels" {
+            self.validate_power_levels(&draft.content)?;
+        }
         if self.membership(sender) != "join" {
             return Err(MatrixError::forbidden(format!("{sender} is not in the room")));
         }
@@ -151,6 +154,10 @@ impl RoomState {
 
     fn authorize_membership(&self, draft: &EventDraft, sender: &str) -> MResult<()> {
         let target = draft.state_key.as_deref().ok_or_else(|| MatrixError::bad_json("Member events need a state_key"))?;
+        // Synapse parses the target as a user ID first: 400 M_INVALID_PARAM.
+        if ruma::UserId::parse(target).is_err() {
+            return Err(MatrixError::invalid_param(format!("Member state key is not a user ID: {target}")));
+        }
         let membership = draft
             .content
             .get("membership")
@@ -224,6 +231,44 @@ impl RoomState {
             "knock" => Err(MatrixError::forbidden("Knocking is not supported")),
             other => Err(MatrixError::bad_json(format!("Unknown membership {other}"))),
         }
+    }
+
+    /// The room version's rules, from the create event (an unknown version gets the strictest).
+    fn rules(&self) -> ruma::room_version_rules::RoomVersionRules {
+        let version = self.get("m.room.create", "").and_then(|c| c.content.get("room_version")).and_then(Value::as_str);
+        super::rules_for(version.unwrap_or_default())
+    }
+
+    /// The shape the authorization rules require of power levels: an object whose levels are
+    /// integers (from v10 on; before, strings holding integers too) and whose `users` keys are
+    /// user IDs. Refused as Synapse refuses a malformed local event: 400 `M_BAD_JSON`.
+    fn validate_power_levels(&self, content: &Value) -> MResult<()> {
+        let integers_only = self.rules().authorization.integer_power_levels;
+        let level = |field: &str, v: &Value| -> MResult<()> {
+            let ok = match v {
+                Value::Number(n) => n.is_i64(),
+                Value::String(s) => !integers_only && s.trim().parse::<i64>().is_ok(),
+                _ => false,
+            };
+            if ok { Ok(()) } else { Err(MatrixError::bad_json(format!("Power level {field} must be an integer"))) }
+        };
+        let Some(obj) = content.as_object() else { return Err(MatrixError::bad_json("Power levels must be an object")) };
+        for field in ["ban", "kick", "redact", "invite", "state_default", "events_default", "users_default"] {
+            if let Some(v) = obj.get(field) {
+                level(field, v)?;
+            }
+        }
+        for map in ["events", "users", "notifications"] {
+            let Some(m) = obj.get(map) else { continue };
+            let m = m.as_object().ok_or_else(|| MatrixError::bad_json(format!("Power levels {map} must be an object")))?;
+            for (k, v) in m {
+                level(&format!("{map}.{k}"), v)?;
+                if map == "users" && ruma::UserId::parse(k.as_str()).is_err() {
+                    return Err(MatrixError::bad_json(format!("Power levels users key {k} is not a user ID")));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn authorize_power_levels(&self, new: &Value, sender: &str, sender_level: i64) -> MResult<()> {

@@ -10,6 +10,33 @@ use ruma::room_version_rules::RoomVersionRules;
 use serde_json::{Value, json};
 
 pub const DEFAULT_ROOM_VERSION: &str = "10";
+
+/// The deepest nesting of objects and arrays accepted in a request body or a built event.
+/// serde_json stops parsing at 128 levels, and what is stored and served wraps content in more
+/// levels (the PDU, `unsigned.redacted_because`, a sync response's rooms/join/timeline/events):
+/// 64 leaves that headroom so whatever is accepted can always be read back, here and by clients.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Nesting depth of a JSON value: a scalar is 0, `{}` and `[]` are 1.
+pub fn json_depth(v: &Value) -> usize {
+    // Iterative, so a deep value cannot exhaust the stack here either.
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Object(m) => {
+                max = max.max(d + 1);
+                stack.extend(m.values().map(|c| (c, d + 1)));
+            }
+            Value::Array(a) => {
+                max = max.max(d + 1);
+                stack.extend(a.iter().map(|c| (c, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    max
+}
 pub const SUPPORTED_ROOM_VERSIONS: &[&str] = &["6", "7", "8", "9", "10", "11"];
 
 pub fn rules_for(version: &str) -> RoomVersionRules {
@@ -92,6 +119,14 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String
             obj["content"]["redacts"] = json!(r);
         }
     }
+    // The PDU format bounds these fields to 255 bytes (as Synapse checks): a longer one would
+    // be refused by every other server.
+    if draft.kind.len() > 255 || draft.state_key.as_ref().is_some_and(|k| k.len() > 255) {
+        return Err(MatrixError::too_large("Event type and state key are limited to 255 bytes"));
+    }
+    if json_depth(&obj) > MAX_JSON_DEPTH {
+        return Err(MatrixError::bad_json(format!("Event content nests deeper than {} levels", MAX_JSON_DEPTH - 1)));
+    }
     let mut canonical: CanonicalJsonObject = match ruma::canonical_json::to_canonical_value(&obj) {
         Ok(CanonicalJsonValue::Object(o)) => o,
         _ => return Err(MatrixError::bad_json("Event content is not valid canonical JSON (floats or out-of-range integers?)")),
@@ -113,6 +148,11 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String
     let json_text = serde_json::to_string(&canonical).map_err(|e| MatrixError::internal(e.to_string()))?;
     if json_text.len() > ctx.max_bytes {
         return Err(MatrixError::too_large("Event is larger than the configured limit"));
+    }
+    // What cannot be read back would fail every later read of the room: refuse it now.
+    if let Err(e) = Pdu::from_stored(&event_id, 0, &json_text) {
+        log::warn!("refusing an event that would not read back: {e}");
+        return Err(MatrixError::bad_json("Event cannot be stored"));
     }
     let pdu = Pdu {
         event_id,

@@ -122,19 +122,51 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
 }
 
 fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> MResult<()> {
-    let row: Option<(String, String)> = events::table
+    type Row = (String, String, String, Option<String>, i64, i64);
+    let row: Option<Row> = events::table
         .filter(events::event_id.eq(target))
         .filter(events::room_id.eq(room_id))
-        .select((events::json, events::event_type))
+        .select((events::json, events::event_type, events::sender, events::state_key, events::origin_server_ts, events::depth))
         .first(c)
         .optional()?;
-    let Some((json, kind)) = row else { return Ok(()) };
+    let Some((json, kind, sender, state_key, ts, depth)) = row else { return Ok(()) };
     let version: String = rooms::table.find(room_id).select(rooms::room_version).first(c)?;
-    let redacted = redact_stored(&json, &kind, &rules_for(&version), redaction)?;
+    let redacted = match redact_stored(&json, &kind, &rules_for(&version), redaction) {
+        Ok(r) => r,
+        Err(e) => {
+            // An unreadable target must not fail the batch: its columns still say what it was,
+            // and the redaction leaves it readable again with empty content.
+            log::error!("redacting unreadable stored event {target}: {e}");
+            let mut v = serde_json::json!({
+                "room_id": room_id, "sender": sender, "type": kind, "content": {},
+                "origin_server_ts": ts, "depth": depth,
+            });
+            if let Some(sk) = state_key {
+                v["state_key"] = sk.into();
+            }
+            redact_stored(&v.to_string(), &kind, &rules_for(&version), redaction)?
+        }
+    };
     diesel::update(events::table.filter(events::event_id.eq(target)))
         .set((events::json.eq(redacted), events::redacted_by.eq(&redaction.event_id)))
         .execute(c)?;
     Ok(())
+}
+
+/// Parses stored rows into PDUs, leaving out (with an error log) any row that does not parse:
+/// one unreadable event must not fail a read of the room, nor the room itself.
+fn readable<'a>(rows: impl IntoIterator<Item = (&'a str, i64, &'a str)>) -> Vec<Pdu> {
+    rows.into_iter().filter_map(|(id, pos, json)| readable_one(id, pos, json)).collect()
+}
+
+fn readable_one(event_id: &str, pos: i64, json: &str) -> Option<Pdu> {
+    match Pdu::from_stored(event_id, pos, json) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            log::error!("skipping unreadable stored event {event_id}: {e}");
+            None
+        }
+    }
 }
 
 pub struct LoadedRoom {
@@ -148,12 +180,49 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> MResult<Option<LoadedRoom>> 
     let Some(row) = rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
-    let rows: Vec<(String, i64, String)> = current_state::table
+    type StateRow = (String, i64, String, String, String, String, i64, i64);
+    let rows: Vec<StateRow> = current_state::table
         .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
         .filter(current_state::room_id.eq(room_id))
-        .select((events::event_id, events::stream_ordering, events::json))
+        .select((
+            events::event_id,
+            events::stream_ordering,
+            events::json,
+            current_state::event_type,
+            current_state::state_key,
+            events::sender,
+            events::origin_server_ts,
+            events::depth,
+        ))
         .load(conn)?;
-    let state = rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect::<MResult<Vec<_>>>()?;
+    let mut state = Vec::with_capacity(rows.len());
+    for (id, pos, json, kind, state_key, sender, ts, depth) in rows {
+        if let Some(p) = readable_one(&id, pos, &json) {
+            state.push(p);
+            continue;
+        }
+        // An unreadable membership still has its row in `memberships`: keep the member's
+        // standing so they can still leave, be kicked or be evacuated.
+        if kind == "m.room.member" {
+            let membership: Option<String> =
+                memberships::table.find((room_id, &state_key)).select(memberships::membership).first(conn).optional()?;
+            if let Some(m) = membership {
+                state.push(Pdu {
+                    event_id: id,
+                    room_id: room_id.to_owned(),
+                    sender,
+                    kind,
+                    state_key: Some(state_key),
+                    content: serde_json::json!({"membership": m}),
+                    origin_server_ts: ts,
+                    depth,
+                    redacts: None,
+                    stream_ordering: pos,
+                    redacted_because: None,
+                });
+            }
+        }
+    }
     let last_event = events::table
         .filter(events::room_id.eq(room_id))
         .order(events::stream_ordering.desc())
@@ -170,7 +239,13 @@ pub fn room_row(conn: &mut Conn, room_id: &str) -> MResult<Option<RoomRow>> {
 pub fn event_by_id(conn: &mut Conn, event_id: &str) -> MResult<Option<Pdu>> {
     let row: Option<(i64, String)> =
         events::table.filter(events::event_id.eq(event_id)).select((events::stream_ordering, events::json)).first(conn).optional()?;
-    row.map(|(pos, json)| Pdu::from_stored(event_id, pos, &json)).transpose()
+    Ok(row.and_then(|(pos, json)| readable_one(event_id, pos, &json)))
+}
+
+/// The room and sender of an event, from its columns: found even when its JSON is unreadable,
+/// so such an event can still be redacted.
+pub fn event_origin(conn: &mut Conn, event_id: &str) -> MResult<Option<(String, String)>> {
+    Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
 pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> MResult<Option<String>> {
@@ -197,6 +272,8 @@ pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
 }
 
 /// Events of a room with `after < position <= upto`, newest first or oldest first, at most `limit`.
+/// Unreadable rows are skipped and made up for from further on, so a short page still means
+/// the end of the range (callers decide on a next page from that).
 pub fn room_events(
     conn: &mut Conn,
     room_id: &str,
@@ -206,19 +283,35 @@ pub fn room_events(
     newest_first: bool,
     types: Option<&[String]>,
 ) -> MResult<Vec<Pdu>> {
-    let mut q = events::table
-        .filter(events::room_id.eq(room_id))
-        .filter(events::stream_ordering.gt(after))
-        .filter(events::stream_ordering.le(upto))
-        .select((events::event_id, events::stream_ordering, events::json))
-        .limit(limit)
-        .into_boxed();
-    if let Some(t) = types {
-        q = q.filter(events::event_type.eq_any(t.to_vec()));
+    let (mut after, mut upto) = (after, upto);
+    let mut out = Vec::new();
+    loop {
+        let want = limit - out.len() as i64;
+        let mut q = events::table
+            .filter(events::room_id.eq(room_id))
+            .filter(events::stream_ordering.gt(after))
+            .filter(events::stream_ordering.le(upto))
+            .select((events::event_id, events::stream_ordering, events::json))
+            .limit(want)
+            .into_boxed();
+        if let Some(t) = types {
+            q = q.filter(events::event_type.eq_any(t.to_vec()));
+        }
+        q = if newest_first { q.order(events::stream_ordering.desc()) } else { q.order(events::stream_ordering.asc()) };
+        let rows: Vec<(String, i64, String)> = q.load(conn)?;
+        let Some(last) = rows.last().map(|r| r.1) else { break };
+        let got = rows.len() as i64;
+        out.extend(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))));
+        if got < want || out.len() as i64 >= limit {
+            break;
+        }
+        if newest_first {
+            upto = last - 1;
+        } else {
+            after = last;
+        }
     }
-    q = if newest_first { q.order(events::stream_ordering.desc()) } else { q.order(events::stream_ordering.asc()) };
-    let rows: Vec<(String, i64, String)> = q.load(conn)?;
-    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+    Ok(out)
 }
 
 /// The room's state as of stream position `at` (inclusive): the newest event per state key.
@@ -240,7 +333,7 @@ pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> M
     for (id, pos, json, kind, sk) in rows {
         latest.insert((kind, sk.unwrap_or_default()), (id, pos, json));
     }
-    let mut out: Vec<Pdu> = latest.values().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect::<MResult<_>>()?;
+    let mut out = readable(latest.values().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str())));
     out.sort_by_key(|p| p.stream_ordering);
     Ok(out)
 }
@@ -253,7 +346,7 @@ pub fn current_state(conn: &mut Conn, room_id: &str) -> MResult<Vec<Pdu>> {
         .order(events::stream_ordering.asc())
         .select((events::event_id, events::stream_ordering, events::json))
         .load(conn)?;
-    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+    Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
 pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) -> MResult<Option<Pdu>> {
@@ -265,7 +358,7 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
         .select((events::event_id, events::stream_ordering, events::json))
         .first(conn)
         .optional()?;
-    row.map(|(id, pos, json)| Pdu::from_stored(&id, pos, &json)).transpose()
+    Ok(row.and_then(|(id, pos, json)| readable_one(&id, pos, &json)))
 }
 
 /// The current state events with an empty state key of the given types, for many rooms at once.
@@ -277,7 +370,7 @@ pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str])
         .filter(current_state::state_key.eq(""))
         .select((events::event_id, events::stream_ordering, events::json))
         .load(conn)?;
-    rows.iter().map(|(id, pos, json)| Pdu::from_stored(id, *pos, json)).collect()
+    Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
 /// (position, event ID, room ID, type, JSON) of one searchable event.

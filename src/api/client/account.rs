@@ -92,8 +92,7 @@ async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
     let user_id = identified_user(&body, svc.server_name())?;
     let pw = str_field(&body, "password")?;
     check_password(&svc, user_id.as_str(), pw).await?;
-    let device_id = opt_str(&body, "device_id")?.map(str::to_owned).unwrap_or_else(ids::new_device_id);
-    let name = opt_str(&body, "initial_device_display_name")?.map(str::to_owned);
+    let (device_id, name) = requested_device(&body)?;
     let token = issue_token(&arc(&svc), user_id.as_str(), &device_id, name).await?;
     log::info!("{user_id} logged in on device {device_id}");
     Ok(ok_json(json!({
@@ -102,6 +101,13 @@ async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
         "device_id": device_id,
         "home_server": svc.server_name(),
     })))
+}
+
+/// The device a login or registration asks for (a new ID when it names none), bounded.
+fn requested_device(body: &Value) -> MResult<(String, Option<String>)> {
+    let device_id = opt_str(body, "device_id")?.map(ids::parse_device_id).transpose()?.unwrap_or_else(ids::new_device_id);
+    let name = opt_str(body, "initial_device_display_name")?.map(ids::parse_device_name).transpose()?;
+    Ok((device_id, name))
 }
 
 /// Validates a requested localpart and checks it is free.
@@ -164,14 +170,13 @@ async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespons
     if let Some(p) = &pw {
         password::check_strength(p)?;
     }
+    let (device_id, name) = requested_device(&body)?;
     svc.uia.require(&body, "m.login.dummy")?;
     create_user(&svc, &user_id, pw, false, None).await?;
     log::info!("registered {user_id}");
     if opt_bool(&body, "inhibit_login")?.unwrap_or(false) {
         return Ok(ok_json(json!({"user_id": user_id, "home_server": svc.server_name()})));
     }
-    let device_id = opt_str(&body, "device_id")?.map(str::to_owned).unwrap_or_else(ids::new_device_id);
-    let name = opt_str(&body, "initial_device_display_name")?.map(str::to_owned);
     let token = issue_token(&arc(&svc), user_id.as_str(), &device_id, name).await?;
     Ok(ok_json(json!({
         "user_id": user_id,

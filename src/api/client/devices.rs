@@ -43,7 +43,7 @@ async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpR
 
 async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let body = body.object()?;
-    let name = opt_str(&body, "display_name")?.map(str::to_owned);
+    let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
     let (user, id) = (who.user_id.to_string(), path.into_inner());
     let n = svc.db.run(move |c| sessions::rename_device(c, &user, &id, name.as_deref())).await?;
     if n == 0 {

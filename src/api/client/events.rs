@@ -128,18 +128,11 @@ async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, Strin
         content["reason"] = json!(r);
     }
     let (e, r) = (event.clone(), room_id.to_string());
-    let target = svc.db.run(move |c| crate::store::events::event_by_id(c, &e)).await?;
-    let target = target.filter(|t| t.room_id == r).ok_or_else(|| MatrixError::not_found("Event not found"))?;
+    let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
+    let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| MatrixError::not_found("Event not found"))?;
+    let key = txn_key(&who, &format!("redact/{room_id}/{event}"), &txn);
     let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content, redacts: Some(event) };
-    send_event(
-        &svc,
-        &who,
-        room_id.as_str(),
-        draft,
-        Some(txn_key(&who, &format!("redact/{room_id}/{}", target.event_id), &txn)),
-        Some(target.sender),
-    )
-    .await
+    send_event(&svc, &who, room_id.as_str(), draft, Some(key), Some(sender)).await
 }
 
 /// State visible to the requester: current while joined, as of their leave otherwise.

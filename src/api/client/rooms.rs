@@ -115,7 +115,16 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
     };
     let alias = match opt_str(&body, "room_alias_name")? {
         Some(local) => {
-            let alias = parse_alias(&format!("#{local}:{}", svc.server_name()))?;
+            // ruma accepts any localpart; an empty one, or one with ':' or whitespace, names no
+            // alias anyone could type, and the whole alias is bounded like every other ID.
+            if local.is_empty() || local.contains(':') || local.chars().any(char::is_whitespace) {
+                return Err(MatrixError::invalid_param("room_alias_name must be a non-empty localpart without ':' or whitespace"));
+            }
+            let full = format!("#{local}:{}", svc.server_name());
+            if full.len() > 255 {
+                return Err(MatrixError::invalid_param("The room alias would be longer than 255 bytes"));
+            }
+            let alias = parse_alias(&full)?;
             let a = alias.to_string();
             if svc.db.run(move |c| crate::store::rooms::alias_room(c, &a)).await?.is_some() {
                 return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_ROOM_IN_USE", "Room alias already taken"));

@@ -9,7 +9,10 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// Longest a client may claim to type without refreshing (Synapse's default is 30 s).
+/// Longest a client may claim to type without refreshing. Longer asks are cut to this, not
+/// refused (clients send what they like and expect 200): 120 s is Synapse's cap too, and the spec
+/// tells clients to refresh every 20-30 s, so a vanished client stops "typing" within 2 minutes
+/// and each expiry timer in the room actor lives at most that long. Default 30 s as Synapse.
 const MAX_TIMEOUT_MS: i64 = 120_000;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -45,7 +45,7 @@ async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpR
 async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
-    let device_id = str_field(&body, "device_id")?.to_owned();
+    let device_id = crate::ids::parse_device_id(str_field(&body, "device_id")?)?;
     let id = user.user_id.clone();
     svc.db.run(move |c| sessions::create_device(c, &id, &device_id)).await?;
     log::info!("admin {} created a device for {}", admin.user_id, user.user_id);
@@ -64,7 +64,7 @@ async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body
     let (u, device_id) = path.into_inner();
     let user = existing_local_user(&svc, &u).await?;
     let body = body.object()?;
-    let name = opt_str(&body, "display_name")?.map(str::to_owned);
+    let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
     let n = svc.db.run(move |c| sessions::rename_device(c, &user.user_id, &device_id, name.as_deref())).await?;
     if n == 0 {
         return Err(MatrixError::not_found("Device not found"));
