@@ -12,6 +12,7 @@ mod config;
 mod durability;
 mod erasure;
 mod federation;
+mod history_visibility;
 mod journey;
 mod keys;
 mod media;
