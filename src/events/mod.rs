@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod keys;
+pub mod visibility;
 
 use crate::error::{MResult, MatrixError};
 use ruma::CanonicalJsonObject;

@@ -15,6 +15,7 @@ pub mod schema;
 pub mod sessions;
 pub mod to_device;
 pub mod users;
+pub mod visibility;
 
 use crate::error::{MResult, MatrixError};
 use diesel::connection::SimpleConnection;

@@ -13,6 +13,7 @@ mod crash;
 mod durability;
 mod erasure;
 mod federation;
+mod history_visibility;
 mod input_bounds;
 mod journey;
 mod keys;

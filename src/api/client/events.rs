@@ -1,12 +1,14 @@
-//! Sending events and reading a room: send, state, redact, event, messages, members.
+//! Sending events and reading a room: send, state, redact, event, messages, context, members.
 
 use crate::actors::room::SendEvent;
 use crate::api::{Body, Svc, arc, ok_json, query, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
+use crate::events::visibility::StateAccess;
 use crate::events::{EventDraft, Pdu};
 use crate::ids::parse_room_id;
 use crate::store::events::TxnKey;
+use crate::store::visibility as vis;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -25,34 +27,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/rooms/{room}/redact/{event}/{txn}", web::put().to(redact)),
             ("/rooms/{room}/event/{event}", web::get().to(get_event)),
             ("/rooms/{room}/messages", web::get().to(messages)),
+            ("/rooms/{room}/context/{event}", web::get().to(context)),
             ("/rooms/{room}/members", web::get().to(members)),
             ("/rooms/{room}/joined_members", web::get().to(joined_members)),
         ],
     );
 }
 
-/// What the requester may read of a room: events up to `upto` (everything while joined, up to
-/// their leave after leaving), and `joined_at`, their current join position (0 if not joined),
-/// for hiding erased users' events from people who joined after them.
-struct Visibility {
-    upto: i64,
-    joined_at: i64,
-}
-
-/// 403 if the requester never was in the room, 404 if it does not exist.
-fn visibility(c: &mut crate::store::Conn, room_id: &str, user_id: &str) -> MResult<Visibility> {
-    match crate::store::rooms::membership(c, room_id, user_id)? {
-        Some(m) if m.membership == "join" => Ok(Visibility { upto: i64::MAX, joined_at: m.stream_ordering }),
-        Some(m) if m.membership == "leave" || m.membership == "ban" => Ok(Visibility { upto: m.stream_ordering, joined_at: 0 }),
-        _ if crate::store::events::room_row(c, room_id)?.is_none() => Err(MatrixError::not_found("Unknown room")),
-        _ => Err(MatrixError::forbidden("You are not in this room")),
-    }
-}
-
-/// The highest stream position of the room the requester may read (see [`Visibility`]).
-pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<i64> {
+/// The requester's view of the room and the state they may read: 403 if they may read nothing of
+/// it, 404 if it does not exist. The rule itself lives in [`crate::events::visibility`].
+pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<StateAccess> {
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
-    svc.db.run(move |c| visibility(c, &r, &u).map(|v| v.upto)).await
+    svc.db.run(move |c| vis::require_view(c, &r, &u).map(|(_, access)| access)).await
 }
 
 /// A transaction ID is scoped to one device and one endpoint (the path: room, event type or
@@ -135,16 +121,15 @@ async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, Strin
     send_event(&svc, &who, room_id.as_str(), draft, Some(key), Some(sender)).await
 }
 
-/// State visible to the requester: current while joined, as of their leave otherwise.
+/// State visible to the requester: current while joined (or the room is world readable), as of
+/// the end of their last stay otherwise.
 async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> MResult<Vec<Pdu>> {
-    let upto = require_visible(svc, who, room_id).await?;
-    let r = room_id.to_owned();
+    let (r, u) = (room_id.to_owned(), who.user_id.to_string());
     svc.db
-        .run(
-            move |c| {
-                if upto == i64::MAX { crate::store::events::current_state(c, &r) } else { crate::store::events::state_at(c, &r, upto) }
-            },
-        )
+        .run(move |c| {
+            let (_, access) = vis::require_view(c, &r, &u)?;
+            vis::visible_state(c, &r, access)
+        })
         .await
 }
 
@@ -181,13 +166,13 @@ async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) 
     let found = svc
         .db
         .run(move |c| {
-            let vis = visibility(c, &room_id, &user)?;
+            let (view, _) = vis::require_view(c, &room_id, &user)?;
             let Some(mut p) =
-                crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && p.stream_ordering <= vis.upto)
+                crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
             else {
                 return Ok(None);
             };
-            p.hide_if_erased(&crate::store::users::erased_users(c)?, vis.joined_at);
+            p.hide_if_erased(&crate::store::users::erased_users(c)?, view.joined_at());
             Ok(Some(p))
         })
         .await?;
@@ -241,30 +226,24 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
     let limit = limit.min(1000);
     let from = q.get("from").map(|t| parse_token(t)).transpose()?;
     let to = q.get("to").map(|t| parse_token(t)).transpose()?;
-    let filter: Option<Value> = match q.get("filter") {
-        Some(f) => Some(serde_json::from_str(f).map_err(|_| MatrixError::invalid_param("filter is not JSON"))?),
-        None => None,
-    };
-    let tf = TypeFilter::from_json(filter.as_ref());
+    let tf = query_filter(&q)?;
     let (r, user) = (room_id.clone(), who.user_id.to_string());
     let types = tf.exact_types();
     let (chunk, start) = svc
         .db
         .run(move |c| {
-            let vis = visibility(c, &r, &user)?;
+            let (view, _) = vis::require_view(c, &r, &user)?;
             let max = crate::store::events::max_stream(c)?;
             let (mut chunk, start) = if backwards {
                 let start = from.unwrap_or(max);
-                let (lo, hi) = (to.unwrap_or(0), start.min(vis.upto));
-                (crate::store::events::room_events(c, &r, lo, hi, limit, true, types.as_deref())?, start)
+                (vis::visible_events(c, &r, &view, to.unwrap_or(0), start, limit, true, types.as_deref())?, start)
             } else {
                 let start = from.unwrap_or(0);
-                let hi = to.unwrap_or(max).min(vis.upto);
-                (crate::store::events::room_events(c, &r, start, hi, limit, false, types.as_deref())?, start)
+                (vis::visible_events(c, &r, &view, start, to.unwrap_or(max), limit, false, types.as_deref())?, start)
             };
             let erased = crate::store::users::erased_users(c)?;
             for p in chunk.iter_mut() {
-                p.hide_if_erased(&erased, vis.joined_at);
+                p.hide_if_erased(&erased, view.joined_at());
             }
             Ok((chunk, start))
         })
@@ -293,9 +272,23 @@ async fn members(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<Str
     Ok(ok_json(json!({"chunk": chunk})))
 }
 
+/// Current members only, to members and to anyone in a world-readable room: a former member
+/// gets 403, as the spec's "must be in the room" and Synapse have it.
 async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
-    let room_id = parse_room_id(&path)?;
-    let state = visible_state(&svc, &who, room_id.as_str()).await?;
+    let room_id = parse_room_id(&path)?.to_string();
+    let user = who.user_id.to_string();
+    let state = svc
+        .db
+        .run(move |c| {
+            if !vis::history_view(c, &room_id, &user)?.sees_current_members() {
+                return Err(match crate::store::events::room_row(c, &room_id)? {
+                    None => MatrixError::not_found("Unknown room"),
+                    Some(_) => MatrixError::forbidden("You are not in this room"),
+                });
+            }
+            crate::store::events::current_state(c, &room_id)
+        })
+        .await?;
     let mut joined = serde_json::Map::new();
     for p in state.iter().filter(|p| p.membership() == Some("join")) {
         let mut info = json!({});
@@ -308,4 +301,63 @@ async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MR
         joined.insert(p.state_key.clone().unwrap_or_default(), info);
     }
     Ok(ok_json(json!({"joined": joined})))
+}
+
+/// A `filter` query parameter (a JSON `RoomEventFilter`) as far as types go.
+fn query_filter(q: &std::collections::HashMap<String, String>) -> MResult<TypeFilter> {
+    let filter: Option<Value> = match q.get("filter") {
+        Some(f) => Some(serde_json::from_str(f).map_err(|_| MatrixError::invalid_param("filter is not JSON"))?),
+        None => None,
+    };
+    Ok(TypeFilter::from_json(filter.as_ref()))
+}
+
+/// At most this many context events (`limit` is split between before and after).
+const CONTEXT_LIMIT: i64 = 100;
+
+/// `GET /rooms/{roomId}/context/{eventId}`: the event and the visible events around it.
+async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+    let (room, event) = path.into_inner();
+    let room_id = parse_room_id(&room)?.to_string();
+    let q = query(&req);
+    let limit = query_i64(&q, "limit")?.unwrap_or(10);
+    if limit < 0 {
+        return Err(MatrixError::invalid_param("limit must not be negative"));
+    }
+    let limit = limit.min(CONTEXT_LIMIT);
+    let tf = query_filter(&q)?;
+    let types = tf.exact_types();
+    let user = who.user_id.to_string();
+    let (target, before, after, state) = svc
+        .db
+        .run(move |c| {
+            let (view, _) = vis::require_view(c, &room_id, &user)?;
+            let mut target = crate::store::events::event_by_id(c, &event)?
+                .filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
+                .ok_or_else(|| MatrixError::not_found("Event not found"))?;
+            let pos = target.stream_ordering;
+            let n_before = limit / 2;
+            let mut before = vis::visible_events(c, &room_id, &view, 0, pos - 1, n_before, true, types.as_deref())?;
+            let mut after = vis::visible_events(c, &room_id, &view, pos, i64::MAX, limit - n_before, false, types.as_deref())?;
+            let last = after.last().map_or(pos, |p| p.stream_ordering);
+            let state = crate::store::events::state_at(c, &room_id, last)?;
+            let erased = crate::store::users::erased_users(c)?;
+            for p in std::iter::once(&mut target).chain(before.iter_mut()).chain(after.iter_mut()) {
+                p.hide_if_erased(&erased, view.joined_at());
+            }
+            Ok((target, before, after, state))
+        })
+        .await?;
+    let pos = target.stream_ordering;
+    let start = before.last().map_or(pos - 1, |p| p.stream_ordering - 1);
+    let end = after.last().map_or(pos, |p| p.stream_ordering);
+    let shown = |list: &[Pdu]| list.iter().filter(|p| tf.allows(&p.kind)).map(|p| p.to_client(None)).collect::<Vec<_>>();
+    Ok(ok_json(json!({
+        "event": target.to_client(None),
+        "events_before": shown(&before),
+        "events_after": shown(&after),
+        "state": shown(&state),
+        "start": format!("t{start}"),
+        "end": format!("t{end}"),
+    })))
 }

@@ -4,9 +4,11 @@ use crate::api::{Body, Svc, ok_json, query, query_i64, str_field};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
+use crate::events::visibility::HistoryView;
+use crate::store::visibility as vis;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/search", web::post().to(search))]);
@@ -90,15 +92,22 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
         .map_err(|e| MatrixError::internal(e.to_string()))??;
 
     let ids: Vec<(String, f64)> = found.hits.iter().map(|h| (h.event_id.clone(), h.rank)).collect();
+    let user = who.user_id.to_string();
     let results = svc
         .db
         .run(move |c| {
+            // Hits the room's history visibility hides from the requester are left out.
+            let mut views: HashMap<String, HistoryView> = HashMap::new();
             let mut out = Vec::new();
             for (id, rank) in ids {
                 let Some(p) = crate::store::events::event_by_id(c, &id)? else { continue };
+                if !views.contains_key(&p.room_id) {
+                    views.insert(p.room_id.clone(), vis::history_view(c, &p.room_id, &user)?);
+                }
+                let Some(view) = views.get(&p.room_id).filter(|v| v.can_see(p.stream_ordering)) else { continue };
                 let mut r = json!({"rank": rank, "result": p.to_client(None)});
                 if let Some(ctx) = &context {
-                    r["context"] = event_context(c, &p, ctx)?;
+                    r["context"] = event_context(c, &p, view, ctx)?;
                 }
                 out.push(r);
             }
@@ -113,12 +122,12 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     Ok(ok_json(json!({"search_categories": {"room_events": room_events}})))
 }
 
-fn event_context(c: &mut crate::store::Conn, p: &Pdu, ctx: &Value) -> MResult<Value> {
+fn event_context(c: &mut crate::store::Conn, p: &Pdu, view: &HistoryView, ctx: &Value) -> MResult<Value> {
     let before = ctx.get("before_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let after = ctx.get("after_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let pos = p.stream_ordering;
-    let events_before = crate::store::events::room_events(c, &p.room_id, 0, pos - 1, before, true, None)?;
-    let events_after = crate::store::events::room_events(c, &p.room_id, pos, i64::MAX, after, false, None)?;
+    let events_before = vis::visible_events(c, &p.room_id, view, 0, pos - 1, before, true, None)?;
+    let events_after = vis::visible_events(c, &p.room_id, view, pos, i64::MAX, after, false, None)?;
     let start = events_before.last().map(|e| e.stream_ordering - 1).unwrap_or(pos - 1);
     let end = events_after.last().map(|e| e.stream_ordering).unwrap_or(pos);
     let mut out = json!({

@@ -11,7 +11,8 @@ use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
-use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, rooms, to_device};
+use crate::events::visibility::StateAccess;
+use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, rooms, to_device, visibility as vis};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -181,6 +182,13 @@ fn compute(
                 let newly = since.is_none() || full_state || m.stream_ordering > since_ev;
                 let types = f.timeline.exact_types();
                 let mut timeline = ev::room_events(c, &m.room_id, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+                // Everything since the user's latest membership event (a join) is visible to
+                // them; only older events need the room's history visibility.
+                if timeline.last().is_some_and(|p| p.stream_ordering < m.stream_ordering) {
+                    let view = vis::history_view(c, &m.room_id, user)?;
+                    timeline =
+                        vis::visible_events(c, &m.room_id, &view, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+                }
                 timeline.reverse();
                 let limited = timeline.len() as i64 > f.timeline_limit;
                 if limited {
@@ -245,14 +253,27 @@ fn compute(
                 invite.insert(m.room_id.clone(), json!({"invite_state": {"events": stripped}}));
             }
             "leave" | "ban" if (since.is_some() && changed_since) || (since.is_none() && f.include_leave) => {
-                let mut timeline = ev::room_events(c, &m.room_id, since_ev, m.stream_ordering, f.timeline_limit + 1, true, None)?;
+                // Up to the leave, and only what the room's history visibility let them see: a
+                // rejected invite or a ban before ever joining shows no history and no state.
+                let view = vis::history_view(c, &m.room_id, user)?;
+                let mut timeline =
+                    vis::visible_events(c, &m.room_id, &view, since_ev, m.stream_ordering, f.timeline_limit + 1, true, None)?;
                 timeline.reverse();
                 let limited = timeline.len() as i64 > f.timeline_limit;
                 if limited {
                     timeline.remove(0);
                 }
                 let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(m.stream_ordering);
-                let state = if limited || since.is_none() { ev::state_between(c, &m.room_id, since_ev, before)? } else { vec![] };
+                let state = match view.state_access() {
+                    Some(access) if limited || since.is_none() => {
+                        let upto = match access {
+                            StateAccess::Current => before,
+                            StateAccess::UpTo(p) => before.min(p),
+                        };
+                        ev::state_between(c, &m.room_id, since_ev, upto)?
+                    }
+                    _ => vec![],
+                };
                 leave.insert(
                     m.room_id.clone(),
                     json!({
