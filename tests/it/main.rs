@@ -16,6 +16,7 @@ mod journey;
 mod keys;
 mod media;
 mod presence;
+mod rate_limits;
 mod receipts;
 mod room_directory;
 mod search;
