@@ -29,6 +29,10 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// scrypt cost: log2(N). 17 is the production default; tests use less.
     pub password_hash_log_n: u8,
+    /// Password hashes computed at once (each holds 128 MiB at log_n 17); 0 means one per core.
+    pub password_hash_concurrency: usize,
+    /// Requests that may wait for a hashing slot, per slot; past them the server answers 429.
+    pub password_hash_queue_per_slot: usize,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
     /// Seconds an idle room or user actor stays in memory.
@@ -53,6 +57,78 @@ pub struct Config {
     /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
     pub presence_enabled: bool,
     pub server_notices: ServerNoticesConfig,
+    /// Rate limits, named and defaulted as Synapse's. Server admins are exempt from those on
+    /// authenticated requests.
+    /// Event sends (messages, state, redactions) per user.
+    pub rc_message: RateLimit,
+    /// Registration requests per client IP address.
+    pub rc_registration: RateLimit,
+    pub rc_login: LoginRateLimits,
+    pub rc_joins: JoinRateLimits,
+    pub rc_invites: InviteRateLimits,
+}
+
+/// A token bucket: `burst_count` actions at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub per_second: f64,
+    pub burst_count: u32,
+}
+
+impl RateLimit {
+    pub const fn new(per_second: f64, burst_count: u32) -> Self {
+        Self { per_second, burst_count }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginRateLimits {
+    /// Login requests per client IP address.
+    pub address: RateLimit,
+    /// Login requests per account named.
+    pub account: RateLimit,
+    /// Failed logins (and password checks) per account named.
+    pub failed_attempts: RateLimit,
+}
+
+impl Default for LoginRateLimits {
+    fn default() -> Self {
+        Self { address: RateLimit::new(0.003, 5), account: RateLimit::new(0.003, 5), failed_attempts: RateLimit::new(0.17, 3) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JoinRateLimits {
+    /// Joins per user to rooms this server is in.
+    pub local: RateLimit,
+    /// Joins per user to rooms on other servers (federated joins; kept for config parity).
+    pub remote: RateLimit,
+}
+
+impl Default for JoinRateLimits {
+    fn default() -> Self {
+        Self { local: RateLimit::new(0.1, 10), remote: RateLimit::new(0.01, 10) }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InviteRateLimits {
+    /// Invites sent into one room.
+    pub per_room: RateLimit,
+    /// Invites received by one user.
+    pub per_user: RateLimit,
+    /// Invites sent by one user.
+    pub per_issuer: RateLimit,
+}
+
+impl Default for InviteRateLimits {
+    fn default() -> Self {
+        Self { per_room: RateLimit::new(0.3, 10), per_user: RateLimit::new(0.003, 5), per_issuer: RateLimit::new(0.3, 10) }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +163,8 @@ impl Default for Config {
             max_request_bytes: 1 << 20,
             max_upload_bytes: 50 << 20,
             password_hash_log_n: 17,
+            password_hash_concurrency: 0,
+            password_hash_queue_per_slot: 2,
             workers: 0,
             actor_idle_secs: 600,
             db_pool_size: 8,
@@ -98,6 +176,11 @@ impl Default for Config {
             allow_device_name_lookup_over_federation: false,
             user_directory_search_all_users: false,
             presence_enabled: true,
+            rc_message: RateLimit::new(0.2, 10),
+            rc_registration: RateLimit::new(0.17, 3),
+            rc_login: LoginRateLimits::default(),
+            rc_joins: JoinRateLimits::default(),
+            rc_invites: InviteRateLimits::default(),
         }
     }
 }
@@ -134,6 +217,8 @@ impl Config {
                 "max_request_bytes" => self.max_request_bytes = v.parse().map_err(|e| bad(&e))?,
                 "max_upload_bytes" => self.max_upload_bytes = v.parse().map_err(|e| bad(&e))?,
                 "password_hash_log_n" => self.password_hash_log_n = v.parse().map_err(|e| bad(&e))?,
+                "password_hash_concurrency" => self.password_hash_concurrency = v.parse().map_err(|e| bad(&e))?,
+                "password_hash_queue_per_slot" => self.password_hash_queue_per_slot = v.parse().map_err(|e| bad(&e))?,
                 "workers" => self.workers = v.parse().map_err(|e| bad(&e))?,
                 "actor_idle_secs" => self.actor_idle_secs = v.parse().map_err(|e| bad(&e))?,
                 "db_pool_size" => self.db_pool_size = v.parse().map_err(|e| bad(&e))?,
@@ -154,10 +239,37 @@ impl Config {
                 }
                 // Variables the CLI itself reads (config path etc.) are not config keys.
                 "config" => {}
+                // `rc_login_address_per_second` and the like.
+                rc if rc.starts_with("rc_") => {
+                    let field =
+                        rc.strip_suffix("_per_second").map(|l| (l, true)).or_else(|| rc.strip_suffix("_burst_count").map(|l| (l, false)));
+                    match field.and_then(|(name, per_second)| self.rate_limit_mut(name).map(|l| (l, per_second))) {
+                        Some((limit, true)) => limit.per_second = v.parse().map_err(|e| bad(&e))?,
+                        Some((limit, false)) => limit.burst_count = v.parse().map_err(|e| bad(&e))?,
+                        None => log::warn!("ignoring unknown environment override {k}"),
+                    }
+                }
                 _ => log::warn!("ignoring unknown environment override {k}"),
             }
         }
         Ok(())
+    }
+
+    /// The rate limit an environment override names, e.g. `rc_invites_per_room`.
+    fn rate_limit_mut(&mut self, name: &str) -> Option<&mut RateLimit> {
+        Some(match name {
+            "rc_message" => &mut self.rc_message,
+            "rc_registration" => &mut self.rc_registration,
+            "rc_login_address" => &mut self.rc_login.address,
+            "rc_login_account" => &mut self.rc_login.account,
+            "rc_login_failed_attempts" => &mut self.rc_login.failed_attempts,
+            "rc_joins_local" => &mut self.rc_joins.local,
+            "rc_joins_remote" => &mut self.rc_joins.remote,
+            "rc_invites_per_room" => &mut self.rc_invites.per_room,
+            "rc_invites_per_user" => &mut self.rc_invites.per_user,
+            "rc_invites_per_issuer" => &mut self.rc_invites.per_issuer,
+            _ => return None,
+        })
     }
 
     /// The SQLite file path the database URL names.

@@ -34,6 +34,9 @@ pub struct Services {
     pub nonces: auth::shared_secret::Nonces,
     pub federation: federation::client::FederationClient,
     pub typing: typing::TypingBoard,
+    /// Every password hash and check goes through here: bounded concurrency, then 429.
+    pub passwords: auth::password::PasswordHashing,
+    pub rate_limits: auth::rate_limit::RateLimits,
 }
 
 impl Services {
@@ -108,6 +111,12 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         nonces: auth::shared_secret::Nonces::default(),
         federation: federation::client::FederationClient::new(&config)?,
         typing: typing::TypingBoard::default(),
+        passwords: auth::password::PasswordHashing::new(
+            config.password_hash_log_n,
+            config.password_hash_concurrency,
+            config.password_hash_queue_per_slot,
+        ),
+        rate_limits: auth::rate_limit::RateLimits::new(&config),
         config: config.clone(),
     });
     let optimizer = services.clone();

@@ -1,7 +1,8 @@
-//! Who is asking: access tokens, the `Requester` and `Admin` extractors, passwords, UIA.
+//! Who is asking: access tokens, the `Requester` and `Admin` extractors, passwords, UIA, rate limits.
 
 pub mod client_ips;
 pub mod password;
+pub mod rate_limit;
 pub mod shared_secret;
 pub mod tokens;
 pub mod uia;

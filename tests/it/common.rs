@@ -44,7 +44,13 @@ impl Resp {
     }
 }
 
+/// Rate limits no test reaches unless it sets its own.
+pub fn unlimited() -> ensemble::config::RateLimit {
+    ensemble::config::RateLimit::new(1e6, 1_000_000)
+}
+
 pub fn test_config(dir: &std::path::Path) -> Config {
+    use ensemble::config::{InviteRateLimits, JoinRateLimits, LoginRateLimits};
     Config {
         server_name: "test.local".into(),
         listen: "127.0.0.1:0".into(),
@@ -54,6 +60,13 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         enable_registration: true,
         workers: 2,
         log: "warn".into(),
+        // Tests fire many logins, registrations and sends at once from one address.
+        password_hash_queue_per_slot: 10_000,
+        rc_message: unlimited(),
+        rc_registration: unlimited(),
+        rc_login: LoginRateLimits { address: unlimited(), account: unlimited(), failed_attempts: unlimited() },
+        rc_joins: JoinRateLimits { local: unlimited(), remote: unlimited() },
+        rc_invites: InviteRateLimits { per_room: unlimited(), per_user: unlimited(), per_issuer: unlimited() },
         ..Config::default()
     }
 }

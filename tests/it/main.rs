@@ -20,6 +20,7 @@ mod keys;
 mod media;
 mod poison;
 mod presence;
+mod rate_limits;
 mod receipts;
 mod room_directory;
 mod search;

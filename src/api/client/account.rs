@@ -3,6 +3,7 @@
 use crate::api::{Body, Svc, arc, ok_json, opt_bool, opt_str, query, str_field};
 use crate::auth::Requester;
 use crate::auth::password;
+use crate::auth::rate_limit::client_ip;
 use crate::auth::tokens::issue_token;
 use crate::error::{MResult, MatrixError};
 use crate::ids;
@@ -26,11 +27,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/account/deactivate", web::post().to(deactivate)),
         ],
     );
-}
-
-/// Runs CPU-heavy work (scrypt) on the blocking pool.
-pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> MResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| MatrixError::internal(format!("blocking task: {e}")))
 }
 
 async fn login_flows() -> HttpResponse {
@@ -58,20 +54,25 @@ fn identified_user(body: &Value, server_name: &str) -> MResult<ruma::OwnedUserId
 }
 
 /// Checks `password` for `user_id`; 403 `M_FORBIDDEN` on any mismatch, `M_USER_DEACTIVATED` for
-/// deactivated accounts.
+/// deactivated accounts, 429 after too many recent failures for the account.
 pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> MResult<User> {
+    svc.rate_limits.check_failed_logins(user_id)?;
     let id = user_id.to_owned();
     let user = svc.db.run(move |c| crate::store::users::find(c, &id)).await?;
+    // Unknown users and users without a password cost a check against a dummy hash, so the time
+    // taken does not tell which accounts exist.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let matched = svc.passwords.verify(password_given.to_owned(), stored).await?;
     let bad = || MatrixError::forbidden("Invalid username or password");
-    let Some(user) = user else { return Err(bad()) };
-    let Some(hash) = user.password_hash.clone() else {
-        if user.deactivated {
-            return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
-        }
+    let Some(user) = user else {
+        svc.rate_limits.failed_login(user_id);
         return Err(bad());
     };
-    let pw = password_given.to_owned();
-    if !blocking(move || password::verify(&pw, &hash)).await? {
+    if !matched {
+        if user.password_hash.is_none() && user.deactivated {
+            return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
+        }
+        svc.rate_limits.failed_login(user_id);
         return Err(bad());
     }
     if user.deactivated {
@@ -83,13 +84,15 @@ pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> M
     Ok(user)
 }
 
-async fn login(svc: Svc, body: Body) -> MResult<HttpResponse> {
+async fn login(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+    svc.rate_limits.login_address(&client_ip(&req))?;
     let body = body.object()?;
     let kind = str_field(&body, "type")?;
     if kind != "m.login.password" {
         return Err(MatrixError::unknown(format!("Unknown login type {kind}")));
     }
     let user_id = identified_user(&body, svc.server_name())?;
+    svc.rate_limits.login_account(user_id.as_str())?;
     let pw = str_field(&body, "password")?;
     check_password(&svc, user_id.as_str(), pw).await?;
     let (device_id, name) = requested_device(&body)?;
@@ -134,9 +137,8 @@ async fn register_available(svc: Svc, req: HttpRequest) -> MResult<HttpResponse>
 
 /// Creates a local user with a password; shared by registration paths and the CLI.
 pub async fn create_user(svc: &Svc, user_id: &ruma::UserId, pw: Option<String>, admin: bool, user_type: Option<String>) -> MResult<()> {
-    let log_n = svc.config.password_hash_log_n;
     let hash = match pw {
-        Some(p) => Some(blocking(move || password::hash(&p, log_n)).await??),
+        Some(p) => Some(svc.passwords.hash(p).await?),
         None => None,
     };
     let mut user = User::new(user_id, hash, admin);
@@ -155,6 +157,9 @@ async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespons
     if !svc.config.enable_registration {
         return Err(MatrixError::forbidden("Registration has been disabled"));
     }
+    // Checked now, counted only when an account is made: the UIA round trip is not a registration.
+    let ip = client_ip(&req);
+    svc.rate_limits.check_registration(&ip)?;
     let body = body.object()?;
     let username = opt_str(&body, "username")?.map(str::to_lowercase);
     let pw = opt_str(&body, "password")?.map(str::to_owned);
@@ -172,6 +177,7 @@ async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespons
     }
     let (device_id, name) = requested_device(&body)?;
     svc.uia.require(&body, "m.login.dummy")?;
+    svc.rate_limits.registration(&ip)?;
     create_user(&svc, &user_id, pw, false, None).await?;
     log::info!("registered {user_id}");
     if opt_bool(&body, "inhibit_login")?.unwrap_or(false) {
@@ -229,8 +235,7 @@ pub async fn set_password(
     logout_devices: bool,
     keep_device: Option<String>,
 ) -> MResult<()> {
-    let log_n = svc.config.password_hash_log_n;
-    let hash = blocking(move || password::hash(&new_password, log_n)).await??;
+    let hash = svc.passwords.hash(new_password).await?;
     let id = user_id.to_owned();
     let removed = svc
         .db
@@ -251,9 +256,11 @@ pub async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<(
         return Err(svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "You can only authenticate as yourself"))));
     }
     let pw = str_field(auth, "password")?;
-    check_password(svc, who.user_id.as_str(), pw)
-        .await
-        .map_err(|_| svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))))?;
+    check_password(svc, who.user_id.as_str(), pw).await.map_err(|e| match e.errcode {
+        // Too many attempts or hashes: the client must wait, not retry the stage at once.
+        "M_LIMIT_EXCEEDED" => e,
+        _ => svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))),
+    })?;
     Ok(())
 }
 

@@ -68,6 +68,7 @@ async fn send_event(
     {
         return Ok(ok_json(json!({"event_id": id})));
     }
+    svc.rate_limits.message(who)?;
     let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, redacts_sender };
     let id = arc(svc).send_to_room(room_id, msg).await??;
     Ok(ok_json(json!({"event_id": id})))

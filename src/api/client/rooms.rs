@@ -238,6 +238,7 @@ fn with_reason(mut content: Value, body: &Value) -> MResult<Value> {
 }
 
 async fn do_join(svc: &Svc, who: &Requester, room_id: &str, body: &Value) -> MResult<HttpResponse> {
+    svc.rate_limits.join(who)?;
     let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, body)?;
     membership(svc, who.user_id.as_str(), room_id, who.user_id.as_str(), content).await?;
     Ok(ok_json(json!({"room_id": room_id})))
@@ -275,6 +276,9 @@ async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body,
     let room_id = parse_room_id(&path)?;
     let body = body.object()?;
     let target = parse_user_id(str_field(&body, "user_id")?)?;
+    if membership_value == "invite" {
+        svc.rate_limits.invite(&who, room_id.as_str(), target.as_str())?;
+    }
     if membership_value == "invite" && who.shadow_banned {
         return Ok(ok_json(json!({})));
     }

@@ -3,7 +3,7 @@
 
 use super::users::existing_local_user;
 use crate::actors::user::{Deactivate, SetProfile};
-use crate::api::client::account::{blocking, create_user};
+use crate::api::client::account::create_user;
 use crate::api::{Body, Svc, arc, ok_json, opt_bool, query, query_bool, query_i64};
 use crate::auth::{Admin, password};
 use crate::error::{MResult, MatrixError};
@@ -178,8 +178,7 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
                 svc_arc.directory.user(&svc_arc, &id).await?.send(Deactivate { erase: false }).await??;
             }
             if let Some(p) = pw.clone() {
-                let log_n = svc.config.password_hash_log_n;
-                let hash = blocking(move || password::hash(&p, log_n)).await??;
+                let hash = svc.passwords.hash(p).await?;
                 let keep = if admin.user_id == target { admin.device_id.clone() } else { None };
                 let (i, reactivate) = (id.clone(), user.deactivated && deactivated == Some(false));
                 let removed = svc
