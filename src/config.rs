@@ -52,6 +52,9 @@ pub struct Config {
     pub user_directory_search_all_users: bool,
     /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
     pub presence_enabled: bool,
+    /// Images with at least this many pixels are not thumbnailed (Synapse's `max_image_pixels`,
+    /// 32M): the header is read first, so a decompression bomb is refused before it is decoded.
+    pub max_image_pixels: u64,
     pub server_notices: ServerNoticesConfig,
 }
 
@@ -98,6 +101,7 @@ impl Default for Config {
             allow_device_name_lookup_over_federation: false,
             user_directory_search_all_users: false,
             presence_enabled: true,
+            max_image_pixels: 32 * 1024 * 1024,
         }
     }
 }
@@ -152,6 +156,7 @@ impl Config {
                 "allow_device_name_lookup_over_federation" => {
                     self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?
                 }
+                "max_image_pixels" => self.max_image_pixels = v.parse().map_err(|e| bad(&e))?,
                 // Variables the CLI itself reads (config path etc.) are not config keys.
                 "config" => {}
                 _ => log::warn!("ignoring unknown environment override {k}"),

@@ -15,6 +15,7 @@ mod federation;
 mod journey;
 mod keys;
 mod media;
+mod media_safety;
 mod presence;
 mod receipts;
 mod room_directory;
