@@ -6,6 +6,7 @@ mod admin_register_notices;
 mod admin_synapse_users;
 mod authz;
 mod bad_input;
+mod bounded_maps;
 mod cli;
 mod common;
 mod config;
