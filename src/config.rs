@@ -56,6 +56,9 @@ pub struct Config {
     pub user_directory_search_all_users: bool,
     /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
     pub presence_enabled: bool,
+    /// Images with at least this many pixels are not thumbnailed (Synapse's `max_image_pixels`,
+    /// 32M): the header is read first, so a decompression bomb is refused before it is decoded.
+    pub max_image_pixels: u64,
     pub server_notices: ServerNoticesConfig,
     /// Rate limits, named and defaulted as Synapse's. Server admins are exempt from those on
     /// authenticated requests.
@@ -181,6 +184,7 @@ impl Default for Config {
             rc_login: LoginRateLimits::default(),
             rc_joins: JoinRateLimits::default(),
             rc_invites: InviteRateLimits::default(),
+            max_image_pixels: 32 * 1024 * 1024,
         }
     }
 }
@@ -237,6 +241,7 @@ impl Config {
                 "allow_device_name_lookup_over_federation" => {
                     self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?
                 }
+                "max_image_pixels" => self.max_image_pixels = v.parse().map_err(|e| bad(&e))?,
                 // Variables the CLI itself reads (config path etc.) are not config keys.
                 "config" => {}
                 // `rc_login_address_per_second` and the like.

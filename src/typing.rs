@@ -6,6 +6,28 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
+/// Rooms on the board before quiet ones are forgotten. Rooms where nobody types any more are
+/// kept so a sync learns that typing stopped; past this many the oldest quiet ones go (a sync
+/// from long before then may miss one "stopped"), so the board tracks recent typing, not every
+/// room that ever had any.
+pub const MAX_ROOMS: usize = 10_000;
+
+/// Drops the quiet rooms (nobody typing, or everyone's timeout passed) with the oldest
+/// positions, down to nine tenths of the cap so the sort is paid rarely.
+fn prune(rooms: &mut HashMap<String, RoomTyping>) {
+    let now = Instant::now();
+    let mut quiet: Vec<(i64, String)> =
+        rooms.iter().filter(|(_, t)| t.users.iter().all(|(_, until)| *until <= now)).map(|(r, t)| (t.position, r.clone())).collect();
+    let excess = rooms.len().saturating_sub(MAX_ROOMS - MAX_ROOMS / 10);
+    if quiet.len() > excess {
+        quiet.select_nth_unstable(excess);
+        quiet.truncate(excess);
+    }
+    for (_, room) in quiet {
+        rooms.remove(&room);
+    }
+}
+
 pub struct TypingBoard {
     rooms: Mutex<HashMap<String, RoomTyping>>,
     position: AtomicI64,
@@ -35,7 +57,19 @@ impl TypingBoard {
         let position = self.position.fetch_add(1, Ordering::SeqCst) + 1;
         // An empty list is kept too, so syncs learn that everyone stopped.
         rooms.insert(room.to_owned(), RoomTyping { users, position });
+        if rooms.len() > MAX_ROOMS {
+            prune(&mut rooms);
+        }
         position
+    }
+
+    /// Rooms on the board.
+    pub fn len(&self) -> usize {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Rooms whose typing list changed in (after, upto], with who is typing there now.

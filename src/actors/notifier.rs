@@ -2,7 +2,15 @@
 
 use actix::prelude::*;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
+
+/// How long a user's latest positions are kept after they last moved. They only close the gap
+/// between a sync reading the store and parking here (a sync that reads the store later sees the
+/// news there), so a minute is ample, and the map holds recently notified users rather than
+/// everyone ever named in a to-device message or a room.
+pub const RETAIN: Duration = Duration::from_secs(60);
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// Positions a sync can be behind on: the event, account data, to-device, device list, receipt,
 /// typing and presence streams.
@@ -40,7 +48,7 @@ impl Handler<Advanced> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: Advanced, _: &mut Context<Self>) {
         for u in msg.users {
-            let e = self.latest.entry(u.clone()).or_default();
+            let e = self.touch(&u);
             let field = match msg.stream {
                 Stream::ToDevice => &mut e.to_device,
                 Stream::DeviceLists => &mut e.device_lists,
@@ -56,12 +64,33 @@ impl Handler<Advanced> for Notifier {
 
 #[derive(Default)]
 pub struct Notifier {
-    latest: HashMap<String, Positions>,
+    /// Each user's newest positions, with when they last moved.
+    latest: HashMap<String, (Positions, Instant)>,
     waiters: HashMap<String, Vec<oneshot::Sender<()>>>,
 }
 
 impl Actor for Notifier {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(SWEEP_EVERY, |act, _| act.sweep(RETAIN));
+    }
+}
+
+/// Forgets positions older than `retain` and waiters whose sync gave up; answers how many users
+/// have positions and how many have waiters afterwards. The notifier runs it every half minute.
+#[derive(Message)]
+#[rtype(result = "(usize, usize)")]
+pub struct Sweep {
+    pub retain: Duration,
+}
+
+impl Handler<Sweep> for Notifier {
+    type Result = MessageResult<Sweep>;
+    fn handle(&mut self, msg: Sweep, _: &mut Context<Self>) -> Self::Result {
+        self.sweep(msg.retain);
+        MessageResult((self.latest.len(), self.waiters.len()))
+    }
 }
 
 /// Events up to `position` were committed; `users` are the ones who can see them.
@@ -88,6 +117,23 @@ pub struct Wait {
 }
 
 impl Notifier {
+    fn touch(&mut self, user: &str) -> &mut Positions {
+        let e = self.latest.entry(user.to_owned()).or_insert_with(|| (Positions::default(), Instant::now()));
+        e.1 = Instant::now();
+        &mut e.0
+    }
+
+    fn sweep(&mut self, retain: Duration) {
+        let now = Instant::now();
+        self.latest.retain(|_, (_, at)| now.duration_since(*at) < retain);
+        self.waiters.retain(|_, list| {
+            list.retain(|t| !t.is_closed());
+            !list.is_empty()
+        });
+        self.latest.shrink_to_fit();
+        self.waiters.shrink_to_fit();
+    }
+
     fn wake(&mut self, user: &str) {
         if let Some(list) = self.waiters.remove(user) {
             for tx in list {
@@ -101,7 +147,7 @@ impl Handler<EventsCommitted> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: EventsCommitted, _: &mut Context<Self>) {
         for u in msg.users {
-            let e = self.latest.entry(u.clone()).or_default();
+            let e = self.touch(&u);
             e.events = e.events.max(msg.position);
             self.wake(&u);
         }
@@ -111,7 +157,7 @@ impl Handler<EventsCommitted> for Notifier {
 impl Handler<AccountDataChanged> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
-        let e = self.latest.entry(msg.user.clone()).or_default();
+        let e = self.touch(&msg.user);
         e.account_data = e.account_data.max(msg.stream_id);
         self.wake(&msg.user);
     }
@@ -121,7 +167,7 @@ impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let latest = self.latest.get(&msg.user).copied().unwrap_or_default();
+        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
         let seen = msg.seen;
         if latest.events > seen.events
             || latest.account_data > seen.account_data

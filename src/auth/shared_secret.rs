@@ -1,32 +1,50 @@
 //! Shared-secret registration (`/_synapse/admin/v1/register`): nonces and the HMAC check.
 
+use super::expiring::ExpiringKeys;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const NONCE_TTL: Duration = Duration::from_secs(60);
+/// Live nonces at most: the endpoint needs no account, so its memory is bounded by count too.
+/// Beyond it the oldest nonce is dropped (an admin script retries; the newest always works).
+pub const MAX_NONCES: usize = 10_000;
 
-#[derive(Default)]
 pub struct Nonces {
-    map: Mutex<HashMap<String, Instant>>,
+    keys: ExpiringKeys,
+}
+
+impl Default for Nonces {
+    fn default() -> Self {
+        Self { keys: ExpiringKeys::new(NONCE_TTL, MAX_NONCES) }
+    }
 }
 
 impl Nonces {
     /// A fresh 128-hex-character nonce from the OS-seeded CSPRNG.
     pub fn issue(&self) -> String {
         let nonce = crate::ids::random_hex(64);
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        m.retain(|_, t| t.elapsed() < NONCE_TTL);
-        m.insert(nonce.clone(), Instant::now());
+        self.keys.insert(nonce.clone());
         nonce
     }
 
     /// Removes the nonce whatever happens next; true if it was issued and is still fresh.
     pub fn consume(&self, nonce: &str) -> bool {
-        let mut m = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        m.remove(nonce).is_some_and(|t| t.elapsed() < NONCE_TTL)
+        self.keys.take(nonce)
+    }
+
+    /// Nonces held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Changes the cap (tests use a small one to reach it quickly).
+    pub fn set_capacity(&self, cap: usize) {
+        self.keys.set_capacity(cap);
     }
 }
 

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One authenticated session, as cached.
 #[derive(Debug, Clone)]
@@ -36,9 +37,19 @@ impl Session {
     }
 }
 
-#[derive(Default)]
+/// Sessions cached at most. Each login adds one, so the cache is bounded: beyond the cap expired
+/// sessions go first, then an arbitrary tenth (a miss costs one store read, never a wrong answer).
+pub const TOKEN_CACHE_CAP: usize = 100_000;
+
 pub struct TokenCache {
     map: RwLock<HashMap<String, Session>>,
+    cap: AtomicUsize,
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self { map: RwLock::default(), cap: AtomicUsize::new(TOKEN_CACHE_CAP) }
+    }
 }
 
 pub fn hash_token(token: &str) -> String {
@@ -50,7 +61,22 @@ impl TokenCache {
         self.map.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
     }
     fn put(&self, s: Session) {
-        self.map.write().unwrap_or_else(|p| p.into_inner()).insert(s.token_hash.clone(), s);
+        let cap = self.cap.load(Ordering::Relaxed).max(1);
+        let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= cap && !m.contains_key(&s.token_hash) {
+            let now = crate::ids::now_ms();
+            m.retain(|_, s| s.valid_until_ms.is_none_or(|v| v > now));
+            // Evicting a tenth at once keeps the cost of a full cache amortised.
+            let target = cap - cap.div_ceil(10);
+            let excess = m.len().saturating_sub(target);
+            if excess > 0 {
+                let victims: Vec<String> = m.keys().take(excess).cloned().collect();
+                for k in victims {
+                    m.remove(&k);
+                }
+            }
+        }
+        m.insert(s.token_hash.clone(), s);
     }
     pub fn forget(&self, hashes: &[String]) {
         let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
@@ -61,6 +87,17 @@ impl TokenCache {
     /// Drops every cached session of the user, so flags (admin, deactivated) are re-read.
     pub fn forget_user(&self, user_id: &str) {
         self.map.write().unwrap_or_else(|p| p.into_inner()).retain(|_, s| s.user_id.as_str() != user_id);
+    }
+    /// Sessions cached.
+    pub fn len(&self) -> usize {
+        self.map.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Changes the cap (tests use a small one to reach it quickly).
+    pub fn set_capacity(&self, cap: usize) {
+        self.cap.store(cap.max(1), Ordering::Relaxed);
     }
 }
 

@@ -1,27 +1,46 @@
 //! User-interactive authentication: the 401 challenge and the stages Ensemble offers
 //! (`m.login.dummy` for registration, `m.login.password` for sensitive account changes).
 
+use super::expiring::ExpiringKeys;
 use crate::error::{MResult, MatrixError};
 use actix_web::http::StatusCode;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SESSION_TTL: Duration = Duration::from_secs(600);
+/// Sessions held at most: `/register` hands one to anyone, so the map is bounded by count as well
+/// as by age; beyond it the oldest session is forgotten.
+pub const MAX_SESSIONS: usize = 10_000;
 
-#[derive(Default)]
 pub struct UiaSessions {
-    sessions: Mutex<HashMap<String, Instant>>,
+    sessions: ExpiringKeys,
+}
+
+impl Default for UiaSessions {
+    fn default() -> Self {
+        Self { sessions: ExpiringKeys::new(SESSION_TTL, MAX_SESSIONS) }
+    }
 }
 
 impl UiaSessions {
     fn new_session(&self) -> String {
         let id = crate::ids::random_alnum(24);
-        let mut m = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        m.retain(|_, t| t.elapsed() < SESSION_TTL);
-        m.insert(id.clone(), Instant::now());
+        self.sessions.insert(id.clone());
         id
+    }
+
+    /// Sessions held.
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Changes the cap (tests use a small one to reach it quickly).
+    pub fn set_capacity(&self, cap: usize) {
+        self.sessions.set_capacity(cap);
     }
 
     /// The 401 that tells the client which stage to complete.

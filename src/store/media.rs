@@ -4,6 +4,10 @@ use super::Conn;
 use super::schema::media;
 use crate::error::MResult;
 use diesel::prelude::*;
+use image::{ImageDecoder, ImageFormat};
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = media)]
@@ -58,4 +62,107 @@ pub fn list_for_user(conn: &mut Conn, user_id: &str, from: i64, limit: i64) -> M
 
 pub fn delete(conn: &mut Conn, ids: &[String]) -> MResult<usize> {
     Ok(diesel::delete(media::table.filter(media::media_id.eq_any(ids))).execute(conn)?)
+}
+
+/// Where the thumbnail of a media file for one (width, height, method) lives: beside the media,
+/// under a name the request determines, so it is made once and found again without a row.
+pub fn thumbnail_path(media_file: &Path, width: u32, height: u32, crop: bool) -> PathBuf {
+    let mut dir = media_file.as_os_str().to_owned();
+    dir.push(".thumbnails");
+    PathBuf::from(dir).join(format!("{width}x{height}-{}", if crop { "crop" } else { "scale" }))
+}
+
+/// The thumbnail directory of a media file, to delete with it.
+pub fn thumbnail_dir(media_file: &Path) -> PathBuf {
+    let mut dir = media_file.as_os_str().to_owned();
+    dir.push(".thumbnails");
+    PathBuf::from(dir)
+}
+
+/// What making a thumbnail came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thumbnail {
+    /// Written to the thumbnail path.
+    Made,
+    /// The original serves (it already fits, or it does not decode); an empty file at the
+    /// thumbnail path records that, so the next request does not try again.
+    Original,
+    /// Over the pixel limit: refused without decoding the pixels.
+    TooLarge,
+}
+
+/// Scales (fit) or crops (fill, centred) `src` to at most `width` x `height`, never up, and writes
+/// the result to `dst`. Blocking. The dimensions come from the header first: an image of
+/// `max_pixels` or more is refused before any pixel is decoded, and the decoder is limited to the
+/// memory of the largest allowed image, so no upload can make a decode allocate more.
+pub fn make_thumbnail(
+    src: &Path,
+    dst: &Path,
+    format: ImageFormat,
+    width: u32,
+    height: u32,
+    crop: bool,
+    max_pixels: u64,
+) -> std::io::Result<Thumbnail> {
+    let max_alloc = max_pixels.saturating_mul(4);
+    let mut limits = image::Limits::default();
+    let side = u32::try_from(max_pixels).unwrap_or(u32::MAX);
+    limits.max_image_width = Some(side);
+    limits.max_image_height = Some(side);
+    limits.max_alloc = Some(max_alloc);
+    let mut reader = image::ImageReader::with_format(BufReader::new(File::open(src)?), format);
+    reader.limits(limits);
+    let decoder = match reader.into_decoder() {
+        Ok(d) => d,
+        Err(image::ImageError::Limits(_)) => return Ok(Thumbnail::TooLarge),
+        Err(image::ImageError::IoError(e)) => return Err(e),
+        Err(_) => return mark_original(dst),
+    };
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) >= max_pixels || decoder.total_bytes() > max_alloc {
+        return Ok(Thumbnail::TooLarge);
+    }
+    if !crop && w <= width && h <= height {
+        return mark_original(dst);
+    }
+    let img = match image::DynamicImage::from_decoder(decoder) {
+        Ok(img) => img,
+        Err(image::ImageError::Limits(_)) => return Ok(Thumbnail::TooLarge),
+        Err(_) => return mark_original(dst),
+    };
+    let scaled = if crop {
+        // The largest centred box of the requested shape, then scaled down to the requested size
+        // (or left at its own size when that is smaller): no intermediate larger than the image.
+        let (cw, ch) = if u64::from(w) * u64::from(height) > u64::from(h) * u64::from(width) {
+            (((u64::from(h) * u64::from(width)) / u64::from(height)).max(1) as u32, h)
+        } else {
+            (w, ((u64::from(w) * u64::from(height)) / u64::from(width)).max(1) as u32)
+        };
+        let (ow, oh) = if width <= cw && height <= ch { (width, height) } else { (cw, ch) };
+        img.crop_imm((w - cw) / 2, (h - ch) / 2, cw, ch).thumbnail_exact(ow, oh)
+    } else {
+        img.thumbnail(width, height)
+    };
+    drop(img);
+    let mut out = std::io::Cursor::new(Vec::new());
+    if scaled.write_to(&mut out, format).is_err() {
+        return mark_original(dst);
+    }
+    write_atomically(dst, out.get_ref())?;
+    Ok(Thumbnail::Made)
+}
+
+fn mark_original(dst: &Path) -> std::io::Result<Thumbnail> {
+    write_atomically(dst, &[])?;
+    Ok(Thumbnail::Original)
+}
+
+fn write_atomically(dst: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = dst.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = dst.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, dst)
 }

@@ -38,7 +38,8 @@ fn write_config(dir: &Path) -> PathBuf {
     let data = dir.join("data");
     let toml = format!(
         "server_name = \"test.local\"\nlisten = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\nenable_registration = true\n\
-         password_hash_log_n = 4\nworkers = 2\nlog = \"warn\"\n",
+         password_hash_log_n = 4\nworkers = 2\nlog = \"warn\"\n\
+         [rc_message]\nper_second = 1000000.0\nburst_count = 1000000\n",
         free_port(),
         data.display()
     );

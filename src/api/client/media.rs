@@ -13,7 +13,12 @@ use actix_web::web::{self, BytesMut};
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde_json::json;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::Semaphore;
 
 /// Routes under `/_matrix/media/{v3,r0}`.
 pub fn configure_legacy(cfg: &mut web::ServiceConfig) {
@@ -162,22 +167,49 @@ async fn upload_to(
     Ok(ok_json(json!({})))
 }
 
-/// The stored media and its bytes, or 404; records the access.
-async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, Vec<u8>)> {
+/// The stored media's row and file, or 404; records the access.
+async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, PathBuf)> {
     if server != svc.server_name() || !valid_media_id(media_id) {
         return Err(MatrixError::not_found("Media not found"));
     }
     let id = media_id.to_owned();
     let row = svc.db.run(move |c| store::find(c, &id)).await?;
     let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| MatrixError::not_found("Media not found"))?;
-    let path = file_path(svc, media_id);
-    let bytes = tokio::task::spawn_blocking(move || std::fs::read(path))
-        .await
-        .map_err(|e| MatrixError::internal(e.to_string()))?
-        .map_err(|_| MatrixError::not_found("Media not found"))?;
     let id = media_id.to_owned();
     svc.db.run(move |c| store::touch(c, &id, crate::ids::now_ms())).await?;
-    Ok((row, bytes))
+    Ok((row, file_path(svc, media_id)))
+}
+
+/// Bytes per read when streaming a file out.
+const CHUNK: usize = 256 * 1024;
+
+/// Opens a file for streaming: the file and its length, or `None` if it is not there.
+async fn open(path: PathBuf) -> MResult<Option<(File, u64)>> {
+    tokio::task::spawn_blocking(move || match File::open(&path) {
+        Ok(f) => Ok(Some((f.metadata()?.len(), f))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(|e| MatrixError::internal(e.to_string()))?
+    .map(|o| o.map(|(len, f)| (f, len)))
+    .map_err(|e| MatrixError::internal(format!("reading media: {e}")))
+}
+
+/// The file's bytes a chunk at a time, each read on the blocking pool: a download holds one
+/// chunk in memory, not the file.
+fn file_stream(file: File) -> impl futures_util::Stream<Item = std::io::Result<web::Bytes>> {
+    futures_util::stream::try_unfold(file, |mut f| async move {
+        let (f, chunk) = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0; CHUNK];
+            let n = f.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((f, buf))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok((!chunk.is_empty()).then(|| (web::Bytes::from(chunk), f)))
+    })
 }
 
 /// RFC 5987 attr-chars stay as they are in `filename*`.
@@ -195,9 +227,43 @@ const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'|')
     .remove(b'~');
 
-fn serve(row: &Media, bytes: Vec<u8>, name: Option<&str>) -> HttpResponse {
-    let ct = row.media_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-    let inline = ct.starts_with("image/") || ct.starts_with("video/") || ct.starts_with("audio/") || ct == "text/plain";
+/// Media types a browser may show inline (Synapse's list); anything else downloads as an
+/// attachment, so an uploaded page or SVG never runs in the server's origin.
+const INLINE_TYPES: &[&str] = &[
+    "text/css",
+    "text/plain",
+    "text/csv",
+    "application/json",
+    "application/ld+json",
+    "image/jpeg",
+    "image/gif",
+    "image/png",
+    "image/apng",
+    "image/webp",
+    "image/avif",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "audio/mp4",
+    "audio/webm",
+    "audio/aac",
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/wave",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/x-pn-wav",
+    "audio/flac",
+    "audio/x-flac",
+];
+
+/// Streams `file` with the headers of a media download: its type, disposition, and a sandbox
+/// with no sniffing so a browser renders it as nothing but what it claims to be.
+fn serve(row: &Media, content_type: Option<&str>, (file, len): (File, u64), name: Option<&str>) -> HttpResponse {
+    let ct = content_type.map(str::to_owned).or_else(|| row.media_type.clone()).unwrap_or_else(|| "application/octet-stream".into());
+    let essence = ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let inline = INLINE_TYPES.contains(&essence.as_str());
     let mut res = HttpResponse::Ok();
     res.insert_header((CONTENT_TYPE, ct));
     let name = name.map(str::to_owned).or_else(|| row.upload_name.clone());
@@ -212,34 +278,93 @@ fn serve(row: &Media, bytes: Vec<u8>, name: Option<&str>) -> HttpResponse {
     res.insert_header((CONTENT_DISPOSITION, disposition));
     res.insert_header(("Cross-Origin-Resource-Policy", "cross-origin"));
     res.insert_header(("Content-Security-Policy", "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; media-src 'self'; object-src 'self';"));
-    res.body(bytes)
+    res.insert_header(("X-Content-Security-Policy", "sandbox;"));
+    res.insert_header(("X-Content-Type-Options", "nosniff"));
+    res.no_chunking(len);
+    res.streaming(file_stream(file))
+}
+
+/// The original media file, streamed.
+async fn serve_original(row: &Media, path: PathBuf, name: Option<&str>) -> MResult<HttpResponse> {
+    let file = open(path).await?.ok_or_else(|| MatrixError::not_found("Media not found"))?;
+    Ok(serve(row, None, file, name))
 }
 
 async fn download(svc: Svc, _who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
     let (server, id) = path.into_inner();
-    let (row, bytes) = fetch(&svc, &server, &id).await?;
-    Ok(serve(&row, bytes, None))
+    let (row, file) = fetch(&svc, &server, &id).await?;
+    serve_original(&row, file, None).await
 }
 
 async fn download_named(svc: Svc, _who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
     let (server, id, name) = path.into_inner();
-    let (row, bytes) = fetch(&svc, &server, &id).await?;
-    Ok(serve(&row, bytes, Some(&name)))
+    let (row, file) = fetch(&svc, &server, &id).await?;
+    serve_original(&row, file, Some(&name)).await
 }
 
 async fn download_legacy(svc: Svc, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
     let (server, id) = path.into_inner();
-    let (row, bytes) = fetch(&svc, &server, &id).await?;
-    Ok(serve(&row, bytes, None))
+    let (row, file) = fetch(&svc, &server, &id).await?;
+    serve_original(&row, file, None).await
 }
 
 async fn download_legacy_named(svc: Svc, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
     let (server, id, name) = path.into_inner();
-    let (row, bytes) = fetch(&svc, &server, &id).await?;
-    Ok(serve(&row, bytes, Some(&name)))
+    let (row, file) = fetch(&svc, &server, &id).await?;
+    serve_original(&row, file, Some(&name)).await
 }
 
-/// Scales PNG and JPEG to fit (scale) or fill (crop) the box; anything else is served as is.
+/// Decodes at once at most one image per core, whatever the number of requests. A permit
+/// travels with the decode onto the blocking pool, so a client that hangs up does not free it.
+fn decode_slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS.get_or_init(|| Arc::new(Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))).clone()
+}
+
+type MakingLocks = Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>;
+
+/// One lock per thumbnail being made, so concurrent requests for the same one wait for the
+/// first to write it instead of each decoding the image.
+fn making() -> &'static MakingLocks {
+    static MAKING: OnceLock<MakingLocks> = OnceLock::new();
+    MAKING.get_or_init(Mutex::default)
+}
+
+/// A request's share of a thumbnail's lock; the last one out (even a cancelled request)
+/// removes it from the map.
+struct Making {
+    path: PathBuf,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Making {
+    fn enter(path: PathBuf) -> Self {
+        let lock = making().lock().unwrap_or_else(|p| p.into_inner()).entry(path.clone()).or_default().clone();
+        Self { path, lock }
+    }
+}
+
+impl Drop for Making {
+    fn drop(&mut self) {
+        let mut locks = making().lock().unwrap_or_else(|p| p.into_inner());
+        // The map holds one reference and this request another: nobody else is waiting.
+        if Arc::strong_count(&self.lock) <= 2 {
+            locks.remove(&self.path);
+        }
+    }
+}
+
+/// Serves a thumbnail made earlier (an empty file means "the original"), if there is one.
+async fn serve_made(row: &Media, original: &Path, thumb: &Path, thumb_type: &str) -> MResult<Option<HttpResponse>> {
+    match open(thumb.to_owned()).await? {
+        Some((_, 0)) => serve_original(row, original.to_owned(), None).await.map(Some),
+        Some(file) => Ok(Some(serve(row, Some(thumb_type), file, None))),
+        None => Ok(None),
+    }
+}
+
+/// Scales PNG and JPEG to fit (scale) or fill (crop) the box, once per size and method (kept
+/// beside the media); anything else is served as is.
 async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String) -> MResult<HttpResponse> {
     let q = query(&req);
     let width = query_i64(&q, "width")?.ok_or_else(|| MatrixError::missing_param("Missing width"))?;
@@ -252,30 +377,42 @@ async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String)
         Some("crop") => true,
         Some(_) => return Err(MatrixError::invalid_param("method must be crop or scale")),
     };
-    let (row, bytes) = fetch(&svc, &server, &id).await?;
-    let format = match row.media_type.as_deref() {
-        Some("image/png") => Some(image::ImageFormat::Png),
-        Some("image/jpeg") | Some("image/jpg") => Some(image::ImageFormat::Jpeg),
-        _ => None,
+    let (width, height) = (width as u32, height as u32);
+    let (row, original) = fetch(&svc, &server, &id).await?;
+    let (format, thumb_type) = match row.media_type.as_deref() {
+        Some("image/png") => (image::ImageFormat::Png, "image/png"),
+        Some("image/jpeg") | Some("image/jpg") => (image::ImageFormat::Jpeg, "image/jpeg"),
+        _ => return serve_original(&row, original, None).await,
     };
-    let Some(format) = format else { return Ok(serve(&row, bytes, None)) };
-    // Undecodable, or already small enough to fit: the original bytes come back unchanged.
-    let out = tokio::task::spawn_blocking(move || -> Vec<u8> {
-        let Ok(img) = image::load_from_memory_with_format(&bytes, format) else { return bytes };
-        let (w, h) = (width as u32, height as u32);
-        if img.width() <= w && img.height() <= h && !crop {
-            return bytes;
-        }
-        let scaled = if crop { img.resize_to_fill(w, h, image::imageops::FilterType::Triangle) } else { img.thumbnail(w, h) };
-        let mut buf = std::io::Cursor::new(Vec::new());
-        match scaled.write_to(&mut buf, format) {
-            Ok(()) => buf.into_inner(),
-            Err(_) => bytes,
-        }
+    let thumb = store::thumbnail_path(&original, width, height, crop);
+    if let Some(res) = serve_made(&row, &original, &thumb, thumb_type).await? {
+        return Ok(res);
+    }
+    let making = Making::enter(thumb.clone());
+    let _held = making.lock.lock().await;
+    if let Some(res) = serve_made(&row, &original, &thumb, thumb_type).await? {
+        return Ok(res);
+    }
+    let slot = decode_slots().acquire_owned().await.map_err(|e| MatrixError::internal(e.to_string()))?;
+    let (src, dst, max_pixels) = (original.clone(), thumb.clone(), svc.config.max_image_pixels);
+    let outcome = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        store::make_thumbnail(&src, &dst, format, width, height, crop, max_pixels)
     })
     .await
     .map_err(|e| MatrixError::internal(e.to_string()))?;
-    Ok(serve(&row, out, None))
+    match outcome {
+        Ok(store::Thumbnail::TooLarge) => {
+            log::info!("not thumbnailing {id}: at least max_image_pixels ({max_pixels}) pixels");
+            // As Synapse answers when it cannot make a thumbnail.
+            Err(MatrixError::unknown("Failed to generate thumbnail."))
+        }
+        Ok(_) => serve_made(&row, &original, &thumb, thumb_type)
+            .await?
+            .ok_or_else(|| MatrixError::internal("thumbnail vanished after it was made")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MatrixError::not_found("Media not found")),
+        Err(e) => Err(MatrixError::internal(format!("making a thumbnail: {e}"))),
+    }
 }
 
 async fn thumbnail(svc: Svc, _who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
