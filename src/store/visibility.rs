@@ -53,6 +53,31 @@ pub fn require_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<(Hist
     }
 }
 
+/// The state the user may read, with [`require_view`]'s errors; a joined user's answer comes from
+/// their membership row alone.
+pub fn require_state_access(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<StateAccess> {
+    if is_joined(c, room_id, user_id)? {
+        return Ok(StateAccess::Current);
+    }
+    require_view(c, room_id, user_id).map(|(_, access)| access)
+}
+
+/// Whether the user may list the current members: joined, or the room is world readable; 403 or
+/// 404 otherwise.
+pub fn require_current_members(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<()> {
+    if is_joined(c, room_id, user_id)? || history_view(c, room_id, user_id)?.sees_current_members() {
+        return Ok(());
+    }
+    Err(match super::events::room_row(c, room_id)? {
+        None => MatrixError::not_found("Unknown room"),
+        Some(_) => MatrixError::forbidden("You are not in this room"),
+    })
+}
+
+fn is_joined(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<bool> {
+    Ok(super::rooms::membership(c, room_id, user_id)?.is_some_and(|m| m.membership == "join"))
+}
+
 /// The state the user may read: current, or as of the end of their last stay.
 pub fn visible_state(c: &mut Conn, room_id: &str, access: StateAccess) -> MResult<Vec<Pdu>> {
     match access {
@@ -87,4 +112,29 @@ pub fn visible_events(
         out.extend(super::events::room_events(c, room_id, lo - 1, hi, left, newest_first, types)?);
     }
     Ok(out)
+}
+
+/// A page of the events the user may see (as [`visible_events`], with [`require_view`]'s errors)
+/// and where their current join began (0 if not joined). A joined user's page that reaches no
+/// further back than their latest membership event is all visible: the room's visibility
+/// history is read only for pages that do.
+#[allow(clippy::too_many_arguments)]
+pub fn visible_page(
+    c: &mut Conn,
+    room_id: &str,
+    user_id: &str,
+    after: i64,
+    upto: i64,
+    limit: i64,
+    newest_first: bool,
+    types: Option<&[String]>,
+) -> MResult<(Vec<Pdu>, i64)> {
+    if let Some(m) = super::rooms::membership(c, room_id, user_id)?.filter(|m| m.membership == "join") {
+        let page = super::events::room_events(c, room_id, after, upto, limit, newest_first, types)?;
+        if page.iter().all(|p| p.stream_ordering >= m.stream_ordering) {
+            return Ok((page, m.stream_ordering));
+        }
+    }
+    let (view, _) = require_view(c, room_id, user_id)?;
+    Ok((visible_events(c, room_id, &view, after, upto, limit, newest_first, types)?, view.joined_at()))
 }

@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// it, 404 if it does not exist. The rule itself lives in [`crate::events::visibility`].
 pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<StateAccess> {
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
-    svc.db.run(move |c| vis::require_view(c, &r, &u).map(|(_, access)| access)).await
+    svc.db.run(move |c| vis::require_state_access(c, &r, &u)).await
 }
 
 /// A transaction ID is scoped to one device and one endpoint (the path: room, event type or
@@ -128,7 +128,7 @@ async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> MResult<Vec
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
     svc.db
         .run(move |c| {
-            let (_, access) = vis::require_view(c, &r, &u)?;
+            let access = vis::require_state_access(c, &r, &u)?;
             vis::visible_state(c, &r, access)
         })
         .await
@@ -233,18 +233,17 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
     let (chunk, start) = svc
         .db
         .run(move |c| {
-            let (view, _) = vis::require_view(c, &r, &user)?;
             let max = crate::store::events::max_stream(c)?;
-            let (mut chunk, start) = if backwards {
+            let (start, (mut chunk, joined_at)) = if backwards {
                 let start = from.unwrap_or(max);
-                (vis::visible_events(c, &r, &view, to.unwrap_or(0), start, limit, true, types.as_deref())?, start)
+                (start, vis::visible_page(c, &r, &user, to.unwrap_or(0), start, limit, true, types.as_deref())?)
             } else {
                 let start = from.unwrap_or(0);
-                (vis::visible_events(c, &r, &view, start, to.unwrap_or(max), limit, false, types.as_deref())?, start)
+                (start, vis::visible_page(c, &r, &user, start, to.unwrap_or(max), limit, false, types.as_deref())?)
             };
             let erased = crate::store::users::erased_users(c)?;
             for p in chunk.iter_mut() {
-                p.hide_if_erased(&erased, view.joined_at());
+                p.hide_if_erased(&erased, joined_at);
             }
             Ok((chunk, start))
         })
@@ -281,12 +280,7 @@ async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MR
     let state = svc
         .db
         .run(move |c| {
-            if !vis::history_view(c, &room_id, &user)?.sees_current_members() {
-                return Err(match crate::store::events::room_row(c, &room_id)? {
-                    None => MatrixError::not_found("Unknown room"),
-                    Some(_) => MatrixError::forbidden("You are not in this room"),
-                });
-            }
+            vis::require_current_members(c, &room_id, &user)?;
             crate::store::events::current_state(c, &room_id)
         })
         .await?;
