@@ -12,8 +12,8 @@ use serde_json::Value;
 /// The user's view of the room: built from the user's membership events and the room's
 /// visibility events, in stream order.
 pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<HistoryView> {
-    // One pass over the room's events through the (room_id, stream_ordering) index; only the few
-    // matching rows' JSON is read.
+    // Both branches are lookups in the (room_id, event_type, state_key, stream_ordering) index:
+    // only the few matching rows are read, however long the room's history.
     let rows: Vec<(i64, String, String)> = events::table
         .filter(events::room_id.eq(room_id))
         .filter(
