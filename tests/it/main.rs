@@ -1,5 +1,6 @@
 //! One test binary for every HTTP-level integration test (linking is the expensive part).
 
+mod actor_lifecycle;
 mod actors;
 mod admin_dendrite;
 mod admin_register_notices;
@@ -19,6 +20,7 @@ mod presence;
 mod receipts;
 mod room_directory;
 mod search;
+mod stream_positions;
 mod to_device;
 mod typing;
 mod user_directory;
