@@ -46,15 +46,22 @@ async fn a_join_racing_a_deactivation_never_leaves_the_user_joined() {
     let s = TestServer::start().await;
     let admin = s.register_admin("admin").await;
     let room = s.create_room(&admin, json!({"preset": "public_chat"})).await;
+    // Rooms the racers are in already, so leaving them takes a while.
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        others.push(s.create_room(&admin, json!({"preset": "public_chat"})).await);
+    }
     let svc = s.server.services.clone();
     for i in 0..6u64 {
         let user = s.register_user(&format!("racer{i}")).await;
+        for r in &others {
+            s.join(&user, r).await.ok();
+        }
         let join = async {
-            tokio::time::sleep(Duration::from_millis(i % 3)).await;
+            tokio::time::sleep(Duration::from_millis(i)).await;
             s.join(&user, &room).await
         };
         let deactivate = async {
-            tokio::time::sleep(Duration::from_millis(i / 3)).await;
             s.post(&format!("/_synapse/admin/v1/deactivate/{}", enc(&user.user_id)), &admin.token, json!({"erase": false})).await.ok()
         };
         let (joined, _) = futures_util::join!(join, deactivate);

@@ -52,8 +52,10 @@ async fn a_long_poll_after_a_to_device_acknowledgement_waits() {
     let t1 = next_batch(&first);
 
     // Presenting t1 acknowledges (deletes) the message; the stream must not fall back, and the
-    // long-poll must wait out its timeout with nothing to say.
-    let waited = long_poll_waits(&s, &bob, &t1, 2000).await;
+    // next long-poll must wait out its timeout with nothing to say.
+    let t2 = next_batch(&s.sync(&bob, Some(&t1), 0).await);
+    assert_eq!(positions(&t2)[2], positions(&t1)[2], "to-device position moved without news");
+    let waited = long_poll_waits(&s, &bob, &t2, 2000).await;
     assert_eq!(waited["to_device"]["events"], json!([]));
     assert_eq!(positions(&next_batch(&waited))[2], positions(&t1)[2], "to-device position moved without news");
 
