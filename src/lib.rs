@@ -35,8 +35,8 @@ pub struct Services {
     pub federation: federation::client::FederationClient,
     pub typing: typing::TypingBoard,
     pub deactivated: actors::user::DeactivatedUsers,
-    /// Times a long-polling `/sync` read the store again after waking: with nothing committed,
-    /// a long-poll reads once and waits, so tests can tell waiting from spinning.
+    /// Times a long-polling `/sync` woke, read the store again and found nothing to send: with
+    /// nothing committed a long-poll reads once and waits, so tests can tell waiting from spinning.
     pub sync_rechecks: std::sync::atomic::AtomicU64,
 }
 
