@@ -64,6 +64,7 @@ fn room_actor_group_commit(c: &mut Criterion) {
                             sender: user.clone(),
                             draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("bench {i}")})),
                             txn: None,
+                            txn_checked_at: None,
                             redacts_sender: None,
                         };
                         svc.send_to_room(&room, msg)

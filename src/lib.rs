@@ -37,6 +37,10 @@ pub struct Services {
     /// Every password hash and check goes through here: bounded concurrency, then 429.
     pub passwords: auth::password::PasswordHashing,
     pub rate_limits: auth::rate_limit::RateLimits,
+    pub deactivated: actors::user::DeactivatedUsers,
+    /// Times a long-polling `/sync` woke, read the store again and found nothing to send: with
+    /// nothing committed a long-poll reads once and waits, so tests can tell waiting from spinning.
+    pub sync_rechecks: std::sync::atomic::AtomicU64,
 }
 
 impl Services {
@@ -53,15 +57,26 @@ pub struct Server {
     pub base_url: String,
     pub services: Arc<Services>,
     handle: actix_web::dev::ServerHandle,
+    /// The periodic loops (statistics, client IP flushes), stopped with the server.
+    background: Vec<actix_rt::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Stops accepting requests and waits for in-flight ones to finish.
+    /// Stops accepting requests, waits for in-flight ones to finish, then stops everything else
+    /// the server runs: its loops, its actors' arbiters and the search writer. A test that starts
+    /// a new server on the same data directory then runs one server's work, not two.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
+        }
         if let Err(e) = self.services.client_ips.flush(&self.services.db).await {
             log::warn!("recording client IPs on shutdown failed: {e}");
         }
+        self.services.directory.stop();
         // The index writer holds a lock on its directory: release it so a new server can open it.
         let _ = self.services.search.send(actors::search::Shutdown).await;
     }
@@ -80,7 +95,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         return Err(format!("invalid server_name {:?}", config.server_name));
     }
     let cfg = config.clone();
-    let (db, keys, resumed) = tokio::task::spawn_blocking(move || {
+    let (db, keys, resumed, typing_start) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
         // Nothing signed with a server key yet (the CLI may have created accounts): a key may be made.
         let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c)).map_err(|e| e.message)?;
@@ -88,8 +103,9 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         if !resumed.is_empty() {
             log::info!("finished interrupted purges of {resumed:?}");
         }
+        let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms())).map_err(|e| e.message)?;
         let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
-        Ok::<_, String>((db, keys, resumed))
+        Ok::<_, String>((db, keys, resumed, typing_start))
     })
     .await
     .map_err(|e| e.to_string())??;
@@ -110,17 +126,19 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         client_ips: auth::client_ips::ClientIps::default(),
         nonces: auth::shared_secret::Nonces::default(),
         federation: federation::client::FederationClient::new(&config)?,
-        typing: typing::TypingBoard::default(),
+        typing: typing::TypingBoard::starting_at(typing_start),
         passwords: auth::password::PasswordHashing::new(
             config.password_hash_log_n,
             config.password_hash_concurrency,
             config.password_hash_queue_per_slot,
         ),
         rate_limits: auth::rate_limit::RateLimits::new(&config),
+        deactivated: actors::user::DeactivatedUsers::default(),
+        sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         config: config.clone(),
     });
     let optimizer = services.clone();
-    actix_rt::spawn(async move {
+    let optimizing = actix_rt::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(600));
         iv.tick().await;
         loop {
@@ -131,7 +149,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         }
     });
     let flusher = services.clone();
-    actix_rt::spawn(async move {
+    let flushing = actix_rt::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             iv.tick().await;
@@ -173,5 +191,5 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         }
     });
     log::info!("Ensemble {} listening on http://{addr} as {}", env!("CARGO_PKG_VERSION"), config.server_name);
-    Ok(Server { addr, tls_addr, base_url: format!("http://{addr}"), services, handle })
+    Ok(Server { addr, tls_addr, base_url: format!("http://{addr}"), services, handle, background: vec![optimizing, flushing] })
 }

@@ -47,6 +47,12 @@ impl Default for TypingBoard {
 }
 
 impl TypingBoard {
+    /// A board whose first position is `start` (reserved in the store, so it is above every
+    /// position an earlier run handed out).
+    pub fn starting_at(start: i64) -> Self {
+        Self { rooms: Mutex::default(), position: AtomicI64::new(start) }
+    }
+
     pub fn position(&self) -> i64 {
         self.position.load(Ordering::SeqCst)
     }

@@ -82,6 +82,16 @@ impl Directory {
         }
     }
 
+    /// Stops every actor's arbiter (and with them the actors and their timers): a stopped
+    /// server's actors must not keep running beside a new server on the same database.
+    pub fn stop(&self) {
+        Self::lock(&self.rooms).clear();
+        Self::lock(&self.users).clear();
+        for a in &self.arbiters {
+            a.stop();
+        }
+    }
+
     pub fn active_rooms(&self) -> usize {
         Self::lock(&self.rooms).len()
     }

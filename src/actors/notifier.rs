@@ -198,3 +198,44 @@ pub async fn device_list_changed(svc: &crate::Services, user: &str) {
         Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message),
     }
 }
+
+/// The newest positions the notifier knows for `user`: a long-poll that was woken but finds
+/// nothing newer in the store waits past these instead of being woken again at once.
+#[derive(Message)]
+#[rtype(result = "Positions")]
+pub struct Latest {
+    pub user: String,
+}
+
+impl Handler<Latest> for Notifier {
+    type Result = MessageResult<Latest>;
+    fn handle(&mut self, msg: Latest, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default())
+    }
+}
+
+impl Positions {
+    /// Each position the higher of the two.
+    pub fn max(self, o: Positions) -> Positions {
+        Positions {
+            events: self.events.max(o.events),
+            account_data: self.account_data.max(o.account_data),
+            to_device: self.to_device.max(o.to_device),
+            device_lists: self.device_lists.max(o.device_lists),
+            receipts: self.receipts.max(o.receipts),
+            typing: self.typing.max(o.typing),
+            presence: self.presence.max(o.presence),
+        }
+    }
+
+    /// Whether any position is past `o`'s.
+    pub fn any_after(&self, o: &Positions) -> bool {
+        self.events > o.events
+            || self.account_data > o.account_data
+            || self.to_device > o.to_device
+            || self.device_lists > o.device_lists
+            || self.receipts > o.receipts
+            || self.typing > o.typing
+            || self.presence > o.presence
+    }
+}

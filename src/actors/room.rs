@@ -16,12 +16,15 @@ use crate::store::events::{NewEvent, RoomRow, TxnKey};
 use actix::prelude::*;
 use ruma::room_version_rules::RoomVersionRules;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 type Reply = oneshot::Sender<MResult<String>>;
+
+/// Transaction IDs a room actor remembers; older committed ones are looked up in the store.
+const TXN_MEMORY: usize = 10_000;
 
 pub struct RoomActor {
     room_id: String,
@@ -38,7 +41,13 @@ pub struct RoomActor {
     pending: Vec<NewEvent>,
     in_flight: bool,
     waiters: HashMap<String, Vec<Reply>>,
+    /// The event each transaction ID accepted by this actor names, the oldest forgotten first
+    /// (`txn_order`) once committed, past [`TXN_MEMORY`].
     txns: HashMap<TxnKey, String>,
+    txn_order: VecDeque<TxnKey>,
+    started: Instant,
+    /// When a committed transaction ID was last forgotten.
+    txn_forgotten: Option<Instant>,
     last_active: Instant,
     /// Set by a purge: every later message is refused as if the room did not exist.
     closed: bool,
@@ -53,6 +62,9 @@ pub struct SendEvent {
     pub sender: String,
     pub draft: EventDraft,
     pub txn: Option<TxnKey>,
+    /// When the sender found no stored event for `txn` (before sending), if it looked: the actor
+    /// then looks in the store itself only if the answer may have changed since.
+    pub txn_checked_at: Option<Instant>,
     /// For redactions: who sent the event being redacted (looked up by the handler).
     pub redacts_sender: Option<String>,
 }
@@ -96,6 +108,9 @@ impl RoomActor {
             in_flight: false,
             waiters: HashMap::new(),
             txns: HashMap::new(),
+            txn_order: VecDeque::new(),
+            started: Instant::now(),
+            txn_forgotten: None,
             last_active: Instant::now(),
             closed: false,
             typing: HashMap::new(),
@@ -111,6 +126,13 @@ impl RoomActor {
 
     /// Authorizes `draft`, builds it, applies it to the live state and queues it.
     fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> MResult<String> {
+        if draft.kind == "m.room.member"
+            && draft.state_key.as_deref() == Some(sender)
+            && draft.content.get("membership").and_then(|m| m.as_str()) == Some("join")
+            && self.svc.deactivated.contains(sender)
+        {
+            return Err(MatrixError::forbidden("This account has been deactivated"));
+        }
         self.state.authorize(draft, sender)?;
         if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender) {
             return Err(MatrixError::forbidden("You cannot redact this event"));
@@ -131,13 +153,57 @@ impl RoomActor {
         self.last_event = Some(pdu.event_id.clone());
         let id = pdu.event_id.clone();
         if let Some(t) = &txn {
-            if self.txns.len() > 10_000 {
-                self.txns.clear();
-            }
             self.txns.insert(t.clone(), id.clone());
+            self.txn_order.push_back(t.clone());
+            self.forget_old_txns();
         }
-        self.pending.push(NewEvent { pdu, json, txn });
+        self.pending.push(NewEvent { pdu, json, txn, existing_txn_event: None });
         Ok(id)
+    }
+
+    /// Forgets the oldest transaction IDs past [`TXN_MEMORY`], only committed ones: a retry of a
+    /// forgotten one is answered from the store (see [`Self::txn_may_be_stored`]).
+    fn forget_old_txns(&mut self) {
+        while self.txns.len() > TXN_MEMORY {
+            let Some(oldest) = self.txn_order.front() else { break };
+            if self.txns.get(oldest).is_some_and(|id| self.waiters.contains_key(id)) {
+                break;
+            }
+            if let Some(k) = self.txn_order.pop_front() {
+                self.txns.remove(&k);
+                self.txn_forgotten = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Whether a transaction ID this actor does not remember may name a stored event that the
+    /// sender's own look-up (at `checked_at`) did not see: when this actor started after the
+    /// look-up (an earlier actor committed it), or forgot a committed ID since.
+    fn txn_may_be_stored(&self, checked_at: Option<Instant>) -> bool {
+        let Some(at) = checked_at else { return true };
+        self.started >= at || self.txn_forgotten.is_some_and(|f| f >= at)
+    }
+
+    /// Answers a send: the event a remembered transaction ID names, or accept and queue it.
+    fn submit(&mut self, msg: SendEvent, reply: Reply, ctx: &mut Context<Self>) {
+        if let Some(id) = msg.txn.as_ref().and_then(|t| self.txns.get(t)).cloned() {
+            match self.waiters.get_mut(&id) {
+                Some(list) => list.push(reply),
+                None => {
+                    let _ = reply.send(Ok(id));
+                }
+            }
+            return;
+        }
+        match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
+            Ok(id) => {
+                self.waiters.entry(id).or_default().push(reply);
+                self.flush(ctx);
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e));
+            }
+        }
     }
 
     fn wait_for(&mut self, event_id: &str) -> oneshot::Receiver<MResult<String>> {
@@ -188,6 +254,7 @@ impl RoomActor {
     fn committed(&mut self, batch: &[NewEvent]) {
         let mut users = self.state.interested_users();
         let mut top = 0;
+        let mut deactivated_joins = Vec::new();
         for ev in batch {
             top = top.max(ev.pdu.stream_ordering);
             if let (Some(target), Some(m)) = (&ev.pdu.state_key, ev.pdu.membership()) {
@@ -195,11 +262,30 @@ impl RoomActor {
                 if let Some(u) = self.svc.directory.active_user(target) {
                     u.do_send(MembershipChanged { room_id: self.room_id.clone(), membership: m.to_owned() });
                 }
+                if m == "join" && self.svc.deactivated.contains(target) {
+                    deactivated_joins.push(target.clone());
+                }
+            }
+            // A duplicate transaction ID answers with the event that first took it.
+            let answer = ev.existing_txn_event.clone().unwrap_or_else(|| ev.pdu.event_id.clone());
+            if let (Some(t), Some(_)) = (&ev.txn, &ev.existing_txn_event)
+                && let Some(id) = self.txns.get_mut(t)
+            {
+                *id = answer.clone();
             }
             if let Some(list) = self.waiters.remove(&ev.pdu.event_id) {
                 for tx in list {
-                    let _ = tx.send(Ok(ev.pdu.event_id.clone()));
+                    let _ = tx.send(Ok(answer.clone()));
                 }
+            }
+        }
+        // A join accepted just before its sender's deactivation began, committed after the
+        // deactivation read the rooms to leave: leave again here, or the account stays joined.
+        for user in deactivated_joins {
+            if self.state.membership(&user) == "join"
+                && let Err(e) = self.accept(&user, &EventDraft::state("m.room.member", &user, json!({"membership": "leave"})), None, None)
+            {
+                log::warn!("room {}: removing deactivated {user} failed: {e}", self.room_id);
             }
         }
         users.sort();
@@ -309,20 +395,27 @@ impl Handler<SendEvent> for RoomActor {
         if let Err(e) = self.ensure_ready() {
             return Box::pin(async move { Err(e) });
         }
-        if let Some(id) = msg.txn.as_ref().and_then(|t| self.txns.get(t)).cloned() {
-            if self.waiters.contains_key(&id) {
-                return Self::reply(self.wait_for(&id));
+        let (tx, rx) = oneshot::channel();
+        let lookup = msg.txn.clone().filter(|t| !self.txns.contains_key(t) && self.txn_may_be_stored(msg.txn_checked_at));
+        match lookup {
+            Some(key) => {
+                let db = self.svc.db.clone();
+                let found = async move { db.run(move |c| crate::store::events::txn_event(c, &key)).await };
+                // `wait` holds later messages until this one is accepted: the mailbox order
+                // stays the room's order.
+                ctx.wait(found.into_actor(self).map(move |found, act, ctx| match found {
+                    Ok(Some(id)) => {
+                        let _ = tx.send(Ok(id));
+                    }
+                    Ok(None) => act.submit(msg, tx, ctx),
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }));
             }
-            return Box::pin(async move { Ok(id) });
+            None => self.submit(msg, tx, ctx),
         }
-        match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
-            Ok(id) => {
-                let rx = self.wait_for(&id);
-                self.flush(ctx);
-                Self::reply(rx)
-            }
-            Err(e) => Box::pin(async move { Err(e) }),
-        }
+        Self::reply(rx)
     }
 }
 

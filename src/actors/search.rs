@@ -326,7 +326,7 @@ impl SearchActor {
             let mut iv = tokio::time::interval(std::time::Duration::from_millis(200));
             loop {
                 iv.tick().await;
-                if tick.send(Tick).await.is_err() {
+                if !matches!(tick.send(Tick).await, Ok(true)) {
                     break;
                 }
             }
@@ -451,15 +451,18 @@ impl Handler<Init> for SearchActor {
     }
 }
 
+/// Answers whether to keep ticking: not once the writer is released (after `Shutdown`, the
+/// sync arbiter's replacement actor has none).
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "bool")]
 struct Tick;
 
 impl Handler<Tick> for SearchActor {
-    type Result = ();
-    fn handle(&mut self, _: Tick, _: &mut Self::Context) {
+    type Result = bool;
+    fn handle(&mut self, _: Tick, _: &mut Self::Context) -> bool {
         self.catch_up(CATCH_UP_PAGES_PER_TICK);
         self.commit();
+        self.writer.is_some()
     }
 }
 

@@ -8,9 +8,41 @@ use crate::events::EventDraft;
 use crate::store::users::Profile;
 use actix::prelude::*;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Accounts whose deactivation began, for the room actors: a join by one is refused, and a join
+/// accepted just before and committed after the deactivation read the rooms to leave is undone
+/// (see `RoomActor::committed`). An entry outlives any join in flight when it was made, then
+/// goes: after that the revoked tokens and the stored flag keep the account out.
+#[derive(Default)]
+pub struct DeactivatedUsers {
+    since: Mutex<HashMap<String, Instant>>,
+}
+
+impl DeactivatedUsers {
+    const KEEP: Duration = Duration::from_secs(600);
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.since.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn insert(&self, user: &str) {
+        let mut m = self.lock();
+        m.retain(|_, at| at.elapsed() < Self::KEEP);
+        m.insert(user.to_owned(), Instant::now());
+    }
+
+    /// The account is active again (an admin reactivated it).
+    pub fn remove(&self, user: &str) {
+        self.lock().remove(user);
+    }
+
+    pub fn contains(&self, user: &str) -> bool {
+        self.lock().get(user).is_some_and(|at| at.elapsed() < Self::KEEP)
+    }
+}
 
 pub struct UserActor {
     user_id: String,
@@ -132,6 +164,7 @@ impl Handler<SetProfile> for UserActor {
                     sender: user.clone(),
                     draft: EventDraft::state("m.room.member", &user, content),
                     txn: None,
+                    txn_checked_at: None,
                     redacts_sender: None,
                 };
                 async move { (room.clone(), svc.send_to_room(&room, msg).await) }
@@ -154,8 +187,9 @@ impl Handler<SetProfile> for UserActor {
     }
 }
 
-/// Deactivate the account: leave every room and reject every invite through the rooms' actors,
-/// then remove the password, devices and tokens (and with `erase`, the profile).
+/// Deactivate the account: mark it deactivated and remove the password, devices and tokens (and
+/// with `erase`, the profile) first, so nothing it sends from then on is accepted, then leave
+/// every room and reject every invite through the rooms' actors.
 #[derive(Message, Clone)]
 #[rtype(result = "MResult<()>")]
 pub struct Deactivate {
@@ -170,13 +204,22 @@ impl Handler<Deactivate> for UserActor {
         let svc = self.svc.clone();
         let user = self.user_id.clone();
         let fut = async move {
+            // Room actors refuse the account's joins from here on, before its tokens go: a join
+            // already past authentication cannot land after the rooms to leave are read.
+            svc.deactivated.insert(&user);
+            let (u, erase) = (user.clone(), msg.erase);
+            let removed = match svc.db.run(move |c| crate::store::users::deactivate(c, &u, erase)).await {
+                Ok(r) => r,
+                Err(e) => {
+                    svc.deactivated.remove(&user);
+                    return Err(e);
+                }
+            };
+            svc.tokens.forget(&removed);
+            svc.tokens.forget_user(&user);
             let u = user.clone();
             let rooms = svc.db.run(move |c| crate::store::rooms::rooms_to_leave(c, &u)).await?;
             leave_rooms(&svc, &user, rooms).await;
-            let (u, erase) = (user.clone(), msg.erase);
-            let removed = svc.db.run(move |c| crate::store::users::deactivate(c, &u, erase)).await?;
-            svc.tokens.forget(&removed);
-            svc.tokens.forget_user(&user);
             log::info!("deactivated {user} (erase: {erase})");
             Ok::<(), MatrixError>(())
         };
@@ -201,6 +244,7 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) ->
             sender: user.to_owned(),
             draft: EventDraft::state("m.room.member", user, json!({"membership": "leave"})),
             txn: None,
+            txn_checked_at: None,
             redacts_sender: None,
         };
         async move { (room.clone(), svc.send_to_room(&room, msg).await) }

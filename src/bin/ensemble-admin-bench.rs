@@ -115,6 +115,7 @@ fn main() {
                 sender: admin.clone(),
                 draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i} {} {}", words[i % 10], words[(i / 10) % 10])})),
                 txn: None,
+                txn_checked_at: None,
                 redacts_sender: None,
             })
             .collect();
@@ -152,7 +153,7 @@ fn main() {
         .expect("users");
         let joins: Vec<SendEvent> = users
             .iter()
-            .map(|u| SendEvent { sender: u.clone(), draft: EventDraft::state("m.room.member", u, json!({"membership": "join"})), txn: None, redacts_sender: None })
+            .map(|u| SendEvent { sender: u.clone(), draft: EventDraft::state("m.room.member", u, json!({"membership": "join"})), txn: None, txn_checked_at: None, redacts_sender: None })
             .collect();
         let t2 = Instant::now();
         send_many(&svc, &ev_room, joins).await;

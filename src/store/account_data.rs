@@ -1,23 +1,17 @@
 //! Global and per-room account data (room tags are the `m.tag` room account data), and filters.
 
 use super::Conn;
-use super::schema::{account_data, filters, stream_counters};
+use super::schema::{account_data, filters};
+use super::streams::{self, Stream};
 use crate::error::MResult;
 use diesel::prelude::*;
 
 /// Room ID stored for global account data.
 pub const GLOBAL: &str = "";
 
-fn next_stream_id(c: &mut Conn) -> MResult<i64> {
-    Ok(diesel::update(stream_counters::table.find("account_data"))
-        .set(stream_counters::value.eq(stream_counters::value + 1))
-        .returning(stream_counters::value)
-        .get_result(c)?)
-}
-
 pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, content: &str) -> MResult<i64> {
     super::write_txn(conn, |c| {
-        let id = next_stream_id(c)?;
+        let id = streams::next(c, Stream::AccountData)?;
         diesel::insert_into(account_data::table)
             .values((
                 account_data::user_id.eq(user_id),
@@ -49,7 +43,7 @@ pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> MResult<Vec<
 }
 
 pub fn current_stream_id(conn: &mut Conn) -> MResult<i64> {
-    Ok(stream_counters::table.find("account_data").select(stream_counters::value).first(conn)?)
+    streams::current(conn, Stream::AccountData)
 }
 
 pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> MResult<i64> {

@@ -179,7 +179,7 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
 /// stream, so syncs see them as changed and remote servers see a newer `stream_id`. Callers run
 /// inside a write transaction, so the next position is not taken twice.
 pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> MResult<()> {
-    let next = device_list_position(conn)? + 1;
+    let next = super::streams::next(conn, super::streams::Stream::DeviceLists)?;
     diesel::insert_into(device_list_streams::table)
         .values((device_list_streams::user_id.eq(user_id), device_list_streams::stream_id.eq(next)))
         .on_conflict(device_list_streams::user_id)
@@ -191,7 +191,7 @@ pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> MResult<()> {
 
 /// The head of the device list stream.
 pub fn device_list_position(conn: &mut Conn) -> MResult<i64> {
-    Ok(device_list_streams::table.select(diesel::dsl::max(device_list_streams::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+    super::streams::current(conn, super::streams::Stream::DeviceLists)
 }
 
 /// Users whose device list changed in (after, upto] and who share a joined room with `user`

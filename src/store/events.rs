@@ -22,6 +22,9 @@ pub struct NewEvent {
     pub pdu: Pdu,
     pub json: String,
     pub txn: Option<TxnKey>,
+    /// Set by [`commit`] when `txn` already named another event (a retry that raced the room
+    /// actor's memory of its transaction IDs): the sender is answered with that event instead.
+    pub existing_txn_event: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,6 +37,7 @@ pub struct TxnKey {
 #[derive(Insertable)]
 #[diesel(table_name = events)]
 struct EventInsert<'a> {
+    stream_ordering: i64,
     event_id: &'a str,
     room_id: &'a str,
     sender: &'a str,
@@ -44,17 +48,24 @@ struct EventInsert<'a> {
     json: &'a str,
 }
 
-/// Commits a batch in one transaction and fills in each event's stream position.
-/// SQLite admits one writer at a time, so positions become visible in order.
+/// Commits a batch in one transaction and fills in each event's stream position, taken from the
+/// event stream's allocator in the same transaction: SQLite admits one writer at a time, so
+/// positions become visible in order, and a purge of the newest events never frees a position.
 pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> MResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
     super::write_txn(conn, |c| {
         if let Some(room) = new_room {
             diesel::insert_into(rooms::table).values(room).execute(c)?;
         }
-        for ev in batch.iter_mut() {
+        let last = super::streams::take(c, super::streams::Stream::Events, batch.len() as i64)?;
+        let first = last - batch.len() as i64 + 1;
+        for (ev, pos) in batch.iter_mut().zip(first..) {
             let p = &ev.pdu;
-            let pos: i64 = diesel::insert_into(events::table)
+            diesel::insert_into(events::table)
                 .values(EventInsert {
+                    stream_ordering: pos,
                     event_id: &p.event_id,
                     room_id: &p.room_id,
                     sender: &p.sender,
@@ -64,8 +75,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                     depth: p.depth,
                     json: &ev.json,
                 })
-                .returning(events::stream_ordering)
-                .get_result(c)?;
+                .execute(c)?;
             ev.pdu.stream_ordering = pos;
             let p = &ev.pdu;
             if let Some(sk) = &p.state_key {
@@ -103,7 +113,9 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                 }
             }
             if let Some(t) = &ev.txn {
-                diesel::insert_into(txn_ids::table)
+                // A key already taken must not fail the batch (and with it every other sender's
+                // event and the room actor): the first event keeps the key.
+                let fresh = diesel::insert_into(txn_ids::table)
                     .values((
                         txn_ids::user_id.eq(&t.user_id),
                         txn_ids::device_id.eq(&t.device_id),
@@ -111,7 +123,11 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                         txn_ids::room_id.eq(&p.room_id),
                         txn_ids::event_id.eq(&p.event_id),
                     ))
+                    .on_conflict_do_nothing()
                     .execute(c)?;
+                if fresh == 0 {
+                    ev.existing_txn_event = txn_event(c, t)?;
+                }
             }
             if let Some(target) = &p.redacts {
                 redact(c, &p.room_id, target, p)?;
@@ -266,9 +282,9 @@ pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &
     Ok(rows.into_iter().map(|(e, t)| (e, t.rsplit(TXN_SCOPE_SEP).next().unwrap_or_default().to_owned())).collect())
 }
 
+/// The head of the event stream (not the newest event present: a purge may have deleted it).
 pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
-    let m: Option<i64> = events::table.select(diesel::dsl::max(events::stream_ordering)).first(conn)?;
-    Ok(m.unwrap_or(0))
+    super::streams::current(conn, super::streams::Stream::Events)
 }
 
 /// Events of a room with `after < position <= upto`, newest first or oldest first, at most `limit`.

@@ -13,6 +13,7 @@ pub mod receipts;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;
+pub mod streams;
 pub mod to_device;
 pub mod users;
 pub mod visibility;

@@ -3,6 +3,7 @@
 
 use super::Conn;
 use super::schema::presence;
+use super::streams::{self, Stream};
 use crate::error::MResult;
 use diesel::prelude::*;
 
@@ -43,7 +44,7 @@ pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&
         if !visible_change && old.as_ref().is_some_and(|o| now - o.2 < ACTIVE_REFRESH_MS) {
             return Ok(None);
         }
-        let stream_id = if visible_change { position(c)? + 1 } else { old.as_ref().map(|o| o.3).unwrap_or(0) };
+        let stream_id = if visible_change { streams::next(c, Stream::Presence)? } else { old.as_ref().map(|o| o.3).unwrap_or(0) };
         diesel::insert_into(presence::table)
             .values((
                 presence::user_id.eq(user),
@@ -74,7 +75,7 @@ pub fn get(conn: &mut Conn, user: &str) -> MResult<Option<Presence>> {
 }
 
 pub fn position(conn: &mut Conn) -> MResult<i64> {
-    Ok(presence::table.select(diesel::dsl::max(presence::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+    streams::current(conn, Stream::Presence)
 }
 
 /// Presence of `user`'s room-mates (and their own) that changed in (after, upto].

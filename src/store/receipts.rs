@@ -2,6 +2,7 @@
 
 use super::Conn;
 use super::schema::{memberships, receipts};
+use super::streams::{self, Stream};
 use crate::error::MResult;
 use diesel::prelude::*;
 
@@ -34,7 +35,7 @@ pub fn set(conn: &mut Conn, r: &NewReceipt) -> MResult<Option<i64>> {
         if current.is_some_and(|at| at >= r.event_stream) {
             return Ok(None);
         }
-        let next = position(c)? + 1;
+        let next = streams::next(c, Stream::Receipts)?;
         diesel::insert_into(receipts::table)
             .values((
                 receipts::room_id.eq(r.room_id),
@@ -59,8 +60,9 @@ pub fn set(conn: &mut Conn, r: &NewReceipt) -> MResult<Option<i64>> {
     })
 }
 
+/// The head of the receipt stream; a purged room's receipts keep their positions taken.
 pub fn position(conn: &mut Conn) -> MResult<i64> {
-    Ok(receipts::table.select(diesel::dsl::max(receipts::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+    streams::current(conn, Stream::Receipts)
 }
 
 /// Receipts changed in (after, upto] in rooms `user` is joined to; private receipts only the

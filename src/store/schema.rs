@@ -130,9 +130,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    stream_counters (name) {
-        name -> Text,
-        value -> BigInt,
+    stream_positions (stream) {
+        stream -> Text,
+        position -> BigInt,
     }
 }
 
@@ -320,7 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     txn_ids,
     account_data,
     filters,
-    stream_counters,
+    stream_positions,
     user_ips,
     user_threepids,
     pushers,

@@ -2,6 +2,7 @@
 
 use super::Conn;
 use super::schema::{devices, to_device_messages, to_device_txns};
+use super::streams::{self, Stream};
 use crate::error::MResult;
 use diesel::prelude::*;
 
@@ -34,6 +35,7 @@ pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, ms
             return Ok(None);
         }
         let mut users = Vec::new();
+        let mut last = streams::current(c, Stream::ToDevice)?;
         for m in msgs {
             let targets: Vec<String> = if m.device_id == "*" {
                 devices::table.filter(devices::user_id.eq(&m.user_id)).select(devices::device_id).load(c)?
@@ -41,8 +43,10 @@ pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, ms
                 vec![m.device_id.clone()]
             };
             for device in targets {
+                last = streams::next(c, Stream::ToDevice)?;
                 diesel::insert_into(to_device_messages::table)
                     .values((
+                        to_device_messages::stream_id.eq(last),
                         to_device_messages::user_id.eq(&m.user_id),
                         to_device_messages::device_id.eq(&device),
                         to_device_messages::sender.eq(sender),
@@ -55,12 +59,13 @@ pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, ms
                 users.push(m.user_id.clone());
             }
         }
-        Ok(Some((users, max_stream(c)?)))
+        Ok(Some((users, last)))
     })
 }
 
+/// The head of the to-device stream: acknowledged (deleted) messages keep their positions taken.
 pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
-    Ok(to_device_messages::table.select(diesel::dsl::max(to_device_messages::stream_id)).first::<Option<i64>>(conn)?.unwrap_or(0))
+    streams::current(conn, Stream::ToDevice)
 }
 
 /// Messages for the device in (after, upto], oldest first, at most `limit`.

@@ -1,5 +1,6 @@
 //! One test binary for every HTTP-level integration test (linking is the expensive part).
 
+mod actor_lifecycle;
 mod actors;
 mod admin_dendrite;
 mod admin_register_notices;
@@ -27,6 +28,7 @@ mod receipts;
 mod room_directory;
 mod search;
 mod search_safety;
+mod stream_positions;
 mod system_users;
 mod to_device;
 mod typing;

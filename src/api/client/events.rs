@@ -63,13 +63,14 @@ async fn send_event(
         // Looks like success to the sender; nothing is stored or seen by anyone.
         return Ok(ok_json(json!({"event_id": crate::ids::fake_event_id()})));
     }
+    let txn_checked_at = Some(std::time::Instant::now());
     if let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
     {
         return Ok(ok_json(json!({"event_id": id})));
     }
     svc.rate_limits.message(who)?;
-    let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, redacts_sender };
+    let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, txn_checked_at, redacts_sender };
     let id = arc(svc).send_to_room(room_id, msg).await??;
     Ok(ok_json(json!({"event_id": id})))
 }

@@ -225,6 +225,7 @@ async fn membership(svc: &Svc, sender: &str, room_id: &str, target: &str, conten
         sender: sender.to_owned(),
         draft: EventDraft::state("m.room.member", target, content),
         txn: None,
+        txn_checked_at: None,
         redacts_sender: None,
     };
     arc(svc).send_to_room(room_id, msg).await?

@@ -6,7 +6,7 @@
 //! positions it captured first, so what it returns and its `next_batch` agree.
 
 use super::events::TypeFilter;
-use crate::actors::notifier::{Positions, Wait};
+use crate::actors::notifier::{Latest, Positions, Wait};
 use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
@@ -108,6 +108,9 @@ async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpRespons
         super::presence::update(&svc, who.user_id.as_str(), &state, None).await?;
     }
     let deadline = Instant::now() + Duration::from_millis(timeout.min(120_000) as u64);
+    // The positions the last wait was for: a wake must be followed by a store that moved past
+    // them, or by a wait past what the notifier knows, never by an immediate wake and re-read.
+    let mut waited_for: Option<Positions> = None;
     loop {
         let (user, device) = (who.user_id.to_string(), who.device_id.clone());
         let f = filter.clone();
@@ -119,9 +122,23 @@ async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpRespons
         if !empty || since.is_none() || full_state || remaining.is_zero() {
             return Ok(ok_json(body));
         }
-        let rx = svc.notifier.send(Wait { user: who.user_id.to_string(), seen: now }).await?;
-        if tokio::time::timeout(remaining, rx).await.is_err() {
-            return Ok(ok_json(body));
+        let mut seen = now;
+        if let Some(before) = waited_for {
+            svc.sync_rechecks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            seen = seen.max(before);
+            if !now.any_after(&before) {
+                // Woken by a position the store does not show: wait past it.
+                seen = seen.max(svc.notifier.send(Latest { user: who.user_id.to_string() }).await?);
+            }
+        }
+        waited_for = Some(seen);
+        let rx = svc.notifier.send(Wait { user: who.user_id.to_string(), seen }).await?;
+        match tokio::time::timeout(remaining, rx).await {
+            Err(_) => return Ok(ok_json(body)),
+            Ok(Ok(())) => {}
+            // The notifier let the wait go without news (it bounds its waiters): look again
+            // after a pause, not at once.
+            Ok(Err(_)) => tokio::time::sleep(remaining.min(Duration::from_millis(500))).await,
         }
     }
 }

@@ -192,6 +192,9 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
                     })
                     .await?;
                 svc.tokens.forget(&removed);
+                if reactivate {
+                    svc.deactivated.remove(&id);
+                }
             }
             if displayname.is_some() || avatar_url.is_some() {
                 let actor = svc_arc.directory.user(&svc_arc, &id).await?;

@@ -52,6 +52,7 @@ async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) ->
         device_id: format!("notice:{}:{}", admin.user_id, admin.device_id.clone().unwrap_or_default()),
         txn_id: format!("send_server_notice{}{txn_id}", crate::store::events::TXN_SCOPE_SEP),
     });
+    let txn_checked_at = Some(std::time::Instant::now());
     if let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
     {
@@ -63,7 +64,7 @@ async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) ->
         None => create_room(&svc, &system, target.as_str()).await?,
     };
     let draft = EventDraft { kind, state_key, content, redacts: None };
-    let event_id = arc(&svc).send_to_room(&room, SendEvent { sender: system, draft, txn, redacts_sender: None }).await??;
+    let event_id = arc(&svc).send_to_room(&room, SendEvent { sender: system, draft, txn, txn_checked_at, redacts_sender: None }).await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);
     Ok(ok_json(json!({"event_id": event_id})))
 }

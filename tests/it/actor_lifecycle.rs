@@ -1,0 +1,179 @@
+//! Actor lifecycle under races: a deactivation beats a racing join, a room actor answers a
+//! retried transaction ID it no longer remembers with the same event, one duplicate never fails
+//! a batch, and a stopped server leaves no loops or actors running.
+
+use crate::common::*;
+use ensemble::actors::room::{GetMember, SendEvent};
+use ensemble::events::EventDraft;
+use ensemble::store::events::TxnKey;
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const C: &str = "/_matrix/client/v3";
+
+/// The key `PUT /rooms/{room}/send/m.room.message/{txn}` stores for this user's device.
+fn send_key(user: &User, room: &str, txn: &str) -> TxnKey {
+    TxnKey {
+        user_id: user.user_id.clone(),
+        device_id: user.device_id.clone(),
+        txn_id: format!("send/{room}/m.room.message{}{txn}", ensemble::store::events::TXN_SCOPE_SEP),
+    }
+}
+
+fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<Instant>) -> SendEvent {
+    SendEvent {
+        sender: user.user_id.clone(),
+        draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body})),
+        txn,
+        txn_checked_at,
+        redacts_sender: None,
+    }
+}
+
+async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) -> String {
+    svc.send_to_room(room, GetMember { user: user.to_owned() }).await.expect("room actor").expect("member").membership
+}
+
+async fn messages_with_body(s: &TestServer, user: &User, room: &str, body: &str) -> usize {
+    let page = s.get(&format!("{C}/rooms/{}/messages?dir=b&limit=100", enc(room)), &user.token).await.ok();
+    page["chunk"].as_array().expect("chunk").iter().filter(|e| e["content"]["body"] == body).count()
+}
+
+#[actix_rt::test]
+async fn a_join_racing_a_deactivation_never_leaves_the_user_joined() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("admin").await;
+    let room = s.create_room(&admin, json!({"preset": "public_chat"})).await;
+    // Rooms the racers are in already, so leaving them takes a while.
+    let mut others = Vec::new();
+    for _ in 0..4 {
+        others.push(s.create_room(&admin, json!({"preset": "public_chat"})).await);
+    }
+    let svc = s.server.services.clone();
+    for i in 0..6u64 {
+        let user = s.register_user(&format!("racer{i}")).await;
+        for r in &others {
+            s.join(&user, r).await.ok();
+        }
+        let join = async {
+            tokio::time::sleep(Duration::from_millis(i)).await;
+            s.join(&user, &room).await
+        };
+        let deactivate = async {
+            s.post(&format!("/_synapse/admin/v1/deactivate/{}", enc(&user.user_id)), &admin.token, json!({"erase": false})).await.ok()
+        };
+        let (joined, _) = futures_util::join!(join, deactivate);
+        assert!(matches!(joined.status, 200 | 401 | 403), "join answered {} {}", joined.status, joined.body);
+        // Whichever came first, the account ends outside the room, in the live state and the store.
+        let (svc, room, id) = (&svc, &room, &user.user_id);
+        eventually(5, || async move {
+            let live = live_membership(svc, room, id).await;
+            let (r, u) = (room.clone(), id.clone());
+            let stored = svc.db.run(move |c| ensemble::store::rooms::membership(c, &r, &u)).await.expect("store");
+            (live != "join" && stored.is_none_or(|m| m.membership != "join")).then_some(())
+        })
+        .await;
+        // And it cannot come back.
+        s.join(&user, room).await.err(401, "M_UNKNOWN_TOKEN");
+    }
+}
+
+#[actix_rt::test]
+async fn a_retried_transaction_the_room_forgot_answers_the_same_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.actor_idle_secs = 1;
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let path = format!("{C}/rooms/{}/send/m.room.message/retry-1", enc(&room));
+    let first = s.put(&path, &alice.token, json!({"msgtype": "m.text", "body": "once"})).await.ok()["event_id"].clone();
+    // The retry's sender looked in the store before the event was committed...
+    let looked = Instant::now();
+    // ...and reaches a room actor that does not remember the transaction (passivated here).
+    let svc = s.server.services.clone();
+    eventually(10, || async { (svc.directory.active_rooms() == 0).then_some(()) }).await;
+    let again = svc.send_to_room(&room, message(&alice, "once", Some(send_key(&alice, &room, "retry-1")), Some(looked))).await;
+    assert_eq!(json!(again.expect("room actor").expect("send")), first);
+    // Through HTTP too, and the room holds the message once.
+    assert_eq!(s.put(&path, &alice.token, json!({"msgtype": "m.text", "body": "once"})).await.ok()["event_id"], first);
+    assert_eq!(messages_with_body(&s, &alice, &room, "once").await, 1);
+}
+
+#[actix_rt::test]
+async fn a_duplicate_transaction_in_a_batch_does_not_stop_the_room() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    s.send_text(&alice, &room, "warm up").await;
+    let svc = s.server.services.clone();
+    let activations = svc.directory.room_activations.load(Ordering::Relaxed);
+
+    // A transaction ID already stored that the actor does not know of, sent as if the sender's
+    // look-up had just missed it (the race the store's uniqueness has to survive).
+    let key = send_key(&alice, &room, "dup");
+    let k = key.clone();
+    let r = room.clone();
+    svc.db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use ensemble::store::schema::txn_ids;
+            diesel::insert_into(txn_ids::table)
+                .values((
+                    txn_ids::user_id.eq(&k.user_id),
+                    txn_ids::device_id.eq(&k.device_id),
+                    txn_ids::txn_id.eq(&k.txn_id),
+                    txn_ids::room_id.eq(&r),
+                    txn_ids::event_id.eq("$first-holder"),
+                ))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .expect("insert txn");
+    let dup = svc.send_to_room(&room, message(&alice, "dup", Some(key), Some(Instant::now())));
+    let texts: Vec<String> = (0..5).map(|i| format!("beside {i}")).collect();
+    let others = futures_util::future::join_all(texts.iter().map(|t| s.send_text_resp(&alice, &room, t)));
+    let (dup, others) = futures_util::join!(dup, others);
+    assert_eq!(dup.expect("room actor").expect("the duplicate is answered"), "$first-holder");
+    for r in others {
+        r.ok();
+    }
+    // The same actor carries on.
+    s.send_text(&alice, &room, "still here").await;
+    assert_eq!(svc.directory.room_activations.load(Ordering::Relaxed), activations, "the room actor stopped");
+}
+
+#[actix_rt::test]
+async fn a_stopped_server_leaves_nothing_running() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let svc = s.server.services.clone();
+    let TestServer { server, dir, .. } = s;
+    server.stop().await;
+
+    // The room actors' arbiters are gone: no actor of the old server answers.
+    let (svc2, r, u) = (svc.clone(), room.clone(), alice.user_id.clone());
+    eventually(5, || {
+        let (svc, r, u) = (svc2.clone(), r.clone(), u.clone());
+        async move { svc.send_to_room(&r, GetMember { user: u }).await.is_err().then_some(()) }
+    })
+    .await;
+
+    // The client IP flush loop (every 2 s) is gone: a sighting noted now is never written.
+    let seen = ensemble::store::client_ips::Seen {
+        user_id: alice.user_id.clone(),
+        device_id: alice.device_id.clone(),
+        ip: "127.0.0.9".into(),
+        user_agent: "after-stop".into(),
+    };
+    svc.client_ips.note(seen, 1);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    let u = alice.user_id.clone();
+    let rows = svc.db.run(move |c| ensemble::store::client_ips::connections(c, &u)).await.expect("store");
+    assert!(rows.iter().all(|(_, ip, _, _)| ip != "127.0.0.9"), "the old server's flush loop still writes: {rows:?}");
+    drop(dir);
+}

@@ -1,0 +1,134 @@
+//! Stream positions: one allocator per stream that never regresses or hands a position out twice
+//! (after to-device acknowledgements, purges and restarts), and long-polls that wait instead of
+//! spinning when nothing is new.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const C: &str = "/_matrix/client/v3";
+
+/// The positions of a sync token, in token order.
+fn positions(token: &str) -> Vec<i64> {
+    token.trim_start_matches('s').split('_').map(|p| p.parse().expect("position")).collect()
+}
+
+fn next_batch(sync: &Value) -> String {
+    sync["next_batch"].as_str().expect("next_batch").to_owned()
+}
+
+#[track_caller]
+fn assert_not_behind(later: &str, earlier: &str) {
+    let (l, e) = (positions(later), positions(earlier));
+    assert!(l.iter().zip(&e).all(|(a, b)| a >= b), "token {later} went behind {earlier}");
+}
+
+/// Long-polls `/sync` from `since` for `ms` and checks it waited the whole time without
+/// re-reading the store in a loop. Returns the response.
+async fn long_poll_waits(s: &TestServer, user: &User, since: &str, ms: u64) -> Value {
+    let rechecks = &s.server.services.sync_rechecks;
+    let before = rechecks.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let body = s.sync(user, Some(since), ms).await;
+    let took = started.elapsed();
+    let rereads = rechecks.load(Ordering::Relaxed) - before;
+    assert!(took >= Duration::from_millis(ms - 100), "the long-poll returned after {took:?}: {body}");
+    assert!(rereads <= 1, "the long-poll re-read the store {rereads} times while nothing happened");
+    assert_not_behind(&next_batch(&body), since);
+    body
+}
+
+#[actix_rt::test]
+async fn a_long_poll_after_a_to_device_acknowledgement_waits() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let t0 = next_batch(&s.sync(&bob, None, 0).await);
+    let body = json!({"messages": {&bob.user_id: {&bob.device_id: {"n": 1}}}});
+    s.put(&format!("{C}/sendToDevice/m.test/txn1"), &alice.token, body).await.ok();
+    let first = s.sync(&bob, Some(&t0), 0).await;
+    assert_eq!(first["to_device"]["events"].as_array().map(Vec::len), Some(1), "{first}");
+    let t1 = next_batch(&first);
+
+    // Presenting t1 acknowledges (deletes) the message; the stream must not fall back, and the
+    // next long-poll must wait out its timeout with nothing to say.
+    let t2 = next_batch(&s.sync(&bob, Some(&t1), 0).await);
+    assert_eq!(positions(&t2)[2], positions(&t1)[2], "to-device position moved without news");
+    let waited = long_poll_waits(&s, &bob, &t2, 2000).await;
+    assert_eq!(waited["to_device"]["events"], json!([]));
+    assert_eq!(positions(&next_batch(&waited))[2], positions(&t1)[2], "to-device position moved without news");
+
+    // A new message gets a position past the acknowledged one.
+    let body = json!({"messages": {&bob.user_id: {&bob.device_id: {"n": 2}}}});
+    s.put(&format!("{C}/sendToDevice/m.test/txn2"), &alice.token, body).await.ok();
+    let next = s.sync(&bob, Some(&next_batch(&waited)), 0).await;
+    assert_eq!(next["to_device"]["events"][0]["content"]["n"], 2, "{next}");
+    assert!(positions(&next_batch(&next))[2] > positions(&t1)[2]);
+}
+
+#[actix_rt::test]
+async fn a_purge_of_the_newest_events_frees_no_positions() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("admin").await;
+    let alice = s.register_user("alice").await;
+    let older = s.create_room(&alice, json!({"name": "older"})).await;
+    s.send_text(&alice, &older, "old news").await;
+    let newest = s.create_room(&alice, json!({"name": "newest"})).await;
+    let last = s.send_text(&alice, &newest, "the newest event").await;
+    // The newest receipt is in the room that goes.
+    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&newest), enc(&last)), &alice.token, json!({})).await.ok();
+    let before = next_batch(&s.sync(&alice, None, 0).await);
+
+    s.post(&format!("/_dendrite/admin/purgeRoom/{}", enc(&newest)), &admin.token, json!({})).await.ok();
+
+    // Nothing new for alice in the rooms she still has: the long-poll waits, and its token does
+    // not fall behind the one from before the purge.
+    let waited = long_poll_waits(&s, &alice, &before, 2000).await;
+    assert!(timeline(&waited, &older).is_empty(), "{waited}");
+
+    // A new event and receipt in the other room come after every earlier token.
+    let fresh = s.send_text(&alice, &older, "after the purge").await;
+    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&older), enc(&fresh)), &alice.token, json!({})).await.ok();
+    let after = s.sync(&alice, Some(&before), 0).await;
+    let ids: Vec<&str> = timeline(&after, &older).iter().filter_map(|e| e["event_id"].as_str()).collect();
+    assert!(ids.contains(&fresh.as_str()), "the new event is missing from the sync since {before}: {after}");
+    let receipts = &after["rooms"]["join"][&older]["ephemeral"]["events"];
+    assert!(
+        receipts.as_array().is_some_and(|list| list.iter().any(|e| e["type"] == "m.receipt" && e["content"][&fresh].is_object())),
+        "the new receipt is missing from the sync since {before}: {after}"
+    );
+    let (b, a) = (positions(&before), positions(&next_batch(&after)));
+    assert!(a[0] > b[0] && a[4] > b[4], "events and receipts must move past {before}: {}", next_batch(&after));
+}
+
+#[actix_rt::test]
+async fn positions_keep_increasing_across_a_restart() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let first = s.send_text(&alice, &room, "before").await;
+    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&first)), &alice.token, json!({})).await.ok();
+    let typing = format!("{C}/rooms/{}/typing/{}", enc(&room), enc(&alice.user_id));
+    s.put(&typing, &alice.token, json!({"typing": true, "timeout": 30000})).await.ok();
+    let before = next_batch(&s.sync(&alice, None, 0).await);
+
+    let s = s.restart().await;
+    let second = s.send_text(&alice, &room, "after").await;
+    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&second)), &alice.token, json!({})).await.ok();
+    s.put(&typing, &alice.token, json!({"typing": true, "timeout": 30000})).await.ok();
+    s.put(&format!("{C}/user/{}/account_data/m.test", enc(&alice.user_id)), &alice.token, json!({"a": 1})).await.ok();
+
+    let after = s.sync(&alice, Some(&before), 0).await;
+    let ids: Vec<&str> = timeline(&after, &room).iter().filter_map(|e| e["event_id"].as_str()).collect();
+    assert_eq!(ids, vec![second.as_str()], "{after}");
+    let ephemeral = after["rooms"]["join"][&room]["ephemeral"]["events"].as_array().cloned().unwrap_or_default();
+    assert!(ephemeral.iter().any(|e| e["type"] == "m.typing"), "typing after the restart is missing: {after}");
+    assert!(ephemeral.iter().any(|e| e["type"] == "m.receipt"), "the receipt after the restart is missing: {after}");
+    let (b, a) = (positions(&before), positions(&next_batch(&after)));
+    for (i, name) in [(0, "events"), (1, "account data"), (4, "receipts"), (5, "typing")] {
+        assert!(a[i] > b[i], "{name} did not move past {before}: {}", next_batch(&after));
+    }
+    // And a long-poll on the new server with nothing new waits.
+    long_poll_waits(&s, &alice, &next_batch(&after), 1500).await;
+}
