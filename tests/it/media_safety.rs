@@ -190,6 +190,13 @@ async fn a_thumbnail_is_made_once_and_served_from_disk() {
     let sid = upload(&s, &alice.token, small.clone(), "image/png").await;
     let r = s.http.get(s.url(&format!("/_matrix/media/v3/thumbnail/test.local/{sid}?width=64&height=64"))).send().await.unwrap();
     assert_eq!(r.bytes().await.unwrap().to_vec(), small);
+
+    // An admin deleting the user's media deletes the thumbnails made of it as well.
+    let admin = s.register_admin("root").await;
+    let del = s.req("DELETE", &format!("/_synapse/admin/v1/users/{}/media", enc(&alice.user_id)), Some(&admin.token), None).await.ok();
+    assert!(del["deleted_media"].as_array().unwrap().iter().any(|m| m == id.as_str()), "{del}");
+    assert!(!kept.exists(), "the thumbnail outlived its media");
+    assert!(!kept.parent().unwrap().exists());
 }
 
 #[actix_rt::test]

@@ -67,6 +67,8 @@ async fn delete(svc: Svc, admin: Admin, req: HttpRequest, path: web::Path<String
     svc.db.run(move |c| crate::store::media::delete(c, &del)).await?;
     tokio::task::spawn_blocking(move || {
         for p in paths {
+            // The thumbnails made of it go too: nothing would serve them, and they hold the image.
+            let _ = std::fs::remove_dir_all(crate::store::media::thumbnail_dir(&p));
             let _ = std::fs::remove_file(p);
         }
     })
