@@ -13,6 +13,11 @@ async fn try_register(s: &TestServer, localpart: &str) -> Resp {
     s.req("POST", &format!("{C}/register"), None, Some(body)).await
 }
 
+async fn send_notice(s: &TestServer, admin: &User, to: &User) {
+    let body = json!({"user_id": to.user_id, "content": {"msgtype": "m.text", "body": "hi"}});
+    s.post("/_synapse/admin/v1/send_server_notice", &admin.token, body).await.ok();
+}
+
 #[actix_rt::test]
 async fn the_notices_localpart_and_numeric_localparts_are_reserved() {
     let s = TestServer::start().await;
@@ -35,13 +40,7 @@ async fn the_notices_localpart_and_numeric_localparts_are_reserved() {
 
     // A notice still reaches its user from the real system user, who has no password to log in with.
     let alice = s.register_user("alice").await;
-    s.post(
-        "/_synapse/admin/v1/send_server_notice",
-        &admin.token,
-        json!({"user_id": alice.user_id, "content": {"msgtype": "m.text", "body": "hi"}}),
-    )
-    .await
-    .ok();
+    send_notice(&s, &admin, &alice).await;
     s.login("notices", "a-long-enough-password").await.err(403, "M_FORBIDDEN");
 }
 
@@ -50,13 +49,7 @@ async fn a_notice_room_cannot_be_left_through_the_state_api_or_a_self_kick() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;
     let alice = s.register_user("alice").await;
-    s.post(
-        "/_synapse/admin/v1/send_server_notice",
-        &admin.token,
-        json!({"user_id": alice.user_id, "content": {"msgtype": "m.text", "body": "hi"}}),
-    )
-    .await
-    .ok();
+    send_notice(&s, &admin, &alice).await;
     let sync = s.sync(&alice, None, 0).await;
     let room = sync["rooms"]["invite"].as_object().and_then(|m| m.keys().next().cloned()).expect("notice invite");
     let member_path = format!("{C}/rooms/{}/state/m.room.member/{}", enc(&room), enc(&alice.user_id));
