@@ -57,14 +57,17 @@ pub struct Config {
     /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
     pub presence_enabled: bool,
     pub server_notices: ServerNoticesConfig,
-    /// Rate limits, named and defaulted as Synapse's. Server admins are exempt from those on
-    /// authenticated requests.
+    // Rate limits, named and defaulted as Synapse's; server admins are exempt from those on
+    // authenticated requests.
     /// Event sends (messages, state, redactions) per user.
     pub rc_message: RateLimit,
     /// Registration requests per client IP address.
     pub rc_registration: RateLimit,
+    /// Logins per client address, per account, and failed password checks per account.
     pub rc_login: LoginRateLimits,
+    /// Joins per user.
     pub rc_joins: JoinRateLimits,
+    /// Invites per room, per invitee and per inviter.
     pub rc_invites: InviteRateLimits,
 }
 
