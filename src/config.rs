@@ -60,14 +60,17 @@ pub struct Config {
     /// 32M): the header is read first, so a decompression bomb is refused before it is decoded.
     pub max_image_pixels: u64,
     pub server_notices: ServerNoticesConfig,
-    /// Rate limits, named and defaulted as Synapse's. Server admins are exempt from those on
-    /// authenticated requests.
+    // Rate limits, named and defaulted as Synapse's; server admins are exempt from those on
+    // authenticated requests.
     /// Event sends (messages, state, redactions) per user.
     pub rc_message: RateLimit,
     /// Registration requests per client IP address.
     pub rc_registration: RateLimit,
+    /// Logins per client address, per account, and failed password checks per account.
     pub rc_login: LoginRateLimits,
+    /// Joins per user.
     pub rc_joins: JoinRateLimits,
+    /// Invites per room, per invitee and per inviter.
     pub rc_invites: InviteRateLimits,
 }
 
