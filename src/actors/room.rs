@@ -53,6 +53,8 @@ pub struct RoomActor {
     closed: bool,
     /// Who is typing, until when; published to the typing board on every change.
     typing: HashMap<String, Instant>,
+    /// The one pending expiry check of `typing`: when it fires and its handle.
+    typing_timer: Option<(Instant, SpawnHandle)>,
 }
 
 /// Send one event as `sender`. Answers with the event ID once it is committed.
@@ -114,6 +116,7 @@ impl RoomActor {
             last_active: Instant::now(),
             closed: false,
             typing: HashMap::new(),
+            typing_timer: None,
         }
     }
 
@@ -491,8 +494,7 @@ impl Handler<SetTyping> for RoomActor {
             self.typing.remove(&msg.user).is_some()
         };
         if msg.typing {
-            // Re-check after the timeout: a client that stops without saying so stops anyway.
-            ctx.run_later(msg.timeout + Duration::from_millis(10), |act, _| act.expire_typing());
+            self.schedule_typing_expiry(ctx);
         }
         if changed {
             self.publish_typing();
@@ -502,6 +504,25 @@ impl Handler<SetTyping> for RoomActor {
 }
 
 impl RoomActor {
+    /// Keeps one timer, at the earliest expiry: a client that stops without saying so stops
+    /// anyway, and a flood of typing requests cannot pile up timers in the actor.
+    fn schedule_typing_expiry(&mut self, ctx: &mut Context<Self>) {
+        let Some(next) = self.typing.values().min().copied() else { return };
+        if let Some((at, handle)) = self.typing_timer {
+            if at <= next {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let delay = next.saturating_duration_since(Instant::now()) + Duration::from_millis(10);
+        let handle = ctx.run_later(delay, |act, ctx| {
+            act.typing_timer = None;
+            act.expire_typing();
+            act.schedule_typing_expiry(ctx);
+        });
+        self.typing_timer = Some((next, handle));
+    }
+
     fn expire_typing(&mut self) {
         let now = Instant::now();
         let before = self.typing.len();
