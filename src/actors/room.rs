@@ -294,9 +294,8 @@ impl RoomActor {
         users.sort();
         users.dedup();
         self.svc.notifier.do_send(EventsCommitted { position: top, users });
-        let searchable: Vec<_> = batch.iter().filter(|e| crate::actors::search::is_searchable(&e.pdu)).map(|e| e.pdu.clone()).collect();
-        if !searchable.is_empty() {
-            self.svc.search.do_send(crate::actors::search::IndexEvents(searchable));
+        if batch.iter().any(|e| crate::actors::search::is_searchable(&e.pdu)) {
+            self.svc.search.do_send(crate::actors::search::MoreSearchable);
         }
     }
 

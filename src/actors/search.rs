@@ -4,7 +4,7 @@
 //!
 //! Crash safety: events are acknowledged once the store commits them, but reach the index later.
 //! The actor therefore reads searchable events back from the store in stream order (room actors'
-//! `IndexEvents` only say "there is more"), and every tantivy commit records as its payload the
+//! `MoreSearchable` only says "there is more"), and every tantivy commit records as its payload the
 //! stream position it covers. At start it indexes whatever the store holds past that position; an
 //! index that is missing, unreadable or of unknown coverage is rebuilt from the store while the
 //! server serves.
@@ -466,16 +466,16 @@ impl Handler<Tick> for SearchActor {
     }
 }
 
-/// Committed events that may be searchable (messages, names, topics, redactions). Only a hint
-/// that the store has more: the actor reads them back in stream order, so that the position a
-/// commit records never passes an event that is not indexed yet.
+/// A room committed searchable events (messages, names, topics, redactions). Only a hint that the
+/// store has more, so it carries none of them: the actor reads them back in stream order, so that
+/// the position a commit records never passes an event that is not indexed yet.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct IndexEvents(pub Vec<Pdu>);
+pub struct MoreSearchable;
 
-impl Handler<IndexEvents> for SearchActor {
+impl Handler<MoreSearchable> for SearchActor {
     type Result = ();
-    fn handle(&mut self, _: IndexEvents, _: &mut Self::Context) {
+    fn handle(&mut self, _: MoreSearchable, _: &mut Self::Context) {
         self.behind = true;
     }
 }
