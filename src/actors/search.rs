@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TEXT, Value as _};
 use tantivy::tokenizer::TokenStream;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term, doc};
@@ -773,11 +773,36 @@ fn words_query(idx: &SearchIndex, term: &str) -> Box<dyn Query> {
     Box::new(BooleanQuery::new(clauses))
 }
 
-/// Runs a query against the current index. Blocking: call from the blocking pool.
+/// A room to search and the stream positions of it the searcher may see (None: all of them).
+pub struct RoomScope {
+    pub room_id: String,
+    pub visible: Option<Vec<(i64, i64)>>,
+}
+
+/// Documents of one room, within the visible position ranges when there are any.
+fn room_query(f: Fields, scope: &RoomScope) -> Box<dyn Query> {
+    let room: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(f.room_id, &scope.room_id), IndexRecordOption::Basic));
+    let Some(ranges) = &scope.visible else { return room };
+    let ranges: Vec<(Occur, Box<dyn Query>)> = ranges
+        .iter()
+        .map(|&(lo, hi)| {
+            let q = RangeQuery::new(
+                std::ops::Bound::Included(Term::from_field_i64(f.stream, lo)),
+                std::ops::Bound::Included(Term::from_field_i64(f.stream, hi)),
+            );
+            (Occur::Should, Box::new(q) as Box<dyn Query>)
+        })
+        .collect();
+    Box::new(BooleanQuery::new(vec![(Occur::Must, room), (Occur::Must, Box::new(BooleanQuery::new(ranges)))]))
+}
+
+/// Runs a query against the current index. Blocking: call from the blocking pool. Only what
+/// each room's scope lets the searcher see is matched, so hidden history is neither shown nor
+/// counted.
 pub fn search(
     shared: &SharedIndex,
     term: &str,
-    rooms: &[String],
+    rooms: &[RoomScope],
     kinds: &[String],
     recent: bool,
     offset: usize,
@@ -786,10 +811,7 @@ pub fn search(
     let idx = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
     let f = idx.fields;
     let text_q = words_query(&idx, term);
-    let room_q: Vec<(Occur, Box<dyn Query>)> = rooms
-        .iter()
-        .map(|r| (Occur::Should, Box::new(TermQuery::new(Term::from_field_text(f.room_id, r), IndexRecordOption::Basic)) as Box<dyn Query>))
-        .collect();
+    let room_q: Vec<(Occur, Box<dyn Query>)> = rooms.iter().map(|r| (Occur::Should, room_query(f, r))).collect();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_q), (Occur::Must, Box::new(BooleanQuery::new(room_q)))];
     if !kinds.is_empty() {
         let kq: Vec<(Occur, Box<dyn Query>)> = kinds

@@ -33,12 +33,15 @@ async fn flush_search(s: &TestServer) {
 
 async fn search_bodies(s: &TestServer, u: &User, term: &str) -> Vec<String> {
     let b = s.post("/_matrix/client/v3/search", &u.token, json!({"search_categories": {"room_events": {"search_term": term}}})).await.ok();
-    b["search_categories"]["room_events"]["results"]
+    let bodies: Vec<String> = b["search_categories"]["room_events"]["results"]
         .as_array()
         .expect("results")
         .iter()
         .map(|r| r["result"]["content"]["body"].as_str().unwrap_or_default().to_owned())
-        .collect()
+        .collect();
+    // Hidden events are not counted either: the count would tell how many match.
+    assert_eq!(b["search_categories"]["room_events"]["count"], bodies.len(), "{b}");
+    bodies
 }
 
 /// Every read of the room's history or state is 403 for `u`.

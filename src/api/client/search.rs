@@ -1,5 +1,6 @@
 //! `/search` over `room_events`, answered from the search actor's current index.
 
+use crate::actors::search::RoomScope;
 use crate::api::{Body, Svc, ok_json, query, query_i64, str_field};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
@@ -85,25 +86,33 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     if rooms.is_empty() || limit == 0 {
         return Ok(ok_json(json!({"search_categories": {"room_events": {"count": 0, "highlights": highlights, "results": []}}})));
     }
+    // Each room's history view narrows its search, so hidden events are neither hits nor counted.
+    let user = who.user_id.to_string();
+    let views: HashMap<String, HistoryView> =
+        svc.db.run(move |c| rooms.into_iter().map(|r| Ok((r.clone(), vis::history_view(c, &r, &user)?))).collect::<MResult<_>>()).await?;
+    let scopes: Vec<RoomScope> = views
+        .iter()
+        .map(|(room, view)| {
+            let visible = view.ranges_within(0, i64::MAX);
+            let all = visible.len() == 1 && visible[0].0 <= 1 && visible[0].1 == i64::MAX;
+            RoomScope { room_id: room.clone(), visible: (!all).then_some(visible) }
+        })
+        .filter(|s| s.visible.as_ref().is_none_or(|v| !v.is_empty()))
+        .collect();
     let shared = svc.search_index.clone();
     let off = offset;
-    let found = tokio::task::spawn_blocking(move || crate::actors::search::search(&shared, &term, &rooms, &kinds, recent, off, limit))
+    let found = tokio::task::spawn_blocking(move || crate::actors::search::search(&shared, &term, &scopes, &kinds, recent, off, limit))
         .await
         .map_err(|e| MatrixError::internal(e.to_string()))??;
 
     let ids: Vec<(String, f64)> = found.hits.iter().map(|h| (h.event_id.clone(), h.rank)).collect();
-    let user = who.user_id.to_string();
     let results = svc
         .db
         .run(move |c| {
-            // Hits the room's history visibility hides from the requester are left out.
-            let mut views: HashMap<String, HistoryView> = HashMap::new();
             let mut out = Vec::new();
             for (id, rank) in ids {
                 let Some(p) = crate::store::events::event_by_id(c, &id)? else { continue };
-                if !views.contains_key(&p.room_id) {
-                    views.insert(p.room_id.clone(), vis::history_view(c, &p.room_id, &user)?);
-                }
+                // The index matched by position; the event's own position is what counts.
                 let Some(view) = views.get(&p.room_id).filter(|v| v.can_see(p.stream_ordering)) else { continue };
                 let mut r = json!({"rank": rank, "result": p.to_client(None)});
                 if let Some(ctx) = &context {
