@@ -99,7 +99,11 @@ impl FederationClient {
         }
         let url = format!("https://{host}/.well-known/matrix/server");
         let answer = match self.http.get(&url).timeout(Duration::from_secs(10)).send().await {
-            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok().and_then(|v| v["m.server"].as_str().map(str::to_owned)),
+            Ok(r) if r.status().is_success() => read_limited(r, MAX_WELL_KNOWN_BYTES)
+                .await
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["m.server"].as_str().map(str::to_owned)),
             _ => None,
         };
         let ttl = if answer.is_some() { WELL_KNOWN_TTL } else { WELL_KNOWN_FAILURE_TTL };
@@ -159,8 +163,9 @@ impl FederationClient {
 
     async fn json_reply(resp: reqwest::Response) -> Result<Value, FedError> {
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| FedError::Unreachable(describe(&e)))?;
-        let body: Option<Value> = serde_json::from_str(&text).ok();
+        let bytes = read_limited(resp, MAX_RESPONSE_BYTES).await?;
+        let text = String::from_utf8_lossy(&bytes);
+        let body: Option<Value> = serde_json::from_slice(&bytes).ok();
         if !status.is_success() {
             let errcode = body.as_ref().and_then(|b| b["errcode"].as_str()).unwrap_or("M_UNKNOWN").to_owned();
             let error =
@@ -249,4 +254,25 @@ fn check_key_document(server: &str, doc: &Value, now: i64) -> Result<ServerVerif
         return Err(bad("no verify key signs it"));
     }
     Ok(keys)
+}
+
+/// The largest federation answer read: another server chooses what it sends, and a device list
+/// or key query that large is no answer but an attack on this server's memory.
+const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// `.well-known/matrix/server` is one small object (Synapse reads at most 50 KiB of it).
+const MAX_WELL_KNOWN_BYTES: usize = 50 * 1024;
+
+/// The body of `resp`, refused once it grows past `max` bytes.
+async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, FedError> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(FedError::BadResponse(format!("answer larger than {max} bytes")));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| FedError::Unreachable(describe(&e)))? {
+        if out.len() + chunk.len() > max {
+            return Err(FedError::BadResponse(format!("answer larger than {max} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }

@@ -224,3 +224,37 @@ async fn keys_are_queried_and_claimed_across_servers() {
     let resp = https.post(&url).header("Authorization", &auth).json(&other).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
 }
+
+/// A "homeserver" on loopback that answers every request with 200 and a body of `bytes` bytes
+/// without a length, as a hostile server could; returns its name.
+fn hostile_server(pki: &Pki, bytes: usize) -> String {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let tls = ensemble::federation::tls::server_config(&pki.cert, &pki.key).expect("TLS config");
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move || async move {
+            let chunk = web::Bytes::from(vec![b' '; 64 * 1024]);
+            let chunks = futures_util::stream::iter((0..bytes / chunk.len()).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+            HttpResponse::Ok().content_type("application/json").streaming(chunks)
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind_rustls_0_23("127.0.0.1:0", tls)
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    actix_rt::spawn(server.run());
+    format!("127.0.0.1:{port}")
+}
+
+#[actix_rt::test]
+async fn an_endless_answer_from_another_server_is_cut_off() {
+    let pki = Pki::new();
+    let a = TestServer::start_federating(&pki, &pki.ca).await;
+    let admin = a.register_admin("admin").await;
+    let hostile = hostile_server(&pki, 64 * 1024 * 1024);
+    let r = refresh(&a, &admin, &format!("@mallory:{hostile}")).await;
+    r.err(502, "M_UNKNOWN");
+    assert!(r.body["error"].as_str().unwrap().contains("larger than"), "{}", r.body);
+    // The server is well and answers as before.
+    a.req("GET", "/_matrix/client/versions", None, None).await.ok();
+}
