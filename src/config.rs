@@ -56,6 +56,10 @@ pub struct Config {
     pub user_directory_search_all_users: bool,
     /// Whether presence is tracked and shared (Synapse's `presence.enabled`).
     pub presence_enabled: bool,
+    /// Whether the client address is the first one of `X-Forwarded-For` (Synapse's listener
+    /// option `x_forwarded`): set it behind a reverse proxy, or every client shares the proxy's
+    /// address, and so its rate limits. Never set it without one: clients could pick any address.
+    pub x_forwarded: bool,
     /// Images with at least this many pixels are not thumbnailed (Synapse's `max_image_pixels`,
     /// 32M): the header is read first, so a decompression bomb is refused before it is decoded.
     pub max_image_pixels: u64,
@@ -182,6 +186,7 @@ impl Default for Config {
             allow_device_name_lookup_over_federation: false,
             user_directory_search_all_users: false,
             presence_enabled: true,
+            x_forwarded: false,
             rc_message: RateLimit::new(0.2, 10),
             rc_registration: RateLimit::new(0.17, 3),
             rc_login: LoginRateLimits::default(),
@@ -240,6 +245,7 @@ impl Config {
                     self.federation_custom_ca_list = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
                 }
                 "presence_enabled" => self.presence_enabled = v.parse().map_err(|e| bad(&e))?,
+                "x_forwarded" => self.x_forwarded = v.parse().map_err(|e| bad(&e))?,
                 "user_directory_search_all_users" => self.user_directory_search_all_users = v.parse().map_err(|e| bad(&e))?,
                 "allow_device_name_lookup_over_federation" => {
                     self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?

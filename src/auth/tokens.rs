@@ -152,7 +152,7 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
     if session.valid_until_ms.is_some_and(|v| v <= now) {
         return Err(MatrixError::unknown_token());
     }
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = crate::auth::rate_limit::client_ip(req);
     let user_agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let seen = crate::store::client_ips::Seen {
         user_id: session.user_id.to_string(),

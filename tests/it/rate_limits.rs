@@ -127,6 +127,46 @@ async fn login_is_limited_per_address_and_per_account() {
     limited(&s.login("bob", &bob.password).await);
 }
 
+/// A login from the address a reverse proxy says the client has.
+async fn login_via_proxy(s: &TestServer, user: &User, forwarded_for: &str) -> Resp {
+    let r = s
+        .http
+        .post(s.url("/_matrix/client/v3/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&login_body(&user.user_id, &user.password))
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    Resp { status, body: r.json().await.unwrap_or(Value::Null) }
+}
+
+#[actix_rt::test]
+async fn behind_a_proxy_each_forwarded_address_has_its_own_login_budget() {
+    let s = start(|c| {
+        c.rc_login.address = tight(1);
+        c.x_forwarded = true;
+    })
+    .await;
+    let alice = s.register_user("alice").await;
+    login_via_proxy(&s, &alice, "203.0.113.7, 10.0.0.1").await.ok();
+    limited(&login_via_proxy(&s, &alice, "203.0.113.7").await);
+    let login = login_via_proxy(&s, &alice, "198.51.100.2").await.ok();
+    // And whois shows the client's address, not the proxy's.
+    let token = login["access_token"].as_str().expect("token");
+    let r = s.http.get(s.url("/_matrix/client/v3/account/whoami")).bearer_auth(token).header("x-forwarded-for", "198.51.100.2").send();
+    assert_eq!(r.await.expect("sent").status().as_u16(), 200);
+    let admin = s.register_admin("root").await;
+    let who = s.get(&format!("/_synapse/admin/v1/whois/{}", enc(&alice.user_id)), &admin.token).await.ok();
+    assert!(who.to_string().contains("198.51.100.2"), "{who}");
+
+    // Without `x_forwarded` the header is the client's word and is ignored.
+    let s = start(|c| c.rc_login.address = tight(1)).await;
+    let alice = s.register_user("alice").await;
+    login_via_proxy(&s, &alice, "203.0.113.7").await.ok();
+    limited(&login_via_proxy(&s, &alice, "198.51.100.2").await);
+}
+
 #[actix_rt::test]
 async fn failed_logins_per_account_are_limited() {
     let s = start(|c| c.rc_login.failed_attempts = tight(3)).await;
