@@ -233,3 +233,70 @@ async fn downloads_stream_whole_and_are_never_sniffed() {
     std::fs::remove_file(media_file(&s, &id)).unwrap();
     s.get(&format!("/_matrix/client/v1/media/download/test.local/{id}"), &alice.token).await.err(404, "M_NOT_FOUND");
 }
+
+/// POSTs `body` to the upload endpoint in chunks, without a Content-Length, as a client that
+/// does not say how much is coming; answers the status line's code.
+fn chunked_upload(addr: std::net::SocketAddr, token: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).unwrap();
+    for chunk in body.chunks(64 * 1024) {
+        // The server may answer and close before the whole body is sent.
+        if tcp
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|_| tcp.write_all(chunk))
+            .and_then(|_| tcp.write_all(b"\r\n"))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = tcp.write_all(b"0\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Every file under the media directory.
+fn media_files(s: &TestServer) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![s.dir.path().join("media")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() { dirs.push(e.path()) } else { out.push(e.path()) }
+        }
+    }
+    out
+}
+
+#[actix_rt::test]
+async fn an_upload_of_unknown_length_streams_to_disk_and_stops_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.max_upload_bytes = 1024 * 1024;
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let addr = s.server.addr;
+
+    // Within the limit: stored whole.
+    let body: Vec<u8> = (0..(1024 * 1024 - 7)).map(|i: u32| (i % 251) as u8).collect();
+    let (token, b) = (alice.token.clone(), body.clone());
+    let status = tokio::task::spawn_blocking(move || chunked_upload(addr, &token, &b)).await.unwrap();
+    assert_eq!(status, 200);
+    let stored = media_files(&s);
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(std::fs::read(&stored[0]).unwrap(), body);
+
+    // Past it: refused, and nothing of it is left on disk.
+    let token = alice.token.clone();
+    let status = tokio::task::spawn_blocking(move || chunked_upload(addr, &token, &vec![7u8; 3 * 1024 * 1024])).await.unwrap();
+    assert_eq!(status, 413);
+    eventually(10, || async { (media_files(&s).len() == 1).then_some(()) }).await;
+    s.req("GET", "/_matrix/client/versions", None, None).await.ok();
+}

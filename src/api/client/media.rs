@@ -9,7 +9,7 @@ use crate::store::media::{self as store, Media};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use actix_web::web::{self, BytesMut};
+use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde_json::json;
@@ -60,38 +60,77 @@ fn valid_media_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 255 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-/// Reads a raw request body up to the upload limit.
-async fn read_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload) -> MResult<web::Bytes> {
+/// What the receiving side hands the file writer.
+enum UploadChunk {
+    Data(web::Bytes),
+    /// The whole body arrived within the limit: keep the file.
+    Complete,
+}
+
+/// Streams a raw request body into the media file, refusing it past the upload limit; answers
+/// its length. Only a few chunks are in memory at a time however large the upload, and the file
+/// appears (durably) only once the body is complete.
+async fn store_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload, media_id: &str) -> MResult<i64> {
     let limit = svc.config.max_upload_bytes;
+    let too_large = || MatrixError::too_large("Upload is larger than the configured limit");
     if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
         && len > limit
     {
-        return Err(MatrixError::too_large("Upload is larger than the configured limit"));
+        return Err(too_large());
     }
-    let mut buf = BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading upload: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(MatrixError::too_large("Upload is larger than the configured limit"));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
-}
-
-async fn write_file(svc: &Svc, media_id: &str, bytes: web::Bytes) -> MResult<()> {
     let path = file_path(svc, media_id);
-    tokio::task::spawn_blocking(move || {
+    // A name of its own: two uploads to one media ID never write into the same file.
+    let tmp = path.with_extension(format!("tmp-{}", crate::ids::random_alnum(8)));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<UploadChunk>(4);
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+        use std::io::Write;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await
-    .map_err(|e| MatrixError::internal(e.to_string()))?
-    .map_err(|e| MatrixError::internal(format!("storing media: {e}")))
+        let mut file = File::create(&tmp)?;
+        let written = (|| {
+            while let Some(chunk) = rx.blocking_recv() {
+                match chunk {
+                    UploadChunk::Data(bytes) => file.write_all(&bytes)?,
+                    UploadChunk::Complete => {
+                        file.sync_all()?;
+                        std::fs::rename(&tmp, &path)?;
+                        return Ok(true);
+                    }
+                }
+            }
+            Ok(false)
+        })();
+        if !matches!(written, Ok(true)) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written
+    });
+    let mut total = 0usize;
+    let received: MResult<()> = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading upload: {e}")))?;
+            total += chunk.len();
+            if total > limit {
+                return Err(too_large());
+            }
+            if tx.send(UploadChunk::Data(chunk)).await.is_err() {
+                // The writer stopped on an error: it is reported below.
+                return Ok(());
+            }
+        }
+        let _ = tx.send(UploadChunk::Complete).await;
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    let stored = writer.await.map_err(|e| MatrixError::internal(e.to_string()))?;
+    received?;
+    match stored {
+        Ok(true) => Ok(total as i64),
+        Ok(false) => Err(MatrixError::internal("storing media: the upload was not completed")),
+        Err(e) => Err(MatrixError::internal(format!("storing media: {e}"))),
+    }
 }
 
 fn content_type(req: &HttpRequest) -> Option<String> {
@@ -99,10 +138,8 @@ fn content_type(req: &HttpRequest) -> Option<String> {
 }
 
 async fn upload(svc: Svc, who: Requester, req: HttpRequest, payload: web::Payload) -> MResult<HttpResponse> {
-    let bytes = read_upload(&svc, &req, payload.into_inner()).await?;
     let media_id = crate::ids::random_alnum(24);
-    let len = bytes.len() as i64;
-    write_file(&svc, &media_id, bytes).await?;
+    let len = store_upload(&svc, &req, payload.into_inner(), &media_id).await?;
     let row = Media {
         media_id: media_id.clone(),
         user_id: who.user_id.to_string(),
@@ -159,9 +196,7 @@ async fn upload_to(
     if row.uploaded {
         return Err(MatrixError::new(StatusCode::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", "Media already uploaded"));
     }
-    let bytes = read_upload(&svc, &req, payload.into_inner()).await?;
-    let len = bytes.len() as i64;
-    write_file(&svc, &media_id, bytes).await?;
+    let len = store_upload(&svc, &req, payload.into_inner(), &media_id).await?;
     let (ct, name) = (content_type(&req), query(&req).get("filename").cloned());
     svc.db.run(move |c| store::complete(c, &media_id, ct.as_deref(), len, name.as_deref())).await?;
     Ok(ok_json(json!({})))
