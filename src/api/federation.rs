@@ -48,7 +48,43 @@ async fn user_devices(svc: Svc, req: HttpRequest, path: web::Path<String>) -> MR
         return Err(MatrixError::invalid_param("User is not hosted on this server"));
     }
     log::debug!("{from} fetches the device list of {user_id}");
-    Ok(ok_json(crate::federation::device_lists::local_answer(&svc, user_id.as_str()).await?))
+    Ok(ok_json(local_answer(&svc, user_id.as_str()).await?))
+}
+
+/// The federation answer for a local user.
+async fn local_answer(svc: &crate::Services, user_id: &str) -> MResult<Value> {
+    let user = user_id.to_owned();
+    let (stream_id, keys) = svc
+        .db
+        .run(move |c| {
+            // Other servers see the owner's own signatures; those by other users stay private.
+            let keys = read_keys(c, &user, true, &[], &user)?;
+            Ok((crate::store::e2e_keys::device_list_stream(c, &user)?, keys))
+        })
+        .await?;
+    let Some(keys) = keys else { return Err(MatrixError::internal("Local keys unreadable")) };
+    let names = svc.config.allow_device_name_lookup_over_federation;
+    let devices: Vec<Value> = keys
+        .devices
+        .iter()
+        .map(|d| {
+            let mut o = json!({"device_id": d.device_id});
+            if let Some(k) = keys.device_keys(d) {
+                o["keys"] = k;
+            }
+            if names && let Some(n) = &d.display_name {
+                o["device_display_name"] = json!(n);
+            }
+            o
+        })
+        .collect();
+    let mut answer = json!({"user_id": user_id, "stream_id": stream_id, "devices": devices});
+    for (kind, field) in [("master", "master_key"), ("self_signing", "self_signing_key")] {
+        if let Some(k) = keys.cross_key(kind) {
+            answer[field] = k;
+        }
+    }
+    Ok(answer)
 }
 
 /// Device and cross-signing keys of local users; users of other servers are left out.

@@ -189,9 +189,3 @@ pub fn routes(cfg: &mut web::ServiceConfig, list: Vec<(&str, actix_web::Route)>)
         cfg.service(res);
     }
 }
-
-/// A path segment percent-encoded (user and room IDs carry `@`, `!`, `:`).
-pub fn encode_segment(s: &str) -> String {
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
-}

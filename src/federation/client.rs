@@ -276,3 +276,9 @@ async fn read_limited(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>
     }
     Ok(out)
 }
+
+/// A path segment percent-encoded (user and room IDs carry `@`, `!`, `:`).
+pub fn encode_segment(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}

@@ -1,55 +1,18 @@
-//! Device lists across servers: what we answer for a local user on
-//! `GET /_matrix/federation/v1/user/devices/{userId}`, and fetching a remote user's list from
-//! their server to replace what we stored.
+//! Remote users' device lists: fetching one from the user's server to replace what we stored.
+//! (What this server answers for its own users is in `api/federation.rs`.)
 
 use super::client::FedError;
 use crate::Services;
 use crate::store::e2e_keys::{self, DeviceKeys};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// The federation answer for a local user.
-pub async fn local_answer(svc: &Services, user_id: &str) -> crate::error::MResult<Value> {
-    let user = user_id.to_owned();
-    let (stream_id, keys) = svc
-        .db
-        .run(move |c| {
-            // Other servers see the owner's own signatures; those by other users stay private.
-            let keys = crate::api::client::keys::read_keys(c, &user, true, &[], &user)?;
-            Ok((e2e_keys::device_list_stream(c, &user)?, keys))
-        })
-        .await?;
-    let Some(keys) = keys else { return Err(crate::error::MatrixError::internal("Local keys unreadable")) };
-    let names = svc.config.allow_device_name_lookup_over_federation;
-    let devices: Vec<Value> = keys
-        .devices
-        .iter()
-        .map(|d| {
-            let mut o = json!({"device_id": d.device_id});
-            if let Some(k) = keys.device_keys(d) {
-                o["keys"] = k;
-            }
-            if names && let Some(n) = &d.display_name {
-                o["device_display_name"] = json!(n);
-            }
-            o
-        })
-        .collect();
-    let mut answer = json!({"user_id": user_id, "stream_id": stream_id, "devices": devices});
-    for (kind, field) in [("master", "master_key"), ("self_signing", "self_signing_key")] {
-        if let Some(k) = keys.cross_key(kind) {
-            answer[field] = k;
-        }
-    }
-    Ok(answer)
-}
 
 /// Asks the user's server for their device list now and replaces the stored one with the
 /// answer; on any failure nothing stored changes. Returns the number of devices stored.
 /// `even_if_down` tries a server that failed in the last minute (an admin asked for it).
 pub async fn refresh(svc: &Services, user_id: &str, even_if_down: bool) -> Result<usize, FedError> {
     let server = user_id.split_once(':').map(|(_, s)| s).unwrap_or_default().to_owned();
-    let path = format!("/_matrix/federation/v1/user/devices/{}", crate::api::encode_segment(user_id));
+    let path = format!("/_matrix/federation/v1/user/devices/{}", super::client::encode_segment(user_id));
     let fed = &svc.federation;
     let answer = if even_if_down {
         fed.request(&svc.keys, reqwest::Method::GET, &server, &path, None).await?
