@@ -23,7 +23,7 @@ pub use config::Config;
 pub struct Services {
     pub config: Config,
     pub db: store::Db,
-    pub keys: events::keys::ServerKeys,
+    pub keys: events::signing_key::ServerKeys,
     pub directory: actors::directory::Directory,
     pub notifier: Addr<actors::notifier::Notifier>,
     pub search: Addr<actors::search::SearchActor>,
@@ -104,7 +104,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             log::info!("finished interrupted purges of {resumed:?}");
         }
         let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms())).map_err(|e| e.message)?;
-        let keys = events::keys::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
+        let keys = events::signing_key::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
         Ok::<_, String>((db, keys, resumed, typing_start))
     })
     .await

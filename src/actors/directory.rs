@@ -50,7 +50,7 @@ impl Directory {
             return Ok(a.clone());
         }
         let id = room_id.to_owned();
-        let exists = svc.db.run(move |c| Ok(crate::store::events::room_row(c, &id)?.is_some())).await?;
+        let exists = svc.db.run(move |c| Ok(crate::store::rooms::room_row(c, &id)?.is_some())).await?;
         if !exists {
             return Err(MatrixError::not_found("Unknown room"));
         }

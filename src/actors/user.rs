@@ -82,7 +82,7 @@ impl Actor for UserActor {
         let load = async move {
             db.run(move |c| {
                 let profile = crate::store::users::profile(c, &id)?;
-                let rooms = crate::store::rooms::joined_rooms(c, &id)?;
+                let rooms = crate::store::memberships::joined_rooms(c, &id)?;
                 Ok((profile, rooms))
             })
             .await
@@ -218,7 +218,7 @@ impl Handler<Deactivate> for UserActor {
             svc.tokens.forget(&removed);
             svc.tokens.forget_user(&user);
             let u = user.clone();
-            let rooms = svc.db.run(move |c| crate::store::rooms::rooms_to_leave(c, &u)).await?;
+            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
             leave_rooms(&svc, &user, rooms).await;
             log::info!("deactivated {user} (erase: {erase})");
             Ok::<(), MatrixError>(())
@@ -283,7 +283,7 @@ impl Handler<EvacuateUser> for UserActor {
         let user = self.user_id.clone();
         let fut = async move {
             let u = user.clone();
-            let rooms = svc.db.run(move |c| crate::store::rooms::rooms_to_leave(c, &u)).await?;
+            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
             let report = leave_rooms(&svc, &user, rooms).await;
             Ok::<_, MatrixError>(report)
         };

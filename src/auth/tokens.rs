@@ -119,7 +119,7 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
             let found = svc
                 .db
                 .run(move |c| {
-                    let Some(t) = crate::store::sessions::find_token(c, &h)? else { return Ok(None) };
+                    let Some(t) = crate::store::devices::find_token(c, &h)? else { return Ok(None) };
                     let Some(u) = crate::store::users::find(c, &t.user_id)? else { return Ok(None) };
                     Ok(Some((t, u)))
                 })
@@ -223,7 +223,7 @@ pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_i
     let token = crate::ids::new_access_token();
     let hash = hash_token(&token);
     let (u, d) = (user_id.to_owned(), device_id.to_owned());
-    let replaced = svc.db.run(move |c| crate::store::sessions::login(c, &u, &d, display_name.as_deref(), &hash)).await?;
+    let replaced = svc.db.run(move |c| crate::store::devices::login(c, &u, &d, display_name.as_deref(), &hash)).await?;
     svc.tokens.forget(&replaced);
     crate::actors::notifier::device_list_changed(svc, user_id).await;
     Ok(token)

@@ -1,7 +1,7 @@
 //! Events: the stored PDU, building and hashing new ones, and the client format.
 
 pub mod auth;
-pub mod keys;
+pub mod signing_key;
 pub mod visibility;
 
 use crate::error::{MResult, MatrixError};
@@ -94,7 +94,7 @@ pub struct BuildContext<'a> {
     pub auth_events: Vec<String>,
     pub depth: i64,
     pub rules: &'a RoomVersionRules,
-    pub keys: &'a keys::ServerKeys,
+    pub keys: &'a signing_key::ServerKeys,
     pub max_bytes: usize,
 }
 

@@ -6,7 +6,7 @@
 //! port 8448 default. SRV records are not looked up (no DNS resolver in the build yet): a server
 //! that publishes only SRV records is reached on port 8448 of its name.
 
-use crate::events::keys::ServerKeys;
+use crate::events::signing_key::ServerKeys;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;

@@ -7,7 +7,7 @@ pub mod device_lists;
 pub mod tls;
 pub mod xmatrix;
 
-use crate::events::keys::ServerKeys;
+use crate::events::signing_key::ServerKeys;
 use serde_json::{Value, json};
 
 /// How long other servers may cache our signing key (Synapse publishes a week too).

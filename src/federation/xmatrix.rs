@@ -1,7 +1,7 @@
 //! The `Authorization: X-Matrix ...` header of server-to-server requests: the origin signs
 //! `{method, uri, origin, destination[, content]}` in canonical JSON with its ed25519 key.
 
-use crate::events::keys::ServerKeys;
+use crate::events::signing_key::ServerKeys;
 use ruma::signatures::KeyPair;
 use serde_json::{Value, json};
 

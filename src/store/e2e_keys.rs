@@ -205,7 +205,7 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResul
     if changed.is_empty() {
         return Ok(changed);
     }
-    let mut users = super::rooms::room_mates(conn, user)?;
+    let mut users = super::memberships::room_mates(conn, user)?;
     users.retain(|u| changed.contains(u));
     users.sort();
     Ok(users)

@@ -1,20 +1,11 @@
 //! Events, current state and memberships: the group commit of a room's batch, and history reads.
 
 use super::Conn;
+use super::rooms::RoomRow;
 use super::schema::{current_state, events, memberships, rooms, txn_ids};
 use crate::error::MResult;
 use crate::events::{Pdu, redact_stored, rules_for};
 use diesel::prelude::*;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = rooms)]
-pub struct RoomRow {
-    pub room_id: String,
-    pub room_version: String,
-    pub creator: String,
-    pub is_public: bool,
-    pub created_ts: i64,
-}
 
 /// A built event waiting to be committed, with the transaction ID it answers, if any.
 #[derive(Debug, Clone)]
@@ -246,10 +237,6 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> MResult<Option<LoadedRoom>> 
         .first(conn)
         .optional()?;
     Ok(Some(LoadedRoom { row, state, last_event }))
-}
-
-pub fn room_row(conn: &mut Conn, room_id: &str) -> MResult<Option<RoomRow>> {
-    Ok(rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()?)
 }
 
 pub fn event_by_id(conn: &mut Conn, event_id: &str) -> MResult<Option<Pdu>> {

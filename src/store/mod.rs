@@ -3,16 +3,17 @@
 
 pub mod account_data;
 pub mod client_ips;
+pub mod devices;
 pub mod e2e_keys;
 pub mod events;
 pub mod media;
+pub mod memberships;
 pub mod presence;
 pub mod purge;
 pub mod pushers;
 pub mod receipts;
 pub mod rooms;
 pub mod schema;
-pub mod sessions;
 pub mod streams;
 pub mod to_device;
 pub mod users;

@@ -88,6 +88,6 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResul
     if changed.is_empty() {
         return Ok(changed);
     }
-    let mates = super::rooms::room_mates(conn, user)?;
+    let mates = super::memberships::room_mates(conn, user)?;
     Ok(changed.into_iter().filter(|p| mates.contains(&p.user_id)).collect())
 }

@@ -110,7 +110,7 @@ pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> MResult<Vec<String>
         diesel::delete(super::schema::user_threepids::table.filter(super::schema::user_threepids::user_id.eq(id))).execute(c)?;
         diesel::delete(super::schema::pushers::table.filter(super::schema::pushers::user_id.eq(id))).execute(c)?;
         super::e2e_keys::delete_all(c, id)?;
-        super::sessions::delete_all_tokens(c, id, None, false)
+        super::devices::delete_all_tokens(c, id, None, false)
     })
 }
 

@@ -48,7 +48,7 @@ pub fn require_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<(Hist
     let view = history_view(c, room_id, user_id)?;
     match view.state_access() {
         Some(access) => Ok((view, access)),
-        None if super::events::room_row(c, room_id)?.is_none() => Err(MatrixError::not_found("Unknown room")),
+        None if super::rooms::room_row(c, room_id)?.is_none() => Err(MatrixError::not_found("Unknown room")),
         None => Err(MatrixError::forbidden("You are not allowed to read this room")),
     }
 }
@@ -68,14 +68,14 @@ pub fn require_current_members(c: &mut Conn, room_id: &str, user_id: &str) -> MR
     if is_joined(c, room_id, user_id)? || history_view(c, room_id, user_id)?.sees_current_members() {
         return Ok(());
     }
-    Err(match super::events::room_row(c, room_id)? {
+    Err(match super::rooms::room_row(c, room_id)? {
         None => MatrixError::not_found("Unknown room"),
         Some(_) => MatrixError::forbidden("You are not in this room"),
     })
 }
 
 fn is_joined(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<bool> {
-    Ok(super::rooms::membership(c, room_id, user_id)?.is_some_and(|m| m.membership == "join"))
+    Ok(super::memberships::membership(c, room_id, user_id)?.is_some_and(|m| m.membership == "join"))
 }
 
 /// The state the user may read: current, or as of the end of their last stay.
@@ -129,7 +129,7 @@ pub fn visible_page(
     newest_first: bool,
     types: Option<&[String]>,
 ) -> MResult<(Vec<Pdu>, i64)> {
-    if let Some(m) = super::rooms::membership(c, room_id, user_id)?.filter(|m| m.membership == "join") {
+    if let Some(m) = super::memberships::membership(c, room_id, user_id)?.filter(|m| m.membership == "join") {
         let page = super::events::room_events(c, room_id, after, upto, limit, newest_first, types)?;
         if page.iter().all(|p| p.stream_ordering >= m.stream_ordering) {
             return Ok((page, m.stream_ordering));

@@ -71,7 +71,7 @@ async fn a_join_racing_a_deactivation_never_leaves_the_user_joined() {
         eventually(5, || async move {
             let live = live_membership(svc, room, id).await;
             let (r, u) = (room.clone(), id.clone());
-            let stored = svc.db.run(move |c| ensemble::store::rooms::membership(c, &r, &u)).await.expect("store");
+            let stored = svc.db.run(move |c| ensemble::store::memberships::membership(c, &r, &u)).await.expect("store");
             (live != "join" && stored.is_none_or(|m| m.membership != "join")).then_some(())
         })
         .await;

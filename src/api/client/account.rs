@@ -197,9 +197,9 @@ async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let removed = svc
         .db
         .run(move |c| match device {
-            Some(d) => crate::store::sessions::delete_devices(c, &user, &[d]),
+            Some(d) => crate::store::devices::delete_devices(c, &user, &[d]),
             None => {
-                crate::store::sessions::delete_token(c, &hash)?;
+                crate::store::devices::delete_token(c, &hash)?;
                 Ok(vec![hash])
             }
         })
@@ -212,7 +212,7 @@ async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
 
 async fn logout_all(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let user = who.user_id.to_string();
-    let removed = svc.db.run(move |c| crate::store::sessions::logout_everywhere(c, &user)).await?;
+    let removed = svc.db.run(move |c| crate::store::devices::logout_everywhere(c, &user)).await?;
     svc.tokens.forget(&removed);
     crate::actors::notifier::device_list_changed(&svc, who.user_id.as_str()).await;
     Ok(ok_json(json!({})))
@@ -241,7 +241,7 @@ pub async fn set_password(
         .db
         .run(move |c| {
             crate::store::users::set_password_hash(c, &id, Some(&hash))?;
-            if logout_devices { crate::store::sessions::delete_all_tokens(c, &id, keep_device.as_deref(), false) } else { Ok(vec![]) }
+            if logout_devices { crate::store::devices::delete_all_tokens(c, &id, keep_device.as_deref(), false) } else { Ok(vec![]) }
         })
         .await?;
     svc.tokens.forget(&removed);

@@ -3,7 +3,7 @@
 use crate::api::{Body, Svc, ok_json, opt_str};
 use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
-use crate::store::sessions::{self, Device};
+use crate::store::devices::{self, Device};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -31,13 +31,13 @@ pub fn device_json(d: &Device) -> Value {
 
 async fn list(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let user = who.user_id.to_string();
-    let devices = svc.db.run(move |c| sessions::list_devices(c, &user)).await?;
+    let devices = svc.db.run(move |c| devices::list_devices(c, &user)).await?;
     Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>()})))
 }
 
 async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
     let (user, id) = (who.user_id.to_string(), path.into_inner());
-    let d = svc.db.run(move |c| sessions::find_device(c, &user, &id)).await?;
+    let d = svc.db.run(move |c| devices::find_device(c, &user, &id)).await?;
     d.map(|d| ok_json(device_json(&d))).ok_or_else(|| MatrixError::not_found("Device not found"))
 }
 
@@ -45,7 +45,7 @@ async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -
     let body = body.object()?;
     let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
     let (user, id) = (who.user_id.to_string(), path.into_inner());
-    let n = svc.db.run(move |c| sessions::rename_device(c, &user, &id, name.as_deref())).await?;
+    let n = svc.db.run(move |c| devices::rename_device(c, &user, &id, name.as_deref())).await?;
     if n == 0 {
         return Err(MatrixError::not_found("Device not found"));
     }
@@ -62,7 +62,7 @@ async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> M
 /// cached sessions. Shared with the admin API.
 pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> MResult<()> {
     let u = user_id.clone();
-    let removed = svc.db.run(move |c| sessions::delete_devices(c, &u, &ids)).await?;
+    let removed = svc.db.run(move |c| devices::delete_devices(c, &u, &ids)).await?;
     svc.tokens.forget(&removed);
     crate::actors::notifier::device_list_changed(svc, &user_id).await;
     Ok(())
@@ -82,7 +82,7 @@ pub fn device_ids(body: &Value) -> MResult<Vec<String>> {
 async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
     let id = path.into_inner();
     let (user, i) = (who.user_id.to_string(), id.clone());
-    if svc.db.run(move |c| sessions::find_device(c, &user, &i)).await?.is_none() {
+    if svc.db.run(move |c| devices::find_device(c, &user, &i)).await?.is_none() {
         return Err(MatrixError::not_found("Device not found"));
     }
     delete(&svc, &who, &body.object()?, vec![id]).await

@@ -7,9 +7,9 @@ pub mod events;
 pub mod key_signatures;
 pub mod keys;
 pub mod media;
-pub mod misc;
 pub mod presence;
 pub mod profile;
+pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
 pub mod room_directory;
@@ -19,6 +19,7 @@ pub mod sync;
 pub mod to_device;
 pub mod typing;
 pub mod user_directory;
+pub mod versions;
 
 use actix_web::web;
 
@@ -40,7 +41,8 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(user_directory::configure)
         .configure(receipts::configure)
         .configure(to_device::configure)
-        .configure(misc::configure)
+        .configure(versions::configure)
+        .configure(push_rules::configure)
         .configure(pushers::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
@@ -51,5 +53,5 @@ pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
         cfg.service(web::scope(prefix).configure(media::configure_legacy));
     }
     media::configure_v1(cfg);
-    crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(misc::versions))]);
+    crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(versions::versions))]);
 }

@@ -47,7 +47,7 @@ pub async fn update(svc: &Svc, user: &str, state: &str, status_msg: Option<Optio
             let Some(position) = presence::set(c, &u, &s, status_msg.as_ref().map(|m| m.as_deref()), crate::ids::now_ms())? else {
                 return Ok(None);
             };
-            Ok(Some((crate::store::rooms::room_mates(c, &u)?, position)))
+            Ok(Some((crate::store::memberships::room_mates(c, &u)?, position)))
         })
         .await?;
     if let Some((users, position)) = changed {
@@ -77,7 +77,7 @@ async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpR
         .db
         .run(move |c| {
             let exists = crate::store::users::exists(c, &target)?;
-            let visible = target == me || crate::store::rooms::share_room(c, &me, &target)?;
+            let visible = target == me || crate::store::memberships::share_room(c, &me, &target)?;
             Ok((exists, visible, presence::get(c, &target)?))
         })
         .await?;

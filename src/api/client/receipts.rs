@@ -25,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn check(svc: &Svc, who: &Requester, room: &str, event: &str) -> MResult<i64> {
     let (r, u, e) = (room.to_owned(), who.user_id.to_string(), event.to_owned());
     let (member, found) =
-        svc.db.run(move |c| Ok((crate::store::rooms::membership(c, &r, &u)?, crate::store::events::event_by_id(c, &e)?))).await?;
+        svc.db.run(move |c| Ok((crate::store::memberships::membership(c, &r, &u)?, crate::store::events::event_by_id(c, &e)?))).await?;
     if member.is_none_or(|m| m.membership != "join") {
         return Err(MatrixError::forbidden("You are not joined to this room"));
     }
@@ -64,7 +64,11 @@ async fn store_receipt(svc: &Svc, who: &Requester, room: &str, kind: &str, threa
             let users = if private {
                 vec![user]
             } else {
-                crate::store::rooms::room_members(c, &room_id)?.into_iter().filter(|m| m.membership == "join").map(|m| m.user_id).collect()
+                crate::store::memberships::room_members(c, &room_id)?
+                    .into_iter()
+                    .filter(|m| m.membership == "join")
+                    .map(|m| m.user_id)
+                    .collect()
             };
             Ok(Some((users, position)))
         })

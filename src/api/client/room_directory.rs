@@ -159,7 +159,7 @@ async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
 
 async fn get_visibility(svc: Svc, path: web::Path<String>) -> MResult<HttpResponse> {
     let room = parse_room_id(&path)?.to_string();
-    let row = svc.db.run(move |c| crate::store::events::room_row(c, &room)).await?;
+    let row = svc.db.run(move |c| crate::store::rooms::room_row(c, &room)).await?;
     let row = row.ok_or_else(|| MatrixError::not_found("Unknown room"))?;
     Ok(ok_json(json!({"visibility": if row.is_public { "public" } else { "private" }})))
 }

@@ -6,7 +6,7 @@ use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::{DEFAULT_ROOM_VERSION, EventDraft, SUPPORTED_ROOM_VERSIONS};
 use crate::ids::{self, parse_alias, parse_room_id, parse_user_id};
-use crate::store::events::RoomRow;
+use crate::store::rooms::RoomRow;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -317,7 +317,7 @@ async fn unban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) ->
     let target = parse_user_id(str_field(&b, "user_id")?)?;
     let t = target.to_string();
     let r = room_id.to_string();
-    let current = svc.db.run(move |c| crate::store::rooms::membership(c, &r, &t)).await?;
+    let current = svc.db.run(move |c| crate::store::memberships::membership(c, &r, &t)).await?;
     if current.is_none_or(|m| m.membership != "ban") {
         return Err(MatrixError::forbidden(format!("{target} is not banned")));
     }
@@ -331,14 +331,14 @@ async fn forget(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<Ht
     let user = who.user_id.to_string();
     svc.db
         .run(move |c| {
-            match crate::store::rooms::membership(c, &room_id, &user)? {
+            match crate::store::memberships::membership(c, &room_id, &user)? {
                 None => return Err(MatrixError::not_found("You were never in this room")),
                 Some(m) if m.membership == "join" || m.membership == "invite" => {
                     return Err(MatrixError::unknown("You must leave the room before forgetting it"));
                 }
                 Some(_) => {}
             }
-            crate::store::rooms::forget(c, &room_id, &user)
+            crate::store::memberships::forget(c, &room_id, &user)
         })
         .await?;
     Ok(ok_json(json!({})))
@@ -361,7 +361,7 @@ async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body
     let (a, creator) = (alias.to_string(), who.user_id.to_string());
     svc.db
         .run(move |c| {
-            if crate::store::events::room_row(c, &room_id)?.is_none() {
+            if crate::store::rooms::room_row(c, &room_id)?.is_none() {
                 return Err(MatrixError::not_found("Unknown room"));
             }
             if !crate::store::rooms::add_alias(c, &a, &room_id, &creator)? {
@@ -398,6 +398,6 @@ async fn room_aliases(svc: Svc, who: Requester, path: web::Path<String>) -> MRes
 
 async fn joined_rooms(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     let user = who.user_id.to_string();
-    let rooms = svc.db.run(move |c| crate::store::rooms::joined_rooms(c, &user)).await?;
+    let rooms = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await?;
     Ok(ok_json(json!({"joined_rooms": rooms})))
 }

@@ -78,7 +78,7 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
 
     // Only rooms the requester is joined to are searched.
     let user = who.user_id.to_string();
-    let joined = svc.db.run(move |c| crate::store::rooms::joined_rooms(c, &user)).await?;
+    let joined = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await?;
     let rooms: Vec<String> =
         joined.into_iter().filter(|r| wanted_rooms.as_ref().is_none_or(|w| w.contains(r)) && !not_rooms.contains(r)).collect();
     let highlights: Vec<String> =

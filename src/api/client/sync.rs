@@ -12,7 +12,7 @@ use crate::auth::Requester;
 use crate::error::{MResult, MatrixError};
 use crate::events::Pdu;
 use crate::events::visibility::StateAccess;
-use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, rooms, to_device, visibility as vis};
+use crate::store::{Conn, account_data, e2e_keys, events as ev, memberships, presence, receipts, to_device, visibility as vis};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -189,7 +189,7 @@ fn compute(
     let mut room_receipts = receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
 
     let erased = crate::store::users::erased_users(c)?;
-    for m in rooms::user_memberships(c, user)? {
+    for m in memberships::user_memberships(c, user)? {
         if m.stream_ordering > now.events || f.rooms.as_ref().is_some_and(|r| !r.contains(&m.room_id)) {
             continue;
         }

@@ -188,7 +188,7 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
                         if reactivate {
                             crate::store::users::reactivate(c, &i)?;
                         }
-                        if logout_devices { crate::store::sessions::delete_all_tokens(c, &i, keep.as_deref(), false) } else { Ok(vec![]) }
+                        if logout_devices { crate::store::devices::delete_all_tokens(c, &i, keep.as_deref(), false) } else { Ok(vec![]) }
                     })
                     .await?;
                 svc.tokens.forget(&removed);
@@ -336,7 +336,7 @@ async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: B
 
 async fn joined_rooms(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
-    let rooms = svc.db.run(move |c| crate::store::rooms::joined_rooms(c, &user.user_id)).await?;
+    let rooms = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user.user_id)).await?;
     Ok(ok_json(json!({"total": rooms.len(), "joined_rooms": rooms})))
 }
 
@@ -353,7 +353,7 @@ async fn login_as(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
         Some(v) => Some(v.as_i64().ok_or_else(|| MatrixError::bad_json("valid_until_ms must be an integer"))?),
     };
     let token = crate::ids::new_access_token();
-    let row = crate::store::sessions::AccessToken {
+    let row = crate::store::devices::AccessToken {
         token_hash: crate::auth::tokens::hash_token(&token),
         user_id: user.user_id.clone(),
         device_id: None,
@@ -361,7 +361,7 @@ async fn login_as(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
         puppeted_by: Some(admin.user_id.to_string()),
         created_ts: crate::ids::now_ms(),
     };
-    svc.db.run(move |c| crate::store::sessions::insert_token(c, &row)).await?;
+    svc.db.run(move |c| crate::store::devices::insert_token(c, &row)).await?;
     log::info!("admin {} logged in as {}", admin.user_id, user.user_id);
     Ok(ok_json(json!({"access_token": token})))
 }

@@ -4,7 +4,7 @@ use super::users::existing_local_user;
 use crate::api::{Body, Svc, ok_json, opt_str, str_field};
 use crate::auth::Admin;
 use crate::error::{MResult, MatrixError};
-use crate::store::sessions::{self, Device};
+use crate::store::devices::{self, Device};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -38,7 +38,7 @@ async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpR
     let user = existing_local_user(&svc, &path).await?;
     // Pending client IPs first, so last_seen is current.
     svc.client_ips.flush(&svc.db).await?;
-    let devices = svc.db.run(move |c| sessions::list_devices(c, &user.user_id)).await?;
+    let devices = svc.db.run(move |c| devices::list_devices(c, &user.user_id)).await?;
     Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>(), "total": devices.len()})))
 }
 
@@ -47,7 +47,7 @@ async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> 
     let body = body.object()?;
     let device_id = crate::ids::parse_device_id(str_field(&body, "device_id")?)?;
     let id = user.user_id.clone();
-    svc.db.run(move |c| sessions::create_device(c, &id, &device_id)).await?;
+    svc.db.run(move |c| devices::create_device(c, &id, &device_id)).await?;
     log::info!("admin {} created a device for {}", admin.user_id, user.user_id);
     Ok(HttpResponse::Created().json(json!({})))
 }
@@ -56,7 +56,7 @@ async fn show(svc: Svc, _admin: Admin, path: web::Path<(String, String)>) -> MRe
     let (u, device_id) = path.into_inner();
     let user = existing_local_user(&svc, &u).await?;
     svc.client_ips.flush(&svc.db).await?;
-    let d = svc.db.run(move |c| sessions::find_device(c, &user.user_id, &device_id)).await?;
+    let d = svc.db.run(move |c| devices::find_device(c, &user.user_id, &device_id)).await?;
     d.map(|d| ok_json(device_json(&d))).ok_or_else(|| MatrixError::not_found("Device not found"))
 }
 
@@ -65,7 +65,7 @@ async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body
     let user = existing_local_user(&svc, &u).await?;
     let body = body.object()?;
     let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
-    let n = svc.db.run(move |c| sessions::rename_device(c, &user.user_id, &device_id, name.as_deref())).await?;
+    let n = svc.db.run(move |c| devices::rename_device(c, &user.user_id, &device_id, name.as_deref())).await?;
     if n == 0 {
         return Err(MatrixError::not_found("Device not found"));
     }

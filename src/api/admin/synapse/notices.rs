@@ -6,7 +6,8 @@ use crate::api::{Body, Svc, arc, ok_json, opt_str, str_field};
 use crate::auth::Admin;
 use crate::error::{MResult, MatrixError};
 use crate::events::{DEFAULT_ROOM_VERSION, EventDraft};
-use crate::store::events::{RoomRow, TxnKey};
+use crate::store::events::TxnKey;
+use crate::store::rooms::RoomRow;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -104,8 +105,8 @@ async fn find_room(svc: &Svc, system: &str, target: &str) -> MResult<Option<Stri
     let (s, t) = (system.to_owned(), target.to_owned());
     svc.db
         .run(move |c| {
-            let mine: std::collections::HashSet<String> = crate::store::rooms::joined_rooms(c, &s)?.into_iter().collect();
-            Ok(crate::store::rooms::user_memberships(c, &t)?
+            let mine: std::collections::HashSet<String> = crate::store::memberships::joined_rooms(c, &s)?.into_iter().collect();
+            Ok(crate::store::memberships::user_memberships(c, &t)?
                 .into_iter()
                 .rev()
                 .find(|m| matches!(m.membership.as_str(), "join" | "invite") && mine.contains(&m.room_id))
@@ -166,6 +167,6 @@ pub async fn refuse_leaving_notice_room(svc: &Svc, room_id: &str, sender: &str, 
 /// Whether the room is a server notices room (created by the system user).
 pub async fn is_notice_room(svc: &Svc, room_id: &str) -> MResult<bool> {
     let r = room_id.to_owned();
-    let row = svc.db.run(move |c| crate::store::events::room_row(c, &r)).await?;
+    let row = svc.db.run(move |c| crate::store::rooms::room_row(c, &r)).await?;
     Ok(row.is_some_and(|row| row.creator == system_user(svc)))
 }

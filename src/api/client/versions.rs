@@ -1,4 +1,4 @@
-//! Small endpoints clients call on start: versions, capabilities, push rules.
+//! What a client asks first: the spec versions spoken and this server's capabilities.
 
 use crate::api::ok_json;
 use crate::auth::Requester;
@@ -7,14 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    crate::api::routes(
-        cfg,
-        vec![
-            ("/capabilities", web::get().to(capabilities)),
-            ("/pushrules/", web::get().to(push_rules)),
-            ("/pushrules", web::get().to(push_rules)),
-        ],
-    );
+    crate::api::routes(cfg, vec![("/capabilities", web::get().to(capabilities))]);
 }
 
 pub async fn versions() -> HttpResponse {
@@ -36,10 +29,4 @@ async fn capabilities(_who: Requester) -> HttpResponse {
             "m.3pid_changes": {"enabled": false}
         }
     }))
-}
-
-/// The spec's default rule set for this user (ruma carries it), under the `global` scope.
-async fn push_rules(who: Requester) -> HttpResponse {
-    let rules = ruma::push::Ruleset::server_default(&who.user_id);
-    ok_json(json!({"global": rules}))
 }

@@ -1,0 +1,89 @@
+//! Memberships as seen from users: joined rooms, room members, who shares a room with whom.
+
+use super::Conn;
+use super::schema::memberships;
+use crate::error::MResult;
+use diesel::prelude::*;
+
+#[derive(Debug, Clone, Queryable)]
+pub struct MembershipRow {
+    pub room_id: String,
+    pub user_id: String,
+    pub membership: String,
+    pub event_id: String,
+    pub stream_ordering: i64,
+}
+
+fn cols() -> (memberships::room_id, memberships::user_id, memberships::membership, memberships::event_id, memberships::stream_ordering) {
+    (memberships::room_id, memberships::user_id, memberships::membership, memberships::event_id, memberships::stream_ordering)
+}
+
+/// Every room the user has a membership in (not forgotten), newest change last.
+pub fn user_memberships(conn: &mut Conn, user_id: &str) -> MResult<Vec<MembershipRow>> {
+    Ok(memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::forgotten.eq(false))
+        .order(memberships::stream_ordering.asc())
+        .select(cols())
+        .load(conn)?)
+}
+
+/// Rooms the user is joined to, then rooms they are invited to, each in membership order: what
+/// a deactivation or an evacuation leaves or rejects.
+pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+    let mut ms = user_memberships(conn, user_id)?;
+    ms.retain(|m| matches!(m.membership.as_str(), "join" | "invite"));
+    ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
+    Ok(ms.into_iter().map(|m| m.room_id).collect())
+}
+
+pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+    Ok(memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .filter(memberships::membership.eq("join"))
+        .order(memberships::stream_ordering.asc())
+        .select(memberships::room_id)
+        .load(conn)?)
+}
+
+pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<Option<MembershipRow>> {
+    Ok(memberships::table.find((room_id, user_id)).select(cols()).first(conn).optional()?)
+}
+
+pub fn room_members(conn: &mut Conn, room_id: &str) -> MResult<Vec<MembershipRow>> {
+    Ok(memberships::table.filter(memberships::room_id.eq(room_id)).order(memberships::stream_ordering.asc()).select(cols()).load(conn)?)
+}
+
+pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<()> {
+    diesel::update(memberships::table.find((room_id, user_id))).set(memberships::forgotten.eq(true)).execute(conn)?;
+    Ok(())
+}
+
+/// Users sharing a joined room with `user`, and the user: who sees their device list and presence.
+pub fn room_mates(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let mut users: Vec<String> = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(user))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::membership).eq("join"))
+        .select(theirs.field(memberships::user_id))
+        .distinct()
+        .load(conn)?;
+    if !users.iter().any(|u| u == user) {
+        users.push(user.to_owned());
+    }
+    Ok(users)
+}
+
+/// Whether `a` and `b` are both joined to some room.
+pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> MResult<bool> {
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let shared = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(a))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::user_id).eq(b))
+        .filter(theirs.field(memberships::membership).eq("join"));
+    Ok(diesel::select(diesel::dsl::exists(shared)).get_result(conn)?)
+}
