@@ -1,107 +1,293 @@
-//! The one error type every failure becomes before it reaches a client.
+//! The one error type of the server: a kind, which decides the Matrix errcode and HTTP status of
+//! the reply, a message for the client, and the error it came from. The api layer shapes the
+//! reply (`api::reply`); everything below it only says what went wrong.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
-use serde_json::json;
-use std::fmt;
+use std::sync::Arc;
 
-#[derive(Debug, Clone)]
-pub struct MatrixError {
-    pub status: StatusCode,
-    pub errcode: &'static str,
-    pub message: String,
-    /// Extra top-level fields some errors carry (UIA flows, soft_logout, retry_after_ms).
-    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
+/// What went wrong, as far as a client is concerned: each kind is one errcode and one status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400 `M_BAD_JSON`: JSON of the wrong shape.
+    BadJson,
+    /// 400 `M_NOT_JSON`: not JSON at all.
+    NotJson,
+    /// 400 `M_MISSING_PARAM`.
+    MissingParam,
+    /// 400 `M_INVALID_PARAM`.
+    InvalidParam,
+    /// 400 `M_UNKNOWN`: a request refused for a reason without an errcode of its own.
+    BadRequest,
+    /// 400 `M_INVALID_USERNAME`.
+    InvalidUsername,
+    /// 400 `M_USER_IN_USE`.
+    UserInUse,
+    /// 400 `M_ROOM_IN_USE`.
+    RoomInUse,
+    /// 400 `M_UNSUPPORTED_ROOM_VERSION`.
+    UnsupportedRoomVersion,
+    /// 400 `M_WEAK_PASSWORD`.
+    WeakPassword,
+    /// 400 `M_TOO_LARGE`: one field longer than allowed.
+    FieldTooLong,
+    /// 413 `M_TOO_LARGE`: the whole request body.
+    TooLarge,
+    /// 401 `M_MISSING_TOKEN`.
+    MissingToken,
+    /// 401 `M_UNKNOWN_TOKEN`.
+    UnknownToken,
+    /// 401 `M_USER_LOCKED`.
+    UserLocked,
+    /// 401 `M_UNAUTHORIZED`: a federation request without a valid signature.
+    Unauthorized,
+    /// 401 `M_FORBIDDEN` with the user-interactive flows: authenticate (again) to go on.
+    AuthRequired,
+    /// 401 `M_UNRECOGNIZED` with the flows: an authentication type this server does not offer.
+    AuthTypeUnsupported,
+    /// 403 `M_FORBIDDEN`.
+    Forbidden,
+    /// 403 `M_USER_DEACTIVATED`.
+    UserDeactivated,
+    /// 403 `M_GUEST_ACCESS_FORBIDDEN`.
+    GuestAccessForbidden,
+    /// 403 `M_CANNOT_LEAVE_SERVER_NOTICE_ROOM`.
+    CannotLeaveNoticeRoom,
+    /// 404 `M_NOT_FOUND`.
+    NotFound,
+    /// 404 `M_UNRECOGNIZED`: no such endpoint.
+    Unrecognized,
+    /// 405 `M_UNRECOGNIZED`: the endpoint exists, not with this method.
+    MethodNotAllowed,
+    /// 409 `M_UNKNOWN`: the thing to create already exists.
+    Conflict,
+    /// 409 `M_CANNOT_OVERWRITE_MEDIA`.
+    CannotOverwriteMedia,
+    /// 429 `M_LIMIT_EXCEEDED`.
+    LimitExceeded,
+    /// 500 `M_UNKNOWN`: a fault of this server; the client sees a generic message.
+    Internal,
+    /// 502 `M_UNKNOWN`: another server failed or answered badly.
+    BadGateway,
 }
 
-pub type MResult<T> = Result<T, MatrixError>;
+impl ErrorKind {
+    pub fn errcode(self) -> &'static str {
+        use ErrorKind::*;
+        match self {
+            BadJson => "M_BAD_JSON",
+            NotJson => "M_NOT_JSON",
+            MissingParam => "M_MISSING_PARAM",
+            InvalidParam => "M_INVALID_PARAM",
+            InvalidUsername => "M_INVALID_USERNAME",
+            UserInUse => "M_USER_IN_USE",
+            RoomInUse => "M_ROOM_IN_USE",
+            UnsupportedRoomVersion => "M_UNSUPPORTED_ROOM_VERSION",
+            WeakPassword => "M_WEAK_PASSWORD",
+            FieldTooLong | TooLarge => "M_TOO_LARGE",
+            MissingToken => "M_MISSING_TOKEN",
+            UnknownToken => "M_UNKNOWN_TOKEN",
+            UserLocked => "M_USER_LOCKED",
+            Unauthorized => "M_UNAUTHORIZED",
+            AuthRequired | Forbidden => "M_FORBIDDEN",
+            AuthTypeUnsupported | Unrecognized | MethodNotAllowed => "M_UNRECOGNIZED",
+            UserDeactivated => "M_USER_DEACTIVATED",
+            GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
+            CannotLeaveNoticeRoom => "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+            NotFound => "M_NOT_FOUND",
+            CannotOverwriteMedia => "M_CANNOT_OVERWRITE_MEDIA",
+            LimitExceeded => "M_LIMIT_EXCEEDED",
+            BadRequest | Conflict | Internal | BadGateway => "M_UNKNOWN",
+        }
+    }
 
-impl MatrixError {
-    pub fn new(status: StatusCode, errcode: &'static str, message: impl Into<String>) -> Self {
-        Self { status, errcode, message: message.into(), extra: None }
+    pub fn status(self) -> u16 {
+        use ErrorKind::*;
+        match self {
+            BadJson
+            | NotJson
+            | MissingParam
+            | InvalidParam
+            | BadRequest
+            | InvalidUsername
+            | UserInUse
+            | RoomInUse
+            | UnsupportedRoomVersion
+            | WeakPassword
+            | FieldTooLong => 400,
+            MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthTypeUnsupported => 401,
+            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom => 403,
+            NotFound | Unrecognized => 404,
+            MethodNotAllowed => 405,
+            Conflict | CannotOverwriteMedia => 409,
+            TooLarge => 413,
+            LimitExceeded => 429,
+            Internal => 500,
+            BadGateway => 502,
+        }
     }
-    pub fn forbidden(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "M_FORBIDDEN", m)
+}
+
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
+/// Anything that can be kept as the cause of an error.
+pub type BoxedSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} {}: {message}", .kind.status(), .kind.errcode())]
+pub struct Error {
+    kind: ErrorKind,
+    /// For the client, except on a 5xx; always for the log.
+    message: String,
+    #[source]
+    source: Option<Source>,
+    /// Top-level fields some replies carry besides errcode and error (UIA flows, soft_logout,
+    /// retry_after_ms).
+    extra: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), source: None, extra: None }
     }
-    pub fn not_found(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "M_NOT_FOUND", m)
+    /// A fault of this server, with what it was doing and the error that stopped it.
+    pub fn internal_from(context: impl Into<String>, source: impl Into<BoxedSource>) -> Self {
+        Self::new(ErrorKind::Internal, context).with_source(source)
     }
-    pub fn bad_json(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "M_BAD_JSON", m)
-    }
-    pub fn not_json(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "M_NOT_JSON", m)
-    }
-    pub fn missing_param(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "M_MISSING_PARAM", m)
-    }
-    pub fn invalid_param(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", m)
-    }
-    pub fn unknown(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "M_UNKNOWN", m)
-    }
-    pub fn internal(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "M_UNKNOWN", m)
-    }
-    pub fn missing_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "M_MISSING_TOKEN", "Missing access token")
-    }
-    pub fn unknown_token() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "M_UNKNOWN_TOKEN", "Unknown or expired access token")
-    }
-    pub fn too_large(m: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "M_TOO_LARGE", m)
-    }
-    pub fn unrecognized(status: StatusCode, m: impl Into<String>) -> Self {
-        Self::new(status, "M_UNRECOGNIZED", m)
+    pub fn with_source(mut self, source: impl Into<BoxedSource>) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
     }
     pub fn with_extra(mut self, extra: serde_json::Map<String, serde_json::Value>) -> Self {
         self.extra = Some(extra);
         self
     }
-}
 
-impl fmt::Display for MatrixError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.errcode, self.message)
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
-}
-
-impl ResponseError for MatrixError {
-    fn status_code(&self) -> StatusCode {
-        self.status
+    pub fn errcode(&self) -> &'static str {
+        self.kind.errcode()
     }
-    fn error_response(&self) -> HttpResponse {
-        let mut body = self.extra.clone().unwrap_or_default();
-        body.insert("errcode".into(), json!(self.errcode));
-        body.insert("error".into(), json!(self.message));
-        HttpResponse::build(self.status).json(serde_json::Value::Object(body))
+    pub fn status(&self) -> u16 {
+        self.kind.status()
     }
-}
-
-impl From<diesel::result::Error> for MatrixError {
-    fn from(e: diesel::result::Error) -> Self {
-        match e {
-            diesel::result::Error::NotFound => Self::not_found("Not found"),
-            other => {
-                log::error!("database error: {other}");
-                Self::internal("Database error")
-            }
+    /// The message with its causes, for logs and operators (never a client's 5xx reply).
+    pub fn message(&self) -> String {
+        let mut out = self.message.clone();
+        let mut next: Option<&(dyn std::error::Error + 'static)> = self.source.as_deref().map(|s| s as _);
+        while let Some(e) = next {
+            out.push_str(": ");
+            out.push_str(&e.to_string());
+            next = e.source();
         }
+        out
+    }
+    /// What the client is told: the message, or a generic line for this server's own faults so
+    /// that no path, query or library detail leaks.
+    pub fn client_message(&self) -> &str {
+        if self.status() >= 500 && self.kind != ErrorKind::BadGateway { "Internal server error" } else { &self.message }
+    }
+    pub fn extra(&self) -> Option<&serde_json::Map<String, serde_json::Value>> {
+        self.extra.as_ref()
+    }
+
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Forbidden, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, m)
+    }
+    pub fn bad_json(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadJson, m)
+    }
+    pub fn not_json(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotJson, m)
+    }
+    pub fn missing_param(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::MissingParam, m)
+    }
+    pub fn invalid_param(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidParam, m)
+    }
+    pub fn invalid_username(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidUsername, m)
+    }
+    pub fn user_in_use() -> Self {
+        Self::new(ErrorKind::UserInUse, "User ID already taken")
+    }
+    pub fn user_deactivated() -> Self {
+        Self::new(ErrorKind::UserDeactivated, "This account has been deactivated")
+    }
+    pub fn user_locked() -> Self {
+        Self::new(ErrorKind::UserLocked, "This account has been locked")
+    }
+    pub fn weak_password(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::WeakPassword, m)
+    }
+    /// 400 `M_UNKNOWN`.
+    pub fn unknown(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::BadRequest, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, m)
+    }
+    pub fn missing_token() -> Self {
+        Self::new(ErrorKind::MissingToken, "Missing access token")
+    }
+    pub fn unknown_token() -> Self {
+        Self::new(ErrorKind::UnknownToken, "Unknown or expired access token")
+    }
+    pub fn too_large(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::TooLarge, m)
+    }
+    pub fn unrecognized(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unrecognized, m)
     }
 }
 
-impl From<r2d2::Error> for MatrixError {
+// The kinds of failure from below that reach a client, each kept as the source of an
+// `Internal` error: a missing row the caller expected is this server's fault, not a 404.
+impl From<diesel::result::Error> for Error {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::internal_from("Database error", e)
+    }
+}
+
+impl From<r2d2::Error> for Error {
     fn from(e: r2d2::Error) -> Self {
-        log::error!("database pool error: {e}");
-        Self::internal("Database unavailable")
+        Self::internal_from("Database unavailable", e)
     }
 }
 
-impl From<actix::MailboxError> for MatrixError {
+impl From<actix::MailboxError> for Error {
     fn from(e: actix::MailboxError) -> Self {
-        log::error!("actor mailbox error: {e}");
-        Self::internal("Internal actor unavailable")
+        Self::internal_from("Internal actor unavailable", e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self::internal_from("I/O error", e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_keep_their_cause_but_do_not_tell_the_client() {
+        let e: Error = diesel::result::Error::NotFound.into();
+        assert_eq!(e.status(), 500);
+        assert_eq!(e.client_message(), "Internal server error");
+        assert!(e.message().contains("Record not found"), "{}", e.message());
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn each_kind_has_one_errcode_and_status() {
+        assert_eq!((ErrorKind::UserInUse.errcode(), ErrorKind::UserInUse.status()), ("M_USER_IN_USE", 400));
+        assert_eq!((ErrorKind::TooLarge.errcode(), ErrorKind::TooLarge.status()), ("M_TOO_LARGE", 413));
+        assert_eq!(Error::bad_json("x").client_message(), "x");
     }
 }

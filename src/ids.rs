@@ -1,6 +1,6 @@
 //! Identifier parsing at the edge and generation of new identifiers and secrets.
 
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use rand::RngExt;
 use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, UserId};
 
@@ -36,19 +36,18 @@ pub const MAX_DEVICE_ID_BYTES: usize = 512;
 pub const MAX_DEVICE_NAME_CHARS: usize = 100;
 
 /// A device ID a client chose: 400 `M_INVALID_PARAM` if empty or over [`MAX_DEVICE_ID_BYTES`].
-pub fn parse_device_id(s: &str) -> MResult<String> {
+pub fn parse_device_id(s: &str) -> Result<String> {
     if s.is_empty() || s.len() > MAX_DEVICE_ID_BYTES {
-        return Err(MatrixError::invalid_param(format!("device_id must be 1 to {MAX_DEVICE_ID_BYTES} bytes")));
+        return Err(Error::invalid_param(format!("device_id must be 1 to {MAX_DEVICE_ID_BYTES} bytes")));
     }
     Ok(s.to_owned())
 }
 
 /// A device display name: 400 `M_TOO_LARGE` past [`MAX_DEVICE_NAME_CHARS`], as Synapse answers.
-pub fn parse_device_name(s: &str) -> MResult<String> {
+pub fn parse_device_name(s: &str) -> Result<String> {
     if s.chars().count() > MAX_DEVICE_NAME_CHARS {
-        return Err(MatrixError::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "M_TOO_LARGE",
+        return Err(Error::new(
+            crate::error::ErrorKind::FieldTooLong,
             format!("Device display name is too long (max {MAX_DEVICE_NAME_CHARS})"),
         ));
     }
@@ -89,8 +88,8 @@ pub fn system_localparts(config: &crate::Config) -> [&str; 1] {
 
 /// Checks a localpart for a new account: the grammar of [`valid_new_localpart`] and the system
 /// users the server reserves. Both answer 400 `M_INVALID_USERNAME`, as registration expects.
-pub fn check_new_localpart(config: &crate::Config, localpart: &str) -> MResult<()> {
-    let invalid = |m: &str| MatrixError::new(actix_web::http::StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", m);
+pub fn check_new_localpart(config: &crate::Config, localpart: &str) -> Result<()> {
+    let invalid = |m: &str| Error::invalid_username(m);
     if localpart.bytes().all(|b| b.is_ascii_digit()) && !localpart.is_empty() {
         return Err(invalid("Numeric user IDs are reserved"));
     }
@@ -105,8 +104,8 @@ pub fn check_new_localpart(config: &crate::Config, localpart: &str) -> MResult<(
 
 /// A user ID whose localpart is in the (historical) grammar: non-empty printable ASCII without
 /// ':' (ruma alone also accepts spaces and non-ASCII, which no server issues).
-pub fn parse_user_id(s: &str) -> MResult<OwnedUserId> {
-    let bad = || MatrixError::invalid_param(format!("Invalid user ID: {s}"));
+pub fn parse_user_id(s: &str) -> Result<OwnedUserId> {
+    let bad = || Error::invalid_param(format!("Invalid user ID: {s}"));
     let id = UserId::parse(s).map_err(|_| bad())?;
     let lp = id.localpart();
     if lp.is_empty() || !lp.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b':') {
@@ -115,20 +114,20 @@ pub fn parse_user_id(s: &str) -> MResult<OwnedUserId> {
     Ok(id)
 }
 
-pub fn parse_room_id(s: &str) -> MResult<OwnedRoomId> {
-    RoomId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid room ID: {s}")))
+pub fn parse_room_id(s: &str) -> Result<OwnedRoomId> {
+    RoomId::parse(s).map_err(|_| Error::invalid_param(format!("Invalid room ID: {s}")))
 }
 
-pub fn parse_alias(s: &str) -> MResult<OwnedRoomAliasId> {
-    RoomAliasId::parse(s).map_err(|_| MatrixError::invalid_param(format!("Invalid room alias: {s}")))
+pub fn parse_alias(s: &str) -> Result<OwnedRoomAliasId> {
+    RoomAliasId::parse(s).map_err(|_| Error::invalid_param(format!("Invalid room alias: {s}")))
 }
 
 /// A full user ID or a bare localpart, resolved against this server; remote IDs are refused.
-pub fn local_user_from_path(s: &str, server_name: &str) -> MResult<OwnedUserId> {
+pub fn local_user_from_path(s: &str, server_name: &str) -> Result<OwnedUserId> {
     let full = if s.starts_with('@') { s.to_owned() } else { format!("@{s}:{server_name}") };
     let id = parse_user_id(&full)?;
     if id.server_name().as_str() != server_name {
-        return Err(MatrixError::invalid_param("Only local users can be managed here"));
+        return Err(Error::invalid_param("Only local users can be managed here"));
     }
     Ok(id)
 }

@@ -12,6 +12,7 @@ pub mod ids;
 pub mod store;
 pub mod typing;
 
+use crate::error::{Error, Result};
 use actix::prelude::*;
 use actix_web::{App, HttpServer, web};
 use std::net::SocketAddr;
@@ -83,32 +84,32 @@ impl Server {
 }
 
 /// Opens the store, starts the actors and the HTTP listener. Must run inside an actix System.
-pub async fn start(config: Config) -> Result<Server, String> {
+pub async fn start(config: Config) -> Result<Server> {
     start_with_tls_listener(config, None).await
 }
 
 /// As [`start`], serving TLS on an already bound socket instead of binding `tls_listen`: a
 /// server whose name carries its port needs the port before it starts.
-pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::net::TcpListener>) -> Result<Server, String> {
+pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::net::TcpListener>) -> Result<Server> {
     federation::tls::install_default_provider();
     if ruma::ServerName::parse(&config.server_name).is_err() {
-        return Err(format!("invalid server_name {:?}", config.server_name));
+        return Err(Error::internal(format!("invalid server_name {:?}", config.server_name)));
     }
     let cfg = config.clone();
     let (db, keys, resumed, typing_start) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
         // Nothing signed with a server key yet (the CLI may have created accounts): a key may be made.
-        let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c)).map_err(|e| e.message)?;
-        let resumed = db.get().and_then(|mut c| store::purge::resume_purges(&mut c)).map_err(|e| e.message)?;
+        let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c))?;
+        let resumed = db.get().and_then(|mut c| store::purge::resume_purges(&mut c))?;
         if !resumed.is_empty() {
             log::info!("finished interrupted purges of {resumed:?}");
         }
-        let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms())).map_err(|e| e.message)?;
+        let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms()))?;
         let keys = events::signing_key::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
-        Ok::<_, String>((db, keys, resumed, typing_start))
+        Ok::<_, Error>((db, keys, resumed, typing_start))
     })
     .await
-    .map_err(|e| e.to_string())??;
+    .map_err(|e| Error::internal_from("starting", e))??;
     let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone())?;
     for room in resumed {
         search.do_send(actors::search::DropRoom(room));
@@ -170,8 +171,8 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     if config.workers > 0 {
         http = http.workers(config.workers);
     }
-    let mut http = http.bind(&config.listen).map_err(|e| format!("binding {}: {e}", config.listen))?;
-    let addr = http.addrs().first().copied().ok_or("no listening address")?;
+    let mut http = http.bind(&config.listen).map_err(|e| Error::internal_from(format!("binding {}", config.listen), e))?;
+    let addr = http.addrs().first().copied().ok_or_else(|| Error::internal("no listening address"))?;
     let mut tls_addr = None;
     if tls_listener.is_some() || !config.tls_listen.is_empty() {
         let tls = federation::tls::server_config(&config.tls_certificate_path, &config.tls_private_key_path)?;
@@ -179,7 +180,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             Some(l) => http.listen_rustls_0_23(l, tls),
             None => http.bind_rustls_0_23(&config.tls_listen, tls),
         }
-        .map_err(|e| format!("TLS listener {}: {e}", config.tls_listen))?;
+        .map_err(|e| Error::internal_from(format!("TLS listener {}", config.tls_listen), e))?;
         tls_addr = http.addrs().into_iter().find(|a| *a != addr);
         log::info!("serving TLS on {}", tls_addr.map(|a| a.to_string()).unwrap_or_default());
     }

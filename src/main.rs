@@ -44,11 +44,14 @@ enum Command {
     },
 }
 
+/// What the CLI prints when a command fails.
+type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
+
 fn init_logging(filter: &str) {
     env_logger::Builder::new().parse_filters(filter).format_timestamp_millis().init();
 }
 
-fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
+fn read_password(file: Option<&PathBuf>) -> CliResult<String> {
     let raw = match file {
         Some(f) => std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?,
         None => {
@@ -66,17 +69,18 @@ fn read_password(file: Option<&PathBuf>) -> Result<String, String> {
     Ok(pw)
 }
 
-fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Option<&PathBuf>) -> Result<(), String> {
-    let user_id = ensemble::ids::local_user_from_path(&localpart.to_lowercase(), &cfg.server_name).map_err(|e| e.message)?;
-    ensemble::ids::check_new_localpart(cfg, user_id.localpart()).map_err(|e| format!("invalid localpart {localpart:?}: {}", e.message))?;
+fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Option<&PathBuf>) -> CliResult<()> {
+    let user_id = ensemble::ids::local_user_from_path(&localpart.to_lowercase(), &cfg.server_name).map_err(|e| e.message())?;
+    ensemble::ids::check_new_localpart(cfg, user_id.localpart())
+        .map_err(|e| format!("invalid localpart {localpart:?}: {}", e.message()))?;
     let pw = read_password(password_file)?;
-    ensemble::auth::password::check_strength(&pw).map_err(|e| e.message)?;
+    ensemble::auth::password::check_strength(&pw).map_err(|e| e.message())?;
     let db = ensemble::store::Db::open(&cfg.database_path(), 2)?;
-    let hash = ensemble::auth::password::hash(&pw, cfg.password_hash_log_n).map_err(|e| e.message)?;
+    let hash = ensemble::auth::password::hash(&pw, cfg.password_hash_log_n).map_err(|e| e.message())?;
     let user = ensemble::store::users::User::new(&user_id, Some(hash), admin);
-    let mut conn = db.get().map_err(|e| e.message)?;
-    if !ensemble::store::users::create(&mut conn, &user).map_err(|e| e.message)? {
-        return Err(format!("{user_id} already exists"));
+    let mut conn = db.get().map_err(|e| e.message())?;
+    if !ensemble::store::users::create(&mut conn, &user).map_err(|e| e.message())? {
+        return Err(format!("{user_id} already exists").into());
     }
     println!("Created {user_id}{}", if admin { " (admin)" } else { "" });
     Ok(())
@@ -129,7 +133,7 @@ fn register_remote(
     admin: bool,
     password_file: Option<&PathBuf>,
     user_type: Option<&str>,
-) -> Result<(), String> {
+) -> CliResult<()> {
     let secret = std::fs::read_to_string(secret_file).map_err(|e| format!("{}: {e}", secret_file.display()))?.trim().to_owned();
     let pw = read_password(password_file)?;
     let endpoint = format!("{}/_synapse/admin/v1/register", url.trim_end_matches('/'));
@@ -148,20 +152,20 @@ fn register_remote(
         let status = res.status();
         let reply: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
         if !status.is_success() {
-            return Err(format!("{status}: {}", reply["error"].as_str().unwrap_or("registration failed")));
+            return Err(format!("{status}: {}", reply["error"].as_str().unwrap_or("registration failed")).into());
         }
         println!("Created {}{}", reply["user_id"].as_str().unwrap_or("?"), if admin { " (admin)" } else { "" });
-        Ok(())
+        Ok::<_, Box<dyn std::error::Error>>(())
     })
 }
 
-fn serve(cfg: Config) -> Result<(), String> {
+fn serve(cfg: Config) -> CliResult<()> {
     actix_rt::System::new().block_on(async move {
         let server = ensemble::start(cfg).await?;
         log::info!("press Ctrl-C to stop");
         tokio::signal::ctrl_c().await.map_err(|e| e.to_string())?;
         log::info!("shutting down");
         server.stop().await;
-        Ok(())
+        Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

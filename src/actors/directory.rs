@@ -6,7 +6,7 @@
 use super::room::RoomActor;
 use super::user::UserActor;
 use crate::Services;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,14 +45,14 @@ impl Directory {
     }
 
     /// The actor of an existing room; 404 if the store does not know the room.
-    pub async fn room(&self, svc: &Arc<Services>, room_id: &str) -> MResult<Addr<RoomActor>> {
+    pub async fn room(&self, svc: &Arc<Services>, room_id: &str) -> Result<Addr<RoomActor>> {
         if let Some(a) = Self::lock(&self.rooms).get(room_id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
         let id = room_id.to_owned();
         let exists = svc.db.run(move |c| Ok(crate::store::rooms::room_row(c, &id)?.is_some())).await?;
         if !exists {
-            return Err(MatrixError::not_found("Unknown room"));
+            return Err(Error::not_found("Unknown room"));
         }
         Ok(self.activate_room(svc, room_id, false))
     }
@@ -97,14 +97,14 @@ impl Directory {
     }
 
     /// The actor of an existing local user; 404 if unknown.
-    pub async fn user(&self, svc: &Arc<Services>, user_id: &str) -> MResult<Addr<UserActor>> {
+    pub async fn user(&self, svc: &Arc<Services>, user_id: &str) -> Result<Addr<UserActor>> {
         if let Some(a) = Self::lock(&self.users).get(user_id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
         let id = user_id.to_owned();
         let exists = svc.db.run(move |c| crate::store::users::exists(c, &id)).await?;
         if !exists {
-            return Err(MatrixError::not_found("Unknown user"));
+            return Err(Error::not_found("Unknown user"));
         }
         let mut users = Self::lock(&self.users);
         if let Some(a) = users.get(user_id).filter(|a| a.connected()) {

@@ -196,7 +196,7 @@ pub async fn device_list_changed(svc: &crate::Services, user: &str) {
         svc.db.run(move |c| Ok((crate::store::memberships::room_mates(c, &u)?, crate::store::e2e_keys::device_list_position(c)?))).await;
     match found {
         Ok((users, position)) => svc.notifier.do_send(Advanced { stream: Stream::DeviceLists, users, position }),
-        Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message),
+        Err(e) => log::warn!("waking syncs after a device change of {user} failed: {}", e.message()),
     }
 }
 

@@ -9,7 +9,7 @@
 use crate::Services;
 use crate::actors::notifier::{Advanced, EventsCommitted, Stream};
 use crate::actors::user::MembershipChanged;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::auth::RoomState;
 use crate::events::{self, BuildContext, EventDraft};
 use crate::store::events::{NewEvent, TxnKey};
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-type Reply = oneshot::Sender<MResult<String>>;
+type Reply = oneshot::Sender<Result<String>>;
 
 /// Transaction IDs a room actor remembers; older committed ones are looked up in the store.
 const TXN_MEMORY: usize = 10_000;
@@ -60,7 +60,7 @@ pub struct RoomActor {
 
 /// Send one event as `sender`. Answers with the event ID once it is committed.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<String>")]
+#[rtype(result = "Result<String>")]
 pub struct SendEvent {
     pub sender: String,
     pub draft: EventDraft,
@@ -74,7 +74,7 @@ pub struct SendEvent {
 
 /// Create the room: the `rooms` row and its initial events, as one atomic batch.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<()>")]
+#[rtype(result = "Result<()>")]
 pub struct CreateRoom {
     pub row: RoomRow,
     pub events: Vec<(String, EventDraft)>,
@@ -82,7 +82,7 @@ pub struct CreateRoom {
 
 /// A user's membership and power, read from the live state (for checks on other paths).
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<MemberInfo>")]
+#[rtype(result = "Result<MemberInfo>")]
 pub struct GetMember {
     pub user: String,
 }
@@ -121,25 +121,25 @@ impl RoomActor {
         }
     }
 
-    fn ensure_ready(&self) -> MResult<()> {
+    fn ensure_ready(&self) -> Result<()> {
         if !self.loaded || self.closed {
-            return Err(MatrixError::not_found("Unknown room"));
+            return Err(Error::not_found("Unknown room"));
         }
         Ok(())
     }
 
     /// Authorizes `draft`, builds it, applies it to the live state and queues it.
-    fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> MResult<String> {
+    fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> Result<String> {
         if draft.kind == "m.room.member"
             && draft.state_key.as_deref() == Some(sender)
             && draft.content.get("membership").and_then(|m| m.as_str()) == Some("join")
             && self.svc.deactivated.contains(sender)
         {
-            return Err(MatrixError::forbidden("This account has been deactivated"));
+            return Err(Error::forbidden("This account has been deactivated"));
         }
         self.state.authorize(draft, sender)?;
         if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender) {
-            return Err(MatrixError::forbidden("You cannot redact this event"));
+            return Err(Error::forbidden("You cannot redact this event"));
         }
         let ctx = BuildContext {
             room_id: &self.room_id,
@@ -210,7 +210,7 @@ impl RoomActor {
         }
     }
 
-    fn wait_for(&mut self, event_id: &str) -> oneshot::Receiver<MResult<String>> {
+    fn wait_for(&mut self, event_id: &str) -> oneshot::Receiver<Result<String>> {
         let (tx, rx) = oneshot::channel();
         self.waiters.entry(event_id.to_owned()).or_default().push(tx);
         rx
@@ -342,8 +342,8 @@ impl RoomActor {
         (affected, last)
     }
 
-    fn reply(rx: oneshot::Receiver<MResult<String>>) -> ResponseFuture<MResult<String>> {
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(MatrixError::internal("The room stopped before committing"))) })
+    fn reply(rx: oneshot::Receiver<Result<String>>) -> ResponseFuture<Result<String>> {
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err(Error::internal("The room stopped before committing"))) })
     }
 }
 
@@ -391,7 +391,7 @@ impl Actor for RoomActor {
 }
 
 impl Handler<SendEvent> for RoomActor {
-    type Result = ResponseFuture<MResult<String>>;
+    type Result = ResponseFuture<Result<String>>;
 
     fn handle(&mut self, msg: SendEvent, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -423,12 +423,12 @@ impl Handler<SendEvent> for RoomActor {
 }
 
 impl Handler<CreateRoom> for RoomActor {
-    type Result = ResponseFuture<MResult<()>>;
+    type Result = ResponseFuture<Result<()>>;
 
     fn handle(&mut self, msg: CreateRoom, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
         if !self.state.state.is_empty() || !self.is_new {
-            return Box::pin(async { Err(MatrixError::forbidden("The room already exists")) });
+            return Box::pin(async { Err(Error::forbidden("The room already exists")) });
         }
         self.version = msg.row.room_version.clone();
         self.rules = events::rules_for(&self.version);
@@ -451,14 +451,14 @@ impl Handler<CreateRoom> for RoomActor {
             match rx.await {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e),
-                Err(_) => Err(MatrixError::internal("The room stopped before committing")),
+                Err(_) => Err(Error::internal("The room stopped before committing")),
             }
         })
     }
 }
 
 impl Handler<GetMember> for RoomActor {
-    type Result = MResult<MemberInfo>;
+    type Result = Result<MemberInfo>;
 
     fn handle(&mut self, msg: GetMember, _: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
@@ -472,7 +472,7 @@ impl Handler<GetMember> for RoomActor {
 
 /// `user` starts typing for `timeout`, or stops. Only joined members may type.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<()>")]
+#[rtype(result = "Result<()>")]
 pub struct SetTyping {
     pub user: String,
     pub typing: bool,
@@ -480,12 +480,12 @@ pub struct SetTyping {
 }
 
 impl Handler<SetTyping> for RoomActor {
-    type Result = MResult<()>;
+    type Result = Result<()>;
 
     fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
         if self.state.membership(&msg.user) != "join" {
-            return Err(MatrixError::forbidden("You are not joined to this room"));
+            return Err(Error::forbidden("You are not joined to this room"));
         }
         self.last_active = Instant::now();
         let changed = if msg.typing {
@@ -544,11 +544,11 @@ impl RoomActor {
 /// Every local member leaves (one batch) and local invites are withdrawn. Answers with the users
 /// who were joined, once the leaves are committed.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<Vec<String>>")]
+#[rtype(result = "Result<Vec<String>>")]
 pub struct Evacuate;
 
 impl Handler<Evacuate> for RoomActor {
-    type Result = ResponseFuture<MResult<Vec<String>>>;
+    type Result = ResponseFuture<Result<Vec<String>>>;
 
     fn handle(&mut self, _: Evacuate, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -569,7 +569,7 @@ impl Handler<Evacuate> for RoomActor {
 /// Evacuate, refuse everything after, delete the room's rows, drop it from search, leave the
 /// directory and stop.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<PurgeReport>")]
+#[rtype(result = "Result<PurgeReport>")]
 pub struct Purge;
 
 #[derive(Debug, Clone, Default)]
@@ -579,7 +579,7 @@ pub struct PurgeReport {
 }
 
 impl Handler<Purge> for RoomActor {
-    type Result = ResponseActFuture<Self, MResult<PurgeReport>>;
+    type Result = ResponseActFuture<Self, Result<PurgeReport>>;
 
     fn handle(&mut self, _: Purge, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -614,7 +614,7 @@ impl Handler<Purge> for RoomActor {
 
 /// Helpers for sending to a room's actor, re-activating it once if its mailbox has died.
 impl Services {
-    pub async fn send_to_room<M>(self: &Arc<Self>, room_id: &str, msg: M) -> MResult<M::Result>
+    pub async fn send_to_room<M>(self: &Arc<Self>, room_id: &str, msg: M) -> Result<M::Result>
     where
         M: Message + Send + Clone + 'static,
         M::Result: Send,
@@ -628,6 +628,6 @@ impl Services {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(MatrixError::internal("The room's actor is unavailable"))
+        Err(Error::internal("The room's actor is unavailable"))
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::Services;
 use crate::actors::room::SendEvent;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::users::Profile;
 use actix::prelude::*;
@@ -126,14 +126,14 @@ impl Handler<MembershipChanged> for UserActor {
 /// Change the displayname and/or avatar (`None` = unchanged, `Some(None)` = remove), store it,
 /// then send a member event with the new profile to every joined room.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<()>")]
+#[rtype(result = "Result<()>")]
 pub struct SetProfile {
     pub displayname: Option<Option<String>>,
     pub avatar_url: Option<Option<String>>,
 }
 
 impl Handler<SetProfile> for UserActor {
-    type Result = AtomicResponse<Self, MResult<()>>;
+    type Result = AtomicResponse<Self, Result<()>>;
 
     fn handle(&mut self, msg: SetProfile, _: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -175,7 +175,7 @@ impl Handler<SetProfile> for UserActor {
                     Ok(Err(e)) | Err(e) => log::warn!("profile update in {room} failed: {e}"),
                 }
             }
-            Ok::<(), MatrixError>(())
+            Ok::<(), Error>(())
         };
         // Atomic: a second profile change waits for the first to reach every room.
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, _| {
@@ -191,13 +191,13 @@ impl Handler<SetProfile> for UserActor {
 /// with `erase`, the profile) first, so nothing it sends from then on is accepted, then leave
 /// every room and reject every invite through the rooms' actors.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<()>")]
+#[rtype(result = "Result<()>")]
 pub struct Deactivate {
     pub erase: bool,
 }
 
 impl Handler<Deactivate> for UserActor {
-    type Result = AtomicResponse<Self, MResult<()>>;
+    type Result = AtomicResponse<Self, Result<()>>;
 
     fn handle(&mut self, msg: Deactivate, _: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -221,7 +221,7 @@ impl Handler<Deactivate> for UserActor {
             let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
             leave_rooms(&svc, &user, rooms).await;
             log::info!("deactivated {user} (erase: {erase})");
-            Ok::<(), MatrixError>(())
+            Ok::<(), Error>(())
         };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(move |res, act, _| {
             if res.is_ok() {
@@ -255,7 +255,7 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) ->
             Ok(Ok(_)) => report.left.push(room),
             Ok(Err(e)) | Err(e) => {
                 log::warn!("{user} could not leave {room}: {e}");
-                report.failed.push((room, e.message));
+                report.failed.push((room, e.message()));
             }
         }
     }
@@ -265,7 +265,7 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) ->
 /// The admin evacuation of a user: leave every joined room and reject every pending invite
 /// (server notice invites included), concurrently, continuing past rooms that fail.
 #[derive(Message, Clone)]
-#[rtype(result = "MResult<EvacuationReport>")]
+#[rtype(result = "Result<EvacuationReport>")]
 pub struct EvacuateUser;
 
 #[derive(Debug, Clone, Default)]
@@ -275,7 +275,7 @@ pub struct EvacuationReport {
 }
 
 impl Handler<EvacuateUser> for UserActor {
-    type Result = AtomicResponse<Self, MResult<EvacuationReport>>;
+    type Result = AtomicResponse<Self, Result<EvacuationReport>>;
 
     fn handle(&mut self, _: EvacuateUser, _: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -285,7 +285,7 @@ impl Handler<EvacuateUser> for UserActor {
             let u = user.clone();
             let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
             let report = leave_rooms(&svc, &user, rooms).await;
-            Ok::<_, MatrixError>(report)
+            Ok::<_, Error>(report)
         };
         AtomicResponse::new(Box::pin(fut.into_actor(self).map(|res, act, _| {
             if let Ok(r) = &res {

@@ -4,8 +4,7 @@
 
 use crate::api::client::keys::{claim_local, parse_claims, parse_query, read_keys};
 use crate::api::{Body, Svc, ok_json};
-use crate::error::{MResult, MatrixError};
-use actix_web::http::StatusCode;
+use crate::error::{Error, Result};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
@@ -23,36 +22,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The origin server of a signed request, or 401 `M_UNAUTHORIZED`.
-async fn origin(svc: &Svc, req: &HttpRequest, content: Option<&serde_json::Value>) -> MResult<String> {
+async fn origin(svc: &Svc, req: &HttpRequest, content: Option<&serde_json::Value>) -> Result<String> {
     let header = req.headers().get("authorization").and_then(|h| h.to_str().ok());
     let uri = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    svc.federation.verify_request(svc.server_name(), header, req.method().as_str(), uri, content).await.map_err(|why| {
-        log::info!("refused federation request {uri}: {why}");
-        MatrixError::new(StatusCode::UNAUTHORIZED, "M_UNAUTHORIZED", why)
+    svc.federation.verify_request(svc.server_name(), header, req.method().as_str(), uri, content).await.inspect_err(|why| {
+        log::info!("refused federation request {uri}: {}", why.message());
     })
 }
 
-async fn server_key(svc: Svc) -> MResult<HttpResponse> {
-    Ok(ok_json(crate::federation::server_key_document(&svc.keys).map_err(MatrixError::unknown)?))
+async fn server_key(svc: Svc) -> Result<HttpResponse> {
+    Ok(ok_json(crate::federation::server_key_document(&svc.keys)?))
 }
 
 /// Unauthenticated, as the spec says: peers and federation testers ask before they trust us.
-async fn version() -> MResult<HttpResponse> {
+async fn version() -> Result<HttpResponse> {
     Ok(ok_json(json!({"server": {"name": "Ensemble", "version": env!("CARGO_PKG_VERSION")}})))
 }
 
-async fn user_devices(svc: Svc, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn user_devices(svc: Svc, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let from = origin(&svc, &req, None).await?;
     let user_id = crate::ids::parse_user_id(&path)?;
     if user_id.server_name().as_str() != svc.server_name() {
-        return Err(MatrixError::invalid_param("User is not hosted on this server"));
+        return Err(Error::invalid_param("User is not hosted on this server"));
     }
     log::debug!("{from} fetches the device list of {user_id}");
     Ok(ok_json(local_answer(&svc, user_id.as_str()).await?))
 }
 
 /// The federation answer for a local user.
-async fn local_answer(svc: &crate::Services, user_id: &str) -> MResult<Value> {
+async fn local_answer(svc: &crate::Services, user_id: &str) -> Result<Value> {
     let user = user_id.to_owned();
     let (stream_id, keys) = svc
         .db
@@ -62,7 +60,7 @@ async fn local_answer(svc: &crate::Services, user_id: &str) -> MResult<Value> {
             Ok((crate::store::e2e_keys::device_list_stream(c, &user)?, keys))
         })
         .await?;
-    let Some(keys) = keys else { return Err(MatrixError::internal("Local keys unreadable")) };
+    let Some(keys) = keys else { return Err(Error::internal("Local keys unreadable")) };
     let names = svc.config.allow_device_name_lookup_over_federation;
     let devices: Vec<Value> = keys
         .devices
@@ -88,7 +86,7 @@ async fn local_answer(svc: &crate::Services, user_id: &str) -> MResult<Value> {
 }
 
 /// Device and cross-signing keys of local users; users of other servers are left out.
-async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let from = origin(&svc, &req, Some(&body)).await?;
     let local: Vec<(String, Vec<String>)> = parse_query(&body)?
@@ -124,7 +122,7 @@ async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespo
 }
 
 /// One-time (or fallback) keys of local devices, each given out once.
-async fn keys_claim(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn keys_claim(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let from = origin(&svc, &req, Some(&body)).await?;
     let asks: Vec<(String, String, String)> = parse_claims(&body)?

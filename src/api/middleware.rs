@@ -1,13 +1,14 @@
 //! The HTTP edge: CORS for browser clients, and Matrix-shaped bodies for every error reply,
 //! including the ones actix-web produces itself (unknown route, wrong method, bad path).
 
-use crate::error::MatrixError;
+use crate::api::reply::error_reply;
+use crate::error::Error;
+use actix_web::HttpResponse;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError};
 
 fn add_cors(res: &mut HttpResponse<BoxBody>) {
     let h = res.headers_mut();
@@ -53,12 +54,12 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
         } else {
             status.canonical_reason().unwrap_or("Error").to_owned()
         };
-        response = MatrixError::new(status, errcode_for(status), message).error_response();
+        response = error_reply(status, errcode_for(status), &message, None);
     }
     add_cors(&mut response);
     Ok(ServiceResponse::new(req, response))
 }
 
-pub async fn unrecognized() -> Result<HttpResponse, MatrixError> {
-    Err(MatrixError::unrecognized(StatusCode::NOT_FOUND, "Unrecognized request"))
+pub async fn unrecognized() -> Result<HttpResponse, Error> {
+    Err(Error::unrecognized("Unrecognized request"))
 }

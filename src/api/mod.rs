@@ -4,9 +4,10 @@ pub mod admin;
 pub mod client;
 pub mod federation;
 pub mod middleware;
+pub mod reply;
 
 use crate::Services;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::MAX_JSON_DEPTH;
 use actix_web::dev::Payload;
 use actix_web::web::{self, Bytes, BytesMut};
@@ -39,8 +40,8 @@ pub fn arc(svc: &Svc) -> Arc<Services> {
 pub struct Body(pub Bytes);
 
 impl FromRequest for Body {
-    type Error = MatrixError;
-    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req.app_data::<Svc>().map(|s| s.config.max_request_bytes).unwrap_or(1 << 20);
@@ -48,9 +49,9 @@ impl FromRequest for Body {
         Box::pin(async move {
             let mut buf = BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading body: {e}")))?;
+                let chunk = chunk.map_err(|e| Error::unknown(format!("Reading body: {e}")))?;
                 if buf.len() + chunk.len() > limit {
-                    return Err(MatrixError::too_large("Request body too large"));
+                    return Err(Error::too_large("Request body too large"));
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -62,24 +63,24 @@ impl FromRequest for Body {
 impl Body {
     /// The body as a JSON object: 400 `M_NOT_JSON` if it is not JSON, `M_BAD_JSON` if not an object
     /// or nested deeper than [`MAX_JSON_DEPTH`]. An empty body reads as `{}`.
-    pub fn object(&self) -> MResult<Value> {
+    pub fn object(&self) -> Result<Value> {
         if self.0.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Object(Default::default()));
         }
         // Before parsing: serde_json would refuse past 128 levels only as "not JSON", and what is
         // accepted here must stay readable once stored inside an event.
         if nesting_exceeds(&self.0, MAX_JSON_DEPTH) {
-            return Err(MatrixError::bad_json(format!("JSON nests deeper than {MAX_JSON_DEPTH} levels")));
+            return Err(Error::bad_json(format!("JSON nests deeper than {MAX_JSON_DEPTH} levels")));
         }
-        let v: Value = serde_json::from_slice(&self.0).map_err(|_| MatrixError::not_json("Content not JSON"))?;
+        let v: Value = serde_json::from_slice(&self.0).map_err(|_| Error::not_json("Content not JSON"))?;
         if !v.is_object() {
-            return Err(MatrixError::bad_json("Body must be a JSON object"));
+            return Err(Error::bad_json("Body must be a JSON object"));
         }
         Ok(v)
     }
 
     /// The body as `T`: missing fields are `M_MISSING_PARAM`, wrong types `M_BAD_JSON`.
-    pub fn parse<T: DeserializeOwned>(&self) -> MResult<T> {
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         from_value(self.object()?)
     }
 }
@@ -113,10 +114,10 @@ fn nesting_exceeds(text: &[u8], limit: usize) -> bool {
     false
 }
 
-pub fn from_value<T: DeserializeOwned>(v: Value) -> MResult<T> {
+pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T> {
     serde_json::from_value(v).map_err(|e| {
         let msg = e.to_string();
-        if msg.starts_with("missing field") { MatrixError::missing_param(msg) } else { MatrixError::bad_json(msg) }
+        if msg.starts_with("missing field") { Error::missing_param(msg) } else { Error::bad_json(msg) }
     })
 }
 
@@ -125,45 +126,45 @@ pub fn query(req: &HttpRequest) -> HashMap<String, String> {
     web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner().into_iter().collect()).unwrap_or_default()
 }
 
-pub fn query_i64(q: &HashMap<String, String>, key: &str) -> MResult<Option<i64>> {
+pub fn query_i64(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>> {
     match q.get(key) {
         None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| MatrixError::invalid_param(format!("{key} must be an integer"))),
+        Some(v) => v.parse().map(Some).map_err(|_| Error::invalid_param(format!("{key} must be an integer"))),
     }
 }
 
-pub fn query_bool(q: &HashMap<String, String>, key: &str) -> MResult<Option<bool>> {
+pub fn query_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>> {
     match q.get(key).map(String::as_str) {
         None => Ok(None),
         Some("true") => Ok(Some(true)),
         Some("false") => Ok(Some(false)),
-        Some(_) => Err(MatrixError::invalid_param(format!("{key} must be true or false"))),
+        Some(_) => Err(Error::invalid_param(format!("{key} must be true or false"))),
     }
 }
 
 /// A required string field of a JSON object.
-pub fn str_field<'a>(v: &'a Value, key: &str) -> MResult<&'a str> {
+pub fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
     match v.get(key) {
-        None | Some(Value::Null) => Err(MatrixError::missing_param(format!("Missing {key}"))),
+        None | Some(Value::Null) => Err(Error::missing_param(format!("Missing {key}"))),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a string"))),
+        Some(_) => Err(Error::bad_json(format!("{key} must be a string"))),
     }
 }
 
 /// An optional string field of a JSON object.
-pub fn opt_str<'a>(v: &'a Value, key: &str) -> MResult<Option<&'a str>> {
+pub fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a string"))),
+        Some(_) => Err(Error::bad_json(format!("{key} must be a string"))),
     }
 }
 
-pub fn opt_bool(v: &Value, key: &str) -> MResult<Option<bool>> {
+pub fn opt_bool(v: &Value, key: &str) -> Result<Option<bool>> {
     match v.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a boolean"))),
+        Some(_) => Err(Error::bad_json(format!("{key} must be a boolean"))),
     }
 }
 

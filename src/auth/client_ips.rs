@@ -17,7 +17,7 @@ impl ClientIps {
     }
 
     /// Writes everything noted so far.
-    pub async fn flush(&self, db: &Db) -> crate::error::MResult<()> {
+    pub async fn flush(&self, db: &Db) -> crate::error::Result<()> {
         let batch: Vec<(Seen, i64)> = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
         if batch.is_empty() {
             return Ok(());

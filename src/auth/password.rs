@@ -4,7 +4,7 @@
 //! ask for one by trying to log in, so at most `concurrency` run at once, a short queue waits for
 //! them, and past that the caller gets 429 instead of the server running out of memory.
 
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use base64::Engine;
 use scrypt::password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash};
 use scrypt::{Params, Scrypt};
@@ -52,21 +52,21 @@ impl PasswordHashing {
     }
 
     /// Hashes a new password at the configured cost.
-    pub async fn hash(&self, password: String) -> MResult<String> {
+    pub async fn hash(&self, password: String) -> Result<String> {
         let log_n = self.log_n;
         self.run(move || hash(&password, log_n)).await?
     }
 
     /// Checks `password` against a stored hash; with none (unknown user, no password set) it
     /// checks against the dummy hash so the answer takes as long, and is false.
-    pub async fn verify(&self, password: String, phc: Option<String>) -> MResult<bool> {
+    pub async fn verify(&self, password: String, phc: Option<String>) -> Result<bool> {
         let known = phc.is_some();
         let phc = phc.unwrap_or_else(|| self.dummy.clone());
         let matched = self.run(move || verify(&password, &phc)).await?;
         Ok(known && matched)
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> MResult<T> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         let admitted = self.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission(self.admitted.clone());
         if admitted >= self.max_admitted {
@@ -75,7 +75,7 @@ impl PasswordHashing {
             let retry = self.last_ms.load(Ordering::Relaxed).max(100).saturating_mul(rounds.max(1)).min(60_000);
             return Err(crate::auth::rate_limit::limit_exceeded(retry, "Too many password checks at once"));
         }
-        let permit = self.slots.clone().acquire_owned().await.map_err(|_| MatrixError::internal("password hashing closed"))?;
+        let permit = self.slots.clone().acquire_owned().await.map_err(|_| Error::internal("password hashing closed"))?;
         let last_ms = self.last_ms.clone();
         // The permit and admission move into the blocking task: a client that disconnects does
         // not free the slot while its hash still holds the memory.
@@ -87,7 +87,7 @@ impl PasswordHashing {
             out
         })
         .await
-        .map_err(|e| MatrixError::internal(format!("password hashing task: {e}")))
+        .map_err(|e| Error::internal(format!("password hashing task: {e}")))
     }
 }
 
@@ -104,11 +104,11 @@ fn dummy_hash(log_n: u8) -> String {
 
 /// Hashes synchronously; for the CLI, which runs before any server. Servers use
 /// [`PasswordHashing::hash`].
-pub fn hash(password: &str, log_n: u8) -> MResult<String> {
-    let params = Params::new(log_n, 8, 1).map_err(|e| MatrixError::internal(format!("scrypt params: {e}")))?;
+pub fn hash(password: &str, log_n: u8) -> Result<String> {
+    let params = Params::new(log_n, 8, 1).map_err(|e| Error::internal(format!("scrypt params: {e}")))?;
     let hasher = Scrypt::from(params);
     let h: Result<PasswordHash, _> = hasher.hash_password(password.as_bytes());
-    h.map(|h| h.to_string()).map_err(|e| MatrixError::internal(format!("hashing failed: {e}")))
+    h.map(|h| h.to_string()).map_err(|e| Error::internal(format!("hashing failed: {e}")))
 }
 
 /// Constant-time verification (the comparison inside the password-hash crate is constant-time).
@@ -118,12 +118,12 @@ fn verify(password: &str, phc: &str) -> bool {
 }
 
 /// Rejects passwords the server will not store.
-pub fn check_strength(password: &str) -> MResult<()> {
+pub fn check_strength(password: &str) -> Result<()> {
     if password.is_empty() {
-        return Err(MatrixError::missing_param("Missing password"));
+        return Err(Error::missing_param("Missing password"));
     }
     if password.len() > 512 {
-        return Err(MatrixError::invalid_param("Password too long"));
+        return Err(Error::invalid_param("Password too long"));
     }
     Ok(())
 }

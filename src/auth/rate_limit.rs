@@ -6,8 +6,7 @@
 
 use crate::auth::tokens::Session;
 use crate::config::{Config, RateLimit};
-use crate::error::{MResult, MatrixError};
-use actix_web::http::StatusCode;
+use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -28,10 +27,10 @@ pub fn client_ip(req: &actix_web::HttpRequest) -> String {
 }
 
 /// 429 `M_LIMIT_EXCEEDED` telling the client when to try again.
-pub fn limit_exceeded(retry_after_ms: u64, message: &str) -> MatrixError {
+pub fn limit_exceeded(retry_after_ms: u64, message: &str) -> Error {
     let mut extra = serde_json::Map::new();
     extra.insert("retry_after_ms".into(), serde_json::json!(retry_after_ms));
-    MatrixError::new(StatusCode::TOO_MANY_REQUESTS, "M_LIMIT_EXCEEDED", message).with_extra(extra)
+    Error::new(crate::error::ErrorKind::LimitExceeded, message).with_extra(extra)
 }
 
 #[derive(Clone, Copy)]
@@ -94,12 +93,12 @@ impl Limiter {
     }
 
     /// Counts one action by `key`, or refuses it with 429.
-    pub fn take(&self, key: &str) -> MResult<()> {
+    pub fn take(&self, key: &str) -> Result<()> {
         self.admit(key, true).map_err(|ms| limit_exceeded(ms, "Too many requests"))
     }
 
     /// Refuses with 429 if `key` could not act now, without counting anything.
-    pub fn check(&self, key: &str) -> MResult<()> {
+    pub fn check(&self, key: &str) -> Result<()> {
         self.admit(key, false).map_err(|ms| limit_exceeded(ms, "Too many requests"))
     }
 
@@ -138,7 +137,7 @@ impl RateLimits {
     }
 
     /// An event sent by `who` (message, state, redaction): `rc_message`.
-    pub fn message(&self, who: &Session) -> MResult<()> {
+    pub fn message(&self, who: &Session) -> Result<()> {
         if who.is_admin {
             return Ok(());
         }
@@ -146,7 +145,7 @@ impl RateLimits {
     }
 
     /// A join by `who`: `rc_joins.local`.
-    pub fn join(&self, who: &Session) -> MResult<()> {
+    pub fn join(&self, who: &Session) -> Result<()> {
         if who.is_admin {
             return Ok(());
         }
@@ -155,7 +154,7 @@ impl RateLimits {
 
     /// An invite from `who` to `invitee` in `room_id`: `rc_invites` per room, per receiving user
     /// and per issuer. Counted only if all three allow it.
-    pub fn invite(&self, who: &Session, room_id: &str, invitee: &str) -> MResult<()> {
+    pub fn invite(&self, who: &Session, room_id: &str, invitee: &str) -> Result<()> {
         if who.is_admin {
             return Ok(());
         }
@@ -172,28 +171,28 @@ impl RateLimits {
 
     /// Refuses a registration request from the client address `ip` if it could not register
     /// now: `rc_registration`.
-    pub fn check_registration(&self, ip: &str) -> MResult<()> {
+    pub fn check_registration(&self, ip: &str) -> Result<()> {
         self.registration.check(ip)
     }
 
     /// Counts a registration from `ip`.
-    pub fn registration(&self, ip: &str) -> MResult<()> {
+    pub fn registration(&self, ip: &str) -> Result<()> {
         self.registration.take(ip)
     }
 
     /// A login request from the client address `ip`: `rc_login.address`.
-    pub fn login_address(&self, ip: &str) -> MResult<()> {
+    pub fn login_address(&self, ip: &str) -> Result<()> {
         self.login_address.take(ip)
     }
 
     /// A login attempt for `user_id`: `rc_login.account`.
-    pub fn login_account(&self, user_id: &str) -> MResult<()> {
+    pub fn login_account(&self, user_id: &str) -> Result<()> {
         self.login_account.take(user_id)
     }
 
     /// Refuses a password check for `user_id` after too many recent failures:
     /// `rc_login.failed_attempts`.
-    pub fn check_failed_logins(&self, user_id: &str) -> MResult<()> {
+    pub fn check_failed_logins(&self, user_id: &str) -> Result<()> {
         self.login_failed.check(user_id)
     }
 
@@ -214,8 +213,8 @@ mod tests {
             l.take("a").unwrap();
         }
         let e = l.take("a").unwrap_err();
-        assert_eq!(e.errcode, "M_LIMIT_EXCEEDED");
-        let ms = e.extra.unwrap()["retry_after_ms"].as_u64().unwrap();
+        assert_eq!(e.errcode(), "M_LIMIT_EXCEEDED");
+        let ms = e.extra().unwrap()["retry_after_ms"].as_u64().unwrap();
         assert!((1..=2000).contains(&ms), "{ms}");
         l.take("b").unwrap();
     }

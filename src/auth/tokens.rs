@@ -4,7 +4,7 @@
 //! digests of attacker input rather than secrets, and a leaked database leaks no live token.
 
 use crate::Services;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use ruma::OwnedUserId;
@@ -109,8 +109,8 @@ fn token_from(req: &HttpRequest) -> Option<String> {
     web::Query::<HashMap<String, String>>::from_query(req.query_string()).ok().and_then(|q| q.get("access_token").cloned())
 }
 
-pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> MResult<Session> {
-    let token = token_from(req).ok_or_else(MatrixError::missing_token)?;
+pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> Result<Session> {
+    let token = token_from(req).ok_or_else(Error::missing_token)?;
     let hash = hash_token(&token);
     let session = match svc.tokens.get(&hash) {
         Some(s) => s,
@@ -124,17 +124,16 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
                     Ok(Some((t, u)))
                 })
                 .await?;
-            let Some((t, u)) = found else { return Err(MatrixError::unknown_token()) };
+            let Some((t, u)) = found else { return Err(Error::unknown_token()) };
             if u.deactivated {
-                return Err(MatrixError::unknown_token());
+                return Err(Error::unknown_token());
             }
             if u.locked {
                 let mut extra = serde_json::Map::new();
                 extra.insert("soft_logout".into(), serde_json::json!(true));
-                return Err(MatrixError::new(actix_web::http::StatusCode::UNAUTHORIZED, "M_USER_LOCKED", "This account has been locked")
-                    .with_extra(extra));
+                return Err(Error::user_locked().with_extra(extra));
             }
-            let user_id = crate::ids::parse_user_id(&t.user_id).map_err(|_| MatrixError::unknown_token())?;
+            let user_id = crate::ids::parse_user_id(&t.user_id).map_err(|_| Error::unknown_token())?;
             let s = Session {
                 user_id,
                 device_id: t.device_id,
@@ -150,7 +149,7 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
     };
     let now = crate::ids::now_ms();
     if session.valid_until_ms.is_some_and(|v| v <= now) {
-        return Err(MatrixError::unknown_token());
+        return Err(Error::unknown_token());
     }
     let ip = crate::auth::rate_limit::client_ip(req);
     let user_agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
@@ -164,8 +163,8 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
     Ok(session)
 }
 
-fn services(req: &HttpRequest) -> MResult<std::sync::Arc<Services>> {
-    req.app_data::<web::Data<Services>>().map(|d| d.clone().into_inner()).ok_or_else(|| MatrixError::internal("Services not configured"))
+fn services(req: &HttpRequest) -> Result<std::sync::Arc<Services>> {
+    req.app_data::<web::Data<Services>>().map(|d| d.clone().into_inner()).ok_or_else(|| Error::internal("Services not configured"))
 }
 
 /// Any authenticated user.
@@ -179,8 +178,8 @@ impl std::ops::Deref for Requester {
 }
 
 impl FromRequest for Requester {
-    type Error = MatrixError;
-    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
@@ -202,8 +201,8 @@ impl std::ops::Deref for Admin {
 }
 
 impl FromRequest for Admin {
-    type Error = MatrixError;
-    type Future = Pin<Box<dyn Future<Output = MResult<Self>>>>;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
@@ -211,7 +210,7 @@ impl FromRequest for Admin {
             let svc = services(&req)?;
             let s = authenticate(&svc, &req).await?;
             if !s.is_server_admin() {
-                return Err(MatrixError::forbidden("You are not a server admin"));
+                return Err(Error::forbidden("You are not a server admin"));
             }
             Ok(Admin(s))
         })
@@ -219,7 +218,7 @@ impl FromRequest for Admin {
 }
 
 /// Creates a session for `user_id` on `device_id` and returns the raw token.
-pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_id: &str, display_name: Option<String>) -> MResult<String> {
+pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_id: &str, display_name: Option<String>) -> Result<String> {
     let token = crate::ids::new_access_token();
     let hash = hash_token(&token);
     let (u, d) = (user_id.to_owned(), device_id.to_owned());

@@ -2,8 +2,7 @@
 //! (`m.login.dummy` for registration, `m.login.password` for sensitive account changes).
 
 use super::expiring::ExpiringKeys;
-use crate::error::{MResult, MatrixError};
-use actix_web::http::StatusCode;
+use crate::error::{Error, ErrorKind, Result};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -44,26 +43,25 @@ impl UiaSessions {
     }
 
     /// The 401 that tells the client which stage to complete.
-    pub fn challenge(&self, stage: &str, error: Option<(&'static str, &str)>) -> MatrixError {
+    pub fn challenge(&self, stage: &str, kind: ErrorKind, message: &str) -> Error {
         let session = self.new_session();
         let mut extra = serde_json::Map::new();
         extra.insert("flows".into(), json!([{ "stages": [stage] }]));
         extra.insert("params".into(), json!({}));
         extra.insert("session".into(), json!(session));
         extra.insert("completed".into(), json!([]));
-        let (code, msg) = error.unwrap_or(("M_FORBIDDEN", "Authentication required"));
-        MatrixError::new(StatusCode::UNAUTHORIZED, code, msg).with_extra(extra)
+        Error::new(kind, message).with_extra(extra)
     }
 
     /// Requires an `auth` dict of type `stage`; returns it for the caller to verify.
-    pub fn require<'a>(&self, body: &'a Value, stage: &str) -> MResult<&'a Value> {
+    pub fn require<'a>(&self, body: &'a Value, stage: &str) -> Result<&'a Value> {
         match body.get("auth") {
             Some(auth) if auth.is_object() => match auth.get("type").and_then(Value::as_str) {
                 Some(t) if t == stage => Ok(auth),
-                Some(_) => Err(self.challenge(stage, Some(("M_UNRECOGNIZED", "Unsupported authentication type")))),
-                None => Err(self.challenge(stage, None)),
+                Some(_) => Err(self.challenge(stage, ErrorKind::AuthTypeUnsupported, "Unsupported authentication type")),
+                None => Err(self.challenge(stage, ErrorKind::AuthRequired, "Authentication required")),
             },
-            _ => Err(self.challenge(stage, None)),
+            _ => Err(self.challenge(stage, ErrorKind::AuthRequired, "Authentication required")),
         }
     }
 }

@@ -31,10 +31,17 @@ struct Args {
     prefix: String,
 }
 
-fn loopback_only(url: &str) -> Result<(), String> {
+/// What the tool prints when a phase fails.
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn loopback_only(url: &str) -> Fallible<()> {
     let host = url.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
     let host = host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host);
-    if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") { Ok(()) } else { Err(format!("refusing non-loopback target {host}")) }
+    if matches!(host, "127.0.0.1" | "[::1]" | "::1" | "localhost") {
+        Ok(())
+    } else {
+        Err(format!("refusing non-loopback target {host}").into())
+    }
 }
 
 struct Client {
@@ -43,7 +50,7 @@ struct Client {
 }
 
 impl Client {
-    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Result<(u16, Value), String> {
+    async fn call(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Value) -> Fallible<(u16, Value)> {
         let mut r = self.http.request(method, format!("{}{path}", self.base)).json(&body);
         if let Some(t) = token {
             r = r.bearer_auth(t);
@@ -54,7 +61,7 @@ impl Client {
         Ok((status, v))
     }
 
-    async fn register(&self, name: &str) -> Result<String, String> {
+    async fn register(&self, name: &str) -> Fallible<String> {
         let body = json!({"username": name, "password": "load-test-password", "auth": {"type": "m.login.dummy"}});
         let (status, v) = self.call(reqwest::Method::POST, "/_matrix/client/v3/register", None, body).await?;
         if status != 200 {
@@ -63,11 +70,11 @@ impl Client {
                 json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": name}, "password": "load-test-password"});
             let (s2, v2) = self.call(reqwest::Method::POST, "/_matrix/client/v3/login", None, login).await?;
             if s2 != 200 {
-                return Err(format!("register {name}: {status} {v}; login: {s2} {v2}"));
+                return Err(format!("register {name}: {status} {v}; login: {s2} {v2}").into());
             }
             return v2["access_token"].as_str().map(str::to_owned).ok_or("no token".into());
         }
-        v["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("no token in {v}"))
+        v["access_token"].as_str().map(str::to_owned).ok_or_else(|| format!("no token in {v}").into())
     }
 }
 
@@ -79,7 +86,7 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn run(args: Args) -> Result<Value, String> {
+async fn run(args: Args) -> Fallible<Value> {
     loopback_only(&args.url)?;
     let client = Arc::new(Client {
         http: reqwest::Client::builder().pool_max_idle_per_host(args.clients * 2).build().map_err(|e| e.to_string())?,
@@ -107,7 +114,7 @@ async fn run(args: Args) -> Result<Value, String> {
             )
             .await?;
         if s != 200 {
-            return Err(format!("createRoom: {s} {v}"));
+            return Err(format!("createRoom: {s} {v}").into());
         }
         rooms.push(v["room_id"].as_str().unwrap_or_default().to_owned());
     }
@@ -124,7 +131,7 @@ async fn run(args: Args) -> Result<Value, String> {
         for r in futures_util::future::join_all(joins).await {
             let (s, v) = r?;
             if s != 200 {
-                return Err(format!("join: {s} {v}"));
+                return Err(format!("join: {s} {v}").into());
             }
         }
     }

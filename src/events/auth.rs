@@ -6,7 +6,7 @@
 //! party invites, restricted joins via another server, knocking) are refused.
 
 use super::{EventDraft, Pdu};
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -119,12 +119,12 @@ impl RoomState {
     }
 
     /// Checks `draft` from `sender` against the current state.
-    pub fn authorize(&self, draft: &EventDraft, sender: &str) -> MResult<()> {
+    pub fn authorize(&self, draft: &EventDraft, sender: &str) -> Result<()> {
         if draft.kind == "m.room.create" {
-            return if self.state.is_empty() { Ok(()) } else { Err(MatrixError::forbidden("The room already exists")) };
+            return if self.state.is_empty() { Ok(()) } else { Err(Error::forbidden("The room already exists")) };
         }
         if self.get("m.room.create", "").is_none() {
-            return Err(MatrixError::forbidden("The room has no create event"));
+            return Err(Error::forbidden("The room has no create event"));
         }
         if draft.kind == "m.room.member" {
             return self.authorize_membership(draft, sender);
@@ -133,18 +133,18 @@ impl RoomState {
             self.validate_power_levels(&draft.content)?;
         }
         if self.membership(sender) != "join" {
-            return Err(MatrixError::forbidden(format!("{sender} is not in the room")));
+            return Err(Error::forbidden(format!("{sender} is not in the room")));
         }
         if let Some(sk) = &draft.state_key
             && sk.starts_with('@')
             && sk != sender
         {
-            return Err(MatrixError::forbidden("You cannot set state keyed by another user's ID"));
+            return Err(Error::forbidden("You cannot set state keyed by another user's ID"));
         }
         let level = self.user_level(sender);
         let needed = self.event_level(&draft.kind, draft.state_key.is_some());
         if level < needed {
-            return Err(MatrixError::forbidden(format!("You need power level {needed} to send {}", draft.kind)));
+            return Err(Error::forbidden(format!("You need power level {needed} to send {}", draft.kind)));
         }
         if draft.kind == "m.room.power_levels" {
             self.authorize_power_levels(&draft.content, sender, level)?;
@@ -152,46 +152,43 @@ impl RoomState {
         Ok(())
     }
 
-    fn authorize_membership(&self, draft: &EventDraft, sender: &str) -> MResult<()> {
-        let target = draft.state_key.as_deref().ok_or_else(|| MatrixError::bad_json("Member events need a state_key"))?;
+    fn authorize_membership(&self, draft: &EventDraft, sender: &str) -> Result<()> {
+        let target = draft.state_key.as_deref().ok_or_else(|| Error::bad_json("Member events need a state_key"))?;
         // Synapse parses the target as a user ID first: 400 M_INVALID_PARAM.
         if ruma::UserId::parse(target).is_err() {
-            return Err(MatrixError::invalid_param(format!("Member state key is not a user ID: {target}")));
+            return Err(Error::invalid_param(format!("Member state key is not a user ID: {target}")));
         }
-        let membership = draft
-            .content
-            .get("membership")
-            .and_then(Value::as_str)
-            .ok_or_else(|| MatrixError::bad_json("Member events need a membership"))?;
+        let membership =
+            draft.content.get("membership").and_then(Value::as_str).ok_or_else(|| Error::bad_json("Member events need a membership"))?;
         let current = self.membership(target);
         let sender_membership = self.membership(sender);
         match membership {
             "join" => {
                 if sender != target {
-                    return Err(MatrixError::forbidden("You can only join as yourself"));
+                    return Err(Error::forbidden("You can only join as yourself"));
                 }
                 // The creator's own join straight after the create event.
                 if self.state.len() == 1 && self.creator() == Some(sender) {
                     return Ok(());
                 }
                 match current {
-                    "ban" => Err(MatrixError::forbidden("You are banned from this room")),
+                    "ban" => Err(Error::forbidden("You are banned from this room")),
                     "join" | "invite" => Ok(()),
                     _ if self.join_rule() == "public" => Ok(()),
-                    _ => Err(MatrixError::forbidden("You are not invited to this room")),
+                    _ => Err(Error::forbidden("You are not invited to this room")),
                 }
             }
             "invite" => {
                 if sender_membership != "join" {
-                    return Err(MatrixError::forbidden("You are not in the room"));
+                    return Err(Error::forbidden("You are not in the room"));
                 }
                 match current {
-                    "ban" => return Err(MatrixError::forbidden(format!("{target} is banned from the room"))),
-                    "join" => return Err(MatrixError::forbidden(format!("{target} is already in the room"))),
+                    "ban" => return Err(Error::forbidden(format!("{target} is banned from the room"))),
+                    "join" => return Err(Error::forbidden(format!("{target} is already in the room"))),
                     _ => {}
                 }
                 if self.user_level(sender) < self.action_level("invite") {
-                    return Err(MatrixError::forbidden("You do not have permission to invite"));
+                    return Err(Error::forbidden("You do not have permission to invite"));
                 }
                 Ok(())
             }
@@ -200,36 +197,36 @@ impl RoomState {
                     return if matches!(current, "join" | "invite" | "knock") {
                         Ok(())
                     } else {
-                        Err(MatrixError::forbidden("You are not in the room"))
+                        Err(Error::forbidden("You are not in the room"))
                     };
                 }
                 if sender_membership != "join" {
-                    return Err(MatrixError::forbidden("You are not in the room"));
+                    return Err(Error::forbidden("You are not in the room"));
                 }
                 let sl = self.user_level(sender);
                 if current == "ban" && sl < self.action_level("ban") {
-                    return Err(MatrixError::forbidden("You do not have permission to unban"));
+                    return Err(Error::forbidden("You do not have permission to unban"));
                 }
                 if current != "ban" && (sl < self.action_level("kick") || sl <= self.user_level(target)) {
-                    return Err(MatrixError::forbidden("You do not have permission to kick this user"));
+                    return Err(Error::forbidden("You do not have permission to kick this user"));
                 }
                 if current == "leave" {
-                    return Err(MatrixError::forbidden(format!("{target} is not in the room")));
+                    return Err(Error::forbidden(format!("{target} is not in the room")));
                 }
                 Ok(())
             }
             "ban" => {
                 if sender_membership != "join" {
-                    return Err(MatrixError::forbidden("You are not in the room"));
+                    return Err(Error::forbidden("You are not in the room"));
                 }
                 let sl = self.user_level(sender);
                 if sl < self.action_level("ban") || sl <= self.user_level(target) {
-                    return Err(MatrixError::forbidden("You do not have permission to ban this user"));
+                    return Err(Error::forbidden("You do not have permission to ban this user"));
                 }
                 Ok(())
             }
-            "knock" => Err(MatrixError::forbidden("Knocking is not supported")),
-            other => Err(MatrixError::bad_json(format!("Unknown membership {other}"))),
+            "knock" => Err(Error::forbidden("Knocking is not supported")),
+            other => Err(Error::bad_json(format!("Unknown membership {other}"))),
         }
     }
 
@@ -242,17 +239,17 @@ impl RoomState {
     /// The shape the authorization rules require of power levels: an object whose levels are
     /// integers (from v10 on; before, strings holding integers too) and whose `users` keys are
     /// user IDs. Refused as Synapse refuses a malformed local event: 400 `M_BAD_JSON`.
-    fn validate_power_levels(&self, content: &Value) -> MResult<()> {
+    fn validate_power_levels(&self, content: &Value) -> Result<()> {
         let integers_only = self.rules().authorization.integer_power_levels;
-        let level = |field: &str, v: &Value| -> MResult<()> {
+        let level = |field: &str, v: &Value| -> Result<()> {
             let ok = match v {
                 Value::Number(n) => n.is_i64(),
                 Value::String(s) => !integers_only && s.trim().parse::<i64>().is_ok(),
                 _ => false,
             };
-            if ok { Ok(()) } else { Err(MatrixError::bad_json(format!("Power level {field} must be an integer"))) }
+            if ok { Ok(()) } else { Err(Error::bad_json(format!("Power level {field} must be an integer"))) }
         };
-        let Some(obj) = content.as_object() else { return Err(MatrixError::bad_json("Power levels must be an object")) };
+        let Some(obj) = content.as_object() else { return Err(Error::bad_json("Power levels must be an object")) };
         for field in ["ban", "kick", "redact", "invite", "state_default", "events_default", "users_default"] {
             if let Some(v) = obj.get(field) {
                 level(field, v)?;
@@ -260,24 +257,24 @@ impl RoomState {
         }
         for map in ["events", "users", "notifications"] {
             let Some(m) = obj.get(map) else { continue };
-            let m = m.as_object().ok_or_else(|| MatrixError::bad_json(format!("Power levels {map} must be an object")))?;
+            let m = m.as_object().ok_or_else(|| Error::bad_json(format!("Power levels {map} must be an object")))?;
             for (k, v) in m {
                 level(&format!("{map}.{k}"), v)?;
                 if map == "users" && ruma::UserId::parse(k.as_str()).is_err() {
-                    return Err(MatrixError::bad_json(format!("Power levels users key {k} is not a user ID")));
+                    return Err(Error::bad_json(format!("Power levels users key {k} is not a user ID")));
                 }
             }
         }
         Ok(())
     }
 
-    fn authorize_power_levels(&self, new: &Value, sender: &str, sender_level: i64) -> MResult<()> {
+    fn authorize_power_levels(&self, new: &Value, sender: &str, sender_level: i64) -> Result<()> {
         let Some(old) = self.power_levels() else { return Ok(()) };
         let empty = serde_json::Map::new();
         for field in ["ban", "kick", "redact", "invite", "state_default", "events_default", "users_default"] {
             let (o, n) = (int(old.get(field)), int(new.get(field)));
             if o != n && (o.unwrap_or(0) > sender_level || n.unwrap_or(0) > sender_level) {
-                return Err(MatrixError::forbidden(format!("You cannot change {field} beyond your own level")));
+                return Err(Error::forbidden(format!("You cannot change {field} beyond your own level")));
             }
         }
         for map in ["events", "users"] {
@@ -289,10 +286,10 @@ impl RoomState {
                     continue;
                 }
                 if o.unwrap_or(0) > sender_level || n.unwrap_or(0) > sender_level {
-                    return Err(MatrixError::forbidden(format!("You cannot change the level of {key} beyond your own")));
+                    return Err(Error::forbidden(format!("You cannot change the level of {key} beyond your own")));
                 }
                 if map == "users" && key != sender && o.unwrap_or(0) >= sender_level && o.is_some() {
-                    return Err(MatrixError::forbidden(format!("You cannot change the level of {key}, who is as powerful as you")));
+                    return Err(Error::forbidden(format!("You cannot change the level of {key}, who is as powerful as you")));
                 }
             }
         }

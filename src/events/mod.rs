@@ -4,7 +4,7 @@ pub mod auth;
 pub mod signing_key;
 pub mod visibility;
 
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use ruma::CanonicalJsonObject;
 use ruma::canonical_json::{CanonicalJsonValue, redact_content_in_place};
 use ruma::room_version_rules::RoomVersionRules;
@@ -99,7 +99,7 @@ pub struct BuildContext<'a> {
 }
 
 /// Builds, hashes and signs a PDU and derives its event ID from the reference hash.
-pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String)> {
+pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<(Pdu, String)> {
     let ts = crate::ids::now_ms();
     let mut obj = json!({
         "auth_events": ctx.auth_events,
@@ -123,37 +123,36 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String
     // The PDU format bounds these fields to 255 bytes (as Synapse checks): a longer one would
     // be refused by every other server.
     if draft.kind.len() > 255 || draft.state_key.as_ref().is_some_and(|k| k.len() > 255) {
-        return Err(MatrixError::too_large("Event type and state key are limited to 255 bytes"));
+        return Err(Error::too_large("Event type and state key are limited to 255 bytes"));
     }
     if json_depth(&obj) > MAX_JSON_DEPTH {
-        return Err(MatrixError::bad_json(format!("Event content nests deeper than {} levels", MAX_JSON_DEPTH - 1)));
+        return Err(Error::bad_json(format!("Event content nests deeper than {} levels", MAX_JSON_DEPTH - 1)));
     }
     let mut canonical: CanonicalJsonObject = match ruma::canonical_json::to_canonical_value(&obj) {
         Ok(CanonicalJsonValue::Object(o)) => o,
-        _ => return Err(MatrixError::bad_json("Event content is not valid canonical JSON (floats or out-of-range integers?)")),
+        _ => return Err(Error::bad_json("Event content is not valid canonical JSON (floats or out-of-range integers?)")),
     };
     // Checked before hashing: ruma refuses PDUs over 65535 bytes with an error of its own.
     let unsigned_len = serde_json::to_vec(&canonical).map(|v| v.len()).unwrap_or(usize::MAX);
     if unsigned_len > ctx.max_bytes.min(65_535 - 512) {
-        return Err(MatrixError::too_large("Event is larger than the configured limit"));
+        return Err(Error::too_large("Event is larger than the configured limit"));
     }
     ruma::signatures::hash_and_sign_event(&ctx.keys.server_name, &ctx.keys.keypair, &mut canonical, &ctx.rules.redaction).map_err(|e| {
         match e {
-            ruma::signatures::JsonError::PduTooLarge => MatrixError::too_large("Event is larger than the 65535-byte PDU limit"),
-            other => MatrixError::bad_json(format!("Cannot hash event: {other}")),
+            ruma::signatures::JsonError::PduTooLarge => Error::too_large("Event is larger than the 65535-byte PDU limit"),
+            other => Error::bad_json(format!("Cannot hash event: {other}")),
         }
     })?;
-    let hash =
-        ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| MatrixError::bad_json(format!("Cannot hash event: {e}")))?;
+    let hash = ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| Error::bad_json(format!("Cannot hash event: {e}")))?;
     let event_id = format!("${hash}");
-    let json_text = serde_json::to_string(&canonical).map_err(|e| MatrixError::internal(e.to_string()))?;
+    let json_text = serde_json::to_string(&canonical).map_err(|e| Error::internal(e.to_string()))?;
     if json_text.len() > ctx.max_bytes {
-        return Err(MatrixError::too_large("Event is larger than the configured limit"));
+        return Err(Error::too_large("Event is larger than the configured limit"));
     }
     // What cannot be read back would fail every later read of the room: refuse it now.
     if let Err(e) = Pdu::from_stored(&event_id, 0, &json_text) {
         log::warn!("refusing an event that would not read back: {e}");
-        return Err(MatrixError::bad_json("Event cannot be stored"));
+        return Err(Error::bad_json("Event cannot be stored"));
     }
     let pdu = Pdu {
         event_id,
@@ -173,8 +172,8 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> MResult<(Pdu, String
 
 impl Pdu {
     /// Parses the stored signed JSON back into a PDU.
-    pub fn from_stored(event_id: &str, stream_ordering: i64, json_text: &str) -> MResult<Self> {
-        let v: Value = serde_json::from_str(json_text).map_err(|e| MatrixError::internal(format!("stored event {event_id}: {e}")))?;
+    pub fn from_stored(event_id: &str, stream_ordering: i64, json_text: &str) -> Result<Self> {
+        let v: Value = serde_json::from_str(json_text).map_err(|e| Error::internal(format!("stored event {event_id}: {e}")))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
         Ok(Pdu {
             event_id: event_id.into(),
@@ -242,18 +241,18 @@ impl Pdu {
 }
 
 /// The stored JSON of `target` after `redaction` removed its content.
-pub fn redact_stored(json_text: &str, kind: &str, rules: &RoomVersionRules, redaction: &Pdu) -> MResult<String> {
-    let mut v: Value = serde_json::from_str(json_text).map_err(|e| MatrixError::internal(e.to_string()))?;
+pub fn redact_stored(json_text: &str, kind: &str, rules: &RoomVersionRules, redaction: &Pdu) -> Result<String> {
+    let mut v: Value = serde_json::from_str(json_text).map_err(|e| Error::internal(e.to_string()))?;
     let content = v.get("content").cloned().unwrap_or_else(|| json!({}));
     let mut content: CanonicalJsonObject = match ruma::canonical_json::to_canonical_value(&content) {
         Ok(CanonicalJsonValue::Object(o)) => o,
         _ => CanonicalJsonObject::new(),
     };
     redact_content_in_place(&mut content, &rules.redaction, kind);
-    v["content"] = serde_json::to_value(&content).map_err(|e| MatrixError::internal(e.to_string()))?;
+    v["content"] = serde_json::to_value(&content).map_err(|e| Error::internal(e.to_string()))?;
     if !v.get("unsigned").is_some_and(Value::is_object) {
         v["unsigned"] = json!({});
     }
     v["unsigned"]["redacted_because"] = redaction.to_client(None);
-    serde_json::to_string(&v).map_err(|e| MatrixError::internal(e.to_string()))
+    serde_json::to_string(&v).map_err(|e| Error::internal(e.to_string()))
 }

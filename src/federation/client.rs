@@ -6,6 +6,7 @@
 //! port 8448 default. SRV records are not looked up (no DNS resolver in the build yet): a server
 //! that publishes only SRV records is reached on port 8448 of its name.
 
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::signing_key::ServerKeys;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ pub enum FedError {
     /// The remote answered 200 with something we cannot use.
     BadResponse(String),
 }
+
+impl std::error::Error for FedError {}
 
 impl fmt::Display for FedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -65,7 +68,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 impl FederationClient {
-    pub fn new(config: &crate::Config) -> Result<Self, String> {
+    pub fn new(config: &crate::Config) -> Result<Self> {
         let tls = super::tls::client_config(&config.federation_custom_ca_list)?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
@@ -74,7 +77,7 @@ impl FederationClient {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("Ensemble/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("federation client: {e}"))?;
+            .map_err(|e| Error::internal_from("federation client", e))?;
         Ok(Self { http, well_known: Mutex::default(), verify_keys: Mutex::default(), down_until: Mutex::default() })
     }
 
@@ -122,7 +125,8 @@ impl FederationClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, FedError> {
-        let auth = super::xmatrix::authorization(keys, method.as_str(), path, destination, body).map_err(FedError::BadResponse)?;
+        let auth = super::xmatrix::authorization(keys, method.as_str(), path, destination, body)
+            .map_err(|e| FedError::BadResponse(e.message()))?;
         let url = format!("{}{path}", self.base_url(destination).await?);
         let mut req = self.http.request(method, &url).header("Authorization", auth);
         if let Some(b) = body {
@@ -206,24 +210,29 @@ impl FederationClient {
         method: &str,
         uri: &str,
         content: Option<&Value>,
-    ) -> Result<String, String> {
-        let x = super::xmatrix::parse(header.ok_or("Missing X-Matrix authorization")?).ok_or("Malformed X-Matrix authorization")?;
+    ) -> Result<String> {
+        let refuse = |why: String| Error::new(ErrorKind::Unauthorized, why);
+        let header = header.ok_or_else(|| refuse("Missing X-Matrix authorization".into()))?;
+        let x = super::xmatrix::parse(header).ok_or_else(|| refuse("Malformed X-Matrix authorization".into()))?;
         if ruma::ServerName::parse(&x.origin).is_err() {
-            return Err(format!("Invalid origin {:?}", x.origin));
+            return Err(refuse(format!("Invalid origin {:?}", x.origin)));
         }
         if let Some(d) = &x.destination
             && d != our_name
         {
-            return Err(format!("Request is for {d}, not this server"));
+            return Err(refuse(format!("Request is for {d}, not this server")));
         }
         if !x.key.starts_with("ed25519:") {
-            return Err(format!("Unsupported key {}", x.key));
+            return Err(refuse(format!("Unsupported key {}", x.key)));
         }
-        let sig = crate::ids::decode_base64(&x.sig).ok_or("Signature is not base64")?;
-        let key = self.verify_key(&x.origin, &x.key).await.map_err(|e| format!("Cannot get key {} of {}: {e}", x.key, x.origin))?;
+        let sig = crate::ids::decode_base64(&x.sig).ok_or_else(|| refuse("Signature is not base64".into()))?;
+        let key = self
+            .verify_key(&x.origin, &x.key)
+            .await
+            .map_err(|e| refuse(format!("Cannot get key {} of {}", x.key, x.origin)).with_source(e))?;
         let bytes = super::xmatrix::signing_bytes(method, uri, &x.origin, our_name, content)?;
         ruma::signatures::verify_canonical_json_bytes(&ruma::SigningKeyAlgorithm::Ed25519, &key, &sig, bytes.as_bytes())
-            .map_err(|_| format!("Invalid signature from {}", x.origin))?;
+            .map_err(|e| refuse(format!("Invalid signature from {}", x.origin)).with_source(e))?;
         Ok(x.origin)
     }
 }

@@ -25,7 +25,7 @@ pub async fn refresh(svc: &Services, user_id: &str, even_if_down: bool) -> Resul
     svc.db
         .run(move |c| e2e_keys::replace_remote(c, &user, stream_id, &devices, &cross))
         .await
-        .map_err(|e| FedError::BadResponse(format!("storing it failed: {}", e.message)))?;
+        .map_err(|e| FedError::BadResponse(format!("storing it failed: {}", e.message())))?;
     log::info!("device list of {user_id} refreshed from {server}: {n} devices, stream_id {stream_id}");
     Ok(n)
 }

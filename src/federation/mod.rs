@@ -7,6 +7,7 @@ pub mod device_lists;
 pub mod tls;
 pub mod xmatrix;
 
+use crate::error::{Error, Result};
 use crate::events::signing_key::ServerKeys;
 use serde_json::{Value, json};
 
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 const KEY_VALIDITY_MS: i64 = 7 * 24 * 3600 * 1000;
 
 /// `GET /_matrix/key/v2/server`: our verify key, signed with itself.
-pub fn server_key_document(keys: &ServerKeys) -> Result<Value, String> {
+pub fn server_key_document(keys: &ServerKeys) -> Result<Value> {
     use base64::Engine;
     let key = base64::engine::general_purpose::STANDARD_NO_PAD.encode(keys.keypair.public_key());
     let doc = json!({
@@ -23,7 +24,9 @@ pub fn server_key_document(keys: &ServerKeys) -> Result<Value, String> {
         "verify_keys": {format!("ed25519:{}", keys.keypair.version()): {"key": key}},
         "old_verify_keys": {},
     });
-    let mut canonical: ruma::CanonicalJsonObject = serde_json::from_value(doc).map_err(|e| e.to_string())?;
-    ruma::signatures::sign_json(&keys.server_name, &keys.keypair, &mut canonical).map_err(|e| e.to_string())?;
-    serde_json::to_value(canonical).map_err(|e| e.to_string())
+    let mut canonical: ruma::CanonicalJsonObject =
+        serde_json::from_value(doc).map_err(|e| Error::internal_from("signing the server key", e))?;
+    ruma::signatures::sign_json(&keys.server_name, &keys.keypair, &mut canonical)
+        .map_err(|e| Error::internal_from("signing the server key", e))?;
+    serde_json::to_value(canonical).map_err(|e| Error::internal_from("signing the server key", e))
 }

@@ -1,6 +1,7 @@
 //! rustls configurations: the client trusts the public web roots plus the configured extra CAs;
 //! the server presents the configured certificate. ring is the crypto provider throughout.
 
+use crate::error::{Error, Result};
 use rustls::RootCertStore;
 use rustls::crypto::ring;
 use rustls_pki_types::pem::PemObject;
@@ -8,39 +9,39 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub fn client_config(extra_cas: &[PathBuf]) -> Result<rustls::ClientConfig, String> {
+pub fn client_config(extra_cas: &[PathBuf]) -> Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for path in extra_cas {
         for cert in read_certs(path)? {
-            roots.add(cert).map_err(|e| format!("{}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| Error::internal_from(format!("{}", path.display()), e))?;
         }
     }
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Error::internal_from("TLS", e))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
 
-pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
     let chain = read_certs(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| Error::internal_from(format!("{}", key.display()), e))?;
     rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Error::internal_from("TLS", e))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| format!("{}: {e}", cert.display()))
+        .map_err(|e| Error::internal_from(format!("{}", cert.display()), e))
 }
 
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map_err(|e| Error::internal_from(format!("{}", path.display()), e))?
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .map_err(|e| Error::internal_from(format!("{}", path.display()), e))?;
     if certs.is_empty() {
-        return Err(format!("{}: no PEM certificate in it", path.display()));
+        return Err(Error::internal(format!("{}: no PEM certificate in it", path.display())));
     }
     Ok(certs)
 }

@@ -1,6 +1,7 @@
 //! The `Authorization: X-Matrix ...` header of server-to-server requests: the origin signs
 //! `{method, uri, origin, destination[, content]}` in canonical JSON with its ed25519 key.
 
+use crate::error::{Error, Result};
 use crate::events::signing_key::ServerKeys;
 use ruma::signatures::KeyPair;
 use serde_json::{Value, json};
@@ -15,17 +16,18 @@ pub struct XMatrix {
 }
 
 /// The canonical bytes both sides sign and verify.
-pub fn signing_bytes(method: &str, uri: &str, origin: &str, destination: &str, content: Option<&Value>) -> Result<String, String> {
+pub fn signing_bytes(method: &str, uri: &str, origin: &str, destination: &str, content: Option<&Value>) -> Result<String> {
     let mut obj = json!({"method": method, "uri": uri, "origin": origin, "destination": destination});
     if let Some(c) = content {
         obj["content"] = c.clone();
     }
-    let canonical: ruma::CanonicalJsonObject = serde_json::from_value(obj).map_err(|e| format!("request not canonical JSON: {e}"))?;
-    ruma::signatures::to_canonical_json_string_for_signing(&canonical).map_err(|e| e.to_string())
+    let canonical: ruma::CanonicalJsonObject =
+        serde_json::from_value(obj).map_err(|e| Error::internal_from("request not canonical JSON", e))?;
+    ruma::signatures::to_canonical_json_string_for_signing(&canonical).map_err(|e| Error::internal_from("X-Matrix signing", e))
 }
 
 /// The header value for a request from this server to `destination`.
-pub fn authorization(keys: &ServerKeys, method: &str, uri: &str, destination: &str, content: Option<&Value>) -> Result<String, String> {
+pub fn authorization(keys: &ServerKeys, method: &str, uri: &str, destination: &str, content: Option<&Value>) -> Result<String> {
     let bytes = signing_bytes(method, uri, &keys.server_name, destination, content)?;
     let sig = keys.keypair.sign(bytes.as_bytes());
     Ok(format!("X-Matrix origin=\"{}\",destination=\"{}\",key=\"{}\",sig=\"{}\"", keys.server_name, destination, sig.id(), sig.base64()))

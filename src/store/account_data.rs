@@ -3,13 +3,13 @@
 use super::Conn;
 use super::schema::{account_data, filters};
 use super::streams::{self, Stream};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 /// Room ID stored for global account data.
 pub const GLOBAL: &str = "";
 
-pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, content: &str) -> MResult<i64> {
+pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, content: &str) -> Result<i64> {
     super::write_txn(conn, |c| {
         let id = streams::next(c, Stream::AccountData)?;
         diesel::insert_into(account_data::table)
@@ -28,12 +28,12 @@ pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, conte
     })
 }
 
-pub fn get(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> MResult<Option<String>> {
+pub fn get(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> Result<Option<String>> {
     Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::content).first(conn).optional()?)
 }
 
 /// (room_id, type, content) changed after `since`.
-pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> MResult<Vec<(String, String, String)>> {
+pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> Result<Vec<(String, String, String)>> {
     Ok(account_data::table
         .filter(account_data::user_id.eq(user_id))
         .filter(account_data::stream_id.gt(since))
@@ -42,11 +42,11 @@ pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> MResult<Vec<
         .load(conn)?)
 }
 
-pub fn current_stream_id(conn: &mut Conn) -> MResult<i64> {
+pub fn current_stream_id(conn: &mut Conn) -> Result<i64> {
     streams::current(conn, Stream::AccountData)
 }
 
-pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> MResult<i64> {
+pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> Result<i64> {
     super::write_txn(conn, |c| {
         let max: Option<i64> = filters::table.filter(filters::user_id.eq(user_id)).select(diesel::dsl::max(filters::filter_id)).first(c)?;
         let id = max.unwrap_or(-1) + 1;
@@ -57,6 +57,6 @@ pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> MResult<i64> {
     })
 }
 
-pub fn get_filter(conn: &mut Conn, user_id: &str, id: i64) -> MResult<Option<String>> {
+pub fn get_filter(conn: &mut Conn, user_id: &str, id: i64) -> Result<Option<String>> {
     Ok(filters::table.find((user_id, id)).select(filters::filter_json).first(conn).optional()?)
 }

@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::{devices, user_ips, users};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -14,7 +14,7 @@ pub struct Seen {
 }
 
 /// Writes a batch of sightings in one transaction, and each device's latest to `devices`.
-pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> MResult<()> {
+pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> Result<()> {
     super::write_txn(conn, |c| {
         for (s, ts) in batch {
             diesel::insert_into(user_ips::table)
@@ -45,7 +45,7 @@ pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> MResult<()> {
 }
 
 /// (device_id, ip, user_agent, last_seen) for every connection of the user's current devices.
-pub fn connections(conn: &mut Conn, user_id: &str) -> MResult<Vec<(String, String, String, i64)>> {
+pub fn connections(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, String, String, i64)>> {
     Ok(user_ips::table
         .inner_join(devices::table.on(devices::user_id.eq(user_ips::user_id).and(devices::device_id.eq(user_ips::device_id))))
         .filter(user_ips::user_id.eq(user_id))
@@ -54,7 +54,7 @@ pub fn connections(conn: &mut Conn, user_id: &str) -> MResult<Vec<(String, Strin
         .load(conn)?)
 }
 
-pub fn forget_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+pub fn forget_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {
     diesel::delete(user_ips::table.filter(user_ips::user_id.eq(user_id)).filter(user_ips::device_id.eq_any(device_ids))).execute(conn)?;
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::{access_tokens, devices};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -28,7 +28,7 @@ pub struct AccessToken {
 }
 
 /// Creates the device if it does not exist (keeping its name if it does) and a token for it.
-pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Option<&str>, token_hash: &str) -> MResult<Vec<String>> {
+pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Option<&str>, token_hash: &str) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         let mut replaced = Vec::new();
         let existing: Option<String> = devices::table.find((user_id, device_id)).select(devices::device_id).first(c).optional()?;
@@ -64,23 +64,23 @@ pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Opti
     })
 }
 
-pub fn insert_token(conn: &mut Conn, token: &AccessToken) -> MResult<()> {
+pub fn insert_token(conn: &mut Conn, token: &AccessToken) -> Result<()> {
     diesel::insert_into(access_tokens::table).values(token).execute(conn)?;
     Ok(())
 }
 
-pub fn find_token(conn: &mut Conn, token_hash: &str) -> MResult<Option<AccessToken>> {
+pub fn find_token(conn: &mut Conn, token_hash: &str) -> Result<Option<AccessToken>> {
     Ok(access_tokens::table.find(token_hash).select(AccessToken::as_select()).first(conn).optional()?)
 }
 
-pub fn delete_token(conn: &mut Conn, token_hash: &str) -> MResult<()> {
+pub fn delete_token(conn: &mut Conn, token_hash: &str) -> Result<()> {
     diesel::delete(access_tokens::table.find(token_hash)).execute(conn)?;
     Ok(())
 }
 
 /// Deletes every token of the user (and their devices unless `keep_devices`), except those of
 /// `except_device`. Returns the hashes deleted so caches can forget them.
-pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&str>, keep_devices: bool) -> MResult<Vec<String>> {
+pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&str>, keep_devices: bool) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         // Tokens this user minted as an admin to act as others die with their own sessions.
         let mut q = access_tokens::table
@@ -105,16 +105,16 @@ pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&
     })
 }
 
-pub fn list_devices(conn: &mut Conn, user_id: &str) -> MResult<Vec<Device>> {
+pub fn list_devices(conn: &mut Conn, user_id: &str) -> Result<Vec<Device>> {
     Ok(devices::table.filter(devices::user_id.eq(user_id)).order(devices::device_id).select(Device::as_select()).load(conn)?)
 }
 
-pub fn find_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<Option<Device>> {
+pub fn find_device(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<Option<Device>> {
     Ok(devices::table.find((user_id, device_id)).select(Device::as_select()).first(conn).optional()?)
 }
 
 /// Renames a device; a name is part of what others see of the device list, so it counts as a change.
-pub fn rename_device(conn: &mut Conn, user_id: &str, device_id: &str, name: Option<&str>) -> MResult<usize> {
+pub fn rename_device(conn: &mut Conn, user_id: &str, device_id: &str, name: Option<&str>) -> Result<usize> {
     super::write_txn(conn, |c| {
         let n = diesel::update(devices::table.find((user_id, device_id))).set(devices::display_name.eq(name)).execute(c)?;
         if n == 1 {
@@ -125,7 +125,7 @@ pub fn rename_device(conn: &mut Conn, user_id: &str, device_id: &str, name: Opti
 }
 
 /// Deletes the devices and their tokens; returns the token hashes removed.
-pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<Vec<String>> {
+pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         let hashes: Vec<String> = access_tokens::table
             .filter(access_tokens::user_id.eq(user_id))
@@ -140,7 +140,7 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
 }
 
 /// Creates a device with no token (admin API); false if it already existed.
-pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<bool> {
+pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<bool> {
     super::write_txn(conn, |c| {
         let n = diesel::insert_into(devices::table)
             .values(Device {
@@ -162,7 +162,7 @@ pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult
 
 /// `/logout/all`: every device and token of the user, and every token the user minted as an admin
 /// to act as others; tokens an admin minted to act as this user survive (Synapse's rule).
-pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         let hashes: Vec<String> = access_tokens::table
             .filter(access_tokens::user_id.eq(user_id).and(access_tokens::puppeted_by.is_null()).or(access_tokens::puppeted_by.eq(user_id)))
@@ -178,7 +178,7 @@ pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>>
 
 /// What belongs to a device beside its tokens: pushers, connection history, E2E keys, inbox.
 /// Runs inside the caller's device deletion transaction.
-fn forget_device_data(c: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+fn forget_device_data(c: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {
     super::pushers::delete_for_devices(c, user_id, device_ids)?;
     super::client_ips::forget_devices(c, user_id, device_ids)?;
     super::e2e_keys::delete_for_devices(c, user_id, device_ids)?;

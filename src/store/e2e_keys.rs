@@ -7,7 +7,7 @@ use super::schema::{
     cross_signing_keys, device_keys, device_list_streams, devices, fallback_keys, key_signatures, one_time_keys, remote_device_lists,
     remote_devices,
 };
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ pub fn upload(
     keys: Option<&str>,
     one_time: &[OneTimeKey],
     fallback: &[OneTimeKey],
-) -> MResult<BTreeMap<String, i64>> {
+) -> Result<BTreeMap<String, i64>> {
     super::write_txn(conn, |c| {
         if let Some(json) = keys {
             let old: Option<String> = device_keys::table.find((user_id, device_id)).select(device_keys::key_json).first(c).optional()?;
@@ -54,7 +54,7 @@ pub fn upload(
                 // Clients retry uploads: the same key again is fine, a different one under the
                 // same ID would silently replace a key a peer may already have claimed.
                 Some(old) if old == k.key_json => {}
-                Some(_) => return Err(MatrixError::invalid_param(format!("One time key {} already exists with other content", k.key_id))),
+                Some(_) => return Err(Error::invalid_param(format!("One time key {} already exists with other content", k.key_id))),
                 None => {
                     diesel::insert_into(one_time_keys::table)
                         .values((
@@ -87,7 +87,7 @@ pub fn upload(
     })
 }
 
-pub fn one_time_key_counts(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<BTreeMap<String, i64>> {
+pub fn one_time_key_counts(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<BTreeMap<String, i64>> {
     let rows: Vec<(String, i64)> = one_time_keys::table
         .filter(one_time_keys::user_id.eq(user_id))
         .filter(one_time_keys::device_id.eq(device_id))
@@ -98,7 +98,7 @@ pub fn one_time_key_counts(conn: &mut Conn, user_id: &str, device_id: &str) -> M
 }
 
 /// Algorithms of the device's fallback keys that no one has claimed yet.
-pub fn unused_fallback_algorithms(conn: &mut Conn, user_id: &str, device_id: &str) -> MResult<Vec<String>> {
+pub fn unused_fallback_algorithms(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<Vec<String>> {
     Ok(fallback_keys::table
         .filter(fallback_keys::user_id.eq(user_id))
         .filter(fallback_keys::device_id.eq(device_id))
@@ -109,7 +109,7 @@ pub fn unused_fallback_algorithms(conn: &mut Conn, user_id: &str, device_id: &st
 
 /// A local user's devices with their keys (devices that uploaded none have `key_json: None`);
 /// an empty `only` means every device.
-pub fn local_devices(conn: &mut Conn, user_id: &str, only: &[String]) -> MResult<Vec<DeviceKeys>> {
+pub fn local_devices(conn: &mut Conn, user_id: &str, only: &[String]) -> Result<Vec<DeviceKeys>> {
     let mut q = devices::table
         .left_join(device_keys::table.on(device_keys::user_id.eq(devices::user_id).and(device_keys::device_id.eq(devices::device_id))))
         .filter(devices::user_id.eq(user_id))
@@ -125,7 +125,7 @@ pub fn local_devices(conn: &mut Conn, user_id: &str, only: &[String]) -> MResult
 
 /// Takes one key of `algorithm` for the device: a one-time key if any is left (removed, so no
 /// two peers get it), else the fallback key (kept, marked used).
-pub fn claim(conn: &mut Conn, user_id: &str, device_id: &str, algorithm: &str) -> MResult<Option<(String, String)>> {
+pub fn claim(conn: &mut Conn, user_id: &str, device_id: &str, algorithm: &str) -> Result<Option<(String, String)>> {
     super::write_txn(conn, |c| {
         let otk: Option<(String, String)> = one_time_keys::table
             .filter(one_time_keys::user_id.eq(user_id))
@@ -149,7 +149,7 @@ pub fn claim(conn: &mut Conn, user_id: &str, device_id: &str, algorithm: &str) -
 }
 
 /// The user's cross-signing keys by type (`master`, `self_signing`, `user_signing`).
-pub fn cross_signing(conn: &mut Conn, user_id: &str) -> MResult<BTreeMap<String, String>> {
+pub fn cross_signing(conn: &mut Conn, user_id: &str) -> Result<BTreeMap<String, String>> {
     let rows: Vec<(String, String)> = cross_signing_keys::table
         .filter(cross_signing_keys::user_id.eq(user_id))
         .select((cross_signing_keys::key_type, cross_signing_keys::key_json))
@@ -157,7 +157,7 @@ pub fn cross_signing(conn: &mut Conn, user_id: &str) -> MResult<BTreeMap<String,
     Ok(rows.into_iter().collect())
 }
 
-pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String, String>) -> MResult<()> {
+pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String, String>) -> Result<()> {
     super::write_txn(conn, |c| {
         for (kind, json) in keys {
             diesel::insert_into(cross_signing_keys::table)
@@ -178,7 +178,7 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
 /// Marks a change to the user's device list: the user moves to the head of the device list
 /// stream, so syncs see them as changed and remote servers see a newer `stream_id`. Callers run
 /// inside a write transaction, so the next position is not taken twice.
-pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> MResult<()> {
+pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> Result<()> {
     let next = super::streams::next(conn, super::streams::Stream::DeviceLists)?;
     diesel::insert_into(device_list_streams::table)
         .values((device_list_streams::user_id.eq(user_id), device_list_streams::stream_id.eq(next)))
@@ -190,13 +190,13 @@ pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> MResult<()> {
 }
 
 /// The head of the device list stream.
-pub fn device_list_position(conn: &mut Conn) -> MResult<i64> {
+pub fn device_list_position(conn: &mut Conn) -> Result<i64> {
     super::streams::current(conn, super::streams::Stream::DeviceLists)
 }
 
 /// Users whose device list changed in (after, upto] and who share a joined room with `user`
 /// (the user themself included): whom a client should re-query keys for.
-pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Vec<String>> {
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<String>> {
     let changed: Vec<String> = device_list_streams::table
         .filter(device_list_streams::stream_id.gt(after))
         .filter(device_list_streams::stream_id.le(upto))
@@ -211,12 +211,12 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResul
     Ok(users)
 }
 
-pub fn device_list_stream(conn: &mut Conn, user_id: &str) -> MResult<i64> {
+pub fn device_list_stream(conn: &mut Conn, user_id: &str) -> Result<i64> {
     Ok(device_list_streams::table.find(user_id).select(device_list_streams::stream_id).first(conn).optional()?.unwrap_or(0))
 }
 
 /// Removes the keys of deleted devices; runs inside the caller's device deletion transaction.
-pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {
     diesel::delete(device_keys::table.filter(device_keys::user_id.eq(user_id)).filter(device_keys::device_id.eq_any(device_ids)))
         .execute(conn)?;
     diesel::delete(one_time_keys::table.filter(one_time_keys::user_id.eq(user_id)).filter(one_time_keys::device_id.eq_any(device_ids)))
@@ -230,7 +230,7 @@ pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String])
 }
 
 /// Everything a deactivated user had: device and cross-signing keys go with the account.
-pub fn delete_all(conn: &mut Conn, user_id: &str) -> MResult<()> {
+pub fn delete_all(conn: &mut Conn, user_id: &str) -> Result<()> {
     diesel::delete(device_keys::table.filter(device_keys::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(one_time_keys::table.filter(one_time_keys::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(fallback_keys::table.filter(fallback_keys::user_id.eq(user_id))).execute(conn)?;
@@ -241,7 +241,7 @@ pub fn delete_all(conn: &mut Conn, user_id: &str) -> MResult<()> {
 }
 
 /// A remote user's device list as last fetched: `None` if it was never fetched.
-pub fn remote_devices(conn: &mut Conn, user_id: &str) -> MResult<Option<(i64, Vec<DeviceKeys>)>> {
+pub fn remote_devices(conn: &mut Conn, user_id: &str) -> Result<Option<(i64, Vec<DeviceKeys>)>> {
     let Some(stream_id) = remote_device_lists::table.find(user_id).select(remote_device_lists::stream_id).first(conn).optional()? else {
         return Ok(None);
     };
@@ -258,13 +258,7 @@ pub fn remote_devices(conn: &mut Conn, user_id: &str) -> MResult<Option<(i64, Ve
 
 /// Replaces a remote user's stored device list and cross-signing keys with a fresh answer from
 /// their server, in one transaction: a reader sees the old list or the new one, never a mix.
-pub fn replace_remote(
-    conn: &mut Conn,
-    user_id: &str,
-    stream_id: i64,
-    list: &[DeviceKeys],
-    cross: &BTreeMap<String, String>,
-) -> MResult<()> {
+pub fn replace_remote(conn: &mut Conn, user_id: &str, stream_id: i64, list: &[DeviceKeys], cross: &BTreeMap<String, String>) -> Result<()> {
     super::write_txn(conn, |c| {
         diesel::delete(remote_devices::table.filter(remote_devices::user_id.eq(user_id))).execute(c)?;
         for d in list {
@@ -312,7 +306,7 @@ pub struct KeySignature {
     pub signature: String,
 }
 
-pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> MResult<()> {
+pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> Result<()> {
     super::write_txn(conn, |c| {
         for s in sigs {
             diesel::insert_into(key_signatures::table)
@@ -344,7 +338,7 @@ pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> MResult<()> {
 
 /// Signatures on `target_user`'s keys that `viewer` may see: the owner's own, and the viewer's.
 /// (target key, signer user, signer key, signature).
-pub fn signatures_for(conn: &mut Conn, target_user: &str, viewer: &str) -> MResult<Vec<(String, String, String, String)>> {
+pub fn signatures_for(conn: &mut Conn, target_user: &str, viewer: &str) -> Result<Vec<(String, String, String, String)>> {
     Ok(key_signatures::table
         .filter(key_signatures::target_user.eq(target_user))
         .filter(key_signatures::signer_user.eq(target_user).or(key_signatures::signer_user.eq(viewer)))

@@ -3,7 +3,7 @@
 use super::Conn;
 use super::rooms::RoomRow;
 use super::schema::{current_state, events, memberships, rooms, txn_ids};
-use crate::error::MResult;
+use crate::error::Result;
 use crate::events::{Pdu, redact_stored, rules_for};
 use diesel::prelude::*;
 
@@ -42,7 +42,7 @@ struct EventInsert<'a> {
 /// Commits a batch in one transaction and fills in each event's stream position, taken from the
 /// event stream's allocator in the same transaction: SQLite admits one writer at a time, so
 /// positions become visible in order, and a purge of the newest events never frees a position.
-pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> MResult<()> {
+pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -128,7 +128,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
     })
 }
 
-fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> MResult<()> {
+fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> Result<()> {
     type Row = (String, String, String, Option<String>, i64, i64);
     let row: Option<Row> = events::table
         .filter(events::event_id.eq(target))
@@ -183,7 +183,7 @@ pub struct LoadedRoom {
     pub last_event: Option<(String, i64)>,
 }
 
-pub fn load_room(conn: &mut Conn, room_id: &str) -> MResult<Option<LoadedRoom>> {
+pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
     let Some(row) = rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()? else {
         return Ok(None);
     };
@@ -239,7 +239,7 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> MResult<Option<LoadedRoom>> 
     Ok(Some(LoadedRoom { row, state, last_event }))
 }
 
-pub fn event_by_id(conn: &mut Conn, event_id: &str) -> MResult<Option<Pdu>> {
+pub fn event_by_id(conn: &mut Conn, event_id: &str) -> Result<Option<Pdu>> {
     let row: Option<(i64, String)> =
         events::table.filter(events::event_id.eq(event_id)).select((events::stream_ordering, events::json)).first(conn).optional()?;
     Ok(row.and_then(|(pos, json)| readable_one(event_id, pos, &json)))
@@ -247,11 +247,11 @@ pub fn event_by_id(conn: &mut Conn, event_id: &str) -> MResult<Option<Pdu>> {
 
 /// The room and sender of an event, from its columns: found even when its JSON is unreadable,
 /// so such an event can still be redacted.
-pub fn event_origin(conn: &mut Conn, event_id: &str) -> MResult<Option<(String, String)>> {
+pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, String)>> {
     Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
-pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> MResult<Option<String>> {
+pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<String>> {
     Ok(txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?)
 }
 
@@ -259,7 +259,7 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> MResult<Option<String>> {
 pub const TXN_SCOPE_SEP: char = '\u{1f}';
 
 /// The transaction ID a device used for each of these events, for `unsigned.transaction_id`.
-pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &[String]) -> MResult<Vec<(String, String)>> {
+pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &[String]) -> Result<Vec<(String, String)>> {
     let rows: Vec<(String, String)> = txn_ids::table
         .filter(txn_ids::user_id.eq(user_id))
         .filter(txn_ids::device_id.eq(device_id))
@@ -270,7 +270,7 @@ pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &
 }
 
 /// The head of the event stream (not the newest event present: a purge may have deleted it).
-pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
+pub fn max_stream(conn: &mut Conn) -> Result<i64> {
     super::streams::current(conn, super::streams::Stream::Events)
 }
 
@@ -285,7 +285,7 @@ pub fn room_events(
     limit: i64,
     newest_first: bool,
     types: Option<&[String]>,
-) -> MResult<Vec<Pdu>> {
+) -> Result<Vec<Pdu>> {
     let (mut after, mut upto) = (after, upto);
     let mut out = Vec::new();
     loop {
@@ -318,12 +318,12 @@ pub fn room_events(
 }
 
 /// The room's state as of stream position `at` (inclusive): the newest event per state key.
-pub fn state_at(conn: &mut Conn, room_id: &str, at: i64) -> MResult<Vec<Pdu>> {
+pub fn state_at(conn: &mut Conn, room_id: &str, at: i64) -> Result<Vec<Pdu>> {
     state_between(conn, room_id, 0, at)
 }
 
 /// The newest state event per key with `after < position <= upto`.
-pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> MResult<Vec<Pdu>> {
+pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> Result<Vec<Pdu>> {
     let rows: Vec<(String, i64, String, String, Option<String>)> = events::table
         .filter(events::room_id.eq(room_id))
         .filter(events::state_key.is_not_null())
@@ -342,7 +342,7 @@ pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> M
 }
 
 /// The current state of a room as stored.
-pub fn current_state(conn: &mut Conn, room_id: &str) -> MResult<Vec<Pdu>> {
+pub fn current_state(conn: &mut Conn, room_id: &str) -> Result<Vec<Pdu>> {
     let rows: Vec<(String, i64, String)> = current_state::table
         .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
         .filter(current_state::room_id.eq(room_id))
@@ -352,7 +352,7 @@ pub fn current_state(conn: &mut Conn, room_id: &str) -> MResult<Vec<Pdu>> {
     Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
-pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) -> MResult<Option<Pdu>> {
+pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) -> Result<Option<Pdu>> {
     let row: Option<(String, i64, String)> = current_state::table
         .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
         .filter(current_state::room_id.eq(room_id))
@@ -365,7 +365,7 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
 }
 
 /// The current state events with an empty state key of the given types, for many rooms at once.
-pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str]) -> MResult<Vec<Pdu>> {
+pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str]) -> Result<Vec<Pdu>> {
     let rows: Vec<(String, i64, String)> = current_state::table
         .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
         .filter(current_state::room_id.eq_any(room_ids))
@@ -381,7 +381,7 @@ pub type SearchableRow = (i64, String, String, String, String);
 
 /// Searchable events (messages, names, topics, redactions) after `after`, oldest first.
 /// Redacted events are skipped.
-pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> MResult<Vec<SearchableRow>> {
+pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<SearchableRow>> {
     Ok(events::table
         .filter(events::stream_ordering.gt(after))
         .filter(events::event_type.eq_any(["m.room.message", "m.room.name", "m.room.topic", "m.room.redaction"]))
@@ -393,6 +393,6 @@ pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> MResult<Vec<S
 }
 
 /// Whether any event was ever stored (and so signed with the server's key).
-pub fn any_event(conn: &mut Conn) -> MResult<bool> {
+pub fn any_event(conn: &mut Conn) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(events::table.select(events::stream_ordering))).get_result(conn)?)
 }

@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::media;
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 use image::{ImageDecoder, ImageFormat};
 use std::fs::File;
@@ -25,17 +25,17 @@ pub struct Media {
     pub unused_expires_at: Option<i64>,
 }
 
-pub fn insert(conn: &mut Conn, m: &Media) -> MResult<()> {
+pub fn insert(conn: &mut Conn, m: &Media) -> Result<()> {
     diesel::insert_into(media::table).values(m).execute(conn)?;
     Ok(())
 }
 
-pub fn find(conn: &mut Conn, id: &str) -> MResult<Option<Media>> {
+pub fn find(conn: &mut Conn, id: &str) -> Result<Option<Media>> {
     Ok(media::table.find(id).select(Media::as_select()).first(conn).optional()?)
 }
 
 /// Fills in a media ID reserved with `/create`.
-pub fn complete(conn: &mut Conn, id: &str, media_type: Option<&str>, length: i64, upload_name: Option<&str>) -> MResult<usize> {
+pub fn complete(conn: &mut Conn, id: &str, media_type: Option<&str>, length: i64, upload_name: Option<&str>) -> Result<usize> {
     Ok(diesel::update(media::table.find(id).filter(media::uploaded.eq(false)))
         .set((
             media::uploaded.eq(true),
@@ -46,13 +46,13 @@ pub fn complete(conn: &mut Conn, id: &str, media_type: Option<&str>, length: i64
         .execute(conn)?)
 }
 
-pub fn touch(conn: &mut Conn, id: &str, ts: i64) -> MResult<()> {
+pub fn touch(conn: &mut Conn, id: &str, ts: i64) -> Result<()> {
     diesel::update(media::table.find(id)).set(media::last_access_ts.eq(ts)).execute(conn)?;
     Ok(())
 }
 
 /// A user's uploaded media, newest first (ties by media ID, descending), and the total.
-pub fn list_for_user(conn: &mut Conn, user_id: &str, from: i64, limit: i64) -> MResult<(Vec<Media>, i64)> {
+pub fn list_for_user(conn: &mut Conn, user_id: &str, from: i64, limit: i64) -> Result<(Vec<Media>, i64)> {
     let base = || media::table.filter(media::user_id.eq(user_id)).filter(media::uploaded.eq(true));
     let total = base().count().get_result(conn)?;
     let rows =
@@ -60,7 +60,7 @@ pub fn list_for_user(conn: &mut Conn, user_id: &str, from: i64, limit: i64) -> M
     Ok((rows, total))
 }
 
-pub fn delete(conn: &mut Conn, ids: &[String]) -> MResult<usize> {
+pub fn delete(conn: &mut Conn, ids: &[String]) -> Result<usize> {
     Ok(diesel::delete(media::table.filter(media::media_id.eq_any(ids))).execute(conn)?)
 }
 

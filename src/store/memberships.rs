@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::memberships;
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable)]
@@ -19,7 +19,7 @@ fn cols() -> (memberships::room_id, memberships::user_id, memberships::membershi
 }
 
 /// Every room the user has a membership in (not forgotten), newest change last.
-pub fn user_memberships(conn: &mut Conn, user_id: &str) -> MResult<Vec<MembershipRow>> {
+pub fn user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<MembershipRow>> {
     Ok(memberships::table
         .filter(memberships::user_id.eq(user_id))
         .filter(memberships::forgotten.eq(false))
@@ -30,14 +30,14 @@ pub fn user_memberships(conn: &mut Conn, user_id: &str) -> MResult<Vec<Membershi
 
 /// Rooms the user is joined to, then rooms they are invited to, each in membership order: what
 /// a deactivation or an evacuation leaves or rejects.
-pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
     let mut ms = user_memberships(conn, user_id)?;
     ms.retain(|m| matches!(m.membership.as_str(), "join" | "invite"));
     ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
     Ok(ms.into_iter().map(|m| m.room_id).collect())
 }
 
-pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
+pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
     Ok(memberships::table
         .filter(memberships::user_id.eq(user_id))
         .filter(memberships::membership.eq("join"))
@@ -46,21 +46,21 @@ pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> MResult<Vec<String>> {
         .load(conn)?)
 }
 
-pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<Option<MembershipRow>> {
+pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
     Ok(memberships::table.find((room_id, user_id)).select(cols()).first(conn).optional()?)
 }
 
-pub fn room_members(conn: &mut Conn, room_id: &str) -> MResult<Vec<MembershipRow>> {
+pub fn room_members(conn: &mut Conn, room_id: &str) -> Result<Vec<MembershipRow>> {
     Ok(memberships::table.filter(memberships::room_id.eq(room_id)).order(memberships::stream_ordering.asc()).select(cols()).load(conn)?)
 }
 
-pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> MResult<()> {
+pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<()> {
     diesel::update(memberships::table.find((room_id, user_id))).set(memberships::forgotten.eq(true)).execute(conn)?;
     Ok(())
 }
 
 /// Users sharing a joined room with `user`, and the user: who sees their device list and presence.
-pub fn room_mates(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
+pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<String>> {
     let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
     let mut users: Vec<String> = mine
         .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
@@ -77,7 +77,7 @@ pub fn room_mates(conn: &mut Conn, user: &str) -> MResult<Vec<String>> {
 }
 
 /// Whether `a` and `b` are both joined to some room.
-pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> MResult<bool> {
+pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> Result<bool> {
     let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
     let shared = mine
         .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))

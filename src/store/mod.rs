@@ -19,7 +19,7 @@ pub mod to_device;
 pub mod users;
 pub mod visibility;
 
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
@@ -54,29 +54,29 @@ pub struct Db {
 }
 
 impl Db {
-    pub fn open(path: &Path, size: u32) -> Result<Self, String> {
+    pub fn open(path: &Path, size: u32) -> Result<Self> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::internal_from(format!("creating {}", dir.display()), e))?;
         }
         let manager = ConnectionManager::<Conn>::new(path.to_string_lossy());
         let pool = Pool::builder()
             .max_size(size.max(2))
             .connection_customizer(Box::new(Pragmas))
             .build(manager)
-            .map_err(|e| format!("opening database {}: {e}", path.display()))?;
-        let mut conn = pool.get().map_err(|e| format!("database connection: {e}"))?;
+            .map_err(|e| Error::internal_from(format!("opening database {}", path.display()), e))?;
+        let mut conn = pool.get().map_err(|e| Error::internal_from("database connection", e))?;
         // WAL is a property of the file: set once, before other connections write.
-        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| format!("enabling WAL: {e}"))?;
-        conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| format!("migrations: {e}"))?;
-        optimize(&mut conn).map_err(|e| format!("optimize: {}", e.message))?;
+        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| Error::internal_from("enabling WAL", e))?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| Error::internal_from("migrations", e))?;
+        optimize(&mut conn)?;
         Ok(Self { pool })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, f: F) -> MResult<T>
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Conn) -> MResult<T> + Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
@@ -84,11 +84,11 @@ impl Db {
             f(&mut conn)
         })
         .await
-        .map_err(|e| MatrixError::internal(format!("blocking task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
     }
 
     /// For code that is already on a blocking thread (CLI, actor load paths inside `run`).
-    pub fn get(&self) -> MResult<diesel::r2d2::PooledConnection<ConnectionManager<Conn>>> {
+    pub fn get(&self) -> Result<diesel::r2d2::PooledConnection<ConnectionManager<Conn>>> {
         Ok(self.pool.get()?)
     }
 }
@@ -96,14 +96,14 @@ impl Db {
 /// Refreshes the planner's statistics where they are stale, so sorted listings (the admin user
 /// list above all) walk their sort key's index instead of filtering on a low-cardinality flag
 /// and sorting in memory. Cheap when nothing changed; run at start and periodically.
-pub fn optimize(conn: &mut Conn) -> MResult<()> {
+pub fn optimize(conn: &mut Conn) -> Result<()> {
     conn.batch_execute("PRAGMA optimize = 0x10002;")?;
     Ok(())
 }
 
 /// Runs `f` in an IMMEDIATE transaction so concurrent writers queue on the busy timeout
 /// instead of failing to upgrade a read lock.
-pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> MResult<T>) -> MResult<T> {
+pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
     let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth().ok().flatten();
     if depth.is_some() {

@@ -4,7 +4,7 @@
 use super::Conn;
 use super::schema::presence;
 use super::streams::{self, Stream};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable)]
@@ -20,7 +20,7 @@ pub const ACTIVE_REFRESH_MS: i64 = 60_000;
 
 /// Sets the user's state (and status message, when `Some`) and marks them active now. Returns
 /// the new stream position when what others see changed, `None` otherwise.
-pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&str>>, now: i64) -> MResult<Option<i64>> {
+pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&str>>, now: i64) -> Result<Option<i64>> {
     // Most calls come from syncs and change nothing: decide that with a read, so a sync does not
     // take the write lock.
     if status_msg.is_none()
@@ -66,7 +66,7 @@ pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&
     })
 }
 
-pub fn get(conn: &mut Conn, user: &str) -> MResult<Option<Presence>> {
+pub fn get(conn: &mut Conn, user: &str) -> Result<Option<Presence>> {
     Ok(presence::table
         .find(user)
         .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
@@ -74,12 +74,12 @@ pub fn get(conn: &mut Conn, user: &str) -> MResult<Option<Presence>> {
         .optional()?)
 }
 
-pub fn position(conn: &mut Conn) -> MResult<i64> {
+pub fn position(conn: &mut Conn) -> Result<i64> {
     streams::current(conn, Stream::Presence)
 }
 
 /// Presence of `user`'s room-mates (and their own) that changed in (after, upto].
-pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Vec<Presence>> {
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<Presence>> {
     let changed: Vec<Presence> = presence::table
         .filter(presence::stream_id.gt(after))
         .filter(presence::stream_id.le(upto))

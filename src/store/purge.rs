@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::{account_data, current_state, events, memberships, pending_purges, room_aliases, rooms, txn_ids};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 /// Rows deleted per transaction, so other rooms' commits are not held up behind one huge delete.
@@ -11,7 +11,7 @@ const CHUNK: i64 = 100_000;
 /// Deletes the room row first (so the room is unknown at once), then its state, memberships,
 /// aliases, transaction IDs and room account data, then its events in chunks. Media is kept.
 /// Returns the number of events deleted.
-pub fn purge_room(conn: &mut Conn, room_id: &str) -> MResult<usize> {
+pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     super::write_txn(conn, |c| {
         diesel::insert_into(pending_purges::table).values(pending_purges::room_id.eq(room_id)).on_conflict_do_nothing().execute(c)?;
         diesel::delete(rooms::table.find(room_id)).execute(c)?;
@@ -38,7 +38,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> MResult<usize> {
 }
 
 /// Finishes purges a crash interrupted. Returns the rooms finished.
-pub fn resume_purges(conn: &mut Conn) -> MResult<Vec<String>> {
+pub fn resume_purges(conn: &mut Conn) -> Result<Vec<String>> {
     let rooms: Vec<String> = pending_purges::table.select(pending_purges::room_id).load(conn)?;
     for r in &rooms {
         purge_room(conn, r)?;
@@ -46,7 +46,7 @@ pub fn resume_purges(conn: &mut Conn) -> MResult<Vec<String>> {
     Ok(rooms)
 }
 
-fn delete_events(conn: &mut Conn, room_id: &str) -> MResult<usize> {
+fn delete_events(conn: &mut Conn, room_id: &str) -> Result<usize> {
     let mut total = 0;
     loop {
         let n = super::write_txn(conn, |c| {

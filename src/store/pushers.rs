@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::pushers;
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -21,13 +21,13 @@ pub struct Pusher {
     pub created_ts: i64,
 }
 
-pub fn list(conn: &mut Conn, user_id: &str) -> MResult<Vec<Pusher>> {
+pub fn list(conn: &mut Conn, user_id: &str) -> Result<Vec<Pusher>> {
     Ok(pushers::table.filter(pushers::user_id.eq(user_id)).order(pushers::created_ts.asc()).select(Pusher::as_select()).load(conn)?)
 }
 
 /// Creates or replaces the pusher (user, app_id, pushkey); without `append`, the same
 /// (app_id, pushkey) is removed from every other user, as the spec requires.
-pub fn set(conn: &mut Conn, p: &Pusher, append: bool) -> MResult<()> {
+pub fn set(conn: &mut Conn, p: &Pusher, append: bool) -> Result<()> {
     super::write_txn(conn, |c| {
         if !append {
             diesel::delete(
@@ -44,11 +44,11 @@ pub fn set(conn: &mut Conn, p: &Pusher, append: bool) -> MResult<()> {
     })
 }
 
-pub fn delete(conn: &mut Conn, user_id: &str, app_id: &str, pushkey: &str) -> MResult<usize> {
+pub fn delete(conn: &mut Conn, user_id: &str, app_id: &str, pushkey: &str) -> Result<usize> {
     Ok(diesel::delete(pushers::table.find((user_id, app_id, pushkey))).execute(conn)?)
 }
 
-pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {
     diesel::delete(pushers::table.filter(pushers::user_id.eq(user_id)).filter(pushers::device_id.eq_any(device_ids))).execute(conn)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use super::Conn;
 use super::schema::{memberships, receipts};
 use super::streams::{self, Stream};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable)]
@@ -28,7 +28,7 @@ pub struct NewReceipt<'a> {
 
 /// Records the receipt unless the user already has one at a later event; returns its stream
 /// position, or `None` when nothing changed.
-pub fn set(conn: &mut Conn, r: &NewReceipt) -> MResult<Option<i64>> {
+pub fn set(conn: &mut Conn, r: &NewReceipt) -> Result<Option<i64>> {
     super::write_txn(conn, |c| {
         let key = (r.room_id, r.user_id, r.receipt_type, r.thread_id);
         let current: Option<i64> = receipts::table.find(key).select(receipts::event_stream).first(c).optional()?;
@@ -61,13 +61,13 @@ pub fn set(conn: &mut Conn, r: &NewReceipt) -> MResult<Option<i64>> {
 }
 
 /// The head of the receipt stream; a purged room's receipts keep their positions taken.
-pub fn position(conn: &mut Conn) -> MResult<i64> {
+pub fn position(conn: &mut Conn) -> Result<i64> {
     streams::current(conn, Stream::Receipts)
 }
 
 /// Receipts changed in (after, upto] in rooms `user` is joined to; private receipts only the
 /// owner's. `after` 0 means every current receipt (an initial sync).
-pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Vec<Receipt>> {
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<Receipt>> {
     Ok(receipts::table
         .inner_join(memberships::table.on(memberships::room_id.eq(receipts::room_id)))
         .filter(memberships::user_id.eq(user))

@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::{memberships, room_aliases, rooms};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -15,16 +15,16 @@ pub struct RoomRow {
     pub created_ts: i64,
 }
 
-pub fn room_row(conn: &mut Conn, room_id: &str) -> MResult<Option<RoomRow>> {
+pub fn room_row(conn: &mut Conn, room_id: &str) -> Result<Option<RoomRow>> {
     Ok(rooms::table.find(room_id).select(RoomRow::as_select()).first(conn).optional()?)
 }
 
-pub fn alias_room(conn: &mut Conn, alias: &str) -> MResult<Option<(String, String)>> {
+pub fn alias_room(conn: &mut Conn, alias: &str) -> Result<Option<(String, String)>> {
     Ok(room_aliases::table.find(alias).select((room_aliases::room_id, room_aliases::creator)).first(conn).optional()?)
 }
 
 /// Returns false if the alias is taken.
-pub fn add_alias(conn: &mut Conn, alias: &str, room_id: &str, creator: &str) -> MResult<bool> {
+pub fn add_alias(conn: &mut Conn, alias: &str, room_id: &str, creator: &str) -> Result<bool> {
     let n = diesel::insert_into(room_aliases::table)
         .values((room_aliases::alias.eq(alias), room_aliases::room_id.eq(room_id), room_aliases::creator.eq(creator)))
         .on_conflict_do_nothing()
@@ -32,16 +32,16 @@ pub fn add_alias(conn: &mut Conn, alias: &str, room_id: &str, creator: &str) -> 
     Ok(n == 1)
 }
 
-pub fn delete_alias(conn: &mut Conn, alias: &str) -> MResult<bool> {
+pub fn delete_alias(conn: &mut Conn, alias: &str) -> Result<bool> {
     Ok(diesel::delete(room_aliases::table.find(alias)).execute(conn)? == 1)
 }
 
-pub fn room_aliases(conn: &mut Conn, room_id: &str) -> MResult<Vec<String>> {
+pub fn room_aliases(conn: &mut Conn, room_id: &str) -> Result<Vec<String>> {
     Ok(room_aliases::table.filter(room_aliases::room_id.eq(room_id)).select(room_aliases::alias).load(conn)?)
 }
 
 /// Rooms published to the room directory with their joined member counts, largest first.
-pub fn published_rooms(conn: &mut Conn) -> MResult<Vec<(String, i64)>> {
+pub fn published_rooms(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
     let published: Vec<String> = rooms::table.filter(rooms::is_public.eq(true)).select(rooms::room_id).load(conn)?;
     let counts: Vec<(String, i64)> = memberships::table
         .filter(memberships::room_id.eq_any(&published))
@@ -56,6 +56,6 @@ pub fn published_rooms(conn: &mut Conn) -> MResult<Vec<(String, i64)>> {
 }
 
 /// Publishes the room to the directory or withdraws it; false if the room is unknown.
-pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> MResult<bool> {
+pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> Result<bool> {
     Ok(diesel::update(rooms::table.find(room_id)).set(rooms::is_public.eq(published)).execute(conn)? == 1)
 }

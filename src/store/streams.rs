@@ -8,7 +8,7 @@
 
 use super::Conn;
 use super::schema::stream_positions;
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ pub struct Heads {
 
 /// Takes `n` (at least 1) consecutive positions and returns the last; the first is `last - n + 1`.
 /// Run it inside the write transaction that stores the rows.
-pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> MResult<i64> {
+pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> Result<i64> {
     Ok(diesel::update(stream_positions::table.find(stream.key()))
         .set(stream_positions::position.eq(stream_positions::position + n.max(1)))
         .returning(stream_positions::position)
@@ -59,16 +59,16 @@ pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> MResult<i64> {
 }
 
 /// Takes the next position of `stream`.
-pub fn next(conn: &mut Conn, stream: Stream) -> MResult<i64> {
+pub fn next(conn: &mut Conn, stream: Stream) -> Result<i64> {
     take(conn, stream, 1)
 }
 
 /// The highest position handed out on `stream` (0 before the first).
-pub fn current(conn: &mut Conn, stream: Stream) -> MResult<i64> {
+pub fn current(conn: &mut Conn, stream: Stream) -> Result<i64> {
     Ok(stream_positions::table.find(stream.key()).select(stream_positions::position).first::<i64>(conn).optional()?.unwrap_or(0))
 }
 
-pub fn heads(conn: &mut Conn) -> MResult<Heads> {
+pub fn heads(conn: &mut Conn) -> Result<Heads> {
     let rows: Vec<(String, i64)> = stream_positions::table.select((stream_positions::stream, stream_positions::position)).load(conn)?;
     let mut h = Heads::default();
     for (stream, position) in rows {
@@ -93,7 +93,7 @@ pub const TYPING_BLOCK: i64 = 1 << 32;
 /// Reserves the typing positions of this server life: returns the first, above every position
 /// any earlier life could have handed out, and records the end of the block. The clock is a
 /// floor so tokens from before this allocator existed (clock-seeded) stay behind.
-pub fn reserve_typing(conn: &mut Conn, now_ms: i64) -> MResult<i64> {
+pub fn reserve_typing(conn: &mut Conn, now_ms: i64) -> Result<i64> {
     super::write_txn(conn, |c| {
         let start = current(c, Stream::Typing)?.max(now_ms);
         diesel::update(stream_positions::table.find(Stream::Typing.key()))

@@ -3,7 +3,7 @@
 use super::Conn;
 use super::schema::{devices, to_device_messages, to_device_txns};
 use super::streams::{self, Stream};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 /// One message to deliver: the recipient device (`*` for all of the user's devices), type, content.
@@ -25,7 +25,7 @@ pub struct Delivered {
 
 /// Queues the messages in one transaction. Returns the recipients (users) and the new stream
 /// position, or `None` if the sender's device already used this transaction ID.
-pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, msgs: &[Outgoing]) -> MResult<Option<(Vec<String>, i64)>> {
+pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, msgs: &[Outgoing]) -> Result<Option<(Vec<String>, i64)>> {
     super::write_txn(conn, |c| {
         let fresh = diesel::insert_into(to_device_txns::table)
             .values((to_device_txns::user_id.eq(sender), to_device_txns::device_id.eq(sender_device), to_device_txns::txn_id.eq(txn_id)))
@@ -64,12 +64,12 @@ pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, ms
 }
 
 /// The head of the to-device stream: acknowledged (deleted) messages keep their positions taken.
-pub fn max_stream(conn: &mut Conn) -> MResult<i64> {
+pub fn max_stream(conn: &mut Conn) -> Result<i64> {
     streams::current(conn, Stream::ToDevice)
 }
 
 /// Messages for the device in (after, upto], oldest first, at most `limit`.
-pub fn pending(conn: &mut Conn, user_id: &str, device_id: &str, after: i64, upto: i64, limit: i64) -> MResult<Vec<Delivered>> {
+pub fn pending(conn: &mut Conn, user_id: &str, device_id: &str, after: i64, upto: i64, limit: i64) -> Result<Vec<Delivered>> {
     Ok(to_device_messages::table
         .filter(to_device_messages::user_id.eq(user_id))
         .filter(to_device_messages::device_id.eq(device_id))
@@ -82,7 +82,7 @@ pub fn pending(conn: &mut Conn, user_id: &str, device_id: &str, after: i64, upto
 }
 
 /// The device has seen everything up to `upto`: those messages are done with.
-pub fn acknowledge(conn: &mut Conn, user_id: &str, device_id: &str, upto: i64) -> MResult<usize> {
+pub fn acknowledge(conn: &mut Conn, user_id: &str, device_id: &str, upto: i64) -> Result<usize> {
     Ok(diesel::delete(
         to_device_messages::table
             .filter(to_device_messages::user_id.eq(user_id))
@@ -93,7 +93,7 @@ pub fn acknowledge(conn: &mut Conn, user_id: &str, device_id: &str, upto: i64) -
 }
 
 /// A deleted device's inbox and transaction IDs go with it.
-pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> MResult<()> {
+pub fn delete_for_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {
     diesel::delete(
         to_device_messages::table.filter(to_device_messages::user_id.eq(user_id)).filter(to_device_messages::device_id.eq_any(device_ids)),
     )

@@ -2,7 +2,7 @@
 
 use super::Conn;
 use super::schema::{profiles, users};
-use crate::error::MResult;
+use crate::error::Result;
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -49,16 +49,16 @@ impl User {
     }
 }
 
-pub fn find(conn: &mut Conn, id: &str) -> MResult<Option<User>> {
+pub fn find(conn: &mut Conn, id: &str) -> Result<Option<User>> {
     Ok(users::table.find(id).select(User::as_select()).first(conn).optional()?)
 }
 
-pub fn exists(conn: &mut Conn, id: &str) -> MResult<bool> {
+pub fn exists(conn: &mut Conn, id: &str) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(users::table.find(id))).get_result(conn)?)
 }
 
 /// Inserts the user and a profile whose displayname is the localpart. Returns false if taken.
-pub fn create(conn: &mut Conn, user: &User) -> MResult<bool> {
+pub fn create(conn: &mut Conn, user: &User) -> Result<bool> {
     super::write_txn(conn, |c| {
         if exists(c, &user.user_id)? {
             return Ok(false);
@@ -70,23 +70,23 @@ pub fn create(conn: &mut Conn, user: &User) -> MResult<bool> {
     })
 }
 
-pub fn set_password_hash(conn: &mut Conn, id: &str, hash: Option<&str>) -> MResult<usize> {
+pub fn set_password_hash(conn: &mut Conn, id: &str, hash: Option<&str>) -> Result<usize> {
     Ok(diesel::update(users::table.find(id)).set(users::password_hash.eq(hash)).execute(conn)?)
 }
 
-pub fn set_admin(conn: &mut Conn, id: &str, admin: bool) -> MResult<usize> {
+pub fn set_admin(conn: &mut Conn, id: &str, admin: bool) -> Result<usize> {
     Ok(diesel::update(users::table.find(id)).set(users::admin.eq(admin)).execute(conn)?)
 }
 
-pub fn set_deactivated(conn: &mut Conn, id: &str, deactivated: bool) -> MResult<usize> {
+pub fn set_deactivated(conn: &mut Conn, id: &str, deactivated: bool) -> Result<usize> {
     Ok(diesel::update(users::table.find(id)).set(users::deactivated.eq(deactivated)).execute(conn)?)
 }
 
-pub fn profile(conn: &mut Conn, id: &str) -> MResult<Option<Profile>> {
+pub fn profile(conn: &mut Conn, id: &str) -> Result<Option<Profile>> {
     Ok(profiles::table.find(id).select(Profile::as_select()).first(conn).optional()?)
 }
 
-pub fn set_profile(conn: &mut Conn, p: &Profile) -> MResult<()> {
+pub fn set_profile(conn: &mut Conn, p: &Profile) -> Result<()> {
     diesel::insert_into(profiles::table)
         .values(p)
         .on_conflict(profiles::user_id)
@@ -98,7 +98,7 @@ pub fn set_profile(conn: &mut Conn, p: &Profile) -> MResult<()> {
 
 /// Marks the user deactivated, removes password, devices and tokens; with `erase` also the
 /// profile. Returns the token hashes removed.
-pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> MResult<Vec<String>> {
+pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         diesel::update(users::table.find(id)).set((users::deactivated.eq(true), users::password_hash.eq(None::<String>))).execute(c)?;
         if erase {
@@ -188,7 +188,7 @@ diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql
 pub type ListedUser = (User, Option<String>, Option<String>);
 
 /// One page of users with their profiles, and the total matching the filters.
-pub fn list(conn: &mut Conn, q: &ListQuery) -> MResult<(Vec<ListedUser>, i64)> {
+pub fn list(conn: &mut Conn, q: &ListQuery) -> Result<(Vec<ListedUser>, i64)> {
     let build = || {
         // Every user has a profile row (created with the user), so an inner join loses no one and
         // lets the planner walk a profile index when sorting by displayname or avatar.
@@ -249,7 +249,7 @@ pub fn update_flags(
     locked: Option<bool>,
     shadow_banned: Option<bool>,
     user_type: Option<Option<String>>,
-) -> MResult<()> {
+) -> Result<()> {
     if let Some(l) = locked {
         diesel::update(users::table.find(id)).set(users::locked.eq(l)).execute(conn)?;
     }
@@ -263,12 +263,12 @@ pub fn update_flags(
 }
 
 /// Clears the deactivated and erased flags (the password is set separately).
-pub fn reactivate(conn: &mut Conn, id: &str) -> MResult<()> {
+pub fn reactivate(conn: &mut Conn, id: &str) -> Result<()> {
     diesel::update(users::table.find(id)).set((users::deactivated.eq(false), users::erased.eq(false))).execute(conn)?;
     Ok(())
 }
 
-pub fn threepids(conn: &mut Conn, id: &str) -> MResult<Vec<(String, String, i64, i64)>> {
+pub fn threepids(conn: &mut Conn, id: &str) -> Result<Vec<(String, String, i64, i64)>> {
     use super::schema::user_threepids as t;
     Ok(t::table
         .filter(t::user_id.eq(id))
@@ -278,7 +278,7 @@ pub fn threepids(conn: &mut Conn, id: &str) -> MResult<Vec<(String, String, i64,
 }
 
 /// Replaces the user's third-party IDs with `list` (medium, address).
-pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> MResult<()> {
+pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> Result<()> {
     use super::schema::user_threepids as t;
     super::write_txn(conn, |c| {
         let now = crate::ids::now_ms();
@@ -303,14 +303,14 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> MR
 }
 
 /// Users erased at deactivation: their events are hidden from people who joined later.
-pub fn erased_users(conn: &mut Conn) -> MResult<std::collections::HashSet<String>> {
+pub fn erased_users(conn: &mut Conn) -> Result<std::collections::HashSet<String>> {
     Ok(users::table.filter(users::erased.eq(true)).select(users::user_id).load::<String>(conn)?.into_iter().collect())
 }
 
 /// `/user_directory/search`: active users whose localpart or displayname contains `term`
 /// (case-insensitive), limited to users sharing a joined room with `me` or joined to a
 /// published room unless `everyone`. At most `limit` rows, ordered by displayname then user ID.
-pub fn search_directory(conn: &mut Conn, me: &str, term: &str, limit: i64, everyone: bool) -> MResult<Vec<ListedProfile>> {
+pub fn search_directory(conn: &mut Conn, me: &str, term: &str, limit: i64, everyone: bool) -> Result<Vec<ListedProfile>> {
     use super::schema::{memberships, rooms};
     let escaped: String =
         term.to_lowercase().chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();

@@ -3,7 +3,7 @@
 
 use super::Conn;
 use super::schema::events;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::events::visibility::{Change, HistoryView, Membership, StateAccess, Visibility};
 use diesel::prelude::*;
@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The user's view of the room: built from the user's membership events and the room's
 /// visibility events, in stream order.
-pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<HistoryView> {
+pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> Result<HistoryView> {
     // Both branches are lookups in the (room_id, event_type, state_key, stream_ordering) index:
     // only the few matching rows are read, however long the room's history.
     let rows: Vec<(i64, String, String)> = events::table
@@ -44,18 +44,18 @@ pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<Histo
 
 /// The view and the state the user may read; 404 if the room does not exist, 403 if the user
 /// may read nothing of it (never joined, not world readable).
-pub fn require_view(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<(HistoryView, StateAccess)> {
+pub fn require_view(c: &mut Conn, room_id: &str, user_id: &str) -> Result<(HistoryView, StateAccess)> {
     let view = history_view(c, room_id, user_id)?;
     match view.state_access() {
         Some(access) => Ok((view, access)),
-        None if super::rooms::room_row(c, room_id)?.is_none() => Err(MatrixError::not_found("Unknown room")),
-        None => Err(MatrixError::forbidden("You are not allowed to read this room")),
+        None if super::rooms::room_row(c, room_id)?.is_none() => Err(Error::not_found("Unknown room")),
+        None => Err(Error::forbidden("You are not allowed to read this room")),
     }
 }
 
 /// The state the user may read, with [`require_view`]'s errors; a joined user's answer comes from
 /// their membership row alone.
-pub fn require_state_access(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<StateAccess> {
+pub fn require_state_access(c: &mut Conn, room_id: &str, user_id: &str) -> Result<StateAccess> {
     if is_joined(c, room_id, user_id)? {
         return Ok(StateAccess::Current);
     }
@@ -64,22 +64,22 @@ pub fn require_state_access(c: &mut Conn, room_id: &str, user_id: &str) -> MResu
 
 /// Whether the user may list the current members: joined, or the room is world readable; 403 or
 /// 404 otherwise.
-pub fn require_current_members(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<()> {
+pub fn require_current_members(c: &mut Conn, room_id: &str, user_id: &str) -> Result<()> {
     if is_joined(c, room_id, user_id)? || history_view(c, room_id, user_id)?.sees_current_members() {
         return Ok(());
     }
     Err(match super::rooms::room_row(c, room_id)? {
-        None => MatrixError::not_found("Unknown room"),
-        Some(_) => MatrixError::forbidden("You are not in this room"),
+        None => Error::not_found("Unknown room"),
+        Some(_) => Error::forbidden("You are not in this room"),
     })
 }
 
-fn is_joined(c: &mut Conn, room_id: &str, user_id: &str) -> MResult<bool> {
+fn is_joined(c: &mut Conn, room_id: &str, user_id: &str) -> Result<bool> {
     Ok(super::memberships::membership(c, room_id, user_id)?.is_some_and(|m| m.membership == "join"))
 }
 
 /// The state the user may read: current, or as of the end of their last stay.
-pub fn visible_state(c: &mut Conn, room_id: &str, access: StateAccess) -> MResult<Vec<Pdu>> {
+pub fn visible_state(c: &mut Conn, room_id: &str, access: StateAccess) -> Result<Vec<Pdu>> {
     match access {
         StateAccess::Current => super::events::current_state(c, room_id),
         StateAccess::UpTo(pos) => super::events::state_at(c, room_id, pos),
@@ -98,7 +98,7 @@ pub fn visible_events(
     limit: i64,
     newest_first: bool,
     types: Option<&[String]>,
-) -> MResult<Vec<Pdu>> {
+) -> Result<Vec<Pdu>> {
     let mut ranges = view.ranges_within(after, upto);
     if newest_first {
         ranges.reverse();
@@ -128,7 +128,7 @@ pub fn visible_page(
     limit: i64,
     newest_first: bool,
     types: Option<&[String]>,
-) -> MResult<(Vec<Pdu>, i64)> {
+) -> Result<(Vec<Pdu>, i64)> {
     if let Some(m) = super::memberships::membership(c, room_id, user_id)?.filter(|m| m.membership == "join") {
         let page = super::events::room_events(c, room_id, after, upto, limit, newest_first, types)?;
         if page.iter().all(|p| p.stream_ordering >= m.stream_ordering) {

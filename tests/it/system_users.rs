@@ -96,7 +96,7 @@ async fn start_error(dir: &std::path::Path) -> String {
             server.stop().await;
             panic!("the server started");
         }
-        Err(e) => e,
+        Err(e) => e.message(),
     }
 }
 

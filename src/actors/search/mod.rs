@@ -15,6 +15,7 @@ mod query;
 
 pub use query::{Hit, MAX_LIMIT, MAX_OFFSET, RoomScope, SearchResult, search};
 
+use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::store::Db;
 use actix::prelude::*;
@@ -69,18 +70,19 @@ pub struct SearchIndex {
 }
 
 impl SearchIndex {
-    fn open(dir: &Path) -> Result<Self, String> {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::internal_from(format!("{}", dir.display()), e))?;
         let (schema, fields) = schema();
-        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| e.to_string())?;
-        let index = Index::open_or_create(mmap, schema).map_err(|e| e.to_string())?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| e.to_string())?;
+        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::internal_from("search index", e))?;
+        let index = Index::open_or_create(mmap, schema).map_err(|e| Error::internal_from("search index", e))?;
+        let reader =
+            index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| Error::internal_from("search index", e))?;
         Ok(Self { index, reader, fields, dir: dir.to_path_buf() })
     }
 
-    fn writer(&self) -> Result<IndexWriter, String> {
+    fn writer(&self) -> Result<IndexWriter> {
         let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
-        self.index.writer_with_num_threads(threads, WRITER_BUDGET).map_err(|e| e.to_string())
+        self.index.writer_with_num_threads(threads, WRITER_BUDGET).map_err(|e| Error::internal_from("search index", e))
     }
 
     pub fn num_docs(&self) -> u64 {
@@ -89,11 +91,12 @@ impl SearchIndex {
 
     /// Opens the live index at `dir` and says how far it is known to cover the store. A
     /// directory without an index, or one that cannot be read, becomes a fresh empty index.
-    fn open_live(dir: &Path) -> Result<(Self, Coverage), String> {
+    fn open_live(dir: &Path) -> Result<(Self, Coverage)> {
         if !dir.join("meta.json").exists() {
             return Ok((Self::open(dir)?, Coverage::Unknown("is missing")));
         }
-        let opened = Self::open(dir).and_then(|idx| idx.index.load_metas().map(|m| (idx, m.payload)).map_err(|e| e.to_string()));
+        let opened = Self::open(dir)
+            .and_then(|idx| idx.index.load_metas().map(|m| (idx, m.payload)).map_err(|e| Error::internal_from("search index", e)));
         match opened {
             Ok((idx, payload)) => {
                 let coverage = match payload.as_deref().map(str::parse::<i64>) {
@@ -104,7 +107,7 @@ impl SearchIndex {
             }
             Err(e) => {
                 log::error!("search index {} is unreadable ({e}); replacing it", dir.display());
-                std::fs::remove_dir_all(dir).map_err(|e| format!("removing {}: {e}", dir.display()))?;
+                std::fs::remove_dir_all(dir).map_err(|e| Error::internal_from(format!("removing {}", dir.display()), e))?;
                 Ok((Self::open(dir)?, Coverage::Unknown("was unreadable")))
             }
         }
@@ -235,7 +238,7 @@ fn ops_for(db: &Db, ev: &EventFacts<'_>, content: Content, out: &mut Vec<Op>) {
 
 /// Applies one operation. `upsert` deletes any document with the same key first (the live path
 /// and replays need it; a rebuild adds each event once and only pays it for edits).
-fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<(), String> {
+fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<()> {
     match op {
         Op::Delete(id) => {
             writer.delete_term(Term::from_field_text(f.event_id, id));
@@ -256,7 +259,7 @@ fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<(), 
                     f.content => text.as_str(),
                     f.stream => *stream
                 ))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| Error::internal_from("search index", e))?;
         }
     }
     Ok(())
@@ -285,9 +288,9 @@ pub struct SearchActor {
 
 impl SearchActor {
     /// Opens (or creates) the index under `<data_dir>/search` and starts the actor on its thread.
-    pub fn start(data_dir: &Path, db: Db) -> Result<(Addr<SearchActor>, SharedIndex), String> {
+    pub fn start(data_dir: &Path, db: Db) -> Result<(Addr<SearchActor>, SharedIndex)> {
         let root = data_dir.join("search");
-        std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        std::fs::create_dir_all(&root).map_err(|e| Error::internal_from(format!("{}", root.display()), e))?;
         let name = std::fs::read_to_string(root.join("CURRENT")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "idx-0".into());
         let (index, coverage) = SearchIndex::open_live(&root.join(&name))?;
         let current = Arc::new(index);
@@ -575,7 +578,7 @@ struct Rebuilt {
 
 #[derive(Message)]
 #[rtype(result = "()")]
-struct ReindexDone(Result<Box<Rebuilt>, String>);
+struct ReindexDone(Result<Box<Rebuilt>>);
 
 impl Handler<ReindexDone> for SearchActor {
     type Result = ();
@@ -593,8 +596,9 @@ impl Handler<ReindexDone> for SearchActor {
                 log::error!("dropping a purged room from the new index failed: {e}");
             }
         }
-        if let Err(e) =
-            commit_covering(&mut writer, covered).map_err(|e| e.to_string()).and_then(|_| index.reader.reload().map_err(|e| e.to_string()))
+        if let Err(e) = commit_covering(&mut writer, covered)
+            .map_err(|e| Error::internal_from("search index", e))
+            .and_then(|_| index.reader.reload().map_err(|e| Error::internal_from("search index", e)))
         {
             log::error!("reindex final commit failed: {e}");
             return;
@@ -640,30 +644,31 @@ fn ops_for_row(db: &Db, row: &crate::store::events::SearchableRow, out: &mut Vec
 }
 
 /// Reads every searchable event from the store, paged by stream position, into a fresh index.
-fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt, String> {
+fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt> {
     let started = Instant::now();
     log::info!("Starting to index events into {}", dir.display());
     let index = SearchIndex::open(dir)?;
     // A bulk load: a larger budget means fewer, bigger segments and less merging.
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(4);
-    let writer: IndexWriter = index.index.writer_with_num_threads(threads, REBUILD_BUDGET).map_err(|e| e.to_string())?;
+    let writer: IndexWriter =
+        index.index.writer_with_num_threads(threads, REBUILD_BUDGET).map_err(|e| Error::internal_from("search index", e))?;
     // Pages are read on their own thread so reading the store overlaps parsing and indexing.
     // It answers the position the pages cover: the store's top when it started, or the last
     // event read.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::events::SearchableRow>, String>>(2);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<crate::store::events::SearchableRow>>>(2);
     let reader_db = db.clone();
     let reader = std::thread::spawn(move || -> i64 {
         let mut conn = match reader_db.get() {
             Ok(c) => c,
             Err(e) => {
-                let _ = tx.send(Err(e.message));
+                let _ = tx.send(Err(e));
                 return 0;
             }
         };
         let top = match crate::store::events::max_stream(&mut conn) {
             Ok(t) => t,
             Err(e) => {
-                let _ = tx.send(Err(e.message));
+                let _ = tx.send(Err(e));
                 return 0;
             }
         };
@@ -678,7 +683,7 @@ fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt, String> {
                     }
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(e.message));
+                    let _ = tx.send(Err(e));
                     break;
                 }
             }
@@ -709,13 +714,13 @@ fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt, String> {
         }
         last = Instant::now();
     }
-    let covered = reader.join().map_err(|_| "the store reader of the reindex panicked".to_owned())?;
+    let covered = reader.join().map_err(|_| Error::internal("the store reader of the reindex panicked"))?;
     let fed = started.elapsed();
     let mut writer = writer;
-    commit_covering(&mut writer, covered).map_err(|e| e.to_string())?;
+    commit_covering(&mut writer, covered).map_err(|e| Error::internal_from("search index", e))?;
     let committed = started.elapsed();
     // Let the bulk load's merges finish before live writes start on this index.
-    writer.wait_merging_threads().map_err(|e| e.to_string())?;
+    writer.wait_merging_threads().map_err(|e| Error::internal_from("search index", e))?;
     log::debug!(
         "reindex phases: fed all events at {:.2}s (waiting for the store {:.2}s), committed at {:.2}s, merged at {:.2}s",
         fed.as_secs_f64(),
@@ -724,7 +729,7 @@ fn rebuild(db: &Db, dir: &Path) -> Result<Rebuilt, String> {
         started.elapsed().as_secs_f64()
     );
     let writer = index.writer()?;
-    index.reader.reload().map_err(|e| e.to_string())?;
+    index.reader.reload().map_err(|e| Error::internal_from("search index", e))?;
     let docs = index.num_docs();
     Ok(Rebuilt { index, writer, covered, docs, secs: started.elapsed().as_secs_f64() })
 }

@@ -3,7 +3,7 @@
 //! never reaches tantivy's query syntax.
 
 use super::{Fields, SearchIndex, SharedIndex};
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{BooleanQuery, EmptyQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{IndexRecordOption, Value as _};
@@ -89,7 +89,7 @@ pub fn search(
     recent: bool,
     offset: usize,
     limit: usize,
-) -> MResult<SearchResult> {
+) -> Result<SearchResult> {
     let idx = shared.read().unwrap_or_else(|p| p.into_inner()).clone();
     let f = idx.fields;
     let text_q = words_query(&idx, term);
@@ -106,7 +106,7 @@ pub fn search(
     }
     let query = BooleanQuery::new(clauses);
     let searcher = idx.reader.searcher();
-    let err = |e: tantivy::TantivyError| MatrixError::internal(format!("search failed: {e}"));
+    let err = |e: tantivy::TantivyError| Error::internal(format!("search failed: {e}"));
     // Whatever the caller checked, tantivy is never handed a deep page: it reserves room for it.
     let (offset, limit) = (offset.min(MAX_OFFSET), limit.clamp(1, MAX_LIMIT));
     let docs: Vec<(f64, DocAddress)> = if recent {

@@ -5,10 +5,9 @@ use crate::auth::Requester;
 use crate::auth::password;
 use crate::auth::rate_limit::client_ip;
 use crate::auth::tokens::issue_token;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::store::users::User;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -34,15 +33,15 @@ async fn login_flows() -> HttpResponse {
 }
 
 /// The user a login or UIA `identifier` names: `identifier.user` or the legacy `user`.
-fn identified_user(body: &Value, server_name: &str) -> MResult<ruma::OwnedUserId> {
+fn identified_user(body: &Value, server_name: &str) -> Result<ruma::OwnedUserId> {
     let user = match body.get("identifier") {
         Some(ident) => {
             if !ident.is_object() {
-                return Err(MatrixError::bad_json("identifier must be an object"));
+                return Err(Error::bad_json("identifier must be an object"));
             }
             let kind = str_field(ident, "type")?;
             if kind != "m.id.user" {
-                return Err(MatrixError::unknown(format!("Unsupported identifier type {kind}")));
+                return Err(Error::unknown(format!("Unsupported identifier type {kind}")));
             }
             str_field(ident, "user")?
         }
@@ -50,12 +49,12 @@ fn identified_user(body: &Value, server_name: &str) -> MResult<ruma::OwnedUserId
     };
     let user = user.to_lowercase();
     let full = if user.starts_with('@') { user } else { format!("@{user}:{server_name}") };
-    ruma::UserId::parse(&full).map_err(|_| MatrixError::forbidden("Invalid username or password"))
+    ruma::UserId::parse(&full).map_err(|_| Error::forbidden("Invalid username or password"))
 }
 
 /// Checks `password` for `user_id`; 403 `M_FORBIDDEN` on any mismatch, `M_USER_DEACTIVATED` for
 /// deactivated accounts, 429 after too many recent failures for the account.
-pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> MResult<User> {
+pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> Result<User> {
     svc.rate_limits.check_failed_logins(user_id)?;
     let id = user_id.to_owned();
     let user = svc.db.run(move |c| crate::store::users::find(c, &id)).await?;
@@ -63,33 +62,33 @@ pub async fn check_password(svc: &Svc, user_id: &str, password_given: &str) -> M
     // taken does not tell which accounts exist.
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let matched = svc.passwords.verify(password_given.to_owned(), stored).await?;
-    let bad = || MatrixError::forbidden("Invalid username or password");
+    let bad = || Error::forbidden("Invalid username or password");
     let Some(user) = user else {
         svc.rate_limits.failed_login(user_id);
         return Err(bad());
     };
     if !matched {
         if user.password_hash.is_none() && user.deactivated {
-            return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
+            return Err(Error::user_deactivated());
         }
         svc.rate_limits.failed_login(user_id);
         return Err(bad());
     }
     if user.deactivated {
-        return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_USER_DEACTIVATED", "This account has been deactivated"));
+        return Err(Error::user_deactivated());
     }
     if user.locked {
-        return Err(MatrixError::new(StatusCode::UNAUTHORIZED, "M_USER_LOCKED", "This account has been locked"));
+        return Err(Error::user_locked());
     }
     Ok(user)
 }
 
-async fn login(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn login(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     svc.rate_limits.login_address(&client_ip(&req))?;
     let body = body.object()?;
     let kind = str_field(&body, "type")?;
     if kind != "m.login.password" {
-        return Err(MatrixError::unknown(format!("Unknown login type {kind}")));
+        return Err(Error::unknown(format!("Unknown login type {kind}")));
     }
     let user_id = identified_user(&body, svc.server_name())?;
     svc.rate_limits.login_account(user_id.as_str())?;
@@ -107,36 +106,36 @@ async fn login(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> 
 }
 
 /// The device a login or registration asks for (a new ID when it names none), bounded.
-fn requested_device(body: &Value) -> MResult<(String, Option<String>)> {
+fn requested_device(body: &Value) -> Result<(String, Option<String>)> {
     let device_id = opt_str(body, "device_id")?.map(ids::parse_device_id).transpose()?.unwrap_or_else(ids::new_device_id);
     let name = opt_str(body, "initial_device_display_name")?.map(ids::parse_device_name).transpose()?;
     Ok((device_id, name))
 }
 
 /// Validates a requested localpart and checks it is free.
-pub async fn check_username(svc: &Svc, localpart: &str) -> MResult<ruma::OwnedUserId> {
+pub async fn check_username(svc: &Svc, localpart: &str) -> Result<ruma::OwnedUserId> {
     ids::check_new_localpart(&svc.config, localpart)?;
-    let user_id = ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name()))
-        .map_err(|_| MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "Invalid user ID"))?;
+    let user_id =
+        ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name())).map_err(|_| Error::invalid_username("Invalid user ID"))?;
     if user_id.as_str().len() > 255 {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_INVALID_USERNAME", "User ID too long"));
+        return Err(Error::invalid_username("User ID too long"));
     }
     let id = user_id.to_string();
     if svc.db.run(move |c| crate::store::users::exists(c, &id)).await? {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", "User ID already taken"));
+        return Err(Error::user_in_use());
     }
     Ok(user_id)
 }
 
-async fn register_available(svc: Svc, req: HttpRequest) -> MResult<HttpResponse> {
+async fn register_available(svc: Svc, req: HttpRequest) -> Result<HttpResponse> {
     let q = query(&req);
-    let name = q.get("username").ok_or_else(|| MatrixError::missing_param("Missing username"))?;
+    let name = q.get("username").ok_or_else(|| Error::missing_param("Missing username"))?;
     check_username(&svc, &name.to_lowercase()).await?;
     Ok(ok_json(json!({"available": true})))
 }
 
 /// Creates a local user with a password; shared by registration paths and the CLI.
-pub async fn create_user(svc: &Svc, user_id: &ruma::UserId, pw: Option<String>, admin: bool, user_type: Option<String>) -> MResult<()> {
+pub async fn create_user(svc: &Svc, user_id: &ruma::UserId, pw: Option<String>, admin: bool, user_type: Option<String>) -> Result<()> {
     let hash = match pw {
         Some(p) => Some(svc.passwords.hash(p).await?),
         None => None,
@@ -144,18 +143,18 @@ pub async fn create_user(svc: &Svc, user_id: &ruma::UserId, pw: Option<String>, 
     let mut user = User::new(user_id, hash, admin);
     user.user_type = user_type;
     if !svc.db.run(move |c| crate::store::users::create(c, &user)).await? {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_USER_IN_USE", "User ID already taken"));
+        return Err(Error::user_in_use());
     }
     Ok(())
 }
 
-async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn register(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let q = query(&req);
     if q.get("kind").is_some_and(|k| k == "guest") {
-        return Err(MatrixError::new(StatusCode::FORBIDDEN, "M_GUEST_ACCESS_FORBIDDEN", "Guest access is disabled"));
+        return Err(Error::new(crate::error::ErrorKind::GuestAccessForbidden, "Guest access is disabled"));
     }
     if !svc.config.enable_registration {
-        return Err(MatrixError::forbidden("Registration has been disabled"));
+        return Err(Error::forbidden("Registration has been disabled"));
     }
     // Checked now, counted only when an account is made: the UIA round trip is not a registration.
     let ip = client_ip(&req);
@@ -192,7 +191,7 @@ async fn register(svc: Svc, req: HttpRequest, body: Body) -> MResult<HttpRespons
     })))
 }
 
-async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn logout(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let (user, device, hash) = (who.user_id.to_string(), who.device_id.clone(), who.token_hash.clone());
     let removed = svc
         .db
@@ -210,7 +209,7 @@ async fn logout(svc: Svc, who: Requester) -> MResult<HttpResponse> {
     Ok(ok_json(json!({})))
 }
 
-async fn logout_all(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn logout_all(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let user = who.user_id.to_string();
     let removed = svc.db.run(move |c| crate::store::devices::logout_everywhere(c, &user)).await?;
     svc.tokens.forget(&removed);
@@ -228,13 +227,7 @@ async fn whoami(who: Requester) -> HttpResponse {
 
 /// Hashes and stores a new password; with `logout_devices`, every other session of the user
 /// ends (all but `keep_device`). Shared by the client and both admin dialects.
-pub async fn set_password(
-    svc: &Svc,
-    user_id: &str,
-    new_password: String,
-    logout_devices: bool,
-    keep_device: Option<String>,
-) -> MResult<()> {
+pub async fn set_password(svc: &Svc, user_id: &str, new_password: String, logout_devices: bool, keep_device: Option<String>) -> Result<()> {
     let hash = svc.passwords.hash(new_password).await?;
     let id = user_id.to_owned();
     let removed = svc
@@ -249,22 +242,22 @@ pub async fn set_password(
 }
 
 /// Completes an `m.login.password` UIA stage for the requester.
-pub async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> MResult<()> {
+pub async fn password_uia(svc: &Svc, who: &Requester, body: &Value) -> Result<()> {
     let auth = svc.uia.require(body, "m.login.password")?;
     let claimed = identified_user(auth, svc.server_name()).unwrap_or_else(|_| who.user_id.clone());
     if claimed != who.user_id {
-        return Err(svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "You can only authenticate as yourself"))));
+        return Err(svc.uia.challenge("m.login.password", ErrorKind::AuthRequired, "You can only authenticate as yourself"));
     }
     let pw = str_field(auth, "password")?;
-    check_password(svc, who.user_id.as_str(), pw).await.map_err(|e| match e.errcode {
+    check_password(svc, who.user_id.as_str(), pw).await.map_err(|e| match e.kind() {
         // Too many attempts or hashes: the client must wait, not retry the stage at once.
-        "M_LIMIT_EXCEEDED" => e,
-        _ => svc.uia.challenge("m.login.password", Some(("M_FORBIDDEN", "Invalid password"))),
+        ErrorKind::LimitExceeded => e,
+        _ => svc.uia.challenge("m.login.password", ErrorKind::AuthRequired, "Invalid password"),
     })?;
     Ok(())
 }
 
-async fn change_password(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn change_password(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let new_password = str_field(&body, "new_password")?.to_owned();
     password::check_strength(&new_password)?;
@@ -274,7 +267,7 @@ async fn change_password(svc: Svc, who: Requester, body: Body) -> MResult<HttpRe
     Ok(ok_json(json!({})))
 }
 
-async fn deactivate(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn deactivate(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let erase = opt_bool(&body, "erase")?.unwrap_or(false);
     password_uia(&svc, &who, &body).await?;

@@ -3,7 +3,7 @@
 use crate::actors::notifier::AccountDataChanged;
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::{parse_room_id, parse_user_id};
 use crate::store::account_data as store;
 use actix_web::{HttpResponse, web};
@@ -26,16 +26,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn own(who: &Requester, user: &str) -> MResult<String> {
+fn own(who: &Requester, user: &str) -> Result<String> {
     let u = parse_user_id(user)?;
     if u != who.user_id {
-        return Err(MatrixError::forbidden("You cannot access another user's data"));
+        return Err(Error::forbidden("You cannot access another user's data"));
     }
     Ok(u.to_string())
 }
 
 /// Stores and wakes the user's syncs.
-pub async fn write(svc: &Svc, user: String, room: String, kind: String, content: Value) -> MResult<()> {
+pub async fn write(svc: &Svc, user: String, room: String, kind: String, content: Value) -> Result<()> {
     let text = content.to_string();
     let u = user.clone();
     let id = svc.db.run(move |c| store::set(c, &u, &room, &kind, &text)).await?;
@@ -43,25 +43,25 @@ pub async fn write(svc: &Svc, user: String, room: String, kind: String, content:
     Ok(())
 }
 
-async fn read(svc: &Svc, user: String, room: String, kind: String) -> MResult<Option<Value>> {
+async fn read(svc: &Svc, user: String, room: String, kind: String) -> Result<Option<Value>> {
     let v = svc.db.run(move |c| store::get(c, &user, &room, &kind)).await?;
     Ok(v.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
-fn reserved(kind: &str) -> MResult<()> {
+fn reserved(kind: &str) -> Result<()> {
     if matches!(kind, "m.fully_read" | "m.push_rules") {
-        return Err(MatrixError::bad_json(format!("{kind} cannot be set through account data")));
+        return Err(Error::bad_json(format!("{kind} cannot be set through account data")));
     }
     Ok(())
 }
 
-async fn get_global(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn get_global(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (user, kind) = path.into_inner();
     let user = own(&who, &user)?;
-    read(&svc, user, store::GLOBAL.into(), kind).await?.map(ok_json).ok_or_else(|| MatrixError::not_found("Account data not found"))
+    read(&svc, user, store::GLOBAL.into(), kind).await?.map(ok_json).ok_or_else(|| Error::not_found("Account data not found"))
 }
 
-async fn put_global(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn put_global(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
     let (user, kind) = path.into_inner();
     let user = own(&who, &user)?;
     reserved(&kind)?;
@@ -69,14 +69,14 @@ async fn put_global(svc: Svc, who: Requester, path: web::Path<(String, String)>,
     Ok(ok_json(json!({})))
 }
 
-async fn get_room(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+async fn get_room(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (user, room, kind) = path.into_inner();
     let user = own(&who, &user)?;
     let room = parse_room_id(&room)?.to_string();
-    read(&svc, user, room, kind).await?.map(ok_json).ok_or_else(|| MatrixError::not_found("Account data not found"))
+    read(&svc, user, room, kind).await?.map(ok_json).ok_or_else(|| Error::not_found("Account data not found"))
 }
 
-async fn put_room(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn put_room(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (user, room, kind) = path.into_inner();
     let user = own(&who, &user)?;
     let room = parse_room_id(&room)?.to_string();
@@ -85,19 +85,19 @@ async fn put_room(svc: Svc, who: Requester, path: web::Path<(String, String, Str
     Ok(ok_json(json!({})))
 }
 
-async fn tags_of(svc: &Svc, user: &str, room: &str) -> MResult<Value> {
+async fn tags_of(svc: &Svc, user: &str, room: &str) -> Result<Value> {
     let v = read(svc, user.into(), room.into(), "m.tag".into()).await?;
     Ok(v.and_then(|v| v.get("tags").cloned()).filter(Value::is_object).unwrap_or_else(|| json!({})))
 }
 
-async fn get_tags(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn get_tags(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (user, room) = path.into_inner();
     let user = own(&who, &user)?;
     let room = parse_room_id(&room)?.to_string();
     Ok(ok_json(json!({"tags": tags_of(&svc, &user, &room).await?})))
 }
 
-async fn put_tag(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn put_tag(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (user, room, tag) = path.into_inner();
     let user = own(&who, &user)?;
     let room = parse_room_id(&room)?.to_string();
@@ -105,7 +105,7 @@ async fn put_tag(svc: Svc, who: Requester, path: web::Path<(String, String, Stri
     if let Some(o) = body.get("order")
         && !o.is_number()
     {
-        return Err(MatrixError::bad_json("order must be a number"));
+        return Err(Error::bad_json("order must be a number"));
     }
     let mut tags = tags_of(&svc, &user, &room).await?;
     tags[&tag] = body;
@@ -113,7 +113,7 @@ async fn put_tag(svc: Svc, who: Requester, path: web::Path<(String, String, Stri
     Ok(ok_json(json!({})))
 }
 
-async fn delete_tag(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+async fn delete_tag(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (user, room, tag) = path.into_inner();
     let user = own(&who, &user)?;
     let room = parse_room_id(&room)?.to_string();
@@ -125,24 +125,24 @@ async fn delete_tag(svc: Svc, who: Requester, path: web::Path<(String, String, S
     Ok(ok_json(json!({})))
 }
 
-async fn create_filter(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn create_filter(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = own(&who, &path)?;
     let body = body.object()?;
     if let Some(l) = body.get("room").and_then(|r| r.get("timeline")).and_then(|t| t.get("limit"))
         && !l.is_u64()
     {
-        return Err(MatrixError::bad_json("timeline limit must be a non-negative integer"));
+        return Err(Error::bad_json("timeline limit must be a non-negative integer"));
     }
     let text = body.to_string();
     let id = svc.db.run(move |c| store::add_filter(c, &user, &text)).await?;
     Ok(ok_json(json!({"filter_id": id.to_string()})))
 }
 
-async fn get_filter(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn get_filter(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (user, id) = path.into_inner();
     let user = own(&who, &user)?;
-    let id: i64 = id.parse().map_err(|_| MatrixError::not_found("No such filter"))?;
+    let id: i64 = id.parse().map_err(|_| Error::not_found("No such filter"))?;
     let f = svc.db.run(move |c| store::get_filter(c, &user, id)).await?;
-    let f = f.ok_or_else(|| MatrixError::not_found("No such filter"))?;
+    let f = f.ok_or_else(|| Error::not_found("No such filter"))?;
     Ok(ok_json(serde_json::from_str(&f).unwrap_or_else(|_| json!({}))))
 }

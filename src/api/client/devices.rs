@@ -2,7 +2,7 @@
 
 use crate::api::{Body, Svc, ok_json, opt_str};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::devices::{self, Device};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -29,30 +29,30 @@ pub fn device_json(d: &Device) -> Value {
     })
 }
 
-async fn list(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn list(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let user = who.user_id.to_string();
     let devices = svc.db.run(move |c| devices::list_devices(c, &user)).await?;
     Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>()})))
 }
 
-async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let (user, id) = (who.user_id.to_string(), path.into_inner());
     let d = svc.db.run(move |c| devices::find_device(c, &user, &id)).await?;
-    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| MatrixError::not_found("Device not found"))
+    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| Error::not_found("Device not found"))
 }
 
-async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn rename(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
     let (user, id) = (who.user_id.to_string(), path.into_inner());
     let n = svc.db.run(move |c| devices::rename_device(c, &user, &id, name.as_deref())).await?;
     if n == 0 {
-        return Err(MatrixError::not_found("Device not found"));
+        return Err(Error::not_found("Device not found"));
     }
     Ok(ok_json(json!({})))
 }
 
-async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> MResult<HttpResponse> {
+async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> Result<HttpResponse> {
     super::account::password_uia(svc, who, body).await?;
     revoke(svc, who.user_id.to_string(), ids).await?;
     Ok(ok_json(json!({})))
@@ -60,7 +60,7 @@ async fn delete(svc: &Svc, who: &Requester, body: &Value, ids: Vec<String>) -> M
 
 /// Deletes the devices with their tokens, pushers and connection history, and forgets the
 /// cached sessions. Shared with the admin API.
-pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> MResult<()> {
+pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> Result<()> {
     let u = user_id.clone();
     let removed = svc.db.run(move |c| devices::delete_devices(c, &u, &ids)).await?;
     svc.tokens.forget(&removed);
@@ -69,26 +69,26 @@ pub async fn revoke(svc: &Svc, user_id: String, ids: Vec<String>) -> MResult<()>
 }
 
 /// The `devices` list of a delete_devices body.
-pub fn device_ids(body: &Value) -> MResult<Vec<String>> {
+pub fn device_ids(body: &Value) -> Result<Vec<String>> {
     match body.get("devices") {
         Some(Value::Array(a)) => {
-            a.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("devices must be strings"))).collect()
+            a.iter().map(|v| v.as_str().map(str::to_owned).ok_or_else(|| Error::bad_json("devices must be strings"))).collect()
         }
-        None => Err(MatrixError::missing_param("Missing devices")),
-        Some(_) => Err(MatrixError::bad_json("devices must be a list")),
+        None => Err(Error::missing_param("Missing devices")),
+        Some(_) => Err(Error::bad_json("devices must be a list")),
     }
 }
 
-async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn delete_one(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let id = path.into_inner();
     let (user, i) = (who.user_id.to_string(), id.clone());
     if svc.db.run(move |c| devices::find_device(c, &user, &i)).await?.is_none() {
-        return Err(MatrixError::not_found("Device not found"));
+        return Err(Error::not_found("Device not found"));
     }
     delete(&svc, &who, &body.object()?, vec![id]).await
 }
 
-async fn delete_many(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn delete_many(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let ids = device_ids(&body)?;
     delete(&svc, &who, &body, ids).await

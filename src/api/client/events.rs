@@ -3,7 +3,7 @@
 use crate::actors::room::SendEvent;
 use crate::api::{Body, Svc, arc, ok_json, query, query_i64};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::visibility::StateAccess;
 use crate::events::{EventDraft, Pdu};
 use crate::ids::parse_room_id;
@@ -36,7 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The requester's view of the room and the state they may read: 403 if they may read nothing of
 /// it, 404 if it does not exist. The rule itself lives in [`crate::events::visibility`].
-pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> MResult<StateAccess> {
+pub async fn require_visible(svc: &Svc, who: &Requester, room_id: &str) -> Result<StateAccess> {
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
     svc.db.run(move |c| vis::require_state_access(c, &r, &u)).await
 }
@@ -58,7 +58,7 @@ async fn send_event(
     draft: EventDraft,
     txn: Option<TxnKey>,
     redacts_sender: Option<String>,
-) -> MResult<HttpResponse> {
+) -> Result<HttpResponse> {
     if who.shadow_banned {
         // Looks like success to the sender; nothing is stored or seen by anyone.
         return Ok(ok_json(json!({"event_id": crate::ids::fake_event_id()})));
@@ -75,18 +75,18 @@ async fn send_event(
     Ok(ok_json(json!({"event_id": id})))
 }
 
-async fn send(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn send(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, kind, txn) = path.into_inner();
     let room_id = parse_room_id(&room)?;
     let content = body.object()?;
     if kind == "m.room.redaction" {
-        return Err(MatrixError::bad_json("Use the redact endpoint to redact events"));
+        return Err(Error::bad_json("Use the redact endpoint to redact events"));
     }
     let key = txn_key(&who, &format!("send/{room_id}/{kind}"), &txn);
     send_event(&svc, &who, room_id.as_str(), EventDraft::message(&kind, content), Some(key), None).await
 }
 
-async fn put_state_inner(svc: Svc, who: Requester, room: &str, kind: &str, key: &str, body: Body) -> MResult<HttpResponse> {
+async fn put_state_inner(svc: Svc, who: Requester, room: &str, kind: &str, key: &str, body: Body) -> Result<HttpResponse> {
     let room_id = parse_room_id(room)?;
     let content = body.object()?;
     if kind == "m.room.member" {
@@ -97,17 +97,17 @@ async fn put_state_inner(svc: Svc, who: Requester, room: &str, kind: &str, key: 
     send_event(&svc, &who, room_id.as_str(), EventDraft::state(kind, key, content), None, None).await
 }
 
-async fn put_state(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn put_state(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, kind) = path.into_inner();
     put_state_inner(svc, who, &room, &kind, "", body).await
 }
 
-async fn put_state_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn put_state_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, kind, key) = path.into_inner();
     put_state_inner(svc, who, &room, &kind, &key, body).await
 }
 
-async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, event, txn) = path.into_inner();
     let room_id = parse_room_id(&room)?;
     let body = body.object()?;
@@ -117,7 +117,7 @@ async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, Strin
     }
     let (e, r) = (event.clone(), room_id.to_string());
     let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
-    let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| MatrixError::not_found("Event not found"))?;
+    let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| Error::not_found("Event not found"))?;
     let key = txn_key(&who, &format!("redact/{room_id}/{event}"), &txn);
     let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content, redacts: Some(event) };
     send_event(&svc, &who, room_id.as_str(), draft, Some(key), Some(sender)).await
@@ -125,7 +125,7 @@ async fn redact(svc: Svc, who: Requester, path: web::Path<(String, String, Strin
 
 /// State visible to the requester: current while joined (or the room is world readable), as of
 /// the end of their last stay otherwise.
-async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> MResult<Vec<Pdu>> {
+async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> Result<Vec<Pdu>> {
     let (r, u) = (room_id.to_owned(), who.user_id.to_string());
     svc.db
         .run(move |c| {
@@ -135,33 +135,33 @@ async fn visible_state(svc: &Svc, who: &Requester, room_id: &str) -> MResult<Vec
         .await
 }
 
-async fn get_state(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get_state(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     let state = visible_state(&svc, &who, room_id.as_str()).await?;
     Ok(ok_json(Value::Array(state.iter().map(|p| p.to_client(None)).collect())))
 }
 
-async fn state_event(svc: Svc, who: Requester, room: &str, kind: &str, key: &str) -> MResult<HttpResponse> {
+async fn state_event(svc: Svc, who: Requester, room: &str, kind: &str, key: &str) -> Result<HttpResponse> {
     let room_id = parse_room_id(room)?;
     let state = visible_state(&svc, &who, room_id.as_str()).await?;
     state
         .into_iter()
         .find(|p| p.kind == kind && p.state_key.as_deref() == Some(key))
         .map(|p| ok_json(p.content))
-        .ok_or_else(|| MatrixError::not_found("Event not found"))
+        .ok_or_else(|| Error::not_found("Event not found"))
 }
 
-async fn get_state_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn get_state_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (room, kind) = path.into_inner();
     state_event(svc, who, &room, &kind, "").await
 }
 
-async fn get_state_event_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+async fn get_state_event_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (room, kind, key) = path.into_inner();
     state_event(svc, who, &room, &kind, &key).await
 }
 
-async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (room, event) = path.into_inner();
     let room_id = parse_room_id(&room)?.to_string();
     let user = who.user_id.to_string();
@@ -178,13 +178,13 @@ async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) 
             Ok(Some(p))
         })
         .await?;
-    found.map(|p| ok_json(p.to_client(None))).ok_or_else(|| MatrixError::not_found("Event not found"))
+    found.map(|p| ok_json(p.to_client(None))).ok_or_else(|| Error::not_found("Event not found"))
 }
 
 /// A pagination or sync token: `s<events>_<account data>` or `t<events>`; the events position.
-pub fn parse_token(t: &str) -> MResult<i64> {
+pub fn parse_token(t: &str) -> Result<i64> {
     let body = t.strip_prefix('s').or_else(|| t.strip_prefix('t')).unwrap_or(t);
-    body.split('_').next().and_then(|p| p.parse().ok()).ok_or_else(|| MatrixError::invalid_param("Invalid pagination token"))
+    body.split('_').next().and_then(|p| p.parse().ok()).ok_or_else(|| Error::invalid_param("Invalid pagination token"))
 }
 
 /// A room event filter's `types`/`not_types`.
@@ -213,17 +213,17 @@ impl TypeFilter {
     }
 }
 
-async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?.to_string();
     let q = query(&req);
     let backwards = match q.get("dir").map(String::as_str) {
         None | Some("b") => true,
         Some("f") => false,
-        Some(_) => return Err(MatrixError::invalid_param("dir must be b or f")),
+        Some(_) => return Err(Error::invalid_param("dir must be b or f")),
     };
     let limit = query_i64(&q, "limit")?.unwrap_or(10);
     if limit < 0 {
-        return Err(MatrixError::invalid_param("limit must not be negative"));
+        return Err(Error::invalid_param("limit must not be negative"));
     }
     let limit = limit.min(1000);
     let from = q.get("from").map(|t| parse_token(t)).transpose()?;
@@ -259,7 +259,7 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
     Ok(ok_json(body))
 }
 
-async fn members(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn members(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     let q = query(&req);
     let state = visible_state(&svc, &who, room_id.as_str()).await?;
@@ -275,7 +275,7 @@ async fn members(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<Str
 
 /// Current members only, to members and to anyone in a world-readable room: a former member
 /// gets 403, as the spec's "must be in the room" and Synapse have it.
-async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?.to_string();
     let user = who.user_id.to_string();
     let state = svc
@@ -300,9 +300,9 @@ async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> MR
 }
 
 /// A `filter` query parameter (a JSON `RoomEventFilter`) as far as types go.
-fn query_filter(q: &std::collections::HashMap<String, String>) -> MResult<TypeFilter> {
+fn query_filter(q: &std::collections::HashMap<String, String>) -> Result<TypeFilter> {
     let filter: Option<Value> = match q.get("filter") {
-        Some(f) => Some(serde_json::from_str(f).map_err(|_| MatrixError::invalid_param("filter is not JSON"))?),
+        Some(f) => Some(serde_json::from_str(f).map_err(|_| Error::invalid_param("filter is not JSON"))?),
         None => None,
     };
     Ok(TypeFilter::from_json(filter.as_ref()))
@@ -312,13 +312,13 @@ fn query_filter(q: &std::collections::HashMap<String, String>) -> MResult<TypeFi
 const CONTEXT_LIMIT: i64 = 100;
 
 /// `GET /rooms/{roomId}/context/{eventId}`: the event and the visible events around it.
-async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (room, event) = path.into_inner();
     let room_id = parse_room_id(&room)?.to_string();
     let q = query(&req);
     let limit = query_i64(&q, "limit")?.unwrap_or(10);
     if limit < 0 {
-        return Err(MatrixError::invalid_param("limit must not be negative"));
+        return Err(Error::invalid_param("limit must not be negative"));
     }
     let limit = limit.min(CONTEXT_LIMIT);
     let tf = query_filter(&q)?;
@@ -330,7 +330,7 @@ async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(St
             let (view, _) = vis::require_view(c, &room_id, &user)?;
             let mut target = crate::store::events::event_by_id(c, &event)?
                 .filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
-                .ok_or_else(|| MatrixError::not_found("Event not found"))?;
+                .ok_or_else(|| Error::not_found("Event not found"))?;
             let pos = target.stream_ordering;
             let n_before = limit / 2;
             let mut before = vis::visible_events(c, &room_id, &view, 0, pos - 1, n_before, true, types.as_deref())?;

@@ -4,7 +4,7 @@
 
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
-use crate::error::MResult;
+use crate::error::Result;
 use crate::store::e2e_keys::{self, KeySignature};
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
@@ -20,7 +20,7 @@ struct UserKeys {
     cross: BTreeMap<String, Value>,
 }
 
-fn load(c: &mut crate::store::Conn, user: &str) -> MResult<UserKeys> {
+fn load(c: &mut crate::store::Conn, user: &str) -> Result<UserKeys> {
     let devices = e2e_keys::local_devices(c, user, &[])?
         .into_iter()
         .filter_map(|d| Some((d.device_id, serde_json::from_str(d.key_json.as_deref()?).ok()?)))
@@ -88,7 +88,7 @@ fn check(me: &str, mine: &UserKeys, target_user: &str, theirs: &UserKeys, key: &
     Ok(out)
 }
 
-async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn upload(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let me = who.user_id.to_string();
     let server = svc.server_name().to_owned();

@@ -4,7 +4,7 @@
 
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::e2e_keys::{self, DeviceKeys, OneTimeKey};
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
@@ -23,34 +23,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn own_device(who: &Requester) -> MResult<String> {
-    who.device_id.clone().ok_or_else(|| MatrixError::invalid_param("This access token has no device to hold keys"))
+fn own_device(who: &Requester) -> Result<String> {
+    who.device_id.clone().ok_or_else(|| Error::invalid_param("This access token has no device to hold keys"))
 }
 
-fn object<'a>(body: &'a Value, key: &str) -> MResult<Option<&'a Map<String, Value>>> {
+fn object<'a>(body: &'a Value, key: &str) -> Result<Option<&'a Map<String, Value>>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => Ok(Some(o)),
-        Some(_) => Err(MatrixError::bad_json(format!("{key} must be an object"))),
+        Some(_) => Err(Error::bad_json(format!("{key} must be an object"))),
     }
 }
 
 /// `{"<algorithm>:<key id>": key}` as stored rows.
-fn keyed(map: Option<&Map<String, Value>>, what: &str) -> MResult<Vec<OneTimeKey>> {
+fn keyed(map: Option<&Map<String, Value>>, what: &str) -> Result<Vec<OneTimeKey>> {
     let mut out = Vec::new();
     for (id, key) in map.into_iter().flatten() {
         let Some((algorithm, _)) = id.split_once(':') else {
-            return Err(MatrixError::invalid_param(format!("{what} ID {id:?} is not <algorithm>:<key id>")));
+            return Err(Error::invalid_param(format!("{what} ID {id:?} is not <algorithm>:<key id>")));
         };
         if !(key.is_object() || key.is_string()) {
-            return Err(MatrixError::bad_json(format!("{what} {id} must be an object or a string")));
+            return Err(Error::bad_json(format!("{what} {id} must be an object or a string")));
         }
         out.push(OneTimeKey { key_id: id.clone(), algorithm: algorithm.to_owned(), key_json: key.to_string() });
     }
     Ok(out)
 }
 
-async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn upload(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let device = own_device(&who)?;
     let device_keys = match object(&body, "device_keys")? {
@@ -59,10 +59,10 @@ async fn upload(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
             if k.get("user_id").and_then(Value::as_str) != Some(who.user_id.as_str())
                 || k.get("device_id").and_then(Value::as_str) != Some(device.as_str())
             {
-                return Err(MatrixError::invalid_param("device_keys must name this user and this device"));
+                return Err(Error::invalid_param("device_keys must name this user and this device"));
             }
             if !k.get("keys").is_some_and(Value::is_object) || !k.get("algorithms").is_some_and(Value::is_array) {
-                return Err(MatrixError::bad_json("device_keys needs algorithms (a list) and keys (an object)"));
+                return Err(Error::bad_json("device_keys needs algorithms (a list) and keys (an object)"));
             }
             Some(Value::Object(k.clone()).to_string())
         }
@@ -103,7 +103,7 @@ pub struct StoredKeys {
 
 /// Reads a user's keys for `viewer`: a local user's devices, or a remote user's stored list
 /// (`None` if it was never fetched). An empty `only` means every device.
-pub fn read_keys(c: &mut crate::store::Conn, user: &str, local: bool, only: &[String], viewer: &str) -> MResult<Option<StoredKeys>> {
+pub fn read_keys(c: &mut crate::store::Conn, user: &str, local: bool, only: &[String], viewer: &str) -> Result<Option<StoredKeys>> {
     let devices = if local {
         e2e_keys::local_devices(c, user, only)?
     } else {
@@ -139,18 +139,18 @@ impl StoredKeys {
 }
 
 /// The `device_keys` map of a query (client or federation): user -> device IDs (empty: all).
-pub fn parse_query(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, Vec<String>)>> {
-    let wanted = object(body, "device_keys")?.ok_or_else(|| MatrixError::missing_param("Missing device_keys"))?;
+pub fn parse_query(body: &Value) -> Result<Vec<(ruma::OwnedUserId, Vec<String>)>> {
+    let wanted = object(body, "device_keys")?.ok_or_else(|| Error::missing_param("Missing device_keys"))?;
     let mut requests = Vec::new();
     for (user, devices) in wanted {
         let user_id = crate::ids::parse_user_id(user)?;
         let devices = match devices {
             Value::Array(a) => a
                 .iter()
-                .map(|d| d.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json("device IDs must be strings")))
-                .collect::<MResult<Vec<_>>>()?,
+                .map(|d| d.as_str().map(str::to_owned).ok_or_else(|| Error::bad_json("device IDs must be strings")))
+                .collect::<Result<Vec<_>>>()?,
             Value::Null => Vec::new(),
-            _ => return Err(MatrixError::bad_json("device_keys values must be lists of device IDs")),
+            _ => return Err(Error::bad_json("device_keys values must be lists of device IDs")),
         };
         requests.push((user_id, devices));
     }
@@ -158,14 +158,14 @@ pub fn parse_query(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, Vec<String>)
 }
 
 /// The `one_time_keys` map of a claim (client or federation): (user, device, algorithm).
-pub fn parse_claims(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, String, String)>> {
-    let wanted = object(body, "one_time_keys")?.ok_or_else(|| MatrixError::missing_param("Missing one_time_keys"))?;
+pub fn parse_claims(body: &Value) -> Result<Vec<(ruma::OwnedUserId, String, String)>> {
+    let wanted = object(body, "one_time_keys")?.ok_or_else(|| Error::missing_param("Missing one_time_keys"))?;
     let mut asks = Vec::new();
     for (user, devices) in wanted {
         let user_id = crate::ids::parse_user_id(user)?;
-        let devices = devices.as_object().ok_or_else(|| MatrixError::bad_json("one_time_keys values must be objects"))?;
+        let devices = devices.as_object().ok_or_else(|| Error::bad_json("one_time_keys values must be objects"))?;
         for (device, algorithm) in devices {
-            let algorithm = algorithm.as_str().ok_or_else(|| MatrixError::bad_json("algorithms must be strings"))?;
+            let algorithm = algorithm.as_str().ok_or_else(|| Error::bad_json("algorithms must be strings"))?;
             asks.push((user_id.clone(), device.clone(), algorithm.to_owned()));
         }
     }
@@ -173,7 +173,7 @@ pub fn parse_claims(body: &Value) -> MResult<Vec<(ruma::OwnedUserId, String, Str
 }
 
 /// Claims one key per (local user, device, algorithm): user -> device -> {key ID: key}.
-pub async fn claim_local(svc: &crate::Services, asks: Vec<(String, String, String)>) -> MResult<BTreeMap<String, Map<String, Value>>> {
+pub async fn claim_local(svc: &crate::Services, asks: Vec<(String, String, String)>) -> Result<BTreeMap<String, Map<String, Value>>> {
     svc.db
         .run(move |c| {
             let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
@@ -191,7 +191,7 @@ pub async fn claim_local(svc: &crate::Services, asks: Vec<(String, String, Strin
         .await
 }
 
-async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn query(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let requests = parse_query(&body)?;
     let (mut device_keys, mut failures) = (Map::new(), Map::new());
@@ -216,7 +216,7 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
                     failures.insert(server, json!({"status": 503, "message": e.to_string()}));
                     continue;
                 }
-                read(only).await?.ok_or_else(|| MatrixError::internal("A refreshed device list was not stored"))?
+                read(only).await?.ok_or_else(|| Error::internal("A refreshed device list was not stored"))?
             }
         };
         device_keys.insert(user.clone(), Value::Object(keys.device_map(true)));
@@ -242,7 +242,7 @@ async fn query(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
     })))
 }
 
-async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn claim(svc: Svc, _who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let mut local = Vec::new();
     let mut remote: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
@@ -293,7 +293,7 @@ async fn claim(svc: Svc, _who: Requester, body: Body) -> MResult<HttpResponse> {
 
 /// Uploading cross-signing keys the first time needs no password; replacing them does
 /// (the spec's rule since v1.11, as Synapse applies it).
-async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let user = who.user_id.to_string();
     let mut keys = BTreeMap::new();
@@ -302,7 +302,7 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<H
             let usage_ok = k.get("usage").and_then(Value::as_array).is_some_and(|u| u.iter().any(|x| x == kind));
             if k.get("user_id").and_then(Value::as_str) != Some(user.as_str()) || !usage_ok || !k.get("keys").is_some_and(Value::is_object)
             {
-                return Err(MatrixError::invalid_param(format!("{field} must name this user, usage {kind:?} and keys")));
+                return Err(Error::invalid_param(format!("{field} must name this user, usage {kind:?} and keys")));
             }
             keys.insert(kind.to_owned(), Value::Object(k.clone()).to_string());
         }
@@ -313,7 +313,7 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<H
         super::account::password_uia(&svc, &who, &body).await?;
     }
     if !keys.contains_key("master") && !existing.contains_key("master") {
-        return Err(MatrixError::invalid_param("A master_key is needed before other cross-signing keys"));
+        return Err(Error::invalid_param("A master_key is needed before other cross-signing keys"));
     }
     let u = user.clone();
     svc.db.run(move |c| e2e_keys::set_cross_signing(c, &u, &keys)).await?;
@@ -323,9 +323,9 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> MResult<H
 
 /// Users sharing a room with the requester whose device lists changed between two sync tokens.
 /// `left` stays empty: users who stopped sharing a room are not tracked yet.
-async fn changes(svc: Svc, who: Requester, req: actix_web::HttpRequest) -> MResult<HttpResponse> {
+async fn changes(svc: Svc, who: Requester, req: actix_web::HttpRequest) -> Result<HttpResponse> {
     let q = crate::api::query(&req);
-    let from = super::sync::parse_since(q.get("from").ok_or_else(|| MatrixError::missing_param("Missing from"))?)?.device_lists;
+    let from = super::sync::parse_since(q.get("from").ok_or_else(|| Error::missing_param("Missing from"))?)?.device_lists;
     let to = q.get("to").map(|t| super::sync::parse_since(t)).transpose()?.map(|p| p.device_lists);
     let user = who.user_id.to_string();
     let changed = svc

@@ -4,10 +4,9 @@
 
 use crate::api::{Svc, ok_json, query, query_i64};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::media::{self as store, Media};
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
@@ -70,9 +69,9 @@ enum UploadChunk {
 /// Streams a raw request body into the media file, refusing it past the upload limit; answers
 /// its length. Only a few chunks are in memory at a time however large the upload, and the file
 /// appears (durably) only once the body is complete.
-async fn store_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload, media_id: &str) -> MResult<i64> {
+async fn store_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload, media_id: &str) -> Result<i64> {
     let limit = svc.config.max_upload_bytes;
-    let too_large = || MatrixError::too_large("Upload is larger than the configured limit");
+    let too_large = || Error::too_large("Upload is larger than the configured limit");
     if let Some(len) = req.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
         && len > limit
     {
@@ -107,9 +106,9 @@ async fn store_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload, media_
         written
     });
     let mut total = 0usize;
-    let received: MResult<()> = async {
+    let received: Result<()> = async {
         while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|e| MatrixError::unknown(format!("Reading upload: {e}")))?;
+            let chunk = chunk.map_err(|e| Error::unknown(format!("Reading upload: {e}")))?;
             total += chunk.len();
             if total > limit {
                 return Err(too_large());
@@ -124,12 +123,12 @@ async fn store_upload(svc: &Svc, req: &HttpRequest, mut payload: Payload, media_
     }
     .await;
     drop(tx);
-    let stored = writer.await.map_err(|e| MatrixError::internal(e.to_string()))?;
+    let stored = writer.await.map_err(|e| Error::internal(e.to_string()))?;
     received?;
     match stored {
         Ok(true) => Ok(total as i64),
-        Ok(false) => Err(MatrixError::internal("storing media: the upload was not completed")),
-        Err(e) => Err(MatrixError::internal(format!("storing media: {e}"))),
+        Ok(false) => Err(Error::internal("storing media: the upload was not completed")),
+        Err(e) => Err(Error::internal(format!("storing media: {e}"))),
     }
 }
 
@@ -137,7 +136,7 @@ fn content_type(req: &HttpRequest) -> Option<String> {
     req.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-async fn upload(svc: Svc, who: Requester, req: HttpRequest, payload: web::Payload) -> MResult<HttpResponse> {
+async fn upload(svc: Svc, who: Requester, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse> {
     let media_id = crate::ids::random_alnum(24);
     let len = store_upload(&svc, &req, payload.into_inner(), &media_id).await?;
     let row = Media {
@@ -157,7 +156,7 @@ async fn upload(svc: Svc, who: Requester, req: HttpRequest, payload: web::Payloa
     Ok(ok_json(json!({"content_uri": format!("mxc://{}/{media_id}", svc.server_name())})))
 }
 
-async fn create(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn create(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let media_id = crate::ids::random_alnum(24);
     let expires = crate::ids::now_ms() + 24 * 3600 * 1000;
     let row = Media {
@@ -183,18 +182,18 @@ async fn upload_to(
     req: HttpRequest,
     path: web::Path<(String, String)>,
     payload: web::Payload,
-) -> MResult<HttpResponse> {
+) -> Result<HttpResponse> {
     let (server, media_id) = path.into_inner();
     if server != svc.server_name() || !valid_media_id(&media_id) {
-        return Err(MatrixError::not_found("Unknown media"));
+        return Err(Error::not_found("Unknown media"));
     }
     let id = media_id.clone();
-    let row = svc.db.run(move |c| store::find(c, &id)).await?.ok_or_else(|| MatrixError::not_found("Unknown media"))?;
+    let row = svc.db.run(move |c| store::find(c, &id)).await?.ok_or_else(|| Error::not_found("Unknown media"))?;
     if row.user_id != who.user_id.as_str() {
-        return Err(MatrixError::forbidden("This media ID was created by another user"));
+        return Err(Error::forbidden("This media ID was created by another user"));
     }
     if row.uploaded {
-        return Err(MatrixError::new(StatusCode::CONFLICT, "M_CANNOT_OVERWRITE_MEDIA", "Media already uploaded"));
+        return Err(Error::new(crate::error::ErrorKind::CannotOverwriteMedia, "Media already uploaded"));
     }
     let len = store_upload(&svc, &req, payload.into_inner(), &media_id).await?;
     let (ct, name) = (content_type(&req), query(&req).get("filename").cloned());
@@ -203,13 +202,13 @@ async fn upload_to(
 }
 
 /// The stored media's row and file, or 404; records the access.
-async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, PathBuf)> {
+async fn fetch(svc: &Svc, server: &str, media_id: &str) -> Result<(Media, PathBuf)> {
     if server != svc.server_name() || !valid_media_id(media_id) {
-        return Err(MatrixError::not_found("Media not found"));
+        return Err(Error::not_found("Media not found"));
     }
     let id = media_id.to_owned();
     let row = svc.db.run(move |c| store::find(c, &id)).await?;
-    let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| MatrixError::not_found("Media not found"))?;
+    let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| Error::not_found("Media not found"))?;
     let id = media_id.to_owned();
     svc.db.run(move |c| store::touch(c, &id, crate::ids::now_ms())).await?;
     Ok((row, file_path(svc, media_id)))
@@ -219,16 +218,16 @@ async fn fetch(svc: &Svc, server: &str, media_id: &str) -> MResult<(Media, PathB
 const CHUNK: usize = 256 * 1024;
 
 /// Opens a file for streaming: the file and its length, or `None` if it is not there.
-async fn open(path: PathBuf) -> MResult<Option<(File, u64)>> {
+async fn open(path: PathBuf) -> Result<Option<(File, u64)>> {
     tokio::task::spawn_blocking(move || match File::open(&path) {
         Ok(f) => Ok(Some((f.metadata()?.len(), f))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     })
     .await
-    .map_err(|e| MatrixError::internal(e.to_string()))?
+    .map_err(|e| Error::internal(e.to_string()))?
     .map(|o| o.map(|(len, f)| (f, len)))
-    .map_err(|e| MatrixError::internal(format!("reading media: {e}")))
+    .map_err(|e| Error::internal(format!("reading media: {e}")))
 }
 
 /// The file's bytes a chunk at a time, each read on the blocking pool: a download holds one
@@ -320,30 +319,30 @@ fn serve(row: &Media, content_type: Option<&str>, (file, len): (File, u64), name
 }
 
 /// The original media file, streamed.
-async fn serve_original(row: &Media, path: PathBuf, name: Option<&str>) -> MResult<HttpResponse> {
-    let file = open(path).await?.ok_or_else(|| MatrixError::not_found("Media not found"))?;
+async fn serve_original(row: &Media, path: PathBuf, name: Option<&str>) -> Result<HttpResponse> {
+    let file = open(path).await?.ok_or_else(|| Error::not_found("Media not found"))?;
     Ok(serve(row, None, file, name))
 }
 
-async fn download(svc: Svc, _who: Requester, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn download(svc: Svc, _who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (server, id) = path.into_inner();
     let (row, file) = fetch(&svc, &server, &id).await?;
     serve_original(&row, file, None).await
 }
 
-async fn download_named(svc: Svc, _who: Requester, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+async fn download_named(svc: Svc, _who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (server, id, name) = path.into_inner();
     let (row, file) = fetch(&svc, &server, &id).await?;
     serve_original(&row, file, Some(&name)).await
 }
 
-async fn download_legacy(svc: Svc, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn download_legacy(svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (server, id) = path.into_inner();
     let (row, file) = fetch(&svc, &server, &id).await?;
     serve_original(&row, file, None).await
 }
 
-async fn download_legacy_named(svc: Svc, path: web::Path<(String, String, String)>) -> MResult<HttpResponse> {
+async fn download_legacy_named(svc: Svc, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (server, id, name) = path.into_inner();
     let (row, file) = fetch(&svc, &server, &id).await?;
     serve_original(&row, file, Some(&name)).await
@@ -390,7 +389,7 @@ impl Drop for Making {
 }
 
 /// Serves a thumbnail made earlier (an empty file means "the original"), if there is one.
-async fn serve_made(row: &Media, original: &Path, thumb: &Path, thumb_type: &str) -> MResult<Option<HttpResponse>> {
+async fn serve_made(row: &Media, original: &Path, thumb: &Path, thumb_type: &str) -> Result<Option<HttpResponse>> {
     match open(thumb.to_owned()).await? {
         Some((_, 0)) => serve_original(row, original.to_owned(), None).await.map(Some),
         Some(file) => Ok(Some(serve(row, Some(thumb_type), file, None))),
@@ -400,17 +399,17 @@ async fn serve_made(row: &Media, original: &Path, thumb: &Path, thumb_type: &str
 
 /// Scales PNG and JPEG to fit (scale) or fill (crop) the box, once per size and method (kept
 /// beside the media); anything else is served as is.
-async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String) -> MResult<HttpResponse> {
+async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String) -> Result<HttpResponse> {
     let q = query(&req);
-    let width = query_i64(&q, "width")?.ok_or_else(|| MatrixError::missing_param("Missing width"))?;
-    let height = query_i64(&q, "height")?.ok_or_else(|| MatrixError::missing_param("Missing height"))?;
+    let width = query_i64(&q, "width")?.ok_or_else(|| Error::missing_param("Missing width"))?;
+    let height = query_i64(&q, "height")?.ok_or_else(|| Error::missing_param("Missing height"))?;
     if !(1..=4096).contains(&width) || !(1..=4096).contains(&height) {
-        return Err(MatrixError::invalid_param("width and height must be between 1 and 4096"));
+        return Err(Error::invalid_param("width and height must be between 1 and 4096"));
     }
     let crop = match q.get("method").map(String::as_str) {
         None | Some("scale") => false,
         Some("crop") => true,
-        Some(_) => return Err(MatrixError::invalid_param("method must be crop or scale")),
+        Some(_) => return Err(Error::invalid_param("method must be crop or scale")),
     };
     let (width, height) = (width as u32, height as u32);
     let (row, original) = fetch(&svc, &server, &id).await?;
@@ -428,34 +427,34 @@ async fn thumbnail_inner(svc: Svc, req: HttpRequest, server: String, id: String)
     if let Some(res) = serve_made(&row, &original, &thumb, thumb_type).await? {
         return Ok(res);
     }
-    let slot = decode_slots().acquire_owned().await.map_err(|e| MatrixError::internal(e.to_string()))?;
+    let slot = decode_slots().acquire_owned().await.map_err(|e| Error::internal(e.to_string()))?;
     let (src, dst, max_pixels) = (original.clone(), thumb.clone(), svc.config.max_image_pixels);
     let outcome = tokio::task::spawn_blocking(move || {
         let _slot = slot;
         store::make_thumbnail(&src, &dst, format, width, height, crop, max_pixels)
     })
     .await
-    .map_err(|e| MatrixError::internal(e.to_string()))?;
+    .map_err(|e| Error::internal(e.to_string()))?;
     match outcome {
         Ok(store::Thumbnail::TooLarge) => {
             log::info!("not thumbnailing {id}: at least max_image_pixels ({max_pixels}) pixels");
             // As Synapse answers when it cannot make a thumbnail.
-            Err(MatrixError::unknown("Failed to generate thumbnail."))
+            Err(Error::unknown("Failed to generate thumbnail."))
         }
-        Ok(_) => serve_made(&row, &original, &thumb, thumb_type)
-            .await?
-            .ok_or_else(|| MatrixError::internal("thumbnail vanished after it was made")),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(MatrixError::not_found("Media not found")),
-        Err(e) => Err(MatrixError::internal(format!("making a thumbnail: {e}"))),
+        Ok(_) => {
+            serve_made(&row, &original, &thumb, thumb_type).await?.ok_or_else(|| Error::internal("thumbnail vanished after it was made"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found("Media not found")),
+        Err(e) => Err(Error::internal(format!("making a thumbnail: {e}"))),
     }
 }
 
-async fn thumbnail(svc: Svc, _who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn thumbnail(svc: Svc, _who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (server, id) = path.into_inner();
     thumbnail_inner(svc, req, server, id).await
 }
 
-async fn thumbnail_legacy(svc: Svc, req: HttpRequest, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn thumbnail_legacy(svc: Svc, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (server, id) = path.into_inner();
     thumbnail_inner(svc, req, server, id).await
 }

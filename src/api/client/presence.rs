@@ -4,7 +4,7 @@
 use crate::actors::notifier::{Advanced, Stream};
 use crate::api::{Body, Svc, ok_json, opt_str, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use crate::store::presence::{self, Presence};
 use actix_web::{HttpResponse, web};
@@ -28,15 +28,15 @@ pub fn content(p: &Presence, now: i64) -> Value {
     c
 }
 
-fn valid_state(s: &str) -> MResult<()> {
+fn valid_state(s: &str) -> Result<()> {
     match s {
         "online" | "offline" | "unavailable" => Ok(()),
-        _ => Err(MatrixError::invalid_param("presence must be online, offline or unavailable")),
+        _ => Err(Error::invalid_param("presence must be online, offline or unavailable")),
     }
 }
 
 /// Stores the user's presence and wakes their room-mates' syncs if what they see changed.
-pub async fn update(svc: &Svc, user: &str, state: &str, status_msg: Option<Option<String>>) -> MResult<()> {
+pub async fn update(svc: &Svc, user: &str, state: &str, status_msg: Option<Option<String>>) -> Result<()> {
     if !svc.config.presence_enabled {
         return Ok(());
     }
@@ -56,9 +56,9 @@ pub async fn update(svc: &Svc, user: &str, state: &str, status_msg: Option<Optio
     Ok(())
 }
 
-async fn set(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn set(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     if parse_user_id(&path)? != who.user_id {
-        return Err(MatrixError::forbidden("You can only set your own presence"));
+        return Err(Error::forbidden("You can only set your own presence"));
     }
     let body = body.object()?;
     let state = str_field(&body, "presence")?.to_owned();
@@ -70,7 +70,7 @@ async fn set(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> M
     Ok(ok_json(json!({})))
 }
 
-async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?.to_string();
     let me = who.user_id.to_string();
     let (exists, visible, found) = svc
@@ -82,10 +82,10 @@ async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpR
         })
         .await?;
     if !exists {
-        return Err(MatrixError::not_found("Unknown user"));
+        return Err(Error::not_found("Unknown user"));
     }
     if !visible {
-        return Err(MatrixError::forbidden("You are not allowed to see their presence"));
+        return Err(Error::forbidden("You are not allowed to see their presence"));
     }
     match found.filter(|_| svc.config.presence_enabled) {
         Some(p) => Ok(ok_json(content(&p, crate::ids::now_ms()))),
@@ -95,7 +95,7 @@ async fn get(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpR
 
 /// The `set_presence` of a sync request: `online` (the default) or `unavailable` refresh the
 /// user's presence; `offline` leaves it as it is.
-pub fn sync_presence(value: Option<&String>) -> MResult<Option<String>> {
+pub fn sync_presence(value: Option<&String>) -> Result<Option<String>> {
     match value.map(String::as_str) {
         None => Ok(Some("online".into())),
         Some("offline") => Ok(None),

@@ -2,7 +2,7 @@
 
 use crate::api::{Body, Svc, ok_json, opt_bool, opt_str, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::pushers::{self, Pusher};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -27,18 +27,18 @@ pub fn pusher_json(p: &Pusher) -> Value {
     v
 }
 
-async fn list(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn list(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let user = who.user_id.to_string();
     let list = svc.db.run(move |c| pushers::list(c, &user)).await?;
     Ok(ok_json(json!({"pushers": list.iter().map(pusher_json).collect::<Vec<_>>()})))
 }
 
-async fn set(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn set(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let pushkey = str_field(&body, "pushkey")?.to_owned();
     let app_id = str_field(&body, "app_id")?.to_owned();
     if pushkey.len() > 512 || app_id.len() > 64 {
-        return Err(MatrixError::invalid_param("pushkey or app_id too long"));
+        return Err(Error::invalid_param("pushkey or app_id too long"));
     }
     let user = who.user_id.to_string();
     match body.get("kind") {
@@ -47,22 +47,22 @@ async fn set(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
             svc.db.run(move |c| pushers::delete(c, &user, &app_id, &pushkey)).await?;
             return Ok(ok_json(json!({})));
         }
-        None => return Err(MatrixError::missing_param("Missing kind")),
+        None => return Err(Error::missing_param("Missing kind")),
         _ => {}
     }
     let kind = str_field(&body, "kind")?.to_owned();
     if !matches!(kind.as_str(), "http" | "email") {
-        return Err(MatrixError::invalid_param(format!("Unknown pusher kind {kind}")));
+        return Err(Error::invalid_param(format!("Unknown pusher kind {kind}")));
     }
     let data = match body.get("data") {
         Some(d @ Value::Object(_)) => d.clone(),
-        None | Some(Value::Null) => return Err(MatrixError::missing_param("Missing data")),
-        Some(_) => return Err(MatrixError::bad_json("data must be an object")),
+        None | Some(Value::Null) => return Err(Error::missing_param("Missing data")),
+        Some(_) => return Err(Error::bad_json("data must be an object")),
     };
     if kind == "http" {
-        let url = data.get("url").and_then(Value::as_str).ok_or_else(|| MatrixError::missing_param("http pushers need data.url"))?;
+        let url = data.get("url").and_then(Value::as_str).ok_or_else(|| Error::missing_param("http pushers need data.url"))?;
         if !(url.starts_with("https://") || url.starts_with("http://")) || !url.contains("/_matrix/push/v1/notify") {
-            return Err(MatrixError::invalid_param("data.url must be an http(s) URL ending in /_matrix/push/v1/notify"));
+            return Err(Error::invalid_param("data.url must be an http(s) URL ending in /_matrix/push/v1/notify"));
         }
     }
     let pusher = Pusher {

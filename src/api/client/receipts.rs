@@ -5,7 +5,7 @@
 use crate::actors::notifier::{Advanced, Stream};
 use crate::api::{Body, Svc, ok_json, opt_str};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::parse_room_id;
 use crate::store::receipts::{self, NewReceipt};
 use actix_web::{HttpResponse, web};
@@ -22,20 +22,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The requester must be joined; the event must be in the room. Returns its stream position.
-async fn check(svc: &Svc, who: &Requester, room: &str, event: &str) -> MResult<i64> {
+async fn check(svc: &Svc, who: &Requester, room: &str, event: &str) -> Result<i64> {
     let (r, u, e) = (room.to_owned(), who.user_id.to_string(), event.to_owned());
     let (member, found) =
         svc.db.run(move |c| Ok((crate::store::memberships::membership(c, &r, &u)?, crate::store::events::event_by_id(c, &e)?))).await?;
     if member.is_none_or(|m| m.membership != "join") {
-        return Err(MatrixError::forbidden("You are not joined to this room"));
+        return Err(Error::forbidden("You are not joined to this room"));
     }
     match found {
         Some(p) if p.room_id == room => Ok(p.stream_ordering),
-        _ => Err(MatrixError::not_found("Event not found in this room")),
+        _ => Err(Error::not_found("Event not found in this room")),
     }
 }
 
-async fn store_receipt(svc: &Svc, who: &Requester, room: &str, kind: &str, thread: &str, event: &str) -> MResult<()> {
+async fn store_receipt(svc: &Svc, who: &Requester, room: &str, kind: &str, thread: &str, event: &str) -> Result<()> {
     let event_stream = check(svc, who, room, event).await?;
     if who.shadow_banned {
         return Ok(());
@@ -79,22 +79,22 @@ async fn store_receipt(svc: &Svc, who: &Requester, room: &str, kind: &str, threa
     Ok(())
 }
 
-async fn receipt(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn receipt(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, kind, event) = path.into_inner();
     let room = parse_room_id(&room)?.to_string();
     if !matches!(kind.as_str(), "m.read" | "m.read.private" | "m.fully_read") {
-        return Err(MatrixError::invalid_param("Receipt type must be m.read, m.read.private or m.fully_read"));
+        return Err(Error::invalid_param("Receipt type must be m.read, m.read.private or m.fully_read"));
     }
     let body = body.object()?;
     let thread = opt_str(&body, "thread_id")?.unwrap_or_default().to_owned();
     if kind == "m.fully_read" && !thread.is_empty() {
-        return Err(MatrixError::invalid_param("m.fully_read cannot be threaded"));
+        return Err(Error::invalid_param("m.fully_read cannot be threaded"));
     }
     store_receipt(&svc, &who, &room, &kind, &thread, &event).await?;
     Ok(ok_json(json!({})))
 }
 
-async fn read_markers(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn read_markers(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let room = parse_room_id(&path)?.to_string();
     let body = body.object()?;
     for kind in ["m.fully_read", "m.read", "m.read.private"] {

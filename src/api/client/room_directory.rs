@@ -4,7 +4,7 @@
 use crate::actors::room::GetMember;
 use crate::api::{Body, Svc, arc, ok_json, query, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::parse_room_id;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
@@ -34,43 +34,43 @@ struct ListQuery {
     term: Option<String>,
 }
 
-fn parse_since(since: Option<&str>) -> MResult<usize> {
+fn parse_since(since: Option<&str>) -> Result<usize> {
     match since {
         None | Some("") => Ok(0),
-        Some(s) => s.strip_prefix('o').and_then(|n| n.parse().ok()).ok_or_else(|| MatrixError::invalid_param("Invalid since token")),
+        Some(s) => s.strip_prefix('o').and_then(|n| n.parse().ok()).ok_or_else(|| Error::invalid_param("Invalid since token")),
     }
 }
 
-fn check_server(svc: &Svc, server: Option<&str>) -> MResult<()> {
+fn check_server(svc: &Svc, server: Option<&str>) -> Result<()> {
     match server {
-        Some(s) if s != svc.server_name() => Err(MatrixError::invalid_param("Only this server's room directory is served")),
+        Some(s) if s != svc.server_name() => Err(Error::invalid_param("Only this server's room directory is served")),
         _ => Ok(()),
     }
 }
 
-async fn list_get(svc: Svc, req: HttpRequest) -> MResult<HttpResponse> {
+async fn list_get(svc: Svc, req: HttpRequest) -> Result<HttpResponse> {
     let q = query(&req);
     check_server(&svc, q.get("server").map(String::as_str))?;
     let limit = match crate::api::query_i64(&q, "limit")? {
-        Some(n) if n < 0 => return Err(MatrixError::invalid_param("limit must not be negative")),
+        Some(n) if n < 0 => return Err(Error::invalid_param("limit must not be negative")),
         Some(n) => (n as usize).min(MAX_LIMIT),
         None => 100,
     };
     list(&svc, ListQuery { limit, offset: parse_since(q.get("since").map(String::as_str))?, term: None }).await
 }
 
-async fn list_post(svc: Svc, _who: Requester, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn list_post(svc: Svc, _who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     check_server(&svc, query(&req).get("server").map(String::as_str))?;
     let body = body.object()?;
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 100,
-        Some(v) => v.as_u64().ok_or_else(|| MatrixError::bad_json("limit must be a non-negative integer"))?.min(MAX_LIMIT as u64) as usize,
+        Some(v) => v.as_u64().ok_or_else(|| Error::bad_json("limit must be a non-negative integer"))?.min(MAX_LIMIT as u64) as usize,
     };
     let since = crate::api::opt_str(&body, "since")?;
     let term = match body.get("filter").and_then(|f| f.get("generic_search_term")) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.to_lowercase()),
-        Some(_) => return Err(MatrixError::bad_json("generic_search_term must be a string")),
+        Some(_) => return Err(Error::bad_json("generic_search_term must be a string")),
     };
     list(&svc, ListQuery { limit, offset: parse_since(since)?, term }).await
 }
@@ -115,7 +115,7 @@ fn entry(room_id: &str, joined: i64, state: &HashMap<&str, &Value>) -> Value {
     Value::Object(e)
 }
 
-async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
+async fn list(svc: &Svc, q: ListQuery) -> Result<HttpResponse> {
     let ListQuery { limit, offset, term } = q;
     let (chunk, total, more) = svc
         .db
@@ -157,31 +157,31 @@ async fn list(svc: &Svc, q: ListQuery) -> MResult<HttpResponse> {
     Ok(ok_json(body))
 }
 
-async fn get_visibility(svc: Svc, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get_visibility(svc: Svc, path: web::Path<String>) -> Result<HttpResponse> {
     let room = parse_room_id(&path)?.to_string();
     let row = svc.db.run(move |c| crate::store::rooms::room_row(c, &room)).await?;
-    let row = row.ok_or_else(|| MatrixError::not_found("Unknown room"))?;
+    let row = row.ok_or_else(|| Error::not_found("Unknown room"))?;
     Ok(ok_json(json!({"visibility": if row.is_public { "public" } else { "private" }})))
 }
 
-async fn set_visibility(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn set_visibility(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let room = parse_room_id(&path)?.to_string();
     let body = body.object()?;
     let published = match str_field(&body, "visibility")? {
         "public" => true,
         "private" => false,
-        _ => return Err(MatrixError::invalid_param("visibility must be public or private")),
+        _ => return Err(Error::invalid_param("visibility must be public or private")),
     };
     let member = arc(&svc).send_to_room(&room, GetMember { user: who.user_id.to_string() }).await??;
     if !who.is_server_admin() && (member.membership != "join" || member.power < PUBLISH_LEVEL) {
-        return Err(MatrixError::forbidden("You need power level 50 in the room to change its directory visibility"));
+        return Err(Error::forbidden("You need power level 50 in the room to change its directory visibility"));
     }
     if who.shadow_banned {
         return Ok(ok_json(json!({})));
     }
     let r = room.clone();
     if !svc.db.run(move |c| crate::store::rooms::set_published(c, &r, published)).await? {
-        return Err(MatrixError::not_found("Unknown room"));
+        return Err(Error::not_found("Unknown room"));
     }
     log::info!("{} set the directory visibility of {room} to {}", who.user_id, if published { "public" } else { "private" });
     Ok(ok_json(json!({})))

@@ -3,11 +3,10 @@
 use crate::actors::room::{CreateRoom, SendEvent};
 use crate::api::{Body, Svc, arc, ok_json, opt_bool, opt_str, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::{DEFAULT_ROOM_VERSION, EventDraft, SUPPORTED_ROOM_VERSIONS};
 use crate::ids::{self, parse_alias, parse_room_id, parse_user_id};
 use crate::store::rooms::RoomRow;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -66,7 +65,7 @@ fn merge(base: &mut Value, over: &Value) {
 }
 
 /// The member event content for `user` joining, with their current profile.
-pub async fn join_content(svc: &Svc, user: &str, membership: &str) -> MResult<Value> {
+pub async fn join_content(svc: &Svc, user: &str, membership: &str) -> Result<Value> {
     let id = user.to_owned();
     let profile = svc.db.run(move |c| crate::store::users::profile(c, &id)).await?;
     let mut content = json!({"membership": membership});
@@ -81,7 +80,7 @@ pub async fn join_content(svc: &Svc, user: &str, membership: &str) -> MResult<Va
     Ok(content)
 }
 
-async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn create_room(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     if who.shadow_banned {
         return Ok(ok_json(json!({"room_id": ids::new_room_id(svc.server_name())})));
@@ -89,15 +88,15 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
     let creator = who.user_id.to_string();
     let version = opt_str(&body, "room_version")?.unwrap_or(DEFAULT_ROOM_VERSION).to_owned();
     if !SUPPORTED_ROOM_VERSIONS.contains(&version.as_str()) {
-        return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_UNSUPPORTED_ROOM_VERSION", "Unsupported room version"));
+        return Err(Error::new(crate::error::ErrorKind::UnsupportedRoomVersion, "Unsupported room version"));
     }
     let visibility = opt_str(&body, "visibility")?.unwrap_or("private");
     if !matches!(visibility, "public" | "private") {
-        return Err(MatrixError::bad_json("visibility must be public or private"));
+        return Err(Error::bad_json("visibility must be public or private"));
     }
     let preset = opt_str(&body, "preset")?.unwrap_or(if visibility == "public" { "public_chat" } else { "private_chat" });
     if !matches!(preset, "public_chat" | "private_chat" | "trusted_private_chat") {
-        return Err(MatrixError::bad_json("Unknown preset"));
+        return Err(Error::bad_json("Unknown preset"));
     }
     let is_direct = opt_bool(&body, "is_direct")?.unwrap_or(false);
     let invites: Vec<String> = match body.get("invite") {
@@ -106,28 +105,28 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
             .iter()
             .map(|v| {
                 v.as_str()
-                    .ok_or_else(|| MatrixError::bad_json("invite must be a list of user IDs"))
+                    .ok_or_else(|| Error::bad_json("invite must be a list of user IDs"))
                     .and_then(parse_user_id)
                     .map(|u| u.to_string())
             })
-            .collect::<MResult<_>>()?,
-        Some(_) => return Err(MatrixError::bad_json("invite must be a list of user IDs")),
+            .collect::<Result<_>>()?,
+        Some(_) => return Err(Error::bad_json("invite must be a list of user IDs")),
     };
     let alias = match opt_str(&body, "room_alias_name")? {
         Some(local) => {
             // ruma accepts any localpart; an empty one, or one with ':' or whitespace, names no
             // alias anyone could type, and the whole alias is bounded like every other ID.
             if local.is_empty() || local.contains(':') || local.chars().any(char::is_whitespace) {
-                return Err(MatrixError::invalid_param("room_alias_name must be a non-empty localpart without ':' or whitespace"));
+                return Err(Error::invalid_param("room_alias_name must be a non-empty localpart without ':' or whitespace"));
             }
             let full = format!("#{local}:{}", svc.server_name());
             if full.len() > 255 {
-                return Err(MatrixError::invalid_param("The room alias would be longer than 255 bytes"));
+                return Err(Error::invalid_param("The room alias would be longer than 255 bytes"));
             }
             let alias = parse_alias(&full)?;
             let a = alias.to_string();
             if svc.db.run(move |c| crate::store::rooms::alias_room(c, &a)).await?.is_some() {
-                return Err(MatrixError::new(StatusCode::BAD_REQUEST, "M_ROOM_IN_USE", "Room alias already taken"));
+                return Err(Error::new(crate::error::ErrorKind::RoomInUse, "Room alias already taken"));
             }
             Some(alias.to_string())
         }
@@ -141,7 +140,7 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
     }
     if let Some(cc) = body.get("creation_content") {
         if !cc.is_object() {
-            return Err(MatrixError::bad_json("creation_content must be an object"));
+            return Err(Error::bad_json("creation_content must be an object"));
         }
         merge(&mut create_content, cc);
         create_content["room_version"] = json!(version);
@@ -154,7 +153,7 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
     }
     if let Some(o) = body.get("power_level_content_override") {
         if !o.is_object() {
-            return Err(MatrixError::bad_json("power_level_content_override must be an object"));
+            return Err(Error::bad_json("power_level_content_override must be an object"));
         }
         merge(&mut pl, o);
     }
@@ -181,11 +180,11 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
                 let content = ev
                     .get("content")
                     .filter(|c| c.is_object())
-                    .ok_or_else(|| MatrixError::bad_json("initial_state content must be an object"))?;
+                    .ok_or_else(|| Error::bad_json("initial_state content must be an object"))?;
                 push(EventDraft::state(kind, sk, content.clone()));
             }
         }
-        Some(_) => return Err(MatrixError::bad_json("initial_state must be a list")),
+        Some(_) => return Err(Error::bad_json("initial_state must be a list")),
     }
     if let Some(name) = opt_str(&body, "name")? {
         push(EventDraft::state("m.room.name", "", json!({"name": name})));
@@ -219,7 +218,7 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> MResult<HttpRespon
 }
 
 /// Sends a membership event for `target` from the requester.
-async fn membership(svc: &Svc, sender: &str, room_id: &str, target: &str, content: Value) -> MResult<String> {
+async fn membership(svc: &Svc, sender: &str, room_id: &str, target: &str, content: Value) -> Result<String> {
     crate::api::admin::synapse::notices::refuse_leaving_notice_room(svc, room_id, sender, target, content["membership"].as_str()).await?;
     let msg = SendEvent {
         sender: sender.to_owned(),
@@ -231,41 +230,37 @@ async fn membership(svc: &Svc, sender: &str, room_id: &str, target: &str, conten
     arc(svc).send_to_room(room_id, msg).await?
 }
 
-fn with_reason(mut content: Value, body: &Value) -> MResult<Value> {
+fn with_reason(mut content: Value, body: &Value) -> Result<Value> {
     if let Some(r) = opt_str(body, "reason")? {
         content["reason"] = json!(r);
     }
     Ok(content)
 }
 
-async fn do_join(svc: &Svc, who: &Requester, room_id: &str, body: &Value) -> MResult<HttpResponse> {
+async fn do_join(svc: &Svc, who: &Requester, room_id: &str, body: &Value) -> Result<HttpResponse> {
     svc.rate_limits.join(who)?;
     let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, body)?;
     membership(svc, who.user_id.as_str(), room_id, who.user_id.as_str(), content).await?;
     Ok(ok_json(json!({"room_id": room_id})))
 }
 
-async fn join(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn join(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     do_join(&svc, &who, room_id.as_str(), &body.object()?).await
 }
 
-async fn join_by_id_or_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn join_by_id_or_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let target = path.into_inner();
     let room_id = if target.starts_with('#') {
         let alias = parse_alias(&target)?.to_string();
-        svc.db
-            .run(move |c| crate::store::rooms::alias_room(c, &alias))
-            .await?
-            .ok_or_else(|| MatrixError::not_found("Room alias not found"))?
-            .0
+        svc.db.run(move |c| crate::store::rooms::alias_room(c, &alias)).await?.ok_or_else(|| Error::not_found("Room alias not found"))?.0
     } else {
         parse_room_id(&target)?.to_string()
     };
     do_join(&svc, &who, &room_id, &body.object()?).await
 }
 
-async fn leave(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn leave(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     let content = with_reason(json!({"membership": "leave"}), &body.object()?)?;
     membership(&svc, who.user_id.as_str(), room_id.as_str(), who.user_id.as_str(), content).await?;
@@ -273,7 +268,7 @@ async fn leave(svc: Svc, who: Requester, path: web::Path<String>, body: Body) ->
 }
 
 /// invite, kick, ban, unban: a membership event about `user_id` from the body.
-async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body, membership_value: &str) -> MResult<HttpResponse> {
+async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body, membership_value: &str) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     let body = body.object()?;
     let target = parse_user_id(str_field(&body, "user_id")?)?;
@@ -286,7 +281,7 @@ async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body,
     if membership_value == "invite" && target.server_name().as_str() == svc.server_name() {
         let t = target.to_string();
         if !svc.db.run(move |c| crate::store::users::exists(c, &t)).await? {
-            return Err(MatrixError::not_found("Unknown user"));
+            return Err(Error::not_found("Unknown user"));
         }
     }
     let mut content = with_reason(json!({"membership": membership_value}), &body)?;
@@ -299,19 +294,19 @@ async fn moderate(svc: Svc, who: Requester, path: web::Path<String>, body: Body,
     Ok(ok_json(json!({})))
 }
 
-async fn invite(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn invite(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     moderate(svc, who, path, body, "invite").await
 }
 
-async fn kick(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn kick(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     moderate(svc, who, path, body, "leave").await
 }
 
-async fn ban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn ban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     moderate(svc, who, path, body, "ban").await
 }
 
-async fn unban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn unban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?;
     let b = body.object()?;
     let target = parse_user_id(str_field(&b, "user_id")?)?;
@@ -319,22 +314,22 @@ async fn unban(svc: Svc, who: Requester, path: web::Path<String>, body: Body) ->
     let r = room_id.to_string();
     let current = svc.db.run(move |c| crate::store::memberships::membership(c, &r, &t)).await?;
     if current.is_none_or(|m| m.membership != "ban") {
-        return Err(MatrixError::forbidden(format!("{target} is not banned")));
+        return Err(Error::forbidden(format!("{target} is not banned")));
     }
     let content = with_reason(json!({"membership": "leave"}), &b)?;
     membership(&svc, who.user_id.as_str(), room_id.as_str(), target.as_str(), content).await?;
     Ok(ok_json(json!({})))
 }
 
-async fn forget(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn forget(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?.to_string();
     let user = who.user_id.to_string();
     svc.db
         .run(move |c| {
             match crate::store::memberships::membership(c, &room_id, &user)? {
-                None => return Err(MatrixError::not_found("You were never in this room")),
+                None => return Err(Error::not_found("You were never in this room")),
                 Some(m) if m.membership == "join" || m.membership == "invite" => {
-                    return Err(MatrixError::unknown("You must leave the room before forgetting it"));
+                    return Err(Error::unknown("You must leave the room before forgetting it"));
                 }
                 Some(_) => {}
             }
@@ -344,17 +339,17 @@ async fn forget(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<Ht
     Ok(ok_json(json!({})))
 }
 
-async fn get_alias(svc: Svc, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get_alias(svc: Svc, path: web::Path<String>) -> Result<HttpResponse> {
     let alias = parse_alias(&path)?.to_string();
     let found = svc.db.run(move |c| crate::store::rooms::alias_room(c, &alias)).await?;
-    let (room_id, _) = found.ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
+    let (room_id, _) = found.ok_or_else(|| Error::not_found("Room alias not found"))?;
     Ok(ok_json(json!({"room_id": room_id, "servers": [svc.server_name()]})))
 }
 
-async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let alias = parse_alias(&path)?;
     if alias.server_name().as_str() != svc.server_name() {
-        return Err(MatrixError::invalid_param("Alias must be on this server"));
+        return Err(Error::invalid_param("Alias must be on this server"));
     }
     let body = body.object()?;
     let room_id = parse_room_id(str_field(&body, "room_id")?)?.to_string();
@@ -362,10 +357,10 @@ async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body
     svc.db
         .run(move |c| {
             if crate::store::rooms::room_row(c, &room_id)?.is_none() {
-                return Err(MatrixError::not_found("Unknown room"));
+                return Err(Error::not_found("Unknown room"));
             }
             if !crate::store::rooms::add_alias(c, &a, &room_id, &creator)? {
-                return Err(MatrixError::new(StatusCode::CONFLICT, "M_UNKNOWN", "Room alias already exists"));
+                return Err(Error::new(crate::error::ErrorKind::Conflict, "Room alias already exists"));
             }
             Ok(())
         })
@@ -373,15 +368,15 @@ async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body
     Ok(ok_json(json!({})))
 }
 
-async fn delete_alias(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn delete_alias(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let alias = parse_alias(&path)?.to_string();
     let user = who.user_id.to_string();
     let admin = who.is_server_admin();
     svc.db
         .run(move |c| {
-            let (_, creator) = crate::store::rooms::alias_room(c, &alias)?.ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
+            let (_, creator) = crate::store::rooms::alias_room(c, &alias)?.ok_or_else(|| Error::not_found("Room alias not found"))?;
             if creator != user && !admin {
-                return Err(MatrixError::forbidden("You did not create this alias"));
+                return Err(Error::forbidden("You did not create this alias"));
             }
             crate::store::rooms::delete_alias(c, &alias)
         })
@@ -389,14 +384,14 @@ async fn delete_alias(svc: Svc, who: Requester, path: web::Path<String>) -> MRes
     Ok(ok_json(json!({})))
 }
 
-async fn room_aliases(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn room_aliases(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let room_id = parse_room_id(&path)?.to_string();
     crate::api::client::events::require_visible(&svc, &who, &room_id).await?;
     let aliases = svc.db.run(move |c| crate::store::rooms::room_aliases(c, &room_id)).await?;
     Ok(ok_json(json!({"aliases": aliases})))
 }
 
-async fn joined_rooms(svc: Svc, who: Requester) -> MResult<HttpResponse> {
+async fn joined_rooms(svc: Svc, who: Requester) -> Result<HttpResponse> {
     let user = who.user_id.to_string();
     let rooms = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await?;
     Ok(ok_json(json!({"joined_rooms": rooms})))

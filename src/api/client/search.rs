@@ -3,7 +3,7 @@
 use crate::actors::search::RoomScope;
 use crate::api::{Body, Svc, ok_json, query, query_i64, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::events::visibility::HistoryView;
 use crate::store::visibility as vis;
@@ -15,28 +15,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/search", web::post().to(search))]);
 }
 
-fn key_to_kind(key: &str) -> MResult<&'static str> {
+fn key_to_kind(key: &str) -> Result<&'static str> {
     match key {
         "content.body" => Ok("m.room.message"),
         "content.name" => Ok("m.room.name"),
         "content.topic" => Ok("m.room.topic"),
-        other => Err(MatrixError::invalid_param(format!("Unrecognised search key {other}"))),
+        other => Err(Error::invalid_param(format!("Unrecognised search key {other}"))),
     }
 }
 
-fn string_list(v: Option<&Value>, what: &str) -> MResult<Option<Vec<String>>> {
+fn string_list(v: Option<&Value>, what: &str) -> Result<Option<Vec<String>>> {
     match v {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(a)) => a
             .iter()
-            .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| MatrixError::bad_json(format!("{what} must be strings"))))
-            .collect::<MResult<_>>()
+            .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| Error::bad_json(format!("{what} must be strings"))))
+            .collect::<Result<_>>()
             .map(Some),
-        Some(_) => Err(MatrixError::bad_json(format!("{what} must be a list"))),
+        Some(_) => Err(Error::bad_json(format!("{what} must be a list"))),
     }
 }
 
-async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResult<HttpResponse> {
+async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let q = query(&req);
     let offset = query_i64(&q, "next_batch")?.unwrap_or(0);
@@ -44,35 +44,34 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     let offset = usize::try_from(offset)
         .ok()
         .filter(|o| *o <= max_offset)
-        .ok_or_else(|| MatrixError::invalid_param(format!("next_batch must be between 0 and {max_offset}")))?;
-    let cats =
-        body.get("search_categories").filter(|v| v.is_object()).ok_or_else(|| MatrixError::missing_param("Missing search_categories"))?;
+        .ok_or_else(|| Error::invalid_param(format!("next_batch must be between 0 and {max_offset}")))?;
+    let cats = body.get("search_categories").filter(|v| v.is_object()).ok_or_else(|| Error::missing_param("Missing search_categories"))?;
     let Some(criteria) = cats.get("room_events") else {
         return Ok(ok_json(json!({"search_categories": {}})));
     };
     if !criteria.is_object() {
-        return Err(MatrixError::bad_json("room_events must be an object"));
+        return Err(Error::bad_json("room_events must be an object"));
     }
     let term = str_field(criteria, "search_term")?.to_owned();
     let kinds: Vec<String> = string_list(criteria.get("keys"), "keys")?
         .unwrap_or_default()
         .iter()
         .map(|k| key_to_kind(k).map(str::to_owned))
-        .collect::<MResult<_>>()?;
+        .collect::<Result<_>>()?;
     let filter = criteria.get("filter").cloned().unwrap_or(Value::Null);
     let wanted_rooms = string_list(filter.get("rooms"), "filter.rooms")?;
     let not_rooms: HashSet<String> = string_list(filter.get("not_rooms"), "filter.not_rooms")?.unwrap_or_default().into_iter().collect();
     let limit = match filter.get("limit") {
         None | Some(Value::Null) => 10,
         Some(v) => {
-            let n = v.as_u64().ok_or_else(|| MatrixError::bad_json("filter.limit must be a non-negative integer"))?;
+            let n = v.as_u64().ok_or_else(|| Error::bad_json("filter.limit must be a non-negative integer"))?;
             n.min(crate::actors::search::MAX_LIMIT as u64) as usize
         }
     };
     let recent = match criteria.get("order_by").and_then(Value::as_str) {
         None | Some("rank") => false,
         Some("recent") => true,
-        Some(_) => return Err(MatrixError::invalid_param("order_by must be rank or recent")),
+        Some(_) => return Err(Error::invalid_param("order_by must be rank or recent")),
     };
     let context = criteria.get("event_context").filter(|c| c.is_object()).cloned();
 
@@ -89,7 +88,7 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     // Each room's history view narrows its search, so hidden events are neither hits nor counted.
     let user = who.user_id.to_string();
     let views: HashMap<String, HistoryView> =
-        svc.db.run(move |c| rooms.into_iter().map(|r| Ok((r.clone(), vis::history_view(c, &r, &user)?))).collect::<MResult<_>>()).await?;
+        svc.db.run(move |c| rooms.into_iter().map(|r| Ok((r.clone(), vis::history_view(c, &r, &user)?))).collect::<Result<_>>()).await?;
     let scopes: Vec<RoomScope> = views
         .iter()
         .map(|(room, view)| {
@@ -103,7 +102,7 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     let off = offset;
     let found = tokio::task::spawn_blocking(move || crate::actors::search::search(&shared, &term, &scopes, &kinds, recent, off, limit))
         .await
-        .map_err(|e| MatrixError::internal(e.to_string()))??;
+        .map_err(|e| Error::internal(e.to_string()))??;
 
     let ids: Vec<(String, f64)> = found.hits.iter().map(|h| (h.event_id.clone(), h.rank)).collect();
     let results = svc
@@ -131,7 +130,7 @@ async fn search(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> MResu
     Ok(ok_json(json!({"search_categories": {"room_events": room_events}})))
 }
 
-fn event_context(c: &mut crate::store::Conn, p: &Pdu, view: &HistoryView, ctx: &Value) -> MResult<Value> {
+fn event_context(c: &mut crate::store::Conn, p: &Pdu, view: &HistoryView, ctx: &Value) -> Result<Value> {
     let before = ctx.get("before_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let after = ctx.get("after_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let pos = p.stream_ordering;

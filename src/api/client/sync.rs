@@ -9,7 +9,7 @@ use super::events::TypeFilter;
 use crate::actors::notifier::{Latest, Positions, Wait};
 use crate::api::{Svc, ok_json, query, query_bool, query_i64};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::events::visibility::StateAccess;
 use crate::store::{Conn, account_data, e2e_keys, events as ev, memberships, presence, receipts, to_device, visibility as vis};
@@ -25,8 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/sync", web::get().to(sync))]);
 }
 
-pub fn parse_since(t: &str) -> MResult<Positions> {
-    let bad = || MatrixError::invalid_param("Invalid since token");
+pub fn parse_since(t: &str) -> Result<Positions> {
+    let bad = || Error::invalid_param("Invalid since token");
     let body = t.strip_prefix('s').ok_or_else(bad)?;
     let mut parts = body.split('_');
     let events = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
@@ -79,26 +79,26 @@ impl SyncFilter {
     }
 }
 
-async fn load_filter(svc: &Svc, who: &Requester, raw: Option<&String>) -> MResult<SyncFilter> {
+async fn load_filter(svc: &Svc, who: &Requester, raw: Option<&String>) -> Result<SyncFilter> {
     let Some(raw) = raw else { return Ok(SyncFilter::from_json(&json!({}))) };
     if raw.trim_start().starts_with('{') {
-        let v: Value = serde_json::from_str(raw).map_err(|_| MatrixError::invalid_param("filter is not valid JSON"))?;
+        let v: Value = serde_json::from_str(raw).map_err(|_| Error::invalid_param("filter is not valid JSON"))?;
         return Ok(SyncFilter::from_json(&v));
     }
-    let id: i64 = raw.parse().map_err(|_| MatrixError::invalid_param("Invalid filter ID"))?;
+    let id: i64 = raw.parse().map_err(|_| Error::invalid_param("Invalid filter ID"))?;
     let user = who.user_id.to_string();
     let stored = svc.db.run(move |c| account_data::get_filter(c, &user, id)).await?;
-    let stored = stored.ok_or_else(|| MatrixError::not_found("No such filter"))?;
+    let stored = stored.ok_or_else(|| Error::not_found("No such filter"))?;
     let v: Value = serde_json::from_str(&stored).unwrap_or_else(|_| json!({}));
     Ok(SyncFilter::from_json(&v))
 }
 
-async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> MResult<HttpResponse> {
+async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> Result<HttpResponse> {
     let q = query(&req);
     let since = q.get("since").map(|s| parse_since(s)).transpose()?;
     let timeout = query_i64(&q, "timeout")?.unwrap_or(0);
     if timeout < 0 {
-        return Err(MatrixError::invalid_param("timeout must not be negative"));
+        return Err(Error::invalid_param("timeout must not be negative"));
     }
     let full_state = query_bool(&q, "full_state")?.unwrap_or(false);
     let filter = load_filter(&svc, &who, q.get("filter")).await?;
@@ -157,7 +157,7 @@ fn compute(
     full_state: bool,
     f: &SyncFilter,
     (typing_now, mut typing): (i64, HashMap<String, Vec<String>>),
-) -> MResult<(Value, Positions, bool)> {
+) -> Result<(Value, Positions, bool)> {
     let mut now = Positions {
         events: ev::max_stream(c)?,
         account_data: account_data::current_stream_id(c)?,
@@ -363,7 +363,7 @@ fn compute(
 
 /// One `m.receipt` event per room with receipts changed in (after, upto], grouped the spec's way:
 /// event ID -> receipt type -> user -> {ts, thread_id}.
-fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<HashMap<String, Value>> {
+fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> Result<HashMap<String, Value>> {
     let mut by_room: HashMap<String, Value> = HashMap::new();
     if after >= upto {
         return Ok(by_room);
@@ -380,7 +380,7 @@ fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> MResult<Ha
 }
 
 /// Transaction IDs this device used for its own events in `timeline`.
-fn own_txns(c: &mut Conn, user: &str, device: Option<&str>, timeline: &[Pdu]) -> MResult<HashMap<String, String>> {
+fn own_txns(c: &mut Conn, user: &str, device: Option<&str>, timeline: &[Pdu]) -> Result<HashMap<String, String>> {
     let own: Vec<String> = timeline.iter().filter(|p| p.sender == user).map(|p| p.event_id.clone()).collect();
     if own.is_empty() {
         return Ok(HashMap::new());

@@ -4,7 +4,7 @@
 use crate::actors::notifier::{Advanced, Stream};
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::to_device::{self, Outgoing};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -13,18 +13,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/sendToDevice/{event_type}/{txn_id}", web::put().to(send))]);
 }
 
-async fn send(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn send(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
     let (event_type, txn_id) = path.into_inner();
     let body = body.object()?;
     let messages = match body.get("messages") {
         Some(Value::Object(m)) => m,
-        None | Some(Value::Null) => return Err(MatrixError::missing_param("Missing messages")),
-        Some(_) => return Err(MatrixError::bad_json("messages must be an object")),
+        None | Some(Value::Null) => return Err(Error::missing_param("Missing messages")),
+        Some(_) => return Err(Error::bad_json("messages must be an object")),
     };
     let mut out = Vec::new();
     for (user, devices) in messages {
         let user_id = crate::ids::parse_user_id(user)?;
-        let devices = devices.as_object().ok_or_else(|| MatrixError::bad_json("messages values must be objects of device IDs"))?;
+        let devices = devices.as_object().ok_or_else(|| Error::bad_json("messages values must be objects of device IDs"))?;
         if user_id.server_name().as_str() != svc.server_name() {
             // Federation sends no EDUs yet: a remote recipient cannot be reached.
             log::info!("sendToDevice from {} to remote user {user_id} dropped: no EDU sending yet", who.user_id);
@@ -32,7 +32,7 @@ async fn send(svc: Svc, who: Requester, path: web::Path<(String, String)>, body:
         }
         for (device, content) in devices {
             if !content.is_object() {
-                return Err(MatrixError::bad_json("message contents must be objects"));
+                return Err(Error::bad_json("message contents must be objects"));
             }
             out.push(Outgoing {
                 user_id: user.clone(),

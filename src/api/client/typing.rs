@@ -3,7 +3,7 @@
 use crate::actors::room::SetTyping;
 use crate::api::{Body, Svc, arc, ok_json, opt_bool};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::{parse_room_id, parse_user_id};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -19,17 +19,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/rooms/{room}/typing/{user}", web::put().to(set))]);
 }
 
-async fn set(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn set(svc: Svc, who: Requester, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, user) = path.into_inner();
     let room = parse_room_id(&room)?;
     if parse_user_id(&user)? != who.user_id {
-        return Err(MatrixError::forbidden("You can only set your own typing state"));
+        return Err(Error::forbidden("You can only set your own typing state"));
     }
     let body = body.object()?;
-    let typing = opt_bool(&body, "typing")?.ok_or_else(|| MatrixError::missing_param("Missing typing"))?;
+    let typing = opt_bool(&body, "typing")?.ok_or_else(|| Error::missing_param("Missing typing"))?;
     let timeout = match body.get("timeout") {
         None | Some(Value::Null) => 30_000,
-        Some(v) => v.as_i64().filter(|t| *t >= 0).ok_or_else(|| MatrixError::bad_json("timeout must be a non-negative integer"))?,
+        Some(v) => v.as_i64().filter(|t| *t >= 0).ok_or_else(|| Error::bad_json("timeout must be a non-negative integer"))?,
     }
     .min(MAX_TIMEOUT_MS);
     if who.shadow_banned {

@@ -2,7 +2,7 @@
 
 use crate::api::{Body, Svc, ok_json, str_field};
 use crate::auth::Requester;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -10,12 +10,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/user_directory/search", web::post().to(search))]);
 }
 
-async fn search(svc: Svc, who: Requester, body: Body) -> MResult<HttpResponse> {
+async fn search(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let term = str_field(&body, "search_term")?.trim().to_owned();
     let limit = match body.get("limit") {
         None | Some(Value::Null) => 10,
-        Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| MatrixError::bad_json("limit must be a non-negative integer"))?,
+        Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| Error::bad_json("limit must be a non-negative integer"))?,
     }
     .min(100);
     if term.is_empty() {

@@ -6,7 +6,7 @@ use crate::actors::user::{Deactivate, SetProfile};
 use crate::api::client::account::create_user;
 use crate::api::{Body, Svc, arc, ok_json, opt_bool, query, query_bool, query_i64};
 use crate::auth::{Admin, password};
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use crate::store::users::{ListQuery, ORDER_KEYS, User};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -37,12 +37,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 const USER_TYPES: &[&str] = &["support", "bot"];
 
 /// The user as `GET /v2/users/<id>` shows it. `creation_ts` is in seconds, as in the seed.
-async fn user_json(svc: &Svc, id: &str) -> MResult<Value> {
+async fn user_json(svc: &Svc, id: &str) -> Result<Value> {
     let i = id.to_owned();
     let (user, profile, threepids) = svc
         .db
         .run(move |c| {
-            let u = crate::store::users::find(c, &i)?.ok_or_else(|| MatrixError::not_found("User not found"))?;
+            let u = crate::store::users::find(c, &i)?.ok_or_else(|| Error::not_found("User not found"))?;
             Ok((u, crate::store::users::profile(c, &i)?.unwrap_or_default(), crate::store::users::threepids(c, &i)?))
         })
         .await?;
@@ -70,50 +70,49 @@ async fn user_json(svc: &Svc, id: &str) -> MResult<Value> {
     }))
 }
 
-async fn get_user(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get_user(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     Ok(ok_json(user_json(&svc, &user.user_id).await?))
 }
 
-fn opt_string_or_null(body: &Value, key: &str) -> MResult<Option<Option<String>>> {
+fn opt_string_or_null(body: &Value, key: &str) -> Result<Option<Option<String>>> {
     match body.get(key) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
         Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
-        Some(_) => Err(MatrixError::bad_json(format!("{key} must be a string"))),
+        Some(_) => Err(Error::bad_json(format!("{key} must be a string"))),
     }
 }
 
-fn parse_threepids(body: &Value) -> MResult<Option<Vec<(String, String)>>> {
+fn parse_threepids(body: &Value) -> Result<Option<Vec<(String, String)>>> {
     match body.get("threepids") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list)) => list
             .iter()
             .map(|t| {
-                let m = t.get("medium").and_then(Value::as_str).ok_or_else(|| MatrixError::bad_json("threepid medium must be a string"))?;
-                let a =
-                    t.get("address").and_then(Value::as_str).ok_or_else(|| MatrixError::bad_json("threepid address must be a string"))?;
+                let m = t.get("medium").and_then(Value::as_str).ok_or_else(|| Error::bad_json("threepid medium must be a string"))?;
+                let a = t.get("address").and_then(Value::as_str).ok_or_else(|| Error::bad_json("threepid address must be a string"))?;
                 if !matches!(m, "email" | "msisdn") {
-                    return Err(MatrixError::bad_json(format!("Unknown threepid medium {m}")));
+                    return Err(Error::bad_json(format!("Unknown threepid medium {m}")));
                 }
                 Ok((m.to_owned(), if m == "email" { a.to_lowercase() } else { a.to_owned() }))
             })
-            .collect::<MResult<_>>()
+            .collect::<Result<_>>()
             .map(Some),
-        Some(_) => Err(MatrixError::bad_json("threepids must be a list")),
+        Some(_) => Err(Error::bad_json("threepids must be a list")),
     }
 }
 
 /// Create (201) or modify (200) a user; optional fields keep their current value.
-async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
     if target.server_name().as_str() != svc.server_name() {
-        return Err(MatrixError::invalid_param("This endpoint can only be used with local users"));
+        return Err(Error::invalid_param("This endpoint can only be used with local users"));
     }
     let body = body.object()?;
     let pw = opt_string_or_null(&body, "password")?.flatten();
     if pw.as_ref().is_some_and(|p| p.len() > 512) {
-        return Err(MatrixError::invalid_param("Invalid password: too long"));
+        return Err(Error::invalid_param("Invalid password: too long"));
     }
     let logout_devices = opt_bool(&body, "logout_devices")?.unwrap_or(true);
     let displayname = opt_string_or_null(&body, "displayname")?;
@@ -122,7 +121,7 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
         && !a.is_empty()
         && !a.starts_with("mxc://")
     {
-        return Err(MatrixError::invalid_param("avatar_url must be an MXC URI"));
+        return Err(Error::invalid_param("avatar_url must be an MXC URI"));
     }
     let threepids = parse_threepids(&body)?;
     let set_admin = opt_bool(&body, "admin")?;
@@ -132,10 +131,10 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
     if let Some(Some(t)) = &user_type
         && !USER_TYPES.contains(&t.as_str())
     {
-        return Err(MatrixError::invalid_param("Invalid user type"));
+        return Err(Error::invalid_param("Invalid user type"));
     }
     if deactivated == Some(true) && locked == Some(true) {
-        return Err(MatrixError::invalid_param("An account cannot be both deactivated and locked"));
+        return Err(Error::invalid_param("An account cannot be both deactivated and locked"));
     }
     let id = target.to_string();
     let i = id.clone();
@@ -169,10 +168,10 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
         }
         Some(user) => {
             if set_admin == Some(false) && admin.user_id == target {
-                return Err(MatrixError::bad_json("You may not demote yourself."));
+                return Err(Error::bad_json("You may not demote yourself."));
             }
             if user.deactivated && deactivated == Some(false) && pw.is_none() {
-                return Err(MatrixError::bad_json("Must provide a password to re-activate an account."));
+                return Err(Error::bad_json("Must provide a password to re-activate an account."));
             }
             if deactivated == Some(true) && !user.deactivated {
                 svc_arc.directory.user(&svc_arc, &id).await?.send(Deactivate { erase: false }).await??;
@@ -226,22 +225,22 @@ async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
 const MAX_PAGE: i64 = 1_000;
 
 /// Query parameters of the user list; `v3` makes `deactivated` tri-state.
-fn list_query(req: &HttpRequest, v3: bool) -> MResult<ListQuery> {
+fn list_query(req: &HttpRequest, v3: bool) -> Result<ListQuery> {
     let q = query(req);
     let from = query_i64(&q, "from")?.unwrap_or(0);
     let limit = query_i64(&q, "limit")?.unwrap_or(100);
     if from < 0 || limit < 0 {
-        return Err(MatrixError::invalid_param("from and limit must not be negative"));
+        return Err(Error::invalid_param("from and limit must not be negative"));
     }
     let limit = limit.min(MAX_PAGE);
     let order_by = q.get("order_by").cloned().unwrap_or_else(|| "name".into());
     if !ORDER_KEYS.contains(&order_by.as_str()) {
-        return Err(MatrixError::invalid_param("Unknown value for order_by"));
+        return Err(Error::invalid_param("Unknown value for order_by"));
     }
     let descending = match q.get("dir").map(String::as_str) {
         None | Some("f") => false,
         Some("b") => true,
-        Some(_) => return Err(MatrixError::invalid_param("dir must be f or b")),
+        Some(_) => return Err(Error::invalid_param("dir must be f or b")),
     };
     let deactivated_param = query_bool(&q, "deactivated")?;
     let deactivated = if v3 {
@@ -287,7 +286,7 @@ fn list_entry(u: &User, displayname: Option<String>, avatar_url: Option<String>)
     })
 }
 
-async fn list(svc: Svc, req: HttpRequest, v3: bool) -> MResult<HttpResponse> {
+async fn list(svc: Svc, req: HttpRequest, v3: bool) -> Result<HttpResponse> {
     let q = list_query(&req, v3)?;
     let (from, limit) = (q.from, q.limit);
     let (rows, total) = svc.db.run(move |c| crate::store::users::list(c, &q)).await?;
@@ -304,15 +303,15 @@ fn users_len(body: &Value) -> i64 {
     body["users"].as_array().map(|a| a.len() as i64).unwrap_or(0)
 }
 
-async fn list_v2(svc: Svc, _admin: Admin, req: HttpRequest) -> MResult<HttpResponse> {
+async fn list_v2(svc: Svc, _admin: Admin, req: HttpRequest) -> Result<HttpResponse> {
     list(svc, req, false).await
 }
 
-async fn list_v3(svc: Svc, _admin: Admin, req: HttpRequest) -> MResult<HttpResponse> {
+async fn list_v3(svc: Svc, _admin: Admin, req: HttpRequest) -> Result<HttpResponse> {
     list(svc, req, true).await
 }
 
-async fn deactivate(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn deactivate(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
     let erase = opt_bool(&body, "erase")?.unwrap_or(false);
@@ -322,7 +321,7 @@ async fn deactivate(svc: Svc, admin: Admin, path: web::Path<String>, body: Body)
     Ok(ok_json(json!({"id_server_unbind_result": "success"})))
 }
 
-async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
     let new_password = crate::api::str_field(&body, "new_password")?.to_owned();
@@ -334,7 +333,7 @@ async fn reset_password(svc: Svc, admin: Admin, path: web::Path<String>, body: B
     Ok(ok_json(json!({})))
 }
 
-async fn joined_rooms(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn joined_rooms(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let rooms = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user.user_id)).await?;
     Ok(ok_json(json!({"total": rooms.len(), "joined_rooms": rooms})))
@@ -342,15 +341,15 @@ async fn joined_rooms(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResu
 
 /// A token that acts as the user: no device, never an admin token, optionally expiring, and
 /// revoked when the admin logs out everywhere.
-async fn login_as(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn login_as(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     if user.user_id == admin.user_id.as_str() {
-        return Err(MatrixError::bad_json("Cannot use admin API to login as self"));
+        return Err(Error::bad_json("Cannot use admin API to login as self"));
     }
     let body = body.object()?;
     let valid_until_ms = match body.get("valid_until_ms") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().ok_or_else(|| MatrixError::bad_json("valid_until_ms must be an integer"))?),
+        Some(v) => Some(v.as_i64().ok_or_else(|| Error::bad_json("valid_until_ms must be an integer"))?),
     };
     let token = crate::ids::new_access_token();
     let row = crate::store::devices::AccessToken {
@@ -366,7 +365,7 @@ async fn login_as(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -
     Ok(ok_json(json!({"access_token": token})))
 }
 
-async fn set_shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>, banned: bool) -> MResult<HttpResponse> {
+async fn set_shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>, banned: bool) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let id = user.user_id.clone();
     svc.db.run(move |c| crate::store::users::update_flags(c, &id, None, Some(banned), None)).await?;
@@ -375,15 +374,15 @@ async fn set_shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>, banned:
     Ok(ok_json(json!({})))
 }
 
-async fn shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     set_shadow_ban(svc, admin, path, true).await
 }
 
-async fn lift_shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn lift_shadow_ban(svc: Svc, admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     set_shadow_ban(svc, admin, path, false).await
 }
 
-async fn account_data(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn account_data(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let rows = svc.db.run(move |c| crate::store::account_data::changed_since(c, &user.user_id, 0)).await?;
     let mut global = Map::new();
@@ -399,9 +398,9 @@ async fn account_data(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResu
     Ok(ok_json(json!({"account_data": {"global": global, "rooms": rooms}})))
 }
 
-async fn username_available(svc: Svc, _admin: Admin, req: HttpRequest) -> MResult<HttpResponse> {
+async fn username_available(svc: Svc, _admin: Admin, req: HttpRequest) -> Result<HttpResponse> {
     let q = query(&req);
-    let name = q.get("username").ok_or_else(|| MatrixError::missing_param("Missing username"))?.to_lowercase();
+    let name = q.get("username").ok_or_else(|| Error::missing_param("Missing username"))?.to_lowercase();
     // The same check as the client's /register/available, which works even with registration off.
     crate::api::client::account::check_username(&svc, &name).await?;
     Ok(ok_json(json!({"available": true})))
@@ -411,7 +410,7 @@ async fn server_version(_admin: Admin) -> HttpResponse {
     ok_json(json!({"server_version": format!("Ensemble {}", env!("CARGO_PKG_VERSION"))}))
 }
 
-async fn user_pushers(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn user_pushers(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let list = svc.db.run(move |c| crate::store::pushers::list(c, &user.user_id)).await?;
     let pushers: Vec<Value> = list.iter().map(crate::api::client::pushers::pusher_json).collect();

@@ -3,7 +3,7 @@
 use super::users::existing_local_user;
 use crate::api::{Body, Svc, ok_json, opt_str, str_field};
 use crate::auth::Admin;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::store::devices::{self, Device};
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
@@ -34,7 +34,7 @@ fn device_json(d: &Device) -> Value {
     })
 }
 
-async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     // Pending client IPs first, so last_seen is current.
     svc.client_ips.flush(&svc.db).await?;
@@ -42,7 +42,7 @@ async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpR
     Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>(), "total": devices.len()})))
 }
 
-async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
     let device_id = crate::ids::parse_device_id(str_field(&body, "device_id")?)?;
@@ -52,39 +52,39 @@ async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> 
     Ok(HttpResponse::Created().json(json!({})))
 }
 
-async fn show(svc: Svc, _admin: Admin, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn show(svc: Svc, _admin: Admin, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (u, device_id) = path.into_inner();
     let user = existing_local_user(&svc, &u).await?;
     svc.client_ips.flush(&svc.db).await?;
     let d = svc.db.run(move |c| devices::find_device(c, &user.user_id, &device_id)).await?;
-    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| MatrixError::not_found("Device not found"))
+    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| Error::not_found("Device not found"))
 }
 
-async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body: Body) -> MResult<HttpResponse> {
+async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
     let (u, device_id) = path.into_inner();
     let user = existing_local_user(&svc, &u).await?;
     let body = body.object()?;
     let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
     let n = svc.db.run(move |c| devices::rename_device(c, &user.user_id, &device_id, name.as_deref())).await?;
     if n == 0 {
-        return Err(MatrixError::not_found("Device not found"));
+        return Err(Error::not_found("Device not found"));
     }
     Ok(ok_json(json!({})))
 }
 
-async fn remove(svc: &Svc, admin: &Admin, user_id: String, ids: Vec<String>) -> MResult<HttpResponse> {
+async fn remove(svc: &Svc, admin: &Admin, user_id: String, ids: Vec<String>) -> Result<HttpResponse> {
     log::info!("admin {} deletes devices {ids:?} of {user_id}", admin.user_id);
     crate::api::client::devices::revoke(svc, user_id, ids).await?;
     Ok(ok_json(json!({})))
 }
 
-async fn delete_one(svc: Svc, admin: Admin, path: web::Path<(String, String)>) -> MResult<HttpResponse> {
+async fn delete_one(svc: Svc, admin: Admin, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (u, device_id) = path.into_inner();
     let user = existing_local_user(&svc, &u).await?;
     remove(&svc, &admin, user.user_id, vec![device_id]).await
 }
 
-async fn delete_many(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn delete_many(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
     let ids = crate::api::client::devices::device_ids(&body)?;

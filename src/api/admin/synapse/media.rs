@@ -3,7 +3,7 @@
 use super::users::existing_local_user;
 use crate::api::{Svc, ok_json, query, query_i64};
 use crate::auth::Admin;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -17,17 +17,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Most media one page lists (or one call deletes).
 const MAX_PAGE: i64 = 1_000;
 
-fn paging(req: &HttpRequest) -> MResult<(i64, i64)> {
+fn paging(req: &HttpRequest) -> Result<(i64, i64)> {
     let q = query(req);
     let from = query_i64(&q, "from")?.unwrap_or(0);
     let limit = query_i64(&q, "limit")?.unwrap_or(100);
     if from < 0 || limit < 0 {
-        return Err(MatrixError::invalid_param("from and limit must not be negative"));
+        return Err(Error::invalid_param("from and limit must not be negative"));
     }
     Ok((from, limit.min(MAX_PAGE)))
 }
 
-async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let (from, limit) = paging(&req)?;
     let (rows, total) = svc.db.run(move |c| crate::store::media::list_for_user(c, &user.user_id, from, limit)).await?;
@@ -56,7 +56,7 @@ async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>
     Ok(ok_json(body))
 }
 
-async fn delete(svc: Svc, admin: Admin, req: HttpRequest, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn delete(svc: Svc, admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let (from, limit) = paging(&req)?;
     let id = user.user_id.clone();
@@ -73,7 +73,7 @@ async fn delete(svc: Svc, admin: Admin, req: HttpRequest, path: web::Path<String
         }
     })
     .await
-    .map_err(|e| MatrixError::internal(e.to_string()))?;
+    .map_err(|e| Error::internal(e.to_string()))?;
     log::info!("admin {} deleted {} media of {}", admin.user_id, ids.len(), user.user_id);
     Ok(ok_json(json!({"total": ids.len(), "deleted_media": ids})))
 }

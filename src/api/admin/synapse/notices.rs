@@ -4,7 +4,7 @@ use crate::actors::notifier::AccountDataChanged;
 use crate::actors::room::{CreateRoom, SendEvent};
 use crate::api::{Body, Svc, arc, ok_json, opt_str, str_field};
 use crate::auth::Admin;
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::events::{DEFAULT_ROOM_VERSION, EventDraft};
 use crate::store::events::TxnKey;
 use crate::store::rooms::RoomRow;
@@ -22,30 +22,30 @@ pub fn system_user(svc: &Svc) -> String {
     format!("@{}:{}", svc.config.server_notices.system_mxid_localpart, svc.server_name())
 }
 
-async fn send(svc: Svc, admin: Admin, body: Body) -> MResult<HttpResponse> {
+async fn send(svc: Svc, admin: Admin, body: Body) -> Result<HttpResponse> {
     send_notice(svc, admin, body, None).await
 }
 
-async fn send_txn(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn send_txn(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     send_notice(svc, admin, body, Some(path.into_inner())).await
 }
 
-async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) -> MResult<HttpResponse> {
+async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) -> Result<HttpResponse> {
     let body = body.object()?;
     let target = crate::ids::parse_user_id(str_field(&body, "user_id")?)?;
     if target.server_name().as_str() != svc.server_name() {
-        return Err(MatrixError::invalid_param("Server notices can only be sent to local users"));
+        return Err(Error::invalid_param("Server notices can only be sent to local users"));
     }
     let content = match body.get("content") {
         Some(c @ Value::Object(_)) => c.clone(),
-        None | Some(Value::Null) => return Err(MatrixError::missing_param("Missing content")),
-        Some(_) => return Err(MatrixError::bad_json("content must be an object")),
+        None | Some(Value::Null) => return Err(Error::missing_param("Missing content")),
+        Some(_) => return Err(Error::bad_json("content must be an object")),
     };
     let kind = opt_str(&body, "type")?.unwrap_or("m.room.message").to_owned();
     let state_key = opt_str(&body, "state_key")?.map(str::to_owned);
     let t = target.to_string();
     if !svc.db.run(move |c| crate::store::users::exists(c, &t)).await? {
-        return Err(MatrixError::not_found("User not found"));
+        return Err(Error::not_found("User not found"));
     }
     let system = system_user(&svc);
     let txn = txn.map(|txn_id| TxnKey {
@@ -70,7 +70,7 @@ async fn send_notice(svc: Svc, admin: Admin, body: Body, txn: Option<String>) ->
     Ok(ok_json(json!({"event_id": event_id})))
 }
 
-async fn ensure_system_user(svc: &Svc, system: &str) -> MResult<()> {
+async fn ensure_system_user(svc: &Svc, system: &str) -> Result<()> {
     let id = crate::ids::parse_user_id(system)?;
     let name = svc.config.server_notices.system_mxid_display_name.clone();
     svc.db
@@ -85,7 +85,7 @@ async fn ensure_system_user(svc: &Svc, system: &str) -> MResult<()> {
                     log::error!(
                         "server notices: {id} is a registered account; set server_notices.system_mxid_localpart to an unused localpart"
                     );
-                    return Err(MatrixError::internal("The server notices user is misconfigured"));
+                    return Err(Error::internal("The server notices user is misconfigured"));
                 }
                 Some(_) => {}
             }
@@ -101,7 +101,7 @@ async fn ensure_system_user(svc: &Svc, system: &str) -> MResult<()> {
 }
 
 /// A room the system user is in where the target is joined or invited.
-async fn find_room(svc: &Svc, system: &str, target: &str) -> MResult<Option<String>> {
+async fn find_room(svc: &Svc, system: &str, target: &str) -> Result<Option<String>> {
     let (s, t) = (system.to_owned(), target.to_owned());
     svc.db
         .run(move |c| {
@@ -115,7 +115,7 @@ async fn find_room(svc: &Svc, system: &str, target: &str) -> MResult<Option<Stri
         .await
 }
 
-async fn create_room(svc: &Svc, system: &str, target: &str) -> MResult<String> {
+async fn create_room(svc: &Svc, system: &str, target: &str) -> Result<String> {
     let room_id = crate::ids::new_room_id(svc.server_name());
     let cfg = &svc.config.server_notices;
     let draft = |k: &str, sk: &str, c: Value| (system.to_owned(), EventDraft::state(k, sk, c));
@@ -153,19 +153,15 @@ async fn create_room(svc: &Svc, system: &str, target: &str) -> MResult<String> {
 
 /// Refuses a user's own leave (or invite rejection) of a server notices room, whichever endpoint
 /// carries it: notices must keep reaching the user.
-pub async fn refuse_leaving_notice_room(svc: &Svc, room_id: &str, sender: &str, target: &str, membership: Option<&str>) -> MResult<()> {
+pub async fn refuse_leaving_notice_room(svc: &Svc, room_id: &str, sender: &str, target: &str, membership: Option<&str>) -> Result<()> {
     if sender != target || membership != Some("leave") || !is_notice_room(svc, room_id).await? {
         return Ok(());
     }
-    Err(MatrixError::new(
-        actix_web::http::StatusCode::FORBIDDEN,
-        "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
-        "You cannot leave or reject a server notices room",
-    ))
+    Err(Error::new(crate::error::ErrorKind::CannotLeaveNoticeRoom, "You cannot leave or reject a server notices room"))
 }
 
 /// Whether the room is a server notices room (created by the system user).
-pub async fn is_notice_room(svc: &Svc, room_id: &str) -> MResult<bool> {
+pub async fn is_notice_room(svc: &Svc, room_id: &str) -> Result<bool> {
     let r = room_id.to_owned();
     let row = svc.db.run(move |c| crate::store::rooms::room_row(c, &r)).await?;
     Ok(row.is_some_and(|row| row.creator == system_user(svc)))

@@ -2,7 +2,7 @@
 
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::{Admin, Requester};
-use crate::error::{MResult, MatrixError};
+use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
@@ -19,20 +19,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A local user that exists: 400 for remote IDs, 404 for unknown ones.
-pub async fn existing_local_user(svc: &Svc, raw: &str) -> MResult<crate::store::users::User> {
+pub async fn existing_local_user(svc: &Svc, raw: &str) -> Result<crate::store::users::User> {
     let id = parse_user_id(raw)?;
     if id.server_name().as_str() != svc.server_name() {
-        return Err(MatrixError::invalid_param("Only local users can be managed here"));
+        return Err(Error::invalid_param("Only local users can be managed here"));
     }
     let s = id.to_string();
-    svc.db.run(move |c| crate::store::users::find(c, &s)).await?.ok_or_else(|| MatrixError::not_found("User not found"))
+    svc.db.run(move |c| crate::store::users::find(c, &s)).await?.ok_or_else(|| Error::not_found("User not found"))
 }
 
 /// Admins may ask about anyone, users about themselves.
-pub async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> MResult<HttpResponse> {
+pub async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
     if !who.is_server_admin() && who.user_id != target {
-        return Err(MatrixError::forbidden("You are not a server admin"));
+        return Err(Error::forbidden("You are not a server admin"));
     }
     let user = existing_local_user(&svc, &path).await?;
     // Whatever was seen up to this request counts.
@@ -49,21 +49,21 @@ pub async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> MResult
     Ok(ok_json(json!({"user_id": user.user_id, "devices": devices})))
 }
 
-async fn get_admin(svc: Svc, _admin: Admin, path: web::Path<String>) -> MResult<HttpResponse> {
+async fn get_admin(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     Ok(ok_json(json!({"admin": user.admin})))
 }
 
-async fn set_admin(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> MResult<HttpResponse> {
+async fn set_admin(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let user = existing_local_user(&svc, &path).await?;
     let body = body.object()?;
     let flag = match body.get("admin") {
         Some(Value::Bool(b)) => *b,
-        None => return Err(MatrixError::missing_param("Missing admin")),
-        Some(_) => return Err(MatrixError::bad_json("admin must be a boolean")),
+        None => return Err(Error::missing_param("Missing admin")),
+        Some(_) => return Err(Error::bad_json("admin must be a boolean")),
     };
     if !flag && user.user_id == admin.user_id.as_str() {
-        return Err(MatrixError::bad_json("You may not demote yourself."));
+        return Err(Error::bad_json("You may not demote yourself."));
     }
     let id = user.user_id.clone();
     svc.db.run(move |c| crate::store::users::set_admin(c, &id, flag)).await?;
