@@ -121,6 +121,15 @@ pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T> {
     })
 }
 
+/// The query string as `T`: a missing parameter is `M_MISSING_PARAM`, a malformed one
+/// `M_INVALID_PARAM`, each naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T> {
+    web::Query::<T>::from_query(req.query_string()).map(web::Query::into_inner).map_err(|e| {
+        let msg = e.to_string();
+        if msg.contains("missing field") { Error::missing_param(msg) } else { Error::invalid_param(msg) }
+    })
+}
+
 /// Query parameters as a map; a repeated key keeps its last value.
 pub fn query(req: &HttpRequest) -> HashMap<String, String> {
     web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner().into_iter().collect()).unwrap_or_default()
