@@ -118,6 +118,12 @@ pub fn parse_room_id(s: &str) -> Result<OwnedRoomId> {
     RoomId::parse(s).map_err(|_| Error::invalid_param(format!("Invalid room ID: {s}")))
 }
 
+/// An event ID from a path: one that cannot be parsed names no event, so it is 404 like any
+/// unknown event.
+pub fn parse_event_id(s: &str) -> Result<ruma::OwnedEventId> {
+    ruma::EventId::parse(s).map_err(|_| Error::not_found("Event not found"))
+}
+
 pub fn parse_alias(s: &str) -> Result<OwnedRoomAliasId> {
     RoomAliasId::parse(s).map_err(|_| Error::invalid_param(format!("Invalid room alias: {s}")))
 }

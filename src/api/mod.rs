@@ -5,6 +5,7 @@ pub mod client;
 pub mod federation;
 pub mod middleware;
 pub mod reply;
+pub mod tokens;
 
 use crate::Services;
 use crate::error::{Error, Result};

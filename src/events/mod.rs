@@ -1,6 +1,7 @@
 //! Events: the stored PDU, building and hashing new ones, and the client format.
 
 pub mod auth;
+pub mod filter;
 pub mod signing_key;
 pub mod visibility;
 

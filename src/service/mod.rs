@@ -1,3 +1,10 @@
 //! The domain layer: what the server does, one module per area, whichever HTTP dialect asked.
 //! Handlers in `api` parse a request into typed values, call one operation here and shape its
 //! result; only this layer reaches the actors and the store. Nothing here knows about HTTP.
+
+pub mod aliases;
+pub mod history;
+pub mod membership;
+pub mod notices;
+pub mod room_events;
+pub mod sync;

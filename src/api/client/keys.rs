@@ -325,8 +325,8 @@ async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> Result<Ht
 /// `left` stays empty: users who stopped sharing a room are not tracked yet.
 async fn changes(svc: Svc, who: Requester, req: actix_web::HttpRequest) -> Result<HttpResponse> {
     let q = crate::api::query(&req);
-    let from = super::sync::parse_since(q.get("from").ok_or_else(|| Error::missing_param("Missing from"))?)?.device_lists;
-    let to = q.get("to").map(|t| super::sync::parse_since(t)).transpose()?.map(|p| p.device_lists);
+    let from = crate::api::tokens::parse_since(q.get("from").ok_or_else(|| Error::missing_param("Missing from"))?)?.device_lists;
+    let to = q.get("to").map(|t| crate::api::tokens::parse_since(t)).transpose()?.map(|p| p.device_lists);
     let user = who.user_id.to_string();
     let changed = svc
         .db

@@ -2,11 +2,13 @@
 
 pub mod account;
 pub mod account_data;
+pub mod aliases;
 pub mod devices;
 pub mod events;
 pub mod key_signatures;
 pub mod keys;
 pub mod media;
+pub mod membership;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
@@ -28,6 +30,8 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
     cfg.configure(account::configure)
         .configure(profile::configure)
         .configure(rooms::configure)
+        .configure(membership::configure)
+        .configure(aliases::configure)
         .configure(events::configure)
         .configure(sync::configure)
         .configure(search::configure)

@@ -1,0 +1,163 @@
+//! Reading a room's history and state as the requester may see it (the rule itself is
+//! `events::visibility`): state, one event, pages of messages, an event's context, members.
+
+use crate::Services;
+use crate::error::{Error, Result};
+use crate::events::Pdu;
+use crate::events::filter::TypeFilter;
+use crate::events::visibility::StateAccess;
+use crate::store::visibility as vis;
+use ruma::{EventId, RoomId, UserId};
+
+/// Most events one `/messages` page returns, whatever the client asks.
+pub const MAX_PAGE: i64 = 1000;
+/// At most this many context events (`limit` is split between before and after).
+pub const MAX_CONTEXT: i64 = 100;
+
+/// The requester's view of the room and the state they may read: 403 if they may read nothing of
+/// it, 404 if it does not exist.
+pub async fn require_visible(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<StateAccess> {
+    let (r, u) = (room_id.to_string(), user.to_string());
+    svc.db.run(move |c| vis::require_state_access(c, &r, &u)).await
+}
+
+/// State visible to the requester: current while joined (or the room is world readable), as of
+/// the end of their last stay otherwise.
+pub async fn visible_state(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<Vec<Pdu>> {
+    let (r, u) = (room_id.to_string(), user.to_string());
+    svc.db
+        .run(move |c| {
+            let access = vis::require_state_access(c, &r, &u)?;
+            vis::visible_state(c, &r, access)
+        })
+        .await
+}
+
+/// One state event's content: 404 if the requester's view of the state has none.
+pub async fn state_event(svc: &Services, user: &UserId, room_id: &RoomId, kind: &str, key: &str) -> Result<Pdu> {
+    let state = visible_state(svc, user, room_id).await?;
+    state.into_iter().find(|p| p.kind == kind && p.state_key.as_deref() == Some(key)).ok_or_else(|| Error::not_found("Event not found"))
+}
+
+/// One event, if the requester may see it (erased senders' content hidden as the rule says).
+pub async fn event(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &EventId) -> Result<Pdu> {
+    let (room_id, user, event) = (room_id.to_string(), user.to_string(), event_id.to_string());
+    let found = svc
+        .db
+        .run(move |c| {
+            let (view, _) = vis::require_view(c, &room_id, &user)?;
+            let Some(mut p) =
+                crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
+            else {
+                return Ok(None);
+            };
+            p.hide_if_erased(&crate::store::users::erased_users(c)?, view.joined_at());
+            Ok(Some(p))
+        })
+        .await?;
+    found.ok_or_else(|| Error::not_found("Event not found"))
+}
+
+/// What a `/messages` request asks for, already bounded.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub backwards: bool,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: i64,
+    pub filter: TypeFilter,
+}
+
+/// A page of events and the positions around it.
+#[derive(Debug)]
+pub struct Page {
+    pub chunk: Vec<Pdu>,
+    pub start: i64,
+    /// Where the next page starts; `None` when this page was not full (nothing more to read).
+    pub end: Option<i64>,
+}
+
+pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: PageRequest) -> Result<Page> {
+    let PageRequest { backwards, from, to, filter, .. } = req;
+    let limit = req.limit.clamp(0, MAX_PAGE);
+    let (r, user) = (room_id.to_string(), user.to_string());
+    let types = filter.exact_types();
+    let (chunk, start) = svc
+        .db
+        .run(move |c| {
+            let max = crate::store::events::max_stream(c)?;
+            let (start, (mut chunk, joined_at)) = if backwards {
+                let start = from.unwrap_or(max);
+                (start, vis::visible_page(c, &r, &user, to.unwrap_or(0), start, limit, true, types.as_deref())?)
+            } else {
+                let start = from.unwrap_or(0);
+                (start, vis::visible_page(c, &r, &user, start, to.unwrap_or(max), limit, false, types.as_deref())?)
+            };
+            let erased = crate::store::users::erased_users(c)?;
+            for p in chunk.iter_mut() {
+                p.hide_if_erased(&erased, joined_at);
+            }
+            Ok((chunk, start))
+        })
+        .await?;
+    let full = chunk.len() as i64 == limit && limit > 0;
+    let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering }).filter(|_| full);
+    let chunk = chunk.into_iter().filter(|p| filter.allows(&p.kind)).collect();
+    Ok(Page { chunk, start, end })
+}
+
+/// Current members only, to members and to anyone in a world-readable room: a former member
+/// gets 403, as the spec's "must be in the room" and Synapse have it.
+pub async fn joined_members(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<Vec<Pdu>> {
+    let (room_id, user) = (room_id.to_string(), user.to_string());
+    let state = svc
+        .db
+        .run(move |c| {
+            vis::require_current_members(c, &room_id, &user)?;
+            crate::store::events::current_state(c, &room_id)
+        })
+        .await?;
+    Ok(state.into_iter().filter(|p| p.membership() == Some("join")).collect())
+}
+
+/// An event and the visible events around it, with the state after the last of them.
+#[derive(Debug)]
+pub struct Context {
+    pub event: Pdu,
+    pub before: Vec<Pdu>,
+    pub after: Vec<Pdu>,
+    pub state: Vec<Pdu>,
+    pub start: i64,
+    pub end: i64,
+}
+
+pub async fn context(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &EventId, limit: i64, filter: TypeFilter) -> Result<Context> {
+    let limit = limit.clamp(0, MAX_CONTEXT);
+    let types = filter.exact_types();
+    let (room_id, user, event) = (room_id.to_string(), user.to_string(), event_id.to_string());
+    let (target, before, after, state) = svc
+        .db
+        .run(move |c| {
+            let (view, _) = vis::require_view(c, &room_id, &user)?;
+            let mut target = crate::store::events::event_by_id(c, &event)?
+                .filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
+                .ok_or_else(|| Error::not_found("Event not found"))?;
+            let pos = target.stream_ordering;
+            let n_before = limit / 2;
+            let mut before = vis::visible_events(c, &room_id, &view, 0, pos - 1, n_before, true, types.as_deref())?;
+            let mut after = vis::visible_events(c, &room_id, &view, pos, i64::MAX, limit - n_before, false, types.as_deref())?;
+            let last = after.last().map_or(pos, |p| p.stream_ordering);
+            let state = crate::store::events::state_at(c, &room_id, last)?;
+            let erased = crate::store::users::erased_users(c)?;
+            for p in std::iter::once(&mut target).chain(before.iter_mut()).chain(after.iter_mut()) {
+                p.hide_if_erased(&erased, view.joined_at());
+            }
+            Ok((target, before, after, state))
+        })
+        .await?;
+    let pos = target.stream_ordering;
+    let start = before.last().map_or(pos - 1, |p| p.stream_ordering - 1);
+    let end = after.last().map_or(pos, |p| p.stream_ordering);
+    let shown = |list: Vec<Pdu>| list.into_iter().filter(|p| filter.allows(&p.kind)).collect::<Vec<_>>();
+    Ok(Context { event: target, before: shown(before), after: shown(after), state: shown(state), start, end })
+}

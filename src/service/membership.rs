@@ -1,0 +1,155 @@
+//! Membership changes (join, leave, invite, kick, ban, unban, forget) and the rooms a user is in.
+//! Every change is a member event sent through the room's actor, which applies the room's rules.
+
+use crate::Services;
+use crate::actors::room::SendEvent;
+use crate::auth::tokens::Session;
+use crate::error::{Error, Result};
+use crate::events::EventDraft;
+use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// Where a join is aimed: a room ID, or an alias resolved on this server.
+pub enum JoinTarget {
+    Room(OwnedRoomId),
+    Alias(ruma::OwnedRoomAliasId),
+}
+
+/// A moderation action by one member on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moderation {
+    Invite,
+    Kick,
+    Ban,
+    Unban,
+}
+
+/// The member event content for `user` joining, with their current profile.
+pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Result<Value> {
+    let id = user.to_owned();
+    let profile = svc.db.run(move |c| crate::store::users::profile(c, &id)).await?;
+    let mut content = json!({"membership": membership});
+    if let Some(p) = profile {
+        if let Some(d) = p.displayname {
+            content["displayname"] = json!(d);
+        }
+        if let Some(a) = p.avatar_url {
+            content["avatar_url"] = json!(a);
+        }
+    }
+    Ok(content)
+}
+
+/// Sends a member event about `target` from `sender`; returns its event ID.
+async fn change(svc: &Arc<Services>, sender: &str, room_id: &str, target: &str, content: Value) -> Result<String> {
+    super::notices::refuse_leaving_notice_room(svc, room_id, sender, target, content["membership"].as_str()).await?;
+    let msg = SendEvent {
+        sender: sender.to_owned(),
+        draft: EventDraft::state("m.room.member", target, content),
+        txn: None,
+        txn_checked_at: None,
+        redacts_sender: None,
+    };
+    svc.send_to_room(room_id, msg).await?
+}
+
+fn with_reason(mut content: Value, reason: Option<String>) -> Value {
+    if let Some(r) = reason {
+        content["reason"] = json!(r);
+    }
+    content
+}
+
+pub async fn resolve_alias(svc: &Services, alias: &RoomAliasId) -> Result<OwnedRoomId> {
+    let a = alias.to_string();
+    let found = svc.db.run(move |c| crate::store::rooms::alias_room(c, &a)).await?;
+    let (room_id, _) = found.ok_or_else(|| Error::not_found("Room alias not found"))?;
+    RoomId::parse(&room_id).map_err(|e| Error::internal_from(format!("stored alias {alias} names an invalid room"), e))
+}
+
+/// Joins the requester to a room; returns the room ID.
+pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, reason: Option<String>) -> Result<OwnedRoomId> {
+    let room_id = match target {
+        JoinTarget::Room(r) => r,
+        JoinTarget::Alias(a) => resolve_alias(svc, &a).await?,
+    };
+    svc.rate_limits.join(who)?;
+    let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, reason);
+    change(svc, who.user_id.as_str(), room_id.as_str(), who.user_id.as_str(), content).await?;
+    Ok(room_id)
+}
+
+pub async fn leave(svc: &Arc<Services>, who: &Session, room_id: &RoomId, reason: Option<String>) -> Result<()> {
+    let content = with_reason(json!({"membership": "leave"}), reason);
+    change(svc, who.user_id.as_str(), room_id.as_str(), who.user_id.as_str(), content).await?;
+    Ok(())
+}
+
+/// invite, kick, ban, unban: a member event about `target` from the requester. `extra` carries
+/// an invite's other content fields (`is_direct`).
+pub async fn moderate(
+    svc: &Arc<Services>,
+    who: &Session,
+    room_id: &RoomId,
+    target: &UserId,
+    action: Moderation,
+    reason: Option<String>,
+    extra: Map<String, Value>,
+) -> Result<()> {
+    let membership = match action {
+        Moderation::Invite => "invite",
+        Moderation::Ban => "ban",
+        Moderation::Kick | Moderation::Unban => "leave",
+    };
+    match action {
+        Moderation::Invite => {
+            svc.rate_limits.invite(who, room_id.as_str(), target.as_str())?;
+            if who.shadow_banned {
+                return Ok(());
+            }
+            if target.server_name().as_str() == svc.server_name() {
+                let t = target.to_string();
+                if !svc.db.run(move |c| crate::store::users::exists(c, &t)).await? {
+                    return Err(Error::not_found("Unknown user"));
+                }
+            }
+        }
+        Moderation::Unban => {
+            let (t, r) = (target.to_string(), room_id.to_string());
+            let current = svc.db.run(move |c| crate::store::memberships::membership(c, &r, &t)).await?;
+            if current.is_none_or(|m| m.membership != "ban") {
+                return Err(Error::forbidden(format!("{target} is not banned")));
+            }
+        }
+        Moderation::Kick | Moderation::Ban => {}
+    }
+    let mut content = with_reason(json!({"membership": membership}), reason);
+    if let Value::Object(c) = &mut content {
+        c.extend(extra);
+    }
+    change(svc, who.user_id.as_str(), room_id.as_str(), target.as_str(), content).await?;
+    Ok(())
+}
+
+/// Hides a room the requester has left from their history; refused while joined or invited.
+pub async fn forget(svc: &Services, who: &Session, room_id: &RoomId) -> Result<()> {
+    let (room_id, user) = (room_id.to_string(), who.user_id.to_string());
+    svc.db
+        .run(move |c| {
+            match crate::store::memberships::membership(c, &room_id, &user)? {
+                None => return Err(Error::not_found("You were never in this room")),
+                Some(m) if m.membership == "join" || m.membership == "invite" => {
+                    return Err(Error::unknown("You must leave the room before forgetting it"));
+                }
+                Some(_) => {}
+            }
+            crate::store::memberships::forget(c, &room_id, &user)
+        })
+        .await
+}
+
+pub async fn joined_rooms(svc: &Services, user: &UserId) -> Result<Vec<String>> {
+    let user = user.to_string();
+    svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await
+}

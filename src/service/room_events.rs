@@ -1,0 +1,78 @@
+//! Sending into a room: messages, state and redactions, each through the room's actor, with
+//! transaction IDs answered once per device and endpoint and shadow bans honoured.
+
+use crate::Services;
+use crate::actors::room::SendEvent;
+use crate::auth::tokens::Session;
+use crate::error::{Error, Result};
+use crate::events::EventDraft;
+use crate::store::events::TxnKey;
+use ruma::{EventId, RoomId};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// A transaction ID is scoped to one device and one endpoint (the path: room, event type or
+/// redacted event), so the stored key carries the scope before a separator.
+pub fn txn_key(who: &Session, scope: &str, txn: &str) -> TxnKey {
+    TxnKey {
+        user_id: who.user_id.to_string(),
+        device_id: who.device_id.clone().unwrap_or_default(),
+        txn_id: format!("{scope}{}{txn}", crate::store::events::TXN_SCOPE_SEP),
+    }
+}
+
+/// Sends one event and returns its ID once committed.
+async fn send(
+    svc: &Arc<Services>,
+    who: &Session,
+    room_id: &RoomId,
+    draft: EventDraft,
+    txn: Option<TxnKey>,
+    redacts_sender: Option<String>,
+) -> Result<String> {
+    if who.shadow_banned {
+        // Looks like success to the sender; nothing is stored or seen by anyone.
+        return Ok(crate::ids::fake_event_id());
+    }
+    let txn_checked_at = Some(std::time::Instant::now());
+    if let Some(key) = txn.clone()
+        && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
+    {
+        return Ok(id);
+    }
+    svc.rate_limits.message(who)?;
+    let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, txn_checked_at, redacts_sender };
+    svc.send_to_room(room_id.as_str(), msg).await?
+}
+
+/// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.
+pub async fn send_message(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kind: &str, txn: &str, content: Value) -> Result<String> {
+    if kind == "m.room.redaction" {
+        return Err(Error::bad_json("Use the redact endpoint to redact events"));
+    }
+    let key = txn_key(who, &format!("send/{room_id}/{kind}"), txn);
+    send(svc, who, room_id, EventDraft::message(kind, content), Some(key), None).await
+}
+
+/// `PUT /rooms/{roomId}/state/{eventType}/{stateKey}`.
+pub async fn put_state(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kind: &str, key: &str, content: Value) -> Result<String> {
+    if kind == "m.room.member" {
+        let membership = content.get("membership").and_then(Value::as_str);
+        super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), who.user_id.as_str(), key, membership).await?;
+    }
+    send(svc, who, room_id, EventDraft::state(kind, key, content), None, None).await
+}
+
+/// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: 404 unless the event is in this room.
+pub async fn redact(svc: &Arc<Services>, who: &Session, room_id: &RoomId, event_id: &EventId, txn: &str, reason: Option<String>) -> Result<String> {
+    let mut content = Map::new();
+    if let Some(r) = reason {
+        content.insert("reason".into(), json!(r));
+    }
+    let (e, r) = (event_id.to_string(), room_id.to_string());
+    let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
+    let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| Error::not_found("Event not found"))?;
+    let key = txn_key(who, &format!("redact/{room_id}/{event_id}"), txn);
+    let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content: Value::Object(content), redacts: Some(event_id.to_string()) };
+    send(svc, who, room_id, draft, Some(key), Some(sender)).await
+}

@@ -1,0 +1,194 @@
+//! `/sync`: initial and incremental, long-polling on the notifier when nothing is new.
+//!
+//! A sync reads everything from the store up to the positions it captured first, so what it
+//! returns and the positions it reports agree. `rooms.rs` builds the room sections.
+
+pub mod filter;
+mod rooms;
+
+use crate::Services;
+use crate::actors::notifier::{Latest, Positions, Wait};
+use crate::auth::tokens::Session;
+use crate::error::{Error, Result};
+use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, to_device};
+use filter::SyncFilter;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// To-device messages per sync response, as Synapse sends them.
+const TO_DEVICE_LIMIT: i64 = 100;
+/// The longest a sync long-polls, whatever the client asks.
+const MAX_TIMEOUT_MS: i64 = 120_000;
+
+/// What a client asked of one `/sync`.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    pub since: Option<Positions>,
+    pub timeout_ms: i64,
+    pub full_state: bool,
+    pub filter: SyncFilter,
+}
+
+/// A sync response without its `next_batch`, and the positions that token must carry.
+pub struct SyncResponse {
+    pub body: Value,
+    pub next: Positions,
+}
+
+/// The filter a `/sync` names: inline JSON or the ID of one the user stored.
+pub async fn load_filter(svc: &Services, who: &Session, raw: Option<&str>) -> Result<SyncFilter> {
+    let Some(raw) = raw else { return Ok(SyncFilter::from_json(&json!({}))) };
+    if raw.trim_start().starts_with('{') {
+        let v: Value = serde_json::from_str(raw).map_err(|_| Error::invalid_param("filter is not valid JSON"))?;
+        return Ok(SyncFilter::from_json(&v));
+    }
+    let id: i64 = raw.parse().map_err(|_| Error::invalid_param("Invalid filter ID"))?;
+    let user = who.user_id.to_string();
+    let stored = svc.db.run(move |c| account_data::get_filter(c, &user, id)).await?;
+    let stored = stored.ok_or_else(|| Error::not_found("No such filter"))?;
+    let v: Value = serde_json::from_str(&stored).unwrap_or_else(|_| json!({}));
+    Ok(SyncFilter::from_json(&v))
+}
+
+/// Answers at once when there is news (or for an initial or full-state sync), else waits on
+/// the notifier until something the user cares about commits or the timeout passes.
+pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<SyncResponse> {
+    let SyncRequest { since, timeout_ms, full_state, filter } = req;
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms.clamp(0, MAX_TIMEOUT_MS) as u64);
+    // The positions the last wait was for: a wake must be followed by a store that moved past
+    // them, or by a wait past what the notifier knows, never by an immediate wake and re-read.
+    let mut waited_for: Option<Positions> = None;
+    loop {
+        let (user, device) = (who.user_id.to_string(), who.device_id.clone());
+        let f = filter.clone();
+        // Typing lives in memory: read it here, hand the rooms that changed to the store part.
+        let typing_now = svc.typing.position();
+        let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
+        let (response, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f, typing)).await?;
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if !empty || since.is_none() || full_state || remaining.is_zero() {
+            return Ok(response);
+        }
+        let mut seen = response.next;
+        if let Some(before) = waited_for {
+            svc.sync_rechecks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            seen = seen.max(before);
+            if !response.next.any_after(&before) {
+                // Woken by a position the store does not show: wait past it.
+                seen = seen.max(svc.notifier.send(Latest { user: who.user_id.to_string() }).await?);
+            }
+        }
+        waited_for = Some(seen);
+        let rx = svc.notifier.send(Wait { user: who.user_id.to_string(), seen }).await?;
+        match tokio::time::timeout(remaining, rx).await {
+            Err(_) => return Ok(response),
+            Ok(Ok(())) => {}
+            // The notifier let the wait go without news (it bounds its waiters): look again
+            // after a pause, not at once.
+            Ok(Err(_)) => tokio::time::sleep(remaining.min(Duration::from_millis(500))).await,
+        }
+    }
+}
+
+/// The stream positions committed now: what this sync reads up to.
+fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
+    Ok(Positions {
+        events: ev::max_stream(c)?,
+        account_data: account_data::current_stream_id(c)?,
+        to_device: to_device::max_stream(c)?,
+        device_lists: e2e_keys::device_list_position(c)?,
+        receipts: receipts::position(c)?,
+        typing: typing_now,
+        presence: presence::position(c)?,
+    })
+}
+
+/// Account data changed after `after`: the global events and, per room, the room events.
+fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) -> Result<(Vec<Value>, HashMap<String, Vec<Value>>)> {
+    let mut room_ad: HashMap<String, Vec<Value>> = HashMap::new();
+    let mut global_ad = Vec::new();
+    for (room, kind, content) in account_data::changed_since(c, user, after)? {
+        let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
+        if room.is_empty() {
+            if f.account_data.allows(&kind) {
+                global_ad.push(json!({"type": kind, "content": content}));
+            }
+        } else if f.room_account_data.allows(&kind) {
+            room_ad.entry(room).or_default().push(json!({"type": kind, "content": content}));
+        }
+    }
+    Ok((global_ad, room_ad))
+}
+
+/// Presenting a token acknowledges the to-device messages it covered; the next ones follow,
+/// at most [`TO_DEVICE_LIMIT`], and `now.to_device` stops after the last one given.
+fn to_device_batch(c: &mut Conn, user: &str, device: Option<&str>, after: i64, now: &mut Positions) -> Result<Vec<Value>> {
+    let mut events = Vec::new();
+    let Some(d) = device else { return Ok(events) };
+    if after > 0 {
+        to_device::acknowledge(c, user, d, after)?;
+    }
+    let batch = to_device::pending(c, user, d, after, now.to_device, TO_DEVICE_LIMIT)?;
+    if batch.len() as i64 == TO_DEVICE_LIMIT
+        && let Some(last) = batch.last()
+    {
+        now.to_device = last.stream_id;
+    }
+    for m in batch {
+        let content: Value = serde_json::from_str(&m.content).unwrap_or_else(|_| json!({}));
+        events.push(json!({"sender": m.sender, "type": m.event_type, "content": content}));
+    }
+    Ok(events)
+}
+
+/// One-time key counts and unused fallback key types: clients top up their keys from these;
+/// signed_curve25519 is always present (as Synapse reports it) so a device with none uploads.
+fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, Value)> {
+    let (mut otk_counts, fallback_types) = match device {
+        Some(d) => (e2e_keys::one_time_key_counts(c, user, d)?, e2e_keys::unused_fallback_algorithms(c, user, d)?),
+        None => Default::default(),
+    };
+    otk_counts.entry("signed_curve25519".into()).or_insert(0);
+    Ok((json!(otk_counts), json!(fallback_types)))
+}
+
+/// Builds the sync response from the store, and whether it carries nothing new (so the caller
+/// may long-poll).
+fn compute(
+    c: &mut Conn,
+    user: &str,
+    device: Option<&str>,
+    since: Option<Positions>,
+    full_state: bool,
+    f: &SyncFilter,
+    (typing_now, typing): (i64, HashMap<String, Vec<String>>),
+) -> Result<(SyncResponse, bool)> {
+    let mut now = positions_now(c, typing_now)?;
+    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;
+    let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
+    let rooms = rooms::RoomSections::build(c, rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing })?;
+    let to_device_events = to_device_batch(c, user, device, since.map(|s| s.to_device).unwrap_or(0), &mut now)?;
+    // Whose keys to re-query: only news to an incremental sync (an initial one queries all).
+    let changed = match since {
+        Some(s) if s.device_lists < now.device_lists => e2e_keys::changed_for(c, user, s.device_lists, now.device_lists)?,
+        _ => Vec::new(),
+    };
+    let now_ms = crate::ids::now_ms();
+    let presence_events: Vec<Value> = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?
+        .iter()
+        .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": crate::api::client::presence::content(p, now_ms)}))
+        .collect();
+    let empty = presence_events.is_empty() && rooms.is_empty() && global_ad.is_empty() && to_device_events.is_empty() && changed.is_empty();
+    let (otk_counts, fallback_types) = key_counts(c, user, device)?;
+    let body = json!({
+        "rooms": {"join": rooms.join, "invite": rooms.invite, "leave": rooms.leave, "knock": {}},
+        "account_data": {"events": global_ad},
+        "presence": {"events": presence_events},
+        "to_device": {"events": to_device_events},
+        "device_lists": {"changed": changed, "left": []},
+        "device_one_time_keys_count": otk_counts,
+        "device_unused_fallback_key_types": fallback_types,
+    });
+    Ok((SyncResponse { body, next: now }, empty))
+}
