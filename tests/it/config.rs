@@ -6,6 +6,10 @@ use ensemble::config::RateLimit;
 use serde_json::json;
 use std::path::PathBuf;
 
+fn env(vars: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
+}
+
 #[test]
 fn environment_overrides_every_documented_key() {
     let mut cfg = Config::default();
@@ -33,10 +37,6 @@ fn environment_overrides_every_documented_key() {
     assert_eq!(cfg.server_notices.room_name, "Alerts");
     let bad = cfg.apply_env(std::iter::once(("ENSEMBLE_MAX_EVENT_BYTES".to_string(), "lots".to_string())));
     assert!(bad.is_err());
-}
-
-fn env(vars: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
-    vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>().into_iter()
 }
 
 /// Every variable name the server has ever read, each set away from its default: the names are
