@@ -1,5 +1,6 @@
 //! Configuration: one TOML file, every key overridable as `ENSEMBLE_<KEY>`.
 
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -199,11 +200,11 @@ impl Default for Config {
 
 impl Config {
     /// Reads `path` (if given) and applies `ENSEMBLE_*` overrides from the environment.
-    pub fn load(path: Option<&Path>) -> Result<Self, String> {
+    pub fn load(path: Option<&Path>) -> Result<Self> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?;
-                toml::from_str(&text).map_err(|e| format!("parsing {}: {e}", p.display()))?
+                let text = std::fs::read_to_string(p).map_err(|e| Error::internal_from(format!("reading {}", p.display()), e))?;
+                toml::from_str(&text).map_err(|e| Error::internal_from(format!("parsing {}", p.display()), e))?
             }
             None => Config::default(),
         };
@@ -211,79 +212,32 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Overrides from `ENSEMBLE_<KEY>` (nested keys as `ENSEMBLE_SERVER_NOTICES_<KEY>`).
-    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<(), String> {
-        for (k, v) in vars {
-            let Some(key) = k.strip_prefix("ENSEMBLE_") else { continue };
+    /// Overrides from `ENSEMBLE_<KEY>`, where `<KEY>` is the path of a key in the TOML file with
+    /// its tables joined by `_` (or `__`): `ENSEMBLE_SERVER_NOTICES_ROOM_NAME`,
+    /// `ENSEMBLE_RC_LOGIN_ADDRESS_PER_SECOND`. The keys are the struct's own fields, so a new field
+    /// is overridable without being named twice. A value is read as the type of the key it
+    /// replaces: strings verbatim, lists as a TOML array or comma-separated, anything else as a
+    /// TOML value; a value of the wrong type is an error naming the variable.
+    pub fn apply_env(&mut self, vars: impl Iterator<Item = (String, String)>) -> Result<()> {
+        let mut table = toml::Table::try_from(&*self).map_err(|e| Error::internal_from("config does not serialize", e))?;
+        for (var, value) in vars {
+            let Some(key) = var.strip_prefix("ENSEMBLE_") else { continue };
             let key = key.to_ascii_lowercase();
-            let bad = |e: &dyn std::fmt::Display| format!("{k}: {e}");
-            match key.as_str() {
-                "server_name" => self.server_name = v,
-                "listen" => self.listen = v,
-                "data_dir" => self.data_dir = PathBuf::from(v),
-                "database_url" => self.database_url = v,
-                "registration_shared_secret" => self.registration_shared_secret = v,
-                "enable_registration" => self.enable_registration = v.parse().map_err(|e| bad(&e))?,
-                "log" => self.log = v,
-                "max_event_bytes" => self.max_event_bytes = v.parse().map_err(|e| bad(&e))?,
-                "max_request_bytes" => self.max_request_bytes = v.parse().map_err(|e| bad(&e))?,
-                "max_upload_bytes" => self.max_upload_bytes = v.parse().map_err(|e| bad(&e))?,
-                "password_hash_log_n" => self.password_hash_log_n = v.parse().map_err(|e| bad(&e))?,
-                "password_hash_concurrency" => self.password_hash_concurrency = v.parse().map_err(|e| bad(&e))?,
-                "password_hash_queue_per_slot" => self.password_hash_queue_per_slot = v.parse().map_err(|e| bad(&e))?,
-                "workers" => self.workers = v.parse().map_err(|e| bad(&e))?,
-                "actor_idle_secs" => self.actor_idle_secs = v.parse().map_err(|e| bad(&e))?,
-                "db_pool_size" => self.db_pool_size = v.parse().map_err(|e| bad(&e))?,
-                "server_notices_system_mxid_localpart" => self.server_notices.system_mxid_localpart = v,
-                "server_notices_system_mxid_display_name" => self.server_notices.system_mxid_display_name = v,
-                "server_notices_room_name" => self.server_notices.room_name = v,
-                "tls_listen" => self.tls_listen = v,
-                "tls_certificate_path" => self.tls_certificate_path = PathBuf::from(v),
-                "tls_private_key_path" => self.tls_private_key_path = PathBuf::from(v),
-                // A comma-separated list of paths.
-                "federation_custom_ca_list" => {
-                    self.federation_custom_ca_list = v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(PathBuf::from).collect()
-                }
-                "presence_enabled" => self.presence_enabled = v.parse().map_err(|e| bad(&e))?,
-                "x_forwarded" => self.x_forwarded = v.parse().map_err(|e| bad(&e))?,
-                "user_directory_search_all_users" => self.user_directory_search_all_users = v.parse().map_err(|e| bad(&e))?,
-                "allow_device_name_lookup_over_federation" => {
-                    self.allow_device_name_lookup_over_federation = v.parse().map_err(|e| bad(&e))?
-                }
-                "max_image_pixels" => self.max_image_pixels = v.parse().map_err(|e| bad(&e))?,
-                // Variables the CLI itself reads (config path etc.) are not config keys.
-                "config" => {}
-                // `rc_login_address_per_second` and the like.
-                rc if rc.starts_with("rc_") => {
-                    let field =
-                        rc.strip_suffix("_per_second").map(|l| (l, true)).or_else(|| rc.strip_suffix("_burst_count").map(|l| (l, false)));
-                    match field.and_then(|(name, per_second)| self.rate_limit_mut(name).map(|l| (l, per_second))) {
-                        Some((limit, true)) => limit.per_second = v.parse().map_err(|e| bad(&e))?,
-                        Some((limit, false)) => limit.burst_count = v.parse().map_err(|e| bad(&e))?,
-                        None => log::warn!("ignoring unknown environment override {k}"),
-                    }
-                }
-                _ => log::warn!("ignoring unknown environment override {k}"),
+            // Variables the CLI itself reads (the config path) are not config keys.
+            if key == "config" {
+                continue;
             }
+            let Some(path) = key_path(&table, &key) else {
+                log::warn!("ignoring unknown environment override {var}");
+                continue;
+            };
+            let slot = slot_mut(&mut table, &path).ok_or_else(|| Error::internal(format!("{var}: no such key")))?;
+            *slot = env_value(slot, &value);
+            // Deserializing after each override pins a type error on the variable that caused it.
+            let checked: Config = table.clone().try_into().map_err(|e| Error::internal(format!("{var}: {}", e.message())))?;
+            *self = checked;
         }
         Ok(())
-    }
-
-    /// The rate limit an environment override names, e.g. `rc_invites_per_room`.
-    fn rate_limit_mut(&mut self, name: &str) -> Option<&mut RateLimit> {
-        Some(match name {
-            "rc_message" => &mut self.rc_message,
-            "rc_registration" => &mut self.rc_registration,
-            "rc_login_address" => &mut self.rc_login.address,
-            "rc_login_account" => &mut self.rc_login.account,
-            "rc_login_failed_attempts" => &mut self.rc_login.failed_attempts,
-            "rc_joins_local" => &mut self.rc_joins.local,
-            "rc_joins_remote" => &mut self.rc_joins.remote,
-            "rc_invites_per_room" => &mut self.rc_invites.per_room,
-            "rc_invites_per_user" => &mut self.rc_invites.per_user,
-            "rc_invites_per_issuer" => &mut self.rc_invites.per_issuer,
-            _ => return None,
-        })
     }
 
     /// The SQLite file path the database URL names.
@@ -301,5 +255,43 @@ impl Config {
         let cfg = Config { registration_shared_secret: crate::ids::random_hex(32), ..Config::default() };
         let body = toml::to_string_pretty(&cfg).unwrap_or_default();
         format!("# Ensemble configuration. Every key can be overridden as ENSEMBLE_<KEY>.\n{body}")
+    }
+}
+
+/// The path of table keys a flattened, lower-cased variable name means, e.g. `rc_login_address_per_second`
+/// -> `["rc_login", "address", "per_second"]`; `None` when it names no leaf key.
+fn key_path(table: &toml::Table, name: &str) -> Option<Vec<String>> {
+    for (key, value) in table {
+        if let toml::Value::Table(inner) = value {
+            let rest = name.strip_prefix(key.as_str()).and_then(|r| r.strip_prefix("__").or_else(|| r.strip_prefix('_')));
+            if let Some(mut path) = rest.and_then(|rest| key_path(inner, rest)) {
+                path.insert(0, key.clone());
+                return Some(path);
+            }
+        } else if key == name {
+            return Some(vec![key.clone()]);
+        }
+    }
+    None
+}
+
+fn slot_mut<'a>(table: &'a mut toml::Table, path: &[String]) -> Option<&'a mut toml::Value> {
+    let (last, tables) = path.split_last()?;
+    let mut table = table;
+    for key in tables {
+        table = table.get_mut(key)?.as_table_mut()?;
+    }
+    table.get_mut(last)
+}
+
+/// An environment value read as the type of the value it replaces; what does not parse stays a
+/// string, for deserialization to refuse with the expected type.
+fn env_value(current: &toml::Value, raw: &str) -> toml::Value {
+    match current {
+        toml::Value::String(_) => toml::Value::String(raw.to_string()),
+        toml::Value::Array(_) if !raw.trim_start().starts_with('[') => toml::Value::Array(
+            raw.split(',').map(str::trim).filter(|p| !p.is_empty()).map(|p| toml::Value::String(p.to_string())).collect(),
+        ),
+        _ => raw.trim().parse().unwrap_or_else(|_| toml::Value::String(raw.to_string())),
     }
 }

@@ -131,7 +131,14 @@ pub struct Context {
     pub end: i64,
 }
 
-pub async fn context(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &EventId, limit: i64, filter: TypeFilter) -> Result<Context> {
+pub async fn context(
+    svc: &Services,
+    user: &UserId,
+    room_id: &RoomId,
+    event_id: &EventId,
+    limit: i64,
+    filter: TypeFilter,
+) -> Result<Context> {
     let limit = limit.clamp(0, MAX_CONTEXT);
     let types = filter.exact_types();
     let (room_id, user, event) = (room_id.to_string(), user.to_string(), event_id.to_string());

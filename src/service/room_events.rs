@@ -64,7 +64,14 @@ pub async fn put_state(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kin
 }
 
 /// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: 404 unless the event is in this room.
-pub async fn redact(svc: &Arc<Services>, who: &Session, room_id: &RoomId, event_id: &EventId, txn: &str, reason: Option<String>) -> Result<String> {
+pub async fn redact(
+    svc: &Arc<Services>,
+    who: &Session,
+    room_id: &RoomId,
+    event_id: &EventId,
+    txn: &str,
+    reason: Option<String>,
+) -> Result<String> {
     let mut content = Map::new();
     if let Some(r) = reason {
         content.insert("reason".into(), json!(r));
@@ -73,6 +80,11 @@ pub async fn redact(svc: &Arc<Services>, who: &Session, room_id: &RoomId, event_
     let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
     let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| Error::not_found("Event not found"))?;
     let key = txn_key(who, &format!("redact/{room_id}/{event_id}"), txn);
-    let draft = EventDraft { kind: "m.room.redaction".into(), state_key: None, content: Value::Object(content), redacts: Some(event_id.to_string()) };
+    let draft = EventDraft {
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: Value::Object(content),
+        redacts: Some(event_id.to_string()),
+    };
     send(svc, who, room_id, draft, Some(key), Some(sender)).await
 }

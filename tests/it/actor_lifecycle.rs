@@ -1,17 +1,18 @@
-//! Actor lifecycle under races: a deactivation beats a racing join, a room actor answers a
-//! retried transaction ID it no longer remembers with the same event, one duplicate never fails
-//! a batch, and a stopped server leaves no loops or actors running.
+//! Actor lifecycle: idle room actors are passivated and come back with their state, one actor per
+//! room however many activate it at once, a deactivation beats a racing join, a room actor answers a
+//! retried transaction ID it no longer remembers with the same event, one duplicate never fails a
+//! batch, and a stopped server leaves no loops or actors running.
 
 use crate::common::*;
 use ensemble::actors::room::{GetMember, SendEvent};
 use ensemble::events::EventDraft;
 use ensemble::store::events::TxnKey;
+use futures_util::future::join_all;
 use serde_json::json;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-const C: &str = "/_matrix/client/v3";
 
 /// The key `PUT /rooms/{room}/send/m.room.message/{txn}` stores for this user's device.
 fn send_key(user: &User, room: &str, txn: &str) -> TxnKey {
@@ -37,7 +38,7 @@ async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) 
 }
 
 async fn messages_with_body(s: &TestServer, user: &User, room: &str, body: &str) -> usize {
-    let page = s.get(&format!("{C}/rooms/{}/messages?dir=b&limit=100", enc(room)), &user.token).await.ok();
+    let page = s.get(&format!("{V3}/rooms/{}/messages?dir=b&limit=100", enc(room)), &user.token).await.ok();
     page["chunk"].as_array().expect("chunk").iter().filter(|e| e["content"]["body"] == body).count()
 }
 
@@ -88,7 +89,7 @@ async fn a_retried_transaction_the_room_forgot_answers_the_same_event() {
     let s = TestServer::start_with(dir, cfg).await;
     let alice = s.register_user("alice").await;
     let room = s.create_room(&alice, json!({})).await;
-    let path = format!("{C}/rooms/{}/send/m.room.message/retry-1", enc(&room));
+    let path = format!("{V3}/rooms/{}/send/m.room.message/retry-1", enc(&room));
     let first = s.put(&path, &alice.token, json!({"msgtype": "m.text", "body": "once"})).await.ok()["event_id"].clone();
     // The retry's sender looked in the store before the event was committed...
     let looked = Instant::now();
@@ -176,4 +177,78 @@ async fn a_stopped_server_leaves_nothing_running() {
     let rows = svc.db.run(move |c| ensemble::store::client_ips::connections(c, &u)).await.expect("store");
     assert!(rows.iter().all(|(_, ip, _, _)| ip != "127.0.0.9"), "the old server's flush loop still writes: {rows:?}");
     drop(dir);
+}
+
+#[actix_rt::test]
+async fn idle_room_actors_are_passivated_and_reactivated_with_their_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.actor_idle_secs = 1;
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "private_chat", "name": "sleepy"})).await;
+    let first = s.send_text(&alice, &room, "before the nap").await;
+    assert!(s.server.services.directory.active_rooms() >= 1);
+
+    // Idle for a second: the directory forgets the room's actor.
+    let dirx = &s.server.services.directory;
+    eventually(10, || async { (dirx.active_rooms() == 0).then_some(()) }).await;
+
+    // The re-activated actor still knows the room's state: bob, never invited, is refused...
+    s.join(&bob, &room).await.err(403, "M_FORBIDDEN");
+    // ...and after an invite he can join and talk, with events ordered after the old ones.
+    s.invite(&alice, &room, &bob.user_id).await.ok();
+    s.join(&bob, &room).await.ok();
+    let second = s.send_text(&bob, &room, "after the nap").await;
+    let page = s.get(&format!("/_matrix/client/v3/rooms/{}/messages?dir=f&limit=100", enc(&room)), &alice.token).await.ok();
+    let ids: Vec<&str> = page["chunk"].as_array().unwrap().iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    let (a, b) = (ids.iter().position(|i| *i == first).unwrap(), ids.iter().position(|i| *i == second).unwrap());
+    assert!(a < b);
+    // The new events chain onto the old ones (prev_events continue the room's history).
+    let name = s.get(&format!("/_matrix/client/v3/rooms/{}/state/m.room.name/", enc(&room)), &bob.token).await.ok();
+    assert_eq!(name["name"], "sleepy");
+}
+
+#[actix_rt::test]
+async fn one_actor_per_room_under_concurrent_activation() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    s.send_text(&alice, &room, "before restart").await;
+
+    let s = s.restart().await;
+    let dir = &s.server.services.directory;
+    assert_eq!(dir.active_rooms(), 0, "no room actor should be active right after a restart");
+    let before = dir.room_activations.load(Ordering::SeqCst);
+
+    let sends = join_all((0..20).map(|i| {
+        let (sr, a, r) = (&s, &alice, room.as_str());
+        async move { sr.send_text_resp(a, r, &format!("wake {i}")).await }
+    }))
+    .await;
+    let sent: Vec<String> = sends.into_iter().map(|r| event_id(&r.ok())).collect();
+    assert_unique(&sent);
+
+    let after = dir.room_activations.load(Ordering::SeqCst);
+    assert_eq!(after - before, 1, "20 concurrent sends to an inactive room activated {} actors", after - before);
+    assert_eq!(dir.active_rooms(), 1);
+
+    // All 20 were applied on top of one consistent state: each is stored, once, after the old one.
+    let listed = ids(&messages_only(&all_forward(&s, &alice.token, &room, 50).await));
+    assert_eq!(listed.len(), 21, "{listed:?}");
+    let set: HashSet<&String> = listed[1..].iter().collect();
+    for id in &sent {
+        assert!(set.contains(id), "{id} missing");
+    }
+    // A second burst to the now active room activates nothing.
+    let more = join_all((0..20).map(|i| {
+        let (sr, a, r) = (&s, &alice, room.as_str());
+        async move { sr.send_text_resp(a, r, &format!("again {i}")).await }
+    }))
+    .await;
+    for r in more {
+        r.ok();
+    }
+    assert_eq!(dir.room_activations.load(Ordering::SeqCst), after);
 }

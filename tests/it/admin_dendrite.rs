@@ -1,5 +1,6 @@
-//! The Dendrite admin dialect over HTTP (`/_dendrite/admin/...`), and the auth rules shared by
-//! every admin route of both dialects (docs: shared/spec/admin-api.md).
+//! The Dendrite admin dialect over HTTP (`/_dendrite/admin/...`): evacuateRoom, evacuateUser,
+//! resetPassword, purgeRoom (also racing a storm of sends and across a restart), fulltext/reindex and
+//! refreshDevices (docs: shared/spec/admin-api.md).
 
 use crate::common::*;
 use futures_util::StreamExt;
@@ -7,14 +8,6 @@ use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn d(rest: &str) -> String {
-    format!("/_dendrite/admin/{rest}")
-}
-
-fn room_path(room: &str, rest: &str) -> String {
-    format!("/_matrix/client/v3/rooms/{}/{rest}", enc(room))
-}
 
 /// The member events of a room as `viewer` sees them.
 async fn members(s: &TestServer, viewer: &User, room: &str) -> Vec<Value> {
@@ -28,25 +21,6 @@ fn member_event<'a>(list: &'a [Value], user: &str) -> &'a Value {
 
 fn membership_of(list: &[Value], user: &str) -> String {
     member_event(list, user)["content"]["membership"].as_str().expect("membership").to_owned()
-}
-
-/// Every event of the room `viewer` may see, oldest first, through `/messages?dir=f`.
-async fn history(s: &TestServer, viewer: &User, room: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut from: Option<String> = None;
-    for _ in 0..1000 {
-        let mut p = format!("{}?dir=f&limit=100", room_path(room, "messages"));
-        if let Some(f) = &from {
-            p.push_str(&format!("&from={f}"));
-        }
-        let page = s.get(&p, &viewer.token).await.ok();
-        out.extend(page["chunk"].as_array().expect("chunk").iter().cloned());
-        match page["end"].as_str() {
-            Some(e) => from = Some(e.to_owned()),
-            None => return out,
-        }
-    }
-    panic!("pagination does not terminate");
 }
 
 fn affected(body: &Value) -> Vec<String> {
@@ -65,110 +39,47 @@ async fn set_profile(s: &TestServer, u: &User, displayname: &str, avatar: &str) 
     s.put(&p, &u.token, json!({ "avatar_url": avatar })).await.ok();
 }
 
-async fn flush_search(s: &TestServer) -> u64 {
-    s.server.services.search.send(ensemble::actors::search::Flush).await.expect("search actor alive")
-}
-
 async fn search_count(s: &TestServer, u: &User, term: &str) -> u64 {
     let b = s.post("/_matrix/client/v3/search", &u.token, json!({"search_categories": {"room_events": {"search_term": term}}})).await.ok();
     b["search_categories"]["room_events"]["count"].as_u64().expect("count")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Rules for every admin route
-// ---------------------------------------------------------------------------------------------
+/// 4 members, 50 sends each, up to 5 in flight per member; `action` is called once 20 sends have
+/// been acknowledged. Returns the sends' (sender, response) and the action's response.
+async fn storm_racing(s: &TestServer, users: &[User], room: &str, admin: &User, action: &str) -> (Vec<(String, Resp)>, Resp) {
+    let acked = AtomicUsize::new(0);
+    let acked = &acked;
+    let storm = futures_util::future::join_all(users.iter().map(|u| async move {
+        futures_util::stream::iter(0..50)
+            .map(|i| async move {
+                let r = s.send_text_resp(u, room, &format!("storm {} {i}", u.user_id)).await;
+                if r.status == 200 {
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+                (u.user_id.clone(), r)
+            })
+            .buffer_unordered(5)
+            .collect::<Vec<_>>()
+            .await
+    }));
+    let act = async move {
+        eventually(30, || async move { (acked.load(Ordering::SeqCst) >= 20).then_some(()) }).await;
+        s.post(&dendrite(&format!("{action}/{}", enc(room))), &admin.token, json!({})).await
+    };
+    let (results, act) = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join(storm, act))
+        .await
+        .expect("deadlock: the storm did not finish in 60 s");
+    (results.into_iter().flatten().collect(), act)
+}
 
-#[actix_rt::test]
-async fn every_admin_route_requires_an_admin_token() {
-    let s = TestServer::start().await;
-    let admin = s.register_admin("root").await;
-    let bob = s.register_user("bob").await;
-    let room = s.create_room(&bob, json!({})).await;
-    let bob_id = enc(&bob.user_id);
-    let routes: Vec<(&str, String, Value)> = vec![
-        ("GET", d(&format!("evacuateRoom/{}", enc(&room))), Value::Null),
-        ("POST", d(&format!("evacuateRoom/{}", enc(&room))), json!({})),
-        ("GET", d(&format!("evacuateUser/{bob_id}")), Value::Null),
-        ("POST", d(&format!("evacuateUser/{bob_id}")), json!({})),
-        ("POST", d(&format!("resetPassword/{bob_id}")), json!({"password": "a-new-password"})),
-        ("GET", d("fulltext/reindex"), Value::Null),
-        ("POST", d("fulltext/reindex"), json!({})),
-        ("POST", d(&format!("purgeRoom/{}", enc(&room))), json!({})),
-        ("POST", d(&format!("refreshDevices/{}", enc("@x:other.server"))), json!({})),
-        ("GET", format!("/_synapse/admin/v1/users/{bob_id}/admin"), Value::Null),
-        ("PUT", format!("/_synapse/admin/v1/users/{bob_id}/admin"), json!({"admin": true})),
-        ("POST", "/_synapse/admin/v1/send_server_notice".into(), json!({"user_id": bob.user_id, "content": {"body": "x"}})),
-        ("PUT", "/_synapse/admin/v1/send_server_notice/txn1".into(), json!({"user_id": bob.user_id, "content": {"body": "x"}})),
-    ];
-    for (method, path, body) in &routes {
-        let body = if body.is_null() { None } else { Some(body.clone()) };
-        let r = s.req(method, path, None, body.clone()).await;
-        assert_eq!(r.status, 401, "{method} {path} without a token: {}", r.body);
-        r.err(401, "M_MISSING_TOKEN");
-        let r = s.req(method, path, Some("not-a-real-token"), body.clone()).await;
-        assert_eq!(r.status, 401, "{method} {path} with a bad token: {}", r.body);
-        r.err(401, "M_UNKNOWN_TOKEN");
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let r = s.req(method, &format!("{path}{sep}access_token=not-a-real-token"), None, body.clone()).await;
-        r.err(401, "M_UNKNOWN_TOKEN");
-        let r = s.req(method, path, Some(&bob.token), body.clone()).await;
-        assert_eq!(r.status, 403, "{method} {path} as a non-admin: {}", r.body);
-        r.err(403, "M_FORBIDDEN");
+fn check_storm_failures(results: &[(String, Resp)]) {
+    for (_, r) in results.iter().filter(|(_, r)| r.status != 200) {
+        assert!(r.status == 403 || r.status == 404, "a racing send got {} {}", r.status, r.body);
+        let code = r.body["errcode"].as_str().unwrap_or_default();
+        assert!(code == "M_FORBIDDEN" || code == "M_NOT_FOUND", "{}", r.body);
+        assert!(r.body["error"].is_string(), "{}", r.body);
     }
-    // Nothing above had an effect: bob is still in his room and not an admin.
-    assert_eq!(s.joined_rooms(&bob).await, vec![room.clone()]);
-    let r = s.get(&format!("/_synapse/admin/v1/users/{bob_id}/admin"), &admin.token).await.ok();
-    assert_eq!(r["admin"], false);
-
-    // The admin's token works in the header and in the query string.
-    assert_eq!(s.get(&d("fulltext/reindex"), &admin.token).await.ok(), json!({}));
-    let r = s.req("GET", &format!("{}?access_token={}", d("fulltext/reindex"), admin.token), None, None).await;
-    assert_eq!(r.ok(), json!({}));
-
-    // A logged-out admin token is unknown.
-    let second = s.login("root", &admin.password).await.ok();
-    let second = second["access_token"].as_str().unwrap().to_owned();
-    s.get(&d("fulltext/reindex"), &second).await.ok();
-    s.post("/_matrix/client/v3/logout", &second, json!({})).await.ok();
-    s.get(&d("fulltext/reindex"), &second).await.err(401, "M_UNKNOWN_TOKEN");
 }
-
-#[actix_rt::test]
-async fn a_deactivated_admin_is_refused() {
-    let s = TestServer::start().await;
-    let admin = s.register_admin("root").await;
-    let other = s.register_admin("other").await;
-    s.get(&d("fulltext/reindex"), &other.token).await.ok();
-    let first = s.post("/_matrix/client/v3/account/deactivate", &other.token, json!({})).await;
-    assert_eq!(first.status, 401, "{}", first.body);
-    let session = first.body["session"].as_str().expect("UIA session").to_owned();
-    let auth = json!({"type": "m.login.password", "session": session, "identifier": {"type": "m.id.user", "user": other.user_id}, "password": other.password});
-    s.post("/_matrix/client/v3/account/deactivate", &other.token, json!({ "auth": auth })).await.ok();
-    s.get(&d("fulltext/reindex"), &other.token).await.err(401, "M_UNKNOWN_TOKEN");
-    s.post(&d(&format!("evacuateUser/{}", enc(&admin.user_id))), &other.token, json!({})).await.err(401, "M_UNKNOWN_TOKEN");
-    s.login("other", &other.password).await.err(403, "M_USER_DEACTIVATED");
-    // The other admin is fine.
-    s.get(&d("fulltext/reindex"), &admin.token).await.ok();
-}
-
-#[actix_rt::test]
-async fn unknown_admin_routes_and_wrong_methods_are_unrecognized() {
-    let s = TestServer::start().await;
-    let admin = s.register_admin("root").await;
-    for path in ["/_dendrite/admin/nope", "/_dendrite/admin/evacuateRoom", "/_synapse/admin/v1/nope", "/_synapse/admin/v3/whois/x"] {
-        s.get(path, &admin.token).await.err(404, "M_UNRECOGNIZED");
-        s.post(path, &admin.token, json!({})).await.err(404, "M_UNRECOGNIZED");
-        s.req("GET", path, None, None).await.err(404, "M_UNRECOGNIZED");
-    }
-    // Known path, wrong method.
-    s.get(&d(&format!("resetPassword/{}", enc(&admin.user_id))), &admin.token).await.err(405, "M_UNRECOGNIZED");
-    s.get(&d(&format!("purgeRoom/{}", enc("!r:test.local"))), &admin.token).await.err(405, "M_UNRECOGNIZED");
-    s.req("DELETE", &d("fulltext/reindex"), Some(&admin.token), None).await.err(405, "M_UNRECOGNIZED");
-}
-
-// ---------------------------------------------------------------------------------------------
-// evacuateRoom
-// ---------------------------------------------------------------------------------------------
 
 #[actix_rt::test]
 async fn evacuate_room_via_get_removes_local_members_and_invites() {
@@ -189,7 +100,7 @@ async fn evacuate_room_via_get_removes_local_members_and_invites() {
     let before = s.sync(&dave, None, 0).await;
     assert!(before["rooms"]["invite"][&room].is_object(), "{before}");
 
-    let body = s.get(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
+    let body = s.get(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
     // Joined local users, in membership order (creator first); the invitee is not "affected".
     assert_eq!(affected(&body), vec![alice.user_id.clone(), bob.user_id.clone(), carol.user_id.clone()]);
 
@@ -224,7 +135,7 @@ async fn evacuate_room_via_get_removes_local_members_and_invites() {
     s.post(&room_path(&room, "leave"), &dave.token, json!({})).await.ok();
 
     // A second call finds nobody.
-    let again = s.get(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
+    let again = s.get(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
     assert_eq!(again, json!({"affected": []}));
 }
 
@@ -239,21 +150,21 @@ async fn evacuate_room_via_post_and_errors() {
     // The admin is in the room too: evacuating applies to them as well.
     s.join(&admin, &room).await.ok();
 
-    let body = s.post(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
+    let body = s.post(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     assert_eq!(affected(&body), vec![bob.user_id.clone(), alice.user_id.clone(), admin.user_id.clone()]);
     assert!(s.joined_rooms(&admin).await.is_empty());
     assert!(s.joined_rooms(&bob).await.is_empty());
-    let again = s.post(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
+    let again = s.post(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     assert_eq!(again, json!({"affected": []}));
 
     // An empty body is fine for POST too.
-    let again = s.req("POST", &d(&format!("evacuateRoom/{}", enc(&room))), Some(&admin.token), None).await.ok();
+    let again = s.req("POST", &dendrite(&format!("evacuateRoom/{}", enc(&room))), Some(&admin.token), None).await.ok();
     assert_eq!(again, json!({"affected": []}));
 
-    s.get(&d(&format!("evacuateRoom/{}", enc("!unknown:test.local"))), &admin.token).await.err(404, "M_NOT_FOUND");
-    s.post(&d(&format!("evacuateRoom/{}", enc("!unknown:test.local"))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
-    s.get(&d("evacuateRoom/not-a-room-id"), &admin.token).await.err(400, "M_INVALID_PARAM");
-    s.post(&d(&format!("evacuateRoom/{}", enc("@user:test.local"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.get(&dendrite(&format!("evacuateRoom/{}", enc("!unknown:test.local"))), &admin.token).await.err(404, "M_NOT_FOUND");
+    s.post(&dendrite(&format!("evacuateRoom/{}", enc("!unknown:test.local"))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
+    s.get(&dendrite("evacuateRoom/not-a-room-id"), &admin.token).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("evacuateRoom/{}", enc("@user:test.local"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
 }
 
 #[actix_rt::test]
@@ -267,15 +178,11 @@ async fn evacuate_room_leaves_remote_invites_alone() {
         // Remote invites need federation; nothing to check without one.
         return;
     }
-    let body = s.get(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
+    let body = s.get(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.ok();
     assert_eq!(affected(&body), vec![alice.user_id.clone()]);
     let list = members(&s, &alice, &room).await;
     assert_eq!(membership_of(&list, "@remote:other.server"), "invite", "only local invites are withdrawn");
 }
-
-// ---------------------------------------------------------------------------------------------
-// evacuateUser
-// ---------------------------------------------------------------------------------------------
 
 #[actix_rt::test]
 async fn evacuate_user_leaves_joined_rooms_and_rejects_invites() {
@@ -294,7 +201,7 @@ async fn evacuate_user_leaves_joined_rooms_and_rejects_invites() {
     s.join(&bob, &r4).await.ok();
     s.post(&room_path(&r4, "leave"), &bob.token, json!({})).await.ok();
 
-    let body = s.get(&d(&format!("evacuateUser/{}", enc(&bob.user_id))), &admin.token).await.ok();
+    let body = s.get(&dendrite(&format!("evacuateUser/{}", enc(&bob.user_id))), &admin.token).await.ok();
     let got: HashSet<String> = affected(&body).into_iter().collect();
     assert_eq!(got, HashSet::from([r1.clone(), r2.clone(), r3.clone()]), "{body}");
     assert_eq!(affected(&body).len(), 3, "no room twice: {body}");
@@ -308,7 +215,7 @@ async fn evacuate_user_leaves_joined_rooms_and_rejects_invites() {
     assert_eq!(s.joined_rooms(&alice).await.len(), 4);
 
     // Again: nothing left.
-    let again = s.post(&d(&format!("evacuateUser/{}", enc(&bob.user_id))), &admin.token, json!({})).await.ok();
+    let again = s.post(&dendrite(&format!("evacuateUser/{}", enc(&bob.user_id))), &admin.token, json!({})).await.ok();
     assert_eq!(again, json!({"affected": []}));
 }
 
@@ -323,28 +230,27 @@ async fn evacuate_user_via_post_with_a_bare_localpart_and_errors() {
     let r2 = s.create_room(&carol, json!({})).await;
     s.join(&carol, &r1).await.ok();
 
-    let body = s.post(&d("evacuateUser/carol"), &admin.token, json!({})).await.ok();
+    let body = s.post(&dendrite("evacuateUser/carol"), &admin.token, json!({})).await.ok();
     let got: HashSet<String> = affected(&body).into_iter().collect();
     assert_eq!(got, HashSet::from([r1.clone(), r2.clone()]));
     assert!(s.joined_rooms(&carol).await.is_empty());
     assert_eq!(s.joined_rooms(&alice).await, vec![r1.clone()]);
 
     // Unencoded and percent-encoded IDs in the path are the same.
-    assert_eq!(s.get(&d("evacuateUser/@loner:test.local"), &admin.token).await.ok(), json!({"affected": []}));
+    assert_eq!(s.get(&dendrite("evacuateUser/@loner:test.local"), &admin.token).await.ok(), json!({"affected": []}));
     // Bare localpart via GET too; a user with no rooms gets an empty list.
-    assert_eq!(s.get(&d("evacuateUser/loner"), &admin.token).await.ok(), json!({"affected": []}));
-    assert_eq!(s.post(&d(&format!("evacuateUser/{}", enc(&loner.user_id))), &admin.token, json!({})).await.ok(), json!({"affected": []}));
+    assert_eq!(s.get(&dendrite("evacuateUser/loner"), &admin.token).await.ok(), json!({"affected": []}));
+    assert_eq!(
+        s.post(&dendrite(&format!("evacuateUser/{}", enc(&loner.user_id))), &admin.token, json!({})).await.ok(),
+        json!({"affected": []})
+    );
 
-    s.get(&d(&format!("evacuateUser/{}", enc("@x:other.server"))), &admin.token).await.err(400, "M_INVALID_PARAM");
-    s.post(&d(&format!("evacuateUser/{}", enc("@x:other.server"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
-    s.get(&d(&format!("evacuateUser/{}", enc("@ghost:test.local"))), &admin.token).await.err(404, "M_NOT_FOUND");
-    s.post(&d("evacuateUser/ghost"), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
-    s.get(&d(&format!("evacuateUser/{}", enc("@nocolon"))), &admin.token).await.err(400, "M_INVALID_PARAM");
+    s.get(&dendrite(&format!("evacuateUser/{}", enc("@x:other.server"))), &admin.token).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("evacuateUser/{}", enc("@x:other.server"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.get(&dendrite(&format!("evacuateUser/{}", enc("@ghost:test.local"))), &admin.token).await.err(404, "M_NOT_FOUND");
+    s.post(&dendrite("evacuateUser/ghost"), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
+    s.get(&dendrite(&format!("evacuateUser/{}", enc("@nocolon"))), &admin.token).await.err(400, "M_INVALID_PARAM");
 }
-
-// ---------------------------------------------------------------------------------------------
-// resetPassword
-// ---------------------------------------------------------------------------------------------
 
 #[actix_rt::test]
 async fn reset_password_checks_in_the_documented_order() {
@@ -355,15 +261,17 @@ async fn reset_password_checks_in_the_documented_order() {
 
     // 1. Valid local ID, before anything else (even a malformed body).
     for p in [enc("@nocolon"), enc("@a:b:c:d"), enc("@x:other.server"), enc("@x:bad_server!")] {
-        s.raw("POST", &d(&format!("resetPassword/{p}")), Some(&admin.token), bad_json.clone()).await.err(400, "M_INVALID_PARAM");
-        s.post(&d(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"})).await.err(400, "M_INVALID_PARAM");
+        s.raw("POST", &dendrite(&format!("resetPassword/{p}")), Some(&admin.token), bad_json.clone()).await.err(400, "M_INVALID_PARAM");
+        s.post(&dendrite(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"}))
+            .await
+            .err(400, "M_INVALID_PARAM");
     }
     // 2. The user exists (before the body is looked at).
     for p in [enc("@ghost:test.local"), "ghost".to_owned()] {
-        s.raw("POST", &d(&format!("resetPassword/{p}")), Some(&admin.token), bad_json.clone()).await.err(404, "M_NOT_FOUND");
-        s.post(&d(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"})).await.err(404, "M_NOT_FOUND");
+        s.raw("POST", &dendrite(&format!("resetPassword/{p}")), Some(&admin.token), bad_json.clone()).await.err(404, "M_NOT_FOUND");
+        s.post(&dendrite(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"})).await.err(404, "M_NOT_FOUND");
     }
-    let path = d(&format!("resetPassword/{}", enc(&bob.user_id)));
+    let path = dendrite(&format!("resetPassword/{}", enc(&bob.user_id)));
     // 3. JSON.
     s.raw("POST", &path, Some(&admin.token), bad_json.clone()).await.err(400, "M_NOT_JSON");
     // 4. A non-empty password.
@@ -394,7 +302,9 @@ async fn reset_password_refuses_localparts_outside_the_matrix_grammar() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;
     for p in [enc("@:test.local"), enc("bad localpart"), enc("@bad localpart:test.local")] {
-        s.post(&d(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"})).await.err(400, "M_INVALID_PARAM");
+        s.post(&dendrite(&format!("resetPassword/{p}")), &admin.token, json!({"password": "long-enough-pw"}))
+            .await
+            .err(400, "M_INVALID_PARAM");
     }
 }
 
@@ -404,7 +314,8 @@ async fn reset_password_without_logout_keeps_sessions() {
     let admin = s.register_admin("root").await;
     let bob = s.register_user("bob").await;
 
-    let body = s.post(&d(&format!("resetPassword/{}", enc(&bob.user_id))), &admin.token, json!({"password": "brand-new-pw"})).await.ok();
+    let body =
+        s.post(&dendrite(&format!("resetPassword/{}", enc(&bob.user_id))), &admin.token, json!({"password": "brand-new-pw"})).await.ok();
     assert_eq!(body, json!({"password_updated": true}));
     s.login("bob", &bob.password).await.err(403, "M_FORBIDDEN");
     let fresh = s.login("bob", "brand-new-pw").await.ok();
@@ -414,7 +325,8 @@ async fn reset_password_without_logout_keeps_sessions() {
     assert_eq!(who["user_id"], bob.user_id);
 
     // Bare localpart, explicit logout_devices: false.
-    let body = s.post(&d("resetPassword/bob"), &admin.token, json!({"password": "second-new-pw", "logout_devices": false})).await.ok();
+    let body =
+        s.post(&dendrite("resetPassword/bob"), &admin.token, json!({"password": "second-new-pw", "logout_devices": false})).await.ok();
     assert_eq!(body, json!({"password_updated": true}));
     s.login("bob", "brand-new-pw").await.err(403, "M_FORBIDDEN");
     s.login("bob", "second-new-pw").await.ok();
@@ -433,7 +345,7 @@ async fn reset_password_with_logout_devices_kills_the_targets_tokens() {
     s.get("/_matrix/client/v3/account/whoami", &bob.token).await.ok();
     s.get("/_matrix/client/v3/account/whoami", &other).await.ok();
 
-    let body = s.post(&d("resetPassword/bob"), &admin.token, json!({"password": "brand-new-pw", "logout_devices": true})).await.ok();
+    let body = s.post(&dendrite("resetPassword/bob"), &admin.token, json!({"password": "brand-new-pw", "logout_devices": true})).await.ok();
     assert_eq!(body, json!({"password_updated": true}));
     s.get("/_matrix/client/v3/account/whoami", &bob.token).await.err(401, "M_UNKNOWN_TOKEN");
     s.get("/_matrix/client/v3/account/whoami", &other).await.err(401, "M_UNKNOWN_TOKEN");
@@ -442,7 +354,7 @@ async fn reset_password_with_logout_devices_kills_the_targets_tokens() {
     assert_eq!(devs["devices"].as_array().unwrap().len(), 1, "old devices are deleted: {devs}");
     s.login("bob", &bob.password).await.err(403, "M_FORBIDDEN");
     // The admin is unaffected.
-    s.get(&d("fulltext/reindex"), &admin.token).await.ok();
+    s.get(&dendrite("fulltext/reindex"), &admin.token).await.ok();
 }
 
 #[actix_rt::test]
@@ -455,7 +367,7 @@ async fn admin_resetting_their_own_password_keeps_the_calling_device() {
 
     let body = s
         .post(
-            &d(&format!("resetPassword/{}", enc(&admin.user_id))),
+            &dendrite(&format!("resetPassword/{}", enc(&admin.user_id))),
             &admin.token,
             json!({"password": "root-new-pw", "logout_devices": true}),
         )
@@ -465,15 +377,11 @@ async fn admin_resetting_their_own_password_keeps_the_calling_device() {
     // The calling token keeps working, the other session is gone.
     let who = s.get("/_matrix/client/v3/account/whoami", &admin.token).await.ok();
     assert_eq!(who["user_id"], admin.user_id);
-    s.get(&d("fulltext/reindex"), &admin.token).await.ok();
+    s.get(&dendrite("fulltext/reindex"), &admin.token).await.ok();
     s.get("/_matrix/client/v3/account/whoami", &second).await.err(401, "M_UNKNOWN_TOKEN");
     s.login("root", &admin.password).await.err(403, "M_FORBIDDEN");
     s.login("root", "root-new-pw").await.ok();
 }
-
-// ---------------------------------------------------------------------------------------------
-// purgeRoom
-// ---------------------------------------------------------------------------------------------
 
 #[actix_rt::test]
 async fn purge_room_makes_the_room_unknown_everywhere() {
@@ -503,7 +411,7 @@ async fn purge_room_makes_the_room_unknown_everywhere() {
     assert_eq!(search_count(&s, &alice, "zanzibar").await, 4);
     assert_eq!(search_count(&s, &bob, "zanzibar").await, 3);
 
-    let body = s.post(&d(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
+    let body = s.post(&dendrite(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     assert_eq!(body, json!({}));
 
     // Unknown everywhere, at once.
@@ -554,11 +462,11 @@ async fn purge_room_makes_the_room_unknown_everywhere() {
     s.put(&format!("/_matrix/client/v3/directory/room/{}", enc("#doomed:test.local")), &alice.token, json!({"room_id": fresh})).await.ok();
 
     // Purging again, or an unknown room.
-    s.post(&d(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
-    s.post(&d(&format!("purgeRoom/{}", enc("!unknown:test.local"))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
-    s.post(&d("purgeRoom/not-a-room"), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
+    s.post(&dendrite(&format!("purgeRoom/{}", enc("!unknown:test.local"))), &admin.token, json!({})).await.err(404, "M_NOT_FOUND");
+    s.post(&dendrite("purgeRoom/not-a-room"), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
     // Evacuating the purged room is 404 too.
-    s.get(&d(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.err(404, "M_NOT_FOUND");
+    s.get(&dendrite(&format!("evacuateRoom/{}", enc(&room))), &admin.token).await.err(404, "M_NOT_FOUND");
 }
 
 #[actix_rt::test]
@@ -568,52 +476,11 @@ async fn purge_room_survives_a_restart() {
     let alice = s.register_user("alice").await;
     let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
     s.send_text(&alice, &room, "soon gone").await;
-    s.post(&d(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
+    s.post(&dendrite(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     let s = s.restart().await;
     s.send_text_resp(&alice, &room, "hello?").await.err(404, "M_NOT_FOUND");
     s.get(&room_path(&room, "messages"), &alice.token).await.err(404, "M_NOT_FOUND");
     assert!(s.joined_rooms(&alice).await.is_empty());
-}
-
-// ---------------------------------------------------------------------------------------------
-// Concurrency
-// ---------------------------------------------------------------------------------------------
-
-/// 4 members, 50 sends each, up to 5 in flight per member; `action` is called once 20 sends have
-/// been acknowledged. Returns the sends' (sender, response) and the action's response.
-async fn storm_racing(s: &TestServer, users: &[User], room: &str, admin: &User, action: &str) -> (Vec<(String, Resp)>, Resp) {
-    let acked = AtomicUsize::new(0);
-    let acked = &acked;
-    let storm = futures_util::future::join_all(users.iter().map(|u| async move {
-        futures_util::stream::iter(0..50)
-            .map(|i| async move {
-                let r = s.send_text_resp(u, room, &format!("storm {} {i}", u.user_id)).await;
-                if r.status == 200 {
-                    acked.fetch_add(1, Ordering::SeqCst);
-                }
-                (u.user_id.clone(), r)
-            })
-            .buffer_unordered(5)
-            .collect::<Vec<_>>()
-            .await
-    }));
-    let act = async move {
-        eventually(30, || async move { (acked.load(Ordering::SeqCst) >= 20).then_some(()) }).await;
-        s.post(&d(&format!("{action}/{}", enc(room))), &admin.token, json!({})).await
-    };
-    let (results, act) = tokio::time::timeout(Duration::from_secs(60), futures_util::future::join(storm, act))
-        .await
-        .expect("deadlock: the storm did not finish in 60 s");
-    (results.into_iter().flatten().collect(), act)
-}
-
-fn check_storm_failures(results: &[(String, Resp)]) {
-    for (_, r) in results.iter().filter(|(_, r)| r.status != 200) {
-        assert!(r.status == 403 || r.status == 404, "a racing send got {} {}", r.status, r.body);
-        let code = r.body["errcode"].as_str().unwrap_or_default();
-        assert!(code == "M_FORBIDDEN" || code == "M_NOT_FOUND", "{}", r.body);
-        assert!(r.body["error"].is_string(), "{}", r.body);
-    }
 }
 
 #[actix_rt::test]
@@ -644,7 +511,7 @@ async fn evacuate_room_racing_a_storm_of_sends() {
 
     // The last member to leave sees everything up to the leaves.
     let reader = users.last().unwrap();
-    let events = history(&s, reader, &room).await;
+    let events = all_forward(&s, &reader.token, &room, 100).await;
     let pos: HashMap<String, usize> = events.iter().enumerate().map(|(i, e)| (e["event_id"].as_str().unwrap().to_owned(), i)).collect();
     let leave_pos = |user: &str| {
         events
@@ -698,18 +565,15 @@ async fn purge_room_racing_a_storm_of_sends() {
     s.send_text(&users[0], &other, "still alive").await;
 }
 
-// ---------------------------------------------------------------------------------------------
-// fulltext/reindex and refreshDevices
-// ---------------------------------------------------------------------------------------------
-
 #[actix_rt::test]
 async fn reindex_answers_at_once_via_get_and_post() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;
-    let r = tokio::time::timeout(Duration::from_secs(10), s.get(&d("fulltext/reindex"), &admin.token)).await.expect("answers at once");
+    let r =
+        tokio::time::timeout(Duration::from_secs(10), s.get(&dendrite("fulltext/reindex"), &admin.token)).await.expect("answers at once");
     assert_eq!(r.ok(), json!({}));
-    assert_eq!(s.post(&d("fulltext/reindex"), &admin.token, json!({})).await.ok(), json!({}));
-    assert_eq!(s.req("POST", &d("fulltext/reindex"), Some(&admin.token), None).await.ok(), json!({}));
+    assert_eq!(s.post(&dendrite("fulltext/reindex"), &admin.token, json!({})).await.ok(), json!({}));
+    assert_eq!(s.req("POST", &dendrite("fulltext/reindex"), Some(&admin.token), None).await.ok(), json!({}));
 }
 
 #[actix_rt::test]
@@ -717,8 +581,8 @@ async fn refresh_devices_refuses_local_users_and_reports_unreachable_servers() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;
     let bob = s.register_user("bob").await;
-    s.post(&d(&format!("refreshDevices/{}", enc(&bob.user_id))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
-    s.post(&d(&format!("refreshDevices/{}", enc(&admin.user_id))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
-    s.post(&d(&format!("refreshDevices/{}", enc("@nocolon"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
-    s.post(&d(&format!("refreshDevices/{}", enc("@x:other.server"))), &admin.token, json!({})).await.err(502, "M_UNKNOWN");
+    s.post(&dendrite(&format!("refreshDevices/{}", enc(&bob.user_id))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("refreshDevices/{}", enc(&admin.user_id))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("refreshDevices/{}", enc("@nocolon"))), &admin.token, json!({})).await.err(400, "M_INVALID_PARAM");
+    s.post(&dendrite(&format!("refreshDevices/{}", enc("@x:other.server"))), &admin.token, json!({})).await.err(502, "M_UNKNOWN");
 }

@@ -1,7 +1,7 @@
 //! Two (or three) real servers on loopback, each named after its TLS port: X-Matrix signed
 //! requests, the key and device-list endpoints, and Dendrite's `refreshDevices` end to end.
 
-use crate::common::{Pki, TestServer, User, enc};
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn device_keys(user: &User, device: &str, curve: &str) -> Value {
@@ -31,6 +31,27 @@ fn device_ids(answer: &Value, user: &str) -> Vec<String> {
 
 async fn refresh(s: &TestServer, admin: &User, user: &str) -> crate::common::Resp {
     s.req("POST", &format!("/_dendrite/admin/refreshDevices/{}", enc(user)), Some(&admin.token), None).await
+}
+
+/// A "homeserver" on loopback that answers every request with 200 and a body of `bytes` bytes
+/// without a length, as a hostile server could; returns its name.
+fn hostile_server(pki: &Pki, bytes: usize) -> String {
+    use actix_web::{App, HttpResponse, HttpServer, web};
+    let tls = ensemble::federation::tls::server_config(&pki.cert, &pki.key).expect("TLS config");
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move || async move {
+            let chunk = web::Bytes::from(vec![b' '; 64 * 1024]);
+            let chunks = futures_util::stream::iter((0..bytes / chunk.len()).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+            HttpResponse::Ok().content_type("application/json").streaming(chunks)
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind_rustls_0_23("127.0.0.1:0", tls)
+    .expect("bind");
+    let port = server.addrs()[0].port();
+    actix_rt::spawn(server.run());
+    format!("127.0.0.1:{port}")
 }
 
 #[actix_rt::test]
@@ -223,27 +244,6 @@ async fn keys_are_queried_and_claimed_across_servers() {
     let other = json!({"device_keys": {"@y:elsewhere.example": []}});
     let resp = https.post(&url).header("Authorization", &auth).json(&other).send().await.unwrap();
     assert_eq!(resp.status().as_u16(), 401);
-}
-
-/// A "homeserver" on loopback that answers every request with 200 and a body of `bytes` bytes
-/// without a length, as a hostile server could; returns its name.
-fn hostile_server(pki: &Pki, bytes: usize) -> String {
-    use actix_web::{App, HttpResponse, HttpServer, web};
-    let tls = ensemble::federation::tls::server_config(&pki.cert, &pki.key).expect("TLS config");
-    let server = HttpServer::new(move || {
-        App::new().default_service(web::to(move || async move {
-            let chunk = web::Bytes::from(vec![b' '; 64 * 1024]);
-            let chunks = futures_util::stream::iter((0..bytes / chunk.len()).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
-            HttpResponse::Ok().content_type("application/json").streaming(chunks)
-        }))
-    })
-    .workers(1)
-    .disable_signals()
-    .bind_rustls_0_23("127.0.0.1:0", tls)
-    .expect("bind");
-    let port = server.addrs()[0].port();
-    actix_rt::spawn(server.run());
-    format!("127.0.0.1:{port}")
 }
 
 #[actix_rt::test]

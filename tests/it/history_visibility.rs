@@ -4,10 +4,6 @@
 use crate::common::*;
 use serde_json::{Value, json};
 
-fn room_path(room: &str, rest: &str) -> String {
-    format!("/_matrix/client/v3/rooms/{}/{rest}", enc(room))
-}
-
 async fn set_visibility(s: &TestServer, u: &User, room: &str, v: &str) {
     s.put(&room_path(room, "state/m.room.history_visibility/"), &u.token, json!({"history_visibility": v})).await.ok();
 }
@@ -25,10 +21,6 @@ fn bodies(list: &Value) -> Vec<String> {
         .filter(|e| e["type"] == "m.room.message")
         .map(|e| e["content"]["body"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-async fn flush_search(s: &TestServer) {
-    s.server.services.search.send(ensemble::actors::search::Flush).await.expect("search actor alive");
 }
 
 async fn search_bodies(s: &TestServer, u: &User, term: &str) -> Vec<String> {

@@ -1,16 +1,12 @@
 //! Presence: set and read, delivered to room-mates in sync, set by syncs themselves, hidden from
 //! strangers, switched off by config.
 
-use crate::common::{TestServer, User, enc, test_config};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn presence_of(sync: &Value, user: &str) -> Option<Value> {
     sync["presence"]["events"].as_array()?.iter().find(|e| e["sender"] == user).map(|e| e["content"].clone())
-}
-
-fn token(sync: &Value) -> String {
-    sync["next_batch"].as_str().unwrap().to_owned()
 }
 
 fn status(user: &User) -> String {
@@ -25,7 +21,7 @@ async fn presence_reaches_room_mates() {
     let carol = s.register_user("carol").await;
     let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
     s.join(&bob, &room).await.ok();
-    let tb = token(&s.get("/_matrix/client/v3/sync?set_presence=offline", &bob.token).await.ok());
+    let tb = next_batch(&s.get("/_matrix/client/v3/sync?set_presence=offline", &bob.token).await.ok());
 
     let started = Instant::now();
     let long_poll = format!("/_matrix/client/v3/sync?since={tb}&timeout=20000&set_presence=offline");
@@ -51,14 +47,14 @@ async fn presence_reaches_room_mates() {
     assert_eq!(s.get(&status(&carol), &carol.token).await.ok(), json!({"presence": "offline"}), "never set");
 
     s.put(&status(&alice), &alice.token, json!({"presence": "unavailable"})).await.ok();
-    let away = s.get(&format!("/_matrix/client/v3/sync?since={}&set_presence=offline", token(&woken)), &bob.token).await.ok();
+    let away = s.get(&format!("/_matrix/client/v3/sync?since={}&set_presence=offline", next_batch(&woken)), &bob.token).await.ok();
     let p = presence_of(&away, &alice.user_id).expect("changed");
     // As in Synapse, a PUT without status_msg clears it; a sync's set_presence keeps it.
     assert_eq!((p["presence"].as_str(), p["status_msg"].as_str()), (Some("unavailable"), None));
 
     // Alice's own sync (set_presence defaults to online) brings her back online.
     s.sync(&alice, None, 0).await;
-    let back = s.get(&format!("/_matrix/client/v3/sync?since={}&set_presence=offline", token(&away)), &bob.token).await.ok();
+    let back = s.get(&format!("/_matrix/client/v3/sync?since={}&set_presence=offline", next_batch(&away)), &bob.token).await.ok();
     assert_eq!(presence_of(&back, &alice.user_id).expect("changed")["presence"], "online");
     // Carol shares no room with Alice and hears nothing.
     assert_eq!(presence_of(&s.sync(&carol, None, 0).await, &alice.user_id), None);

@@ -31,6 +31,33 @@ fn login_body(user: &str, password: &str) -> Value {
     json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user}, "password": password})
 }
 
+/// Median wall time of `n` failed logins for `user`.
+async fn median_failed_login(s: &TestServer, user: &str, n: usize) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for i in 0..n {
+        let started = Instant::now();
+        let r = s.req("POST", "/_matrix/client/v3/login", None, Some(login_body(user, &format!("nope-{i}")))).await;
+        times.push(started.elapsed());
+        r.err(403, "M_FORBIDDEN");
+    }
+    times.sort();
+    times[n / 2]
+}
+
+/// A login from the address a reverse proxy says the client has.
+async fn login_via_proxy(s: &TestServer, user: &User, forwarded_for: &str) -> Resp {
+    let r = s
+        .http
+        .post(s.url("/_matrix/client/v3/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&login_body(&user.user_id, &user.password))
+        .send()
+        .await
+        .expect("sent");
+    let status = r.status().as_u16();
+    Resp { status, body: r.json().await.unwrap_or(Value::Null) }
+}
+
 #[actix_rt::test]
 async fn concurrent_password_checks_past_the_queue_get_429() {
     // One hash at a time and one waiting; each hash takes tens of milliseconds at this cost.
@@ -54,19 +81,6 @@ async fn concurrent_password_checks_past_the_queue_get_429() {
     assert!(answers.iter().any(|r| r.status == 403), "some checks ran");
     // The slots come back once the hashes finish.
     s.login("alice", &alice.password).await.ok();
-}
-
-/// Median wall time of `n` failed logins for `user`.
-async fn median_failed_login(s: &TestServer, user: &str, n: usize) -> Duration {
-    let mut times = Vec::with_capacity(n);
-    for i in 0..n {
-        let started = Instant::now();
-        let r = s.req("POST", "/_matrix/client/v3/login", None, Some(login_body(user, &format!("nope-{i}")))).await;
-        times.push(started.elapsed());
-        r.err(403, "M_FORBIDDEN");
-    }
-    times.sort();
-    times[n / 2]
 }
 
 #[actix_rt::test]
@@ -125,20 +139,6 @@ async fn login_is_limited_per_address_and_per_account() {
     // Bob's account has its own budget, but this address has used its last.
     s.login("bob", &bob.password).await.ok();
     limited(&s.login("bob", &bob.password).await);
-}
-
-/// A login from the address a reverse proxy says the client has.
-async fn login_via_proxy(s: &TestServer, user: &User, forwarded_for: &str) -> Resp {
-    let r = s
-        .http
-        .post(s.url("/_matrix/client/v3/login"))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&login_body(&user.user_id, &user.password))
-        .send()
-        .await
-        .expect("sent");
-    let status = r.status().as_u16();
-    Resp { status, body: r.json().await.unwrap_or(Value::Null) }
 }
 
 #[actix_rt::test]

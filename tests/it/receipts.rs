@@ -1,16 +1,12 @@
 //! Read receipts and read markers: delivery to room members through sync's ephemeral section,
 //! private receipts, receipts that never move backwards, threads, `m.fully_read`, bad input.
 
-use crate::common::{TestServer, enc};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn ephemeral(sync: &Value, room: &str) -> Vec<Value> {
     sync["rooms"]["join"][room]["ephemeral"]["events"].as_array().cloned().unwrap_or_default()
-}
-
-fn token(sync: &Value) -> String {
-    sync["next_batch"].as_str().unwrap().to_owned()
 }
 
 #[actix_rt::test]
@@ -22,7 +18,7 @@ async fn receipts_reach_room_members() {
     s.join(&bob, &room).await.ok();
     let e1 = s.send_text(&alice, &room, "one").await;
     let e2 = s.send_text(&alice, &room, "two").await;
-    let ta = token(&s.sync(&alice, None, 0).await);
+    let ta = next_batch(&s.sync(&alice, None, 0).await);
     let receipt = |kind: &str, event: &str| format!("/_matrix/client/v3/rooms/{}/receipt/{kind}/{}", enc(&room), enc(event));
 
     // Alice's long poll wakes when Bob's receipt arrives.
@@ -38,7 +34,7 @@ async fn receipts_reach_room_members() {
     assert_eq!(eph.len(), 1, "{woken}");
     assert_eq!(eph[0]["type"], "m.receipt");
     assert!(eph[0]["content"][&e2]["m.read"][&bob.user_id]["ts"].is_i64(), "{eph:?}");
-    let ta = token(&woken);
+    let ta = next_batch(&woken);
 
     // A receipt for an earlier event changes nothing; a private one is Bob's alone.
     s.post(&receipt("m.read", &e1), &bob.token, json!({})).await.ok();

@@ -1,10 +1,64 @@
-//! The room directory: `/publicRooms` listing, paging and search, and directory visibility.
+//! The room directory: room aliases (create, resolve, delete, validated names) and the
+//! `/publicRooms` listing, paging and search, and directory visibility.
 
-use crate::common::{TestServer, enc};
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn names(v: &Value) -> Vec<String> {
     v["chunk"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap_or("").to_owned()).collect()
+}
+
+#[actix_rt::test]
+async fn alias_directory() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("admin").await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    let other = s.create_room(&bob, json!({"preset": "public_chat"})).await;
+    let alias = format!("#stuff:{}", s.server_name());
+    let path = format!("/_matrix/client/v3/directory/room/{}", enc(&alias));
+
+    s.put(&path, &alice.token, json!({"room_id": room})).await.ok();
+    let got = s.get(&path, &bob.token).await.ok();
+    assert_eq!(got["room_id"], room);
+    assert!(got["servers"].as_array().is_some_and(|a| a.contains(&json!(s.server_name()))), "{got}");
+
+    // Taken, by anyone, for any room.
+    s.put(&path, &alice.token, json!({"room_id": room})).await.err(409, "M_UNKNOWN");
+    s.put(&path, &bob.token, json!({"room_id": other})).await.err(409, "M_UNKNOWN");
+
+    let unknown = format!("/_matrix/client/v3/directory/room/{}", enc(&format!("#nothing:{}", s.server_name())));
+    s.get(&unknown, &alice.token).await.err(404, "M_NOT_FOUND");
+    s.req("DELETE", &unknown, Some(&alice.token), None).await.err(404, "M_NOT_FOUND");
+
+    // bob did not create it and is no admin.
+    s.req("DELETE", &path, Some(&bob.token), None).await.err(403, "M_FORBIDDEN");
+    assert_eq!(s.get(&path, &bob.token).await.ok()["room_id"], room);
+
+    // Its creator deletes it; then it is gone and free again.
+    s.req("DELETE", &path, Some(&alice.token), None).await.ok();
+    s.get(&path, &alice.token).await.err(404, "M_NOT_FOUND");
+    s.put(&path, &bob.token, json!({"room_id": other})).await.ok();
+
+    // A server admin may delete anyone's alias.
+    s.req("DELETE", &path, Some(&admin.token), None).await.ok();
+    s.get(&path, &alice.token).await.err(404, "M_NOT_FOUND");
+}
+
+#[actix_rt::test]
+async fn room_alias_names_are_validated() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let create = format!("{V3}/createRoom");
+    for name in ["".to_owned(), "a b".into(), "a:b".into(), "tab\there".into(), "x".repeat(250)] {
+        s.post(&create, &alice.token, json!({"room_alias_name": name})).await.err(400, "M_INVALID_PARAM");
+    }
+    // Nothing was created along the way, and a good name still works.
+    assert!(s.joined_rooms(&alice).await.is_empty());
+    let room = s.create_room(&alice, json!({"room_alias_name": "good"})).await;
+    let found = s.get(&format!("{V3}/directory/room/{}", enc("#good:test.local")), &alice.token).await.ok();
+    assert_eq!(found["room_id"], room.as_str());
 }
 
 #[actix_rt::test]

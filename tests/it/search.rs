@@ -1,14 +1,11 @@
-//! Server-side search (`POST /search`, room_events) and the Dendrite reindex, over HTTP.
+//! Server-side search (`POST /search`, room_events) and the Dendrite reindex, over HTTP; paging
+//! numbers bounded and query syntax searched as plain words (issue 8, item 2).
 
 use crate::common::*;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
 const SEARCH: &str = "/_matrix/client/v3/search";
-
-async fn flush(s: &TestServer) -> u64 {
-    s.server.services.search.send(ensemble::actors::search::Flush).await.expect("search actor alive")
-}
 
 async fn search(s: &TestServer, u: &User, criteria: Value) -> Value {
     let b = s.post(SEARCH, &u.token, json!({"search_categories": {"room_events": criteria}})).await.ok();
@@ -25,10 +22,6 @@ fn result_ids(room_events: &Value) -> Vec<String> {
 
 fn result_rooms(room_events: &Value) -> HashSet<String> {
     room_events["results"].as_array().expect("results").iter().map(|r| r["result"]["room_id"].as_str().unwrap().to_owned()).collect()
-}
-
-fn room_path(room: &str, rest: &str) -> String {
-    format!("/_matrix/client/v3/rooms/{}/{rest}", enc(room))
 }
 
 async fn set_state(s: &TestServer, u: &User, room: &str, kind: &str, content: Value) -> String {
@@ -69,6 +62,15 @@ fn current_index(s: &TestServer) -> String {
         .unwrap_or_else(|_| "idx-0".into())
 }
 
+fn body(term: &str) -> Value {
+    json!({"search_categories": {"room_events": {"search_term": term}}})
+}
+
+/// The event IDs of a whole `/search` answer.
+fn answer_ids(b: &Value) -> Vec<String> {
+    result_ids(&b["search_categories"]["room_events"])
+}
+
 #[actix_rt::test]
 async fn finds_messages_names_and_topics_in_joined_rooms_only() {
     let s = TestServer::start().await;
@@ -80,7 +82,7 @@ async fn finds_messages_names_and_topics_in_joined_rooms_only() {
     s.send_text(&alice, &a, "nothing to see here").await;
     let b = s.create_room(&bob, json!({"preset": "private_chat"})).await;
     let secret = s.send_text(&bob, &b, "a secret pelican plan").await;
-    flush(&s).await;
+    flush_search(&s).await;
 
     let all = search_term(&s, &alice, "pelican").await;
     assert_eq!(all["count"], 3, "{all}");
@@ -134,7 +136,7 @@ async fn filter_rooms_restricts_the_search() {
     let r2 = s.create_room(&alice, json!({})).await;
     let e1 = s.send_text(&alice, &r1, "otter one").await;
     let e2 = s.send_text(&alice, &r2, "otter two").await;
-    flush(&s).await;
+    flush_search(&s).await;
     assert_eq!(search_term(&s, &alice, "otter").await["count"], 2);
     let only2 = search(&s, &alice, json!({"search_term": "otter", "filter": {"rooms": [r2]}})).await;
     assert_eq!(result_ids(&only2), vec![e2.clone()]);
@@ -157,7 +159,7 @@ async fn pagination_returns_every_result_once_and_recent_order_is_newest_first()
         sent.push(s.send_text(&alice, &room, &format!("kumquat number {i}")).await);
     }
     s.send_text(&alice, &room, "no fruit here").await;
-    flush(&s).await;
+    flush_search(&s).await;
 
     for order in ["rank", "recent"] {
         let mut seen = Vec::new();
@@ -216,7 +218,7 @@ async fn event_context_returns_surrounding_events() {
     for i in 0..3 {
         ids.push(s.send_text(&alice, &room, &format!("filler after {i}")).await);
     }
-    flush(&s).await;
+    flush_search(&s).await;
     let re = search(
         &s,
         &alice,
@@ -245,13 +247,13 @@ async fn redacted_messages_disappear_and_edits_replace_the_original() {
     let room = s.create_room(&alice, json!({})).await;
     let walrus = s.send_text(&alice, &room, "an ephemeral walrus").await;
     let original = s.send_text(&alice, &room, "the colour is mauve").await;
-    flush(&s).await;
+    flush_search(&s).await;
     assert_eq!(result_ids(&search_term(&s, &alice, "walrus").await), vec![walrus.clone()]);
     assert_eq!(result_ids(&search_term(&s, &alice, "mauve").await), vec![original.clone()]);
 
     redact(&s, &alice, &room, &walrus).await;
     let edited = edit(&s, &alice, &room, &original, "the colour is teal").await;
-    flush(&s).await;
+    flush_search(&s).await;
     assert_eq!(search_term(&s, &alice, "walrus").await["count"], 0);
     let teal = search_term(&s, &alice, "teal").await;
     assert_eq!(teal["count"], 1, "{teal}");
@@ -292,7 +294,7 @@ async fn reindex_rebuilds_the_same_documents_and_search_keeps_answering() {
     s.post(&format!("/_dendrite/admin/purgeRoom/{}", enc(&purged)), &admin.token, json!({})).await.ok();
 
     // The live index already agrees.
-    assert_eq!(flush(&s).await, expected);
+    assert_eq!(flush_search(&s).await, expected);
     let before = search(&s, &alice, json!({"search_term": "heron", "filter": {"limit": 100}})).await;
     let heron_count = 30 + 1 + 1; // sightings, the edit, the topic
     assert_eq!(before["count"], heron_count, "{before}");
@@ -314,7 +316,7 @@ async fn reindex_rebuilds_the_same_documents_and_search_keeps_answering() {
     })
     .await;
 
-    assert_eq!(flush(&s).await, expected);
+    assert_eq!(flush_search(&s).await, expected);
     let after = search(&s, &alice, json!({"search_term": "heron", "filter": {"limit": 100}})).await;
     assert_eq!(after["count"], heron_count + 1, "{after}");
     assert!(result_ids(&after).contains(&during));
@@ -327,14 +329,14 @@ async fn reindex_rebuilds_the_same_documents_and_search_keeps_answering() {
 
     // Live indexing goes on into the new index.
     s.send_text(&alice, &a, "heron after the rebuild").await;
-    assert_eq!(flush(&s).await, expected + 1);
+    assert_eq!(flush_search(&s).await, expected + 1);
     assert_eq!(search_term(&s, &alice, "heron").await["count"], heron_count + 2);
 
     // And a second full reindex gives the same count again.
     let idx = current_index(&s);
     s.get("/_dendrite/admin/fulltext/reindex", &admin.token).await.ok();
     eventually(30, || async { (current_index(&s) != idx).then_some(()) }).await;
-    assert_eq!(flush(&s).await, expected + 1);
+    assert_eq!(flush_search(&s).await, expected + 1);
 }
 
 #[actix_rt::test]
@@ -377,7 +379,7 @@ async fn a_second_edit_replaces_the_first() {
     let original = s.send_text(&alice, &room, "draft alpha").await;
     edit(&s, &alice, &room, &original, "draft beta").await;
     let last = edit(&s, &alice, &room, &original, "draft gamma").await;
-    flush(&s).await;
+    flush_search(&s).await;
     assert_eq!(search_term(&s, &alice, "alpha").await["count"], 0);
     assert_eq!(result_ids(&search_term(&s, &alice, "gamma").await), vec![last.clone()]);
     let beta = search_term(&s, &alice, "beta").await;
@@ -392,11 +394,11 @@ async fn redacting_an_edited_message_removes_its_edited_text() {
     let room = s.create_room(&alice, json!({})).await;
     let original = s.send_text(&alice, &room, "my phone number is wrong").await;
     edit(&s, &alice, &room, &original, "my phone number is 5551234").await;
-    flush(&s).await;
+    flush_search(&s).await;
     assert_eq!(search_term(&s, &alice, "5551234").await["count"], 1);
     // Deleting the message deletes it, edits included.
     redact(&s, &alice, &room, &original).await;
-    flush(&s).await;
+    flush_search(&s).await;
     let left = search_term(&s, &alice, "5551234").await;
     assert_eq!(left["count"], 0, "the redacted message is still found through its edit: {left}");
 }
@@ -410,8 +412,85 @@ async fn an_edit_by_someone_else_replaces_nothing() {
     s.join(&mallory, &room).await.ok();
     let original = s.send_text(&alice, &room, "meet at the lighthouse").await;
     edit(&s, &mallory, &room, &original, "meet at the quarry").await;
-    flush(&s).await;
+    flush_search(&s).await;
     // Only the sender of an event may replace it.
     let found = search_term(&s, &alice, "lighthouse").await;
     assert_eq!(result_ids(&found), vec![original.clone()], "{found}");
+}
+
+#[actix_rt::test]
+async fn a_deep_search_page_is_refused_not_allocated() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    for i in 0..3 {
+        s.send_text(&alice, &room, &format!("pelican {i}")).await;
+    }
+    flush_search(&s).await;
+    // Before the fix this one aborted the process: tantivy reserved room for 10^12 hits.
+    for nb in ["1000000000000", "9223372036854775807", "10001", "-1"] {
+        s.post(&format!("{SEARCH}?next_batch={nb}"), &alice.token, body("pelican")).await.err(400, "M_INVALID_PARAM");
+    }
+    s.post(&format!("{SEARCH}?next_batch=99999999999999999999"), &alice.token, body("pelican")).await.err(400, "M_INVALID_PARAM");
+    // The deepest allowed page answers normally (empty here).
+    let deep = s.post(&format!("{SEARCH}?next_batch=10000"), &alice.token, body("pelican")).await.ok();
+    assert_eq!(deep["search_categories"]["room_events"]["count"], 3, "{deep}");
+    assert!(answer_ids(&deep).is_empty());
+    // A huge filter limit is clamped, paging goes on from a token the server gave.
+    let big = json!({"search_categories": {"room_events": {"search_term": "pelican", "filter": {"limit": 1_000_000_000_000u64}}}});
+    assert_eq!(answer_ids(&s.post(SEARCH, &alice.token, big).await.ok()).len(), 3);
+    let one = json!({"search_categories": {"room_events": {"search_term": "pelican", "filter": {"limit": 1}}}});
+    let first = s.post(SEARCH, &alice.token, one.clone()).await.ok();
+    let next = first["search_categories"]["room_events"]["next_batch"].as_str().expect("next_batch").to_owned();
+    let second = s.post(&format!("{SEARCH}?next_batch={next}"), &alice.token, one).await.ok();
+    assert_eq!(answer_ids(&second).len(), 1);
+    assert_ne!(answer_ids(&first), answer_ids(&second));
+    alive(&s, &alice).await;
+}
+
+#[actix_rt::test]
+async fn query_syntax_is_searched_as_plain_words() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let plain = s.send_text(&alice, &room, "a pelican alone").await;
+    let fields = s.send_text(&alice, &room, "the room_id OR event_id of a pelican").await;
+    let content = s.send_text(&alice, &room, "content: pelican").await;
+    flush_search(&s).await;
+    // Field names, operators, wildcards, ranges, unbalanced quotes and parentheses: words, never
+    // a 500, never a way to address the room_id or event_id fields.
+    let hostile = [
+        "room_id:* OR event_id:*",
+        "event_id:*",
+        "kind:m.room.message",
+        "\"unbalanced pelican",
+        "(pelican OR",
+        "pelican)",
+        "[a TO z]",
+        "*",
+        "pelican AND",
+        "-pelican",
+        "pelican^100",
+        "content:pelican~2",
+        "room_id:IN [x y]",
+        "\\",
+        "",
+    ];
+    for term in hostile {
+        let r = s.post(SEARCH, &alice.token, body(term)).await;
+        assert_eq!(r.status, 200, "{term:?}: {}", r.body);
+    }
+    // Every word must occur: the field syntax finds the message that says those words.
+    let r = s.post(SEARCH, &alice.token, body("room_id:* OR event_id:*")).await.ok();
+    assert_eq!(answer_ids(&r), vec![fields.clone()]);
+    let r = s.post(SEARCH, &alice.token, body("content:pelican")).await.ok();
+    assert_eq!(answer_ids(&r), vec![content]);
+    let mut all = answer_ids(&s.post(SEARCH, &alice.token, body("PELICAN")).await.ok());
+    all.sort();
+    assert_eq!(all.len(), 3);
+    assert!(all.contains(&plain) && all.contains(&fields));
+    // A term of thousands of words is answered (only the first words are matched).
+    let long = vec!["pelican"; 5000].join(" ") + &(0..500).map(|i| format!(" w{i}")).collect::<String>();
+    assert_eq!(s.post(SEARCH, &alice.token, body(&long)).await.status, 200);
+    alive(&s, &alice).await;
 }

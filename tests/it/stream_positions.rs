@@ -7,15 +7,9 @@ use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-const C: &str = "/_matrix/client/v3";
-
 /// The positions of a sync token, in token order.
 fn positions(token: &str) -> Vec<i64> {
     token.trim_start_matches('s').split('_').map(|p| p.parse().expect("position")).collect()
-}
-
-fn next_batch(sync: &Value) -> String {
-    sync["next_batch"].as_str().expect("next_batch").to_owned()
 }
 
 #[track_caller]
@@ -46,7 +40,7 @@ async fn a_long_poll_after_a_to_device_acknowledgement_waits() {
     let bob = s.register_user("bob").await;
     let t0 = next_batch(&s.sync(&bob, None, 0).await);
     let body = json!({"messages": {&bob.user_id: {&bob.device_id: {"n": 1}}}});
-    s.put(&format!("{C}/sendToDevice/m.test/txn1"), &alice.token, body).await.ok();
+    s.put(&format!("{V3}/sendToDevice/m.test/txn1"), &alice.token, body).await.ok();
     let first = s.sync(&bob, Some(&t0), 0).await;
     assert_eq!(first["to_device"]["events"].as_array().map(Vec::len), Some(1), "{first}");
     let t1 = next_batch(&first);
@@ -61,7 +55,7 @@ async fn a_long_poll_after_a_to_device_acknowledgement_waits() {
 
     // A new message gets a position past the acknowledged one.
     let body = json!({"messages": {&bob.user_id: {&bob.device_id: {"n": 2}}}});
-    s.put(&format!("{C}/sendToDevice/m.test/txn2"), &alice.token, body).await.ok();
+    s.put(&format!("{V3}/sendToDevice/m.test/txn2"), &alice.token, body).await.ok();
     let next = s.sync(&bob, Some(&next_batch(&waited)), 0).await;
     assert_eq!(next["to_device"]["events"][0]["content"]["n"], 2, "{next}");
     assert!(positions(&next_batch(&next))[2] > positions(&t1)[2]);
@@ -77,7 +71,7 @@ async fn a_purge_of_the_newest_events_frees_no_positions() {
     let newest = s.create_room(&alice, json!({"name": "newest"})).await;
     let last = s.send_text(&alice, &newest, "the newest event").await;
     // The newest receipt is in the room that goes.
-    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&newest), enc(&last)), &alice.token, json!({})).await.ok();
+    s.post(&format!("{V3}/rooms/{}/receipt/m.read/{}", enc(&newest), enc(&last)), &alice.token, json!({})).await.ok();
     let before = next_batch(&s.sync(&alice, None, 0).await);
 
     s.post(&format!("/_dendrite/admin/purgeRoom/{}", enc(&newest)), &admin.token, json!({})).await.ok();
@@ -89,7 +83,7 @@ async fn a_purge_of_the_newest_events_frees_no_positions() {
 
     // A new event and receipt in the other room come after every earlier token.
     let fresh = s.send_text(&alice, &older, "after the purge").await;
-    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&older), enc(&fresh)), &alice.token, json!({})).await.ok();
+    s.post(&format!("{V3}/rooms/{}/receipt/m.read/{}", enc(&older), enc(&fresh)), &alice.token, json!({})).await.ok();
     let after = s.sync(&alice, Some(&before), 0).await;
     let ids: Vec<&str> = timeline(&after, &older).iter().filter_map(|e| e["event_id"].as_str()).collect();
     assert!(ids.contains(&fresh.as_str()), "the new event is missing from the sync since {before}: {after}");
@@ -108,16 +102,16 @@ async fn positions_keep_increasing_across_a_restart() {
     let alice = s.register_user("alice").await;
     let room = s.create_room(&alice, json!({})).await;
     let first = s.send_text(&alice, &room, "before").await;
-    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&first)), &alice.token, json!({})).await.ok();
-    let typing = format!("{C}/rooms/{}/typing/{}", enc(&room), enc(&alice.user_id));
+    s.post(&format!("{V3}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&first)), &alice.token, json!({})).await.ok();
+    let typing = format!("{V3}/rooms/{}/typing/{}", enc(&room), enc(&alice.user_id));
     s.put(&typing, &alice.token, json!({"typing": true, "timeout": 30000})).await.ok();
     let before = next_batch(&s.sync(&alice, None, 0).await);
 
     let s = s.restart().await;
     let second = s.send_text(&alice, &room, "after").await;
-    s.post(&format!("{C}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&second)), &alice.token, json!({})).await.ok();
+    s.post(&format!("{V3}/rooms/{}/receipt/m.read/{}", enc(&room), enc(&second)), &alice.token, json!({})).await.ok();
     s.put(&typing, &alice.token, json!({"typing": true, "timeout": 30000})).await.ok();
-    s.put(&format!("{C}/user/{}/account_data/m.test", enc(&alice.user_id)), &alice.token, json!({"a": 1})).await.ok();
+    s.put(&format!("{V3}/user/{}/account_data/m.test", enc(&alice.user_id)), &alice.token, json!({"a": 1})).await.ok();
 
     let after = s.sync(&alice, Some(&before), 0).await;
     let ids: Vec<&str> = timeline(&after, &room).iter().filter_map(|e| e["event_id"].as_str()).collect();

@@ -1,17 +1,12 @@
 //! Send-to-device messages: delivery in the recipient device's sync, acknowledgement by the next
 //! token, idempotent transaction IDs, `*` for every device, long-poll wake-ups, bad input.
 
-use crate::common::{TestServer, User};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 fn events(sync: &Value) -> Vec<Value> {
     sync["to_device"]["events"].as_array().cloned().unwrap_or_default()
-}
-
-async fn second_device(s: &TestServer, u: &User) -> User {
-    let r = s.login(&u.user_id, &u.password).await.ok();
-    User { token: r["access_token"].as_str().unwrap().into(), device_id: r["device_id"].as_str().unwrap().into(), ..u.clone() }
 }
 
 #[actix_rt::test]
@@ -46,7 +41,7 @@ async fn messages_reach_the_device_once_acknowledged() {
 async fn star_reaches_every_device_and_long_polls_wake() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;
-    let alice2 = second_device(&s, &alice).await;
+    let alice2 = new_device(&s, &alice).await;
     let bob = s.register_user("bob").await;
     let a1 = s.sync(&alice, None, 0).await["next_batch"].as_str().unwrap().to_owned();
     let a2 = s.sync(&alice2, None, 0).await["next_batch"].as_str().unwrap().to_owned();

@@ -1,7 +1,7 @@
 //! Typing notifications: delivered to room members in sync's ephemeral section, woken long polls,
-//! stopping, expiry after the timeout, bad input.
+//! stopping, expiry after the timeout, timeouts capped, bad input.
 
-use crate::common::{TestServer, enc};
+use crate::common::*;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,16 @@ fn typing_users(sync: &Value, room: &str) -> Option<Value> {
         .map(|e| e["content"]["user_ids"].clone())
 }
 
-fn token(sync: &Value) -> String {
-    sync["next_batch"].as_str().unwrap().to_owned()
+#[actix_rt::test]
+async fn typing_timeouts_are_capped_not_refused_and_junk_is_bad_json() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let path = room_path(&room, &format!("typing/{}", enc(&alice.user_id)));
+    s.put(&path, &alice.token, json!({"typing": true, "timeout": 9_007_199_254_740_991_i64})).await.ok();
+    s.put(&path, &alice.token, json!({"typing": true, "timeout": 1e300})).await.err(400, "M_BAD_JSON");
+    s.put(&path, &alice.token, json!({"typing": true, "timeout": "30000"})).await.err(400, "M_BAD_JSON");
+    s.put(&path, &alice.token, json!({"typing": false})).await.ok();
 }
 
 #[actix_rt::test]
@@ -25,7 +33,7 @@ async fn typing_reaches_members_stops_and_expires() {
     let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
     s.join(&bob, &room).await.ok();
     let path = format!("/_matrix/client/v3/rooms/{}/typing/{}", enc(&room), enc(&alice.user_id));
-    let tb = token(&s.sync(&bob, None, 0).await);
+    let tb = next_batch(&s.sync(&bob, None, 0).await);
 
     let started = Instant::now();
     let waiting = s.sync(&bob, Some(&tb), 20_000);
@@ -38,15 +46,15 @@ async fn typing_reaches_members_stops_and_expires() {
     assert_eq!(typing_users(&woken, &room), Some(json!([alice.user_id])), "{woken}");
 
     s.put(&path, &alice.token, json!({"typing": false})).await.ok();
-    let stopped = s.sync(&bob, Some(&token(&woken)), 0).await;
+    let stopped = s.sync(&bob, Some(&next_batch(&woken)), 0).await;
     assert_eq!(typing_users(&stopped, &room), Some(json!([])), "{stopped}");
 
     // A short timeout expires by itself and wakes the waiting sync.
     s.put(&path, &alice.token, json!({"typing": true, "timeout": 500})).await.ok();
-    let shown = s.sync(&bob, Some(&token(&stopped)), 0).await;
+    let shown = s.sync(&bob, Some(&next_batch(&stopped)), 0).await;
     assert_eq!(typing_users(&shown, &room), Some(json!([alice.user_id])));
     let started = Instant::now();
-    let expired = s.sync(&bob, Some(&token(&shown)), 20_000).await;
+    let expired = s.sync(&bob, Some(&next_batch(&shown)), 20_000).await;
     assert!(started.elapsed() < Duration::from_secs(10), "expiry woke the sync after {:?}", started.elapsed());
     assert_eq!(typing_users(&expired, &room), Some(json!([])), "{expired}");
 }

@@ -1,7 +1,7 @@
 //! `/user_directory/search`: who can be found (room-mates, members of published rooms, or
 //! everyone when configured), matching on localpart and display name, limits, bad input.
 
-use crate::common::{TestServer, User, enc, test_config};
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn search(s: &TestServer, who: &User, term: &str, limit: Option<i64>) -> Value {
@@ -12,7 +12,7 @@ async fn search(s: &TestServer, who: &User, term: &str, limit: Option<i64>) -> V
     s.post("/_matrix/client/v3/user_directory/search", &who.token, body).await.ok()
 }
 
-fn ids(v: &Value) -> Vec<String> {
+fn user_ids(v: &Value) -> Vec<String> {
     v["results"].as_array().unwrap().iter().map(|r| r["user_id"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -36,18 +36,18 @@ async fn finds_room_mates_and_members_of_published_rooms() {
     let found = search(&s, &alice, "bob", None).await;
     assert_eq!(found["results"], json!([{"user_id": bob.user_id, "display_name": "Bobby Tables"}]));
     assert_eq!(found["limited"], false);
-    assert_eq!(ids(&search(&s, &alice, "TABLES", None).await), vec![bob.user_id.clone()], "display names, any case");
-    assert_eq!(ids(&search(&s, &alice, "carol", None).await), Vec::<String>::new(), "no shared room, no published room");
-    assert_eq!(ids(&search(&s, &alice, "dave", None).await), vec![dave.user_id.clone()], "member of a published room");
-    assert_eq!(ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new(), "carol shares nothing with bob");
+    assert_eq!(user_ids(&search(&s, &alice, "TABLES", None).await), vec![bob.user_id.clone()], "display names, any case");
+    assert_eq!(user_ids(&search(&s, &alice, "carol", None).await), Vec::<String>::new(), "no shared room, no published room");
+    assert_eq!(user_ids(&search(&s, &alice, "dave", None).await), vec![dave.user_id.clone()], "member of a published room");
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new(), "carol shares nothing with bob");
     // The server name is not part of what is searched.
-    assert_eq!(ids(&search(&s, &alice, "test.local", None).await), Vec::<String>::new());
-    assert_eq!(ids(&search(&s, &alice, "%", None).await), Vec::<String>::new(), "LIKE wildcards are literal");
+    assert_eq!(user_ids(&search(&s, &alice, "test.local", None).await), Vec::<String>::new());
+    assert_eq!(user_ids(&search(&s, &alice, "%", None).await), Vec::<String>::new(), "LIKE wildcards are literal");
 
     // Deactivated users are not found.
-    assert_eq!(ids(&search(&s, &alice, "eve", None).await), vec![eve.user_id.clone()]);
+    assert_eq!(user_ids(&search(&s, &alice, "eve", None).await), vec![eve.user_id.clone()]);
     s.post(&format!("/_synapse/admin/v1/deactivate/{}", enc(&eve.user_id)), &admin.token, json!({})).await.ok();
-    assert_eq!(ids(&search(&s, &alice, "eve", None).await), Vec::<String>::new());
+    assert_eq!(user_ids(&search(&s, &alice, "eve", None).await), Vec::<String>::new());
 
     // Limits.
     let both = search(&s, &alice, "a", Some(1)).await;
@@ -70,5 +70,5 @@ async fn search_all_users_finds_everyone_active() {
     let s = TestServer::start_with(dir, config).await;
     let alice = s.register_user("alice").await;
     let carol = s.register_user("carol").await;
-    assert_eq!(ids(&search(&s, &alice, "carol", None).await), vec![carol.user_id]);
+    assert_eq!(user_ids(&search(&s, &alice, "carol", None).await), vec![carol.user_id]);
 }

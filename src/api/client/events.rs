@@ -202,7 +202,8 @@ async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(St
     let room_id = parse_room_id(&room)?;
     let event_id = parse_event_id(&event)?;
     let q: ContextQuery = parse_query(&req)?;
-    let ctx = history::context(&svc, &who.user_id, &room_id, &event_id, non_negative_limit(q.limit)?, type_filter(q.filter.as_deref())?).await?;
+    let ctx =
+        history::context(&svc, &who.user_id, &room_id, &event_id, non_negative_limit(q.limit)?, type_filter(q.filter.as_deref())?).await?;
     Ok(ok_json(json!({
         "event": ctx.event.to_client(None),
         "events_before": client_events(&ctx.before),

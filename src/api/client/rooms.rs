@@ -11,12 +11,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    crate::api::routes(
-        cfg,
-        vec![
-            ("/createRoom", web::post().to(create_room)),
-        ],
-    );
+    crate::api::routes(cfg, vec![("/createRoom", web::post().to(create_room))]);
 }
 
 fn default_power_levels(creator: &str) -> Value {

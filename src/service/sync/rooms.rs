@@ -87,7 +87,12 @@ impl RoomSections {
 }
 
 /// A joined room's section, or `None` when an incremental sync has nothing new for it.
-fn joined(c: &mut Conn, input: &mut RoomsInput<'_>, m: &MembershipRow, erased: &std::collections::HashSet<String>) -> Result<Option<Value>> {
+fn joined(
+    c: &mut Conn,
+    input: &mut RoomsInput<'_>,
+    m: &MembershipRow,
+    erased: &std::collections::HashSet<String>,
+) -> Result<Option<Value>> {
     let (f, since, now) = (input.f, input.since, input.now);
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     let newly = since.is_none() || input.full_state || m.stream_ordering > since_ev;

@@ -1,7 +1,7 @@
 //! End-to-end encryption keys of local users: upload, query, claim, cross-signing, and keys going
 //! away with their device.
 
-use crate::common::{TestServer, User};
+use crate::common::*;
 use serde_json::{Value, json};
 
 fn device_keys(user: &User) -> Value {
@@ -16,6 +16,33 @@ fn device_keys(user: &User) -> Value {
 
 fn otk(n: u32) -> Value {
     json!({"key": format!("otk{n}"), "signatures": {}})
+}
+
+mod signing {
+    use ruma::signatures::Ed25519KeyPair;
+    use serde_json::Value;
+
+    pub struct Key {
+        pub pair: Ed25519KeyPair,
+        pub public: String,
+    }
+
+    /// A fresh ed25519 key named `name`, or named after its own public key when `name` is None
+    /// (as cross-signing keys are).
+    pub fn key(name: Option<&str>) -> Key {
+        use base64::Engine;
+        let der = Ed25519KeyPair::generate();
+        let probe = Ed25519KeyPair::from_der(&der, "x".into()).unwrap();
+        let public = base64::engine::general_purpose::STANDARD_NO_PAD.encode(probe.public_key());
+        let pair = Ed25519KeyPair::from_der(&der, name.unwrap_or(&public).to_owned()).unwrap();
+        Key { pair, public }
+    }
+
+    pub fn sign(signer_user: &str, key: &Key, obj: &Value) -> Value {
+        let mut c: ruma::CanonicalJsonObject = serde_json::from_value(obj.clone()).unwrap();
+        ruma::signatures::sign_json(signer_user, &key.pair, &mut c).unwrap();
+        serde_json::to_value(c).unwrap()
+    }
 }
 
 #[actix_rt::test]
@@ -217,33 +244,6 @@ async fn room_mates_learn_of_device_list_changes() {
 
     s.get("/_matrix/client/v3/keys/changes", &bob.token).await.err(400, "M_MISSING_PARAM");
     s.get("/_matrix/client/v3/keys/changes?from=nonsense", &bob.token).await.err(400, "M_INVALID_PARAM");
-}
-
-mod signing {
-    use ruma::signatures::Ed25519KeyPair;
-    use serde_json::Value;
-
-    pub struct Key {
-        pub pair: Ed25519KeyPair,
-        pub public: String,
-    }
-
-    /// A fresh ed25519 key named `name`, or named after its own public key when `name` is None
-    /// (as cross-signing keys are).
-    pub fn key(name: Option<&str>) -> Key {
-        use base64::Engine;
-        let der = Ed25519KeyPair::generate();
-        let probe = Ed25519KeyPair::from_der(&der, "x".into()).unwrap();
-        let public = base64::engine::general_purpose::STANDARD_NO_PAD.encode(probe.public_key());
-        let pair = Ed25519KeyPair::from_der(&der, name.unwrap_or(&public).to_owned()).unwrap();
-        Key { pair, public }
-    }
-
-    pub fn sign(signer_user: &str, key: &Key, obj: &Value) -> Value {
-        let mut c: ruma::CanonicalJsonObject = serde_json::from_value(obj.clone()).unwrap();
-        ruma::signatures::sign_json(signer_user, &key.pair, &mut c).unwrap();
-        serde_json::to_value(c).unwrap()
-    }
 }
 
 #[actix_rt::test]

@@ -1,8 +1,80 @@
-//! The journey of issue 2: register, log in, create, invite, join, talk, sync, paginate, leave,
-//! log out.
+//! What every client does first: the whole journey of issue 2 (register, log in, create, invite,
+//! join, talk, sync, paginate, leave, log out), capabilities, push rules, versions, login flows,
+//! whoami, the r0 aliases and logout/all.
 
 use crate::common::*;
 use serde_json::json;
+
+#[actix_rt::test]
+async fn small_endpoints_and_logout_all() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+
+    let caps = s.get(&format!("{V3}/capabilities"), &alice.token).await.ok();
+    let caps = &caps["capabilities"];
+    assert_eq!(caps["m.change_password"]["enabled"], true, "{caps}");
+    assert_eq!(caps["m.room_versions"]["default"], "10", "{caps}");
+    assert_eq!(caps["m.room_versions"]["available"]["9"], "stable", "{caps}");
+    assert_eq!(caps["m.room_versions"]["available"]["10"], "stable", "{caps}");
+
+    for path in [format!("{V3}/pushrules/"), format!("{V3}/pushrules")] {
+        let rules = s.get(&path, &alice.token).await.ok();
+        let global = &rules["global"];
+        let overrides = global["override"].as_array().unwrap_or_else(|| panic!("no global.override: {rules}"));
+        assert!(overrides.iter().any(|r| r["rule_id"] == ".m.rule.master"), "{rules}");
+        let underride = global["underride"].as_array().unwrap_or_else(|| panic!("no global.underride: {rules}"));
+        assert!(!underride.is_empty(), "{rules}");
+    }
+
+    let versions = s.req("GET", "/_matrix/client/versions", None, None).await.ok();
+    let list = versions["versions"].as_array().expect("versions");
+    assert!(list.iter().any(|v| v == "v1.1") && list.iter().any(|v| v == "r0.6.1"), "{versions}");
+
+    let flows = s.req("GET", &format!("{V3}/login"), None, None).await.ok();
+    assert!(flows["flows"].as_array().expect("flows").iter().any(|f| f["type"] == "m.login.password"), "{flows}");
+
+    let free = s.req("GET", &format!("{V3}/register/available?username=nobody-yet"), None, None).await.ok();
+    assert_eq!(free, json!({"available": true}));
+    s.req("GET", &format!("{V3}/register/available?username=alice"), None, None).await.err(400, "M_USER_IN_USE");
+    s.req("GET", &format!("{V3}/register/available?username=Not%20Valid!"), None, None).await.err(400, "M_INVALID_USERNAME");
+
+    let me = whoami(&s, &alice.token).await.ok();
+    assert_eq!(me["user_id"], alice.user_id);
+    assert_eq!(me["device_id"], alice.device_id.as_str());
+    assert_eq!(me["is_guest"], false);
+
+    // r0 aliases.
+    let r0 = s.get("/_matrix/client/r0/account/whoami", &alice.token).await.ok();
+    assert_eq!(r0["user_id"], alice.user_id);
+    let room = s.create_room(&alice, json!({})).await;
+    let r0_rooms = s.get("/_matrix/client/r0/joined_rooms", &alice.token).await.ok();
+    assert_eq!(r0_rooms["joined_rooms"], json!([room]));
+    let r0_sync = s.get("/_matrix/client/r0/sync?timeout=0", &alice.token).await.ok();
+    assert!(r0_sync["rooms"]["join"][&room].is_object(), "{r0_sync}");
+
+    // logout/all kills every token of the user, and only theirs.
+    let bob = s.register_user("bob").await;
+    let t2 = new_device(&s, &alice).await.token;
+    let t3 = new_device(&s, &alice).await.token;
+    s.post(&format!("{V3}/logout/all"), &t2, json!({})).await.ok();
+    for t in [&alice.token, &t2, &t3] {
+        whoami(&s, t).await.err(401, "M_UNKNOWN_TOKEN");
+    }
+    assert_eq!(whoami(&s, &bob.token).await.ok()["user_id"], bob.user_id);
+    // And the account itself still works; the old devices are gone with their tokens.
+    let User { token: t4, device_id: d4, .. } = new_device(&s, &alice).await;
+    assert_eq!(whoami(&s, &t4).await.ok()["user_id"], alice.user_id);
+    let list = s.get(&format!("{V3}/devices"), &t4).await.ok();
+    let devices: Vec<&str> = list["devices"].as_array().expect("devices").iter().map(|d| d["device_id"].as_str().unwrap_or("")).collect();
+    assert_eq!(devices, vec![d4.as_str()], "logout/all deletes every device");
+}
+
+#[actix_rt::test]
+async fn capabilities_require_authentication() {
+    let s = TestServer::start().await;
+    s.req("GET", &format!("{V3}/capabilities"), None, None).await.err(401, "M_MISSING_TOKEN");
+    s.req("GET", "/_matrix/client/r0/capabilities", None, None).await.err(401, "M_MISSING_TOKEN");
+}
 
 #[actix_rt::test]
 async fn full_journey() {
