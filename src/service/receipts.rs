@@ -1,0 +1,70 @@
+//! Read receipts and read markers. Receipts reach the room's joined members as `m.receipt` in
+//! their syncs (a private one only its owner); `m.fully_read` is room account data of the reader.
+
+use crate::Services;
+use crate::actors::notifier::{Advanced, Stream};
+use crate::auth::tokens::Session;
+use crate::error::{Error, Result};
+use crate::store::receipts::{self, NewReceipt};
+use serde_json::json;
+
+/// The requester must be joined; the event must be in the room. Returns its stream position.
+async fn check(svc: &Services, who: &Session, room: &str, event: &str) -> Result<i64> {
+    let (r, u, e) = (room.to_owned(), who.user_id.to_string(), event.to_owned());
+    let (member, found) =
+        svc.db.run(move |c| Ok((crate::store::memberships::membership(c, &r, &u)?, crate::store::events::event_by_id(c, &e)?))).await?;
+    if member.is_none_or(|m| m.membership != "join") {
+        return Err(Error::forbidden("You are not joined to this room"));
+    }
+    match found {
+        Some(p) if p.room_id == room => Ok(p.stream_ordering),
+        _ => Err(Error::not_found("Event not found in this room")),
+    }
+}
+
+pub async fn set(svc: &Services, who: &Session, room: &str, kind: &str, thread: &str, event: &str) -> Result<()> {
+    let event_stream = check(svc, who, room, event).await?;
+    if who.shadow_banned {
+        return Ok(());
+    }
+    if kind == "m.fully_read" {
+        let (user, room, kind, text) = (who.user_id.to_string(), room.to_owned(), kind.to_owned(), json!({"event_id": event}).to_string());
+        let u = user.clone();
+        let id = svc.db.run(move |c| crate::store::account_data::set(c, &u, &room, &kind, &text)).await?;
+        svc.notifier.do_send(crate::actors::notifier::AccountDataChanged { user, stream_id: id });
+        return Ok(());
+    }
+    let (room_id, user, kind_s, thread_s, event_s) =
+        (room.to_owned(), who.user_id.to_string(), kind.to_owned(), thread.to_owned(), event.to_owned());
+    let private = kind == "m.read.private";
+    let moved = svc
+        .db
+        .run(move |c| {
+            let r = NewReceipt {
+                room_id: &room_id,
+                user_id: &user,
+                receipt_type: &kind_s,
+                thread_id: &thread_s,
+                event_id: &event_s,
+                event_stream,
+                ts: crate::ids::now_ms(),
+            };
+            let Some(position) = receipts::set(c, &r)? else { return Ok(None) };
+            // A private receipt is news to its owner only.
+            let users = if private {
+                vec![user]
+            } else {
+                crate::store::memberships::room_members(c, &room_id)?
+                    .into_iter()
+                    .filter(|m| m.membership == "join")
+                    .map(|m| m.user_id)
+                    .collect()
+            };
+            Ok(Some((users, position)))
+        })
+        .await?;
+    if let Some((users, position)) = moved {
+        svc.notifier.do_send(Advanced { stream: Stream::Receipts, users, position });
+    }
+    Ok(())
+}
