@@ -6,7 +6,8 @@ use crate::actors::user::{Deactivate, SetProfile};
 use crate::auth::password;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
-use crate::store::users::{self, ListQuery, Profile, User};
+pub use crate::store::users::ListQuery;
+use crate::store::users::{self, Profile, User};
 use ruma::{OwnedDeviceId, OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -435,7 +436,7 @@ pub struct UserChanges {
     pub logout_devices: bool,
     pub displayname: Option<Option<String>>,
     pub avatar_url: Option<Option<String>>,
-    /// (medium, address), addresses of emails lowercased.
+    /// (medium, address): `email` or `msisdn`.
     pub threepids: Option<Vec<(String, String)>>,
     pub admin: Option<bool>,
     pub deactivated: Option<bool>,
@@ -456,7 +457,15 @@ impl Acting<'_> {
     }
 }
 
-fn validate_changes(ch: &UserChanges) -> Result<()> {
+fn validate_changes(ch: &mut UserChanges) -> Result<()> {
+    for (medium, address) in ch.threepids.iter_mut().flatten() {
+        match medium.as_str() {
+            // Email addresses compare without case.
+            "email" => *address = address.to_lowercase(),
+            "msisdn" => {}
+            m => return Err(Error::bad_json(format!("Unknown threepid medium {m}"))),
+        }
+    }
     if ch.password.as_ref().is_some_and(|p| p.len() > 512) {
         return Err(Error::invalid_param("Invalid password: too long"));
     }
@@ -478,11 +487,11 @@ fn validate_changes(ch: &UserChanges) -> Result<()> {
 }
 
 /// Creates (`true`) or modifies (`false`) a local user, then shows it.
-pub async fn put_user(svc: &Arc<Services>, admin: Acting<'_>, target: &UserId, ch: UserChanges) -> Result<(bool, UserDetails)> {
+pub async fn put_user(svc: &Arc<Services>, admin: Acting<'_>, target: &UserId, mut ch: UserChanges) -> Result<(bool, UserDetails)> {
     if target.server_name().as_str() != svc.server_name() {
         return Err(Error::invalid_param("This endpoint can only be used with local users"));
     }
-    validate_changes(&ch)?;
+    validate_changes(&mut ch)?;
     let id = target.to_string();
     let i = id.clone();
     let existing = svc.db.run(move |c| users::find(c, &i)).await?;

@@ -4,7 +4,8 @@
 use super::accounts::{DeviceRequest, NewSession, local_user, password_uia};
 use crate::Services;
 use crate::error::{Error, Result};
-use crate::store::devices::{self, Device};
+use crate::store::devices;
+pub use crate::store::devices::Device;
 use ruma::{DeviceId, OwnedDeviceId, UserId};
 use serde_json::Value;
 

@@ -3,8 +3,7 @@
 use crate::api::{Body, Svc, ok_json};
 use crate::auth::Requester;
 use crate::error::Result;
-use crate::service::devices;
-use crate::store::devices::Device;
+use crate::service::devices::{self, Device};
 use actix_web::{HttpResponse, web};
 use ruma::OwnedDeviceId;
 use serde::Deserialize;

@@ -5,8 +5,8 @@ use crate::api::{Body, Svc, arc, ok_json, parse_query};
 use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
+use crate::service::accounts::ListQuery;
 use crate::service::accounts::{self, Acting, UserChanges};
-use crate::store::users::ListQuery;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -61,37 +61,25 @@ struct PutUserBody {
 }
 
 impl PutUserBody {
-    fn changes(self) -> Result<UserChanges> {
-        let threepids = self
-            .threepids
-            .map(|list| {
-                list.into_iter()
-                    .map(|t| match t.medium.as_str() {
-                        "email" => Ok((t.medium, t.address.to_lowercase())),
-                        "msisdn" => Ok((t.medium, t.address)),
-                        m => Err(Error::bad_json(format!("Unknown threepid medium {m}"))),
-                    })
-                    .collect::<Result<Vec<_>>>()
-            })
-            .transpose()?;
-        Ok(UserChanges {
+    fn changes(self) -> UserChanges {
+        UserChanges {
             password: self.password.flatten(),
             logout_devices: self.logout_devices.unwrap_or(true),
             displayname: self.displayname,
             avatar_url: self.avatar_url,
-            threepids,
+            threepids: self.threepids.map(|list| list.into_iter().map(|t| (t.medium, t.address)).collect()),
             admin: self.admin,
             deactivated: self.deactivated,
             locked: self.locked,
             user_type: self.user_type,
-        })
+        }
     }
 }
 
 /// Create (201) or modify (200) a user; optional fields keep their current value.
 async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
-    let changes = body.parse::<PutUserBody>()?.changes()?;
+    let changes = body.parse::<PutUserBody>()?.changes();
     let acting = Acting { user_id: &admin.user_id, device_id: admin.device_id.as_deref() };
     let (created, user) = accounts::put_user(&arc(&svc), acting, &target, changes).await?;
     Ok(if created { HttpResponse::Created().json(user) } else { ok_json(json!(user)) })
