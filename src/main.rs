@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use ensemble::Config;
+use ensemble::error::ErrorKind;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
@@ -70,18 +71,15 @@ fn read_password(file: Option<&PathBuf>) -> CliResult<String> {
 }
 
 fn register_user(cfg: &Config, localpart: &str, admin: bool, password_file: Option<&PathBuf>) -> CliResult<()> {
+    // Before the password prompt: a bad name is refused without typing a password first.
     let user_id = ensemble::ids::local_user_from_path(&localpart.to_lowercase(), &cfg.server_name).map_err(|e| e.message())?;
     ensemble::ids::check_new_localpart(cfg, user_id.localpart())
         .map_err(|e| format!("invalid localpart {localpart:?}: {}", e.message()))?;
     let pw = read_password(password_file)?;
-    ensemble::auth::password::check_strength(&pw).map_err(|e| e.message())?;
-    let db = ensemble::store::Db::open(&cfg.database_path(), 2)?;
-    let hash = ensemble::auth::password::hash(&pw, cfg.password_hash_log_n).map_err(|e| e.message())?;
-    let user = ensemble::store::users::User::new(&user_id, Some(hash), admin);
-    let mut conn = db.get().map_err(|e| e.message())?;
-    if !ensemble::store::users::create(&mut conn, &user).map_err(|e| e.message())? {
-        return Err(format!("{user_id} already exists").into());
-    }
+    let user_id = ensemble::service::accounts::create_user_offline(cfg, localpart, &pw, admin).map_err(|e| match e.kind() {
+        ErrorKind::UserInUse => format!("{user_id} already exists"),
+        _ => e.message(),
+    })?;
     println!("Created {user_id}{}", if admin { " (admin)" } else { "" });
     Ok(())
 }

@@ -2,11 +2,11 @@
 //! lists, and their keys (query and claim). Every `/_matrix/federation` request but `version`
 //! must carry a valid X-Matrix signature.
 
-use crate::api::client::keys::{claim_local, parse_claims, parse_query, read_keys};
 use crate::api::{Body, Svc, ok_json};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::service::keys::{self, KeyClaim, KeyQuery};
 use actix_web::{HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::api::routes(
@@ -42,94 +42,24 @@ async fn version() -> Result<HttpResponse> {
 async fn user_devices(svc: Svc, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let from = origin(&svc, &req, None).await?;
     let user_id = crate::ids::parse_user_id(&path)?;
-    if user_id.server_name().as_str() != svc.server_name() {
-        return Err(Error::invalid_param("User is not hosted on this server"));
-    }
     log::debug!("{from} fetches the device list of {user_id}");
-    Ok(ok_json(local_answer(&svc, user_id.as_str()).await?))
-}
-
-/// The federation answer for a local user.
-async fn local_answer(svc: &crate::Services, user_id: &str) -> Result<Value> {
-    let user = user_id.to_owned();
-    let (stream_id, keys) = svc
-        .db
-        .run(move |c| {
-            // Other servers see the owner's own signatures; those by other users stay private.
-            let keys = read_keys(c, &user, true, &[], &user)?;
-            Ok((crate::store::e2e_keys::device_list_stream(c, &user)?, keys))
-        })
-        .await?;
-    let Some(keys) = keys else { return Err(Error::internal("Local keys unreadable")) };
-    let names = svc.config.allow_device_name_lookup_over_federation;
-    let devices: Vec<Value> = keys
-        .devices
-        .iter()
-        .map(|d| {
-            let mut o = json!({"device_id": d.device_id});
-            if let Some(k) = keys.device_keys(d) {
-                o["keys"] = k;
-            }
-            if names && let Some(n) = &d.display_name {
-                o["device_display_name"] = json!(n);
-            }
-            o
-        })
-        .collect();
-    let mut answer = json!({"user_id": user_id, "stream_id": stream_id, "devices": devices});
-    for (kind, field) in [("master", "master_key"), ("self_signing", "self_signing_key")] {
-        if let Some(k) = keys.cross_key(kind) {
-            answer[field] = k;
-        }
-    }
-    Ok(answer)
+    Ok(ok_json(keys::local_device_list(&svc, &user_id).await?))
 }
 
 /// Device and cross-signing keys of local users; users of other servers are left out.
 async fn keys_query(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let from = origin(&svc, &req, Some(&body)).await?;
-    let local: Vec<(String, Vec<String>)> = parse_query(&body)?
-        .into_iter()
-        .filter(|(u, _)| u.server_name().as_str() == svc.server_name())
-        .map(|(u, d)| (u.to_string(), d))
-        .collect();
-    log::debug!("{from} queries the keys of {} local users", local.len());
-    let found = svc
-        .db
-        .run(move |c| {
-            let mut out = Vec::with_capacity(local.len());
-            for (user, only) in local {
-                // Other servers see the owner's own signatures; those by other users stay private.
-                let keys = read_keys(c, &user, true, &only, &user)?;
-                out.extend(keys.map(|k| (user, k)));
-            }
-            Ok(out)
-        })
-        .await?;
-    let names = svc.config.allow_device_name_lookup_over_federation;
-    let (mut device_keys, mut master, mut self_signing) = (Map::new(), Map::new(), Map::new());
-    for (user, keys) in found {
-        device_keys.insert(user.clone(), Value::Object(keys.device_map(names)));
-        // The user-signing key never leaves its owner's server.
-        for (kind, map) in [("master", &mut master), ("self_signing", &mut self_signing)] {
-            if let Some(k) = keys.cross_key(kind) {
-                map.insert(user.clone(), k);
-            }
-        }
-    }
-    Ok(ok_json(json!({"device_keys": device_keys, "master_keys": master, "self_signing_keys": self_signing})))
+    let wanted = crate::api::from_value::<KeyQuery>(body)?.wanted()?;
+    log::debug!("{from} queries the keys of {} users", wanted.len());
+    Ok(ok_json(json!(keys::federation_query(&svc, wanted).await?)))
 }
 
 /// One-time (or fallback) keys of local devices, each given out once.
 async fn keys_claim(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let body = body.object()?;
     let from = origin(&svc, &req, Some(&body)).await?;
-    let asks: Vec<(String, String, String)> = parse_claims(&body)?
-        .into_iter()
-        .filter(|(u, _, _)| u.server_name().as_str() == svc.server_name())
-        .map(|(u, d, a)| (u.to_string(), d, a))
-        .collect();
+    let asks = crate::api::from_value::<KeyClaim>(body)?.asks()?;
     log::debug!("{from} claims {} one-time keys", asks.len());
-    Ok(ok_json(json!({"one_time_keys": claim_local(&svc, asks).await?})))
+    Ok(ok_json(json!({"one_time_keys": keys::federation_claim(&svc, asks).await?})))
 }

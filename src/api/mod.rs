@@ -122,6 +122,16 @@ pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T> {
     })
 }
 
+/// For `#[serde(default, deserialize_with = "crate::api::null_or")]` on an `Option<Option<T>>`:
+/// an absent field stays `None`, an explicit `null` becomes `Some(None)` (a field to clear).
+pub fn null_or<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// The query string as `T`: a missing parameter is `M_MISSING_PARAM`, a malformed one
 /// `M_INVALID_PARAM`, each naming the parameter.
 pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T> {

@@ -115,15 +115,7 @@ pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> 
     let session = match svc.tokens.get(&hash) {
         Some(s) => s,
         None => {
-            let h = hash.clone();
-            let found = svc
-                .db
-                .run(move |c| {
-                    let Some(t) = crate::store::devices::find_token(c, &h)? else { return Ok(None) };
-                    let Some(u) = crate::store::users::find(c, &t.user_id)? else { return Ok(None) };
-                    Ok(Some((t, u)))
-                })
-                .await?;
+            let found = crate::service::accounts::session_rows(svc, &hash).await?;
             let Some((t, u)) = found else { return Err(Error::unknown_token()) };
             if u.deactivated {
                 return Err(Error::unknown_token());
@@ -215,15 +207,4 @@ impl FromRequest for Admin {
             Ok(Admin(s))
         })
     }
-}
-
-/// Creates a session for `user_id` on `device_id` and returns the raw token.
-pub async fn issue_token(svc: &std::sync::Arc<Services>, user_id: &str, device_id: &str, display_name: Option<String>) -> Result<String> {
-    let token = crate::ids::new_access_token();
-    let hash = hash_token(&token);
-    let (u, d) = (user_id.to_owned(), device_id.to_owned());
-    let replaced = svc.db.run(move |c| crate::store::devices::login(c, &u, &d, display_name.as_deref(), &hash)).await?;
-    svc.tokens.forget(&replaced);
-    crate::actors::notifier::device_list_changed(svc, user_id).await;
-    Ok(token)
 }

@@ -5,11 +5,10 @@
 //!   cargo run --release --bin ensemble-admin-bench -- --events 1000000 --members 10000
 
 use clap::Parser;
-use ensemble::actors::room::SendEvent;
-use ensemble::actors::search::{Reindex, ReindexStatus};
 use ensemble::events::EventDraft;
+use ensemble::service::fixtures::{self, FixtureUser};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Parser)]
 struct Args {
@@ -44,15 +43,6 @@ async fn call(http: &reqwest::Client, method: reqwest::Method, url: String, toke
     v
 }
 
-async fn send_many(svc: &std::sync::Arc<ensemble::Services>, room: &str, msgs: Vec<SendEvent>) {
-    for chunk in msgs.chunks(20_000) {
-        let sends = chunk.iter().cloned().map(|m| svc.send_to_room(room, m));
-        for r in futures_util::future::join_all(sends).await {
-            r.expect("mailbox").expect("committed");
-        }
-    }
-}
-
 fn main() {
     ensemble::federation::tls::install_default_provider();
     let args = Args::parse();
@@ -76,13 +66,7 @@ fn main() {
         let base = server.base_url.clone();
         if args.reindex_only {
             let t = Instant::now();
-            assert!(svc.search.send(Reindex).await.expect("search actor"));
-            let (docs, secs) = loop {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                if let (false, Some(r)) = svc.search.send(ReindexStatus).await.expect("search actor") {
-                    break r;
-                }
-            };
+            let (docs, secs) = fixtures::reindex_and_wait(&svc).await.expect("reindex");
             println!("{}", json!({"reindex_docs": docs, "reindex_secs": secs, "reindex_events_per_sec": docs as f64 / secs, "wall_secs": t.elapsed().as_secs_f64()}));
             server.stop().await;
             return;
@@ -92,10 +76,7 @@ fn main() {
         let reg = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/register"), "", json!({"username": "admin", "password": "bench-password", "auth": {"type": "m.login.dummy"}})).await;
         let token = reg["access_token"].as_str().expect("token").to_owned();
         let admin = reg["user_id"].as_str().expect("user").to_owned();
-        let db = svc.db.clone();
-        let a = admin.clone();
-        db.run(move |c| ensemble::store::users::set_admin(c, &a, true)).await.expect("admin");
-        svc.tokens.forget_user(&admin);
+        fixtures::make_admin(&svc, &ensemble::ids::parse_user_id(&admin).expect("admin ID")).await.expect("admin");
 
         if args.list_users > 0 {
             let timings = time_user_list(&svc, &http, &base, &token, args.list_users).await;
@@ -110,27 +91,15 @@ fn main() {
         let big = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"name": "big"})).await["room_id"].as_str().expect("room").to_owned();
         let t0 = Instant::now();
         let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"];
-        let msgs: Vec<SendEvent> = (0..args.events)
-            .map(|i| SendEvent {
-                sender: admin.clone(),
-                draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i} {} {}", words[i % 10], words[(i / 10) % 10])})),
-                txn: None,
-                txn_checked_at: None,
-                redacts_sender: None,
-            })
+        let msgs: Vec<(String, EventDraft)> = (0..args.events)
+            .map(|i| (admin.clone(), EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i} {} {}", words[i % 10], words[(i / 10) % 10])}))))
             .collect();
-        send_many(&svc, &big, msgs).await;
+        fixtures::send_all(&svc, &big, msgs).await.expect("messages");
         let gen_secs = t0.elapsed().as_secs_f64();
 
         // Reindex the whole store.
         let t1 = Instant::now();
-        assert!(svc.search.send(Reindex).await.expect("search actor"));
-        let (docs, rebuild_secs) = loop {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if let (false, Some(r)) = svc.search.send(ReindexStatus).await.expect("search actor") {
-                break r;
-            }
-        };
+        let (docs, rebuild_secs) = fixtures::reindex_and_wait(&svc).await.expect("reindex");
         let reindex_wall = t1.elapsed().as_secs_f64();
         if args.keep {
             println!("{}", json!({"events": args.events, "generate_secs": gen_secs, "reindex_docs": docs, "reindex_secs": rebuild_secs, "reindex_wall_secs": reindex_wall}));
@@ -141,22 +110,14 @@ fn main() {
         // M local members in one room, then evacuate it over HTTP.
         let ev_room = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"preset": "public_chat"})).await["room_id"].as_str().expect("room").to_owned();
         let users: Vec<String> = (0..args.members).map(|i| format!("@member{i}:bench.local")).collect();
-        let us = users.clone();
-        db.run(move |c| {
-            for u in &us {
-                let id = ensemble::ids::parse_user_id(u)?;
-                ensemble::store::users::create(c, &ensemble::store::users::User::new(&id, None, false))?;
-            }
-            Ok(())
-        })
-        .await
-        .expect("users");
-        let joins: Vec<SendEvent> = users
+        let members = users
             .iter()
-            .map(|u| SendEvent { sender: u.clone(), draft: EventDraft::state("m.room.member", u, json!({"membership": "join"})), txn: None, txn_checked_at: None, redacts_sender: None })
+            .map(|u| FixtureUser { user_id: ensemble::ids::parse_user_id(u).expect("member ID"), admin: false, creation_ts: None, last_seen_ts: None, displayname: None })
             .collect();
+        fixtures::create_users(&svc, members).await.expect("users");
+        let joins: Vec<(String, EventDraft)> = users.iter().map(|u| (u.clone(), EventDraft::state("m.room.member", u, json!({"membership": "join"})))).collect();
         let t2 = Instant::now();
-        send_many(&svc, &ev_room, joins).await;
+        fixtures::send_all(&svc, &ev_room, joins).await.expect("joins");
         let join_secs = t2.elapsed().as_secs_f64();
         let t3 = Instant::now();
         let enc = |r: &str| percent_encoding::utf8_percent_encode(r, percent_encoding::NON_ALPHANUMERIC).to_string();
@@ -192,34 +153,16 @@ async fn time_user_list(
     n: usize,
 ) -> serde_json::Value {
     let t0 = Instant::now();
-    for start in (0..n).step_by(50_000) {
-        let end = (start + 50_000).min(n);
-        svc.db
-            .run(move |c| {
-                ensemble::store::write_txn(c, |c| {
-                    for i in start..end {
-                        let id = ensemble::ids::parse_user_id(&format!("@user{i:07}:bench.local"))?;
-                        let mut u = ensemble::store::users::User::new(&id, None, i % 97 == 0);
-                        u.creation_ts = 1_700_000_000_000 + ((i * 7919) % n) as i64;
-                        u.last_seen_ts = Some(1_700_000_000_000 + ((i * 104_729) % n) as i64);
-                        ensemble::store::users::create(c, &u)?;
-                        ensemble::store::users::set_profile(
-                            c,
-                            &ensemble::store::users::Profile {
-                                user_id: id.to_string(),
-                                displayname: Some(format!("Name {}", (i * 31) % n)),
-                                avatar_url: None,
-                            },
-                        )?;
-                    }
-                    Ok(())
-                })
-            })
-            .await
-            .expect("users");
-    }
-    // What the server's periodic statistics refresh does (every 10 minutes and at start).
-    svc.db.run(ensemble::store::optimize).await.expect("optimize");
+    let generated = (0..n)
+        .map(|i| FixtureUser {
+            user_id: ensemble::ids::parse_user_id(&format!("@user{i:07}:bench.local")).expect("user ID"),
+            admin: i % 97 == 0,
+            creation_ts: Some(1_700_000_000_000 + ((i * 7919) % n) as i64),
+            last_seen_ts: Some(1_700_000_000_000 + ((i * 104_729) % n) as i64),
+            displayname: Some(format!("Name {}", (i * 31) % n)),
+        })
+        .collect();
+    fixtures::create_users(svc, generated).await.expect("users");
     let gen_secs = t0.elapsed().as_secs_f64();
     let mut out = serde_json::Map::new();
     out.insert("users".into(), json!(n));

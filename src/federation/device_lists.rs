@@ -1,33 +1,33 @@
-//! Remote users' device lists: fetching one from the user's server to replace what we stored.
-//! (What this server answers for its own users is in `api/federation.rs`.)
+//! Remote users' device lists: fetching one from the user's server (`service::keys` stores it;
+//! what this server answers for its own users is there too).
 
-use super::client::FedError;
-use crate::Services;
-use crate::store::e2e_keys::{self, DeviceKeys};
+use super::client::{FedError, FederationClient};
+use crate::events::signing_key::ServerKeys;
+use crate::store::e2e_keys::DeviceKeys;
+use ruma::UserId;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// Asks the user's server for their device list now and replaces the stored one with the
-/// answer; on any failure nothing stored changes. Returns the number of devices stored.
-/// `even_if_down` tries a server that failed in the last minute (an admin asked for it).
-pub async fn refresh(svc: &Services, user_id: &str, even_if_down: bool) -> Result<usize, FedError> {
-    let server = user_id.split_once(':').map(|(_, s)| s).unwrap_or_default().to_owned();
-    let path = format!("/_matrix/federation/v1/user/devices/{}", super::client::encode_segment(user_id));
-    let fed = &svc.federation;
+/// A remote user's device list as their server gave it, validated.
+pub struct RemoteDeviceList {
+    pub stream_id: i64,
+    pub devices: Vec<DeviceKeys>,
+    /// Cross-signing key type (`master`, `self_signing`) -> key JSON.
+    pub cross_signing: BTreeMap<String, String>,
+}
+
+/// Asks the user's server for their device list now. `even_if_down` tries a server that failed
+/// in the last minute (an admin asked for it).
+pub async fn fetch(fed: &FederationClient, keys: &ServerKeys, user_id: &UserId, even_if_down: bool) -> Result<RemoteDeviceList, FedError> {
+    let server = user_id.server_name().as_str();
+    let path = format!("/_matrix/federation/v1/user/devices/{}", super::client::encode_segment(user_id.as_str()));
     let answer = if even_if_down {
-        fed.request(&svc.keys, reqwest::Method::GET, &server, &path, None).await?
+        fed.request(keys, reqwest::Method::GET, server, &path, None).await?
     } else {
-        fed.request_unless_down(&svc.keys, reqwest::Method::GET, &server, &path, None).await?
+        fed.request_unless_down(keys, reqwest::Method::GET, server, &path, None).await?
     };
-    let (stream_id, devices, cross) = parse_answer(user_id, &answer)?;
-    let n = devices.len();
-    let user = user_id.to_owned();
-    svc.db
-        .run(move |c| e2e_keys::replace_remote(c, &user, stream_id, &devices, &cross))
-        .await
-        .map_err(|e| FedError::BadResponse(format!("storing it failed: {}", e.message())))?;
-    log::info!("device list of {user_id} refreshed from {server}: {n} devices, stream_id {stream_id}");
-    Ok(n)
+    let (stream_id, devices, cross_signing) = parse_answer(user_id.as_str(), &answer)?;
+    Ok(RemoteDeviceList { stream_id, devices, cross_signing })
 }
 
 type Parsed = (i64, Vec<DeviceKeys>, BTreeMap<String, String>);

@@ -2,13 +2,26 @@
 //! Handlers in `api` parse a request into typed values, call one operation here and shape its
 //! result; only this layer reaches the actors and the store. Nothing here knows about HTTP.
 
+pub mod account_data;
+pub mod accounts;
+pub mod admin;
 pub mod aliases;
+pub mod devices;
+pub mod fixtures;
 pub mod history;
+pub mod key_signatures;
+pub mod keys;
+pub mod media;
 pub mod membership;
 pub mod notices;
+pub mod presence;
+pub mod profile;
+pub mod pushers;
 pub mod receipts;
 pub mod room_directory;
 pub mod room_events;
 pub mod search;
 pub mod sync;
+pub mod to_device;
 pub mod typing;
+pub mod user_directory;

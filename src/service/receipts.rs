@@ -6,6 +6,7 @@ use crate::actors::notifier::{Advanced, Stream};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::store::receipts::{self, NewReceipt};
+use ruma::RoomId;
 use serde_json::json;
 
 /// The requester must be joined; the event must be in the room. Returns its stream position.
@@ -22,17 +23,14 @@ async fn check(svc: &Services, who: &Session, room: &str, event: &str) -> Result
     }
 }
 
-pub async fn set(svc: &Services, who: &Session, room: &str, kind: &str, thread: &str, event: &str) -> Result<()> {
+pub async fn set(svc: &Services, who: &Session, room_id: &RoomId, kind: &str, thread: &str, event: &str) -> Result<()> {
+    let room = room_id.as_str();
     let event_stream = check(svc, who, room, event).await?;
     if who.shadow_banned {
         return Ok(());
     }
     if kind == "m.fully_read" {
-        let (user, room, kind, text) = (who.user_id.to_string(), room.to_owned(), kind.to_owned(), json!({"event_id": event}).to_string());
-        let u = user.clone();
-        let id = svc.db.run(move |c| crate::store::account_data::set(c, &u, &room, &kind, &text)).await?;
-        svc.notifier.do_send(crate::actors::notifier::AccountDataChanged { user, stream_id: id });
-        return Ok(());
+        return super::account_data::write(svc, &who.user_id, Some(room_id), kind, &json!({"event_id": event})).await;
     }
     let (room_id, user, kind_s, thread_s, event_s) =
         (room.to_owned(), who.user_id.to_string(), kind.to_owned(), thread.to_owned(), event.to_owned());

@@ -22,6 +22,7 @@ mod erasure;
 mod federation;
 mod history_visibility;
 mod input_limits;
+mod layers;
 mod malformed_requests;
 mod media;
 mod presence;

@@ -339,3 +339,44 @@ async fn server_survives_a_barrage_of_bad_requests() {
     still_works(&s, &bob, &room).await;
     s.put(&format!("{V3}/profile/{}/displayname", enc(&bob.user_id)), &bob.token, json!({"displayname": "Bob"})).await.ok();
 }
+
+/// The typed bodies of the account-side endpoints: a missing field is `M_MISSING_PARAM` naming
+/// it, a field of the wrong shape `M_BAD_JSON`, and nothing is stored.
+#[actix_rt::test]
+async fn typed_bodies_name_missing_fields_and_refuse_wrong_shapes() {
+    let (s, alice, bob, room) = alice_bob_and_a_room().await;
+    let t = &alice.token;
+    let pusher = json!({"kind": "http", "app_id": "a", "pushkey": "k", "device_display_name": "d", "lang": "en",
+        "data": {"url": "https://push.example/_matrix/push/v1/notify"}});
+    let missing: Vec<(&str, String, Value, &str)> = vec![
+        ("POST", format!("{V3}/pushers/set"), pusher.clone(), "app_display_name"),
+        ("POST", format!("{V3}/keys/query"), json!({}), "device_keys"),
+        ("POST", format!("{V3}/keys/claim"), json!({}), "one_time_keys"),
+        ("PUT", format!("{V3}/sendToDevice/m.test/txn-missing"), json!({}), "messages"),
+        ("POST", format!("{V3}/user_directory/search"), json!({"limit": 5}), "search_term"),
+        ("POST", format!("{V3}/account/password"), json!({"logout_devices": false}), "new_password"),
+    ];
+    for (method, path, body, field) in missing {
+        let r = s.req(method, &path, Some(t), Some(body.clone())).await;
+        assert_eq!((r.status, r.body["errcode"].as_str()), (400, Some("M_MISSING_PARAM")), "{method} {path} {body}: {}", r.body);
+        assert!(r.body["error"].as_str().unwrap_or_default().contains(field), "{method} {path}: {}", r.body);
+    }
+    let wrong: Vec<(&str, String, Value)> = vec![
+        ("POST", format!("{V3}/keys/query"), json!({"device_keys": {bob.user_id.clone(): "all"}})),
+        ("POST", format!("{V3}/keys/claim"), json!({"one_time_keys": {bob.user_id.clone(): {"DEV": 5}}})),
+        ("PUT", format!("{V3}/sendToDevice/m.test/txn-wrong"), json!({"messages": {bob.user_id.clone(): {"*": "not an object"}}})),
+        ("POST", format!("{V3}/user_directory/search"), json!({"search_term": "bob", "limit": -1})),
+        ("POST", format!("{V3}/delete_devices"), json!({"devices": "X1"})),
+        ("POST", format!("{V3}/keys/upload"), json!({"one_time_keys": ["k"]})),
+        ("PUT", format!("{V3}/presence/{}/status", enc(&alice.user_id)), json!({"presence": 5})),
+    ];
+    for (method, path, body) in wrong {
+        let r = s.req(method, &path, Some(t), Some(body.clone())).await;
+        assert_eq!((r.status, r.body["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{method} {path} {body}: {}", r.body);
+    }
+    // A bad user ID inside a body keeps its own errcode.
+    s.post(&format!("{V3}/keys/query"), t, json!({"device_keys": {"bob": []}})).await.err(400, "M_INVALID_PARAM");
+    let pushers = s.get(&format!("{V3}/pushers"), t).await.ok();
+    assert_eq!(pushers["pushers"], json!([]), "no pusher was stored");
+    still_works(&s, &alice, &room).await;
+}

@@ -38,7 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn receipt(svc: Svc, who: Requester, path: web::Path<(String, String, String)>, body: Body) -> Result<HttpResponse> {
     let (room, kind, event) = path.into_inner();
-    let room = parse_room_id(&room)?.to_string();
+    let room = parse_room_id(&room)?;
     if !matches!(kind.as_str(), "m.read" | "m.read.private" | "m.fully_read") {
         return Err(Error::invalid_param("Receipt type must be m.read, m.read.private or m.fully_read"));
     }
@@ -51,7 +51,7 @@ async fn receipt(svc: Svc, who: Requester, path: web::Path<(String, String, Stri
 }
 
 async fn read_markers(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
-    let room = parse_room_id(&path)?.to_string();
+    let room = parse_room_id(&path)?;
     let b: MarkersBody = body.parse()?;
     for (kind, event) in [("m.fully_read", b.fully_read), ("m.read", b.read), ("m.read.private", b.read_private)] {
         if let Some(event) = event {

@@ -4,6 +4,7 @@ use crate::api::tokens::{parse_since, since_token};
 use crate::api::{Svc, ok_json, parse_query};
 use crate::auth::Requester;
 use crate::error::{Error, Result};
+use crate::service::presence;
 use crate::service::sync::{self, SyncRequest};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -30,10 +31,10 @@ async fn sync(svc: Svc, who: Requester, req: HttpRequest) -> Result<HttpResponse
         return Err(Error::invalid_param("timeout must not be negative"));
     }
     let filter = sync::load_filter(&svc, &who, q.filter.as_deref()).await?;
-    if let Some(state) = super::presence::sync_presence(q.set_presence.as_ref())?
+    if let Some(state) = presence::sync_presence(q.set_presence.as_deref())?
         && !who.shadow_banned
     {
-        super::presence::update(&svc, who.user_id.as_str(), &state, None).await?;
+        presence::update(&svc, &who.user_id, &state, None).await?;
     }
     let request = SyncRequest { since, timeout_ms, full_state: q.full_state.unwrap_or(false), filter };
     let mut response = sync::sync(&svc, &who, request).await?;

@@ -178,7 +178,7 @@ fn compute(
     let now_ms = crate::ids::now_ms();
     let presence_events: Vec<Value> = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?
         .iter()
-        .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": crate::api::client::presence::content(p, now_ms)}))
+        .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
         .collect();
     let empty = presence_events.is_empty() && rooms.is_empty() && global_ad.is_empty() && to_device_events.is_empty() && changed.is_empty();
     let (otk_counts, fallback_types) = key_counts(c, user, device)?;

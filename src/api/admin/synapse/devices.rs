@@ -1,11 +1,13 @@
 //! Admin view of a user's devices: list, create, show, rename, delete.
 
-use super::users::existing_local_user;
-use crate::api::{Body, Svc, ok_json, opt_str, str_field};
+use crate::api::{Body, Svc, ok_json};
 use crate::auth::Admin;
-use crate::error::{Error, Result};
-use crate::store::devices::{self, Device};
+use crate::error::Result;
+use crate::ids::parse_user_id;
+use crate::service::devices::{self, Device};
 use actix_web::{HttpResponse, web};
+use ruma::OwnedDeviceId;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -35,58 +37,55 @@ fn device_json(d: &Device) -> Value {
 }
 
 async fn list(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
-    let user = existing_local_user(&svc, &path).await?;
-    // Pending client IPs first, so last_seen is current.
-    svc.client_ips.flush(&svc.db).await?;
-    let devices = svc.db.run(move |c| devices::list_devices(c, &user.user_id)).await?;
+    let devices = devices::admin_list(&svc, &parse_user_id(&path)?).await?;
     Ok(ok_json(json!({"devices": devices.iter().map(device_json).collect::<Vec<_>>(), "total": devices.len()})))
 }
 
+#[derive(Deserialize)]
+struct CreateBody {
+    device_id: String,
+}
+
 async fn create(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
-    let user = existing_local_user(&svc, &path).await?;
-    let body = body.object()?;
-    let device_id = crate::ids::parse_device_id(str_field(&body, "device_id")?)?;
-    let id = user.user_id.clone();
-    svc.db.run(move |c| devices::create_device(c, &id, &device_id)).await?;
-    log::info!("admin {} created a device for {}", admin.user_id, user.user_id);
+    let target = parse_user_id(&path)?;
+    let b: CreateBody = body.parse()?;
+    let device_id = OwnedDeviceId::from(crate::ids::parse_device_id(&b.device_id)?);
+    devices::admin_create(&svc, &admin.user_id, &target, &device_id).await?;
     Ok(HttpResponse::Created().json(json!({})))
 }
 
-async fn show(svc: Svc, _admin: Admin, path: web::Path<(String, String)>) -> Result<HttpResponse> {
-    let (u, device_id) = path.into_inner();
-    let user = existing_local_user(&svc, &u).await?;
-    svc.client_ips.flush(&svc.db).await?;
-    let d = svc.db.run(move |c| devices::find_device(c, &user.user_id, &device_id)).await?;
-    d.map(|d| ok_json(device_json(&d))).ok_or_else(|| Error::not_found("Device not found"))
+async fn show(svc: Svc, _admin: Admin, path: web::Path<(String, OwnedDeviceId)>) -> Result<HttpResponse> {
+    let (user, device_id) = path.into_inner();
+    Ok(ok_json(device_json(&devices::admin_get(&svc, &parse_user_id(&user)?, &device_id).await?)))
 }
 
-async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, String)>, body: Body) -> Result<HttpResponse> {
-    let (u, device_id) = path.into_inner();
-    let user = existing_local_user(&svc, &u).await?;
-    let body = body.object()?;
-    let name = opt_str(&body, "display_name")?.map(crate::ids::parse_device_name).transpose()?;
-    let n = svc.db.run(move |c| devices::rename_device(c, &user.user_id, &device_id, name.as_deref())).await?;
-    if n == 0 {
-        return Err(Error::not_found("Device not found"));
-    }
+#[derive(Deserialize)]
+struct RenameBody {
+    display_name: Option<String>,
+}
+
+async fn rename(svc: Svc, _admin: Admin, path: web::Path<(String, OwnedDeviceId)>, body: Body) -> Result<HttpResponse> {
+    let (user, device_id) = path.into_inner();
+    let user = parse_user_id(&user)?;
+    let name = body.parse::<RenameBody>()?.display_name.as_deref().map(crate::ids::parse_device_name).transpose()?;
+    devices::admin_rename(&svc, &user, &device_id, name).await?;
     Ok(ok_json(json!({})))
 }
 
-async fn remove(svc: &Svc, admin: &Admin, user_id: String, ids: Vec<String>) -> Result<HttpResponse> {
-    log::info!("admin {} deletes devices {ids:?} of {user_id}", admin.user_id);
-    crate::api::client::devices::revoke(svc, user_id, ids).await?;
+async fn delete_one(svc: Svc, admin: Admin, path: web::Path<(String, OwnedDeviceId)>) -> Result<HttpResponse> {
+    let (user, device_id) = path.into_inner();
+    devices::admin_delete(&svc, &admin.user_id, &parse_user_id(&user)?, vec![device_id]).await?;
     Ok(ok_json(json!({})))
 }
 
-async fn delete_one(svc: Svc, admin: Admin, path: web::Path<(String, String)>) -> Result<HttpResponse> {
-    let (u, device_id) = path.into_inner();
-    let user = existing_local_user(&svc, &u).await?;
-    remove(&svc, &admin, user.user_id, vec![device_id]).await
+#[derive(Deserialize)]
+struct DeleteDevicesBody {
+    devices: Vec<OwnedDeviceId>,
 }
 
 async fn delete_many(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
-    let user = existing_local_user(&svc, &path).await?;
-    let body = body.object()?;
-    let ids = crate::api::client::devices::device_ids(&body)?;
-    remove(&svc, &admin, user.user_id, ids).await
+    let target = parse_user_id(&path)?;
+    let b: DeleteDevicesBody = body.parse()?;
+    devices::admin_delete(&svc, &admin.user_id, &target, b.devices).await?;
+    Ok(ok_json(json!({})))
 }

@@ -1,11 +1,11 @@
 //! Shared-secret registration, as Synapse's `register_new_matrix_user` uses it.
 
-use crate::api::client::account::create_user;
-use crate::api::{Body, Svc, arc, ok_json, opt_bool, opt_str, str_field};
+use crate::api::{Body, Svc, ok_json};
 use crate::auth::shared_secret::{mac, mac_matches};
-use crate::auth::tokens::issue_token;
 use crate::error::{Error, Result};
+use crate::service::accounts::{self, SharedSecretRegistration};
 use actix_web::{HttpResponse, web};
+use serde::Deserialize;
 use serde_json::json;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,47 +24,46 @@ async fn nonce(svc: Svc) -> Result<HttpResponse> {
     Ok(ok_json(json!({"nonce": svc.nonces.issue()})))
 }
 
+#[derive(Deserialize)]
+struct NonceOnly {
+    nonce: String,
+}
+
+#[derive(Deserialize)]
+struct RegisterBody {
+    nonce: String,
+    username: String,
+    password: String,
+    admin: Option<bool>,
+    user_type: Option<String>,
+    mac: String,
+    displayname: Option<String>,
+}
+
 async fn register(svc: Svc, body: Body) -> Result<HttpResponse> {
     enabled(&svc)?;
     let body = body.object()?;
-    let nonce = str_field(&body, "nonce")?;
     // Consumed by the first POST naming it, whether or not the rest is valid.
-    if !svc.nonces.consume(nonce) {
+    let NonceOnly { nonce } = crate::api::from_value(body.clone())?;
+    if !svc.nonces.consume(&nonce) {
         return Err(Error::unknown("Unrecognised nonce"));
     }
-    let username = str_field(&body, "username")?;
-    let password = str_field(&body, "password")?;
-    let admin = opt_bool(&body, "admin")?.unwrap_or(false);
-    let user_type = opt_str(&body, "user_type")?;
-    let given = str_field(&body, "mac")?;
-    if username.contains('\0') || password.contains('\0') {
+    let b: RegisterBody = crate::api::from_value(body)?;
+    let admin = b.admin.unwrap_or(false);
+    if b.username.contains('\0') || b.password.contains('\0') {
         return Err(Error::bad_json("Invalid username or password"));
     }
-    let expected = mac(&svc.config.registration_shared_secret, nonce, username, password, admin, user_type);
-    if !mac_matches(&expected, given) {
+    let expected = mac(&svc.config.registration_shared_secret, &b.nonce, &b.username, &b.password, admin, b.user_type.as_deref());
+    if !mac_matches(&expected, &b.mac) {
         return Err(Error::forbidden("HMAC incorrect"));
     }
-    let localpart = username.to_lowercase();
-    crate::ids::check_new_localpart(&svc.config, &localpart)?;
-    crate::auth::password::check_strength(password)?;
-    let user_id =
-        ruma::UserId::parse(format!("@{localpart}:{}", svc.server_name())).map_err(|_| Error::invalid_username("Invalid username"))?;
-    create_user(&svc, &user_id, Some(password.to_owned()), admin, user_type.map(str::to_owned)).await?;
-    if let Some(d) = opt_str(&body, "displayname")? {
-        let (id, d) = (user_id.to_string(), d.to_owned());
-        svc.db
-            .run(move |c| {
-                crate::store::users::set_profile(c, &crate::store::users::Profile { user_id: id, displayname: Some(d), avatar_url: None })
-            })
-            .await?;
-    }
-    let device_id = crate::ids::new_device_id();
-    let token = issue_token(&arc(&svc), user_id.as_str(), &device_id, None).await?;
-    log::info!("registered {user_id} with the shared secret (admin: {admin})");
+    let r =
+        SharedSecretRegistration { username: b.username, password: b.password, admin, user_type: b.user_type, displayname: b.displayname };
+    let session = accounts::register_with_shared_secret(&svc, r).await?;
     Ok(ok_json(json!({
-        "user_id": user_id,
+        "user_id": session.user_id,
         "home_server": svc.server_name(),
-        "access_token": token,
-        "device_id": device_id,
+        "access_token": session.access_token,
+        "device_id": session.device_id,
     })))
 }
