@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod federation;
 pub mod ids;
+pub mod service;
 pub mod store;
 pub mod typing;
 
