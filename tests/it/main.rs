@@ -26,6 +26,7 @@ mod presence;
 mod rate_limits;
 mod receipts;
 mod room_directory;
+mod room_versions;
 mod search;
 mod search_safety;
 mod stream_positions;
