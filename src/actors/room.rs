@@ -408,19 +408,33 @@ impl Actor for RoomActor {
         }
         let db = self.svc.db.clone();
         let id = self.room_id.clone();
-        let load = async move { db.run(move |c| crate::store::events::load_room(c, &id)).await };
+        let load = async move {
+            db.run(move |c| {
+                let Some(room) = crate::store::events::load_room(c, &id)? else { return Ok(None) };
+                let rules = events::rules_for(&room.row.room_version);
+                let hashes = if rules.events_reference_format == EventsReferenceFormatVersion::V1 {
+                    stored_reference_hashes(c, &room, &rules)?
+                } else {
+                    HashMap::new()
+                };
+                Ok(Some((room, hashes)))
+            })
+            .await
+        };
         // `wait` holds every message until the state is loaded.
         ctx.wait(load.into_actor(self).map(|res, act, ctx| match res {
-            Ok(Some(room)) => {
+            Ok(Some((room, hashes))) => {
                 act.version = room.row.room_version.clone();
                 act.rules = events::rules_for(&act.version);
                 for pdu in &room.state {
                     act.state.apply(pdu, &act.rules);
                 }
                 if let Some((id, depth)) = room.last_event {
+                    act.last_is_state = room.state.iter().any(|p| p.event_id == id);
                     act.last_event = Some(id);
                     act.depth = depth;
                 }
+                act.reference_hashes = hashes;
                 act.loaded = true;
             }
             Ok(None) => {
@@ -432,6 +446,37 @@ impl Actor for RoomActor {
             }
         }));
     }
+}
+
+/// The reference hashes of a loaded v1/v2 room's current state and newest event, from their
+/// stored JSON (the unsigned part, a later redaction included, does not enter the hash).
+fn stored_reference_hashes(
+    c: &mut crate::store::Conn,
+    room: &crate::store::events::LoadedRoom,
+    rules: &RoomVersionRules,
+) -> MResult<HashMap<String, String>> {
+    use crate::store::schema::events as ev;
+    use diesel::prelude::*;
+    let mut ids: Vec<&str> = room.state.iter().map(|p| p.event_id.as_str()).collect();
+    if let Some((id, _)) = &room.last_event {
+        ids.push(id);
+    }
+    let mut hashes = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = ev::table.filter(ev::event_id.eq_any(chunk)).select((ev::event_id, ev::json)).load(c)?;
+        for (id, json) in rows {
+            let hash = serde_json::from_str::<ruma::CanonicalJsonObject>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|obj| ruma::signatures::reference_hash(&obj, rules).map_err(|e| e.to_string()));
+            match hash {
+                Ok(h) => {
+                    hashes.insert(id, h);
+                }
+                Err(e) => log::warn!("event {id}: no reference hash: {e}"),
+            }
+        }
+    }
+    Ok(hashes)
 }
 
 impl Handler<SendEvent> for RoomActor {

@@ -16,6 +16,38 @@ async fn messages(s: &TestServer, user: &User, room: &str) -> Vec<Value> {
     page["chunk"].as_array().cloned().unwrap_or_else(|| panic!("no chunk: {page}"))
 }
 
+/// An event's signed JSON as stored.
+async fn stored(s: &TestServer, event_id: &str) -> Value {
+    use diesel::prelude::*;
+    use ensemble::store::schema::events;
+    let id = event_id.to_owned();
+    let json: String = s
+        .server
+        .services
+        .db
+        .run(move |c| Ok(events::table.filter(events::event_id.eq(id)).select(events::json).first(c)?))
+        .await
+        .expect("stored");
+    serde_json::from_str(&json).expect("json")
+}
+
+/// Checks that every reference of a v1/v2 event carries the referenced event's reference hash.
+async fn check_v1_references(s: &TestServer, event_id: &str) {
+    let pdu = stored(s, event_id).await;
+    assert_eq!(pdu["event_id"], event_id, "{pdu}");
+    let rules = ruma::room_version_rules::RoomVersionRules::V1;
+    for field in ["prev_events", "auth_events"] {
+        let refs = pdu[field].as_array().unwrap_or_else(|| panic!("{field}: {pdu}"));
+        assert!(!refs.is_empty(), "{pdu}");
+        for r in refs {
+            let id = r[0].as_str().unwrap_or_else(|| panic!("{field}: {pdu}"));
+            let target: ruma::CanonicalJsonObject = serde_json::from_value(stored(s, id).await).expect("canonical");
+            let hash = ruma::signatures::reference_hash(&target, &rules).expect("hash");
+            assert_eq!(r[1]["sha256"], hash.as_str(), "{field} of {event_id}: {pdu}");
+        }
+    }
+}
+
 fn bodies(events: &[Value]) -> Vec<String> {
     events.iter().filter(|e| e["type"] == "m.room.message").filter_map(|e| e["content"]["body"].as_str().map(str::to_owned)).collect()
 }
@@ -102,6 +134,14 @@ async fn event_and_room_id_forms() {
     assert!(v1.ends_with(":test.local"), "{v1}");
     let id = s.send_text(&alice, &v1, "v1").await;
     assert!(id.starts_with('$') && id.ends_with(":test.local"), "{id}");
+    check_v1_references(&s, &id).await;
+    // The hashes are known again after a restart.
+    let s = s.restart().await;
+    let id = s.send_text(&alice, &v1, "v1 again").await;
+    check_v1_references(&s, &id).await;
+    s.put(&room_path(&v1, "state/m.room.topic/"), &alice.token, json!({"topic": "t"})).await.ok();
+    let id = s.send_text(&alice, &v1, "v1 after state").await;
+    check_v1_references(&s, &id).await;
     // v4 on: URL-safe reference hashes.
     let v4 = s.create_room(&alice, json!({"room_version": "4"})).await;
     let id = s.send_text(&alice, &v4, "v4").await;
