@@ -10,12 +10,13 @@ use crate::Services;
 use crate::actors::notifier::{Advanced, EventsCommitted, Stream};
 use crate::actors::user::MembershipChanged;
 use crate::error::{Error, Result};
-use crate::events::auth::RoomState;
-use crate::events::{self, BuildContext, EventDraft};
+use crate::events::auth::{AuthEvent, RoomState};
+use crate::events::{self, BuildContext, Built, EventDraft};
 use crate::store::events::{NewEvent, TxnKey};
 use crate::store::rooms::RoomRow;
 use actix::prelude::*;
-use ruma::room_version_rules::RoomVersionRules;
+use ruma::events::room::member::MembershipState;
+use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -36,6 +37,11 @@ pub struct RoomActor {
     rules: RoomVersionRules,
     state: RoomState,
     last_event: Option<String>,
+    /// Whether `last_event` is a state event (then its reference hash stays while it is current).
+    last_is_state: bool,
+    /// Reference hashes of the current state and the last event, kept only for versions whose
+    /// PDUs carry them next to each referenced ID (v1, v2); unknown after a re-activation.
+    reference_hashes: HashMap<String, String>,
     depth: i64,
     /// The `rooms` row of a room being created, committed with its first batch.
     new_room: Option<RoomRow>,
@@ -72,11 +78,13 @@ pub struct SendEvent {
     pub redacts_sender: Option<String>,
 }
 
-/// Create the room: the `rooms` row and its initial events, as one atomic batch.
-#[derive(Message, Clone)]
+/// Create the room: the `rooms` row, its create event (built by the caller, as from v12 it
+/// names the room) and the other initial events, as one atomic batch.
+#[derive(Message)]
 #[rtype(result = "Result<()>")]
 pub struct CreateRoom {
     pub row: RoomRow,
+    pub create: Built,
     pub events: Vec<(String, EventDraft)>,
 }
 
@@ -105,6 +113,8 @@ impl RoomActor {
             rules: RoomVersionRules::V10,
             state: RoomState::default(),
             last_event: None,
+            last_is_state: false,
+            reference_hashes: HashMap::new(),
             depth: 0,
             new_room: None,
             pending: Vec::new(),
@@ -128,7 +138,8 @@ impl RoomActor {
         Ok(())
     }
 
-    /// Authorizes `draft`, builds it, applies it to the live state and queues it.
+    /// Builds `draft`, checks it with the room version's authorization rules, applies it to the
+    /// live state and queues it.
     fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> Result<String> {
         if draft.kind == "m.room.member"
             && draft.state_key.as_deref() == Some(sender)
@@ -137,24 +148,37 @@ impl RoomActor {
         {
             return Err(Error::forbidden("This account has been deactivated"));
         }
-        self.state.authorize(draft, sender)?;
-        if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender) {
+        self.state.refuse_malformed(draft, sender)?;
+        if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender, &self.rules.authorization) {
             return Err(Error::forbidden("You cannot redact this event"));
         }
         let ctx = BuildContext {
             room_id: &self.room_id,
             sender,
             prev_events: self.last_event.iter().cloned().collect(),
-            auth_events: self.state.auth_events_for(draft, sender),
+            auth_events: self.state.auth_events_for(draft, sender, &self.rules.authorization)?,
+            reference_hashes: &self.reference_hashes,
             depth: self.depth + 1,
             rules: &self.rules,
             keys: &self.svc.keys,
             max_bytes: self.svc.config.max_event_bytes,
         };
-        let (pdu, json) = events::build(draft, &ctx)?;
-        self.state.apply(&pdu);
-        self.depth += 1;
+        let built = events::build(draft, &ctx)?;
+        let (prev, auth) = (ctx.prev_events, ctx.auth_events);
+        self.admit(built, &prev, &auth, txn)
+    }
+
+    /// Checks a built event with ruma's authorization rules against the current state, then
+    /// applies and queues it.
+    fn admit(&mut self, built: Built, prev: &[String], auth: &[String], txn: Option<TxnKey>) -> Result<String> {
+        let Built { pdu, json, reference_hash } = built;
+        let view = AuthEvent::new(&pdu, &self.rules, prev, auth)?;
+        self.state.check(&view, &self.rules.authorization)?;
+        self.remember_reference(&pdu, reference_hash);
+        self.state.apply(&pdu, &self.rules);
+        self.depth = pdu.depth;
         self.last_event = Some(pdu.event_id.clone());
+        self.last_is_state = pdu.is_state();
         let id = pdu.event_id.clone();
         if let Some(t) = &txn {
             self.txns.insert(t.clone(), id.clone());
@@ -163,6 +187,26 @@ impl RoomActor {
         }
         self.pending.push(NewEvent { pdu, json, txn, existing_txn_event: None });
         Ok(id)
+    }
+
+    /// Keeps the reference hashes later events of a v1/v2 room will name: the current state's
+    /// and the newest event's, no others.
+    fn remember_reference(&mut self, pdu: &events::Pdu, hash: String) {
+        if self.rules.events_reference_format != EventsReferenceFormatVersion::V1 {
+            return;
+        }
+        if let Some(last) = &self.last_event
+            && !self.last_is_state
+        {
+            self.reference_hashes.remove(last);
+        }
+        if let Some(sk) = &pdu.state_key
+            && let Some(old) = self.state.get(&pdu.kind, sk)
+        {
+            let old = old.event_id.clone();
+            self.reference_hashes.remove(&old);
+        }
+        self.reference_hashes.insert(pdu.event_id.clone(), hash);
     }
 
     /// Forgets the oldest transaction IDs past [`TXN_MEMORY`], only committed ones: a retry of a
@@ -286,7 +330,7 @@ impl RoomActor {
         // A join accepted just before its sender's deactivation began, committed after the
         // deactivation read the rooms to leave: leave again here, or the account stays joined.
         for user in deactivated_joins {
-            if self.state.membership(&user) == "join"
+            if self.state.membership(&user) == MembershipState::Join
                 && let Err(e) = self.accept(&user, &EventDraft::state("m.room.member", &user, json!({"membership": "leave"})), None, None)
             {
                 log::warn!("room {}: removing deactivated {user} failed: {e}", self.room_id);
@@ -309,10 +353,10 @@ impl RoomActor {
             .state
             .members
             .iter()
-            .filter(|(u, m)| u.ends_with(&server) && matches!(m.as_str(), "join" | "invite"))
+            .filter(|(u, m)| u.ends_with(&server) && matches!(m, MembershipState::Join | MembershipState::Invite))
             .map(|(u, m)| {
                 let depth = self.state.get("m.room.member", u).map(|p| p.depth).unwrap_or(0);
-                (depth, u.clone(), m.clone())
+                (depth, u.clone(), m.as_str().to_owned())
             })
             .collect();
         members.sort();
@@ -364,19 +408,33 @@ impl Actor for RoomActor {
         }
         let db = self.svc.db.clone();
         let id = self.room_id.clone();
-        let load = async move { db.run(move |c| crate::store::events::load_room(c, &id)).await };
+        let load = async move {
+            db.run(move |c| {
+                let Some(room) = crate::store::events::load_room(c, &id)? else { return Ok(None) };
+                let rules = events::rules_for(&room.row.room_version);
+                let hashes = if rules.events_reference_format == EventsReferenceFormatVersion::V1 {
+                    stored_reference_hashes(c, &room, &rules)?
+                } else {
+                    HashMap::new()
+                };
+                Ok(Some((room, hashes)))
+            })
+            .await
+        };
         // `wait` holds every message until the state is loaded.
         ctx.wait(load.into_actor(self).map(|res, act, ctx| match res {
-            Ok(Some(room)) => {
+            Ok(Some((room, hashes))) => {
                 act.version = room.row.room_version.clone();
                 act.rules = events::rules_for(&act.version);
                 for pdu in &room.state {
-                    act.state.apply(pdu);
+                    act.state.apply(pdu, &act.rules);
                 }
                 if let Some((id, depth)) = room.last_event {
+                    act.last_is_state = room.state.iter().any(|p| p.event_id == id);
                     act.last_event = Some(id);
                     act.depth = depth;
                 }
+                act.reference_hashes = hashes;
                 act.loaded = true;
             }
             Ok(None) => {
@@ -388,6 +446,37 @@ impl Actor for RoomActor {
             }
         }));
     }
+}
+
+/// The reference hashes of a loaded v1/v2 room's current state and newest event, from their
+/// stored JSON (the unsigned part, a later redaction included, does not enter the hash).
+fn stored_reference_hashes(
+    c: &mut crate::store::Conn,
+    room: &crate::store::events::LoadedRoom,
+    rules: &RoomVersionRules,
+) -> Result<HashMap<String, String>> {
+    use crate::store::schema::events as ev;
+    use diesel::prelude::*;
+    let mut ids: Vec<&str> = room.state.iter().map(|p| p.event_id.as_str()).collect();
+    if let Some((id, _)) = &room.last_event {
+        ids.push(id);
+    }
+    let mut hashes = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> = ev::table.filter(ev::event_id.eq_any(chunk)).select((ev::event_id, ev::json)).load(c)?;
+        for (id, json) in rows {
+            let hash = serde_json::from_str::<ruma::CanonicalJsonObject>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(|obj| ruma::signatures::reference_hash(&obj, rules).map_err(|e| e.to_string()));
+            match hash {
+                Ok(h) => {
+                    hashes.insert(id, h);
+                }
+                Err(e) => log::warn!("event {id}: no reference hash: {e}"),
+            }
+        }
+    }
+    Ok(hashes)
 }
 
 impl Handler<SendEvent> for RoomActor {
@@ -432,7 +521,14 @@ impl Handler<CreateRoom> for RoomActor {
         }
         self.version = msg.row.room_version.clone();
         self.rules = events::rules_for(&self.version);
-        let mut last = String::new();
+        let mut last = match self.admit(msg.create, &[], &[], None) {
+            Ok(id) => id,
+            Err(e) => {
+                self.svc.directory.forget_room(&self.room_id, &ctx.address());
+                ctx.stop();
+                return Box::pin(async move { Err(e) });
+            }
+        };
         for (sender, draft) in &msg.events {
             match self.accept(sender, draft, None, None) {
                 Ok(id) => last = id,
@@ -463,8 +559,8 @@ impl Handler<GetMember> for RoomActor {
     fn handle(&mut self, msg: GetMember, _: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
         Ok(MemberInfo {
-            membership: self.state.membership(&msg.user).to_owned(),
-            power: self.state.user_level(&msg.user),
+            membership: self.state.membership(&msg.user).as_str().to_owned(),
+            power: self.state.user_level(&msg.user, &self.rules.authorization),
             room_version: self.version.clone(),
         })
     }
@@ -484,7 +580,7 @@ impl Handler<SetTyping> for RoomActor {
 
     fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
-        if self.state.membership(&msg.user) != "join" {
+        if self.state.membership(&msg.user) != MembershipState::Join {
             return Err(Error::forbidden("You are not joined to this room"));
         }
         self.last_active = Instant::now();
@@ -536,7 +632,7 @@ impl RoomActor {
     fn publish_typing(&self) {
         let users: Vec<(String, Instant)> = self.typing.iter().map(|(u, t)| (u.clone(), *t)).collect();
         let position = self.svc.typing.publish(&self.room_id, users);
-        let members: Vec<String> = self.state.members.iter().filter(|(_, m)| m.as_str() == "join").map(|(u, _)| u.clone()).collect();
+        let members: Vec<String> = self.state.joined_members().map(str::to_owned).collect();
         self.svc.notifier.do_send(Advanced { stream: Stream::Typing, users: members, position });
     }
 }

@@ -1,27 +1,112 @@
-//! A room's current state in memory and the authorization rules checked against it.
+//! A room's current state in memory, and ruma's authorization rules checked against it.
 //!
-//! This covers the rules of room versions 6 to 11 for the events a local server creates:
-//! create, membership transitions (join, invite, leave, kick, ban, unban), power levels for
-//! state and message events and moderation, redaction rights. Federation-only cases (third
-//! party invites, restricted joins via another server, knocking) are refused.
+//! Every event a room actor accepts goes through [`RoomState::check`]: ruma-state-res's
+//! state-independent rules (the auth events it names are exactly those the version selects) and
+//! state-dependent rules (membership, power levels, join rules, redaction in v1-v2, creators in
+//! v12) for the room's version. What remains here are the server's own readings of the state
+//! (levels for policy decisions, membership lists) and the input checks a client gets as
+//! 400s before the rules run.
 
 use super::{EventDraft, Pdu};
 use crate::error::{Error, Result};
+use ruma::events::room::member::MembershipState;
+use ruma::events::room::power_levels::{RoomPowerLevels, RoomPowerLevelsEventContent, RoomPowerLevelsSource, UserPowerLevel};
+use ruma::events::{StateEventType, TimelineEventType};
+use ruma::room_version_rules::{AuthorizationRules, RoomVersionRules};
+use ruma::state_res::events::{RoomCreateEvent, RoomPowerLevelsEvent, RoomPowerLevelsIntField};
+use ruma::{EventId, MilliSecondsSinceUnixEpoch, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UInt, UserId};
 use serde_json::Value;
-use std::collections::HashMap;
+use serde_json::value::RawValue;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// An event as ruma's authorization rules read it: typed IDs and the raw content.
+#[derive(Debug)]
+pub struct AuthEvent {
+    event_id: OwnedEventId,
+    room_id: Option<OwnedRoomId>,
+    sender: OwnedUserId,
+    origin_server_ts: MilliSecondsSinceUnixEpoch,
+    kind: TimelineEventType,
+    content: Box<RawValue>,
+    state_key: Option<String>,
+    prev_events: Vec<OwnedEventId>,
+    auth_events: Vec<OwnedEventId>,
+    redacts: Option<OwnedEventId>,
+}
+
+impl AuthEvent {
+    /// The view of `pdu`, built with `prev_events` and `auth_events` (empty for state already
+    /// accepted: only a new event's own references are checked).
+    pub fn new(pdu: &Pdu, rules: &RoomVersionRules, prev_events: &[String], auth_events: &[String]) -> Result<Self> {
+        let bad = |what: String| Error::bad_json(what);
+        let ids =
+            |list: &[String]| list.iter().map(|id| EventId::parse(id).map_err(|e| bad(format!("{id}: {e}")))).collect::<Result<Vec<_>>>();
+        let room_id = if super::derives_room_id(&pdu.kind, rules) {
+            None
+        } else {
+            Some(RoomId::parse(&pdu.room_id).map_err(|e| bad(format!("room ID {}: {e}", pdu.room_id)))?)
+        };
+        Ok(Self {
+            event_id: EventId::parse(&pdu.event_id).map_err(|e| bad(format!("{}: {e}", pdu.event_id)))?,
+            room_id,
+            sender: UserId::parse(&pdu.sender).map_err(|e| bad(format!("sender {}: {e}", pdu.sender)))?,
+            origin_server_ts: MilliSecondsSinceUnixEpoch(UInt::try_from(pdu.origin_server_ts.max(0)).unwrap_or_default()),
+            kind: TimelineEventType::from(pdu.kind.as_str()),
+            content: serde_json::value::to_raw_value(&pdu.content).map_err(|e| bad(e.to_string()))?,
+            state_key: pdu.state_key.clone(),
+            prev_events: ids(prev_events)?,
+            auth_events: ids(auth_events)?,
+            redacts: pdu.redacts.as_deref().map(EventId::parse).transpose().map_err(|e| bad(e.to_string()))?,
+        })
+    }
+}
+
+impl ruma::state_res::Event for AuthEvent {
+    type Id = OwnedEventId;
+
+    fn event_id(&self) -> &OwnedEventId {
+        &self.event_id
+    }
+    fn room_id(&self) -> Option<&RoomId> {
+        self.room_id.as_deref()
+    }
+    fn sender(&self) -> &UserId {
+        &self.sender
+    }
+    fn origin_server_ts(&self) -> MilliSecondsSinceUnixEpoch {
+        self.origin_server_ts
+    }
+    fn event_type(&self) -> &TimelineEventType {
+        &self.kind
+    }
+    fn content(&self) -> &RawValue {
+        &self.content
+    }
+    fn state_key(&self) -> Option<&str> {
+        self.state_key.as_deref()
+    }
+    fn prev_events(&self) -> Box<dyn DoubleEndedIterator<Item = &OwnedEventId> + '_> {
+        Box::new(self.prev_events.iter())
+    }
+    fn auth_events(&self) -> Box<dyn DoubleEndedIterator<Item = &OwnedEventId> + '_> {
+        Box::new(self.auth_events.iter())
+    }
+    fn redacts(&self) -> Option<&OwnedEventId> {
+        self.redacts.as_ref()
+    }
+    fn rejected(&self) -> bool {
+        // Only accepted events ever enter the state.
+        false
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RoomState {
     pub state: HashMap<(String, String), Pdu>,
-    pub members: HashMap<String, String>,
-}
-
-fn int(v: Option<&Value>) -> Option<i64> {
-    match v {
-        Some(Value::Number(n)) => n.as_i64(),
-        Some(Value::String(s)) => s.parse().ok(),
-        _ => None,
-    }
+    pub members: HashMap<String, MembershipState>,
+    /// How the authorization rules read each current state event, by event ID.
+    views: HashMap<String, Arc<AuthEvent>>,
 }
 
 impl RoomState {
@@ -29,275 +114,143 @@ impl RoomState {
         self.state.get(&(kind.to_owned(), key.to_owned()))
     }
 
-    pub fn membership(&self, user: &str) -> &str {
-        self.members.get(user).map(String::as_str).unwrap_or("leave")
+    fn view(&self, kind: &str, key: &str) -> Option<&AuthEvent> {
+        self.get(kind, key).and_then(|p| self.views.get(&p.event_id)).map(Arc::as_ref)
     }
 
-    pub fn creator(&self) -> Option<&str> {
-        let create = self.get("m.room.create", "")?;
-        create.content.get("creator").and_then(Value::as_str).or(Some(create.sender.as_str()))
-    }
-
-    pub fn join_rule(&self) -> &str {
-        self.get("m.room.join_rules", "").and_then(|e| e.content.get("join_rule")).and_then(Value::as_str).unwrap_or("invite")
-    }
-
-    fn power_levels(&self) -> Option<&Value> {
-        self.get("m.room.power_levels", "").map(|e| &e.content)
-    }
-
-    pub fn user_level(&self, user: &str) -> i64 {
-        match self.power_levels() {
-            Some(pl) => int(pl.get("users").and_then(|u| u.get(user))).or_else(|| int(pl.get("users_default"))).unwrap_or(0),
-            None => {
-                if self.creator() == Some(user) {
-                    100
-                } else {
-                    0
-                }
-            }
-        }
-    }
-
-    /// Level needed for `invite`, `kick`, `ban`, `redact`.
-    pub fn action_level(&self, action: &str) -> i64 {
-        let default = if action == "invite" { 0 } else { 50 };
-        self.power_levels().and_then(|pl| int(pl.get(action))).unwrap_or(default)
-    }
-
-    pub fn event_level(&self, kind: &str, is_state: bool) -> i64 {
-        let Some(pl) = self.power_levels() else { return 0 };
-        if let Some(l) = int(pl.get("events").and_then(|e| e.get(kind))) {
-            return l;
-        }
-        if is_state { int(pl.get("state_default")).unwrap_or(50) } else { int(pl.get("events_default")).unwrap_or(0) }
+    pub fn membership(&self, user: &str) -> MembershipState {
+        self.members.get(user).cloned().unwrap_or(MembershipState::Leave)
     }
 
     pub fn joined_members(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().filter(|(_, m)| m.as_str() == "join").map(|(u, _)| u.as_str())
+        self.members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.as_str())
     }
 
     /// Everyone whose sync should hear about a new event: joined and invited users.
     pub fn interested_users(&self) -> Vec<String> {
-        self.members.iter().filter(|(_, m)| matches!(m.as_str(), "join" | "invite")).map(|(u, _)| u.clone()).collect()
+        self.members.iter().filter(|(_, m)| matches!(m, MembershipState::Join | MembershipState::Invite)).map(|(u, _)| u.clone()).collect()
     }
 
-    pub fn apply(&mut self, pdu: &Pdu) {
-        if let Some(sk) = &pdu.state_key {
-            if let Some(m) = pdu.membership() {
-                self.members.insert(sk.clone(), m.to_owned());
+    pub fn apply(&mut self, pdu: &Pdu, rules: &RoomVersionRules) {
+        let Some(sk) = &pdu.state_key else { return };
+        if let Some(m) = pdu.membership() {
+            self.members.insert(sk.clone(), MembershipState::from(m));
+        }
+        match AuthEvent::new(pdu, rules, &[], &[]) {
+            Ok(view) => {
+                self.views.insert(pdu.event_id.clone(), Arc::new(view));
             }
-            self.state.insert((pdu.kind.clone(), sk.clone()), pdu.clone());
+            Err(e) => log::warn!("state event {} cannot be read by the authorization rules: {e}", pdu.event_id),
+        }
+        if let Some(old) = self.state.insert((pdu.kind.clone(), sk.clone()), pdu.clone()) {
+            self.views.remove(&old.event_id);
         }
     }
 
-    /// The auth events of a new event, per the spec's selection rules.
-    pub fn auth_events_for(&self, draft: &EventDraft, sender: &str) -> Vec<String> {
-        let mut keys: Vec<(&str, String)> = vec![("m.room.create", String::new()), ("m.room.power_levels", String::new())];
-        keys.push(("m.room.member", sender.to_owned()));
-        if draft.kind == "m.room.member" {
-            if let Some(target) = &draft.state_key {
-                keys.push(("m.room.member", target.clone()));
-            }
-            let m = draft.content.get("membership").and_then(Value::as_str);
-            if matches!(m, Some("join" | "invite")) {
-                keys.push(("m.room.join_rules", String::new()));
-            }
-        }
-        let mut out: Vec<String> = Vec::new();
-        for (k, sk) in keys {
-            if draft.kind == k && draft.state_key.as_deref() == Some(sk.as_str()) && k != "m.room.member" {
-                continue;
-            }
-            if let Some(e) = self.get(k, &sk)
-                && !out.contains(&e.event_id)
-            {
-                out.push(e.event_id.clone());
-            }
-        }
-        out
+    /// The room's creators, as the version defines them (the create event's `creator` or sender,
+    /// and from v12 its `additional_creators`).
+    pub fn creators(&self, rules: &AuthorizationRules) -> HashSet<OwnedUserId> {
+        let Some(create) = self.view("m.room.create", "") else { return HashSet::new() };
+        RoomCreateEvent::new(create).creators(rules).unwrap_or_default()
     }
 
-    /// Checks `draft` from `sender` against the current state.
-    pub fn authorize(&self, draft: &EventDraft, sender: &str) -> Result<()> {
-        if draft.kind == "m.room.create" {
-            return if self.state.is_empty() { Ok(()) } else { Err(Error::forbidden("The room already exists")) };
-        }
-        if self.get("m.room.create", "").is_none() {
-            return Err(Error::forbidden("The room has no create event"));
-        }
-        if draft.kind == "m.room.member" {
-            return self.authorize_membership(draft, sender);
-        }
-        if draft.kind == "m.room.power_levels" {
-            self.validate_power_levels(&draft.content)?;
-        }
-        if self.membership(sender) != "join" {
-            return Err(Error::forbidden(format!("{sender} is not in the room")));
-        }
-        if let Some(sk) = &draft.state_key
-            && sk.starts_with('@')
-            && sk != sender
-        {
-            return Err(Error::forbidden("You cannot set state keyed by another user's ID"));
-        }
-        let level = self.user_level(sender);
-        let needed = self.event_level(&draft.kind, draft.state_key.is_some());
-        if level < needed {
-            return Err(Error::forbidden(format!("You need power level {needed} to send {}", draft.kind)));
-        }
-        if draft.kind == "m.room.power_levels" {
-            self.authorize_power_levels(&draft.content, sender, level)?;
-        }
-        Ok(())
+    /// The power levels in force, through ruma's typed content (creators infinite from v12).
+    pub fn power_levels(&self, rules: &AuthorizationRules) -> RoomPowerLevels {
+        let content =
+            self.get("m.room.power_levels", "").and_then(|p| serde_json::from_value::<RoomPowerLevelsEventContent>(p.content.clone()).ok());
+        RoomPowerLevels::new(RoomPowerLevelsSource::from(content), rules, self.creators(rules))
     }
 
-    fn authorize_membership(&self, draft: &EventDraft, sender: &str) -> Result<()> {
+    /// `user`'s level as a number: an infinitely powerful creator (v12) is `i64::MAX`.
+    pub fn user_level(&self, user: &str, rules: &AuthorizationRules) -> i64 {
+        let Ok(user) = UserId::parse(user) else { return 0 };
+        match self.power_levels(rules).for_user(&user) {
+            UserPowerLevel::Int(i) => i.into(),
+            _ => i64::MAX,
+        }
+    }
+
+    /// Whether `sender` may redact an event sent by `original_sender`: the server's policy for its
+    /// own clients (from v3 the rules accept the redaction event and leave this to the server).
+    pub fn may_redact(&self, sender: &str, original_sender: Option<&str>, rules: &AuthorizationRules) -> bool {
+        if original_sender == Some(sender) {
+            return true;
+        }
+        UserId::parse(sender).is_ok_and(|u| self.power_levels(rules).user_can_redact_event_of_other(&u))
+    }
+
+    /// The auth events of a new event: ruma's selection for the version, from the current state.
+    pub fn auth_events_for(&self, draft: &EventDraft, sender: &str, rules: &AuthorizationRules) -> Result<Vec<String>> {
+        let sender = UserId::parse(sender).map_err(|e| Error::invalid_param(format!("sender: {e}")))?;
+        let content = serde_json::value::to_raw_value(&draft.content).map_err(|e| Error::bad_json(e.to_string()))?;
+        let kind = TimelineEventType::from(draft.kind.as_str());
+        let types =
+            ruma::state_res::auth_types_for_event(&kind, &sender, draft.state_key.as_deref(), &content, rules).map_err(Error::bad_json)?;
+        Ok(types.iter().filter_map(|(t, sk)| self.get(&t.to_string(), sk)).map(|p| p.event_id.clone()).collect())
+    }
+
+    /// What a client is told before the rules run: a member event needs a user ID as state key
+    /// (400 `M_INVALID_PARAM`, as Synapse) and a known membership (400 `M_BAD_JSON`); kicking
+    /// someone who is not in the room is refused although the rules would record it.
+    pub fn refuse_malformed(&self, draft: &EventDraft, sender: &str) -> Result<()> {
+        if draft.kind != "m.room.member" {
+            return Ok(());
+        }
         let target = draft.state_key.as_deref().ok_or_else(|| Error::bad_json("Member events need a state_key"))?;
-        // Synapse parses the target as a user ID first: 400 M_INVALID_PARAM.
-        if ruma::UserId::parse(target).is_err() {
+        if UserId::parse(target).is_err() {
             return Err(Error::invalid_param(format!("Member state key is not a user ID: {target}")));
         }
         let membership =
             draft.content.get("membership").and_then(Value::as_str).ok_or_else(|| Error::bad_json("Member events need a membership"))?;
-        let current = self.membership(target);
-        let sender_membership = self.membership(sender);
-        match membership {
-            "join" => {
-                if sender != target {
-                    return Err(Error::forbidden("You can only join as yourself"));
-                }
-                // The creator's own join straight after the create event.
-                if self.state.len() == 1 && self.creator() == Some(sender) {
-                    return Ok(());
-                }
-                match current {
-                    "ban" => Err(Error::forbidden("You are banned from this room")),
-                    "join" | "invite" => Ok(()),
-                    _ if self.join_rule() == "public" => Ok(()),
-                    _ => Err(Error::forbidden("You are not invited to this room")),
-                }
-            }
-            "invite" => {
-                if sender_membership != "join" {
-                    return Err(Error::forbidden("You are not in the room"));
-                }
-                match current {
-                    "ban" => return Err(Error::forbidden(format!("{target} is banned from the room"))),
-                    "join" => return Err(Error::forbidden(format!("{target} is already in the room"))),
-                    _ => {}
-                }
-                if self.user_level(sender) < self.action_level("invite") {
-                    return Err(Error::forbidden("You do not have permission to invite"));
-                }
-                Ok(())
-            }
-            "leave" => {
-                if sender == target {
-                    return if matches!(current, "join" | "invite" | "knock") {
-                        Ok(())
-                    } else {
-                        Err(Error::forbidden("You are not in the room"))
-                    };
-                }
-                if sender_membership != "join" {
-                    return Err(Error::forbidden("You are not in the room"));
-                }
-                let sl = self.user_level(sender);
-                if current == "ban" && sl < self.action_level("ban") {
-                    return Err(Error::forbidden("You do not have permission to unban"));
-                }
-                if current != "ban" && (sl < self.action_level("kick") || sl <= self.user_level(target)) {
-                    return Err(Error::forbidden("You do not have permission to kick this user"));
-                }
-                if current == "leave" {
+        match MembershipState::from(membership) {
+            MembershipState::Leave => {
+                if target != sender && self.membership(target) == MembershipState::Leave {
                     return Err(Error::forbidden(format!("{target} is not in the room")));
                 }
-                Ok(())
             }
-            "ban" => {
-                if sender_membership != "join" {
-                    return Err(Error::forbidden("You are not in the room"));
-                }
-                let sl = self.user_level(sender);
-                if sl < self.action_level("ban") || sl <= self.user_level(target) {
-                    return Err(Error::forbidden("You do not have permission to ban this user"));
-                }
-                Ok(())
-            }
-            "knock" => Err(Error::forbidden("Knocking is not supported")),
-            other => Err(Error::bad_json(format!("Unknown membership {other}"))),
-        }
-    }
-
-    /// The room version's rules, from the create event (an unknown version gets the strictest).
-    fn rules(&self) -> ruma::room_version_rules::RoomVersionRules {
-        let version = self.get("m.room.create", "").and_then(|c| c.content.get("room_version")).and_then(Value::as_str);
-        super::rules_for(version.unwrap_or_default())
-    }
-
-    /// The shape the authorization rules require of power levels: an object whose levels are
-    /// integers (from v10 on; before, strings holding integers too) and whose `users` keys are
-    /// user IDs. Refused as Synapse refuses a malformed local event: 400 `M_BAD_JSON`.
-    fn validate_power_levels(&self, content: &Value) -> Result<()> {
-        let integers_only = self.rules().authorization.integer_power_levels;
-        let level = |field: &str, v: &Value| -> Result<()> {
-            let ok = match v {
-                Value::Number(n) => n.is_i64(),
-                Value::String(s) => !integers_only && s.trim().parse::<i64>().is_ok(),
-                _ => false,
-            };
-            if ok { Ok(()) } else { Err(Error::bad_json(format!("Power level {field} must be an integer"))) }
-        };
-        let Some(obj) = content.as_object() else { return Err(Error::bad_json("Power levels must be an object")) };
-        for field in ["ban", "kick", "redact", "invite", "state_default", "events_default", "users_default"] {
-            if let Some(v) = obj.get(field) {
-                level(field, v)?;
-            }
-        }
-        for map in ["events", "users", "notifications"] {
-            let Some(m) = obj.get(map) else { continue };
-            let m = m.as_object().ok_or_else(|| Error::bad_json(format!("Power levels {map} must be an object")))?;
-            for (k, v) in m {
-                level(&format!("{map}.{k}"), v)?;
-                if map == "users" && ruma::UserId::parse(k.as_str()).is_err() {
-                    return Err(Error::bad_json(format!("Power levels users key {k} is not a user ID")));
-                }
-            }
+            MembershipState::Join | MembershipState::Invite | MembershipState::Ban | MembershipState::Knock => {}
+            _ => return Err(Error::bad_json(format!("Unknown membership {membership}"))),
         }
         Ok(())
     }
 
-    fn authorize_power_levels(&self, new: &Value, sender: &str, sender_level: i64) -> Result<()> {
-        let Some(old) = self.power_levels() else { return Ok(()) };
-        let empty = serde_json::Map::new();
-        for field in ["ban", "kick", "redact", "invite", "state_default", "events_default", "users_default"] {
-            let (o, n) = (int(old.get(field)), int(new.get(field)));
-            if o != n && (o.unwrap_or(0) > sender_level || n.unwrap_or(0) > sender_level) {
-                return Err(Error::forbidden(format!("You cannot change {field} beyond your own level")));
-            }
+    /// Checks a built event with ruma's authorization rules for the room version, against the
+    /// auth events it names and the current state. A malformed power levels event is 400
+    /// `M_BAD_JSON` (as Synapse refuses it), any other refusal 403 `M_FORBIDDEN`.
+    pub fn check(&self, event: &AuthEvent, rules: &AuthorizationRules) -> Result<()> {
+        use ruma::state_res::Event;
+        if event.kind == TimelineEventType::RoomCreate && !self.state.is_empty() {
+            return Err(Error::forbidden("The room already exists"));
         }
-        for map in ["events", "users"] {
-            let om = old.get(map).and_then(Value::as_object).unwrap_or(&empty);
-            let nm = new.get(map).and_then(Value::as_object).unwrap_or(&empty);
-            for key in om.keys().chain(nm.keys()) {
-                let (o, n) = (int(om.get(key)), int(nm.get(key)));
-                if o == n {
-                    continue;
-                }
-                if o.unwrap_or(0) > sender_level || n.unwrap_or(0) > sender_level {
-                    return Err(Error::forbidden(format!("You cannot change the level of {key} beyond your own")));
-                }
-                if map == "users" && key != sender && o.unwrap_or(0) >= sender_level && o.is_some() {
-                    return Err(Error::forbidden(format!("You cannot change the level of {key}, who is as powerful as you")));
-                }
-            }
+        if event.kind == TimelineEventType::RoomPowerLevels {
+            validate_power_levels(event, rules)?;
         }
-        Ok(())
-    }
-
-    /// Whether `sender` may redact an event sent by `original_sender`.
-    pub fn may_redact(&self, sender: &str, original_sender: Option<&str>) -> bool {
-        original_sender == Some(sender) || self.user_level(sender) >= self.action_level("redact")
+        let by_id = |id: &EventId| self.views.get(id.as_str()).cloned();
+        ruma::state_res::check_state_independent_auth_rules(rules, event, by_id)
+            .map_err(|e| Error::forbidden(format!("Refused by the room's rules: {e}")))?;
+        let by_key = |kind: &StateEventType, key: &str| self.view(&kind.to_string(), key);
+        ruma::state_res::check_state_dependent_auth_rules(rules, event, by_key).map_err(|e| {
+            log::debug!("refused {} from {}: {e}", event.event_type(), event.sender());
+            Error::forbidden(format!("Refused by the room's rules: {e}"))
+        })
     }
 }
+
+/// The shape the rules require of power levels (integers from v10, integer strings before;
+/// `users` keyed by user IDs), read by ruma's own power levels helper.
+fn validate_power_levels(event: &AuthEvent, rules: &AuthorizationRules) -> Result<()> {
+    let pl = RoomPowerLevelsEvent::new(event);
+    let bad = |e: String| Error::bad_json(format!("Invalid power levels: {e}"));
+    use RoomPowerLevelsIntField::*;
+    for field in [UsersDefault, EventsDefault, StateDefault, Ban, Redact, Kick, Invite] {
+        pl.get_as_int(field, rules).map_err(bad)?;
+    }
+    pl.events(rules).map_err(bad)?;
+    pl.notifications(rules).map_err(bad)?;
+    pl.users(rules).map_err(bad)?;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

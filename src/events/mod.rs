@@ -8,8 +8,9 @@ pub mod visibility;
 use crate::error::{Error, Result};
 use ruma::CanonicalJsonObject;
 use ruma::canonical_json::{CanonicalJsonValue, redact_content_in_place};
-use ruma::room_version_rules::RoomVersionRules;
+use ruma::room_version_rules::{EventIdFormatVersion, EventsReferenceFormatVersion, RoomIdFormatVersion, RoomVersionRules};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 pub const DEFAULT_ROOM_VERSION: &str = "10";
 
@@ -39,17 +40,20 @@ pub fn json_depth(v: &Value) -> usize {
     }
     max
 }
-pub const SUPPORTED_ROOM_VERSIONS: &[&str] = &["6", "7", "8", "9", "10", "11"];
+/// Every stable room version: ruma carries the rules of each.
+pub const SUPPORTED_ROOM_VERSIONS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
 
-pub fn rules_for(version: &str) -> RoomVersionRules {
-    match version {
-        "6" => RoomVersionRules::V6,
-        "7" => RoomVersionRules::V7,
-        "8" => RoomVersionRules::V8,
-        "9" => RoomVersionRules::V9,
-        "11" => RoomVersionRules::V11,
-        _ => RoomVersionRules::V10,
+/// The rules of a supported room version, `None` for any other.
+pub fn supported_rules(version: &str) -> Option<RoomVersionRules> {
+    if !SUPPORTED_ROOM_VERSIONS.contains(&version) {
+        return None;
     }
+    ruma::RoomVersionId::try_from(version).ok().and_then(|v| v.rules())
+}
+
+/// The rules of a stored room's version; a version this server never creates gets v10's.
+pub fn rules_for(version: &str) -> RoomVersionRules {
+    supported_rules(version).unwrap_or(RoomVersionRules::V10)
 }
 
 /// One event as stored: the fields the server reads often, and the full signed JSON.
@@ -89,29 +93,72 @@ impl EventDraft {
 
 /// The pieces of room context an event is built against.
 pub struct BuildContext<'a> {
+    /// Ignored for a create event whose room ID is derived from it (v12 on).
     pub room_id: &'a str,
     pub sender: &'a str,
     pub prev_events: Vec<String>,
     pub auth_events: Vec<String>,
+    /// Reference hashes of the events named above, for the versions whose PDUs carry them
+    /// next to each ID (v1, v2); an unknown one is left out.
+    pub reference_hashes: &'a HashMap<String, String>,
     pub depth: i64,
     pub rules: &'a RoomVersionRules,
     pub keys: &'a signing_key::ServerKeys,
     pub max_bytes: usize,
 }
 
-/// Builds, hashes and signs a PDU and derives its event ID from the reference hash.
-pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<(Pdu, String)> {
+/// A built event: the PDU, its signed JSON as stored, and its reference hash.
+pub struct Built {
+    pub pdu: Pdu,
+    pub json: String,
+    pub reference_hash: String,
+}
+
+/// Whether `kind` is a create event that names no room: its reference hash is the room ID.
+pub fn derives_room_id(kind: &str, rules: &RoomVersionRules) -> bool {
+    kind == "m.room.create" && rules.room_id_format == RoomIdFormatVersion::V2
+}
+
+/// `prev_events` / `auth_events` in the room version's format.
+fn event_references(ids: &[String], ctx: &BuildContext<'_>) -> Value {
+    match ctx.rules.events_reference_format {
+        EventsReferenceFormatVersion::V1 => Value::Array(
+            ids.iter()
+                .map(|id| {
+                    let mut hashes = serde_json::Map::new();
+                    if let Some(h) = ctx.reference_hashes.get(id) {
+                        hashes.insert("sha256".into(), json!(h));
+                    }
+                    json!([id, hashes])
+                })
+                .collect(),
+        ),
+        _ => json!(ids),
+    }
+}
+
+/// Builds, hashes and signs a PDU in the room version's format; its event ID is the reference
+/// hash (v3 on) or a random ID carried inside the PDU (v1, v2).
+pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<Built> {
     let ts = crate::ids::now_ms();
+    let derived_room = derives_room_id(&draft.kind, ctx.rules);
     let mut obj = json!({
-        "auth_events": ctx.auth_events,
-        "prev_events": ctx.prev_events,
+        "auth_events": event_references(&ctx.auth_events, ctx),
+        "prev_events": event_references(&ctx.prev_events, ctx),
         "content": draft.content,
         "depth": ctx.depth,
         "origin_server_ts": ts,
-        "room_id": ctx.room_id,
         "sender": ctx.sender,
         "type": draft.kind,
     });
+    if !derived_room {
+        obj["room_id"] = json!(ctx.room_id);
+    }
+    let inner_event_id = (ctx.rules.event_id_format == EventIdFormatVersion::V1)
+        .then(|| format!("${}:{}", crate::ids::random_alnum(18), ctx.keys.server_name));
+    if let Some(id) = &inner_event_id {
+        obj["event_id"] = json!(id);
+    }
     if let Some(sk) = &draft.state_key {
         obj["state_key"] = json!(sk);
     }
@@ -144,8 +191,14 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<(Pdu, String)
             other => Error::bad_json(format!("Cannot hash event: {other}")),
         }
     })?;
-    let hash = ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| Error::bad_json(format!("Cannot hash event: {e}")))?;
-    let event_id = format!("${hash}");
+    let reference_hash =
+        ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| Error::bad_json(format!("Cannot hash event: {e}")))?;
+    let event_id = inner_event_id.unwrap_or_else(|| format!("${reference_hash}"));
+    let room_id = if derived_room {
+        ruma::RoomId::new_v2(&reference_hash).map_err(|e| Error::internal(format!("room ID from {reference_hash}: {e}")))?.to_string()
+    } else {
+        ctx.room_id.to_owned()
+    };
     let json_text = serde_json::to_string(&canonical).map_err(|e| Error::internal(e.to_string()))?;
     if json_text.len() > ctx.max_bytes {
         return Err(Error::too_large("Event is larger than the configured limit"));
@@ -157,7 +210,7 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<(Pdu, String)
     }
     let pdu = Pdu {
         event_id,
-        room_id: ctx.room_id.into(),
+        room_id,
         sender: ctx.sender.into(),
         kind: draft.kind.clone(),
         state_key: draft.state_key.clone(),
@@ -168,7 +221,7 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<(Pdu, String)
         stream_ordering: 0,
         redacted_because: None,
     };
-    Ok((pdu, json_text))
+    Ok(Built { pdu, json: json_text, reference_hash })
 }
 
 impl Pdu {
@@ -176,11 +229,18 @@ impl Pdu {
     pub fn from_stored(event_id: &str, stream_ordering: i64, json_text: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(json_text).map_err(|e| Error::internal(format!("stored event {event_id}: {e}")))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let kind = s("type").unwrap_or_default();
+        // A create event that names no room is the room's ID (v12 on): `!` and its hash.
+        let room_id = match s("room_id") {
+            Some(r) => r,
+            None if kind == "m.room.create" => format!("!{}", event_id.trim_start_matches('$')),
+            None => String::new(),
+        };
         Ok(Pdu {
             event_id: event_id.into(),
-            room_id: s("room_id").unwrap_or_default(),
+            room_id,
             sender: s("sender").unwrap_or_default(),
-            kind: s("type").unwrap_or_default(),
+            kind,
             state_key: s("state_key"),
             content: v.get("content").cloned().unwrap_or_else(|| json!({})),
             origin_server_ts: v.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(0),

@@ -31,10 +31,11 @@ pub enum Visibility {
 
 impl Visibility {
     pub fn parse(s: Option<&str>) -> Self {
-        match s {
-            Some("world_readable") => Self::WorldReadable,
-            Some("invited") => Self::Invited,
-            Some("joined") => Self::Joined,
+        use ruma::events::room::history_visibility::HistoryVisibility;
+        match s.map(HistoryVisibility::from) {
+            Some(HistoryVisibility::WorldReadable) => Self::WorldReadable,
+            Some(HistoryVisibility::Invited) => Self::Invited,
+            Some(HistoryVisibility::Joined) => Self::Joined,
             _ => Self::Shared,
         }
     }
@@ -52,11 +53,12 @@ pub enum Membership {
 
 impl Membership {
     pub fn parse(s: Option<&str>) -> Self {
-        match s {
-            Some("join") => Self::Join,
-            Some("invite") => Self::Invite,
-            Some("knock") => Self::Knock,
-            Some("ban") => Self::Ban,
+        use ruma::events::room::member::MembershipState;
+        match s.map(MembershipState::from) {
+            Some(MembershipState::Join) => Self::Join,
+            Some(MembershipState::Invite) => Self::Invite,
+            Some(MembershipState::Knock) => Self::Knock,
+            Some(MembershipState::Ban) => Self::Ban,
             _ => Self::Leave,
         }
     }

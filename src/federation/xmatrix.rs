@@ -3,10 +3,13 @@
 
 use crate::error::{Error, Result};
 use crate::events::signing_key::ServerKeys;
+use ruma::api::federation::authentication::XMatrix as RumaXMatrix;
+use ruma::serde::Base64;
 use ruma::signatures::KeyPair;
+use ruma::{ServerName, ServerSigningKeyId};
 use serde_json::{Value, json};
 
-/// The parsed header parameters.
+/// The parsed header parameters, as the federation client reads them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XMatrix {
     pub origin: String,
@@ -30,57 +33,23 @@ pub fn signing_bytes(method: &str, uri: &str, origin: &str, destination: &str, c
 pub fn authorization(keys: &ServerKeys, method: &str, uri: &str, destination: &str, content: Option<&Value>) -> Result<String> {
     let bytes = signing_bytes(method, uri, &keys.server_name, destination, content)?;
     let sig = keys.keypair.sign(bytes.as_bytes());
-    Ok(format!("X-Matrix origin=\"{}\",destination=\"{}\",key=\"{}\",sig=\"{}\"", keys.server_name, destination, sig.id(), sig.base64()))
+    let origin = ServerName::parse(&keys.server_name).map_err(|e| Error::internal_from(format!("origin {}", keys.server_name), e))?;
+    let destination = ServerName::parse(destination).map_err(|e| Error::internal_from(format!("destination {destination}"), e))?;
+    let key = ServerSigningKeyId::parse(sig.id()).map_err(|e| Error::internal_from(format!("key {}", sig.id()), e))?;
+    Ok(RumaXMatrix::new(origin, destination, key, Base64::new(sig.as_bytes().to_vec())).to_string())
 }
 
-/// Parses `X-Matrix origin=...,destination=...,key="...",sig="..."`; values may be quoted
-/// (with backslash escapes) or bare tokens, and parameter names are case-insensitive.
+/// Parses an `Authorization` header of the `X-Matrix` scheme with ruma's parser: values quoted
+/// (with backslash escapes) or bare, parameter names case-insensitive, the origin and
+/// destination server names, the key a signing key ID and the signature base64.
 pub fn parse(header: &str) -> Option<XMatrix> {
-    let (scheme, rest) = header.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("X-Matrix") {
-        return None;
-    }
-    let (mut origin, mut destination, mut key, mut sig) = (None, None, None, None);
-    let mut chars = rest.chars().peekable();
-    loop {
-        while matches!(chars.peek(), Some(c) if c.is_whitespace() || *c == ',') {
-            chars.next();
-        }
-        if chars.peek().is_none() {
-            break;
-        }
-        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
-        let value = if chars.peek() == Some(&'"') {
-            chars.next();
-            let mut v = String::new();
-            loop {
-                match chars.next()? {
-                    '\\' => v.push(chars.next()?),
-                    '"' => break,
-                    c => v.push(c),
-                }
-            }
-            v
-        } else {
-            let mut v = String::new();
-            while let Some(c) = chars.peek().copied() {
-                if c == ',' {
-                    break;
-                }
-                v.push(c);
-                chars.next();
-            }
-            v.trim().to_owned()
-        };
-        match name.trim().to_ascii_lowercase().as_str() {
-            "origin" => origin = Some(value),
-            "destination" => destination = Some(value),
-            "key" => key = Some(value),
-            "sig" => sig = Some(value),
-            _ => {}
-        }
-    }
-    Some(XMatrix { origin: origin?, destination, key: key?, sig: sig? })
+    let x = RumaXMatrix::parse(header).map_err(|e| log::debug!("X-Matrix header refused: {e}")).ok()?;
+    Some(XMatrix {
+        origin: x.origin.to_string(),
+        destination: x.destination.map(|d| d.to_string()),
+        key: x.key.to_string(),
+        sig: x.sig.encode(),
+    })
 }
 
 #[cfg(test)]
@@ -89,13 +58,26 @@ mod tests {
 
     #[test]
     fn parses_quoted_and_bare_values() {
-        let h = r#"X-Matrix origin="a.example:8448",destination=b.example,Key="ed25519:k1",sig="c2ln\"x""#;
+        let h = r#"X-Matrix origin="a.example:8448",destination=b.example,Key="ed25519:k1",sig="c2l\nbmF0dXJl""#;
         let x = parse(h).expect("parses");
         assert_eq!(x.origin, "a.example:8448");
         assert_eq!(x.destination.as_deref(), Some("b.example"));
         assert_eq!(x.key, "ed25519:k1");
-        assert_eq!(x.sig, "c2ln\"x");
+        assert_eq!(x.sig, "c2lnbmF0dXJl");
         assert!(parse("Bearer abc").is_none());
-        assert!(parse(r#"X-Matrix origin="a",key="k""#).is_none(), "sig is required");
+        assert!(parse(r#"X-Matrix origin="a",key="ed25519:k""#).is_none(), "sig is required");
+        assert!(parse(r#"X-Matrix origin="a",key="ed25519:k",sig="not base64!""#).is_none(), "sig is base64");
+        assert!(parse(r#"X-Matrix origin="not a server",key="ed25519:k",sig="c2ln""#).is_none(), "origin is a server name");
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        let der = ruma::signatures::Ed25519KeyPair::generate();
+        let keypair = ruma::signatures::Ed25519KeyPair::from_der(&der, "a_k1".into()).expect("key");
+        let keys = ServerKeys { server_name: "a.example".into(), keypair };
+        let header = authorization(&keys, "GET", "/_matrix/federation/v1/version", "b.example:8448", None).expect("signs");
+        let x = parse(&header).expect("parses");
+        assert_eq!((x.origin.as_str(), x.destination.as_deref(), x.key.as_str()), ("a.example", Some("b.example:8448"), "ed25519:a_k1"));
+        assert!(crate::ids::decode_base64(&x.sig).is_some_and(|s| s.len() == 64), "{header}");
     }
 }

@@ -18,6 +18,7 @@ pub mod presence;
 pub mod profile;
 pub mod pushers;
 pub mod receipts;
+pub mod room_creation;
 pub mod room_directory;
 pub mod room_events;
 pub mod search;

@@ -1,14 +1,14 @@
 //! Server notices: messages from the system user into a private room with the target, and the
 //! rule that such a room cannot be left.
 
+use super::room_creation::{NewRoom, Preset};
 use crate::Services;
 use crate::actors::notifier::AccountDataChanged;
-use crate::actors::room::{CreateRoom, SendEvent};
+use crate::actors::room::SendEvent;
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
-use crate::events::{DEFAULT_ROOM_VERSION, EventDraft};
+use crate::events::EventDraft;
 use crate::store::events::TxnKey;
-use crate::store::rooms::RoomRow;
 use ruma::UserId;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -105,33 +105,13 @@ async fn find_room(svc: &Services, system: &str, target: &UserId) -> Result<Opti
 }
 
 async fn create_room(svc: &Arc<Services>, system: &str, target: &str) -> Result<String> {
-    let room_id = crate::ids::new_room_id(svc.server_name());
-    let cfg = &svc.config.server_notices;
-    let draft = |k: &str, sk: &str, c: Value| (system.to_owned(), EventDraft::state(k, sk, c));
-    let events = vec![
-        draft("m.room.create", "", json!({"room_version": DEFAULT_ROOM_VERSION, "creator": system})),
-        draft("m.room.member", system, json!({"membership": "join", "displayname": cfg.system_mxid_display_name})),
-        draft(
-            "m.room.power_levels",
-            "",
-            json!({
-                "users": {system: 100}, "users_default": -10, "events_default": 0, "state_default": 50,
-                "ban": 50, "kick": 50, "redact": 50, "invite": 0, "events": {}
-            }),
-        ),
-        draft("m.room.join_rules", "", json!({"join_rule": "invite"})),
-        draft("m.room.history_visibility", "", json!({"history_visibility": "shared"})),
-        draft("m.room.name", "", json!({"name": cfg.room_name})),
-        draft("m.room.member", target, json!({"membership": "invite"})),
-    ];
-    let row = RoomRow {
-        room_id: room_id.to_string(),
-        room_version: DEFAULT_ROOM_VERSION.into(),
-        creator: system.to_owned(),
-        is_public: false,
-        created_ts: crate::ids::now_ms(),
-    };
-    svc.directory.new_room(svc, room_id.as_str()).send(CreateRoom { row, events }).await??;
+    let mut room = NewRoom::new(crate::ids::parse_user_id(system)?);
+    room.preset = Some(Preset::PrivateChat);
+    room.name = Some(svc.config.server_notices.room_name.clone());
+    room.invites = vec![crate::ids::parse_user_id(target)?];
+    // Users cannot send into a notices room: they are below the default level for messages.
+    room.power_level_override.insert("users_default".into(), json!(-10));
+    let room_id = super::room_creation::create_room(svc, room).await?;
     let (t, r) = (target.to_owned(), room_id.to_string());
     let tags = json!({"tags": {"m.server_notice": {"order": 0.5}}}).to_string();
     let id = svc.db.run(move |c| crate::store::account_data::set(c, &t, &r, "m.tag", &tags)).await?;
