@@ -104,9 +104,12 @@ fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
     })
 }
 
+/// Account data events by room.
+type RoomAccountData = HashMap<String, Vec<Value>>;
+
 /// Account data changed after `after`: the global events and, per room, the room events.
-fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) -> Result<(Vec<Value>, HashMap<String, Vec<Value>>)> {
-    let mut room_ad: HashMap<String, Vec<Value>> = HashMap::new();
+fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
+    let mut room_ad = RoomAccountData::new();
     let mut global_ad = Vec::new();
     for (room, kind, content) in account_data::changed_since(c, user, after)? {
         let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
