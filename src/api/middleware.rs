@@ -37,7 +37,7 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
     }
     let started = std::time::Instant::now();
     let line = log::log_enabled!(target: "ensemble::http", log::Level::Debug)
-        .then(|| format!("{} {} {}", crate::auth::rate_limit::client_ip(req.request()), req.method(), req.path()));
+        .then(|| format!("{} {} {}", crate::api::extractors::client_ip(req.request()), req.method(), req.path()));
     // Handlers' and extractors' errors arrive here already turned into responses.
     let res = next.call(req).await?.map_into_boxed_body();
     if let Some(line) = line {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod extractors;
 pub mod federation;
 pub mod middleware;
 pub mod reply;

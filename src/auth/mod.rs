@@ -1,4 +1,4 @@
-//! Who is asking: access tokens, the `Requester` and `Admin` extractors, passwords, UIA, rate limits.
+//! Who is asking and how much they may do: sessions and tokens, passwords, UIA, rate limits.
 
 pub mod client_ips;
 pub mod expiring;
@@ -7,5 +7,3 @@ pub mod rate_limit;
 pub mod shared_secret;
 pub mod tokens;
 pub mod uia;
-
-pub use tokens::{Admin, Requester};

@@ -13,19 +13,6 @@ use std::time::Instant;
 
 const MAX_KEYS: usize = 50_000;
 
-/// The address a request came from: the TCP peer, or with `x_forwarded` the first address of
-/// `X-Forwarded-For` (what the reverse proxy was told by the client's side).
-pub fn client_ip(req: &actix_web::HttpRequest) -> String {
-    let forwarded = req.app_data::<actix_web::web::Data<crate::Services>>().is_some_and(|s| s.config.x_forwarded);
-    if forwarded
-        && let Some(first) = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next())
-        && let Ok(ip) = first.trim().parse::<std::net::IpAddr>()
-    {
-        return ip.to_string();
-    }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
-}
-
 /// 429 `M_LIMIT_EXCEEDED` telling the client when to try again.
 pub fn limit_exceeded(retry_after_ms: u64, message: &str) -> Error {
     let mut extra = serde_json::Map::new();

@@ -1,17 +1,11 @@
-//! Access tokens and the extractors that turn a request into a requester.
+//! Access tokens: the authenticated session and the cache of sessions by token digest.
 //!
 //! Tokens are 256-bit random strings; the store keeps only their SHA-256, so lookups compare
 //! digests of attacker input rather than secrets, and a leaked database leaks no live token.
 
-use crate::Services;
-use crate::error::{Error, Result};
-use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest, web};
 use ruma::OwnedUserId;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -57,10 +51,10 @@ pub fn hash_token(token: &str) -> String {
 }
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<Session> {
+    pub fn get(&self, hash: &str) -> Option<Session> {
         self.map.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
     }
-    fn put(&self, s: Session) {
+    pub fn put(&self, s: Session) {
         let cap = self.cap.load(Ordering::Relaxed).max(1);
         let mut m = self.map.write().unwrap_or_else(|p| p.into_inner());
         if m.len() >= cap && !m.contains_key(&s.token_hash) {
@@ -98,113 +92,5 @@ impl TokenCache {
     /// Changes the cap (tests use a small one to reach it quickly).
     pub fn set_capacity(&self, cap: usize) {
         self.cap.store(cap.max(1), Ordering::Relaxed);
-    }
-}
-
-fn token_from(req: &HttpRequest) -> Option<String> {
-    if let Some(h) = req.headers().get(actix_web::http::header::AUTHORIZATION) {
-        let v = h.to_str().ok()?;
-        return v.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
-    }
-    web::Query::<HashMap<String, String>>::from_query(req.query_string()).ok().and_then(|q| q.get("access_token").cloned())
-}
-
-pub async fn authenticate(svc: &std::sync::Arc<Services>, req: &HttpRequest) -> Result<Session> {
-    let token = token_from(req).ok_or_else(Error::missing_token)?;
-    let hash = hash_token(&token);
-    let session = match svc.tokens.get(&hash) {
-        Some(s) => s,
-        None => {
-            let found = crate::service::accounts::session_rows(svc, &hash).await?;
-            let Some((t, u)) = found else { return Err(Error::unknown_token()) };
-            if u.deactivated {
-                return Err(Error::unknown_token());
-            }
-            if u.locked {
-                let mut extra = serde_json::Map::new();
-                extra.insert("soft_logout".into(), serde_json::json!(true));
-                return Err(Error::user_locked().with_extra(extra));
-            }
-            let user_id = crate::ids::parse_user_id(&t.user_id).map_err(|_| Error::unknown_token())?;
-            let s = Session {
-                user_id,
-                device_id: t.device_id,
-                token_hash: hash,
-                is_admin: u.admin,
-                valid_until_ms: t.valid_until_ms,
-                puppeted_by: t.puppeted_by,
-                shadow_banned: u.shadow_banned,
-            };
-            svc.tokens.put(s.clone());
-            s
-        }
-    };
-    let now = crate::ids::now_ms();
-    if session.valid_until_ms.is_some_and(|v| v <= now) {
-        return Err(Error::unknown_token());
-    }
-    let ip = crate::auth::rate_limit::client_ip(req);
-    let user_agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let seen = crate::store::client_ips::Seen {
-        user_id: session.user_id.to_string(),
-        device_id: session.device_id.clone().unwrap_or_default(),
-        ip,
-        user_agent,
-    };
-    svc.client_ips.note(seen, now);
-    Ok(session)
-}
-
-fn services(req: &HttpRequest) -> Result<std::sync::Arc<Services>> {
-    req.app_data::<web::Data<Services>>().map(|d| d.clone().into_inner()).ok_or_else(|| Error::internal("Services not configured"))
-}
-
-/// Any authenticated user.
-pub struct Requester(pub Session);
-
-impl std::ops::Deref for Requester {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.0
-    }
-}
-
-impl FromRequest for Requester {
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let svc = services(&req)?;
-            Ok(Requester(authenticate(&svc, &req).await?))
-        })
-    }
-}
-
-/// A server admin. The one place the admin check is made.
-pub struct Admin(pub Session);
-
-impl std::ops::Deref for Admin {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.0
-    }
-}
-
-impl FromRequest for Admin {
-    type Error = Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let svc = services(&req)?;
-            let s = authenticate(&svc, &req).await?;
-            if !s.is_server_admin() {
-                return Err(Error::forbidden("You are not a server admin"));
-            }
-            Ok(Admin(s))
-        })
     }
 }

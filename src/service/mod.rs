@@ -22,6 +22,7 @@ pub mod room_creation;
 pub mod room_directory;
 pub mod room_events;
 pub mod search;
+pub mod sessions;
 pub mod sync;
 pub mod to_device;
 pub mod typing;

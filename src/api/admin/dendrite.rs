@@ -1,7 +1,7 @@
 //! `/_dendrite/admin/...`: evacuate, purge, reset passwords, reindex search, refresh devices.
 
+use crate::api::extractors::Admin;
 use crate::api::{Body, Svc, arc, ok_json};
-use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::ids::{local_user_from_path, parse_room_id, parse_user_id};
 use crate::service::accounts::Acting;

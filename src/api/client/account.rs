@@ -1,8 +1,8 @@
 //! Login, registration, logout, whoami, password change and deactivation.
 
+use crate::api::extractors::Requester;
+use crate::api::extractors::client_ip;
 use crate::api::{Body, Svc, arc, ok_json, parse_query};
-use crate::auth::Requester;
-use crate::auth::rate_limit::client_ip;
 use crate::error::Result;
 use crate::service::accounts::{self, DeviceRequest, Identifier, Login, Registration};
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,7 +1,7 @@
 //! Account data (global and per room), room tags, and sync filters.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::ids::{parse_room_id, parse_user_id};
 use crate::service::account_data;

@@ -1,7 +1,7 @@
 //! `/directory/room/{alias}` and `/rooms/{roomId}/aliases`.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use crate::ids::{parse_alias, parse_room_id};
 use crate::service::aliases;

@@ -1,7 +1,7 @@
 //! The requester's devices: list, rename, delete (with `m.login.password` UIA).
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use crate::service::devices::{self, Device};
 use actix_web::{HttpResponse, web};

@@ -1,8 +1,8 @@
 //! Sending events and reading a room: send, state, redact, event, messages, context, members.
 
+use crate::api::extractors::Requester;
 use crate::api::tokens::{page_token, parse_token};
 use crate::api::{Body, Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::events::filter::TypeFilter;

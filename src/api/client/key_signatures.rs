@@ -1,7 +1,7 @@
 //! `POST /keys/signatures/upload`: signatures on keys, each checked before it is kept.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};

@@ -1,7 +1,7 @@
 //! End-to-end encryption keys: upload, query, claim, cross-signing upload, changes.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::Result;
 use crate::service::keys::{self, CrossSigningUpload, KeyClaim, KeyQuery, KeyUpload};
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,8 +1,8 @@
 //! The media repository: upload (direct, or create then upload), download (authenticated and
 //! legacy), thumbnails, and config: the HTTP side (headers, streaming) of `service::media`.
 
+use crate::api::extractors::Requester;
 use crate::api::{Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::service::media::{self, Download, ThumbnailSize, Upload};
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};

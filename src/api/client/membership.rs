@@ -1,7 +1,7 @@
 //! Membership endpoints: join, leave, invite, kick, ban, unban, forget, joined rooms.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use crate::ids::{parse_alias, parse_room_id, parse_user_id};
 use crate::service::membership::{self, JoinTarget, Moderation};

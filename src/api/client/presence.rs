@@ -1,7 +1,7 @@
 //! Presence: `GET`/`PUT /presence/{userId}/status`.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use crate::service::presence;

@@ -1,7 +1,7 @@
 //! Profiles: displayname and avatar_url.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, arc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use crate::service::profile::{self, Field};

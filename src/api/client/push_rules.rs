@@ -1,7 +1,7 @@
 //! Push rules: the spec's server-default rule set.
 
+use crate::api::extractors::Requester;
 use crate::api::ok_json;
-use crate::auth::Requester;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 

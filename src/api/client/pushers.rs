@@ -1,7 +1,7 @@
 //! Pushers: `GET /pushers` and `POST /pushers/set`.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::service::pushers::{self, NewPusher};
 use actix_web::{HttpResponse, web};

@@ -2,8 +2,8 @@
 //! `POST /rooms/{roomId}/read_markers`. Receipts reach the room's members as `m.receipt` in the
 //! `ephemeral` section of their syncs; `m.fully_read` is room account data of the reader.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::ids::parse_room_id;
 use crate::service::receipts;

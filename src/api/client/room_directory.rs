@@ -1,8 +1,8 @@
 //! The room directory: `/publicRooms` (GET and POST with a search filter) and each room's
 //! `/directory/list/room/{roomId}` visibility.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::ids::parse_room_id;
 use crate::service::room_directory::{self, ListQuery, MAX_LIMIT};

@@ -1,7 +1,7 @@
 //! `POST /createRoom`: the body parsed into the room to create; the service creates it.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{self, parse_user_id};
 use crate::service::room_creation::{self, InitialState, NewRoom, Preset, Visibility};

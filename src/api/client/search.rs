@@ -1,7 +1,7 @@
 //! `POST /search` over `room_events`: the body checked, the search service asked.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::service::search::{self, MAX_LIMIT, MAX_OFFSET, SearchRequest};
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,8 +1,8 @@
 //! `GET /sync`: the query parsed, presence set, the sync service asked, the token added.
 
+use crate::api::extractors::Requester;
 use crate::api::tokens::{parse_since, since_token};
 use crate::api::{Svc, ok_json, parse_query};
-use crate::auth::Requester;
 use crate::error::{Error, Result};
 use crate::service::presence;
 use crate::service::sync::{self, SyncRequest};

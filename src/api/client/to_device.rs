@@ -1,7 +1,7 @@
 //! `PUT /sendToDevice/{eventType}/{txnId}`: messages to other devices.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use crate::service::to_device::{self, Messages, Sender};
 use actix_web::{HttpResponse, web};

@@ -1,7 +1,7 @@
 //! `POST /user_directory/search`.
 
+use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Requester;
 use crate::error::Result;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;

@@ -1,7 +1,7 @@
 //! What a client asks first: the spec versions spoken and this server's capabilities.
 
+use crate::api::extractors::Requester;
 use crate::api::ok_json;
-use crate::auth::Requester;
 use crate::events::{DEFAULT_ROOM_VERSION, SUPPORTED_ROOM_VERSIONS};
 use actix_web::{HttpResponse, web};
 use serde_json::json;

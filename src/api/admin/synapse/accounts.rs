@@ -1,8 +1,8 @@
 //! Synapse's user account admin API: query, create/modify, list, deactivate, reset password,
 //! joined rooms, login as a user, shadow-ban, account data, username availability, version.
 
+use crate::api::extractors::Admin;
 use crate::api::{Body, Svc, arc, ok_json, parse_query};
-use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
 use crate::service::accounts::ListQuery;

@@ -1,7 +1,7 @@
 //! Admin view of a user's devices: list, create, show, rename, delete.
 
+use crate::api::extractors::Admin;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Admin;
 use crate::error::Result;
 use crate::ids::parse_user_id;
 use crate::service::devices::{self, Device};

@@ -1,7 +1,7 @@
 //! A user's media: list (newest first) and delete.
 
+use crate::api::extractors::Admin;
 use crate::api::{Svc, ok_json, parse_query};
-use crate::auth::Admin;
 use crate::error::Result;
 use crate::ids::parse_user_id;
 use crate::service::media;

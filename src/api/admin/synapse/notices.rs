@@ -1,7 +1,7 @@
 //! `/_synapse/admin/v1/send_server_notice`: the HTTP side of server notices.
 
+use crate::api::extractors::Admin;
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::service::notices::{self, Notice};
 use actix_web::{HttpResponse, web};

@@ -1,7 +1,7 @@
 //! Synapse user admin endpoints: whois and the admin flag.
 
+use crate::api::extractors::{Admin, Requester};
 use crate::api::{Body, Svc, ok_json};
-use crate::auth::{Admin, Requester};
 use crate::error::Result;
 use crate::ids::parse_user_id;
 use crate::service::accounts;
