@@ -17,7 +17,6 @@ use actix_web::{FromRequest, HttpRequest};
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -116,10 +115,15 @@ fn nesting_exceeds(text: &[u8], limit: usize) -> bool {
     false
 }
 
+/// `v` as `T`: a missing field is `M_MISSING_PARAM`, a wrong one `M_BAD_JSON`, and the message
+/// names where in the body it is (`filter.limit: invalid type: ...`).
 pub fn from_value<T: DeserializeOwned>(v: Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| {
-        let msg = e.to_string();
-        if msg.starts_with("missing field") { Error::missing_param(msg) } else { Error::bad_json(msg) }
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let missing = inner.starts_with("missing field");
+        let msg = if path == "." { inner } else { format!("{path}: {inner}") };
+        if missing { Error::missing_param(msg) } else { Error::bad_json(msg) }
     })
 }
 
@@ -140,53 +144,6 @@ pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T> {
         let msg = e.to_string();
         if msg.contains("missing field") { Error::missing_param(msg) } else { Error::invalid_param(msg) }
     })
-}
-
-/// Query parameters as a map; a repeated key keeps its last value.
-pub fn query(req: &HttpRequest) -> HashMap<String, String> {
-    web::Query::<Vec<(String, String)>>::from_query(req.query_string()).map(|q| q.into_inner().into_iter().collect()).unwrap_or_default()
-}
-
-pub fn query_i64(q: &HashMap<String, String>, key: &str) -> Result<Option<i64>> {
-    match q.get(key) {
-        None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| Error::invalid_param(format!("{key} must be an integer"))),
-    }
-}
-
-pub fn query_bool(q: &HashMap<String, String>, key: &str) -> Result<Option<bool>> {
-    match q.get(key).map(String::as_str) {
-        None => Ok(None),
-        Some("true") => Ok(Some(true)),
-        Some("false") => Ok(Some(false)),
-        Some(_) => Err(Error::invalid_param(format!("{key} must be true or false"))),
-    }
-}
-
-/// A required string field of a JSON object.
-pub fn str_field<'a>(v: &'a Value, key: &str) -> Result<&'a str> {
-    match v.get(key) {
-        None | Some(Value::Null) => Err(Error::missing_param(format!("Missing {key}"))),
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Error::bad_json(format!("{key} must be a string"))),
-    }
-}
-
-/// An optional string field of a JSON object.
-pub fn opt_str<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(_) => Err(Error::bad_json(format!("{key} must be a string"))),
-    }
-}
-
-pub fn opt_bool(v: &Value, key: &str) -> Result<Option<bool>> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(Error::bad_json(format!("{key} must be a boolean"))),
-    }
 }
 
 pub fn ok_json(v: Value) -> actix_web::HttpResponse {

@@ -361,18 +361,31 @@ async fn typed_bodies_name_missing_fields_and_refuse_wrong_shapes() {
         assert_eq!((r.status, r.body["errcode"].as_str()), (400, Some("M_MISSING_PARAM")), "{method} {path} {body}: {}", r.body);
         assert!(r.body["error"].as_str().unwrap_or_default().contains(field), "{method} {path}: {}", r.body);
     }
-    let wrong: Vec<(&str, String, Value)> = vec![
-        ("POST", format!("{V3}/keys/query"), json!({"device_keys": {bob.user_id.clone(): "all"}})),
-        ("POST", format!("{V3}/keys/claim"), json!({"one_time_keys": {bob.user_id.clone(): {"DEV": 5}}})),
-        ("PUT", format!("{V3}/sendToDevice/m.test/txn-wrong"), json!({"messages": {bob.user_id.clone(): {"*": "not an object"}}})),
-        ("POST", format!("{V3}/user_directory/search"), json!({"search_term": "bob", "limit": -1})),
-        ("POST", format!("{V3}/delete_devices"), json!({"devices": "X1"})),
-        ("POST", format!("{V3}/keys/upload"), json!({"one_time_keys": ["k"]})),
-        ("PUT", format!("{V3}/presence/{}/status", enc(&alice.user_id)), json!({"presence": 5})),
+    let wrong: Vec<(&str, String, Value, &str)> = vec![
+        ("POST", format!("{V3}/keys/query"), json!({"device_keys": {bob.user_id.clone(): "all"}}), "device_keys"),
+        ("POST", format!("{V3}/keys/claim"), json!({"one_time_keys": {bob.user_id.clone(): {"DEV": 5}}}), "one_time_keys"),
+        (
+            "PUT",
+            format!("{V3}/sendToDevice/m.test/txn-wrong"),
+            json!({"messages": {bob.user_id.clone(): {"*": "not an object"}}}),
+            "messages",
+        ),
+        ("POST", format!("{V3}/user_directory/search"), json!({"search_term": "bob", "limit": -1}), "limit"),
+        ("POST", format!("{V3}/delete_devices"), json!({"devices": "X1"}), "devices"),
+        ("POST", format!("{V3}/keys/upload"), json!({"one_time_keys": ["k"]}), "one_time_keys"),
+        ("PUT", format!("{V3}/presence/{}/status", enc(&alice.user_id)), json!({"presence": 5}), "presence"),
+        // A nested field is named by its path in the body.
+        (
+            "POST",
+            format!("{V3}/search"),
+            json!({"search_categories": {"room_events": {"search_term": "x", "filter": {"limit": "ten"}}}}),
+            "search_categories.room_events.filter.limit",
+        ),
     ];
-    for (method, path, body) in wrong {
+    for (method, path, body, field) in wrong {
         let r = s.req(method, &path, Some(t), Some(body.clone())).await;
         assert_eq!((r.status, r.body["errcode"].as_str()), (400, Some("M_BAD_JSON")), "{method} {path} {body}: {}", r.body);
+        assert!(r.body["error"].as_str().unwrap_or_default().contains(field), "{method} {path}: the error names {field}: {}", r.body);
     }
     // A bad user ID inside a body keeps its own errcode.
     s.post(&format!("{V3}/keys/query"), t, json!({"device_keys": {"bob": []}})).await.err(400, "M_INVALID_PARAM");
