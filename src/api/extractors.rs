@@ -53,16 +53,19 @@ impl std::ops::Deref for Requester {
     }
 }
 
+/// The session of the request's token, for the extractors.
+fn session_of(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Session>>>> {
+    let req = req.clone();
+    Box::pin(async move { authenticate(&*services(&req)?, &req).await })
+}
+
 impl FromRequest for Requester {
     type Error = Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let svc = services(&req)?;
-            Ok(Requester(authenticate(&svc, &req).await?))
-        })
+        let session = session_of(req);
+        Box::pin(async move { Ok(Requester(session.await?)) })
     }
 }
 
@@ -81,10 +84,9 @@ impl FromRequest for Admin {
     type Future = Pin<Box<dyn Future<Output = Result<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
+        let session = session_of(req);
         Box::pin(async move {
-            let svc = services(&req)?;
-            let s = authenticate(&svc, &req).await?;
+            let s = session.await?;
             if !s.is_server_admin() {
                 return Err(Error::forbidden("You are not a server admin"));
             }

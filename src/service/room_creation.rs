@@ -137,22 +137,6 @@ async fn claim_alias(svc: &Arc<Services>, local: &str) -> Result<String> {
     Ok(alias)
 }
 
-/// The creator's join content, with their profile.
-async fn creator_join(svc: &Arc<Services>, creator: &str) -> Result<Value> {
-    let id = creator.to_owned();
-    let profile = svc.db.run(move |c| crate::store::users::profile(c, &id)).await?;
-    let mut content = json!({"membership": "join"});
-    if let Some(p) = profile {
-        if let Some(d) = p.displayname {
-            content["displayname"] = json!(d);
-        }
-        if let Some(a) = p.avatar_url {
-            content["avatar_url"] = json!(a);
-        }
-    }
-    Ok(content)
-}
-
 /// Creates the room and returns its ID once its initial events are committed.
 pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoomId> {
     let version = room.version.as_ref().map(RoomVersionId::as_str).unwrap_or(events::DEFAULT_ROOM_VERSION).to_owned();
@@ -194,7 +178,7 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
 
     let mut drafts: Vec<(String, EventDraft)> = Vec::new();
     let mut push = |d: EventDraft| drafts.push((creator.clone(), d));
-    push(EventDraft::state("m.room.member", &creator, creator_join(svc, &creator).await?));
+    push(EventDraft::state("m.room.member", &creator, super::membership::join_content(svc, &creator, "join").await?));
     push(EventDraft::state("m.room.power_levels", "", Value::Object(pl)));
     if let Some(a) = &alias {
         push(EventDraft::state("m.room.canonical_alias", "", json!({"alias": a})));
