@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 const MESSAGES: usize = 10_000;
 
-async fn setup(dir: &std::path::Path) -> (ensemble::Server, String, String) {
+async fn setup(dir: &std::path::Path) -> (ensemble::Server, ruma::OwnedUserId, String) {
     let cfg = ensemble::Config {
         server_name: "bench.local".into(),
         listen: "127.0.0.1:0".into(),
@@ -32,7 +32,7 @@ async fn setup(dir: &std::path::Path) -> (ensemble::Server, String, String) {
         .await
         .expect("json");
     let token = reg["access_token"].as_str().expect("token").to_owned();
-    let user = reg["user_id"].as_str().expect("user").to_owned();
+    let user = ensemble::ids::parse_user_id(reg["user_id"].as_str().expect("user")).expect("user ID");
     let room: serde_json::Value = http
         .post(format!("{base}/_matrix/client/v3/createRoom"))
         .bearer_auth(&token)

@@ -8,6 +8,7 @@ use super::user::UserActor;
 use crate::Services;
 use crate::error::{Error, Result};
 use actix::prelude::*;
+use ruma::UserId;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -97,12 +98,13 @@ impl Directory {
     }
 
     /// The actor of an existing local user; 404 if unknown.
-    pub async fn user(&self, svc: &Arc<Services>, user_id: &str) -> Result<Addr<UserActor>> {
+    pub async fn user(&self, svc: &Arc<Services>, id: &UserId) -> Result<Addr<UserActor>> {
+        let user_id = id.as_str();
         if let Some(a) = Self::lock(&self.users).get(user_id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
-        let id = user_id.to_owned();
-        let exists = svc.db.run(move |c| crate::store::users::exists(c, &id)).await?;
+        let key = user_id.to_owned();
+        let exists = svc.db.run(move |c| crate::store::users::exists(c, &key)).await?;
         if !exists {
             return Err(Error::not_found("Unknown user"));
         }
@@ -110,7 +112,7 @@ impl Directory {
         if let Some(a) = users.get(user_id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
-        let actor = UserActor::new(user_id.to_owned(), svc.clone());
+        let actor = UserActor::new(id.to_owned(), svc.clone());
         let addr = UserActor::start_in_arbiter(self.arbiter(), move |_| actor);
         users.insert(user_id.to_owned(), addr.clone());
         Ok(addr)

@@ -1,6 +1,7 @@
 //! Wakes long-polling `/sync` requests when something they care about is committed.
 
 use actix::prelude::*;
+use ruma::OwnedUserId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -104,7 +105,7 @@ pub struct EventsCommitted {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct AccountDataChanged {
-    pub user: String,
+    pub user: OwnedUserId,
     pub stream_id: i64,
 }
 
@@ -112,7 +113,7 @@ pub struct AccountDataChanged {
 #[derive(Message)]
 #[rtype(result = "oneshot::Receiver<()>")]
 pub struct Wait {
-    pub user: String,
+    pub user: OwnedUserId,
     pub seen: Positions,
 }
 
@@ -157,9 +158,9 @@ impl Handler<EventsCommitted> for Notifier {
 impl Handler<AccountDataChanged> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
-        let e = self.touch(&msg.user);
+        let e = self.touch(msg.user.as_str());
         e.account_data = e.account_data.max(msg.stream_id);
-        self.wake(&msg.user);
+        self.wake(msg.user.as_str());
     }
 }
 
@@ -167,7 +168,7 @@ impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
+        let latest = self.latest.get(msg.user.as_str()).map(|(p, _)| *p).unwrap_or_default();
         let seen = msg.seen;
         if latest.events > seen.events
             || latest.account_data > seen.account_data
@@ -179,7 +180,7 @@ impl Handler<Wait> for Notifier {
         {
             let _ = tx.send(());
         } else {
-            let list = self.waiters.entry(msg.user).or_default();
+            let list = self.waiters.entry(msg.user.to_string()).or_default();
             list.retain(|t| !t.is_closed());
             list.push(tx);
         }
@@ -205,13 +206,13 @@ pub async fn device_list_changed(svc: &crate::Services, user: &str) {
 #[derive(Message)]
 #[rtype(result = "Positions")]
 pub struct Latest {
-    pub user: String,
+    pub user: OwnedUserId,
 }
 
 impl Handler<Latest> for Notifier {
     type Result = MessageResult<Latest>;
     fn handle(&mut self, msg: Latest, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default())
+        MessageResult(self.latest.get(msg.user.as_str()).map(|(p, _)| *p).unwrap_or_default())
     }
 }
 

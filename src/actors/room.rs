@@ -15,6 +15,7 @@ use crate::events::{self, BuildContext, Built, EventDraft};
 use crate::store::events::{NewEvent, TxnKey};
 use crate::store::rooms::RoomRow;
 use actix::prelude::*;
+use ruma::OwnedUserId;
 use ruma::events::room::member::MembershipState;
 use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
 use serde_json::json;
@@ -68,7 +69,7 @@ pub struct RoomActor {
 #[derive(Message, Clone)]
 #[rtype(result = "Result<String>")]
 pub struct SendEvent {
-    pub sender: String,
+    pub sender: OwnedUserId,
     pub draft: EventDraft,
     pub txn: Option<TxnKey>,
     /// When the sender found no stored event for `txn` (before sending), if it looked: the actor
@@ -92,7 +93,7 @@ pub struct CreateRoom {
 #[derive(Message, Clone)]
 #[rtype(result = "Result<MemberInfo>")]
 pub struct GetMember {
-    pub user: String,
+    pub user: OwnedUserId,
 }
 
 #[derive(Debug, Clone)]
@@ -243,7 +244,7 @@ impl RoomActor {
             }
             return;
         }
-        match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
+        match self.accept(msg.sender.as_str(), &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
             Ok(id) => {
                 self.waiters.entry(id).or_default().push(reply);
                 self.flush(ctx);
@@ -559,8 +560,8 @@ impl Handler<GetMember> for RoomActor {
     fn handle(&mut self, msg: GetMember, _: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
         Ok(MemberInfo {
-            membership: self.state.membership(&msg.user).as_str().to_owned(),
-            power: self.state.user_level(&msg.user, &self.rules.authorization),
+            membership: self.state.membership(msg.user.as_str()).as_str().to_owned(),
+            power: self.state.user_level(msg.user.as_str(), &self.rules.authorization),
             room_version: self.version.clone(),
         })
     }
@@ -570,7 +571,7 @@ impl Handler<GetMember> for RoomActor {
 #[derive(Message, Clone)]
 #[rtype(result = "Result<()>")]
 pub struct SetTyping {
-    pub user: String,
+    pub user: OwnedUserId,
     pub typing: bool,
     pub timeout: Duration,
 }
@@ -580,14 +581,14 @@ impl Handler<SetTyping> for RoomActor {
 
     fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
-        if self.state.membership(&msg.user) != MembershipState::Join {
+        if self.state.membership(msg.user.as_str()) != MembershipState::Join {
             return Err(Error::forbidden("You are not joined to this room"));
         }
         self.last_active = Instant::now();
         let changed = if msg.typing {
-            self.typing.insert(msg.user, Instant::now() + msg.timeout).is_none()
+            self.typing.insert(msg.user.to_string(), Instant::now() + msg.timeout).is_none()
         } else {
-            self.typing.remove(&msg.user).is_some()
+            self.typing.remove(msg.user.as_str()).is_some()
         };
         if msg.typing {
             self.schedule_typing_expiry(ctx);

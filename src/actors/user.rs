@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::users::Profile;
 use actix::prelude::*;
+use ruma::{OwnedUserId, UserId};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -45,7 +46,7 @@ impl DeactivatedUsers {
 }
 
 pub struct UserActor {
-    user_id: String,
+    user_id: OwnedUserId,
     svc: Arc<Services>,
     profile: Profile,
     joined: BTreeSet<String>,
@@ -54,9 +55,9 @@ pub struct UserActor {
 }
 
 impl UserActor {
-    pub fn new(user_id: String, svc: Arc<Services>) -> Self {
+    pub fn new(user_id: OwnedUserId, svc: Arc<Services>) -> Self {
         Self {
-            profile: Profile { user_id: user_id.clone(), ..Profile::default() },
+            profile: Profile { user_id: user_id.to_string(), ..Profile::default() },
             user_id,
             svc,
             joined: BTreeSet::new(),
@@ -73,7 +74,7 @@ impl Actor for UserActor {
         let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
         ctx.run_interval(idle / 2, move |act, ctx| {
             if act.last_active.elapsed() >= idle {
-                act.svc.directory.forget_user(&act.user_id, &ctx.address());
+                act.svc.directory.forget_user(act.user_id.as_str(), &ctx.address());
                 ctx.stop();
             }
         });
@@ -81,8 +82,8 @@ impl Actor for UserActor {
         let id = self.user_id.clone();
         let load = async move {
             db.run(move |c| {
-                let profile = crate::store::users::profile(c, &id)?;
-                let rooms = crate::store::memberships::joined_rooms(c, &id)?;
+                let profile = crate::store::users::profile(c, id.as_str())?;
+                let rooms = crate::store::memberships::joined_rooms(c, id.as_str())?;
                 Ok((profile, rooms))
             })
             .await
@@ -97,7 +98,7 @@ impl Actor for UserActor {
             }
             Err(e) => {
                 log::error!("user {}: loading failed: {e}", act.user_id);
-                act.svc.directory.forget_user(&act.user_id, &ctx.address());
+                act.svc.directory.forget_user(act.user_id.as_str(), &ctx.address());
                 ctx.stop();
             }
         }));
@@ -162,7 +163,7 @@ impl Handler<SetProfile> for UserActor {
                 }
                 let msg = SendEvent {
                     sender: user.clone(),
-                    draft: EventDraft::state("m.room.member", &user, content),
+                    draft: EventDraft::state("m.room.member", user.as_str(), content),
                     txn: None,
                     txn_checked_at: None,
                     redacts_sender: None,
@@ -206,19 +207,19 @@ impl Handler<Deactivate> for UserActor {
         let fut = async move {
             // Room actors refuse the account's joins from here on, before its tokens go: a join
             // already past authentication cannot land after the rooms to leave are read.
-            svc.deactivated.insert(&user);
+            svc.deactivated.insert(user.as_str());
             let (u, erase) = (user.clone(), msg.erase);
-            let removed = match svc.db.run(move |c| crate::store::users::deactivate(c, &u, erase)).await {
+            let removed = match svc.db.run(move |c| crate::store::users::deactivate(c, u.as_str(), erase)).await {
                 Ok(r) => r,
                 Err(e) => {
-                    svc.deactivated.remove(&user);
+                    svc.deactivated.remove(user.as_str());
                     return Err(e);
                 }
             };
             svc.tokens.forget(&removed);
-            svc.tokens.forget_user(&user);
+            svc.tokens.forget_user(user.as_str());
             let u = user.clone();
-            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
+            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, u.as_str())).await?;
             leave_rooms(&svc, &user, rooms).await;
             log::info!("deactivated {user} (erase: {erase})");
             Ok::<(), Error>(())
@@ -237,12 +238,12 @@ impl Handler<Deactivate> for UserActor {
 }
 
 /// Sends a self-leave to each room concurrently, continuing past failures.
-pub async fn leave_rooms(svc: &Arc<Services>, user: &str, rooms: Vec<String>) -> EvacuationReport {
+pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<String>) -> EvacuationReport {
     let sends = rooms.into_iter().map(|room| {
         let svc = svc.clone();
         let msg = SendEvent {
             sender: user.to_owned(),
-            draft: EventDraft::state("m.room.member", user, json!({"membership": "leave"})),
+            draft: EventDraft::state("m.room.member", user.as_str(), json!({"membership": "leave"})),
             txn: None,
             txn_checked_at: None,
             redacts_sender: None,
@@ -283,7 +284,7 @@ impl Handler<EvacuateUser> for UserActor {
         let user = self.user_id.clone();
         let fut = async move {
             let u = user.clone();
-            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, &u)).await?;
+            let rooms = svc.db.run(move |c| crate::store::memberships::rooms_to_leave(c, u.as_str())).await?;
             let report = leave_rooms(&svc, &user, rooms).await;
             Ok::<_, Error>(report)
         };

@@ -91,8 +91,9 @@ fn main() {
         let big = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"name": "big"})).await["room_id"].as_str().expect("room").to_owned();
         let t0 = Instant::now();
         let words = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"];
-        let msgs: Vec<(String, EventDraft)> = (0..args.events)
-            .map(|i| (admin.clone(), EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i} {} {}", words[i % 10], words[(i / 10) % 10])}))))
+        let admin_id = ensemble::ids::parse_user_id(&admin).expect("admin ID");
+        let msgs: Vec<_> = (0..args.events)
+            .map(|i| (admin_id.clone(), EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i} {} {}", words[i % 10], words[(i / 10) % 10])}))))
             .collect();
         fixtures::send_all(&svc, &big, msgs).await.expect("messages");
         let gen_secs = t0.elapsed().as_secs_f64();
@@ -115,7 +116,10 @@ fn main() {
             .map(|u| FixtureUser { user_id: ensemble::ids::parse_user_id(u).expect("member ID"), admin: false, creation_ts: None, last_seen_ts: None, displayname: None })
             .collect();
         fixtures::create_users(&svc, members).await.expect("users");
-        let joins: Vec<(String, EventDraft)> = users.iter().map(|u| (u.clone(), EventDraft::state("m.room.member", u, json!({"membership": "join"})))).collect();
+        let joins: Vec<_> = users
+            .iter()
+            .map(|u| (ensemble::ids::parse_user_id(u).expect("member ID"), EventDraft::state("m.room.member", u, json!({"membership": "join"}))))
+            .collect();
         let t2 = Instant::now();
         fixtures::send_all(&svc, &ev_room, joins).await.expect("joins");
         let join_secs = t2.elapsed().as_secs_f64();

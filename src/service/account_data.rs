@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 pub async fn write(svc: &Services, user: &UserId, room: Option<&RoomId>, kind: &str, content: &Value) -> Result<()> {
     let (text, u, r, k) = (content.to_string(), user.to_string(), room_key(room), kind.to_owned());
     let id = svc.db.run(move |c| store::set(c, &u, &r, &k, &text)).await?;
-    svc.notifier.do_send(AccountDataChanged { user: user.to_string(), stream_id: id });
+    svc.notifier.do_send(AccountDataChanged { user: user.to_owned(), stream_id: id });
     Ok(())
 }
 

@@ -334,7 +334,7 @@ pub async fn change_password(
 
 /// Deactivates the account through its actor (tokens revoked, rooms left).
 pub async fn deactivate(svc: &Arc<Services>, user_id: &UserId, erase: bool) -> Result<()> {
-    svc.directory.user(svc, user_id.as_str()).await?.send(Deactivate { erase }).await?
+    svc.directory.user(svc, user_id).await?.send(Deactivate { erase }).await?
 }
 
 /// The requester deactivates their own account, proving their password.
@@ -559,7 +559,7 @@ async fn modify(svc: &Arc<Services>, admin: &Acting<'_>, target: &UserId, user: 
         }
     }
     if ch.displayname.is_some() || ch.avatar_url.is_some() {
-        let actor = svc.directory.user(svc, &id).await?;
+        let actor = svc.directory.user(svc, target).await?;
         let displayname = ch.displayname.map(|d| d.filter(|s| !s.is_empty()));
         actor.send(SetProfile { displayname, avatar_url: ch.avatar_url }).await??;
     }

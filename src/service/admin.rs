@@ -17,7 +17,7 @@ pub async fn evacuate_room(svc: &Arc<Services>, admin: &UserId, room_id: &RoomId
 /// The user leaves every room; answers the rooms left and those that failed.
 pub async fn evacuate_user(svc: &Arc<Services>, admin: &UserId, user_id: &UserId) -> Result<EvacuationReport> {
     log::info!("admin {admin} evacuates user {user_id}");
-    svc.directory.user(svc, user_id.as_str()).await?.send(EvacuateUser).await?
+    svc.directory.user(svc, user_id).await?.send(EvacuateUser).await?
 }
 
 /// Evacuates the room and deletes it with everything in it.

@@ -61,7 +61,7 @@ pub async fn make_admin(svc: &Services, user: &OwnedUserId) -> Result<()> {
 
 /// Sends each (sender, draft) into the room through its actor, up to 20,000 in flight, so the
 /// actor's group commit batches them; fails on the first refused or uncommitted event.
-pub async fn send_all(svc: &Arc<Services>, room: &str, events: Vec<(String, EventDraft)>) -> Result<()> {
+pub async fn send_all(svc: &Arc<Services>, room: &str, events: Vec<(OwnedUserId, EventDraft)>) -> Result<()> {
     let msgs: Vec<SendEvent> = events
         .into_iter()
         .map(|(sender, draft)| SendEvent { sender, draft, txn: None, txn_checked_at: None, redacts_sender: None })

@@ -54,7 +54,9 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
         None => create_room(svc, &system, target.as_str()).await?,
     };
     let draft = EventDraft { kind, state_key, content, redacts: None };
-    let event_id = svc.send_to_room(&room, SendEvent { sender: system, draft, txn, txn_checked_at, redacts_sender: None }).await??;
+    let event_id = svc
+        .send_to_room(&room, SendEvent { sender: crate::ids::parse_user_id(&system)?, draft, txn, txn_checked_at, redacts_sender: None })
+        .await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);
     Ok(event_id)
 }
@@ -115,7 +117,7 @@ async fn create_room(svc: &Arc<Services>, system: &str, target: &str) -> Result<
     let (t, r) = (target.to_owned(), room_id.to_string());
     let tags = json!({"tags": {"m.server_notice": {"order": 0.5}}}).to_string();
     let id = svc.db.run(move |c| crate::store::account_data::set(c, &t, &r, "m.tag", &tags)).await?;
-    svc.notifier.do_send(AccountDataChanged { user: target.to_owned(), stream_id: id });
+    svc.notifier.do_send(AccountDataChanged { user: crate::ids::parse_user_id(target)?, stream_id: id });
     Ok(room_id.to_string())
 }
 

@@ -52,5 +52,5 @@ pub async fn set_field(svc: &Arc<Services>, user: &UserId, field: Field, name: &
         Field::Displayname => SetProfile { displayname: Some(value), avatar_url: None },
         Field::AvatarUrl => SetProfile { displayname: None, avatar_url: Some(value) },
     };
-    svc.directory.user(svc, user.as_str()).await?.send(msg).await?
+    svc.directory.user(svc, user).await?.send(msg).await?
 }

@@ -41,7 +41,7 @@ async fn send(
         return Ok(id);
     }
     svc.rate_limits.message(who)?;
-    let msg = SendEvent { sender: who.user_id.to_string(), draft, txn, txn_checked_at, redacts_sender };
+    let msg = SendEvent { sender: who.user_id.clone(), draft, txn, txn_checked_at, redacts_sender };
     svc.send_to_room(room_id.as_str(), msg).await?
 }
 

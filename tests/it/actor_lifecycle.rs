@@ -25,7 +25,7 @@ fn send_key(user: &User, room: &str, txn: &str) -> TxnKey {
 
 fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<Instant>) -> SendEvent {
     SendEvent {
-        sender: user.user_id.clone(),
+        sender: ensemble::ids::parse_user_id(&user.user_id).expect("user ID"),
         draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body})),
         txn,
         txn_checked_at,
@@ -34,7 +34,11 @@ fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<
 }
 
 async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) -> String {
-    svc.send_to_room(room, GetMember { user: user.to_owned() }).await.expect("room actor").expect("member").membership
+    svc.send_to_room(room, GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID") })
+        .await
+        .expect("room actor")
+        .expect("member")
+        .membership
 }
 
 async fn messages_with_body(s: &TestServer, user: &User, room: &str, body: &str) -> usize {
@@ -160,7 +164,7 @@ async fn a_stopped_server_leaves_nothing_running() {
     let (svc2, r, u) = (svc.clone(), room.clone(), alice.user_id.clone());
     eventually(5, || {
         let (svc, r, u) = (svc2.clone(), r.clone(), u.clone());
-        async move { svc.send_to_room(&r, GetMember { user: u }).await.is_err().then_some(()) }
+        async move { svc.send_to_room(&r, GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID") }).await.is_err().then_some(()) }
     })
     .await;
 

@@ -76,11 +76,11 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
             seen = seen.max(before);
             if !response.next.any_after(&before) {
                 // Woken by a position the store does not show: wait past it.
-                seen = seen.max(svc.notifier.send(Latest { user: who.user_id.to_string() }).await?);
+                seen = seen.max(svc.notifier.send(Latest { user: who.user_id.clone() }).await?);
             }
         }
         waited_for = Some(seen);
-        let rx = svc.notifier.send(Wait { user: who.user_id.to_string(), seen }).await?;
+        let rx = svc.notifier.send(Wait { user: who.user_id.clone(), seen }).await?;
         match tokio::time::timeout(remaining, rx).await {
             Err(_) => return Ok(response),
             Ok(Ok(())) => {}
