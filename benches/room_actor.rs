@@ -50,6 +50,7 @@ fn room_actor_group_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let sys = actix_rt::System::new();
     let (server, user, room) = sys.block_on(setup(dir.path()));
+    let room = ruma::RoomId::parse(&room).expect("room ID");
     let svc = server.services.clone();
     let mut group = c.benchmark_group("room_actor");
     group.sample_size(10).measurement_time(Duration::from_secs(30)).throughput(criterion::Throughput::Elements(MESSAGES as u64));

@@ -8,7 +8,7 @@ use super::user::UserActor;
 use crate::Services;
 use crate::error::{Error, Result};
 use actix::prelude::*;
-use ruma::UserId;
+use ruma::{RoomId, UserId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,7 +46,8 @@ impl Directory {
     }
 
     /// The actor of an existing room; 404 if the store does not know the room.
-    pub async fn room(&self, svc: &Arc<Services>, room_id: &str) -> Result<Addr<RoomActor>> {
+    pub async fn room(&self, svc: &Arc<Services>, id: &RoomId) -> Result<Addr<RoomActor>> {
+        let room_id = id.as_str();
         if let Some(a) = Self::lock(&self.rooms).get(room_id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
@@ -59,8 +60,8 @@ impl Directory {
     }
 
     /// Starts the actor of a room that is being created now.
-    pub fn new_room(&self, svc: &Arc<Services>, room_id: &str) -> Addr<RoomActor> {
-        self.activate_room(svc, room_id, true)
+    pub fn new_room(&self, svc: &Arc<Services>, room_id: &RoomId) -> Addr<RoomActor> {
+        self.activate_room(svc, room_id.as_str(), true)
     }
 
     fn activate_room(&self, svc: &Arc<Services>, room_id: &str, is_new: bool) -> Addr<RoomActor> {

@@ -15,9 +15,9 @@ use crate::events::{self, BuildContext, Built, EventDraft};
 use crate::store::events::{NewEvent, TxnKey};
 use crate::store::rooms::RoomRow;
 use actix::prelude::*;
-use ruma::OwnedUserId;
 use ruma::events::room::member::MembershipState;
 use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
+use ruma::{OwnedUserId, RoomId};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -711,7 +711,7 @@ impl Handler<Purge> for RoomActor {
 
 /// Helpers for sending to a room's actor, re-activating it once if its mailbox has died.
 impl Services {
-    pub async fn send_to_room<M>(self: &Arc<Self>, room_id: &str, msg: M) -> Result<M::Result>
+    pub async fn send_to_room<M>(self: &Arc<Self>, room_id: &RoomId, msg: M) -> Result<M::Result>
     where
         M: Message + Send + Clone + 'static,
         M::Result: Send,
@@ -721,7 +721,7 @@ impl Services {
             let addr = self.directory.room(self, room_id).await?;
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
-                Err(MailboxError::Closed) => self.directory.forget_room(room_id, &addr),
+                Err(MailboxError::Closed) => self.directory.forget_room(room_id.as_str(), &addr),
                 Err(e) => return Err(e.into()),
             }
         }

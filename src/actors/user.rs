@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::users::Profile;
 use actix::prelude::*;
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -168,7 +168,10 @@ impl Handler<SetProfile> for UserActor {
                     txn_checked_at: None,
                     redacts_sender: None,
                 };
-                async move { (room.clone(), svc.send_to_room(&room, msg).await) }
+                async move {
+                    let res = send_to_stored_room(&svc, &room, msg).await;
+                    (room, res)
+                }
             });
             for (room, res) in futures_util::future::join_all(sends).await {
                 match res {
@@ -237,6 +240,14 @@ impl Handler<Deactivate> for UserActor {
     }
 }
 
+/// Sends to a room whose ID the store gave (a user's joined rooms are kept as text).
+async fn send_to_stored_room(svc: &Arc<Services>, room: &str, msg: SendEvent) -> Result<Result<String>> {
+    match RoomId::parse(room) {
+        Ok(id) => svc.send_to_room(&id, msg).await,
+        Err(e) => Err(Error::internal_from(format!("stored room ID {room}"), e)),
+    }
+}
+
 /// Sends a self-leave to each room concurrently, continuing past failures.
 pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<String>) -> EvacuationReport {
     let sends = rooms.into_iter().map(|room| {
@@ -248,7 +259,10 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<String>)
             txn_checked_at: None,
             redacts_sender: None,
         };
-        async move { (room.clone(), svc.send_to_room(&room, msg).await) }
+        async move {
+            let res = send_to_stored_room(&svc, &room, msg).await;
+            (room, res)
+        }
     });
     let mut report = EvacuationReport::default();
     for (room, res) in futures_util::future::join_all(sends).await {

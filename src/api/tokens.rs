@@ -1,7 +1,7 @@
 //! The wire form of positions: pagination and sync tokens.
 
-use crate::actors::notifier::Positions;
 use crate::error::{Error, Result};
+use crate::service::sync::Positions;
 
 /// A pagination or sync token: `s<events>_<account data>` or `t<events>`; the events position.
 pub fn parse_token(t: &str) -> Result<i64> {

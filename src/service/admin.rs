@@ -11,7 +11,7 @@ use std::sync::Arc;
 /// Every local member leaves the room; answers who left.
 pub async fn evacuate_room(svc: &Arc<Services>, admin: &UserId, room_id: &RoomId) -> Result<Vec<String>> {
     log::info!("admin {admin} evacuates room {room_id}");
-    svc.send_to_room(room_id.as_str(), Evacuate).await?
+    svc.send_to_room(room_id, Evacuate).await?
 }
 
 /// The user leaves every room; answers the rooms left and those that failed.
@@ -23,7 +23,7 @@ pub async fn evacuate_user(svc: &Arc<Services>, admin: &UserId, user_id: &UserId
 /// Evacuates the room and deletes it with everything in it.
 pub async fn purge_room(svc: &Arc<Services>, admin: &UserId, room_id: &RoomId) -> Result<()> {
     log::info!("admin {admin} purges room {room_id}");
-    let report = svc.send_to_room(room_id.as_str(), Purge).await??;
+    let report = svc.send_to_room(room_id, Purge).await??;
     log::info!("room {room_id} purged: {} members evacuated, {} events deleted", report.evacuated.len(), report.events_deleted);
     Ok(())
 }

@@ -42,8 +42,8 @@ pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Resul
 }
 
 /// Sends a member event about `target` from `sender`; returns its event ID.
-async fn change(svc: &Arc<Services>, sender: &UserId, room_id: &str, target: &str, content: Value) -> Result<String> {
-    super::notices::refuse_leaving_notice_room(svc, room_id, sender.as_str(), target, content["membership"].as_str()).await?;
+async fn change(svc: &Arc<Services>, sender: &UserId, room_id: &RoomId, target: &str, content: Value) -> Result<String> {
+    super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, content["membership"].as_str()).await?;
     let msg = SendEvent {
         sender: sender.to_owned(),
         draft: EventDraft::state("m.room.member", target, content),
@@ -76,13 +76,13 @@ pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, reason
     };
     svc.rate_limits.join(who)?;
     let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, reason);
-    change(svc, &who.user_id, room_id.as_str(), who.user_id.as_str(), content).await?;
+    change(svc, &who.user_id, &room_id, who.user_id.as_str(), content).await?;
     Ok(room_id)
 }
 
 pub async fn leave(svc: &Arc<Services>, who: &Session, room_id: &RoomId, reason: Option<String>) -> Result<()> {
     let content = with_reason(json!({"membership": "leave"}), reason);
-    change(svc, &who.user_id, room_id.as_str(), who.user_id.as_str(), content).await?;
+    change(svc, &who.user_id, room_id, who.user_id.as_str(), content).await?;
     Ok(())
 }
 
@@ -128,7 +128,7 @@ pub async fn moderate(
     if let Value::Object(c) = &mut content {
         c.extend(extra);
     }
-    change(svc, &who.user_id, room_id.as_str(), target.as_str(), content).await?;
+    change(svc, &who.user_id, room_id, target.as_str(), content).await?;
     Ok(())
 }
 

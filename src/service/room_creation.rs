@@ -230,7 +230,7 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
         is_public: room.visibility == Visibility::Public,
         created_ts: crate::ids::now_ms(),
     };
-    let addr = svc.directory.new_room(svc, room_id.as_str());
+    let addr = svc.directory.new_room(svc, &room_id);
     addr.send(CreateRoom { row, create, events: drafts }).await??;
     if let Some(a) = alias {
         let (r, c) = (room_id.to_string(), creator.clone());

@@ -42,7 +42,7 @@ async fn send(
     }
     svc.rate_limits.message(who)?;
     let msg = SendEvent { sender: who.user_id.clone(), draft, txn, txn_checked_at, redacts_sender };
-    svc.send_to_room(room_id.as_str(), msg).await?
+    svc.send_to_room(room_id, msg).await?
 }
 
 /// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.

@@ -33,8 +33,12 @@ fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<
     }
 }
 
+fn room_id(room: &str) -> ruma::OwnedRoomId {
+    ruma::RoomId::parse(room).expect("room ID")
+}
+
 async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) -> String {
-    svc.send_to_room(room, GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID") })
+    svc.send_to_room(&room_id(room), GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID") })
         .await
         .expect("room actor")
         .expect("member")
@@ -100,7 +104,7 @@ async fn a_retried_transaction_the_room_forgot_answers_the_same_event() {
     // ...and reaches a room actor that does not remember the transaction (passivated here).
     let svc = s.server.services.clone();
     eventually(10, || async { (svc.directory.active_rooms() == 0).then_some(()) }).await;
-    let again = svc.send_to_room(&room, message(&alice, "once", Some(send_key(&alice, &room, "retry-1")), Some(looked))).await;
+    let again = svc.send_to_room(&room_id(&room), message(&alice, "once", Some(send_key(&alice, &room, "retry-1")), Some(looked))).await;
     assert_eq!(json!(again.expect("room actor").expect("send")), first);
     // Through HTTP too, and the room holds the message once.
     assert_eq!(s.put(&path, &alice.token, json!({"msgtype": "m.text", "body": "once"})).await.ok()["event_id"], first);
@@ -138,7 +142,8 @@ async fn a_duplicate_transaction_in_a_batch_does_not_stop_the_room() {
         })
         .await
         .expect("insert txn");
-    let dup = svc.send_to_room(&room, message(&alice, "dup", Some(key), Some(Instant::now())));
+    let rid = room_id(&room);
+    let dup = svc.send_to_room(&rid, message(&alice, "dup", Some(key), Some(Instant::now())));
     let texts: Vec<String> = (0..5).map(|i| format!("beside {i}")).collect();
     let others = futures_util::future::join_all(texts.iter().map(|t| s.send_text_resp(&alice, &room, t)));
     let (dup, others) = futures_util::join!(dup, others);
@@ -164,7 +169,12 @@ async fn a_stopped_server_leaves_nothing_running() {
     let (svc2, r, u) = (svc.clone(), room.clone(), alice.user_id.clone());
     eventually(5, || {
         let (svc, r, u) = (svc2.clone(), r.clone(), u.clone());
-        async move { svc.send_to_room(&r, GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID") }).await.is_err().then_some(()) }
+        async move {
+            svc.send_to_room(&room_id(&r), GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID") })
+                .await
+                .is_err()
+                .then_some(())
+        }
     })
     .await;
 

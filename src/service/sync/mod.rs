@@ -7,7 +7,9 @@ pub mod filter;
 mod rooms;
 
 use crate::Services;
-use crate::actors::notifier::{Latest, Positions, Wait};
+/// The stream positions a sync token carries.
+pub use crate::actors::notifier::Positions;
+use crate::actors::notifier::{Latest, Wait};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, to_device};
