@@ -6,6 +6,7 @@ use crate::actors::room::SendEvent;
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
+use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -25,20 +26,16 @@ pub enum Moderation {
     Unban,
 }
 
-/// The member event content for `user` joining, with their current profile.
+/// The member event content for `user` with `membership`, with their current profile.
 pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Result<Value> {
     let id = user.to_owned();
     let profile = svc.db.run(move |c| crate::store::users::profile(c, &id)).await?;
-    let mut content = json!({"membership": membership});
+    let mut content = RoomMemberEventContent::new(MembershipState::from(membership));
     if let Some(p) = profile {
-        if let Some(d) = p.displayname {
-            content["displayname"] = json!(d);
-        }
-        if let Some(a) = p.avatar_url {
-            content["avatar_url"] = json!(a);
-        }
+        content.displayname = p.displayname;
+        content.avatar_url = p.avatar_url.map(Into::into);
     }
-    Ok(content)
+    serde_json::to_value(&content).map_err(|e| Error::internal_from("member content", e))
 }
 
 /// Sends a member event about `target` from `sender`; returns its event ID.

@@ -42,31 +42,49 @@ const ENTRY_STATE: &[&str] = &[
     "m.room.create",
 ];
 
+/// A state event's content read as ruma's type for it; missing or malformed content is absent.
+fn typed<T: serde::de::DeserializeOwned>(state: &HashMap<&str, &Value>, kind: &str) -> Option<T> {
+    state.get(kind).and_then(|c| serde_json::from_value((*c).clone()).ok())
+}
+
 /// One directory entry from the room's current state (event type -> content).
 fn entry(room_id: &str, joined: i64, state: &HashMap<&str, &Value>) -> Value {
-    let content = |kind: &str| state.get(kind).copied().unwrap_or(&Value::Null);
+    use ruma::events::room::{
+        avatar::RoomAvatarEventContent,
+        canonical_alias::RoomCanonicalAliasEventContent,
+        create::RoomCreateEventContent,
+        guest_access::{GuestAccess, RoomGuestAccessEventContent},
+        history_visibility::{HistoryVisibility, RoomHistoryVisibilityEventContent},
+        join_rules::RoomJoinRulesEventContent,
+        name::RoomNameEventContent,
+        topic::RoomTopicEventContent,
+    };
     let mut e = Map::new();
     e.insert("room_id".into(), json!(room_id));
     e.insert("num_joined_members".into(), json!(joined));
-    for (kind, field, key) in [
-        ("m.room.name", "name", "name"),
-        ("m.room.topic", "topic", "topic"),
-        ("m.room.canonical_alias", "canonical_alias", "alias"),
-        ("m.room.avatar", "avatar_url", "url"),
-    ] {
-        if let Some(v) = content(kind).get(key).and_then(Value::as_str).filter(|v| !v.is_empty()) {
+    let shown = [
+        ("name", typed::<RoomNameEventContent>(state, "m.room.name").map(|c| c.name)),
+        ("topic", typed::<RoomTopicEventContent>(state, "m.room.topic").map(|c| c.topic)),
+        (
+            "canonical_alias",
+            typed::<RoomCanonicalAliasEventContent>(state, "m.room.canonical_alias").and_then(|c| c.alias).map(|a| a.to_string()),
+        ),
+        ("avatar_url", typed::<RoomAvatarEventContent>(state, "m.room.avatar").and_then(|c| c.url).map(|u| u.to_string())),
+    ];
+    for (field, value) in shown {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
             e.insert(field.into(), json!(v));
         }
     }
-    let join_rule = content("m.room.join_rules").get("join_rule").and_then(Value::as_str).unwrap_or("invite");
-    let history = content("m.room.history_visibility").get("history_visibility").and_then(Value::as_str).unwrap_or("shared");
-    let guests = content("m.room.guest_access").get("guest_access").and_then(Value::as_str) == Some("can_join");
-    if let Some(t) = content("m.room.create").get("type").and_then(Value::as_str) {
-        e.insert("room_type".into(), json!(t));
+    if let Some(t) = typed::<RoomCreateEventContent>(state, "m.room.create").and_then(|c| c.room_type) {
+        e.insert("room_type".into(), json!(t.to_string()));
     }
-    e.insert("join_rule".into(), json!(join_rule));
-    e.insert("world_readable".into(), json!(history == "world_readable"));
-    e.insert("guest_can_join".into(), json!(guests));
+    let join_rule = typed::<RoomJoinRulesEventContent>(state, "m.room.join_rules").map(|c| c.join_rule.as_str().to_owned());
+    let history = typed::<RoomHistoryVisibilityEventContent>(state, "m.room.history_visibility").map(|c| c.history_visibility);
+    let guests = typed::<RoomGuestAccessEventContent>(state, "m.room.guest_access").map(|c| c.guest_access);
+    e.insert("join_rule".into(), json!(join_rule.as_deref().unwrap_or("invite")));
+    e.insert("world_readable".into(), json!(history == Some(HistoryVisibility::WorldReadable)));
+    e.insert("guest_can_join".into(), json!(guests == Some(GuestAccess::CanJoin)));
     Value::Object(e)
 }
 
