@@ -3,9 +3,15 @@
 use crate::Services;
 use crate::auth::tokens::Session;
 use crate::error::{Error, ErrorKind, Result};
-use ruma::{RoomAliasId, RoomId, UserId};
+use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
 
-pub use super::membership::resolve_alias;
+/// The room an alias of this server points at; 404 if none.
+pub async fn resolve(svc: &Services, alias: &RoomAliasId) -> Result<OwnedRoomId> {
+    let a = alias.to_string();
+    let found = svc.db.run(move |c| crate::store::rooms::alias_room(c, &a)).await?;
+    let (room_id, _) = found.ok_or_else(|| Error::not_found("Room alias not found"))?;
+    RoomId::parse(&room_id).map_err(|e| Error::internal_from(format!("stored alias {alias} names an invalid room"), e))
+}
 
 /// Points a new alias of this server at an existing room.
 pub async fn create(svc: &Services, who: &Session, alias: &RoomAliasId, room_id: &RoomId) -> Result<()> {

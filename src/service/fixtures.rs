@@ -53,10 +53,7 @@ pub async fn create_users(svc: &Services, list: Vec<FixtureUser>) -> Result<()> 
 
 /// Makes an existing account a server admin (the bench's first account registers over HTTP).
 pub async fn make_admin(svc: &Services, user: &OwnedUserId) -> Result<()> {
-    let u = user.to_string();
-    svc.db.run(move |c| users::set_admin(c, &u, true)).await?;
-    svc.tokens.forget_user(user.as_str());
-    Ok(())
+    super::accounts::set_admin(svc, user, user, true).await
 }
 
 /// Sends each (sender, draft) into the room through its actor, up to 20,000 in flight, so the

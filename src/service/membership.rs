@@ -7,7 +7,7 @@ use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
-use ruma::{OwnedRoomId, RoomAliasId, RoomId, UserId};
+use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -58,18 +58,11 @@ fn with_reason(mut content: Value, reason: Option<String>) -> Value {
     content
 }
 
-pub async fn resolve_alias(svc: &Services, alias: &RoomAliasId) -> Result<OwnedRoomId> {
-    let a = alias.to_string();
-    let found = svc.db.run(move |c| crate::store::rooms::alias_room(c, &a)).await?;
-    let (room_id, _) = found.ok_or_else(|| Error::not_found("Room alias not found"))?;
-    RoomId::parse(&room_id).map_err(|e| Error::internal_from(format!("stored alias {alias} names an invalid room"), e))
-}
-
 /// Joins the requester to a room; returns the room ID.
 pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, reason: Option<String>) -> Result<OwnedRoomId> {
     let room_id = match target {
         JoinTarget::Room(r) => r,
-        JoinTarget::Alias(a) => resolve_alias(svc, &a).await?,
+        JoinTarget::Alias(a) => super::aliases::resolve(svc, &a).await?,
     };
     svc.rate_limits.join(who)?;
     let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, reason);

@@ -372,31 +372,20 @@ pub fn assert_unique(list: &[String]) {
 
 /// Every event of the room, oldest first, through `/messages?dir=f` in pages of `page`.
 pub async fn all_forward(s: &TestServer, token: &str, room: &str, page: usize) -> Vec<Value> {
-    let mut from: Option<String> = None;
-    let mut out = Vec::new();
-    for _ in 0..10_000 {
-        let mut p = format!("{V3}/rooms/{}/messages?dir=f&limit={page}", enc(room));
-        if let Some(f) = &from {
-            p.push_str(&format!("&from={}", enc(f)));
-        }
-        let body = s.get(&p, token).await.ok();
-        let chunk = body["chunk"].as_array().expect("chunk");
-        assert!(chunk.len() <= page, "page larger than the limit: {}", chunk.len());
-        out.extend(chunk.iter().cloned());
-        match body["end"].as_str() {
-            Some(e) => from = Some(e.to_owned()),
-            None => return out,
-        }
-    }
-    panic!("forward pagination does not terminate");
+    paginate(s, token, room, "f", None, None, page).await
 }
 
 /// Events newest first through `/messages?dir=b`, starting at `from` and stopping at `to`.
 pub async fn all_backward(s: &TestServer, token: &str, room: &str, from: Option<&str>, to: Option<&str>, page: usize) -> Vec<Value> {
+    paginate(s, token, room, "b", from, to, page).await
+}
+
+/// Every page of `/messages` in direction `dir` until a page comes without `end`.
+async fn paginate(s: &TestServer, token: &str, room: &str, dir: &str, from: Option<&str>, to: Option<&str>, page: usize) -> Vec<Value> {
     let mut from = from.map(str::to_owned);
     let mut out = Vec::new();
     for _ in 0..10_000 {
-        let mut p = format!("{V3}/rooms/{}/messages?dir=b&limit={page}", enc(room));
+        let mut p = format!("{V3}/rooms/{}/messages?dir={dir}&limit={page}", enc(room));
         if let Some(f) = &from {
             p.push_str(&format!("&from={}", enc(f)));
         }
@@ -412,7 +401,7 @@ pub async fn all_backward(s: &TestServer, token: &str, room: &str, from: Option<
             None => return out,
         }
     }
-    panic!("backward pagination does not terminate");
+    panic!("pagination ({dir}) does not terminate");
 }
 
 /// A `/sync` path with an optional `since` token and filter.

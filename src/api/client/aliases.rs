@@ -22,7 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn get_alias(svc: Svc, path: web::Path<String>) -> Result<HttpResponse> {
-    let room_id = aliases::resolve_alias(&svc, &parse_alias(&path)?).await?;
+    let room_id = aliases::resolve(&svc, &parse_alias(&path)?).await?;
     Ok(ok_json(json!({"room_id": room_id, "servers": [svc.server_name()]})))
 }
 
