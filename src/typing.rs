@@ -1,6 +1,7 @@
 //! Who is typing where, as each `RoomActor` last published it. The room actor owns the truth
 //! (and its expiry timers); syncs read this board instead of asking actors.
 
+use ruma::{OwnedUserId, RoomId};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -34,7 +35,7 @@ pub struct TypingBoard {
 }
 
 struct RoomTyping {
-    users: Vec<(String, Instant)>,
+    users: Vec<(OwnedUserId, Instant)>,
     position: i64,
 }
 
@@ -58,11 +59,11 @@ impl TypingBoard {
     }
 
     /// Replaces a room's typing users (with their expiry times); returns the new position.
-    pub fn publish(&self, room: &str, users: Vec<(String, Instant)>) -> i64 {
+    pub fn publish(&self, room: &RoomId, users: Vec<(OwnedUserId, Instant)>) -> i64 {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         let position = self.position.fetch_add(1, Ordering::SeqCst) + 1;
         // An empty list is kept too, so syncs learn that everyone stopped.
-        rooms.insert(room.to_owned(), RoomTyping { users, position });
+        rooms.insert(room.as_str().to_owned(), RoomTyping { users, position });
         if rooms.len() > MAX_ROOMS {
             prune(&mut rooms);
         }
@@ -79,7 +80,7 @@ impl TypingBoard {
     }
 
     /// Rooms whose typing list changed in (after, upto], with who is typing there now.
-    pub fn changed(&self, after: i64, upto: i64) -> HashMap<String, Vec<String>> {
+    pub fn changed(&self, after: i64, upto: i64) -> HashMap<String, Vec<OwnedUserId>> {
         let now = Instant::now();
         let rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         rooms
@@ -90,7 +91,7 @@ impl TypingBoard {
     }
 
     /// Forgets a purged room.
-    pub fn drop_room(&self, room: &str) {
-        self.rooms.lock().unwrap_or_else(|e| e.into_inner()).remove(room);
+    pub fn drop_room(&self, room: &RoomId) {
+        self.rooms.lock().unwrap_or_else(|e| e.into_inner()).remove(room.as_str());
     }
 }

@@ -8,14 +8,14 @@ use super::user::UserActor;
 use crate::Services;
 use crate::error::{Error, Result};
 use actix::prelude::*;
-use ruma::{RoomId, UserId};
+use ruma::{OwnedRoomId, OwnedUserId, RoomId, UserId};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub struct Directory {
-    rooms: Mutex<HashMap<String, Addr<RoomActor>>>,
-    users: Mutex<HashMap<String, Addr<UserActor>>>,
+    rooms: Mutex<HashMap<OwnedRoomId, Addr<RoomActor>>>,
+    users: Mutex<HashMap<OwnedUserId, Addr<UserActor>>>,
     arbiters: Vec<ArbiterHandle>,
     next: AtomicUsize,
     /// Counts actor activations, so tests can tell one activation from two.
@@ -47,24 +47,23 @@ impl Directory {
 
     /// The actor of an existing room; 404 if the store does not know the room.
     pub async fn room(&self, svc: &Arc<Services>, id: &RoomId) -> Result<Addr<RoomActor>> {
-        let room_id = id.as_str();
-        if let Some(a) = Self::lock(&self.rooms).get(room_id).filter(|a| a.connected()) {
+        if let Some(a) = Self::lock(&self.rooms).get(id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
-        let id = room_id.to_owned();
-        let exists = svc.db.run(move |c| Ok(crate::store::rooms::room_row(c, &id)?.is_some())).await?;
+        let key = id.as_str().to_owned();
+        let exists = svc.db.run(move |c| Ok(crate::store::rooms::room_row(c, &key)?.is_some())).await?;
         if !exists {
             return Err(Error::not_found("Unknown room"));
         }
-        Ok(self.activate_room(svc, room_id, false))
+        Ok(self.activate_room(svc, id, false))
     }
 
     /// Starts the actor of a room that is being created now.
     pub fn new_room(&self, svc: &Arc<Services>, room_id: &RoomId) -> Addr<RoomActor> {
-        self.activate_room(svc, room_id.as_str(), true)
+        self.activate_room(svc, room_id, true)
     }
 
-    fn activate_room(&self, svc: &Arc<Services>, room_id: &str, is_new: bool) -> Addr<RoomActor> {
+    fn activate_room(&self, svc: &Arc<Services>, room_id: &RoomId, is_new: bool) -> Addr<RoomActor> {
         let mut rooms = Self::lock(&self.rooms);
         if let Some(a) = rooms.get(room_id).filter(|a| a.connected()) {
             return a.clone();
@@ -77,7 +76,7 @@ impl Directory {
     }
 
     /// Forgets the room's actor if it is still `addr` (passivation, death, purge).
-    pub fn forget_room(&self, room_id: &str, addr: &Addr<RoomActor>) {
+    pub fn forget_room(&self, room_id: &RoomId, addr: &Addr<RoomActor>) {
         let mut rooms = Self::lock(&self.rooms);
         if rooms.get(room_id).is_some_and(|a| a == addr) {
             rooms.remove(room_id);
@@ -100,32 +99,31 @@ impl Directory {
 
     /// The actor of an existing local user; 404 if unknown.
     pub async fn user(&self, svc: &Arc<Services>, id: &UserId) -> Result<Addr<UserActor>> {
-        let user_id = id.as_str();
-        if let Some(a) = Self::lock(&self.users).get(user_id).filter(|a| a.connected()) {
+        if let Some(a) = Self::lock(&self.users).get(id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
-        let key = user_id.to_owned();
+        let key = id.as_str().to_owned();
         let exists = svc.db.run(move |c| crate::store::users::exists(c, &key)).await?;
         if !exists {
             return Err(Error::not_found("Unknown user"));
         }
         let mut users = Self::lock(&self.users);
-        if let Some(a) = users.get(user_id).filter(|a| a.connected()) {
+        if let Some(a) = users.get(id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
         let actor = UserActor::new(id.to_owned(), svc.clone());
         let addr = UserActor::start_in_arbiter(self.arbiter(), move |_| actor);
-        users.insert(user_id.to_owned(), addr.clone());
+        users.insert(id.to_owned(), addr.clone());
         Ok(addr)
     }
 
     /// The user's actor only if it is active: for notifications that an inactive actor will
     /// read from the store when it activates anyway.
-    pub fn active_user(&self, user_id: &str) -> Option<Addr<UserActor>> {
+    pub fn active_user(&self, user_id: &UserId) -> Option<Addr<UserActor>> {
         Self::lock(&self.users).get(user_id).filter(|a| a.connected()).cloned()
     }
 
-    pub fn forget_user(&self, user_id: &str, addr: &Addr<UserActor>) {
+    pub fn forget_user(&self, user_id: &UserId, addr: &Addr<UserActor>) {
         let mut users = Self::lock(&self.users);
         if users.get(user_id).is_some_and(|a| a == addr) {
             users.remove(user_id);

@@ -1,7 +1,7 @@
 //! Wakes long-polling `/sync` requests when something they care about is committed.
 
 use actix::prelude::*;
-use ruma::OwnedUserId;
+use ruma::{OwnedUserId, UserId};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -41,7 +41,7 @@ pub enum Stream {
 #[rtype(result = "()")]
 pub struct Advanced {
     pub stream: Stream,
-    pub users: Vec<String>,
+    pub users: Vec<OwnedUserId>,
     pub position: i64,
 }
 
@@ -66,8 +66,8 @@ impl Handler<Advanced> for Notifier {
 #[derive(Default)]
 pub struct Notifier {
     /// Each user's newest positions, with when they last moved.
-    latest: HashMap<String, (Positions, Instant)>,
-    waiters: HashMap<String, Vec<oneshot::Sender<()>>>,
+    latest: HashMap<OwnedUserId, (Positions, Instant)>,
+    waiters: HashMap<OwnedUserId, Vec<oneshot::Sender<()>>>,
 }
 
 impl Actor for Notifier {
@@ -99,7 +99,7 @@ impl Handler<Sweep> for Notifier {
 #[rtype(result = "()")]
 pub struct EventsCommitted {
     pub position: i64,
-    pub users: Vec<String>,
+    pub users: Vec<OwnedUserId>,
 }
 
 #[derive(Message)]
@@ -118,7 +118,7 @@ pub struct Wait {
 }
 
 impl Notifier {
-    fn touch(&mut self, user: &str) -> &mut Positions {
+    fn touch(&mut self, user: &UserId) -> &mut Positions {
         let e = self.latest.entry(user.to_owned()).or_insert_with(|| (Positions::default(), Instant::now()));
         e.1 = Instant::now();
         &mut e.0
@@ -135,7 +135,7 @@ impl Notifier {
         self.waiters.shrink_to_fit();
     }
 
-    fn wake(&mut self, user: &str) {
+    fn wake(&mut self, user: &UserId) {
         if let Some(list) = self.waiters.remove(user) {
             for tx in list {
                 let _ = tx.send(());
@@ -158,9 +158,9 @@ impl Handler<EventsCommitted> for Notifier {
 impl Handler<AccountDataChanged> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
-        let e = self.touch(msg.user.as_str());
+        let e = self.touch(&msg.user);
         e.account_data = e.account_data.max(msg.stream_id);
-        self.wake(msg.user.as_str());
+        self.wake(&msg.user);
     }
 }
 
@@ -168,7 +168,7 @@ impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let latest = self.latest.get(msg.user.as_str()).map(|(p, _)| *p).unwrap_or_default();
+        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
         let seen = msg.seen;
         if latest.events > seen.events
             || latest.account_data > seen.account_data
@@ -180,7 +180,7 @@ impl Handler<Wait> for Notifier {
         {
             let _ = tx.send(());
         } else {
-            let list = self.waiters.entry(msg.user.to_string()).or_default();
+            let list = self.waiters.entry(msg.user.clone()).or_default();
             list.retain(|t| !t.is_closed());
             list.push(tx);
         }
@@ -212,7 +212,7 @@ pub struct Latest {
 impl Handler<Latest> for Notifier {
     type Result = MessageResult<Latest>;
     fn handle(&mut self, msg: Latest, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.latest.get(msg.user.as_str()).map(|(p, _)| *p).unwrap_or_default())
+        MessageResult(self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default())
     }
 }
 

@@ -17,41 +17,41 @@ use crate::store::rooms::RoomRow;
 use actix::prelude::*;
 use ruma::events::room::member::MembershipState;
 use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
-use ruma::{OwnedUserId, RoomId};
+use ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-type Reply = oneshot::Sender<Result<String>>;
+type Reply = oneshot::Sender<Result<OwnedEventId>>;
 
 /// Transaction IDs a room actor remembers; older committed ones are looked up in the store.
 const TXN_MEMORY: usize = 10_000;
 
 pub struct RoomActor {
-    room_id: String,
+    room_id: OwnedRoomId,
     svc: Arc<Services>,
     is_new: bool,
     loaded: bool,
     version: String,
     rules: RoomVersionRules,
     state: RoomState,
-    last_event: Option<String>,
+    last_event: Option<OwnedEventId>,
     /// Whether `last_event` is a state event (then its reference hash stays while it is current).
     last_is_state: bool,
     /// Reference hashes of the current state and the last event, kept only for versions whose
     /// PDUs carry them next to each referenced ID (v1, v2); unknown after a re-activation.
-    reference_hashes: HashMap<String, String>,
+    reference_hashes: HashMap<OwnedEventId, String>,
     depth: i64,
     /// The `rooms` row of a room being created, committed with its first batch.
     new_room: Option<RoomRow>,
     pending: Vec<NewEvent>,
     in_flight: bool,
-    waiters: HashMap<String, Vec<Reply>>,
+    waiters: HashMap<OwnedEventId, Vec<Reply>>,
     /// The event each transaction ID accepted by this actor names, the oldest forgotten first
     /// (`txn_order`) once committed, past [`TXN_MEMORY`].
-    txns: HashMap<TxnKey, String>,
+    txns: HashMap<TxnKey, OwnedEventId>,
     txn_order: VecDeque<TxnKey>,
     started: Instant,
     /// When a committed transaction ID was last forgotten.
@@ -60,14 +60,14 @@ pub struct RoomActor {
     /// Set by a purge: every later message is refused as if the room did not exist.
     closed: bool,
     /// Who is typing, until when; published to the typing board on every change.
-    typing: HashMap<String, Instant>,
+    typing: HashMap<OwnedUserId, Instant>,
     /// The one pending expiry check of `typing`: when it fires and its handle.
     typing_timer: Option<(Instant, SpawnHandle)>,
 }
 
 /// Send one event as `sender`. Answers with the event ID once it is committed.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<String>")]
+#[rtype(result = "Result<OwnedEventId>")]
 pub struct SendEvent {
     pub sender: OwnedUserId,
     pub draft: EventDraft,
@@ -76,7 +76,7 @@ pub struct SendEvent {
     /// then looks in the store itself only if the answer may have changed since.
     pub txn_checked_at: Option<Instant>,
     /// For redactions: who sent the event being redacted (looked up by the handler).
-    pub redacts_sender: Option<String>,
+    pub redacts_sender: Option<OwnedUserId>,
 }
 
 /// Create the room: the `rooms` row, its create event (built by the caller, as from v12 it
@@ -86,7 +86,7 @@ pub struct SendEvent {
 pub struct CreateRoom {
     pub row: RoomRow,
     pub create: Built,
-    pub events: Vec<(String, EventDraft)>,
+    pub events: Vec<(OwnedUserId, EventDraft)>,
 }
 
 /// A user's membership and power, read from the live state (for checks on other paths).
@@ -104,7 +104,7 @@ pub struct MemberInfo {
 }
 
 impl RoomActor {
-    pub fn new(room_id: String, svc: Arc<Services>, is_new: bool) -> Self {
+    pub fn new(room_id: OwnedRoomId, svc: Arc<Services>, is_new: bool) -> Self {
         Self {
             room_id,
             svc,
@@ -141,11 +141,17 @@ impl RoomActor {
 
     /// Builds `draft`, checks it with the room version's authorization rules, applies it to the
     /// live state and queues it.
-    fn accept(&mut self, sender: &str, draft: &EventDraft, txn: Option<TxnKey>, redacts_sender: Option<&str>) -> Result<String> {
+    fn accept(
+        &mut self,
+        sender: &UserId,
+        draft: &EventDraft,
+        txn: Option<TxnKey>,
+        redacts_sender: Option<&UserId>,
+    ) -> Result<OwnedEventId> {
         if draft.kind == "m.room.member"
-            && draft.state_key.as_deref() == Some(sender)
+            && draft.state_key.as_deref() == Some(sender.as_str())
             && draft.content.get("membership").and_then(|m| m.as_str()) == Some("join")
-            && self.svc.deactivated.contains(sender)
+            && self.svc.deactivated.contains(sender.as_str())
         {
             return Err(Error::forbidden("This account has been deactivated"));
         }
@@ -171,7 +177,7 @@ impl RoomActor {
 
     /// Checks a built event with ruma's authorization rules against the current state, then
     /// applies and queues it.
-    fn admit(&mut self, built: Built, prev: &[String], auth: &[String], txn: Option<TxnKey>) -> Result<String> {
+    fn admit(&mut self, built: Built, prev: &[OwnedEventId], auth: &[OwnedEventId], txn: Option<TxnKey>) -> Result<OwnedEventId> {
         let Built { pdu, json, reference_hash } = built;
         let view = AuthEvent::new(&pdu, &self.rules, prev, auth)?;
         self.state.check(&view, &self.rules.authorization)?;
@@ -244,7 +250,7 @@ impl RoomActor {
             }
             return;
         }
-        match self.accept(msg.sender.as_str(), &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
+        match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
             Ok(id) => {
                 self.waiters.entry(id).or_default().push(reply);
                 self.flush(ctx);
@@ -255,7 +261,7 @@ impl RoomActor {
         }
     }
 
-    fn wait_for(&mut self, event_id: &str) -> oneshot::Receiver<Result<String>> {
+    fn wait_for(&mut self, event_id: &EventId) -> oneshot::Receiver<Result<OwnedEventId>> {
         let (tx, rx) = oneshot::channel();
         self.waiters.entry(event_id.to_owned()).or_default().push(tx);
         rx
@@ -306,12 +312,13 @@ impl RoomActor {
         let mut deactivated_joins = Vec::new();
         for ev in batch {
             top = top.max(ev.pdu.stream_ordering);
-            if let (Some(target), Some(m)) = (&ev.pdu.state_key, ev.pdu.membership()) {
-                users.push(target.clone());
-                if let Some(u) = self.svc.directory.active_user(target) {
+            let target = ev.pdu.state_key.as_deref().and_then(|k| UserId::parse(k).ok());
+            if let (Some(target), Some(m)) = (target, ev.pdu.membership()) {
+                if let Some(u) = self.svc.directory.active_user(&target) {
                     u.do_send(MembershipChanged { room_id: self.room_id.clone(), membership: m.to_owned() });
                 }
-                if m == "join" && self.svc.deactivated.contains(target) {
+                users.push(target.clone());
+                if m == "join" && self.svc.deactivated.contains(target.as_str()) {
                     deactivated_joins.push(target.clone());
                 }
             }
@@ -332,7 +339,8 @@ impl RoomActor {
         // deactivation read the rooms to leave: leave again here, or the account stays joined.
         for user in deactivated_joins {
             if self.state.membership(&user) == MembershipState::Join
-                && let Err(e) = self.accept(&user, &EventDraft::state("m.room.member", &user, json!({"membership": "leave"})), None, None)
+                && let Err(e) =
+                    self.accept(&user, &EventDraft::state("m.room.member", user.as_str(), json!({"membership": "leave"})), None, None)
             {
                 log::warn!("room {}: removing deactivated {user} failed: {e}", self.room_id);
             }
@@ -348,15 +356,15 @@ impl RoomActor {
     /// Queues a self-leave for every local joined member (keeping their displayname and avatar)
     /// and a rejection of every local pending invite. Returns the members who were joined, in
     /// membership order, and the last queued event ID.
-    fn queue_evacuation(&mut self) -> (Vec<String>, Option<String>) {
-        let server = format!(":{}", self.svc.config.server_name);
-        let mut members: Vec<(i64, String, String)> = self
+    fn queue_evacuation(&mut self) -> (Vec<OwnedUserId>, Option<OwnedEventId>) {
+        let server = self.svc.config.server_name.as_str();
+        let mut members: Vec<(i64, OwnedUserId, String)> = self
             .state
             .members
             .iter()
-            .filter(|(u, m)| u.ends_with(&server) && matches!(m, MembershipState::Join | MembershipState::Invite))
+            .filter(|(u, m)| u.server_name().as_str() == server && matches!(m, MembershipState::Join | MembershipState::Invite))
             .map(|(u, m)| {
-                let depth = self.state.get("m.room.member", u).map(|p| p.depth).unwrap_or(0);
+                let depth = self.state.get("m.room.member", u.as_str()).map(|p| p.depth).unwrap_or(0);
                 (depth, u.clone(), m.as_str().to_owned())
             })
             .collect();
@@ -366,7 +374,7 @@ impl RoomActor {
         for (_, user, membership) in members {
             let mut content = json!({"membership": "leave"});
             if membership == "join"
-                && let Some(old) = self.state.get("m.room.member", &user)
+                && let Some(old) = self.state.get("m.room.member", user.as_str())
             {
                 for k in ["displayname", "avatar_url"] {
                     if let Some(v) = old.content.get(k).filter(|v| v.is_string()) {
@@ -374,7 +382,7 @@ impl RoomActor {
                     }
                 }
             }
-            match self.accept(&user, &EventDraft::state("m.room.member", &user, content), None, None) {
+            match self.accept(&user, &EventDraft::state("m.room.member", user.as_str(), content), None, None) {
                 Ok(id) => {
                     if membership == "join" {
                         affected.push(user);
@@ -387,7 +395,7 @@ impl RoomActor {
         (affected, last)
     }
 
-    fn reply(rx: oneshot::Receiver<Result<String>>) -> ResponseFuture<Result<String>> {
+    fn reply(rx: oneshot::Receiver<Result<OwnedEventId>>) -> ResponseFuture<Result<OwnedEventId>> {
         Box::pin(async move { rx.await.unwrap_or_else(|_| Err(Error::internal("The room stopped before committing"))) })
     }
 }
@@ -411,7 +419,7 @@ impl Actor for RoomActor {
         let id = self.room_id.clone();
         let load = async move {
             db.run(move |c| {
-                let Some(room) = crate::store::events::load_room(c, &id)? else { return Ok(None) };
+                let Some(room) = crate::store::events::load_room(c, id.as_str())? else { return Ok(None) };
                 let rules = events::rules_for(&room.row.room_version);
                 let hashes = if rules.events_reference_format == EventsReferenceFormatVersion::V1 {
                     stored_reference_hashes(c, &room, &rules)?
@@ -455,12 +463,12 @@ fn stored_reference_hashes(
     c: &mut crate::store::Conn,
     room: &crate::store::events::LoadedRoom,
     rules: &RoomVersionRules,
-) -> Result<HashMap<String, String>> {
+) -> Result<HashMap<OwnedEventId, String>> {
     use crate::store::schema::events as ev;
     use diesel::prelude::*;
     let mut ids: Vec<&str> = room.state.iter().map(|p| p.event_id.as_str()).collect();
     if let Some((id, _)) = &room.last_event {
-        ids.push(id);
+        ids.push(id.as_str());
     }
     let mut hashes = HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
@@ -469,8 +477,8 @@ fn stored_reference_hashes(
             let hash = serde_json::from_str::<ruma::CanonicalJsonObject>(&json)
                 .map_err(|e| e.to_string())
                 .and_then(|obj| ruma::signatures::reference_hash(&obj, rules).map_err(|e| e.to_string()));
-            match hash {
-                Ok(h) => {
+            match hash.and_then(|h| Ok((OwnedEventId::try_from(id.as_str()).map_err(|e| e.to_string())?, h))) {
+                Ok((id, h)) => {
                     hashes.insert(id, h);
                 }
                 Err(e) => log::warn!("event {id}: no reference hash: {e}"),
@@ -481,7 +489,7 @@ fn stored_reference_hashes(
 }
 
 impl Handler<SendEvent> for RoomActor {
-    type Result = ResponseFuture<Result<String>>;
+    type Result = ResponseFuture<Result<OwnedEventId>>;
 
     fn handle(&mut self, msg: SendEvent, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -560,8 +568,8 @@ impl Handler<GetMember> for RoomActor {
     fn handle(&mut self, msg: GetMember, _: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
         Ok(MemberInfo {
-            membership: self.state.membership(msg.user.as_str()).as_str().to_owned(),
-            power: self.state.user_level(msg.user.as_str(), &self.rules.authorization),
+            membership: self.state.membership(&msg.user).as_str().to_owned(),
+            power: self.state.user_level(&msg.user, &self.rules.authorization),
             room_version: self.version.clone(),
         })
     }
@@ -581,14 +589,14 @@ impl Handler<SetTyping> for RoomActor {
 
     fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
         self.ensure_ready()?;
-        if self.state.membership(msg.user.as_str()) != MembershipState::Join {
+        if self.state.membership(&msg.user) != MembershipState::Join {
             return Err(Error::forbidden("You are not joined to this room"));
         }
         self.last_active = Instant::now();
         let changed = if msg.typing {
-            self.typing.insert(msg.user.to_string(), Instant::now() + msg.timeout).is_none()
+            self.typing.insert(msg.user.clone(), Instant::now() + msg.timeout).is_none()
         } else {
-            self.typing.remove(msg.user.as_str()).is_some()
+            self.typing.remove(&msg.user).is_some()
         };
         if msg.typing {
             self.schedule_typing_expiry(ctx);
@@ -631,9 +639,9 @@ impl RoomActor {
 
     /// Puts the typing list on the board and wakes the joined members' syncs.
     fn publish_typing(&self) {
-        let users: Vec<(String, Instant)> = self.typing.iter().map(|(u, t)| (u.clone(), *t)).collect();
+        let users: Vec<(OwnedUserId, Instant)> = self.typing.iter().map(|(u, t)| (u.clone(), *t)).collect();
         let position = self.svc.typing.publish(&self.room_id, users);
-        let members: Vec<String> = self.state.joined_members().map(str::to_owned).collect();
+        let members: Vec<OwnedUserId> = self.state.joined_members().map(ToOwned::to_owned).collect();
         self.svc.notifier.do_send(Advanced { stream: Stream::Typing, users: members, position });
     }
 }
@@ -641,11 +649,11 @@ impl RoomActor {
 /// Every local member leaves (one batch) and local invites are withdrawn. Answers with the users
 /// who were joined, once the leaves are committed.
 #[derive(Message, Clone)]
-#[rtype(result = "Result<Vec<String>>")]
+#[rtype(result = "Result<Vec<OwnedUserId>>")]
 pub struct Evacuate;
 
 impl Handler<Evacuate> for RoomActor {
-    type Result = ResponseFuture<Result<Vec<String>>>;
+    type Result = ResponseFuture<Result<Vec<OwnedUserId>>>;
 
     fn handle(&mut self, _: Evacuate, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
@@ -671,7 +679,7 @@ pub struct Purge;
 
 #[derive(Debug, Clone, Default)]
 pub struct PurgeReport {
-    pub evacuated: Vec<String>,
+    pub evacuated: Vec<OwnedUserId>,
     pub events_deleted: usize,
 }
 
@@ -695,7 +703,7 @@ impl Handler<Purge> for RoomActor {
                 Self::reply(rx).await?;
             }
             let r = room_id.clone();
-            let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, &r)).await?;
+            let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, r.as_str())).await?;
             svc.search.do_send(crate::actors::search::DropRoom(room_id.clone()));
             svc.typing.drop_room(&room_id);
             log::info!("purged room {room_id}: {events_deleted} events deleted");
@@ -721,7 +729,7 @@ impl Services {
             let addr = self.directory.room(self, room_id).await?;
             match addr.send(msg.clone()).await {
                 Ok(r) => return Ok(r),
-                Err(MailboxError::Closed) => self.directory.forget_room(room_id.as_str(), &addr),
+                Err(MailboxError::Closed) => self.directory.forget_room(room_id, &addr),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::users::Profile;
 use actix::prelude::*;
-use ruma::{OwnedUserId, RoomId, UserId};
+use ruma::{OwnedRoomId, OwnedUserId, UserId};
 use serde_json::{Value, json};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ pub struct UserActor {
     user_id: OwnedUserId,
     svc: Arc<Services>,
     profile: Profile,
-    joined: BTreeSet<String>,
+    joined: BTreeSet<OwnedRoomId>,
     loaded: bool,
     last_active: Instant,
 }
@@ -74,7 +74,7 @@ impl Actor for UserActor {
         let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
         ctx.run_interval(idle / 2, move |act, ctx| {
             if act.last_active.elapsed() >= idle {
-                act.svc.directory.forget_user(act.user_id.as_str(), &ctx.address());
+                act.svc.directory.forget_user(&act.user_id, &ctx.address());
                 ctx.stop();
             }
         });
@@ -98,7 +98,7 @@ impl Actor for UserActor {
             }
             Err(e) => {
                 log::error!("user {}: loading failed: {e}", act.user_id);
-                act.svc.directory.forget_user(act.user_id.as_str(), &ctx.address());
+                act.svc.directory.forget_user(&act.user_id, &ctx.address());
                 ctx.stop();
             }
         }));
@@ -109,7 +109,7 @@ impl Actor for UserActor {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct MembershipChanged {
-    pub room_id: String,
+    pub room_id: OwnedRoomId,
     pub membership: String,
 }
 
@@ -146,7 +146,7 @@ impl Handler<SetProfile> for UserActor {
             profile.avatar_url = a;
         }
         let svc = self.svc.clone();
-        let rooms: Vec<String> = self.joined.iter().cloned().collect();
+        let rooms: Vec<OwnedRoomId> = self.joined.iter().cloned().collect();
         let user = self.user_id.clone();
         let p = profile.clone();
         let fut = async move {
@@ -169,7 +169,7 @@ impl Handler<SetProfile> for UserActor {
                     redacts_sender: None,
                 };
                 async move {
-                    let res = send_to_stored_room(&svc, &room, msg).await;
+                    let res = svc.send_to_room(&room, msg).await;
                     (room, res)
                 }
             });
@@ -240,16 +240,8 @@ impl Handler<Deactivate> for UserActor {
     }
 }
 
-/// Sends to a room whose ID the store gave (a user's joined rooms are kept as text).
-async fn send_to_stored_room(svc: &Arc<Services>, room: &str, msg: SendEvent) -> Result<Result<String>> {
-    match RoomId::parse(room) {
-        Ok(id) => svc.send_to_room(&id, msg).await,
-        Err(e) => Err(Error::internal_from(format!("stored room ID {room}"), e)),
-    }
-}
-
 /// Sends a self-leave to each room concurrently, continuing past failures.
-pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<String>) -> EvacuationReport {
+pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<OwnedRoomId>) -> EvacuationReport {
     let sends = rooms.into_iter().map(|room| {
         let svc = svc.clone();
         let msg = SendEvent {
@@ -260,7 +252,7 @@ pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<String>)
             redacts_sender: None,
         };
         async move {
-            let res = send_to_stored_room(&svc, &room, msg).await;
+            let res = svc.send_to_room(&room, msg).await;
             (room, res)
         }
     });
@@ -285,8 +277,8 @@ pub struct EvacuateUser;
 
 #[derive(Debug, Clone, Default)]
 pub struct EvacuationReport {
-    pub left: Vec<String>,
-    pub failed: Vec<(String, String)>,
+    pub left: Vec<OwnedRoomId>,
+    pub failed: Vec<(OwnedRoomId, String)>,
 }
 
 impl Handler<EvacuateUser> for UserActor {

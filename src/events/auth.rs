@@ -38,26 +38,20 @@ pub struct AuthEvent {
 impl AuthEvent {
     /// The view of `pdu`, built with `prev_events` and `auth_events` (empty for state already
     /// accepted: only a new event's own references are checked).
-    pub fn new(pdu: &Pdu, rules: &RoomVersionRules, prev_events: &[String], auth_events: &[String]) -> Result<Self> {
+    pub fn new(pdu: &Pdu, rules: &RoomVersionRules, prev_events: &[OwnedEventId], auth_events: &[OwnedEventId]) -> Result<Self> {
         let bad = |what: String| Error::bad_json(what);
-        let ids =
-            |list: &[String]| list.iter().map(|id| EventId::parse(id).map_err(|e| bad(format!("{id}: {e}")))).collect::<Result<Vec<_>>>();
-        let room_id = if super::derives_room_id(&pdu.kind, rules) {
-            None
-        } else {
-            Some(RoomId::parse(&pdu.room_id).map_err(|e| bad(format!("room ID {}: {e}", pdu.room_id)))?)
-        };
+        let room_id = (!super::derives_room_id(&pdu.kind, rules)).then(|| pdu.room_id.clone());
         Ok(Self {
-            event_id: EventId::parse(&pdu.event_id).map_err(|e| bad(format!("{}: {e}", pdu.event_id)))?,
+            event_id: pdu.event_id.clone(),
             room_id,
-            sender: UserId::parse(&pdu.sender).map_err(|e| bad(format!("sender {}: {e}", pdu.sender)))?,
+            sender: pdu.sender.clone(),
             origin_server_ts: MilliSecondsSinceUnixEpoch(UInt::try_from(pdu.origin_server_ts.max(0)).unwrap_or_default()),
             kind: TimelineEventType::from(pdu.kind.as_str()),
             content: serde_json::value::to_raw_value(&pdu.content).map_err(|e| bad(e.to_string()))?,
             state_key: pdu.state_key.clone(),
-            prev_events: ids(prev_events)?,
-            auth_events: ids(auth_events)?,
-            redacts: pdu.redacts.as_deref().map(EventId::parse).transpose().map_err(|e| bad(e.to_string()))?,
+            prev_events: prev_events.to_vec(),
+            auth_events: auth_events.to_vec(),
+            redacts: pdu.redacts.clone(),
         })
     }
 }
@@ -104,9 +98,9 @@ impl ruma::state_res::Event for AuthEvent {
 #[derive(Debug, Clone, Default)]
 pub struct RoomState {
     pub state: HashMap<(String, String), Pdu>,
-    pub members: HashMap<String, MembershipState>,
+    pub members: HashMap<OwnedUserId, MembershipState>,
     /// How the authorization rules read each current state event, by event ID.
-    views: HashMap<String, Arc<AuthEvent>>,
+    views: HashMap<OwnedEventId, Arc<AuthEvent>>,
 }
 
 impl RoomState {
@@ -118,23 +112,28 @@ impl RoomState {
         self.get(kind, key).and_then(|p| self.views.get(&p.event_id)).map(Arc::as_ref)
     }
 
-    pub fn membership(&self, user: &str) -> MembershipState {
+    pub fn membership(&self, user: &UserId) -> MembershipState {
         self.members.get(user).cloned().unwrap_or(MembershipState::Leave)
     }
 
-    pub fn joined_members(&self) -> impl Iterator<Item = &str> {
-        self.members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.as_str())
+    pub fn joined_members(&self) -> impl Iterator<Item = &UserId> {
+        self.members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.as_ref())
     }
 
     /// Everyone whose sync should hear about a new event: joined and invited users.
-    pub fn interested_users(&self) -> Vec<String> {
+    pub fn interested_users(&self) -> Vec<OwnedUserId> {
         self.members.iter().filter(|(_, m)| matches!(m, MembershipState::Join | MembershipState::Invite)).map(|(u, _)| u.clone()).collect()
     }
 
     pub fn apply(&mut self, pdu: &Pdu, rules: &RoomVersionRules) {
         let Some(sk) = &pdu.state_key else { return };
         if let Some(m) = pdu.membership() {
-            self.members.insert(sk.clone(), MembershipState::from(m));
+            match UserId::parse(sk) {
+                Ok(user) => {
+                    self.members.insert(user, MembershipState::from(m));
+                }
+                Err(_) => log::warn!("member event {} has a state key that is not a user ID", pdu.event_id),
+            }
         }
         match AuthEvent::new(pdu, rules, &[], &[]) {
             Ok(view) => {
@@ -162,9 +161,8 @@ impl RoomState {
     }
 
     /// `user`'s level as a number: an infinitely powerful creator (v12) is `i64::MAX`.
-    pub fn user_level(&self, user: &str, rules: &AuthorizationRules) -> i64 {
-        let Ok(user) = UserId::parse(user) else { return 0 };
-        match self.power_levels(rules).for_user(&user) {
+    pub fn user_level(&self, user: &UserId, rules: &AuthorizationRules) -> i64 {
+        match self.power_levels(rules).for_user(user) {
             UserPowerLevel::Int(i) => i.into(),
             _ => i64::MAX,
         }
@@ -172,39 +170,35 @@ impl RoomState {
 
     /// Whether `sender` may redact an event sent by `original_sender`: the server's policy for its
     /// own clients (from v3 the rules accept the redaction event and leave this to the server).
-    pub fn may_redact(&self, sender: &str, original_sender: Option<&str>, rules: &AuthorizationRules) -> bool {
-        if original_sender == Some(sender) {
-            return true;
-        }
-        UserId::parse(sender).is_ok_and(|u| self.power_levels(rules).user_can_redact_event_of_other(&u))
+    pub fn may_redact(&self, sender: &UserId, original_sender: Option<&UserId>, rules: &AuthorizationRules) -> bool {
+        original_sender == Some(sender) || self.power_levels(rules).user_can_redact_event_of_other(sender)
     }
 
     /// The auth events of a new event: ruma's selection for the version, from the current state.
-    pub fn auth_events_for(&self, draft: &EventDraft, sender: &str, rules: &AuthorizationRules) -> Result<Vec<String>> {
-        let sender = UserId::parse(sender).map_err(|e| Error::invalid_param(format!("sender: {e}")))?;
+    pub fn auth_events_for(&self, draft: &EventDraft, sender: &UserId, rules: &AuthorizationRules) -> Result<Vec<OwnedEventId>> {
         let content = serde_json::value::to_raw_value(&draft.content).map_err(|e| Error::bad_json(e.to_string()))?;
         let kind = TimelineEventType::from(draft.kind.as_str());
         let types =
-            ruma::state_res::auth_types_for_event(&kind, &sender, draft.state_key.as_deref(), &content, rules).map_err(Error::bad_json)?;
+            ruma::state_res::auth_types_for_event(&kind, sender, draft.state_key.as_deref(), &content, rules).map_err(Error::bad_json)?;
         Ok(types.iter().filter_map(|(t, sk)| self.get(&t.to_string(), sk)).map(|p| p.event_id.clone()).collect())
     }
 
     /// What a client is told before the rules run: a member event needs a user ID as state key
     /// (400 `M_INVALID_PARAM`, as Synapse) and a known membership (400 `M_BAD_JSON`); kicking
     /// someone who is not in the room is refused although the rules would record it.
-    pub fn refuse_malformed(&self, draft: &EventDraft, sender: &str) -> Result<()> {
+    pub fn refuse_malformed(&self, draft: &EventDraft, sender: &UserId) -> Result<()> {
         if draft.kind != "m.room.member" {
             return Ok(());
         }
         let target = draft.state_key.as_deref().ok_or_else(|| Error::bad_json("Member events need a state_key"))?;
-        if UserId::parse(target).is_err() {
+        let Ok(target) = UserId::parse(target) else {
             return Err(Error::invalid_param(format!("Member state key is not a user ID: {target}")));
-        }
+        };
         let membership =
             draft.content.get("membership").and_then(Value::as_str).ok_or_else(|| Error::bad_json("Member events need a membership"))?;
         match MembershipState::from(membership) {
             MembershipState::Leave => {
-                if target != sender && self.membership(target) == MembershipState::Leave {
+                if target != sender && self.membership(&target) == MembershipState::Leave {
                     return Err(Error::forbidden(format!("{target} is not in the room")));
                 }
             }
@@ -225,7 +219,7 @@ impl RoomState {
         if event.kind == TimelineEventType::RoomPowerLevels {
             validate_power_levels(event, rules)?;
         }
-        let by_id = |id: &EventId| self.views.get(id.as_str()).cloned();
+        let by_id = |id: &EventId| self.views.get(id).cloned();
         ruma::state_res::check_state_independent_auth_rules(rules, event, by_id)
             .map_err(|e| Error::forbidden(format!("Refused by the room's rules: {e}")))?;
         let by_key = |kind: &StateEventType, key: &str| self.view(&kind.to_string(), key);

@@ -21,22 +21,22 @@ struct Room {
     version: &'static str,
     rules: RoomVersionRules,
     state: RoomState,
-    room_id: String,
-    last: Option<String>,
-    hashes: HashMap<String, String>,
+    room_id: OwnedRoomId,
+    last: Option<OwnedEventId>,
+    hashes: HashMap<OwnedEventId, String>,
     depth: i64,
     keys: ServerKeys,
 }
 
 impl Room {
     /// A room whose create event carries `create` merged over the version's defaults.
-    fn with_create(version: &'static str, create: Value) -> (Self, Result<String>) {
+    fn with_create(version: &'static str, create: Value) -> (Self, Result<OwnedEventId>) {
         let rules = supported_rules(version).expect("supported");
         let mut room = Room {
             version,
             rules,
             state: RoomState::default(),
-            room_id: "!provisional:test.local".into(),
+            room_id: RoomId::parse("!provisional:test.local").expect("room ID"),
             last: None,
             hashes: HashMap::new(),
             depth: 0,
@@ -78,7 +78,8 @@ impl Room {
         room
     }
 
-    fn send(&mut self, sender: &str, draft: EventDraft) -> Result<String> {
+    fn send(&mut self, sender: &str, draft: EventDraft) -> Result<OwnedEventId> {
+        let sender = &u(sender);
         self.state.refuse_malformed(&draft, sender)?;
         let auth_events = if draft.kind == "m.room.create" && self.state.state.is_empty() {
             Vec::new()
@@ -106,7 +107,7 @@ impl Room {
         Ok(built.pdu.event_id)
     }
 
-    fn ok(&mut self, sender: &str, draft: EventDraft) -> String {
+    fn ok(&mut self, sender: &str, draft: EventDraft) -> OwnedEventId {
         let what = format!("v{} {sender} {} {:?} {}", self.version, draft.kind, draft.state_key, draft.content);
         self.send(sender, draft).unwrap_or_else(|e| panic!("{what}: {e:?}"))
     }
@@ -119,13 +120,17 @@ impl Room {
         }
     }
 
-    fn message(&mut self, sender: &str) -> Result<String> {
+    fn message(&mut self, sender: &str) -> Result<OwnedEventId> {
         self.send(sender, EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": "hi"})))
     }
 
     fn level(&self, user: &str) -> i64 {
-        self.state.user_level(user, &self.rules.authorization)
+        self.state.user_level(&u(user), &self.rules.authorization)
     }
+}
+
+fn u(user: &str) -> OwnedUserId {
+    UserId::parse(user).expect("user ID")
 }
 
 fn member(user: &str, membership: &str) -> EventDraft {
@@ -140,15 +145,15 @@ fn create_event_per_version() {
         let rules = &room.rules;
         if rules.authorization.room_create_event_id_as_room_id {
             // v12: the room ID is the create event's hash, with no server name.
-            assert_eq!(room.room_id, format!("!{}", create.event_id.trim_start_matches('$')), "v{v}");
-            assert!(!room.room_id.contains(':'), "v{v}: {}", room.room_id);
+            assert_eq!(room.room_id, format!("!{}", create.event_id.as_str().trim_start_matches('$')), "v{v}");
+            assert!(!room.room_id.as_str().contains(':'), "v{v}: {}", room.room_id);
         } else {
-            assert!(room.room_id.ends_with(":test.local"), "v{v}: {}", room.room_id);
+            assert!(room.room_id.as_str().ends_with(":test.local"), "v{v}: {}", room.room_id);
         }
         // v1/v2 event IDs carry the server name; later ones are hashes.
-        assert_eq!(create.event_id.contains(':'), v == "1", "v{v}: {}", create.event_id);
+        assert_eq!(create.event_id.as_str().contains(':'), v == "1", "v{v}: {}", create.event_id);
         if matches!(v, "4" | "6" | "8" | "10" | "11" | "12") {
-            assert!(!create.event_id.contains(['+', '/']), "v{v}: {}", create.event_id);
+            assert!(!create.event_id.as_str().contains(['+', '/']), "v{v}: {}", create.event_id);
         }
         // v1-v10 name the creator in the content; v11 on use the sender.
         assert_eq!(room.state.creators(&rules.authorization).into_iter().map(|u| u.to_string()).collect::<Vec<_>>(), vec![ALICE]);
@@ -168,7 +173,7 @@ fn create_event_rules() {
         // The create event is among the auth events until v12.
         let create_id = room.state.get("m.room.create", "").expect("create").event_id.clone();
         let auth =
-            room.state.auth_events_for(&EventDraft::message("m.room.message", json!({})), ALICE, &rules.authorization).expect("auth");
+            room.state.auth_events_for(&EventDraft::message("m.room.message", json!({})), &u(ALICE), &rules.authorization).expect("auth");
         assert_eq!(auth.contains(&create_id), v != "12", "v{v}: {auth:?}");
         // From v12, additional creators must be user IDs.
         if v == "12" {
@@ -238,7 +243,7 @@ fn restricted_and_knock_join_rules_where_the_version_has_them() {
         match room.send(CAROL, member(CAROL, "knock")) {
             Ok(_) => {
                 assert!(rules.knocking, "v{v}: knock before v7");
-                assert_eq!(room.state.membership(CAROL), MembershipState::Knock);
+                assert_eq!(room.state.membership(&u(CAROL)), MembershipState::Knock);
                 room.ok(ALICE, member(CAROL, "invite"));
                 room.ok(CAROL, member(CAROL, "join"));
             }
@@ -331,18 +336,18 @@ fn redaction() {
         room.ok(BOB, member(BOB, "join"));
         let alices = room.message(ALICE).expect("message");
         let bobs = room.message(BOB).expect("message");
-        let redact = |target: &str| EventDraft {
+        let redact = |target: &OwnedEventId| EventDraft {
             kind: "m.room.redaction".into(),
             state_key: None,
             content: json!({}),
-            redacts: Some(target.to_owned()),
+            redacts: Some(target.clone()),
         };
         // The rules accept a redaction from a member (v1-v2: same server's event); whether it may
         // take effect on someone else's event is the redact level, the server's policy.
         let auth = &rules.authorization;
-        assert!(room.state.may_redact(BOB, Some(BOB), auth));
-        assert!(!room.state.may_redact(BOB, Some(ALICE), auth), "v{v}");
-        assert!(room.state.may_redact(ALICE, Some(BOB), auth), "v{v}");
+        assert!(room.state.may_redact(&u(BOB), Some(&u(BOB)), auth));
+        assert!(!room.state.may_redact(&u(BOB), Some(&u(ALICE)), auth), "v{v}");
+        assert!(room.state.may_redact(&u(ALICE), Some(&u(BOB)), auth), "v{v}");
         room.ok(BOB, redact(&bobs));
         room.ok(ALICE, redact(&alices));
         // Not from outside the room.

@@ -6,9 +6,9 @@ pub mod signing_key;
 pub mod visibility;
 
 use crate::error::{Error, Result};
-use ruma::CanonicalJsonObject;
 use ruma::canonical_json::{CanonicalJsonValue, redact_content_in_place};
 use ruma::room_version_rules::{EventIdFormatVersion, EventsReferenceFormatVersion, RoomIdFormatVersion, RoomVersionRules};
+use ruma::{CanonicalJsonObject, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -59,15 +59,15 @@ pub fn rules_for(version: &str) -> RoomVersionRules {
 /// One event as stored: the fields the server reads often, and the full signed JSON.
 #[derive(Debug, Clone)]
 pub struct Pdu {
-    pub event_id: String,
-    pub room_id: String,
-    pub sender: String,
+    pub event_id: OwnedEventId,
+    pub room_id: OwnedRoomId,
+    pub sender: OwnedUserId,
     pub kind: String,
     pub state_key: Option<String>,
     pub content: Value,
     pub origin_server_ts: i64,
     pub depth: i64,
-    pub redacts: Option<String>,
+    pub redacts: Option<OwnedEventId>,
     /// Position in the global stream; 0 until committed.
     pub stream_ordering: i64,
     pub redacted_because: Option<Value>,
@@ -79,7 +79,7 @@ pub struct EventDraft {
     pub kind: String,
     pub state_key: Option<String>,
     pub content: Value,
-    pub redacts: Option<String>,
+    pub redacts: Option<OwnedEventId>,
 }
 
 impl EventDraft {
@@ -94,13 +94,13 @@ impl EventDraft {
 /// The pieces of room context an event is built against.
 pub struct BuildContext<'a> {
     /// Ignored for a create event whose room ID is derived from it (v12 on).
-    pub room_id: &'a str,
-    pub sender: &'a str,
-    pub prev_events: Vec<String>,
-    pub auth_events: Vec<String>,
+    pub room_id: &'a RoomId,
+    pub sender: &'a UserId,
+    pub prev_events: Vec<OwnedEventId>,
+    pub auth_events: Vec<OwnedEventId>,
     /// Reference hashes of the events named above, for the versions whose PDUs carry them
     /// next to each ID (v1, v2); an unknown one is left out.
-    pub reference_hashes: &'a HashMap<String, String>,
+    pub reference_hashes: &'a HashMap<OwnedEventId, String>,
     pub depth: i64,
     pub rules: &'a RoomVersionRules,
     pub keys: &'a signing_key::ServerKeys,
@@ -120,7 +120,7 @@ pub fn derives_room_id(kind: &str, rules: &RoomVersionRules) -> bool {
 }
 
 /// `prev_events` / `auth_events` in the room version's format.
-fn event_references(ids: &[String], ctx: &BuildContext<'_>) -> Value {
+fn event_references(ids: &[OwnedEventId], ctx: &BuildContext<'_>) -> Value {
     match ctx.rules.events_reference_format {
         EventsReferenceFormatVersion::V1 => Value::Array(
             ids.iter()
@@ -194,8 +194,9 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<Built> {
     let reference_hash =
         ruma::signatures::reference_hash(&canonical, ctx.rules).map_err(|e| Error::bad_json(format!("Cannot hash event: {e}")))?;
     let event_id = inner_event_id.unwrap_or_else(|| format!("${reference_hash}"));
+    let event_id = OwnedEventId::try_from(event_id).map_err(|e| Error::internal_from("built event ID", e))?;
     let room_id = if derived_room {
-        ruma::RoomId::new_v2(&reference_hash).map_err(|e| Error::internal(format!("room ID from {reference_hash}: {e}")))?.to_string()
+        ruma::RoomId::new_v2(&reference_hash).map_err(|e| Error::internal(format!("room ID from {reference_hash}: {e}")))?
     } else {
         ctx.room_id.to_owned()
     };
@@ -204,14 +205,14 @@ pub fn build(draft: &EventDraft, ctx: &BuildContext<'_>) -> Result<Built> {
         return Err(Error::too_large("Event is larger than the configured limit"));
     }
     // What cannot be read back would fail every later read of the room: refuse it now.
-    if let Err(e) = Pdu::from_stored(&event_id, 0, &json_text) {
+    if let Err(e) = Pdu::from_stored(event_id.as_str(), 0, &json_text) {
         log::warn!("refusing an event that would not read back: {e}");
         return Err(Error::bad_json("Event cannot be stored"));
     }
     let pdu = Pdu {
         event_id,
         room_id,
-        sender: ctx.sender.into(),
+        sender: ctx.sender.to_owned(),
         kind: draft.kind.clone(),
         state_key: draft.state_key.clone(),
         content: draft.content.clone(),
@@ -229,23 +230,29 @@ impl Pdu {
     pub fn from_stored(event_id: &str, stream_ordering: i64, json_text: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(json_text).map_err(|e| Error::internal(format!("stored event {event_id}: {e}")))?;
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        // The one place stored IDs become typed: a malformed one makes the event unreadable.
+        let bad = |what: &str| Error::internal(format!("stored event {event_id}: malformed {what}"));
         let kind = s("type").unwrap_or_default();
         // A create event that names no room is the room's ID (v12 on): `!` and its hash.
         let room_id = match s("room_id") {
             Some(r) => r,
             None if kind == "m.room.create" => format!("!{}", event_id.trim_start_matches('$')),
-            None => String::new(),
+            None => return Err(bad("room_id")),
+        };
+        let redacts = match s("redacts") {
+            Some(r) => Some(OwnedEventId::try_from(r).map_err(|_| bad("redacts"))?),
+            None => None,
         };
         Ok(Pdu {
-            event_id: event_id.into(),
-            room_id,
-            sender: s("sender").unwrap_or_default(),
+            event_id: OwnedEventId::try_from(event_id).map_err(|_| bad("event_id"))?,
+            room_id: OwnedRoomId::try_from(room_id).map_err(|_| bad("room_id"))?,
+            sender: s("sender").and_then(|u| OwnedUserId::try_from(u).ok()).ok_or_else(|| bad("sender"))?,
             kind,
             state_key: s("state_key"),
             content: v.get("content").cloned().unwrap_or_else(|| json!({})),
             origin_server_ts: v.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(0),
             depth: v.get("depth").and_then(Value::as_i64).unwrap_or(0),
-            redacts: s("redacts"),
+            redacts,
             stream_ordering,
             redacted_because: v.get("unsigned").and_then(|u| u.get("redacted_because")).cloned(),
         })
@@ -291,7 +298,7 @@ impl Pdu {
     /// Hides the content of an erased user's event from a reader who joined after it
     /// (`joined_at` is the reader's join position). Membership events stay as they are.
     pub fn hide_if_erased(&mut self, erased: &std::collections::HashSet<String>, joined_at: i64) {
-        if self.stream_ordering < joined_at && self.state_key.is_none() && erased.contains(&self.sender) {
+        if self.stream_ordering < joined_at && self.state_key.is_none() && erased.contains(self.sender.as_str()) {
             self.content = json!({});
         }
     }

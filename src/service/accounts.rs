@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 pub use crate::store::users::ListQuery;
 use crate::store::users::{self, Profile, User};
-use ruma::{OwnedDeviceId, OwnedUserId, UserId};
+use ruma::{OwnedDeviceId, OwnedRoomId, OwnedUserId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -666,7 +666,7 @@ pub async fn admin_set_password(
     Ok(())
 }
 
-pub async fn joined_rooms(svc: &Services, target: &UserId) -> Result<Vec<String>> {
+pub async fn joined_rooms(svc: &Services, target: &UserId) -> Result<Vec<OwnedRoomId>> {
     let user = local_user(svc, target).await?;
     svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user.user_id)).await
 }

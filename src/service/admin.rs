@@ -5,11 +5,11 @@ use crate::Services;
 use crate::actors::room::{Evacuate, Purge};
 use crate::actors::user::{EvacuateUser, EvacuationReport};
 use crate::error::{Error, ErrorKind, Result};
-use ruma::{RoomId, UserId};
+use ruma::{OwnedUserId, RoomId, UserId};
 use std::sync::Arc;
 
 /// Every local member leaves the room; answers who left.
-pub async fn evacuate_room(svc: &Arc<Services>, admin: &UserId, room_id: &RoomId) -> Result<Vec<String>> {
+pub async fn evacuate_room(svc: &Arc<Services>, admin: &UserId, room_id: &RoomId) -> Result<Vec<OwnedUserId>> {
     log::info!("admin {admin} evacuates room {room_id}");
     svc.send_to_room(room_id, Evacuate).await?
 }

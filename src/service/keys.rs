@@ -319,7 +319,7 @@ pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSignin
 
 /// Users sharing a room with `user` whose device lists changed after position `from` (up to
 /// `to`, or now).
-pub async fn changes(svc: &Services, user: &UserId, from: i64, to: Option<i64>) -> Result<Vec<String>> {
+pub async fn changes(svc: &Services, user: &UserId, from: i64, to: Option<i64>) -> Result<Vec<OwnedUserId>> {
     let user = user.to_string();
     svc.db
         .run(move |c| {

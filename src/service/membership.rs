@@ -7,7 +7,7 @@ use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
-use ruma::{OwnedRoomId, RoomId, UserId};
+use ruma::{OwnedEventId, OwnedRoomId, RoomId, UserId};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Resul
 }
 
 /// Sends a member event about `target` from `sender`; returns its event ID.
-async fn change(svc: &Arc<Services>, sender: &UserId, room_id: &RoomId, target: &str, content: Value) -> Result<String> {
+async fn change(svc: &Arc<Services>, sender: &UserId, room_id: &RoomId, target: &str, content: Value) -> Result<OwnedEventId> {
     super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, content["membership"].as_str()).await?;
     let msg = SendEvent {
         sender: sender.to_owned(),
@@ -139,7 +139,7 @@ pub async fn forget(svc: &Services, who: &Session, room_id: &RoomId) -> Result<(
         .await
 }
 
-pub async fn joined_rooms(svc: &Services, user: &UserId) -> Result<Vec<String>> {
+pub async fn joined_rooms(svc: &Services, user: &UserId) -> Result<Vec<OwnedRoomId>> {
     let user = user.to_string();
     svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await
 }

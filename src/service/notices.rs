@@ -9,7 +9,7 @@ use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::events::TxnKey;
-use ruma::UserId;
+use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub struct Notice {
 
 /// Sends a notice for `admin`, creating the notices room with the target on first use; a
 /// retried transaction ID of the same admin device answers with the first event.
-pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Option<String>) -> Result<String> {
+pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Option<String>) -> Result<OwnedEventId> {
     let Notice { target, kind, state_key, content } = notice;
     if target.server_name().as_str() != svc.server_name() {
         return Err(Error::invalid_param("Server notices can only be sent to local users"));
@@ -55,10 +55,7 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
     };
     let draft = EventDraft { kind, state_key, content, redacts: None };
     let event_id = svc
-        .send_to_room(
-            &ruma::RoomId::parse(&room).map_err(|e| Error::internal_from("notices room ID", e))?,
-            SendEvent { sender: crate::ids::parse_user_id(&system)?, draft, txn, txn_checked_at, redacts_sender: None },
-        )
+        .send_to_room(&room, SendEvent { sender: crate::ids::parse_user_id(&system)?, draft, txn, txn_checked_at, redacts_sender: None })
         .await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);
     Ok(event_id)
@@ -95,21 +92,21 @@ async fn ensure_system_user(svc: &Services, system: &str) -> Result<()> {
 }
 
 /// A room the system user is in where the target is joined or invited.
-async fn find_room(svc: &Services, system: &str, target: &UserId) -> Result<Option<String>> {
+async fn find_room(svc: &Services, system: &str, target: &UserId) -> Result<Option<OwnedRoomId>> {
     let (s, t) = (system.to_owned(), target.to_string());
     svc.db
         .run(move |c| {
-            let mine: std::collections::HashSet<String> = crate::store::memberships::joined_rooms(c, &s)?.into_iter().collect();
+            let mine: std::collections::HashSet<OwnedRoomId> = crate::store::memberships::joined_rooms(c, &s)?.into_iter().collect();
             Ok(crate::store::memberships::user_memberships(c, &t)?
                 .into_iter()
                 .rev()
-                .find(|m| matches!(m.membership.as_str(), "join" | "invite") && mine.contains(&m.room_id))
-                .map(|m| m.room_id))
+                .find(|m| matches!(m.membership.as_str(), "join" | "invite") && mine.iter().any(|r| r.as_str() == m.room_id))
+                .and_then(|m| OwnedRoomId::try_from(m.room_id).ok()))
         })
         .await
 }
 
-async fn create_room(svc: &Arc<Services>, system: &str, target: &str) -> Result<String> {
+async fn create_room(svc: &Arc<Services>, system: &str, target: &str) -> Result<OwnedRoomId> {
     let mut room = NewRoom::new(crate::ids::parse_user_id(system)?);
     room.preset = Some(Preset::PrivateChat);
     room.name = Some(svc.config.server_notices.room_name.clone());
@@ -121,7 +118,7 @@ async fn create_room(svc: &Arc<Services>, system: &str, target: &str) -> Result<
     let tags = json!({"tags": {"m.server_notice": {"order": 0.5}}}).to_string();
     let id = svc.db.run(move |c| crate::store::account_data::set(c, &t, &r, "m.tag", &tags)).await?;
     svc.notifier.do_send(AccountDataChanged { user: crate::ids::parse_user_id(target)?, stream_id: id });
-    Ok(room_id.to_string())
+    Ok(room_id)
 }
 
 /// Refuses a user's own leave (or invite rejection) of a server notices room, whichever endpoint

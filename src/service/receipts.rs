@@ -62,7 +62,7 @@ pub async fn set(svc: &Services, who: &Session, room_id: &RoomId, kind: &str, th
         })
         .await?;
     if let Some((users, position)) = moved {
-        svc.notifier.do_send(Advanced { stream: Stream::Receipts, users, position });
+        svc.notifier.do_send(Advanced { stream: Stream::Receipts, users: crate::store::typed::user_ids(users), position });
     }
     Ok(())
 }

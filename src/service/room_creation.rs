@@ -176,8 +176,8 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
         pl.insert(k.clone(), v.clone());
     }
 
-    let mut drafts: Vec<(String, EventDraft)> = Vec::new();
-    let mut push = |d: EventDraft| drafts.push((creator.clone(), d));
+    let mut drafts: Vec<(OwnedUserId, EventDraft)> = Vec::new();
+    let mut push = |d: EventDraft| drafts.push((room.creator.clone(), d));
     push(EventDraft::state("m.room.member", &creator, super::membership::join_content(svc, &creator, "join").await?));
     push(EventDraft::state("m.room.power_levels", "", Value::Object(pl)));
     if let Some(a) = &alias {
@@ -211,8 +211,8 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
     let provisional = crate::ids::new_room_id(&svc.config.server_name);
     let no_hashes = HashMap::new();
     let ctx = BuildContext {
-        room_id: provisional.as_str(),
-        sender: &creator,
+        room_id: &provisional,
+        sender: &room.creator,
         prev_events: Vec::new(),
         auth_events: Vec::new(),
         reference_hashes: &no_hashes,
@@ -222,7 +222,7 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
         max_bytes: svc.config.max_event_bytes,
     };
     let create = events::build(&EventDraft::state("m.room.create", "", Value::Object(create_content)), &ctx)?;
-    let room_id = crate::ids::parse_room_id(&create.pdu.room_id)?;
+    let room_id = create.pdu.room_id.clone();
     let row = RoomRow {
         room_id: room_id.to_string(),
         room_version: version,

@@ -7,7 +7,7 @@ use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
 use crate::store::events::TxnKey;
-use ruma::{EventId, RoomId};
+use ruma::{EventId, OwnedEventId, OwnedUserId, RoomId};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -28,11 +28,11 @@ async fn send(
     room_id: &RoomId,
     draft: EventDraft,
     txn: Option<TxnKey>,
-    redacts_sender: Option<String>,
-) -> Result<String> {
+    redacts_sender: Option<OwnedUserId>,
+) -> Result<OwnedEventId> {
     if who.shadow_banned {
         // Looks like success to the sender; nothing is stored or seen by anyone.
-        return Ok(crate::ids::fake_event_id());
+        return OwnedEventId::try_from(crate::ids::fake_event_id()).map_err(|e| Error::internal_from("fake event ID", e));
     }
     let txn_checked_at = Some(std::time::Instant::now());
     if let Some(key) = txn.clone()
@@ -46,7 +46,14 @@ async fn send(
 }
 
 /// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.
-pub async fn send_message(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kind: &str, txn: &str, content: Value) -> Result<String> {
+pub async fn send_message(
+    svc: &Arc<Services>,
+    who: &Session,
+    room_id: &RoomId,
+    kind: &str,
+    txn: &str,
+    content: Value,
+) -> Result<OwnedEventId> {
     if kind == "m.room.redaction" {
         return Err(Error::bad_json("Use the redact endpoint to redact events"));
     }
@@ -55,7 +62,14 @@ pub async fn send_message(svc: &Arc<Services>, who: &Session, room_id: &RoomId, 
 }
 
 /// `PUT /rooms/{roomId}/state/{eventType}/{stateKey}`.
-pub async fn put_state(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kind: &str, key: &str, content: Value) -> Result<String> {
+pub async fn put_state(
+    svc: &Arc<Services>,
+    who: &Session,
+    room_id: &RoomId,
+    kind: &str,
+    key: &str,
+    content: Value,
+) -> Result<OwnedEventId> {
     if kind == "m.room.member" {
         let membership = content.get("membership").and_then(Value::as_str);
         super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), who.user_id.as_str(), key, membership).await?;
@@ -71,7 +85,7 @@ pub async fn redact(
     event_id: &EventId,
     txn: &str,
     reason: Option<String>,
-) -> Result<String> {
+) -> Result<OwnedEventId> {
     let mut content = Map::new();
     if let Some(r) = reason {
         content.insert("reason".into(), json!(r));
@@ -84,7 +98,8 @@ pub async fn redact(
         kind: "m.room.redaction".into(),
         state_key: None,
         content: Value::Object(content),
-        redacts: Some(event_id.to_string()),
+        redacts: Some(event_id.to_owned()),
     };
+    let sender = OwnedUserId::try_from(sender).map_err(|e| Error::internal_from("stored sender", e))?;
     send(svc, who, room_id, draft, Some(key), Some(sender)).await
 }

@@ -43,8 +43,11 @@ pub async fn search_room_events(svc: &Services, who: &Session, req: SearchReques
     // Only rooms the requester is joined to are searched.
     let user = who.user_id.to_string();
     let joined = svc.db.run(move |c| crate::store::memberships::joined_rooms(c, &user)).await?;
-    let rooms: Vec<String> =
-        joined.into_iter().filter(|r| wanted_rooms.as_ref().is_none_or(|w| w.contains(r)) && !not_rooms.contains(r)).collect();
+    let rooms: Vec<String> = joined
+        .into_iter()
+        .map(String::from)
+        .filter(|r| wanted_rooms.as_ref().is_none_or(|w| w.contains(r)) && !not_rooms.contains(r))
+        .collect();
     let highlights: Vec<String> =
         term.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).filter(|w| !w.is_empty()).collect();
     if rooms.is_empty() || limit == 0 {
@@ -76,7 +79,7 @@ pub async fn search_room_events(svc: &Services, who: &Session, req: SearchReques
             for (id, rank) in ids {
                 let Some(p) = crate::store::events::event_by_id(c, &id)? else { continue };
                 // The index matched by position; the event's own position is what counts.
-                let Some(view) = views.get(&p.room_id).filter(|v| v.can_see(p.stream_ordering)) else { continue };
+                let Some(view) = views.get(p.room_id.as_str()).filter(|v| v.can_see(p.stream_ordering)) else { continue };
                 let mut r = json!({"rank": rank, "result": p.to_client(None)});
                 if let Some(ctx) = &context {
                     r["context"] = event_context(c, &p, view, ctx)?;
@@ -95,8 +98,8 @@ fn event_context(c: &mut crate::store::Conn, p: &Pdu, view: &HistoryView, ctx: &
     let before = ctx.get("before_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let after = ctx.get("after_limit").and_then(Value::as_i64).unwrap_or(5).clamp(0, 100);
     let pos = p.stream_ordering;
-    let events_before = vis::visible_events(c, &p.room_id, view, 0, pos - 1, before, true, None)?;
-    let events_after = vis::visible_events(c, &p.room_id, view, pos, i64::MAX, after, false, None)?;
+    let events_before = vis::visible_events(c, p.room_id.as_str(), view, 0, pos - 1, before, true, None)?;
+    let events_after = vis::visible_events(c, p.room_id.as_str(), view, pos, i64::MAX, after, false, None)?;
     let start = events_before.last().map(|e| e.stream_ordering - 1).unwrap_or(pos - 1);
     let end = events_after.last().map(|e| e.stream_ordering).unwrap_or(pos);
     let mut out = json!({
@@ -110,7 +113,7 @@ fn event_context(c: &mut crate::store::Conn, p: &Pdu, view: &HistoryView, ctx: &
         let senders: HashSet<&str> =
             std::iter::once(p.sender.as_str()).chain(events_before.iter().chain(&events_after).map(|e| e.sender.as_str())).collect();
         for s in senders {
-            if let Some(m) = crate::store::events::state_event(c, &p.room_id, "m.room.member", s)? {
+            if let Some(m) = crate::store::events::state_event(c, p.room_id.as_str(), "m.room.member", s)? {
                 profiles
                     .insert(s.to_owned(), json!({"displayname": m.content.get("displayname"), "avatar_url": m.content.get("avatar_url")}));
             }

@@ -43,7 +43,7 @@ pub async fn send(svc: &Services, sender: Sender<'_>, event_type: &str, txn_id: 
     let (from, device, txn) = (sender.user_id.to_string(), sender.device_id.unwrap_or_default().to_owned(), txn_id.to_owned());
     let sent = svc.db.run(move |c| to_device::send(c, &from, &device, &txn, &out)).await?;
     if let Some((users, stream_id)) = sent {
-        svc.notifier.do_send(Advanced { stream: Stream::ToDevice, users, position: stream_id });
+        svc.notifier.do_send(Advanced { stream: Stream::ToDevice, users: crate::store::typed::user_ids(users), position: stream_id });
     }
     Ok(())
 }

@@ -196,17 +196,17 @@ pub fn device_list_position(conn: &mut Conn) -> Result<i64> {
 
 /// Users whose device list changed in (after, upto] and who share a joined room with `user`
 /// (the user themself included): whom a client should re-query keys for.
-pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<String>> {
+pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<ruma::OwnedUserId>> {
     let changed: Vec<String> = device_list_streams::table
         .filter(device_list_streams::stream_id.gt(after))
         .filter(device_list_streams::stream_id.le(upto))
         .select(device_list_streams::user_id)
         .load(conn)?;
     if changed.is_empty() {
-        return Ok(changed);
+        return Ok(Vec::new());
     }
     let mut users = super::memberships::room_mates(conn, user)?;
-    users.retain(|u| changed.contains(u));
+    users.retain(|u| changed.iter().any(|c| c == u.as_str()));
     users.sort();
     Ok(users)
 }

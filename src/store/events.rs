@@ -3,9 +3,10 @@
 use super::Conn;
 use super::rooms::RoomRow;
 use super::schema::{current_state, events, memberships, rooms, txn_ids};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{Pdu, redact_stored, rules_for};
 use diesel::prelude::*;
+use ruma::OwnedEventId;
 
 /// A built event waiting to be committed, with the transaction ID it answers, if any.
 #[derive(Debug, Clone)]
@@ -15,7 +16,7 @@ pub struct NewEvent {
     pub txn: Option<TxnKey>,
     /// Set by [`commit`] when `txn` already named another event (a retry that raced the room
     /// actor's memory of its transaction IDs): the sender is answered with that event instead.
-    pub existing_txn_event: Option<String>,
+    pub existing_txn_event: Option<OwnedEventId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -57,9 +58,9 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
             diesel::insert_into(events::table)
                 .values(EventInsert {
                     stream_ordering: pos,
-                    event_id: &p.event_id,
-                    room_id: &p.room_id,
-                    sender: &p.sender,
+                    event_id: p.event_id.as_str(),
+                    room_id: p.room_id.as_str(),
+                    sender: p.sender.as_str(),
                     event_type: &p.kind,
                     state_key: p.state_key.as_deref(),
                     origin_server_ts: p.origin_server_ts,
@@ -72,23 +73,23 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
             if let Some(sk) = &p.state_key {
                 diesel::insert_into(current_state::table)
                     .values((
-                        current_state::room_id.eq(&p.room_id),
+                        current_state::room_id.eq(p.room_id.as_str()),
                         current_state::event_type.eq(&p.kind),
                         current_state::state_key.eq(sk),
-                        current_state::event_id.eq(&p.event_id),
+                        current_state::event_id.eq(p.event_id.as_str()),
                         current_state::stream_ordering.eq(pos),
                     ))
                     .on_conflict((current_state::room_id, current_state::event_type, current_state::state_key))
                     .do_update()
-                    .set((current_state::event_id.eq(&p.event_id), current_state::stream_ordering.eq(pos)))
+                    .set((current_state::event_id.eq(p.event_id.as_str()), current_state::stream_ordering.eq(pos)))
                     .execute(c)?;
                 if let Some(m) = p.membership() {
                     diesel::insert_into(memberships::table)
                         .values((
-                            memberships::room_id.eq(&p.room_id),
+                            memberships::room_id.eq(p.room_id.as_str()),
                             memberships::user_id.eq(sk),
                             memberships::membership.eq(m),
-                            memberships::event_id.eq(&p.event_id),
+                            memberships::event_id.eq(p.event_id.as_str()),
                             memberships::stream_ordering.eq(pos),
                             memberships::forgotten.eq(false),
                         ))
@@ -96,7 +97,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                         .do_update()
                         .set((
                             memberships::membership.eq(m),
-                            memberships::event_id.eq(&p.event_id),
+                            memberships::event_id.eq(p.event_id.as_str()),
                             memberships::stream_ordering.eq(pos),
                             memberships::forgotten.eq(false),
                         ))
@@ -111,8 +112,8 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                         txn_ids::user_id.eq(&t.user_id),
                         txn_ids::device_id.eq(&t.device_id),
                         txn_ids::txn_id.eq(&t.txn_id),
-                        txn_ids::room_id.eq(&p.room_id),
-                        txn_ids::event_id.eq(&p.event_id),
+                        txn_ids::room_id.eq(p.room_id.as_str()),
+                        txn_ids::event_id.eq(p.event_id.as_str()),
                     ))
                     .on_conflict_do_nothing()
                     .execute(c)?;
@@ -121,7 +122,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                 }
             }
             if let Some(target) = &p.redacts {
-                redact(c, &p.room_id, target, p)?;
+                redact(c, p.room_id.as_str(), target.as_str(), p)?;
             }
         }
         Ok(())
@@ -155,7 +156,7 @@ fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> Result<
         }
     };
     diesel::update(events::table.filter(events::event_id.eq(target)))
-        .set((events::json.eq(redacted), events::redacted_by.eq(&redaction.event_id)))
+        .set((events::json.eq(redacted), events::redacted_by.eq(redaction.event_id.as_str())))
         .execute(c)?;
     Ok(())
 }
@@ -180,7 +181,7 @@ pub struct LoadedRoom {
     pub row: RoomRow,
     pub state: Vec<Pdu>,
     /// The newest event (forward extremity) and its depth.
-    pub last_event: Option<(String, i64)>,
+    pub last_event: Option<(OwnedEventId, i64)>,
 }
 
 pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
@@ -213,10 +214,11 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
         if kind == "m.room.member" {
             let membership: Option<String> =
                 memberships::table.find((room_id, &state_key)).select(memberships::membership).first(conn).optional()?;
-            if let Some(m) = membership {
+            let ids = (id.try_into(), room_id.try_into(), sender.try_into());
+            if let (Some(m), (Ok(event_id), Ok(room_id), Ok(sender))) = (membership, ids) {
                 state.push(Pdu {
-                    event_id: id,
-                    room_id: room_id.to_owned(),
+                    event_id,
+                    room_id,
                     sender,
                     kind,
                     state_key: Some(state_key),
@@ -230,12 +232,16 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
             }
         }
     }
-    let last_event = events::table
+    let last_event: Option<(String, i64)> = events::table
         .filter(events::room_id.eq(room_id))
         .order(events::stream_ordering.desc())
         .select((events::event_id, events::depth))
         .first(conn)
         .optional()?;
+    let last_event = match last_event {
+        Some((id, depth)) => Some((OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored event ID", e))?, depth)),
+        None => None,
+    };
     Ok(Some(LoadedRoom { row, state, last_event }))
 }
 
@@ -251,8 +257,10 @@ pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, S
     Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
-pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<String>> {
-    Ok(txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?)
+pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> {
+    let id: Option<String> =
+        txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?;
+    id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
 }
 
 /// Separates a transaction ID's endpoint scope from the client's own ID in `txn_ids.txn_id`.

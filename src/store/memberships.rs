@@ -4,6 +4,7 @@ use super::Conn;
 use super::schema::memberships;
 use crate::error::Result;
 use diesel::prelude::*;
+use ruma::{OwnedRoomId, OwnedUserId};
 
 #[derive(Debug, Clone, Queryable)]
 pub struct MembershipRow {
@@ -30,20 +31,21 @@ pub fn user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<Membership
 
 /// Rooms the user is joined to, then rooms they are invited to, each in membership order: what
 /// a deactivation or an evacuation leaves or rejects.
-pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
+pub fn rooms_to_leave(conn: &mut Conn, user_id: &str) -> Result<Vec<OwnedRoomId>> {
     let mut ms = user_memberships(conn, user_id)?;
     ms.retain(|m| matches!(m.membership.as_str(), "join" | "invite"));
     ms.sort_by_key(|m| (m.membership != "join", m.stream_ordering));
-    Ok(ms.into_iter().map(|m| m.room_id).collect())
+    Ok(super::typed::room_ids(ms.into_iter().map(|m| m.room_id).collect()))
 }
 
-pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
-    Ok(memberships::table
+pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> Result<Vec<OwnedRoomId>> {
+    let ids = memberships::table
         .filter(memberships::user_id.eq(user_id))
         .filter(memberships::membership.eq("join"))
         .order(memberships::stream_ordering.asc())
         .select(memberships::room_id)
-        .load(conn)?)
+        .load(conn)?;
+    Ok(super::typed::room_ids(ids))
 }
 
 pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
@@ -60,7 +62,7 @@ pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<()> {
 }
 
 /// Users sharing a joined room with `user`, and the user: who sees their device list and presence.
-pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<String>> {
+pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<OwnedUserId>> {
     let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
     let mut users: Vec<String> = mine
         .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
@@ -73,7 +75,7 @@ pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<String>> {
     if !users.iter().any(|u| u == user) {
         users.push(user.to_owned());
     }
-    Ok(users)
+    Ok(super::typed::user_ids(users))
 }
 
 /// Whether `a` and `b` are both joined to some room.

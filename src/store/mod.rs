@@ -16,6 +16,7 @@ pub mod rooms;
 pub mod schema;
 pub mod streams;
 pub mod to_device;
+pub mod typed;
 pub mod users;
 pub mod visibility;
 

@@ -89,5 +89,5 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         return Ok(changed);
     }
     let mates = super::memberships::room_mates(conn, user)?;
-    Ok(changed.into_iter().filter(|p| mates.contains(&p.user_id)).collect())
+    Ok(changed.into_iter().filter(|p| mates.iter().any(|m| m.as_str() == p.user_id)).collect())
 }

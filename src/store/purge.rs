@@ -38,12 +38,12 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
 }
 
 /// Finishes purges a crash interrupted. Returns the rooms finished.
-pub fn resume_purges(conn: &mut Conn) -> Result<Vec<String>> {
+pub fn resume_purges(conn: &mut Conn) -> Result<Vec<ruma::OwnedRoomId>> {
     let rooms: Vec<String> = pending_purges::table.select(pending_purges::room_id).load(conn)?;
     for r in &rooms {
         purge_room(conn, r)?;
     }
-    Ok(rooms)
+    Ok(super::typed::room_ids(rooms))
 }
 
 fn delete_events(conn: &mut Conn, room_id: &str) -> Result<usize> {

@@ -91,7 +91,7 @@ async fn typing_board_forgets_quiet_rooms_beyond_its_cap() {
     let board = &s.server.services.typing;
     let cap = ensemble::typing::MAX_ROOMS;
     for i in 0..cap + 1_000 {
-        board.publish(&format!("!quiet{i}:test.local"), Vec::new());
+        board.publish(&ruma::RoomId::parse(format!("!quiet{i}:test.local")).unwrap(), Vec::new());
     }
     assert!(board.len() <= cap, "{} rooms on the board", board.len());
     let sync = s.sync(&alice, Some(&since), 0).await;

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::store::Db;
 use actix::prelude::*;
+use ruma::OwnedRoomId;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -172,7 +173,12 @@ pub struct Original {
 fn original_of(db: &Db, edit_sender: &str, room_id: &str, original_id: &str) -> Option<Original> {
     let mut conn = db.get().ok()?;
     let p = crate::store::events::event_by_id(&mut conn, original_id).ok()??;
-    let o = Original { sender: p.sender, room_id: p.room_id, stream: p.stream_ordering, redacted: p.redacted_because.is_some() };
+    let o = Original {
+        sender: p.sender.to_string(),
+        room_id: p.room_id.to_string(),
+        stream: p.stream_ordering,
+        redacted: p.redacted_because.is_some(),
+    };
     (o.sender == edit_sender && o.room_id == room_id && !o.redacted).then_some(o)
 }
 
@@ -480,15 +486,15 @@ impl Handler<MoreSearchable> for SearchActor {
 /// Forget every document of a purged room.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct DropRoom(pub String);
+pub struct DropRoom(pub OwnedRoomId);
 
 impl Handler<DropRoom> for SearchActor {
     type Result = ();
     fn handle(&mut self, msg: DropRoom, _: &mut Self::Context) {
-        self.apply_live(&[Op::DropRoom(msg.0.clone())]);
+        self.apply_live(&[Op::DropRoom(msg.0.to_string())]);
         // A rebuild may have read the room before the purge: it is dropped again after the swap.
         if let Some(drops) = self.rebuild_drops.as_mut() {
-            drops.push(msg.0);
+            drops.push(msg.0.to_string());
         }
         self.commit();
     }

@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-fn event_id_reply(id: String) -> HttpResponse {
+fn event_id_reply(id: ruma::OwnedEventId) -> HttpResponse {
     ok_json(json!({"event_id": id}))
 }
 

@@ -167,7 +167,7 @@ fn compute(
     since: Option<Positions>,
     full_state: bool,
     f: &SyncFilter,
-    (typing_now, typing): (i64, HashMap<String, Vec<String>>),
+    (typing_now, typing): (i64, HashMap<String, Vec<ruma::OwnedUserId>>),
 ) -> Result<(SyncResponse, bool)> {
     let mut now = positions_now(c, typing_now)?;
     let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;

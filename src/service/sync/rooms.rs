@@ -28,7 +28,7 @@ pub struct RoomsInput<'a> {
     /// `m.receipt` events changed since the token, by room.
     pub receipts: HashMap<String, Value>,
     /// Who is typing, for rooms where that changed since the token.
-    pub typing: HashMap<String, Vec<String>>,
+    pub typing: HashMap<String, Vec<ruma::OwnedUserId>>,
 }
 
 #[derive(Default)]
@@ -39,7 +39,7 @@ pub struct RoomSections {
 }
 
 fn client_events(list: &[Pdu], txns: &HashMap<String, String>) -> Vec<Value> {
-    list.iter().map(|p| p.to_client(txns.get(&p.event_id).map(String::as_str))).collect()
+    list.iter().map(|p| p.to_client(txns.get(p.event_id.as_str()).map(String::as_str))).collect()
 }
 
 /// Drops the oldest event of a timeline read one past the limit; says whether it was limited.
@@ -142,7 +142,7 @@ fn joined(
 /// An invite: the stripped state of the room as of the invite.
 fn invited(c: &mut Conn, m: &MembershipRow) -> Result<Value> {
     let state = ev::state_at(c, &m.room_id, m.stream_ordering)?;
-    let inviter = state.iter().find(|p| p.event_id == m.event_id).map(|p| p.sender.clone());
+    let inviter = state.iter().find(|p| p.event_id == m.event_id).map(|p| p.sender.to_string());
     let stripped: Vec<Value> = state
         .iter()
         .filter(|p| {
@@ -201,7 +201,7 @@ pub fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> Result
 
 /// Transaction IDs this device used for its own events in `timeline`.
 fn own_txns(c: &mut Conn, user: &str, device: Option<&str>, timeline: &[Pdu]) -> Result<HashMap<String, String>> {
-    let own: Vec<String> = timeline.iter().filter(|p| p.sender == user).map(|p| p.event_id.clone()).collect();
+    let own: Vec<String> = timeline.iter().filter(|p| p.sender == user).map(|p| p.event_id.to_string()).collect();
     if own.is_empty() {
         return Ok(HashMap::new());
     }
