@@ -43,6 +43,8 @@ pub struct Services {
     /// Times a long-polling `/sync` woke, read the store again and found nothing to send: with
     /// nothing committed a long-poll reads once and waits, so tests can tell waiting from spinning.
     pub sync_rechecks: std::sync::atomic::AtomicU64,
+    /// Member events each device was sent by lazy-loading syncs.
+    pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
 }
 
 impl Services {
@@ -137,6 +139,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         rate_limits: auth::rate_limit::RateLimits::new(&config),
         deactivated: actors::user::DeactivatedUsers::default(),
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
+        sent_members: Default::default(),
         config: config.clone(),
     });
     let optimizer = services.clone();

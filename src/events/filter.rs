@@ -1,6 +1,90 @@
-//! The event-type part of the spec's filters (`types`, `not_types`, with `*` wildcards).
+//! The spec's filters: the whole definition a client uploads or sends inline (typed, so a
+//! malformed one is refused with the field named), and the event-type part the server applies
+//! (`types`, `not_types`, with `*` wildcards).
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// A filter as `POST /user/{userId}/filter` takes it and `/sync` reads it. Unknown fields are
+/// kept out of the type but allowed, as the spec lets filters grow.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct FilterDefinition {
+    pub event_fields: Option<Vec<String>>,
+    pub event_format: EventFormat,
+    pub presence: EventFilter,
+    pub account_data: EventFilter,
+    pub room: RoomFilter,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventFormat {
+    #[default]
+    Client,
+    Federation,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EventFilter {
+    pub limit: Option<u64>,
+    pub types: Option<Vec<String>>,
+    pub not_types: Option<Vec<String>>,
+    pub senders: Option<Vec<String>>,
+    pub not_senders: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RoomFilter {
+    pub rooms: Option<Vec<String>>,
+    pub not_rooms: Option<Vec<String>>,
+    pub include_leave: bool,
+    pub ephemeral: RoomEventFilter,
+    pub state: RoomEventFilter,
+    pub timeline: RoomEventFilter,
+    pub account_data: RoomEventFilter,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct RoomEventFilter {
+    pub limit: Option<u64>,
+    pub types: Option<Vec<String>>,
+    pub not_types: Option<Vec<String>>,
+    pub senders: Option<Vec<String>>,
+    pub not_senders: Option<Vec<String>>,
+    pub rooms: Option<Vec<String>>,
+    pub not_rooms: Option<Vec<String>>,
+    pub contains_url: Option<bool>,
+    pub lazy_load_members: bool,
+    pub include_redundant_members: bool,
+    pub unread_thread_notifications: bool,
+}
+
+impl FilterDefinition {
+    /// Reads a client's filter; a field of the wrong type is 400 `M_BAD_JSON` naming it.
+    pub fn parse(v: &Value) -> crate::error::Result<Self> {
+        if !v.is_object() {
+            return Err(crate::error::Error::bad_json("A filter is a JSON object"));
+        }
+        serde_path_to_error::deserialize(v)
+            .map_err(|e| crate::error::Error::bad_json(format!("Invalid filter: {}: {}", e.path(), e.inner())))
+    }
+}
+
+impl RoomEventFilter {
+    pub fn type_filter(&self) -> TypeFilter {
+        TypeFilter { types: self.types.clone(), not_types: self.not_types.clone().unwrap_or_default() }
+    }
+}
+
+impl EventFilter {
+    pub fn type_filter(&self) -> TypeFilter {
+        TypeFilter { types: self.types.clone(), not_types: self.not_types.clone().unwrap_or_default() }
+    }
+}
 
 /// A room event filter's `types`/`not_types`.
 #[derive(Debug, Default, Clone)]
@@ -43,5 +127,26 @@ mod tests {
         assert!(!f.allows("m.reaction"));
         assert_eq!(f.exact_types(), None);
         assert!(TypeFilter::default().allows("anything"));
+    }
+
+    #[test]
+    fn definitions_are_strict() {
+        let ok =
+            FilterDefinition::parse(&json!({"room": {"state": {"lazy_load_members": true}, "timeline": {"limit": 5}}})).expect("valid");
+        assert!(ok.room.state.lazy_load_members);
+        assert_eq!(ok.room.timeline.limit, Some(5));
+        for bad in [
+            json!({"room": {"state": {"lazy_load_members": "true"}}}),
+            json!({"room": {"state": {"include_redundant_members": 1}}}),
+            json!({"room": {"timeline": "not an object"}}),
+            json!({"room": {"timeline": {"limit": -1}}}),
+            json!({"event_format": "xml"}),
+            json!([]),
+        ] {
+            let e = FilterDefinition::parse(&bad).expect_err("invalid");
+            assert_eq!(e.errcode(), "M_BAD_JSON", "{bad}");
+        }
+        // Fields the spec may add later are not errors.
+        assert!(FilterDefinition::parse(&json!({"room": {"org.example.future": 1}})).is_ok());
     }
 }

@@ -63,11 +63,7 @@ pub async fn remove_tag(svc: &Services, user: &UserId, room: &RoomId, tag: &str)
 
 /// Stores a sync filter and returns its ID.
 pub async fn create_filter(svc: &Services, user: &UserId, filter: &Map<String, Value>) -> Result<String> {
-    if let Some(l) = filter.get("room").and_then(|r| r.get("timeline")).and_then(|t| t.get("limit"))
-        && !l.is_u64()
-    {
-        return Err(Error::bad_json("timeline limit must be a non-negative integer"));
-    }
+    crate::events::filter::FilterDefinition::parse(&Value::Object(filter.clone()))?;
     let (u, text) = (user.to_string(), Value::Object(filter.clone()).to_string());
     Ok(svc.db.run(move |c| store::add_filter(c, &u, &text)).await?.to_string())
 }

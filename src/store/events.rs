@@ -349,6 +349,28 @@ pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> R
     Ok(out)
 }
 
+/// The member events of `users` as of stream position `at` (inclusive), the newest per user.
+pub fn members_at(conn: &mut Conn, room_id: &str, at: i64, users: &[&str]) -> Result<Vec<Pdu>> {
+    if users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(String, i64, String, Option<String>)> = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::event_type.eq("m.room.member"))
+        .filter(events::state_key.eq_any(users))
+        .filter(events::stream_ordering.le(at))
+        .order(events::stream_ordering.asc())
+        .select((events::event_id, events::stream_ordering, events::json, events::state_key))
+        .load(conn)?;
+    let mut latest: std::collections::HashMap<String, (String, i64, String)> = std::collections::HashMap::new();
+    for (id, pos, json, sk) in rows {
+        latest.insert(sk.unwrap_or_default(), (id, pos, json));
+    }
+    let mut out = readable(latest.values().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str())));
+    out.sort_by_key(|p| p.stream_ordering);
+    Ok(out)
+}
+
 /// The current state of a room as stored.
 pub fn current_state(conn: &mut Conn, room_id: &str) -> Result<Vec<Pdu>> {
     let rows: Vec<(String, i64, String)> = current_state::table

@@ -39,6 +39,7 @@ mod rooms_power_levels;
 mod search;
 mod stream_positions;
 mod sync;
+mod sync_lazy_members;
 mod to_device;
 mod typing;
 mod user_directory;

@@ -1,7 +1,6 @@
-//! The parts of a sync filter the server honours, read from the filter JSON.
+//! The parts of a sync filter the server honours.
 
-use crate::events::filter::TypeFilter;
-use serde_json::Value;
+use crate::events::filter::{EventFormat, FilterDefinition, TypeFilter};
 
 /// The parts of a filter `/sync` honours.
 #[derive(Debug, Clone)]
@@ -10,26 +9,44 @@ pub struct SyncFilter {
     pub timeline: TypeFilter,
     pub state: TypeFilter,
     pub rooms: Option<Vec<String>>,
+    pub not_rooms: Vec<String>,
     pub account_data: TypeFilter,
     pub room_account_data: TypeFilter,
     pub include_leave: bool,
+    /// Member events only for the timeline's senders (and the syncing user).
+    pub lazy_load_members: bool,
+    /// With lazy loading: resend member events this device was already sent.
+    pub include_redundant_members: bool,
+    /// Events as the federation API carries them.
+    pub federation_format: bool,
+}
+
+impl Default for SyncFilter {
+    fn default() -> Self {
+        Self::from_definition(&FilterDefinition::default())
+    }
 }
 
 impl SyncFilter {
-    pub fn from_json(f: &Value) -> Self {
-        let room = f.get("room");
-        let part = |k: &str| room.and_then(|r| r.get(k));
+    pub fn from_definition(f: &FilterDefinition) -> Self {
+        let room = &f.room;
         Self {
-            timeline_limit: part("timeline").and_then(|t| t.get("limit")).and_then(Value::as_i64).unwrap_or(10).clamp(0, 1000),
-            timeline: TypeFilter::from_json(part("timeline")),
-            state: TypeFilter::from_json(part("state")),
-            rooms: room
-                .and_then(|r| r.get("rooms"))
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
-            account_data: TypeFilter::from_json(f.get("account_data")),
-            room_account_data: TypeFilter::from_json(part("account_data")),
-            include_leave: room.and_then(|r| r.get("include_leave")).and_then(Value::as_bool).unwrap_or(false),
+            timeline_limit: room.timeline.limit.map(|l| l.min(1000) as i64).unwrap_or(10),
+            timeline: room.timeline.type_filter(),
+            state: room.state.type_filter(),
+            rooms: room.rooms.clone(),
+            not_rooms: room.not_rooms.clone().unwrap_or_default(),
+            account_data: f.account_data.type_filter(),
+            room_account_data: room.account_data.type_filter(),
+            include_leave: room.include_leave,
+            lazy_load_members: room.state.lazy_load_members,
+            include_redundant_members: room.state.include_redundant_members,
+            federation_format: f.event_format == EventFormat::Federation,
         }
+    }
+
+    /// Whether the filter lets `room_id` into the response.
+    pub fn allows_room(&self, room_id: &str) -> bool {
+        self.rooms.as_ref().is_none_or(|r| r.iter().any(|x| x == room_id)) && !self.not_rooms.iter().any(|x| x == room_id)
     }
 }

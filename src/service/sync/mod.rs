@@ -4,6 +4,7 @@
 //! returns and the positions it reports agree. `rooms.rs` builds the room sections.
 
 pub mod filter;
+pub mod lazy_members;
 mod rooms;
 
 use crate::Services;
@@ -12,6 +13,7 @@ pub use crate::actors::notifier::Positions;
 use crate::actors::notifier::{Latest, Wait};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
+use crate::events::filter::FilterDefinition;
 use crate::store::{Conn, account_data, e2e_keys, events as ev, presence, receipts, to_device};
 use filter::SyncFilter;
 use serde_json::{Value, json};
@@ -20,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// To-device messages per sync response, as Synapse sends them.
 const TO_DEVICE_LIMIT: i64 = 100;
+/// New room-mates whose presence one sync sends unasked; the rest arrive as it changes.
+const MAX_NEW_MATES_PRESENCE: usize = 500;
 /// The longest a sync long-polls, whatever the client asks.
 const MAX_TIMEOUT_MS: i64 = 120_000;
 
@@ -40,17 +44,18 @@ pub struct SyncResponse {
 
 /// The filter a `/sync` names: inline JSON or the ID of one the user stored.
 pub async fn load_filter(svc: &Services, who: &Session, raw: Option<&str>) -> Result<SyncFilter> {
-    let Some(raw) = raw else { return Ok(SyncFilter::from_json(&json!({}))) };
+    let Some(raw) = raw else { return Ok(SyncFilter::default()) };
     if raw.trim_start().starts_with('{') {
         let v: Value = serde_json::from_str(raw).map_err(|_| Error::invalid_param("filter is not valid JSON"))?;
-        return Ok(SyncFilter::from_json(&v));
+        return Ok(SyncFilter::from_definition(&FilterDefinition::parse(&v)?));
     }
     let id: i64 = raw.parse().map_err(|_| Error::invalid_param("Invalid filter ID"))?;
     let user = who.user_id.to_string();
     let stored = svc.db.run(move |c| account_data::get_filter(c, &user, id)).await?;
     let stored = stored.ok_or_else(|| Error::not_found("No such filter"))?;
+    // Checked when uploaded; one stored before the checks existed reads as far as it can.
     let v: Value = serde_json::from_str(&stored).unwrap_or_else(|_| json!({}));
-    Ok(SyncFilter::from_json(&v))
+    Ok(SyncFilter::from_definition(&FilterDefinition::parse(&v).unwrap_or_default()))
 }
 
 /// Answers at once when there is news (or for an initial or full-state sync), else waits on
@@ -67,7 +72,11 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         // Typing lives in memory: read it here, hand the rooms that changed to the store part.
         let typing_now = svc.typing.position();
         let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
-        let (response, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f, typing)).await?;
+        let sent = svc.sent_members.clone();
+        let (response, empty) = svc
+            .db
+            .run(move |c| compute(c, Reading { user: &user, device: device.as_deref(), since, full_state, f: &f }, typing, &sent))
+            .await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if !empty || since.is_none() || full_state || remaining.is_zero() {
             return Ok(response);
@@ -158,22 +167,29 @@ fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, 
     Ok((json!(otk_counts), json!(fallback_types)))
 }
 
+/// Whose sync, from where, and how.
+struct Reading<'a> {
+    user: &'a str,
+    device: Option<&'a str>,
+    since: Option<Positions>,
+    full_state: bool,
+    f: &'a SyncFilter,
+}
+
 /// Builds the sync response from the store, and whether it carries nothing new (so the caller
 /// may long-poll).
 fn compute(
     c: &mut Conn,
-    user: &str,
-    device: Option<&str>,
-    since: Option<Positions>,
-    full_state: bool,
-    f: &SyncFilter,
+    reading: Reading<'_>,
     (typing_now, typing): (i64, HashMap<String, Vec<ruma::OwnedUserId>>),
+    sent_members: &lazy_members::SentMembers,
 ) -> Result<(SyncResponse, bool)> {
+    let Reading { user, device, since, full_state, f } = reading;
     let mut now = positions_now(c, typing_now)?;
     let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
-    let rooms =
-        rooms::RoomSections::build(c, rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing })?;
+    let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members };
+    let rooms = rooms::RoomSections::build(c, input)?;
     let to_device_events = to_device_batch(c, user, device, since.map(|s| s.to_device).unwrap_or(0), &mut now)?;
     // Whose keys to re-query: only news to an incremental sync (an initial one queries all).
     let changed = match since {
@@ -181,7 +197,16 @@ fn compute(
         _ => Vec::new(),
     };
     let now_ms = crate::ids::now_ms();
-    let presence_events: Vec<Value> = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?
+    let mut present = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?;
+    // New room-mates' presence goes out although it did not change: the client has never seen it.
+    for mate in rooms.new_mates.iter().take(MAX_NEW_MATES_PRESENCE) {
+        if !present.iter().any(|p| &p.user_id == mate)
+            && let Some(p) = presence::get(c, mate)?
+        {
+            present.push(p);
+        }
+    }
+    let presence_events: Vec<Value> = present
         .iter()
         .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
         .collect();

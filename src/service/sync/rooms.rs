@@ -2,6 +2,7 @@
 //! invites (stripped state) and rooms left (up to the leave, as far as history visibility lets).
 
 use super::filter::SyncFilter;
+use super::lazy_members::SentMembers;
 use crate::actors::notifier::Positions;
 use crate::error::Result;
 use crate::events::Pdu;
@@ -9,7 +10,7 @@ use crate::events::visibility::StateAccess;
 use crate::store::memberships::MembershipRow;
 use crate::store::{Conn, events as ev, memberships, receipts, visibility as vis};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// State event types an invite shows of the room (plus the invite and the inviter's member event).
 const STRIPPED_STATE: &[&str] =
@@ -29,6 +30,7 @@ pub struct RoomsInput<'a> {
     pub receipts: HashMap<String, Value>,
     /// Who is typing, for rooms where that changed since the token.
     pub typing: HashMap<String, Vec<ruma::OwnedUserId>>,
+    pub sent_members: &'a SentMembers,
 }
 
 #[derive(Default)]
@@ -36,6 +38,9 @@ pub struct RoomSections {
     pub join: Map<String, Value>,
     pub invite: Map<String, Value>,
     pub leave: Map<String, Value>,
+    /// Users who became the syncing user's room-mates since the token (a room newly joined, or
+    /// a join in a room already joined): their presence goes out even if it did not change.
+    pub new_mates: HashSet<String>,
 }
 
 fn client_events(list: &[Pdu], txns: &HashMap<String, String>) -> Vec<Value> {
@@ -62,13 +67,13 @@ impl RoomSections {
         let erased = crate::store::users::erased_users(c)?;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
         for m in memberships::user_memberships(c, input.user)? {
-            if m.stream_ordering > input.now.events || input.f.rooms.as_ref().is_some_and(|r| !r.contains(&m.room_id)) {
+            if m.stream_ordering > input.now.events || !input.f.allows_room(&m.room_id) {
                 continue;
             }
             let changed_since = input.since.is_none() || m.stream_ordering > since_ev;
             match m.membership.as_str() {
                 "join" => {
-                    if let Some(room) = joined(c, &mut input, &m, &erased)? {
+                    if let Some(room) = joined(c, &mut input, &m, &erased, &mut out.new_mates)? {
                         out.join.insert(m.room_id.clone(), room);
                     }
                 }
@@ -92,19 +97,29 @@ fn joined(
     input: &mut RoomsInput<'_>,
     m: &MembershipRow,
     erased: &std::collections::HashSet<String>,
+    new_mates: &mut HashSet<String>,
 ) -> Result<Option<Value>> {
     let (f, since, now) = (input.f, input.since, input.now);
     let since_ev = since.map(|s| s.events).unwrap_or(0);
-    let newly = since.is_none() || input.full_state || m.stream_ordering > since_ev;
+    let joined_since = since.is_some() && m.stream_ordering > since_ev;
+    let newly = since.is_none() || input.full_state || joined_since;
+    // A room joined since the token reads like an initial sync: its latest events, not only
+    // those after the token (which would be just the join).
+    let from = if joined_since { 0 } else { since_ev };
     let types = f.timeline.exact_types();
-    let mut timeline = ev::room_events(c, &m.room_id, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+    let mut timeline = ev::room_events(c, &m.room_id, from, now.events, f.timeline_limit + 1, true, types.as_deref())?;
     // Everything since the user's latest membership event (a join) is visible to them; only
     // older events need the room's history visibility.
     if timeline.last().is_some_and(|p| p.stream_ordering < m.stream_ordering) {
         let view = vis::history_view(c, &m.room_id, input.user)?;
-        timeline = vis::visible_events(c, &m.room_id, &view, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+        timeline = vis::visible_events(c, &m.room_id, &view, from, now.events, f.timeline_limit + 1, true, types.as_deref())?;
     }
-    let limited = trim_to_limit(&mut timeline, f.timeline_limit);
+    let mut limited = trim_to_limit(&mut timeline, f.timeline_limit);
+    if newly && from == 0 {
+        // Read from the room's start: events before the timeline (of filtered-out types too)
+        // exist unless it starts with the room's creation.
+        limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
+    }
     timeline.retain(|p| f.timeline.allows(&p.kind));
     if !erased.is_empty() {
         for p in timeline.iter_mut() {
@@ -120,14 +135,12 @@ fn joined(
         return Ok(None);
     }
     let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(now.events);
-    let state = if newly {
-        ev::state_at(c, &m.room_id, before)?
-    } else if limited {
-        ev::state_between(c, &m.room_id, since_ev, before)?
-    } else {
-        vec![]
-    };
-    let state: Vec<Pdu> = state.into_iter().filter(|p| f.state.allows(&p.kind)).collect();
+    let state = room_state(c, input, m, &timeline, before, newly, limited)?;
+    let mates_changed = newly || timeline.iter().chain(&state).any(|p| p.kind == "m.room.member");
+    if since.is_some() {
+        note_new_mates(c, input.user, m, joined_since, &timeline, new_mates)?;
+    }
+    let summary = if mates_changed { summary(c, &m.room_id, input.user)? } else { json!({}) };
     let txns = own_txns(c, input.user, input.device, &timeline)?;
     Ok(Some(json!({
         "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{before}")},
@@ -135,8 +148,114 @@ fn joined(
         "account_data": {"events": ad},
         "ephemeral": {"events": ephemeral},
         "unread_notifications": {"highlight_count": 0, "notification_count": 0},
-        "summary": {},
+        "summary": summary,
     })))
+}
+
+/// The state section of a joined room: the state at the timeline's start for a full sync, the
+/// changes in the gap for a limited incremental one, none otherwise; with lazy loading, member
+/// events only for the timeline's senders (and the syncing user on a full sync), each sent to a
+/// device once unless the filter asks for redundant ones.
+fn room_state(
+    c: &mut Conn,
+    input: &RoomsInput<'_>,
+    m: &MembershipRow,
+    timeline: &[Pdu],
+    before: i64,
+    newly: bool,
+    limited: bool,
+) -> Result<Vec<Pdu>> {
+    let f = input.f;
+    let since_ev = input.since.map(|s| s.events).unwrap_or(0);
+    let mut state = if newly {
+        ev::state_at(c, &m.room_id, before)?
+    } else if limited {
+        ev::state_between(c, &m.room_id, since_ev, before)?
+    } else {
+        vec![]
+    };
+    if f.lazy_load_members {
+        let mut wanted: HashSet<&str> = timeline.iter().map(|p| p.sender.as_str()).collect();
+        if newly {
+            wanted.insert(input.user);
+            state.retain(|p| p.kind != "m.room.member" || p.state_key.as_deref().is_some_and(|k| wanted.contains(k)));
+        }
+        // Senders whose member event is not already among the state (a gap's changes) are read.
+        let have: HashSet<String> = state.iter().filter(|p| p.kind == "m.room.member").filter_map(|p| p.state_key.clone()).collect();
+        let missing: Vec<&str> = wanted.iter().copied().filter(|u| !have.contains(*u)).collect();
+        state.extend(ev::members_at(c, &m.room_id, before, &missing)?);
+        if let Some(device) = input.device {
+            if !f.include_redundant_members && !newly {
+                state.retain(|p| {
+                    p.kind != "m.room.member"
+                        || !p
+                            .state_key
+                            .as_deref()
+                            .is_some_and(|k| input.sent_members.was_sent(input.user, device, &m.room_id, k, p.event_id.as_str()))
+                });
+            }
+            let sent = state
+                .iter()
+                .chain(timeline)
+                .filter(|p| p.kind == "m.room.member")
+                .filter_map(|p| p.state_key.as_deref().map(|k| (k, p.event_id.as_str())));
+            input.sent_members.record(input.user, device, &m.room_id, newly, sent);
+        }
+        state.sort_by_key(|p| p.stream_ordering);
+    }
+    state.retain(|p| f.state.allows(&p.kind));
+    Ok(state)
+}
+
+/// The room's member counts, and up to five other members to name it by when it has neither a
+/// name nor a canonical alias (sorted by user ID, as Synapse picks them).
+fn summary(c: &mut Conn, room_id: &str, user: &str) -> Result<Value> {
+    let members = memberships::room_members(c, room_id)?;
+    let count = |m: &str| members.iter().filter(|r| r.membership == m).count();
+    let mut out = json!({"m.joined_member_count": count("join"), "m.invited_member_count": count("invite")});
+    let named = ev::state_event(c, room_id, "m.room.name", "")?.is_some_and(|p| p.content.get("name").is_some_and(|n| n != ""))
+        || ev::state_event(c, room_id, "m.room.canonical_alias", "")?
+            .is_some_and(|p| p.content.get("alias").is_some_and(|a| a.is_string()));
+    if !named {
+        let mut heroes: Vec<&str> = members
+            .iter()
+            .filter(|r| r.user_id != user && matches!(r.membership.as_str(), "join" | "invite"))
+            .map(|r| r.user_id.as_str())
+            .collect();
+        if heroes.is_empty() {
+            heroes = members.iter().filter(|r| r.user_id != user).map(|r| r.user_id.as_str()).collect();
+        }
+        heroes.sort_unstable();
+        heroes.truncate(5);
+        out["m.heroes"] = json!(heroes);
+    }
+    Ok(out)
+}
+
+/// Who became a room-mate since the token: everyone joined to a room the user joined since, or
+/// whoever joined a room the user was already in.
+fn note_new_mates(
+    c: &mut Conn,
+    user: &str,
+    m: &MembershipRow,
+    joined_since: bool,
+    timeline: &[Pdu],
+    out: &mut HashSet<String>,
+) -> Result<()> {
+    if joined_since {
+        for r in memberships::room_members(c, &m.room_id)? {
+            if r.membership == "join" && r.user_id != user {
+                out.insert(r.user_id);
+            }
+        }
+    } else {
+        for p in timeline.iter().filter(|p| p.membership() == Some("join")) {
+            if let Some(k) = p.state_key.as_deref().filter(|k| *k != user) {
+                out.insert(k.to_owned());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// An invite: the stripped state of the room as of the invite.
