@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     for prefix in ["/_matrix/client/v3", "/_matrix/client/r0"] {
         cfg.service(web::scope(prefix).configure(client::configure_versioned));
     }
+    cfg.service(web::scope("/_matrix/client/unstable").configure(client::configure_unstable));
     cfg.configure(client::configure_unversioned);
     cfg.configure(admin::configure);
     cfg.configure(federation::configure);

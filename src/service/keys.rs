@@ -4,6 +4,7 @@
 //! users' keys.
 
 use crate::Services;
+use crate::actors::notifier::Positions;
 use crate::error::{Error, Result};
 use crate::federation::client::FedError;
 use crate::store::e2e_keys::{self, DeviceKeys, OneTimeKey};
@@ -69,8 +70,12 @@ pub async fn upload(svc: &Services, user: &UserId, device: Option<&str>, up: Key
 /// name under `unsigned`. Devices without keys are not shown.
 fn device_json(d: &DeviceKeys, with_name: bool) -> Option<Value> {
     let mut keys: Value = serde_json::from_str(d.key_json.as_deref()?).ok()?;
+    // Clients read `unsigned` without checking for it, as Synapse always sends it.
+    if !keys.get("unsigned").is_some_and(Value::is_object) {
+        keys["unsigned"] = json!({});
+    }
     if with_name && let Some(name) = &d.display_name {
-        keys["unsigned"] = json!({"device_display_name": name});
+        keys["unsigned"]["device_display_name"] = json!(name);
     }
     Some(keys)
 }
@@ -317,17 +322,27 @@ pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSignin
     Ok(())
 }
 
-/// Users sharing a room with `user` whose device lists changed after position `from` (up to
-/// `to`, or now).
-pub async fn changes(svc: &Services, user: &UserId, from: i64, to: Option<i64>) -> Result<Vec<OwnedUserId>> {
+/// Between two sync positions (`to` absent: now): users sharing a room with `user` whose device
+/// lists changed or who started sharing one, and users who stopped sharing any.
+pub async fn changes(
+    svc: &Services,
+    user: &UserId,
+    from: Positions,
+    to: Option<Positions>,
+) -> Result<(Vec<OwnedUserId>, Vec<OwnedUserId>)> {
     let user = user.to_string();
     svc.db
         .run(move |c| {
-            let to = match to {
-                Some(t) => t,
-                None => e2e_keys::device_list_position(c)?,
+            let (to_lists, to_events) = match to {
+                Some(t) => (t.device_lists, t.events),
+                None => (e2e_keys::device_list_position(c)?, crate::store::events::max_stream(c)?),
             };
-            e2e_keys::changed_for(c, &user, from, to)
+            let mut changed = e2e_keys::changed_for(c, &user, from.device_lists, to_lists)?;
+            let (joined, left) = crate::store::memberships::mate_changes(c, &user, from.events, to_events)?;
+            changed.extend(joined);
+            changed.sort();
+            changed.dedup();
+            Ok((changed, left))
         })
         .await
 }

@@ -78,6 +78,61 @@ pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<OwnedUserId>> {
     Ok(super::typed::user_ids(users))
 }
 
+/// Users who started or stopped sharing a joined room with `user` between two event stream
+/// positions: whose device lists the user must (re)fetch, and whose they may forget. Only
+/// membership events in (after, upto] are read, so a quiet window costs one indexed query.
+pub fn mate_changes(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<(Vec<OwnedUserId>, Vec<OwnedUserId>)> {
+    use super::schema::events;
+    use std::collections::BTreeSet;
+    if after >= upto {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let mine = user_memberships(conn, user)?;
+    let rooms: Vec<&str> = mine.iter().map(|m| m.room_id.as_str()).collect();
+    let rows: Vec<(String, Option<String>, String)> = events::table
+        .filter(events::room_id.eq_any(&rooms))
+        .filter(events::event_type.eq("m.room.member"))
+        .filter(events::stream_ordering.gt(after))
+        .filter(events::stream_ordering.le(upto))
+        .order(events::stream_ordering.asc())
+        .select((events::room_id, events::state_key, events::json))
+        .load(conn)?;
+    let (mut joined, mut gone) = (BTreeSet::new(), BTreeSet::new());
+    for (room, target, json) in rows {
+        let Some(target) = target else { continue };
+        let membership = serde_json::from_str::<serde_json::Value>(&json)
+            .ok()
+            .and_then(|v| v["content"]["membership"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let i_am_joined = mine.iter().any(|m| m.room_id == room && m.membership == "join");
+        if target == user {
+            // The user's own change: everyone in that room is news either way.
+            for r in room_members(conn, &room)? {
+                if r.user_id != user && r.membership == "join" {
+                    if membership == "join" {
+                        joined.insert(r.user_id)
+                    } else {
+                        gone.insert(r.user_id)
+                    };
+                }
+            }
+        } else if membership == "join" && i_am_joined {
+            joined.insert(target);
+        } else if membership != "join" {
+            gone.insert(target);
+        }
+    }
+    // Someone who left one room but still shares another has not gone.
+    let mut left = Vec::new();
+    for u in gone {
+        if !joined.contains(&u) && !share_room(conn, user, &u)? {
+            left.push(u);
+        }
+    }
+    joined.retain(|u| share_room(conn, user, u).unwrap_or(false));
+    Ok((super::typed::user_ids(joined.into_iter().collect()), super::typed::user_ids(left)))
+}
+
 /// Whether `a` and `b` are both joined to some room.
 pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> Result<bool> {
     let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);

@@ -318,3 +318,55 @@ async fn cross_signing_signatures_are_checked_and_shown_to_the_right_people() {
     s.raw("POST", up, Some(&alice.token), b"[".to_vec()).await.err(400, "M_NOT_JSON");
     s.req("POST", up, None, Some(json!({}))).await.err(401, "M_MISSING_TOKEN");
 }
+
+#[actix_rt::test]
+async fn joining_and_leaving_shared_rooms_change_device_lists() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    let ta = next_batch(&s.sync(&alice, None, 0).await);
+
+    // Bob joins: he is new to alice, in her sync and in /keys/changes.
+    s.join(&bob, &room).await.ok();
+    let a = s.sync(&alice, Some(&ta), 0).await;
+    assert_eq!(a["device_lists"]["changed"], json!([bob.user_id]), "{a}");
+    let ch = s.get(&format!("/_matrix/client/v3/keys/changes?from={ta}&to={}", next_batch(&a)), &alice.token).await.ok();
+    assert_eq!(ch, json!({"changed": [bob.user_id], "left": []}));
+    // And alice is new to bob.
+    let tb = next_batch(&s.sync(&bob, None, 0).await);
+
+    // Bob leaves their only shared room: he is gone for alice, and she for him.
+    let ta2 = next_batch(&a);
+    leave(&s, &bob, &room).await.ok();
+    let a2 = s.sync(&alice, Some(&ta2), 0).await;
+    assert_eq!(a2["device_lists"]["left"], json!([bob.user_id]), "{a2}");
+    let b2 = s.sync(&bob, Some(&tb), 0).await;
+    assert_eq!(b2["device_lists"]["left"], json!([alice.user_id]), "{b2}");
+    let ch = s.get(&format!("/_matrix/client/v3/keys/changes?from={ta2}"), &alice.token).await.ok();
+    assert_eq!(ch["left"], json!([bob.user_id]), "{ch}");
+
+    // Leaving one of two shared rooms is not leaving.
+    let other = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    s.join(&bob, &room).await.ok();
+    s.join(&bob, &other).await.ok();
+    let ta3 = next_batch(&s.sync(&alice, None, 0).await);
+    leave(&s, &bob, &other).await.ok();
+    let a3 = s.sync(&alice, Some(&ta3), 0).await;
+    assert_eq!(a3["device_lists"]["left"], json!([]), "{a3}");
+}
+
+#[actix_rt::test]
+async fn queried_devices_carry_unsigned_and_the_unstable_prefix_serves_keys() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    s.post("/_matrix/client/v3/keys/upload", &alice.token, json!({"device_keys": device_keys(&alice)})).await.ok();
+    let q = s.post("/_matrix/client/v3/keys/query", &alice.token, json!({"device_keys": {&alice.user_id: []}})).await.ok();
+    let dev = &q["device_keys"][&alice.user_id][&alice.device_id];
+    assert!(dev["unsigned"].is_object(), "{q}");
+    let master = json!({"user_id": alice.user_id, "usage": ["master"], "keys": {"ed25519:M": "M"}});
+    let body = json!({"master_key": master, "auth": {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": alice.password}});
+    s.post("/_matrix/client/unstable/keys/device_signing/upload", &alice.token, body).await.ok();
+    let q = s.post("/_matrix/client/unstable/keys/query", &alice.token, json!({"device_keys": {&alice.user_id: []}})).await.ok();
+    assert_eq!(q["master_keys"][&alice.user_id]["keys"], json!({"ed25519:M": "M"}), "{q}");
+}

@@ -72,12 +72,12 @@ struct ChangesQuery {
     to: Option<String>,
 }
 
-/// Users sharing a room with the requester whose device lists changed between two sync tokens.
-/// `left` stays empty: users who stopped sharing a room are not tracked yet.
+/// Whose device lists changed (or who started sharing a room) and who stopped sharing any room
+/// with the requester, between two sync tokens.
 async fn changes(svc: Svc, who: Requester, req: HttpRequest) -> Result<HttpResponse> {
     let q: ChangesQuery = parse_query(&req)?;
-    let from = crate::api::tokens::parse_since(&q.from)?.device_lists;
-    let to = q.to.as_deref().map(crate::api::tokens::parse_since).transpose()?.map(|p| p.device_lists);
-    let changed = keys::changes(&svc, &who.user_id, from, to).await?;
-    Ok(ok_json(json!({"changed": changed, "left": []})))
+    let from = crate::api::tokens::parse_since(&q.from)?;
+    let to = q.to.as_deref().map(crate::api::tokens::parse_since).transpose()?;
+    let (changed, left) = keys::changes(&svc, &who.user_id, from, to).await?;
+    Ok(ok_json(json!({"changed": changed, "left": left})))
 }

@@ -52,6 +52,12 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }
 
+/// Routes clients still call under `/_matrix/client/unstable`, where Synapse serves them too
+/// (cross-signing uploads from clients written before the stable prefix).
+pub fn configure_unstable(cfg: &mut web::ServiceConfig) {
+    cfg.configure(keys::configure).configure(key_signatures::configure);
+}
+
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
     for prefix in ["/_matrix/media/v3", "/_matrix/media/r0"] {
         cfg.service(web::scope(prefix).configure(media::configure_legacy));

@@ -192,10 +192,15 @@ fn compute(
     let rooms = rooms::RoomSections::build(c, input)?;
     let to_device_events = to_device_batch(c, user, device, since.map(|s| s.to_device).unwrap_or(0), &mut now)?;
     // Whose keys to re-query: only news to an incremental sync (an initial one queries all).
-    let changed = match since {
-        Some(s) if s.device_lists < now.device_lists => e2e_keys::changed_for(c, user, s.device_lists, now.device_lists)?,
-        _ => Vec::new(),
+    let (mut changed, left) = match since {
+        Some(s) => crate::store::memberships::mate_changes(c, user, s.events, now.events)?,
+        None => (Vec::new(), Vec::new()),
     };
+    if let Some(s) = since.filter(|s| s.device_lists < now.device_lists) {
+        changed.extend(e2e_keys::changed_for(c, user, s.device_lists, now.device_lists)?);
+        changed.sort();
+        changed.dedup();
+    }
     let now_ms = crate::ids::now_ms();
     let mut present = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?;
     // New room-mates' presence goes out although it did not change: the client has never seen it.
@@ -210,14 +215,19 @@ fn compute(
         .iter()
         .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
         .collect();
-    let empty = presence_events.is_empty() && rooms.is_empty() && global_ad.is_empty() && to_device_events.is_empty() && changed.is_empty();
+    let empty = presence_events.is_empty()
+        && rooms.is_empty()
+        && global_ad.is_empty()
+        && to_device_events.is_empty()
+        && changed.is_empty()
+        && left.is_empty();
     let (otk_counts, fallback_types) = key_counts(c, user, device)?;
     let body = json!({
         "rooms": {"join": rooms.join, "invite": rooms.invite, "leave": rooms.leave, "knock": {}},
         "account_data": {"events": global_ad},
         "presence": {"events": presence_events},
         "to_device": {"events": to_device_events},
-        "device_lists": {"changed": changed, "left": []},
+        "device_lists": {"changed": changed, "left": left},
         "device_one_time_keys_count": otk_counts,
         "device_unused_fallback_key_types": fallback_types,
     });
