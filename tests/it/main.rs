@@ -41,4 +41,5 @@ mod stream_positions;
 mod sync;
 mod to_device;
 mod typing;
+mod uia;
 mod user_directory;
