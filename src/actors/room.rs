@@ -19,7 +19,7 @@ use ruma::events::room::member::MembershipState;
 use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
 use ruma::{OwnedUserId, RoomId};
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -49,6 +49,8 @@ pub struct RoomActor {
     pending: Vec<NewEvent>,
     in_flight: bool,
     waiters: HashMap<String, Vec<Reply>>,
+    /// Events accepted and not yet committed (pending or in flight).
+    uncommitted: HashSet<String>,
     /// The event each transaction ID accepted by this actor names, the oldest forgotten first
     /// (`txn_order`) once committed, past [`TXN_MEMORY`].
     txns: HashMap<TxnKey, String>,
@@ -77,6 +79,26 @@ pub struct SendEvent {
     pub txn_checked_at: Option<Instant>,
     /// For redactions: who sent the event being redacted (looked up by the handler).
     pub redacts_sender: Option<String>,
+    /// What the target's membership must be for a member event to mean what was asked.
+    pub precondition: Option<Precondition>,
+}
+
+/// A kick and an unban are the same event (a leave about someone else); which one it is depends
+/// on the membership it replaces, read here against the live state so that a ban landing first
+/// is not silently lifted by a kick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// A kick: the target must not be banned.
+    NotBanned,
+    /// An unban: the target must be banned.
+    Banned,
+}
+
+impl SendEvent {
+    /// `draft` sent by `sender`, without a transaction ID or precondition.
+    pub fn new(sender: OwnedUserId, draft: EventDraft) -> Self {
+        Self { sender, draft, txn: None, txn_checked_at: None, redacts_sender: None, precondition: None }
+    }
 }
 
 /// Create the room: the `rooms` row, its create event (built by the caller, as from v12 it
@@ -121,6 +143,7 @@ impl RoomActor {
             pending: Vec::new(),
             in_flight: false,
             waiters: HashMap::new(),
+            uncommitted: HashSet::new(),
             txns: HashMap::new(),
             txn_order: VecDeque::new(),
             started: Instant::now(),
@@ -181,6 +204,7 @@ impl RoomActor {
         self.last_event = Some(pdu.event_id.clone());
         self.last_is_state = pdu.is_state();
         let id = pdu.event_id.clone();
+        self.uncommitted.insert(id.clone());
         if let Some(t) = &txn {
             self.txns.insert(t.clone(), id.clone());
             self.txn_order.push_back(t.clone());
@@ -244,6 +268,20 @@ impl RoomActor {
             }
             return;
         }
+        if let Some(id) = self.unchanged_state(&msg) {
+            // The same state again from the same sender: the event already there answers, once
+            // it is durable.
+            if self.uncommitted.contains(&id) {
+                self.waiters.entry(id).or_default().push(reply);
+            } else {
+                let _ = reply.send(Ok(id));
+            }
+            return;
+        }
+        if let Err(e) = self.check_precondition(&msg) {
+            let _ = reply.send(Err(e));
+            return;
+        }
         match self.accept(msg.sender.as_str(), &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
             Ok(id) => {
                 self.waiters.entry(id).or_default().push(reply);
@@ -252,6 +290,25 @@ impl RoomActor {
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
+        }
+    }
+
+    /// The current state event `msg` would replace with an identical one (same type, state key,
+    /// sender and content), if any.
+    fn unchanged_state(&self, msg: &SendEvent) -> Option<String> {
+        let key = msg.draft.state_key.as_deref()?;
+        let current = self.state.get(&msg.draft.kind, key)?;
+        (current.sender == msg.sender.as_str() && current.content == msg.draft.content).then(|| current.event_id.clone())
+    }
+
+    fn check_precondition(&self, msg: &SendEvent) -> Result<()> {
+        let Some(wanted) = msg.precondition else { return Ok(()) };
+        let target = msg.draft.state_key.as_deref().unwrap_or_default();
+        let banned = self.state.membership(target) == MembershipState::Ban;
+        match wanted {
+            Precondition::NotBanned if banned => Err(Error::forbidden(format!("{target} is banned: unban them first"))),
+            Precondition::Banned if !banned => Err(Error::forbidden(format!("{target} is not banned"))),
+            _ => Ok(()),
         }
     }
 
@@ -322,6 +379,7 @@ impl RoomActor {
             {
                 *id = answer.clone();
             }
+            self.uncommitted.remove(&ev.pdu.event_id);
             if let Some(list) = self.waiters.remove(&ev.pdu.event_id) {
                 for tx in list {
                     let _ = tx.send(Ok(answer.clone()));

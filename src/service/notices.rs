@@ -57,7 +57,7 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
     let event_id = svc
         .send_to_room(
             &ruma::RoomId::parse(&room).map_err(|e| Error::internal_from("notices room ID", e))?,
-            SendEvent { sender: crate::ids::parse_user_id(&system)?, draft, txn, txn_checked_at, redacts_sender: None },
+            SendEvent { txn, txn_checked_at, ..SendEvent::new(crate::ids::parse_user_id(&system)?, draft) },
         )
         .await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);

@@ -24,13 +24,9 @@ fn send_key(user: &User, room: &str, txn: &str) -> TxnKey {
 }
 
 fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<Instant>) -> SendEvent {
-    SendEvent {
-        sender: ensemble::ids::parse_user_id(&user.user_id).expect("user ID"),
-        draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body})),
-        txn,
-        txn_checked_at,
-        redacts_sender: None,
-    }
+    let sender = ensemble::ids::parse_user_id(&user.user_id).expect("user ID");
+    let draft = EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body}));
+    SendEvent { txn, txn_checked_at, ..SendEvent::new(sender, draft) }
 }
 
 fn room_id(room: &str) -> ruma::OwnedRoomId {
