@@ -116,6 +116,8 @@ pub struct CreateRoom {
 #[rtype(result = "Result<MemberInfo>")]
 pub struct GetMember {
     pub user: OwnedUserId,
+    /// A state event type to answer [`MemberInfo::may_send_state`] for.
+    pub state_type: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,8 @@ pub struct MemberInfo {
     pub membership: String,
     pub power: i64,
     pub room_version: String,
+    /// Whether the power levels let the user send the asked state event type.
+    pub may_send_state: bool,
 }
 
 impl RoomActor {
@@ -621,6 +625,7 @@ impl Handler<GetMember> for RoomActor {
             membership: self.state.membership(msg.user.as_str()).as_str().to_owned(),
             power: self.state.user_level(msg.user.as_str(), &self.rules.authorization),
             room_version: self.version.clone(),
+            may_send_state: msg.state_type.is_some_and(|t| self.state.may_send_state(msg.user.as_str(), &t, &self.rules.authorization)),
         })
     }
 }

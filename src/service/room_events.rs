@@ -60,6 +60,9 @@ pub async fn put_state(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kin
         let membership = content.get("membership").and_then(Value::as_str);
         super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), who.user_id.as_str(), key, membership).await?;
     }
+    if kind == "m.room.canonical_alias" {
+        super::aliases::check_canonical_alias(svc, room_id, &content).await?;
+    }
     send(svc, who, room_id, EventDraft::state(kind, key, content), None, None).await
 }
 

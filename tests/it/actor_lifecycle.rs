@@ -34,7 +34,7 @@ fn room_id(room: &str) -> ruma::OwnedRoomId {
 }
 
 async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) -> String {
-    svc.send_to_room(&room_id(room), GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID") })
+    svc.send_to_room(&room_id(room), GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID"), state_type: None })
         .await
         .expect("room actor")
         .expect("member")
@@ -166,7 +166,7 @@ async fn a_stopped_server_leaves_nothing_running() {
     eventually(5, || {
         let (svc, r, u) = (svc2.clone(), r.clone(), u.clone());
         async move {
-            svc.send_to_room(&room_id(&r), GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID") })
+            svc.send_to_room(&room_id(&r), GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID"), state_type: None })
                 .await
                 .is_err()
                 .then_some(())

@@ -30,6 +30,7 @@ mod profile_and_account_data;
 mod rate_limits;
 mod receipts;
 mod restart_and_crash;
+mod room_aliases;
 mod room_directory;
 mod room_state;
 mod room_versions;
