@@ -21,6 +21,7 @@ mod e2e_keys;
 mod erasure;
 mod federation;
 mod history_visibility;
+mod ignored_users;
 mod input_limits;
 mod layers;
 mod malformed_requests;

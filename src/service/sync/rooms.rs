@@ -6,10 +6,11 @@ use crate::actors::notifier::Positions;
 use crate::error::Result;
 use crate::events::Pdu;
 use crate::events::visibility::StateAccess;
+use crate::service::account_data::hidden_by_ignore;
 use crate::store::memberships::MembershipRow;
 use crate::store::{Conn, events as ev, memberships, receipts, visibility as vis};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// State event types an invite shows of the room (plus the invite and the inviter's member event).
 const STRIPPED_STATE: &[&str] =
@@ -29,6 +30,8 @@ pub struct RoomsInput<'a> {
     pub receipts: HashMap<String, Value>,
     /// Who is typing, for rooms where that changed since the token.
     pub typing: HashMap<String, Vec<String>>,
+    /// Users the syncing user ignores.
+    pub ignored: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -73,7 +76,9 @@ impl RoomSections {
                     }
                 }
                 "invite" if changed_since || input.full_state => {
-                    out.invite.insert(m.room_id.clone(), invited(c, &m)?);
+                    if let Some(room) = invited(c, &m, &input.ignored)? {
+                        out.invite.insert(m.room_id.clone(), room);
+                    }
                 }
                 "leave" | "ban" if (input.since.is_some() && changed_since) || (input.since.is_none() && input.f.include_leave) => {
                     let ad = input.room_ad.remove(&m.room_id).unwrap_or_default();
@@ -105,7 +110,7 @@ fn joined(
         timeline = vis::visible_events(c, &m.room_id, &view, since_ev, now.events, f.timeline_limit + 1, true, types.as_deref())?;
     }
     let limited = trim_to_limit(&mut timeline, f.timeline_limit);
-    timeline.retain(|p| f.timeline.allows(&p.kind));
+    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
     if !erased.is_empty() {
         for p in timeline.iter_mut() {
             p.hide_if_erased(erased, m.stream_ordering);
@@ -139,10 +144,13 @@ fn joined(
     })))
 }
 
-/// An invite: the stripped state of the room as of the invite.
-fn invited(c: &mut Conn, m: &MembershipRow) -> Result<Value> {
+/// An invite: the stripped state of the room as of the invite; `None` when the inviter is ignored.
+fn invited(c: &mut Conn, m: &MembershipRow, ignored: &HashSet<String>) -> Result<Option<Value>> {
     let state = ev::state_at(c, &m.room_id, m.stream_ordering)?;
     let inviter = state.iter().find(|p| p.event_id == m.event_id).map(|p| p.sender.clone());
+    if inviter.as_ref().is_some_and(|i| ignored.contains(i)) {
+        return Ok(None);
+    }
     let stripped: Vec<Value> = state
         .iter()
         .filter(|p| {
@@ -152,7 +160,7 @@ fn invited(c: &mut Conn, m: &MembershipRow) -> Result<Value> {
         })
         .map(Pdu::to_stripped)
         .collect();
-    Ok(json!({"invite_state": {"events": stripped}}))
+    Ok(Some(json!({"invite_state": {"events": stripped}})))
 }
 
 /// A room left or banned from: up to the leave, and only what the room's history visibility let
