@@ -61,13 +61,8 @@ fn room_actor_group_commit(c: &mut Criterion) {
                 for _ in 0..iters {
                     let start = Instant::now();
                     let sends = (0..MESSAGES).map(|i| {
-                        let msg = SendEvent {
-                            sender: user.clone(),
-                            draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("bench {i}")})),
-                            txn: None,
-                            txn_checked_at: None,
-                            redacts_sender: None,
-                        };
+                        let draft = EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("bench {i}")}));
+                        let msg = SendEvent::new(user.clone(), draft);
                         svc.send_to_room(&room, msg)
                     });
                     for r in futures_util::future::join_all(sends).await {

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     InvalidUsername,
     /// 400 `M_USER_IN_USE`.
     UserInUse,
+    /// 400 `M_BAD_ALIAS`: an alias that does not exist or points at another room.
+    BadAlias,
     /// 400 `M_ROOM_IN_USE`.
     RoomInUse,
     /// 400 `M_UNSUPPORTED_ROOM_VERSION`.
@@ -74,6 +76,7 @@ impl ErrorKind {
         use ErrorKind::*;
         match self {
             BadJson => "M_BAD_JSON",
+            BadAlias => "M_BAD_ALIAS",
             NotJson => "M_NOT_JSON",
             MissingParam => "M_MISSING_PARAM",
             InvalidParam => "M_INVALID_PARAM",
@@ -109,6 +112,7 @@ impl ErrorKind {
             | BadRequest
             | InvalidUsername
             | UserInUse
+            | BadAlias
             | RoomInUse
             | UnsupportedRoomVersion
             | WeakPassword

@@ -19,7 +19,7 @@ use ruma::events::room::member::MembershipState;
 use ruma::room_version_rules::{EventsReferenceFormatVersion, RoomVersionRules};
 use ruma::{EventId, OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde_json::json;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -49,6 +49,8 @@ pub struct RoomActor {
     pending: Vec<NewEvent>,
     in_flight: bool,
     waiters: HashMap<OwnedEventId, Vec<Reply>>,
+    /// Events accepted and not yet committed (pending or in flight).
+    uncommitted: HashSet<OwnedEventId>,
     /// The event each transaction ID accepted by this actor names, the oldest forgotten first
     /// (`txn_order`) once committed, past [`TXN_MEMORY`].
     txns: HashMap<TxnKey, OwnedEventId>,
@@ -77,6 +79,26 @@ pub struct SendEvent {
     pub txn_checked_at: Option<Instant>,
     /// For redactions: who sent the event being redacted (looked up by the handler).
     pub redacts_sender: Option<OwnedUserId>,
+    /// What the target's membership must be for a member event to mean what was asked.
+    pub precondition: Option<Precondition>,
+}
+
+/// A kick and an unban are the same event (a leave about someone else); which one it is depends
+/// on the membership it replaces, read here against the live state so that a ban landing first
+/// is not silently lifted by a kick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// A kick: the target must not be banned.
+    NotBanned,
+    /// An unban: the target must be banned.
+    Banned,
+}
+
+impl SendEvent {
+    /// `draft` sent by `sender`, without a transaction ID or precondition.
+    pub fn new(sender: OwnedUserId, draft: EventDraft) -> Self {
+        Self { sender, draft, txn: None, txn_checked_at: None, redacts_sender: None, precondition: None }
+    }
 }
 
 /// Create the room: the `rooms` row, its create event (built by the caller, as from v12 it
@@ -94,6 +116,8 @@ pub struct CreateRoom {
 #[rtype(result = "Result<MemberInfo>")]
 pub struct GetMember {
     pub user: OwnedUserId,
+    /// A state event type to answer [`MemberInfo::may_send_state`] for.
+    pub state_type: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +125,8 @@ pub struct MemberInfo {
     pub membership: String,
     pub power: i64,
     pub room_version: String,
+    /// Whether the power levels let the user send the asked state event type.
+    pub may_send_state: bool,
 }
 
 impl RoomActor {
@@ -121,6 +147,7 @@ impl RoomActor {
             pending: Vec::new(),
             in_flight: false,
             waiters: HashMap::new(),
+            uncommitted: HashSet::new(),
             txns: HashMap::new(),
             txn_order: VecDeque::new(),
             started: Instant::now(),
@@ -187,6 +214,7 @@ impl RoomActor {
         self.last_event = Some(pdu.event_id.clone());
         self.last_is_state = pdu.is_state();
         let id = pdu.event_id.clone();
+        self.uncommitted.insert(id.clone());
         if let Some(t) = &txn {
             self.txns.insert(t.clone(), id.clone());
             self.txn_order.push_back(t.clone());
@@ -250,6 +278,20 @@ impl RoomActor {
             }
             return;
         }
+        if let Some(id) = self.unchanged_state(&msg) {
+            // The same state again from the same sender: the event already there answers, once
+            // it is durable.
+            if self.uncommitted.contains(&id) {
+                self.waiters.entry(id).or_default().push(reply);
+            } else {
+                let _ = reply.send(Ok(id));
+            }
+            return;
+        }
+        if let Err(e) = self.check_precondition(&msg) {
+            let _ = reply.send(Err(e));
+            return;
+        }
         match self.accept(&msg.sender, &msg.draft, msg.txn, msg.redacts_sender.as_deref()) {
             Ok(id) => {
                 self.waiters.entry(id).or_default().push(reply);
@@ -258,6 +300,25 @@ impl RoomActor {
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
+        }
+    }
+
+    /// The current state event `msg` would replace with an identical one (same type, state key,
+    /// sender and content), if any.
+    fn unchanged_state(&self, msg: &SendEvent) -> Option<OwnedEventId> {
+        let key = msg.draft.state_key.as_deref()?;
+        let current = self.state.get(&msg.draft.kind, key)?;
+        (current.sender == msg.sender && current.content == msg.draft.content).then(|| current.event_id.clone())
+    }
+
+    fn check_precondition(&self, msg: &SendEvent) -> Result<()> {
+        let Some(wanted) = msg.precondition else { return Ok(()) };
+        let target = msg.draft.state_key.as_deref().unwrap_or_default();
+        let banned = UserId::parse(target).is_ok_and(|t| self.state.membership(&t) == MembershipState::Ban);
+        match wanted {
+            Precondition::NotBanned if banned => Err(Error::forbidden(format!("{target} is banned: unban them first"))),
+            Precondition::Banned if !banned => Err(Error::forbidden(format!("{target} is not banned"))),
+            _ => Ok(()),
         }
     }
 
@@ -329,6 +390,7 @@ impl RoomActor {
             {
                 *id = answer.clone();
             }
+            self.uncommitted.remove(&ev.pdu.event_id);
             if let Some(list) = self.waiters.remove(&ev.pdu.event_id) {
                 for tx in list {
                     let _ = tx.send(Ok(answer.clone()));
@@ -571,6 +633,7 @@ impl Handler<GetMember> for RoomActor {
             membership: self.state.membership(&msg.user).as_str().to_owned(),
             power: self.state.user_level(&msg.user, &self.rules.authorization),
             room_version: self.version.clone(),
+            may_send_state: msg.state_type.is_some_and(|t| self.state.may_send_state(msg.user.as_str(), &t, &self.rules.authorization)),
         })
     }
 }

@@ -161,13 +161,7 @@ impl Handler<SetProfile> for UserActor {
                 if let Some(a) = &p.avatar_url {
                     content["avatar_url"] = Value::String(a.clone());
                 }
-                let msg = SendEvent {
-                    sender: user.clone(),
-                    draft: EventDraft::state("m.room.member", user.as_str(), content),
-                    txn: None,
-                    txn_checked_at: None,
-                    redacts_sender: None,
-                };
+                let msg = SendEvent::new(user.clone(), EventDraft::state("m.room.member", user.as_str(), content));
                 async move {
                     let res = svc.send_to_room(&room, msg).await;
                     (room, res)
@@ -244,13 +238,7 @@ impl Handler<Deactivate> for UserActor {
 pub async fn leave_rooms(svc: &Arc<Services>, user: &UserId, rooms: Vec<OwnedRoomId>) -> EvacuationReport {
     let sends = rooms.into_iter().map(|room| {
         let svc = svc.clone();
-        let msg = SendEvent {
-            sender: user.to_owned(),
-            draft: EventDraft::state("m.room.member", user.as_str(), json!({"membership": "leave"})),
-            txn: None,
-            txn_checked_at: None,
-            redacts_sender: None,
-        };
+        let msg = SendEvent::new(user.to_owned(), EventDraft::state("m.room.member", user.as_str(), json!({"membership": "leave"})));
         async move {
             let res = svc.send_to_room(&room, msg).await;
             (room, res)

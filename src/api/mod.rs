@@ -9,6 +9,7 @@ pub mod reply;
 pub mod tokens;
 
 use crate::Services;
+use crate::auth::uia::Operation;
 use crate::error::{Error, Result};
 use crate::events::MAX_JSON_DEPTH;
 use actix_web::dev::Payload;
@@ -84,6 +85,14 @@ impl Body {
     /// The body as `T`: missing fields are `M_MISSING_PARAM`, wrong types `M_BAD_JSON`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
         from_value(self.object()?)
+    }
+
+    /// The body as `T`, and the request as the user-interactive-auth operation it asks for
+    /// (method, path, the signed-in `user`, body), which a UIA session is bound to.
+    pub fn parse_uia<T: DeserializeOwned>(&self, req: &HttpRequest, user: Option<&ruma::UserId>) -> Result<(T, Operation)> {
+        let object = self.object()?;
+        let parsed = from_value(object.clone())?;
+        Ok((parsed, Operation::new(req.method().as_str(), req.path(), user, object)))
     }
 }
 

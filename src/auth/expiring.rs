@@ -1,71 +1,89 @@
-//! A set of short-lived random keys (shared-secret nonces, UIA sessions) handed out to anyone who
-//! asks: bounded in count as well as in age, so a flood of requests costs a fixed amount of memory.
+//! Short-lived random keys (shared-secret nonces, UIA sessions) handed out to anyone who asks,
+//! each with a value: bounded in count as well as in age, so a flood of requests costs a fixed
+//! amount of memory.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-pub struct ExpiringKeys {
+pub struct ExpiringMap<V> {
     ttl: Duration,
     cap: AtomicUsize,
-    inner: Mutex<Inner>,
+    inner: Mutex<Inner<V>>,
 }
 
-#[derive(Default)]
-struct Inner {
-    live: HashMap<String, Instant>,
+/// Keys without values (nonces).
+pub type ExpiringKeys = ExpiringMap<()>;
+
+struct Inner<V> {
+    live: HashMap<String, (Instant, V)>,
     /// Issue order, oldest first. A key taken early stays here until it ages out or is pushed
     /// out, so this (and with it `live`) never holds more than `cap` entries.
     order: VecDeque<(Instant, String)>,
 }
 
-impl Inner {
+impl<V> Inner<V> {
     fn pop_oldest(&mut self) {
         if let Some((at, key)) = self.order.pop_front()
-            && self.live.get(&key) == Some(&at)
+            && self.live.get(&key).is_some_and(|(issued, _)| *issued == at)
         {
             self.live.remove(&key);
         }
     }
 }
 
-impl ExpiringKeys {
+impl<V> ExpiringMap<V> {
     pub fn new(ttl: Duration, cap: usize) -> Self {
-        Self { ttl, cap: AtomicUsize::new(cap.max(1)), inner: Mutex::default() }
+        Self { ttl, cap: AtomicUsize::new(cap.max(1)), inner: Mutex::new(Inner { live: HashMap::new(), order: VecDeque::new() }) }
     }
 
-    /// Records a new key. Expired keys go first; beyond the cap the oldest live key is dropped,
-    /// so the newest key always works.
-    pub fn insert(&self, key: String) {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<V>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a new key with its value. Expired keys go first; beyond the cap the oldest live
+    /// key is dropped, so the newest key always works.
+    pub fn insert_value(&self, key: String, value: V) {
         let now = Instant::now();
         let cap = self.cap.load(Ordering::Relaxed);
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut m = self.lock();
         while m.order.front().is_some_and(|(at, _)| now.duration_since(*at) >= self.ttl) {
             m.pop_oldest();
         }
         while m.order.len() >= cap {
             m.pop_oldest();
         }
-        m.live.insert(key.clone(), now);
+        m.live.insert(key.clone(), (now, value));
         m.order.push_back((now, key));
     }
 
-    /// Removes the key whatever happens next; true if it was issued and is still fresh.
-    pub fn take(&self, key: &str) -> bool {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.live.remove(key).is_some_and(|at| at.elapsed() < self.ttl)
+    /// Removes the key whatever happens next; its value if it was issued and is still fresh.
+    pub fn take_value(&self, key: &str) -> Option<V> {
+        let mut m = self.lock();
+        m.live.remove(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v)
+    }
+
+    /// Changes the value of a fresh key (its age is kept); false if there is none.
+    pub fn update(&self, key: &str, change: impl FnOnce(&mut V)) -> bool {
+        let mut m = self.lock();
+        match m.live.get_mut(key) {
+            Some((at, v)) if at.elapsed() < self.ttl => {
+                change(v);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// True if the key was issued and is still fresh.
     pub fn contains(&self, key: &str) -> bool {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.live.get(key).is_some_and(|at| at.elapsed() < self.ttl)
+        self.lock().live.get(key).is_some_and(|(at, _)| at.elapsed() < self.ttl)
     }
 
     /// Keys held, fresh or not yet swept.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).live.len()
+        self.lock().live.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -75,6 +93,24 @@ impl ExpiringKeys {
     /// Changes the cap (tests use a small one to reach it quickly); applies from the next insert.
     pub fn set_capacity(&self, cap: usize) {
         self.cap.store(cap.max(1), Ordering::Relaxed);
+    }
+}
+
+impl<V: Clone> ExpiringMap<V> {
+    /// The value of a fresh key.
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.lock().live.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+    }
+}
+
+impl ExpiringMap<()> {
+    pub fn insert(&self, key: String) {
+        self.insert_value(key, ());
+    }
+
+    /// Removes the key whatever happens next; true if it was issued and is still fresh.
+    pub fn take(&self, key: &str) -> bool {
+        self.take_value(key).is_some()
     }
 }
 

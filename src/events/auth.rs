@@ -168,6 +168,11 @@ impl RoomState {
         }
     }
 
+    /// Whether the power levels let `user` send state events of type `kind`.
+    pub fn may_send_state(&self, user: &str, kind: &str, rules: &AuthorizationRules) -> bool {
+        UserId::parse(user).is_ok_and(|u| self.power_levels(rules).user_can_send_state(&u, StateEventType::from(kind)))
+    }
+
     /// Whether `sender` may redact an event sent by `original_sender`: the server's policy for its
     /// own clients (from v3 the rules accept the redaction event and leave this to the server).
     pub fn may_redact(&self, sender: &UserId, original_sender: Option<&UserId>, rules: &AuthorizationRules) -> bool {

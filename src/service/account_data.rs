@@ -15,6 +15,23 @@ pub async fn write(svc: &Services, user: &UserId, room: Option<&RoomId>, kind: &
     Ok(())
 }
 
+/// The users `user` ignores (`m.ignored_user_list`): their events stay out of the user's
+/// timelines and their invites out of the user's syncs. Read at every use, so a change takes
+/// effect on the next request.
+pub fn ignored_users(c: &mut crate::store::Conn, user: &str) -> Result<std::collections::HashSet<String>> {
+    let Some(text) = store::get(c, user, store::GLOBAL, "m.ignored_user_list")? else {
+        return Ok(Default::default());
+    };
+    let content: Value = serde_json::from_str(&text).unwrap_or_default();
+    Ok(content.get("ignored_users").and_then(Value::as_object).map(|m| m.keys().cloned().collect()).unwrap_or_default())
+}
+
+/// Whether a timeline event is hidden from someone ignoring `ignored`: messages of ignored
+/// senders are, state events are not (the room's state must stay whole).
+pub fn hidden_by_ignore(ignored: &std::collections::HashSet<String>, p: &crate::events::Pdu) -> bool {
+    p.state_key.is_none() && ignored.contains(p.sender.as_str())
+}
+
 fn room_key(room: Option<&RoomId>) -> String {
     room.map_or_else(|| store::GLOBAL.to_owned(), |r| r.to_string())
 }

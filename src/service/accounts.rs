@@ -4,6 +4,7 @@
 use crate::Services;
 use crate::actors::user::{Deactivate, SetProfile};
 use crate::auth::password;
+use crate::auth::uia::{Operation, Step};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 pub use crate::store::users::ListQuery;
@@ -111,10 +112,8 @@ pub async fn login(svc: &Services, login: Login) -> Result<NewSession> {
     Ok(session)
 }
 
-/// Requires the UIA stage `stage` in `auth` (the request's `auth` dict) and returns that dict.
-pub fn require_uia(svc: &Services, auth: &Option<Value>, stage: &str) -> Result<Value> {
-    svc.uia.require(&json!({ "auth": auth }), stage).cloned()
-}
+const PASSWORD_STAGE: &str = "m.login.password";
+const DUMMY_STAGE: &str = "m.login.dummy";
 
 #[derive(Deserialize)]
 struct PasswordStage {
@@ -122,15 +121,20 @@ struct PasswordStage {
     user: Option<String>,
 }
 
-/// Completes an `m.login.password` UIA stage for `user_id`.
-pub async fn password_uia(svc: &Services, user_id: &UserId, auth: &Option<Value>) -> Result<()> {
-    let auth = require_uia(svc, auth, "m.login.password")?;
+/// Authorizes `op` for its requester `user_id` with an `m.login.password` stage, or with a
+/// session that completed one for this same operation before.
+pub async fn password_uia(svc: &Services, user_id: &UserId, op: Operation) -> Result<()> {
+    let step = svc.uia.begin(op)?;
+    let Some(auth) = svc.uia.attempt(&step, PASSWORD_STAGE)? else {
+        return Ok(());
+    };
     let claimed = serde_json::from_value::<PasswordStage>(auth.clone())
         .ok()
         .and_then(|s| identified_user(svc, s.identifier.as_ref(), s.user.as_deref()).ok())
         .unwrap_or_else(|| user_id.to_owned());
+    // Someone holding another user's token must not authorize with their own password.
     if claimed != user_id {
-        return Err(svc.uia.challenge("m.login.password", ErrorKind::AuthRequired, "You can only authenticate as yourself"));
+        return Err(Error::forbidden("You can only authenticate as yourself"));
     }
     let pw = match auth.get("password") {
         None | Some(Value::Null) => return Err(Error::missing_param("Missing password")),
@@ -140,8 +144,9 @@ pub async fn password_uia(svc: &Services, user_id: &UserId, auth: &Option<Value>
     check_password(svc, user_id, &pw).await.map_err(|e| match e.kind() {
         // Too many attempts or hashes: the client must wait, not retry the stage at once.
         ErrorKind::LimitExceeded => e,
-        _ => svc.uia.challenge("m.login.password", ErrorKind::AuthRequired, "Invalid password"),
+        _ => svc.uia.challenge(&step, PASSWORD_STAGE, ErrorKind::AuthRequired, "Invalid password"),
     })?;
+    svc.uia.complete(&step, PASSWORD_STAGE);
     Ok(())
 }
 
@@ -204,7 +209,8 @@ pub struct Registration {
     pub password: Option<String>,
     pub device: DeviceRequest,
     pub inhibit_login: bool,
-    pub auth: Option<Value>,
+    /// The UIA step, from [`registration_step`]; its body is where the fields above come from.
+    pub step: Step,
 }
 
 /// The new account, and its session unless the client asked for none.
@@ -213,12 +219,23 @@ pub struct Registered {
     pub session: Option<NewSession>,
 }
 
+/// The UIA step of a registration request. A later step carrying only `auth` registers with the
+/// parameters of the first (username, password, device, `inhibit_login`), so they cannot change
+/// half-way; the caller reads them from the step's body.
+pub fn registration_step(svc: &Services, op: Operation) -> Result<Step> {
+    svc.uia.begin_remembering(op)
+}
+
 pub async fn register(svc: &Services, r: Registration) -> Result<Registered> {
     if r.guest {
         return Err(Error::new(ErrorKind::GuestAccessForbidden, "Guest access is disabled"));
     }
     if !svc.config.enable_registration {
         return Err(Error::forbidden("Registration has been disabled"));
+    }
+    // A retry of a session that already registered: the same account, signed in again.
+    if let Some(user_id) = r.step.outcome.as_ref().and_then(Value::as_str).and_then(|u| UserId::parse(u).ok()) {
+        return registered(svc, user_id, r.inhibit_login, r.device).await;
     }
     // Checked now, counted only when an account is made: the UIA round trip is not a registration.
     svc.rate_limits.check_registration(&r.ip)?;
@@ -234,14 +251,20 @@ pub async fn register(svc: &Services, r: Registration) -> Result<Registered> {
     if let Some(p) = &r.password {
         password::check_strength(p)?;
     }
-    require_uia(svc, &r.auth, "m.login.dummy")?;
+    svc.uia.attempt(&r.step, DUMMY_STAGE)?;
     svc.rate_limits.registration(&r.ip)?;
     create_user(svc, NewUser { user_id: user_id.clone(), password: r.password, admin: false, user_type: None }).await?;
+    svc.uia.complete(&r.step, DUMMY_STAGE);
+    svc.uia.record_outcome(&r.step, json!(user_id));
     log::info!("registered {user_id}");
-    if r.inhibit_login {
+    registered(svc, user_id, r.inhibit_login, r.device).await
+}
+
+async fn registered(svc: &Services, user_id: OwnedUserId, inhibit_login: bool, device: DeviceRequest) -> Result<Registered> {
+    if inhibit_login {
         return Ok(Registered { user_id, session: None });
     }
-    let session = super::devices::start_session(svc, &user_id, r.device).await?;
+    let session = super::devices::start_session(svc, &user_id, device).await?;
     Ok(Registered { user_id, session: Some(session) })
 }
 
@@ -325,10 +348,10 @@ pub async fn change_password(
     device_id: Option<&str>,
     new_password: String,
     logout_devices: bool,
-    auth: &Option<Value>,
+    op: Operation,
 ) -> Result<()> {
     password::check_strength(&new_password)?;
-    password_uia(svc, user_id, auth).await?;
+    password_uia(svc, user_id, op).await?;
     set_password(svc, user_id, new_password, logout_devices, device_id).await
 }
 
@@ -338,8 +361,8 @@ pub async fn deactivate(svc: &Arc<Services>, user_id: &UserId, erase: bool) -> R
 }
 
 /// The requester deactivates their own account, proving their password.
-pub async fn deactivate_own(svc: &Arc<Services>, user_id: &UserId, erase: bool, auth: &Option<Value>) -> Result<()> {
-    password_uia(svc, user_id, auth).await?;
+pub async fn deactivate_own(svc: &Arc<Services>, user_id: &UserId, erase: bool, op: Operation) -> Result<()> {
+    password_uia(svc, user_id, op).await?;
     deactivate(svc, user_id, erase).await
 }
 

@@ -3,11 +3,11 @@
 
 use super::accounts::{DeviceRequest, NewSession, local_user, password_uia};
 use crate::Services;
+use crate::auth::uia::Operation;
 use crate::error::{Error, Result};
 use crate::store::devices;
 pub use crate::store::devices::Device;
 use ruma::{DeviceId, OwnedDeviceId, UserId};
-use serde_json::Value;
 
 /// Creates a session for `user_id` on the device asked for (a new one if none is named) and
 /// returns its token. A device that had a session loses it.
@@ -58,14 +58,14 @@ pub async fn revoke(svc: &Services, user_id: &UserId, ids: Vec<OwnedDeviceId>) -
 }
 
 /// The user deletes one device of theirs (404 if unknown), proving their password.
-pub async fn delete_own_device(svc: &Services, user_id: &UserId, device_id: OwnedDeviceId, auth: &Option<Value>) -> Result<()> {
+pub async fn delete_own_device(svc: &Services, user_id: &UserId, device_id: OwnedDeviceId, op: Operation) -> Result<()> {
     get(svc, user_id, &device_id).await?;
-    delete_own(svc, user_id, vec![device_id], auth).await
+    delete_own(svc, user_id, vec![device_id], op).await
 }
 
 /// The user deletes devices of theirs (unknown ones are ignored), proving their password.
-pub async fn delete_own(svc: &Services, user_id: &UserId, ids: Vec<OwnedDeviceId>, auth: &Option<Value>) -> Result<()> {
-    password_uia(svc, user_id, auth).await?;
+pub async fn delete_own(svc: &Services, user_id: &UserId, ids: Vec<OwnedDeviceId>, op: Operation) -> Result<()> {
+    password_uia(svc, user_id, op).await?;
     revoke(svc, user_id, ids).await
 }
 

@@ -60,10 +60,7 @@ pub async fn make_admin(svc: &Services, user: &OwnedUserId) -> Result<()> {
 /// actor's group commit batches them; fails on the first refused or uncommitted event.
 pub async fn send_all(svc: &Arc<Services>, room: &str, events: Vec<(OwnedUserId, EventDraft)>) -> Result<()> {
     let room_id = ruma::RoomId::parse(room).map_err(|e| Error::invalid_param(format!("room ID {room}: {e}")))?;
-    let msgs: Vec<SendEvent> = events
-        .into_iter()
-        .map(|(sender, draft)| SendEvent { sender, draft, txn: None, txn_checked_at: None, redacts_sender: None })
-        .collect();
+    let msgs: Vec<SendEvent> = events.into_iter().map(|(sender, draft)| SendEvent::new(sender, draft)).collect();
     for chunk in msgs.chunks(20_000) {
         let sends = chunk.iter().cloned().map(|m| svc.send_to_room(&room_id, m));
         for r in futures_util::future::join_all(sends).await {

@@ -82,7 +82,7 @@ pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: Page
     let limit = req.limit.clamp(0, MAX_PAGE);
     let (r, user) = (room_id.to_string(), user.to_string());
     let types = filter.exact_types();
-    let (chunk, start) = svc
+    let (chunk, start, ignored) = svc
         .db
         .run(move |c| {
             let max = crate::store::events::max_stream(c)?;
@@ -97,12 +97,13 @@ pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: Page
             for p in chunk.iter_mut() {
                 p.hide_if_erased(&erased, joined_at);
             }
-            Ok((chunk, start))
+            let ignored = super::account_data::ignored_users(c, &user)?;
+            Ok((chunk, start, ignored))
         })
         .await?;
     let full = chunk.len() as i64 == limit && limit > 0;
     let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering }).filter(|_| full);
-    let chunk = chunk.into_iter().filter(|p| filter.allows(&p.kind)).collect();
+    let chunk = chunk.into_iter().filter(|p| filter.allows(&p.kind) && !super::account_data::hidden_by_ignore(&ignored, p)).collect();
     Ok(Page { chunk, start, end })
 }
 

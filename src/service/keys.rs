@@ -5,6 +5,7 @@
 
 use crate::Services;
 use crate::actors::notifier::Positions;
+use crate::auth::uia::Operation;
 use crate::error::{Error, Result};
 use crate::federation::client::FedError;
 use crate::store::e2e_keys::{self, DeviceKeys, OneTimeKey};
@@ -292,7 +293,7 @@ pub struct CrossSigningUpload {
 
 /// Uploading cross-signing keys the first time needs no password; replacing them does
 /// (the spec's rule since v1.11, as Synapse applies it).
-pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSigningUpload, auth: &Option<Value>) -> Result<()> {
+pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSigningUpload, op: Operation) -> Result<()> {
     let mut keys = BTreeMap::new();
     for (field, kind, key) in [
         ("master_key", "master", up.master_key),
@@ -311,7 +312,7 @@ pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSignin
     let u = user.to_string();
     let existing = svc.db.run(move |c| e2e_keys::cross_signing(c, &u)).await?;
     if existing.contains_key("master") {
-        super::accounts::password_uia(svc, user, auth).await?;
+        super::accounts::password_uia(svc, user, op).await?;
     }
     if !keys.contains_key("master") && !existing.contains_key("master") {
         return Err(Error::invalid_param("A master_key is needed before other cross-signing keys"));

@@ -2,7 +2,7 @@
 //! Every change is a member event sent through the room's actor, which applies the room's rules.
 
 use crate::Services;
-use crate::actors::room::SendEvent;
+use crate::actors::room::{Precondition, SendEvent};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::EventDraft;
@@ -39,15 +39,16 @@ pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Resul
 }
 
 /// Sends a member event about `target` from `sender`; returns its event ID.
-async fn change(svc: &Arc<Services>, sender: &UserId, room_id: &RoomId, target: &str, content: Value) -> Result<OwnedEventId> {
+async fn change(
+    svc: &Arc<Services>,
+    sender: &UserId,
+    room_id: &RoomId,
+    target: &str,
+    content: Value,
+    precondition: Option<Precondition>,
+) -> Result<OwnedEventId> {
     super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, content["membership"].as_str()).await?;
-    let msg = SendEvent {
-        sender: sender.to_owned(),
-        draft: EventDraft::state("m.room.member", target, content),
-        txn: None,
-        txn_checked_at: None,
-        redacts_sender: None,
-    };
+    let msg = SendEvent { precondition, ..SendEvent::new(sender.to_owned(), EventDraft::state("m.room.member", target, content)) };
     svc.send_to_room(room_id, msg).await?
 }
 
@@ -58,21 +59,33 @@ fn with_reason(mut content: Value, reason: Option<String>) -> Value {
     content
 }
 
-/// Joins the requester to a room; returns the room ID.
-pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, reason: Option<String>) -> Result<OwnedRoomId> {
+/// Joins the requester to a room; returns the room ID. `extra` is the rest of the client's join
+/// body (`reason`, custom fields), kept in the member event; the membership stays a join.
+pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, mut extra: Map<String, Value>) -> Result<OwnedRoomId> {
+    if extra.get("reason").is_some_and(|r| !r.is_string() && !r.is_null()) {
+        return Err(Error::bad_json("reason must be a string"));
+    }
+    // Not content: these steer the join itself.
+    for steering in ["membership", "third_party_signed"] {
+        extra.remove(steering);
+    }
+    extra.retain(|_, v| !v.is_null());
     let room_id = match target {
         JoinTarget::Room(r) => r,
         JoinTarget::Alias(a) => super::aliases::resolve(svc, &a).await?,
     };
     svc.rate_limits.join(who)?;
-    let content = with_reason(join_content(svc, who.user_id.as_str(), "join").await?, reason);
-    change(svc, &who.user_id, &room_id, who.user_id.as_str(), content).await?;
+    let mut content = join_content(svc, who.user_id.as_str(), "join").await?;
+    if let Value::Object(c) = &mut content {
+        c.extend(extra);
+    }
+    change(svc, &who.user_id, &room_id, who.user_id.as_str(), content, None).await?;
     Ok(room_id)
 }
 
 pub async fn leave(svc: &Arc<Services>, who: &Session, room_id: &RoomId, reason: Option<String>) -> Result<()> {
     let content = with_reason(json!({"membership": "leave"}), reason);
-    change(svc, &who.user_id, room_id, who.user_id.as_str(), content).await?;
+    change(svc, &who.user_id, room_id, who.user_id.as_str(), content, None).await?;
     Ok(())
 }
 
@@ -105,20 +118,18 @@ pub async fn moderate(
                 }
             }
         }
-        Moderation::Unban => {
-            let (t, r) = (target.to_string(), room_id.to_string());
-            let current = svc.db.run(move |c| crate::store::memberships::membership(c, &r, &t)).await?;
-            if current.is_none_or(|m| m.membership != "ban") {
-                return Err(Error::forbidden(format!("{target} is not banned")));
-            }
-        }
-        Moderation::Kick | Moderation::Ban => {}
+        Moderation::Kick | Moderation::Ban | Moderation::Unban => {}
     }
+    let precondition = match action {
+        Moderation::Kick => Some(Precondition::NotBanned),
+        Moderation::Unban => Some(Precondition::Banned),
+        Moderation::Invite | Moderation::Ban => None,
+    };
     let mut content = with_reason(json!({"membership": membership}), reason);
     if let Value::Object(c) = &mut content {
         c.extend(extra);
     }
-    change(svc, &who.user_id, room_id, target.as_str(), content).await?;
+    change(svc, &who.user_id, room_id, target.as_str(), content, precondition).await?;
     Ok(())
 }
 

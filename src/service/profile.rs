@@ -33,14 +33,14 @@ pub async fn get(svc: &Services, user: &UserId) -> Result<Profile> {
     svc.db.run(move |c| users::profile(c, &id)).await?.ok_or_else(|| Error::not_found("Profile not found"))
 }
 
-/// One field of a profile by name; 404 for an unknown user, an unknown field or an unset one.
-pub async fn get_field(svc: &Services, user: &UserId, name: &str) -> Result<String> {
+/// One field of a profile by name, `None` when unset (Synapse answers `{}` then, and clients
+/// read a missing avatar that way); 404 for an unknown user or an unknown field.
+pub async fn get_field(svc: &Services, user: &UserId, name: &str) -> Result<Option<String>> {
     let p = get(svc, user).await?;
-    let value = match Field::parse(name).ok_or_else(|| Error::not_found("Unknown profile field"))? {
+    Ok(match Field::parse(name).ok_or_else(|| Error::not_found("Unknown profile field"))? {
         Field::Displayname => p.displayname,
         Field::AvatarUrl => p.avatar_url,
-    };
-    value.ok_or_else(|| Error::not_found("Profile field not set"))
+    })
 }
 
 /// Sets (or with `None` clears) a field of the user's own profile.

@@ -134,7 +134,7 @@ pub async fn is_published(svc: &Services, room_id: &RoomId) -> Result<bool> {
 /// Publishes or withdraws a room: a joined member with power 50, or a server admin.
 pub async fn set_published(svc: &Arc<Services>, who: &Session, room_id: &RoomId, published: bool) -> Result<()> {
     let room = room_id.to_string();
-    let member = svc.send_to_room(room_id, GetMember { user: who.user_id.clone() }).await??;
+    let member = svc.send_to_room(room_id, GetMember { user: who.user_id.clone(), state_type: None }).await??;
     if !who.is_server_admin() && (member.membership != "join" || member.power < PUBLISH_LEVEL) {
         return Err(Error::forbidden("You need power level 50 in the room to change its directory visibility"));
     }

@@ -41,7 +41,7 @@ async fn send(
         return Ok(id);
     }
     svc.rate_limits.message(who)?;
-    let msg = SendEvent { sender: who.user_id.clone(), draft, txn, txn_checked_at, redacts_sender };
+    let msg = SendEvent { txn, txn_checked_at, redacts_sender, ..SendEvent::new(who.user_id.clone(), draft) };
     svc.send_to_room(room_id, msg).await?
 }
 
@@ -74,10 +74,14 @@ pub async fn put_state(
         let membership = content.get("membership").and_then(Value::as_str);
         super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), who.user_id.as_str(), key, membership).await?;
     }
+    if kind == "m.room.canonical_alias" {
+        super::aliases::check_canonical_alias(svc, room_id, &content).await?;
+    }
     send(svc, who, room_id, EventDraft::state(kind, key, content), None, None).await
 }
 
-/// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: 404 unless the event is in this room.
+/// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: 404 for an unknown event, 400 for one of
+/// another room.
 pub async fn redact(
     svc: &Arc<Services>,
     who: &Session,
@@ -92,7 +96,10 @@ pub async fn redact(
     }
     let (e, r) = (event_id.to_string(), room_id.to_string());
     let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
-    let (_, sender) = target.filter(|(room, _)| *room == r).ok_or_else(|| Error::not_found("Event not found"))?;
+    let (room, sender) = target.ok_or_else(|| Error::not_found("Event not found"))?;
+    if room != r {
+        return Err(Error::unknown("Cannot redact an event of another room"));
+    }
     let key = txn_key(who, &format!("redact/{room_id}/{event_id}"), txn);
     let draft = EventDraft {
         kind: "m.room.redaction".into(),

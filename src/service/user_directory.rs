@@ -17,7 +17,7 @@ pub struct Hit {
     pub avatar_url: Option<String>,
 }
 
-/// Users matching `term` that `searcher` may find (those sharing a room, or everyone if the
+/// Users matching `term` that `searcher` may find (those sharing a room or in a public one, or everyone if the
 /// server says so), at most `limit` (capped); answers whether more matched.
 pub async fn search(svc: &Services, searcher: &UserId, term: &str, limit: u64) -> Result<(Vec<Hit>, bool)> {
     let term = term.trim().to_owned();

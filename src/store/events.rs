@@ -394,6 +394,27 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
     Ok(row.and_then(|(id, pos, json)| readable_one(&id, pos, &json)))
 }
 
+/// Rooms anyone may join or read (join rule `public` or history `world_readable`): their
+/// members are findable in the user directory, as in Synapse.
+pub fn public_rooms(conn: &mut Conn) -> Result<Vec<String>> {
+    let rows: Vec<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::event_type.eq_any(["m.room.join_rules", "m.room.history_visibility"]))
+        .filter(current_state::state_key.eq(""))
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    let mut rooms: Vec<String> = readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str())))
+        .into_iter()
+        .filter(|p| {
+            p.content.get("join_rule") == Some(&"public".into()) || p.content.get("history_visibility") == Some(&"world_readable".into())
+        })
+        .map(|p| p.room_id.to_string())
+        .collect();
+    rooms.sort();
+    rooms.dedup();
+    Ok(rooms)
+}
+
 /// The current state events with an empty state key of the given types, for many rooms at once.
 pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str]) -> Result<Vec<Pdu>> {
     let rows: Vec<(String, i64, String)> = current_state::table

@@ -308,39 +308,54 @@ pub fn erased_users(conn: &mut Conn) -> Result<std::collections::HashSet<String>
 }
 
 /// `/user_directory/search`: active users whose localpart or displayname contains `term`
-/// (case-insensitive), limited to users sharing a joined room with `me` or joined to a
-/// published room unless `everyone`. At most `limit` rows, ordered by displayname then user ID.
+/// (case-insensitive), limited (unless `everyone`) as Synapse limits it: users sharing a joined
+/// room with `me` (never `me` through such a room), and members of publicly joinable or
+/// world-readable rooms. At most `limit` rows, ordered by displayname then user ID.
 pub fn search_directory(conn: &mut Conn, me: &str, term: &str, limit: i64, everyone: bool) -> Result<Vec<ListedProfile>> {
-    use super::schema::{memberships, rooms};
+    use super::schema::memberships;
     let escaped: String =
         term.to_lowercase().chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect();
     let (in_localpart, in_name) = (format!("@%{escaped}%:%"), format!("%{escaped}%"));
-    let mut q = users::table
-        .inner_join(profiles::table.on(profiles::user_id.eq(users::user_id)))
-        .filter(users::deactivated.eq(false))
-        .filter(
-            lower(users::user_id.nullable()).like(in_localpart).escape('\\').or(lower(profiles::displayname).like(in_name).escape('\\')),
-        )
-        .into_boxed();
-    if !everyone {
-        let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
-        let shared = mine
-            .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
-            .filter(mine.field(memberships::user_id).eq(me.to_owned()))
-            .filter(mine.field(memberships::membership).eq("join"))
-            .filter(theirs.field(memberships::membership).eq("join"))
-            .select(theirs.field(memberships::user_id));
-        let published = memberships::table
-            .inner_join(rooms::table.on(rooms::room_id.eq(memberships::room_id)))
-            .filter(rooms::is_public.eq(true))
+    let matching = || {
+        users::table
+            .inner_join(profiles::table.on(profiles::user_id.eq(users::user_id)))
+            .filter(users::deactivated.eq(false))
+            .filter(
+                lower(users::user_id.nullable())
+                    .like(in_localpart.clone())
+                    .escape('\\')
+                    .or(lower(profiles::displayname).like(in_name.clone()).escape('\\')),
+            )
+            .order((profiles::displayname.asc(), users::user_id.asc()))
+            .limit(limit)
+            .select((users::user_id, profiles::displayname, profiles::avatar_url))
+            .into_boxed()
+    };
+    if everyone {
+        return Ok(matching().load(conn)?);
+    }
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let shared = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(me.to_owned()))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::user_id).ne(me.to_owned()))
+        .select(theirs.field(memberships::user_id));
+    let mut found: Vec<ListedProfile> = matching().filter(users::user_id.eq_any(shared)).load(conn)?;
+    let public = super::events::public_rooms(conn)?;
+    // Bounded bind lists; each chunk's best `limit` rows are enough for the overall best.
+    for rooms in public.chunks(500) {
+        let members = memberships::table
+            .filter(memberships::room_id.eq_any(rooms))
             .filter(memberships::membership.eq("join"))
             .select(memberships::user_id);
-        q = q.filter(users::user_id.eq_any(shared).or(users::user_id.eq_any(published)));
+        found.extend(matching().filter(users::user_id.eq_any(members)).load::<ListedProfile>(conn)?);
     }
-    Ok(q.order((profiles::displayname.asc(), users::user_id.asc()))
-        .limit(limit)
-        .select((users::user_id, profiles::displayname, profiles::avatar_url))
-        .load(conn)?)
+    found.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    found.dedup_by(|a, b| a.0 == b.0);
+    found.truncate(limit.max(0) as usize);
+    Ok(found)
 }
 
 /// A user ID with their displayname and avatar URL.

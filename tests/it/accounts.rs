@@ -100,15 +100,12 @@ async fn password_change_logs_out_other_devices() {
     assert_eq!(whoami(&s, fresh_token).await.ok()["user_id"], alice.user_id);
 
     // logout_devices: false keeps other sessions.
-    let session = uia_session(&s.post(&path, &alice.token, json!({"new_password": "third"})).await);
+    let third = json!({"new_password": "third-password", "logout_devices": false});
+    let session = uia_session(&s.post(&path, &alice.token, third.clone()).await);
     let updated = User { password: new_password.into(), ..alice.clone() };
-    s.post(
-        &path,
-        &alice.token,
-        json!({"new_password": "third-password", "logout_devices": false, "auth": password_auth(&updated, new_password, &session)}),
-    )
-    .await
-    .ok();
+    let mut with_auth = third;
+    with_auth["auth"] = password_auth(&updated, new_password, &session);
+    s.post(&path, &alice.token, with_auth).await.ok();
     assert_eq!(whoami(&s, fresh_token).await.ok()["user_id"], alice.user_id);
     s.login(&alice.user_id, "third-password").await.ok();
 }

@@ -24,13 +24,9 @@ fn send_key(user: &User, room: &str, txn: &str) -> TxnKey {
 }
 
 fn message(user: &User, body: &str, txn: Option<TxnKey>, txn_checked_at: Option<Instant>) -> SendEvent {
-    SendEvent {
-        sender: ensemble::ids::parse_user_id(&user.user_id).expect("user ID"),
-        draft: EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body})),
-        txn,
-        txn_checked_at,
-        redacts_sender: None,
-    }
+    let sender = ensemble::ids::parse_user_id(&user.user_id).expect("user ID");
+    let draft = EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": body}));
+    SendEvent { txn, txn_checked_at, ..SendEvent::new(sender, draft) }
 }
 
 fn room_id(room: &str) -> ruma::OwnedRoomId {
@@ -38,7 +34,7 @@ fn room_id(room: &str) -> ruma::OwnedRoomId {
 }
 
 async fn live_membership(svc: &Arc<ensemble::Services>, room: &str, user: &str) -> String {
-    svc.send_to_room(&room_id(room), GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID") })
+    svc.send_to_room(&room_id(room), GetMember { user: ensemble::ids::parse_user_id(user).expect("user ID"), state_type: None })
         .await
         .expect("room actor")
         .expect("member")
@@ -170,7 +166,7 @@ async fn a_stopped_server_leaves_nothing_running() {
     eventually(5, || {
         let (svc, r, u) = (svc2.clone(), r.clone(), u.clone());
         async move {
-            svc.send_to_room(&room_id(&r), GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID") })
+            svc.send_to_room(&room_id(&r), GetMember { user: ensemble::ids::parse_user_id(&u).expect("user ID"), state_type: None })
                 .await
                 .is_err()
                 .then_some(())

@@ -109,3 +109,25 @@ async fn room_tags_and_room_account_data() {
     s.get(&tags, &bob.token).await.err(403, "M_FORBIDDEN");
     s.put(&format!("{tags}/u.evil"), &bob.token, json!({})).await.err(403, "M_FORBIDDEN");
 }
+
+#[actix_rt::test]
+async fn unset_profile_fields_read_as_empty_and_avatar_updates_reach_rooms() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let avatar = format!("{V3}/profile/{}/avatar_url", enc(&alice.user_id));
+
+    // Unset: an empty object, not a 404 (a client reads "no avatar" that way).
+    assert_eq!(s.get(&avatar, &alice.token).await.ok(), json!({}));
+    s.get(&format!("{V3}/profile/{}/avatar_url", enc(&local("nobody"))), &alice.token).await.err(404, "M_NOT_FOUND");
+    s.get(&format!("{V3}/profile/{}/not_a_field", enc(&alice.user_id)), &alice.token).await.err(404, "M_NOT_FOUND");
+
+    s.put(&avatar, &alice.token, json!({"avatar_url": "mxc://example.org/lemur"})).await.ok();
+    assert_eq!(s.get(&avatar, &alice.token).await.ok()["avatar_url"], "mxc://example.org/lemur");
+    let (sr, room_ref, uid, tok) = (&s, room.as_str(), alice.user_id.as_str(), alice.token.as_str());
+    let content = eventually(5, || async move {
+        Some(member_content(sr, room_ref, uid, tok).await).filter(|c| c["avatar_url"] == "mxc://example.org/lemur")
+    })
+    .await;
+    assert_eq!(content["membership"], "join");
+}

@@ -182,3 +182,94 @@ async fn member_events_need_a_user_id_as_state_key() {
     let members = state.as_array().unwrap().iter().filter(|e| e["type"] == "m.room.member").count();
     assert_eq!(members, 1, "{state}");
 }
+
+#[actix_rt::test]
+async fn kicking_a_banned_user_is_refused() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    s.join(&bob, &room).await.ok();
+
+    moderate(&s, &alice, &room, "ban", &bob.user_id).await.ok();
+    // A kick would turn the ban into a leave, letting bob back in.
+    moderate(&s, &alice, &room, "kick", &bob.user_id).await.err(403, "M_FORBIDDEN");
+    let member = s.get(&room_path(&room, &format!("state/m.room.member/{}", enc(&bob.user_id))), &alice.token).await.ok();
+    assert_eq!(member["membership"], "ban", "{member}");
+    s.join(&bob, &room).await.err(403, "M_FORBIDDEN");
+    // Nor an invite; an unban of someone not banned is refused too.
+    moderate(&s, &alice, &room, "invite", &bob.user_id).await.err(403, "M_FORBIDDEN");
+    moderate(&s, &alice, &room, "unban", &carol.user_id).await.err(403, "M_FORBIDDEN");
+
+    moderate(&s, &alice, &room, "unban", &bob.user_id).await.ok();
+    s.join(&bob, &room).await.ok();
+    // Once in again, a kick works.
+    moderate(&s, &alice, &room, "kick", &bob.user_id).await.ok();
+    assert!(!s.joined_rooms(&bob).await.contains(&room));
+}
+
+fn member_path(room: &str, user: &User) -> String {
+    room_path(room, &format!("state/m.room.member/{}", enc(&user.user_id)))
+}
+
+#[actix_rt::test]
+async fn joining_twice_makes_no_new_event() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    let event_of = |v: serde_json::Value| v["event_id"].as_str().expect("event_id").to_owned();
+
+    // The creator joining again, and a member joining again.
+    let creator_join = event_of(s.get(&format!("{}?format=event", member_path(&room, &alice)), &alice.token).await.ok());
+    s.join(&alice, &room).await.ok();
+    s.join(&bob, &room).await.ok();
+    let bob_join = event_of(s.get(&format!("{}?format=event", member_path(&room, &bob)), &bob.token).await.ok());
+    let since = next_batch(&s.sync(&bob, None, 0).await);
+    s.join(&bob, &room).await.ok();
+    s.post(&format!("{V3}/join/{}", enc(&room)), &bob.token, json!({})).await.ok();
+    assert_eq!(event_of(s.get(&format!("{}?format=event", member_path(&room, &alice)), &alice.token).await.ok()), creator_join);
+    assert_eq!(event_of(s.get(&format!("{}?format=event", member_path(&room, &bob)), &bob.token).await.ok()), bob_join);
+    let members = s.get(&room_path(&room, "members"), &alice.token).await.ok();
+    assert_eq!(members["chunk"].as_array().expect("chunk").len(), 2, "{members}");
+    // Nothing new reached the timeline.
+    let text = s.send_text(&alice, &room, "after").await;
+    let later = s.sync(&bob, Some(&since), 0).await;
+    let ids: Vec<&str> = timeline(&later, &room).iter().filter_map(|e| e["event_id"].as_str()).collect();
+    assert_eq!(ids, vec![text.as_str()], "{later}");
+
+    // A join with different content is a new event.
+    let changed = s.post(&room_path(&room, "join"), &bob.token, json!({"reason": "back again"})).await.ok();
+    assert_eq!(changed["room_id"], room.as_str());
+    let now = s.get(&format!("{}?format=event", member_path(&room, &bob)), &bob.token).await.ok();
+    assert_ne!(event_of(now.clone()), bob_join);
+    assert_eq!(now["content"]["reason"], "back again");
+}
+
+#[actix_rt::test]
+async fn join_bodies_keep_their_reason_and_custom_fields() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat", "room_alias_name": "custom"})).await;
+
+    s.post(&format!("{V3}/join/{}", enc(&room)), &bob.token, json!({"foo": "bar", "reason": "hello", "membership": "leave"})).await.ok();
+    let content = s.get(&member_path(&room, &bob), &bob.token).await.ok();
+    assert_eq!(content["foo"], "bar", "{content}");
+    assert_eq!(content["reason"], "hello");
+    assert_eq!(content["membership"], "join", "the body cannot change what a join is");
+
+    let alias = format!("#custom:{}", s.server_name());
+    let joined = s.post(&format!("{V3}/join/{}", enc(&alias)), &carol.token, json!({"nested": {"x": 1}})).await.ok();
+    assert_eq!(joined["room_id"], room.as_str());
+    let content = s.get(&member_path(&room, &carol), &carol.token).await.ok();
+    assert_eq!(content["nested"], json!({"x": 1}), "{content}");
+    assert_eq!(content["membership"], "join");
+
+    // A reason must be a string; nothing joins.
+    let dave = s.register_user("dave").await;
+    s.post(&room_path(&room, "join"), &dave.token, json!({"reason": 5})).await.err(400, "M_BAD_JSON");
+    assert!(!s.joined_rooms(&dave).await.contains(&room));
+}

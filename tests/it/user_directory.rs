@@ -1,4 +1,4 @@
-//! `/user_directory/search`: who can be found (room-mates, members of published rooms, or
+//! `/user_directory/search`: who can be found (room-mates, members of public rooms, or
 //! everyone when configured), matching on localpart and display name, limits, bad input.
 
 use crate::common::*;
@@ -39,7 +39,8 @@ async fn finds_room_mates_and_members_of_published_rooms() {
     assert_eq!(user_ids(&search(&s, &alice, "TABLES", None).await), vec![bob.user_id.clone()], "display names, any case");
     assert_eq!(user_ids(&search(&s, &alice, "carol", None).await), Vec::<String>::new(), "no shared room, no published room");
     assert_eq!(user_ids(&search(&s, &alice, "dave", None).await), vec![dave.user_id.clone()], "member of a published room");
-    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new(), "carol shares nothing with bob");
+    // bob's room is publicly joinable: anyone may find him, as in Synapse.
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), vec![bob.user_id.clone()], "member of a public room");
     // The server name is not part of what is searched.
     assert_eq!(user_ids(&search(&s, &alice, "test.local", None).await), Vec::<String>::new());
     assert_eq!(user_ids(&search(&s, &alice, "%", None).await), Vec::<String>::new(), "LIKE wildcards are literal");
@@ -71,4 +72,41 @@ async fn search_all_users_finds_everyone_active() {
     let alice = s.register_user("alice").await;
     let carol = s.register_user("carol").await;
     assert_eq!(user_ids(&search(&s, &alice, "carol", None).await), vec![carol.user_id]);
+}
+
+#[actix_rt::test]
+async fn private_rooms_hide_their_members_and_the_searcher_from_themself() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = s.create_room(&alice, json!({"preset": "private_chat", "invite": [bob.user_id]})).await;
+    s.join(&bob, &room).await.ok();
+
+    // bob and alice find each other; bob does not find himself through the private room, and
+    // carol (no shared room) finds neither.
+    assert_eq!(user_ids(&search(&s, &bob, "alice", None).await), vec![alice.user_id.clone()]);
+    assert_eq!(user_ids(&search(&s, &bob, "bob", None).await), Vec::<String>::new());
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new());
+
+    // A public join rule makes the room's members findable by anyone, bob by himself too...
+    let join_rules = room_path(&room, "state/m.room.join_rules/");
+    s.put(&join_rules, &alice.token, json!({"join_rule": "public"})).await.ok();
+    assert_eq!(user_ids(&search(&s, &bob, "bob", None).await), vec![bob.user_id.clone()]);
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), vec![bob.user_id.clone()]);
+    // ...and so does world-readable history, which keeps them findable after the join rule
+    // goes back to invite.
+    let history = room_path(&room, "state/m.room.history_visibility/");
+    s.put(&history, &alice.token, json!({"history_visibility": "world_readable"})).await.ok();
+    s.put(&join_rules, &alice.token, json!({"join_rule": "invite"})).await.ok();
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), vec![bob.user_id.clone()]);
+    s.put(&history, &alice.token, json!({"history_visibility": "shared"})).await.ok();
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new());
+    assert_eq!(user_ids(&search(&s, &bob, "bob", None).await), Vec::<String>::new());
+
+    // Leaving the room ends being found through it.
+    s.put(&join_rules, &alice.token, json!({"join_rule": "public"})).await.ok();
+    leave(&s, &bob, &room).await.ok();
+    assert_eq!(user_ids(&search(&s, &carol, "bob", None).await), Vec::<String>::new());
+    assert_eq!(user_ids(&search(&s, &alice, "bob", None).await), Vec::<String>::new());
 }

@@ -2,7 +2,7 @@
 
 use crate::api::extractors::Requester;
 use crate::api::extractors::client_ip;
-use crate::api::{Body, Svc, arc, ok_json, parse_query};
+use crate::api::{Body, Svc, arc, from_value, ok_json, parse_query};
 use crate::error::Result;
 use crate::service::accounts::{self, DeviceRequest, Identifier, Login, Registration};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -85,12 +85,13 @@ struct RegisterBody {
     device_id: Option<String>,
     initial_device_display_name: Option<String>,
     inhibit_login: Option<bool>,
-    auth: Option<Value>,
 }
 
 async fn register(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let q: RegisterQuery = parse_query(&req)?;
-    let b: RegisterBody = body.parse()?;
+    let (_, op) = body.parse_uia::<Value>(&req, None)?;
+    let step = accounts::registration_step(&svc, op)?;
+    let b: RegisterBody = from_value(step.body.clone())?;
     let r = Registration {
         ip: client_ip(&req),
         guest: q.kind.as_deref() == Some("guest"),
@@ -98,7 +99,7 @@ async fn register(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse
         password: b.password,
         device: requested_device(b.device_id, b.initial_device_display_name)?,
         inhibit_login: b.inhibit_login.unwrap_or(false),
-        auth: b.auth,
+        step,
     };
     let done = accounts::register(&svc, r).await?;
     Ok(ok_json(match done.session {
@@ -134,24 +135,22 @@ async fn whoami(who: Requester) -> HttpResponse {
 struct ChangePasswordBody {
     new_password: String,
     logout_devices: Option<bool>,
-    auth: Option<Value>,
 }
 
-async fn change_password(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
-    let b: ChangePasswordBody = body.parse()?;
+async fn change_password(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
+    let (b, op) = body.parse_uia::<ChangePasswordBody>(&req, Some(&who.user_id))?;
     let logout_devices = b.logout_devices.unwrap_or(true);
-    accounts::change_password(&svc, &who.user_id, who.device_id.as_deref(), b.new_password, logout_devices, &b.auth).await?;
+    accounts::change_password(&svc, &who.user_id, who.device_id.as_deref(), b.new_password, logout_devices, op).await?;
     Ok(ok_json(json!({})))
 }
 
 #[derive(Deserialize)]
 struct DeactivateBody {
     erase: Option<bool>,
-    auth: Option<Value>,
 }
 
-async fn deactivate(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
-    let b: DeactivateBody = body.parse()?;
-    accounts::deactivate_own(&arc(&svc), &who.user_id, b.erase.unwrap_or(false), &b.auth).await?;
+async fn deactivate(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
+    let (b, op) = body.parse_uia::<DeactivateBody>(&req, Some(&who.user_id))?;
+    accounts::deactivate_own(&arc(&svc), &who.user_id, b.erase.unwrap_or(false), op).await?;
     Ok(ok_json(json!({"id_server_unbind_result": "no-support"})))
 }

@@ -1,7 +1,7 @@
 //! `/directory/room/{alias}` and `/rooms/{roomId}/aliases`.
 
 use crate::api::extractors::Requester;
-use crate::api::{Body, Svc, ok_json};
+use crate::api::{Body, Svc, arc, ok_json};
 use crate::error::Result;
 use crate::ids::{parse_alias, parse_room_id};
 use crate::service::aliases;
@@ -39,7 +39,7 @@ async fn put_alias(svc: Svc, who: Requester, path: web::Path<String>, body: Body
 }
 
 async fn delete_alias(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
-    aliases::delete(&svc, &who, &parse_alias(&path)?).await?;
+    aliases::delete(&arc(&svc), &who, &parse_alias(&path)?).await?;
     Ok(ok_json(json!({})))
 }
 

@@ -4,7 +4,7 @@ use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
 use crate::error::Result;
 use crate::service::devices::{self, Device};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use ruma::OwnedDeviceId;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -58,25 +58,19 @@ async fn rename(svc: Svc, who: Requester, path: web::Path<OwnedDeviceId>, body: 
     Ok(ok_json(json!({})))
 }
 
-#[derive(Deserialize)]
-struct AuthOnly {
-    auth: Option<Value>,
-}
-
-async fn delete_one(svc: Svc, who: Requester, path: web::Path<OwnedDeviceId>, body: Body) -> Result<HttpResponse> {
-    let b: AuthOnly = body.parse()?;
-    devices::delete_own_device(&svc, &who.user_id, path.into_inner(), &b.auth).await?;
+async fn delete_one(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<OwnedDeviceId>, body: Body) -> Result<HttpResponse> {
+    let (_, op) = body.parse_uia::<Value>(&req, Some(&who.user_id))?;
+    devices::delete_own_device(&svc, &who.user_id, path.into_inner(), op).await?;
     Ok(ok_json(json!({})))
 }
 
 #[derive(Deserialize)]
 struct DeleteDevicesBody {
     devices: Vec<OwnedDeviceId>,
-    auth: Option<Value>,
 }
 
-async fn delete_many(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
-    let b: DeleteDevicesBody = body.parse()?;
-    devices::delete_own(&svc, &who.user_id, b.devices, &b.auth).await?;
+async fn delete_many(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
+    let (b, op) = body.parse_uia::<DeleteDevicesBody>(&req, Some(&who.user_id))?;
+    devices::delete_own(&svc, &who.user_id, b.devices, op).await?;
     Ok(ok_json(json!({})))
 }

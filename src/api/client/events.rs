@@ -84,19 +84,41 @@ async fn get_state(svc: Svc, who: Requester, path: web::Path<String>) -> Result<
     Ok(ok_json(Value::Array(client_events(&state))))
 }
 
-async fn state_event(svc: Svc, who: Requester, room: &str, kind: &str, key: &str) -> Result<HttpResponse> {
+/// `?format=`: the content alone (the default) or the whole event.
+#[derive(Deserialize, Default, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum StateFormat {
+    #[default]
+    Content,
+    Event,
+}
+
+#[derive(Deserialize)]
+struct StateEventQuery {
+    #[serde(default)]
+    format: StateFormat,
+}
+
+async fn state_event(svc: Svc, who: Requester, req: HttpRequest, room: &str, kind: &str, key: &str) -> Result<HttpResponse> {
     let room_id = parse_room_id(room)?;
-    Ok(ok_json(history::state_event(&svc, &who.user_id, &room_id, kind, key).await?.content))
+    let q: StateEventQuery = parse_query(&req)?;
+    let event = history::state_event(&svc, &who.user_id, &room_id, kind, key).await?;
+    Ok(ok_json(if q.format == StateFormat::Event { event.to_client(None) } else { event.content }))
 }
 
-async fn get_state_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+async fn get_state_event(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (room, kind) = path.into_inner();
-    state_event(svc, who, &room, &kind, "").await
+    state_event(svc, who, req, &room, &kind, "").await
 }
 
-async fn get_state_event_key(svc: Svc, who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
+async fn get_state_event_key(
+    svc: Svc,
+    who: Requester,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse> {
     let (room, kind, key) = path.into_inner();
-    state_event(svc, who, &room, &kind, &key).await
+    state_event(svc, who, req, &room, &kind, &key).await
 }
 
 async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
@@ -178,13 +200,9 @@ async fn joined_members(svc: Svc, who: Requester, path: web::Path<String>) -> Re
     let room_id = parse_room_id(&path)?;
     let mut joined = serde_json::Map::new();
     for p in history::joined_members(&svc, &who.user_id, &room_id).await? {
-        let mut info = json!({});
-        if let Some(d) = p.content.get("displayname").filter(|v| v.is_string()) {
-            info["display_name"] = d.clone();
-        }
-        if let Some(a) = p.content.get("avatar_url").filter(|v| v.is_string()) {
-            info["avatar_url"] = a.clone();
-        }
+        // Both keys always, null when unset, as clients expect.
+        let field = |k: &str| p.content.get(k).filter(|v| v.is_string()).cloned().unwrap_or(Value::Null);
+        let info = json!({"display_name": field("displayname"), "avatar_url": field("avatar_url")});
         joined.insert(p.state_key.clone().unwrap_or_default(), info);
     }
     Ok(ok_json(json!({"joined": joined})))

@@ -56,13 +56,12 @@ struct CrossSigningBody {
     master_key: Option<Map<String, Value>>,
     self_signing_key: Option<Map<String, Value>>,
     user_signing_key: Option<Map<String, Value>>,
-    auth: Option<Value>,
 }
 
-async fn upload_cross_signing(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
-    let b: CrossSigningBody = body.parse()?;
+async fn upload_cross_signing(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> Result<HttpResponse> {
+    let (b, op) = body.parse_uia::<CrossSigningBody>(&req, Some(&who.user_id))?;
     let up = CrossSigningUpload { master_key: b.master_key, self_signing_key: b.self_signing_key, user_signing_key: b.user_signing_key };
-    keys::upload_cross_signing(&svc, &who.user_id, up, &b.auth).await?;
+    keys::upload_cross_signing(&svc, &who.user_id, up, op).await?;
     Ok(ok_json(json!({})))
 }
 

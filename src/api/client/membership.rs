@@ -39,8 +39,8 @@ struct TargetBody {
 }
 
 async fn join_to(svc: Svc, who: Requester, target: JoinTarget, body: Body) -> Result<HttpResponse> {
-    let ReasonBody { reason } = body.parse()?;
-    let room_id = membership::join(&svc, &who, target, reason).await?;
+    let extra: Map<String, Value> = body.parse()?;
+    let room_id = membership::join(&svc, &who, target, extra).await?;
     Ok(ok_json(json!({"room_id": room_id})))
 }
 

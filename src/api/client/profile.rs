@@ -34,8 +34,11 @@ async fn get_profile(svc: Svc, path: web::Path<String>) -> Result<HttpResponse> 
 
 async fn get_field(svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (user, name) = path.into_inner();
-    let value = profile::get_field(&svc, &parse_user_id(&user)?, &name).await?;
-    Ok(ok_json(json!({ name: value })))
+    let body = match profile::get_field(&svc, &parse_user_id(&user)?, &name).await? {
+        Some(value) => json!({ name: value }),
+        None => json!({}),
+    };
+    Ok(ok_json(body))
 }
 
 #[derive(Deserialize)]

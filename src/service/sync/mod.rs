@@ -188,7 +188,8 @@ fn compute(
     let mut now = positions_now(c, typing_now)?;
     let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
-    let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members };
+    let ignored = super::account_data::ignored_users(c, user)?;
+    let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members, ignored };
     let rooms = rooms::RoomSections::build(c, input)?;
     let to_device_events = to_device_batch(c, user, device, since.map(|s| s.to_device).unwrap_or(0), &mut now)?;
     // Whose keys to re-query: only news to an incremental sync (an initial one queries all).

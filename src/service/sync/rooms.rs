@@ -7,6 +7,7 @@ use crate::actors::notifier::Positions;
 use crate::error::Result;
 use crate::events::Pdu;
 use crate::events::visibility::StateAccess;
+use crate::service::account_data::hidden_by_ignore;
 use crate::store::memberships::MembershipRow;
 use crate::store::{Conn, events as ev, memberships, receipts, visibility as vis};
 use serde_json::{Map, Value, json};
@@ -31,6 +32,8 @@ pub struct RoomsInput<'a> {
     /// Who is typing, for rooms where that changed since the token.
     pub typing: HashMap<String, Vec<ruma::OwnedUserId>>,
     pub sent_members: &'a SentMembers,
+    /// Users the syncing user ignores.
+    pub ignored: HashSet<String>,
 }
 
 #[derive(Default)]
@@ -78,7 +81,9 @@ impl RoomSections {
                     }
                 }
                 "invite" if changed_since || input.full_state => {
-                    out.invite.insert(m.room_id.clone(), invited(c, &m)?);
+                    if let Some(room) = invited(c, &m, &input.ignored)? {
+                        out.invite.insert(m.room_id.clone(), room);
+                    }
                 }
                 "leave" | "ban" if (input.since.is_some() && changed_since) || (input.since.is_none() && input.f.include_leave) => {
                     let ad = input.room_ad.remove(&m.room_id).unwrap_or_default();
@@ -120,7 +125,7 @@ fn joined(
         // exist unless it starts with the room's creation.
         limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
     }
-    timeline.retain(|p| f.timeline.allows(&p.kind));
+    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
     if !erased.is_empty() {
         for p in timeline.iter_mut() {
             p.hide_if_erased(erased, m.stream_ordering);
@@ -258,10 +263,13 @@ fn note_new_mates(
     Ok(())
 }
 
-/// An invite: the stripped state of the room as of the invite.
-fn invited(c: &mut Conn, m: &MembershipRow) -> Result<Value> {
+/// An invite: the stripped state of the room as of the invite; `None` when the inviter is ignored.
+fn invited(c: &mut Conn, m: &MembershipRow, ignored: &HashSet<String>) -> Result<Option<Value>> {
     let state = ev::state_at(c, &m.room_id, m.stream_ordering)?;
     let inviter = state.iter().find(|p| p.event_id == m.event_id).map(|p| p.sender.to_string());
+    if inviter.as_ref().is_some_and(|i| ignored.contains(i)) {
+        return Ok(None);
+    }
     let stripped: Vec<Value> = state
         .iter()
         .filter(|p| {
@@ -271,7 +279,7 @@ fn invited(c: &mut Conn, m: &MembershipRow) -> Result<Value> {
         })
         .map(Pdu::to_stripped)
         .collect();
-    Ok(json!({"invite_state": {"events": stripped}}))
+    Ok(Some(json!({"invite_state": {"events": stripped}})))
 }
 
 /// A room left or banned from: up to the leave, and only what the room's history visibility let
