@@ -21,6 +21,7 @@ pub mod receipts;
 pub mod room_creation;
 pub mod room_directory;
 pub mod room_events;
+pub mod room_upgrade;
 pub mod search;
 pub mod sessions;
 pub mod sync;

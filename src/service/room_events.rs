@@ -21,6 +21,14 @@ pub fn txn_key(who: &Session, scope: &str, txn: &str) -> TxnKey {
     }
 }
 
+/// A tombstone may not name its own room as the replacement.
+fn refuse_self_tombstone(room_id: &RoomId, kind: &str, content: &Value) -> Result<()> {
+    if kind == "m.room.tombstone" && content.get("replacement_room").and_then(Value::as_str) == Some(room_id.as_str()) {
+        return Err(Error::bad_json("A tombstone cannot name its own room as the replacement"));
+    }
+    Ok(())
+}
+
 /// Sends one event and returns its ID once committed.
 async fn send(
     svc: &Arc<Services>,
@@ -50,6 +58,7 @@ pub async fn send_message(svc: &Arc<Services>, who: &Session, room_id: &RoomId, 
     if kind == "m.room.redaction" {
         return Err(Error::bad_json("Use the redact endpoint to redact events"));
     }
+    refuse_self_tombstone(room_id, kind, &content)?;
     let key = txn_key(who, &format!("send/{room_id}/{kind}"), txn);
     send(svc, who, room_id, EventDraft::message(kind, content), Some(key), None).await
 }
@@ -60,6 +69,7 @@ pub async fn put_state(svc: &Arc<Services>, who: &Session, room_id: &RoomId, kin
         let membership = content.get("membership").and_then(Value::as_str);
         super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), who.user_id.as_str(), key, membership).await?;
     }
+    refuse_self_tombstone(room_id, kind, &content)?;
     send(svc, who, room_id, EventDraft::state(kind, key, content), None, None).await
 }
 

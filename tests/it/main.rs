@@ -31,6 +31,7 @@ mod rate_limits;
 mod receipts;
 mod restart_and_crash;
 mod room_directory;
+mod room_upgrades;
 mod room_versions;
 mod rooms_create;
 mod rooms_membership;
