@@ -17,6 +17,7 @@ mod cli;
 mod client_basics;
 mod common;
 mod config;
+mod context;
 mod e2e_keys;
 mod erasure;
 mod federation;

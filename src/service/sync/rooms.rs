@@ -120,6 +120,9 @@ fn joined(
         return Ok(None);
     }
     let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(now.events);
+    // An initial sync that holds the whole room points back from now, as Synapse does (and
+    // SyTest expects): paging back from it reads the room again rather than nothing.
+    let prev_batch = if since.is_none() && !limited { now.events } else { before };
     let state = if newly {
         ev::state_at(c, &m.room_id, before)?
     } else if limited {
@@ -130,7 +133,7 @@ fn joined(
     let state: Vec<Pdu> = state.into_iter().filter(|p| f.state.allows(&p.kind)).collect();
     let txns = own_txns(c, input.user, input.device, &timeline)?;
     Ok(Some(json!({
-        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{before}")},
+        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": client_events(&state, &HashMap::new())},
         "account_data": {"events": ad},
         "ephemeral": {"events": ephemeral},
