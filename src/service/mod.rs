@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod history;
 pub mod key_signatures;
 pub mod keys;
+pub mod legacy;
 pub mod media;
 pub mod membership;
 pub mod notices;

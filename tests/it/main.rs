@@ -24,6 +24,7 @@ mod federation;
 mod history_visibility;
 mod input_limits;
 mod layers;
+mod legacy_routes;
 mod malformed_requests;
 mod media;
 mod presence;
