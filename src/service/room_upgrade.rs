@@ -192,9 +192,16 @@ fn plan(
 
     let mut drafts =
         vec![EventDraft::state("m.room.member", upgrader, join), EventDraft::state("m.room.power_levels", "", Value::Object(pl))];
+    // What the old room lacks of these takes a private room's defaults, as Synapse's upgrade does.
+    let defaults = [
+        ("m.room.join_rules", json!({"join_rule": "invite"})),
+        ("m.room.history_visibility", json!({"history_visibility": "shared"})),
+        ("m.room.guest_access", json!({"guest_access": "can_join"})),
+    ];
     for kind in COPIED_STATE {
-        if let Some(p) = get(kind, "") {
-            drafts.push(EventDraft::state(kind, "", p.content.clone()));
+        let default = defaults.iter().find(|(k, _)| k == kind).map(|(_, v)| v.clone());
+        if let Some(content) = get(kind, "").map(|p| p.content.clone()).or(default) {
+            drafts.push(EventDraft::state(kind, "", content));
         }
     }
     let is_space = get("m.room.create", "").and_then(|p| p.content.get("type")).and_then(Value::as_str) == Some("m.space");
@@ -356,12 +363,16 @@ mod tests {
         let want = [
             ("m.room.member", "@a:h"),
             ("m.room.power_levels", ""),
+            ("m.room.join_rules", ""),
             ("m.room.topic", ""),
+            ("m.room.history_visibility", ""),
+            ("m.room.guest_access", ""),
             ("m.room.member", "@bad:h"),
             ("m.room.member", "@guest:h"),
         ];
         assert_eq!(k, want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>());
-        assert_eq!(plan.events[3].content, json!({"membership": "ban", "reason": "spam"}));
+        assert_eq!(plan.events[6].content, json!({"membership": "ban", "reason": "spam"}));
+        assert_eq!(plan.events[5].content, json!({"guest_access": "can_join"}), "absent: a private room's default");
         assert_eq!(plan.events[1].content["events"]["m.room.power_levels"], json!(100), "integer strings become numbers");
     }
 
