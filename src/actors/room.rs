@@ -24,6 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+mod upgrade;
+pub use upgrade::{CreateReplacement, ReplacementStart, Upgrade};
+
 type Reply = oneshot::Sender<Result<OwnedEventId>>;
 
 /// Transaction IDs a room actor remembers; older committed ones are looked up in the store.
@@ -186,6 +189,12 @@ impl RoomActor {
         if draft.redacts.is_some() && !self.state.may_redact(sender, redacts_sender, &self.rules.authorization) {
             return Err(Error::forbidden("You cannot redact this event"));
         }
+        let (built, prev, auth) = self.build(sender, draft)?;
+        self.admit(built, &prev, &auth, txn)
+    }
+
+    /// Builds `draft` as the room's next event; returns it with its prev and auth events.
+    fn build(&self, sender: &UserId, draft: &EventDraft) -> Result<(Built, Vec<OwnedEventId>, Vec<OwnedEventId>)> {
         let ctx = BuildContext {
             room_id: &self.room_id,
             sender,
@@ -198,8 +207,7 @@ impl RoomActor {
             max_bytes: self.svc.config.max_event_bytes,
         };
         let built = events::build(draft, &ctx)?;
-        let (prev, auth) = (ctx.prev_events, ctx.auth_events);
-        self.admit(built, &prev, &auth, txn)
+        Ok((built, ctx.prev_events, ctx.auth_events))
     }
 
     /// Checks a built event with ruma's authorization rules against the current state, then

@@ -66,6 +66,8 @@ pub struct PageRequest {
     pub to: Option<i64>,
     pub limit: i64,
     pub filter: TypeFilter,
+    /// Return the member events of the chunk's senders beside it (`lazy_load_members`).
+    pub lazy_members: bool,
 }
 
 /// A page of events and the positions around it.
@@ -73,16 +75,25 @@ pub struct PageRequest {
 pub struct Page {
     pub chunk: Vec<Pdu>,
     pub start: i64,
-    /// Where the next page starts; `None` when this page was not full (nothing more to read).
+    /// Where the next page starts; `None` once a page finds nothing (the spec's "no further
+    /// events"), so a client stops after one empty page, as with Synapse.
     pub end: Option<i64>,
+    /// With `lazy_members`: the member events of the chunk's senders.
+    pub state: Vec<Pdu>,
+}
+
+/// The member events, in `state`, of the senders of `events`.
+fn senders_members(state: Vec<Pdu>, events: &[&Pdu]) -> Vec<Pdu> {
+    let senders: std::collections::HashSet<&str> = events.iter().map(|p| p.sender.as_str()).collect();
+    state.into_iter().filter(|p| p.kind == "m.room.member" && p.state_key.as_deref().is_some_and(|k| senders.contains(k))).collect()
 }
 
 pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: PageRequest) -> Result<Page> {
-    let PageRequest { backwards, from, to, filter, .. } = req;
+    let PageRequest { backwards, from, to, filter, lazy_members, .. } = req;
     let limit = req.limit.clamp(0, MAX_PAGE);
     let (r, user) = (room_id.to_string(), user.to_string());
     let types = filter.exact_types();
-    let (chunk, start, ignored) = svc
+    let (chunk, start, state, ignored) = svc
         .db
         .run(move |c| {
             let max = crate::store::events::max_stream(c)?;
@@ -97,14 +108,22 @@ pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: Page
             for p in chunk.iter_mut() {
                 p.hide_if_erased(&erased, joined_at);
             }
+            // Members as of the newest event of the page.
+            let newest = chunk.iter().map(|p| p.stream_ordering).max();
+            let state = match newest {
+                Some(at) if lazy_members => crate::store::events::state_at(c, &r, at)?,
+                _ => Vec::new(),
+            };
             let ignored = super::account_data::ignored_users(c, &user)?;
-            Ok((chunk, start, ignored))
+            Ok((chunk, start, state, ignored))
         })
         .await?;
-    let full = chunk.len() as i64 == limit && limit > 0;
-    let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering }).filter(|_| full);
-    let chunk = chunk.into_iter().filter(|p| filter.allows(&p.kind) && !super::account_data::hidden_by_ignore(&ignored, p)).collect();
-    Ok(Page { chunk, start, end })
+    // Read before the type filter: a page whose events are all filtered out still moves on.
+    let end = chunk.last().map(|p| if backwards { p.stream_ordering - 1 } else { p.stream_ordering });
+    let chunk: Vec<Pdu> =
+        chunk.into_iter().filter(|p| filter.allows(&p.kind) && !super::account_data::hidden_by_ignore(&ignored, p)).collect();
+    let state = senders_members(state, &chunk.iter().collect::<Vec<_>>());
+    Ok(Page { chunk, start, end, state })
 }
 
 /// Current members only, to members and to anyone in a world-readable room: a former member
@@ -139,6 +158,7 @@ pub async fn context(
     event_id: &EventId,
     limit: i64,
     filter: TypeFilter,
+    lazy_members: bool,
 ) -> Result<Context> {
     let limit = limit.clamp(0, MAX_CONTEXT);
     let types = filter.exact_types();
@@ -167,5 +187,11 @@ pub async fn context(
     let start = before.last().map_or(pos - 1, |p| p.stream_ordering - 1);
     let end = after.last().map_or(pos, |p| p.stream_ordering);
     let shown = |list: Vec<Pdu>| list.into_iter().filter(|p| filter.allows(&p.kind)).collect::<Vec<_>>();
-    Ok(Context { event: target, before: shown(before), after: shown(after), state: shown(state), start, end })
+    let (before, after) = (shown(before), shown(after));
+    let state = if lazy_members {
+        senders_members(state, &std::iter::once(&target).chain(&before).chain(&after).collect::<Vec<_>>())
+    } else {
+        shown(state)
+    };
+    Ok(Context { event: target, before, after, state, start, end })
 }

@@ -83,7 +83,7 @@ impl NewRoom {
 
 /// The power levels every new room starts from. Creators are infinitely powerful from v12 on
 /// and then must not be listed; before, the creator gets 100.
-fn default_power_levels(creator: &str, rules: &RoomVersionRules) -> Map<String, Value> {
+pub(crate) fn default_power_levels(creator: &str, rules: &RoomVersionRules) -> Map<String, Value> {
     let privileged_creators = rules.authorization.explicitly_privilege_room_creators;
     let users = if privileged_creators { json!({}) } else { json!({ creator: 100 }) };
     let tombstone = if privileged_creators { 150 } else { 100 };
@@ -114,7 +114,7 @@ fn default_power_levels(creator: &str, rules: &RoomVersionRules) -> Map<String, 
     }
 }
 
-fn unsupported() -> Error {
+pub(crate) fn unsupported() -> Error {
     Error::new(ErrorKind::UnsupportedRoomVersion, "Unsupported room version")
 }
 
@@ -158,10 +158,6 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
     if trusted_creators && !invites.is_empty() {
         create_content.insert("additional_creators".into(), json!(invites));
     }
-    if !rules.authorization.use_room_create_sender {
-        create_content.insert("creator".into(), json!(creator));
-    }
-    create_content.insert("room_version".into(), json!(version));
 
     let mut pl = default_power_levels(&creator, &rules);
     if preset == Preset::TrustedPrivateChat
@@ -206,13 +202,56 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
         push(EventDraft::state("m.room.member", u, content));
     }
 
+    let room_id = create_prepared(
+        svc,
+        PreparedRoom {
+            creator: room.creator.clone(),
+            version,
+            create_content,
+            events: drafts,
+            is_public: room.visibility == Visibility::Public,
+            room_id: None,
+        },
+    )
+    .await?;
+    if let Some(a) = alias {
+        let (r, c) = (room_id.to_string(), creator.clone());
+        svc.db.run(move |conn| crate::store::rooms::add_alias(conn, &a, &r, &c)).await?;
+    }
+    log::info!("{creator} created {room_id}");
+    Ok(room_id)
+}
+
+/// A room whose content is decided: the create event's content and every later event.
+pub(crate) struct PreparedRoom {
+    pub creator: OwnedUserId,
+    pub version: String,
+    /// Without `room_version` and `creator` (set here from `version` and `creator`).
+    pub create_content: Map<String, Value>,
+    /// The events after the create event, each with its sender.
+    pub events: Vec<(OwnedUserId, EventDraft)>,
+    pub is_public: bool,
+    /// The ID to give a room of a version whose IDs are not the create event's hash (random
+    /// if `None`); ignored from v12 on.
+    pub room_id: Option<OwnedRoomId>,
+}
+
+/// Builds the create event, starts the room's actor and commits the room's events as one
+/// batch; the room exists only if they all pass the room version's rules.
+pub(crate) async fn create_prepared(svc: &Arc<Services>, room: PreparedRoom) -> Result<OwnedRoomId> {
+    let PreparedRoom { creator, version, mut create_content, events, is_public, room_id } = room;
+    let rules = events::supported_rules(&version).ok_or_else(unsupported)?;
+    if !rules.authorization.use_room_create_sender {
+        create_content.insert("creator".into(), json!(creator));
+    }
+    create_content.insert("room_version".into(), json!(version));
     // The create event is built here: from v12 its reference hash is the room's ID, which the
     // room's actor is registered under.
-    let provisional = crate::ids::new_room_id(&svc.config.server_name);
+    let provisional = room_id.unwrap_or_else(|| crate::ids::new_room_id(&svc.config.server_name));
     let no_hashes = HashMap::new();
     let ctx = BuildContext {
         room_id: &provisional,
-        sender: &room.creator,
+        sender: &creator,
         prev_events: Vec::new(),
         auth_events: Vec::new(),
         reference_hashes: &no_hashes,
@@ -226,16 +265,11 @@ pub async fn create_room(svc: &Arc<Services>, room: NewRoom) -> Result<OwnedRoom
     let row = RoomRow {
         room_id: room_id.to_string(),
         room_version: version,
-        creator: creator.clone(),
-        is_public: room.visibility == Visibility::Public,
+        creator: creator.to_string(),
+        is_public,
         created_ts: crate::ids::now_ms(),
     };
     let addr = svc.directory.new_room(svc, &room_id);
-    addr.send(CreateRoom { row, create, events: drafts }).await??;
-    if let Some(a) = alias {
-        let (r, c) = (room_id.to_string(), creator.clone());
-        svc.db.run(move |conn| crate::store::rooms::add_alias(conn, &a, &r, &c)).await?;
-    }
-    log::info!("{creator} created {room_id}");
+    addr.send(CreateRoom { row, create, events }).await??;
     Ok(room_id)
 }

@@ -21,6 +21,14 @@ pub fn txn_key(who: &Session, scope: &str, txn: &str) -> TxnKey {
     }
 }
 
+/// A tombstone may not name its own room as the replacement.
+fn refuse_self_tombstone(room_id: &RoomId, kind: &str, content: &Value) -> Result<()> {
+    if kind == "m.room.tombstone" && content.get("replacement_room").and_then(Value::as_str) == Some(room_id.as_str()) {
+        return Err(Error::bad_json("A tombstone cannot name its own room as the replacement"));
+    }
+    Ok(())
+}
+
 /// Sends one event and returns its ID once committed.
 async fn send(
     svc: &Arc<Services>,
@@ -57,6 +65,7 @@ pub async fn send_message(
     if kind == "m.room.redaction" {
         return Err(Error::bad_json("Use the redact endpoint to redact events"));
     }
+    refuse_self_tombstone(room_id, kind, &content)?;
     let key = txn_key(who, &format!("send/{room_id}/{kind}"), txn);
     send(svc, who, room_id, EventDraft::message(kind, content), Some(key), None).await
 }
@@ -77,6 +86,7 @@ pub async fn put_state(
     if kind == "m.room.canonical_alias" {
         super::aliases::check_canonical_alias(svc, room_id, &content).await?;
     }
+    refuse_self_tombstone(room_id, kind, &content)?;
     send(svc, who, room_id, EventDraft::state(kind, key, content), None, None).await
 }
 

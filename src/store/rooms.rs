@@ -59,3 +59,17 @@ pub fn published_rooms(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
 pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> Result<bool> {
     Ok(diesel::update(rooms::table.find(room_id)).set(rooms::is_public.eq(published)).execute(conn)? == 1)
 }
+
+/// Points the old room's aliases at its replacement and moves its directory listing there, in
+/// one transaction.
+pub fn move_to_replacement(conn: &mut Conn, old: &str, new: &str) -> Result<()> {
+    super::write_txn(conn, |c| {
+        diesel::update(room_aliases::table.filter(room_aliases::room_id.eq(old))).set(room_aliases::room_id.eq(new)).execute(c)?;
+        let published = rooms::table.find(old).select(rooms::is_public).first::<bool>(c).optional()?.unwrap_or(false);
+        if published {
+            diesel::update(rooms::table.find(old)).set(rooms::is_public.eq(false)).execute(c)?;
+            diesel::update(rooms::table.find(new)).set(rooms::is_public.eq(true)).execute(c)?;
+        }
+        Ok(())
+    })
+}

@@ -128,13 +128,19 @@ async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) 
     Ok(ok_json(history::event(&svc, &who.user_id, &room_id, &event_id).await?.to_client(None)))
 }
 
-/// A `filter` query parameter (a JSON `RoomEventFilter`) as far as types go.
-fn type_filter(raw: Option<&str>) -> Result<TypeFilter> {
-    let filter: Option<Value> = match raw {
-        Some(f) => Some(serde_json::from_str(f).map_err(|_| Error::invalid_param("filter is not JSON"))?),
-        None => None,
+/// A `filter` query parameter (a JSON `RoomEventFilter`): its types and `lazy_load_members`.
+fn room_event_filter(raw: Option<&str>) -> Result<(TypeFilter, bool)> {
+    let Some(raw) = raw else { return Ok((TypeFilter::default(), false)) };
+    let filter: Value = serde_json::from_str(raw).map_err(|_| Error::invalid_param("filter is not JSON"))?;
+    if !filter.is_object() {
+        return Err(Error::bad_json("filter must be a JSON object"));
+    }
+    let lazy = match filter.get("lazy_load_members") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(Error::bad_json("filter.lazy_load_members must be a boolean")),
     };
-    Ok(TypeFilter::from_json(filter.as_ref()))
+    Ok((TypeFilter::from_json(Some(&filter)), lazy))
 }
 
 fn non_negative_limit(limit: Option<i64>) -> Result<i64> {
@@ -161,17 +167,22 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
         Some("f") => false,
         Some(_) => return Err(Error::invalid_param("dir must be b or f")),
     };
+    let (filter, lazy_members) = room_event_filter(q.filter.as_deref())?;
     let page = history::PageRequest {
         backwards,
         limit: non_negative_limit(q.limit)?,
         from: q.from.as_deref().map(parse_token).transpose()?,
         to: q.to.as_deref().map(parse_token).transpose()?,
-        filter: type_filter(q.filter.as_deref())?,
+        filter,
+        lazy_members,
     };
     let page = history::messages(&svc, &who.user_id, &room_id, page).await?;
     let mut body = json!({"chunk": client_events(&page.chunk), "start": page_token(page.start)});
     if let Some(e) = page.end {
         body["end"] = json!(page_token(e));
+    }
+    if lazy_members {
+        body["state"] = json!(client_events(&page.state));
     }
     Ok(ok_json(body))
 }
@@ -220,8 +231,9 @@ async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(St
     let room_id = parse_room_id(&room)?;
     let event_id = parse_event_id(&event)?;
     let q: ContextQuery = parse_query(&req)?;
-    let ctx =
-        history::context(&svc, &who.user_id, &room_id, &event_id, non_negative_limit(q.limit)?, type_filter(q.filter.as_deref())?).await?;
+    let (filter, lazy_members) = room_event_filter(q.filter.as_deref())?;
+    let limit = non_negative_limit(q.limit)?;
+    let ctx = history::context(&svc, &who.user_id, &room_id, &event_id, limit, filter, lazy_members).await?;
     Ok(ok_json(json!({
         "event": ctx.event.to_client(None),
         "events_before": client_events(&ctx.before),

@@ -7,6 +7,7 @@ pub mod devices;
 pub mod events;
 pub mod key_signatures;
 pub mod keys;
+pub mod legacy;
 pub mod media;
 pub mod membership;
 pub mod presence;
@@ -47,7 +48,8 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(to_device::configure)
         .configure(versions::configure)
         .configure(push_rules::configure)
-        .configure(pushers::configure);
+        .configure(pushers::configure)
+        .configure(legacy::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }

@@ -1,17 +1,19 @@
-//! `POST /createRoom`: the body parsed into the room to create; the service creates it.
+//! `POST /createRoom` and `POST /rooms/{roomId}/upgrade`: the body parsed into the room to
+//! create or the version to upgrade to; the services do the rest.
 
 use crate::api::extractors::Requester;
 use crate::api::{Body, Svc, ok_json};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{self, parse_user_id};
 use crate::service::room_creation::{self, InitialState, NewRoom, Preset, Visibility};
+use crate::service::room_upgrade;
 use actix_web::{HttpResponse, web};
 use ruma::RoomVersionId;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    crate::api::routes(cfg, vec![("/createRoom", web::post().to(create_room))]);
+    crate::api::routes(cfg, vec![("/createRoom", web::post().to(create_room)), ("/rooms/{room}/upgrade", web::post().to(upgrade_room))]);
 }
 
 /// The body of `/createRoom`.
@@ -53,4 +55,17 @@ async fn create_room(svc: Svc, who: Requester, body: Body) -> Result<HttpRespons
 
 fn unsupported_version() -> Error {
     Error::new(ErrorKind::UnsupportedRoomVersion, "Unsupported room version")
+}
+
+#[derive(Deserialize)]
+struct UpgradeBody {
+    new_version: String,
+}
+
+/// `POST /rooms/{roomId}/upgrade`.
+async fn upgrade_room(svc: Svc, who: Requester, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
+    let UpgradeBody { new_version } = body.parse()?;
+    let room_id = ids::parse_room_id(&path)?;
+    let replacement = room_upgrade::upgrade(&svc, &who, &room_id, &new_version).await?;
+    Ok(ok_json(json!({"replacement_room": replacement})))
 }

@@ -45,6 +45,12 @@ impl SyncFilter {
         }
     }
 
+    /// A filter the server writes itself (the legacy stream's); one that does not parse would
+    /// be a bug here, and reads as the default.
+    pub fn from_json(v: &serde_json::Value) -> Self {
+        Self::from_definition(&FilterDefinition::parse(v).unwrap_or_default())
+    }
+
     /// Whether the filter lets `room_id` into the response.
     pub fn allows_room(&self, room_id: &str) -> bool {
         self.rooms.as_ref().is_none_or(|r| r.iter().any(|x| x == room_id)) && !self.not_rooms.iter().any(|x| x == room_id)

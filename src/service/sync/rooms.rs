@@ -140,6 +140,9 @@ fn joined(
         return Ok(None);
     }
     let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(now.events);
+    // An initial sync that holds the whole room points back from now, as Synapse does (and
+    // SyTest expects): paging back from it reads the room again rather than nothing.
+    let prev_batch = if since.is_none() && !limited { now.events } else { before };
     let state = room_state(c, input, m, &timeline, before, newly, limited)?;
     let mates_changed = newly || timeline.iter().chain(&state).any(|p| p.kind == "m.room.member");
     if since.is_some() {
@@ -148,7 +151,7 @@ fn joined(
     let summary = if mates_changed { summary(c, &m.room_id, input.user)? } else { json!({}) };
     let txns = own_txns(c, input.user, input.device, &timeline)?;
     Ok(Some(json!({
-        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{before}")},
+        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{prev_batch}")},
         "state": {"events": client_events(&state, &HashMap::new())},
         "account_data": {"events": ad},
         "ephemeral": {"events": ephemeral},

@@ -1,0 +1,167 @@
+//! The deprecated event stream and initial syncs (`GET /events`, `/initialSync`,
+//! `/rooms/{roomId}/initialSync`), still used by old bots and bridges: thin views over the
+//! sync and history services, so they see exactly what `/sync` and `/messages` would.
+
+use super::sync::filter::SyncFilter;
+use super::sync::{self, Positions, SyncRequest};
+use crate::Services;
+use crate::auth::tokens::Session;
+use crate::error::Result;
+use crate::events::filter::TypeFilter;
+use ruma::RoomId;
+use serde_json::{Map, Value, json};
+
+/// The longest `/events` waits, whatever the client asks.
+pub const MAX_STREAM_TIMEOUT_MS: i64 = 60_000;
+/// Events per room one `/events` or `/initialSync` answer carries at most.
+pub const MAX_ROOM_EVENTS: i64 = 1000;
+
+/// The stream sees what a device-less `/sync` sees: to-device messages belong to `/sync`,
+/// and a stream token must never acknowledge (and so delete) any.
+fn streaming(who: &Session) -> Session {
+    Session { device_id: None, ..who.clone() }
+}
+
+/// The positions of everything committed so far, for a stream that starts now.
+pub async fn now(svc: &Services, who: &Session) -> Result<Positions> {
+    let filter = SyncFilter::from_json(&json!({"room": {"rooms": [], "timeline": {"limit": 0}}, "presence": {"types": []}}));
+    let req = SyncRequest { since: None, timeout_ms: 0, full_state: false, filter };
+    Ok(sync::sync(svc, &streaming(who), req).await?.next)
+}
+
+/// One answer of the event stream: the events after `from`, waiting up to `timeout_ms` for one.
+pub struct StreamPage {
+    pub chunk: Vec<Value>,
+    pub start: Positions,
+    pub end: Positions,
+}
+
+/// `GET /events`: everything after `from` (or from now), oldest first, flattened from the rooms
+/// into one list, each event naming its room.
+pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, timeout_ms: i64) -> Result<StreamPage> {
+    let start = match from {
+        Some(p) => p,
+        None => now(svc, who).await?,
+    };
+    let filter = SyncFilter::from_json(&json!({"room": {"timeline": {"limit": MAX_ROOM_EVENTS}, "include_leave": true}}));
+    let req = SyncRequest { since: Some(start), timeout_ms: timeout_ms.clamp(0, MAX_STREAM_TIMEOUT_MS), full_state: false, filter };
+    let resp = sync::sync(svc, &streaming(who), req).await?;
+    let body = &resp.body;
+    let mut chunk = Vec::new();
+    for (membership, section) in [("join", "timeline"), ("leave", "timeline")] {
+        for (room, r) in rooms_of(body, membership) {
+            chunk.extend(in_room(&r[section]["events"], room));
+            chunk.extend(in_room(&r["ephemeral"]["events"], room));
+            chunk.extend(in_room(&r["account_data"]["events"], room));
+        }
+    }
+    for (room, r) in rooms_of(body, "invite") {
+        let own = r["invite_state"]["events"].as_array().into_iter().flatten().filter(|e| e["state_key"] == who.user_id.as_str());
+        chunk.extend(in_room(&Value::Array(own.cloned().collect()), room));
+    }
+    chunk.extend(list(&body["account_data"]["events"]));
+    chunk.extend(list(&body["presence"]["events"]));
+    Ok(StreamPage { chunk, start, end: resp.next })
+}
+
+fn rooms_of<'a>(body: &'a Value, membership: &str) -> impl Iterator<Item = (&'a str, &'a Value)> {
+    body["rooms"][membership].as_object().into_iter().flatten().map(|(k, v)| (k.as_str(), v))
+}
+
+fn list(v: &Value) -> Vec<Value> {
+    v.as_array().cloned().unwrap_or_default()
+}
+
+/// The events of a list, each carrying `room_id`.
+fn in_room(events: &Value, room: &str) -> Vec<Value> {
+    let mut out = list(events);
+    for e in out.iter_mut() {
+        if let Some(o) = e.as_object_mut() {
+            o.entry("room_id").or_insert_with(|| json!(room));
+        }
+    }
+    out
+}
+
+/// Account data as events: `{type, content}` for each type.
+fn account_data_events(map: Option<&Value>) -> Vec<Value> {
+    map.and_then(Value::as_object).into_iter().flatten().map(|(k, v)| json!({"type": k, "content": v})).collect()
+}
+
+/// `GET /initialSync`: every room of the user (left ones with `archived`), each with its last
+/// `limit` events and current visible state, the receipts, presence and account data, and the
+/// positions a later `/events` starts from.
+pub async fn initial_sync(svc: &Services, who: &Session, limit: i64, archived: bool) -> Result<(Value, Positions)> {
+    let limit = limit.clamp(0, MAX_ROOM_EVENTS);
+    let filter = SyncFilter::from_json(&json!({"room": {"timeline": {"limit": limit}, "include_leave": archived}}));
+    let req = SyncRequest { since: None, timeout_ms: 0, full_state: false, filter };
+    let resp = sync::sync(svc, &streaming(who), req).await?;
+    let body = &resp.body;
+    let (_, room_ad) = super::account_data::everything(svc, &who.user_id).await?;
+    let mut rooms = Vec::new();
+    let mut receipts = Vec::new();
+    for membership in ["join", "invite", "leave"] {
+        for (room, r) in rooms_of(body, membership) {
+            let mut entry = json!({"room_id": room, "membership": membership, "account_data": account_data_events(room_ad.get(room))});
+            if membership == "invite" {
+                entry["invite_state"] = r["invite_state"].clone();
+            } else {
+                let room_id = crate::ids::parse_room_id(room)?;
+                entry["state"] = json!(
+                    super::history::visible_state(svc, &who.user_id, &room_id).await?.iter().map(|p| p.to_client(None)).collect::<Vec<_>>()
+                );
+                entry["messages"] = json!({
+                    "chunk": in_room(&r["timeline"]["events"], room),
+                    "start": r["timeline"]["prev_batch"],
+                    "end": format!("t{}", resp.next.events),
+                });
+                receipts.extend(in_room(&r["ephemeral"]["events"], room).into_iter().filter(|e| e["type"] == "m.receipt"));
+            }
+            rooms.push(entry);
+        }
+    }
+    let out = json!({
+        "rooms": rooms,
+        "receipts": receipts,
+        "presence": list(&body["presence"]["events"]),
+        "account_data": list(&body["account_data"]["events"]),
+    });
+    Ok((out, resp.next))
+}
+
+/// `GET /rooms/{roomId}/initialSync`: one room as the requester may see it: its last `limit`
+/// events, visible state, membership and the requester's account data for it.
+pub async fn room_initial_sync(svc: &Services, who: &Session, room_id: &RoomId, limit: i64) -> Result<Value> {
+    let state = super::history::visible_state(svc, &who.user_id, room_id).await?;
+    let page = super::history::PageRequest {
+        backwards: true,
+        from: None,
+        to: None,
+        limit: limit.clamp(0, MAX_ROOM_EVENTS),
+        filter: TypeFilter::default(),
+        lazy_members: false,
+    };
+    let page = super::history::messages(svc, &who.user_id, room_id, page).await?;
+    let membership = state
+        .iter()
+        .find(|p| p.kind == "m.room.member" && p.state_key.as_deref() == Some(who.user_id.as_str()))
+        .and_then(|p| p.membership().map(str::to_owned))
+        .unwrap_or_else(|| "leave".into());
+    let (_, room_ad) = super::account_data::everything(svc, &who.user_id).await?;
+    let published = super::room_directory::is_published(svc, room_id).await.unwrap_or(false);
+    let chunk: Vec<Value> = page.chunk.iter().rev().map(|p| p.to_client(None)).collect();
+    let mut messages = Map::new();
+    messages.insert("chunk".into(), json!(chunk));
+    messages.insert("start".into(), json!(format!("t{}", page.end.unwrap_or(0))));
+    messages.insert("end".into(), json!(format!("t{}", page.start)));
+    Ok(json!({
+        "room_id": room_id,
+        "membership": membership,
+        "messages": messages,
+        "state": state.iter().map(|p| p.to_client(None)).collect::<Vec<_>>(),
+        "presence": [],
+        "receipts": [],
+        "account_data": account_data_events(room_ad.get(room_id.as_str())),
+        "visibility": if published { "public" } else { "private" },
+    }))
+}

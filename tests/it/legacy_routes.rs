@@ -1,0 +1,154 @@
+//! The deprecated routes: the `/events` stream, `/initialSync`, a room's `/initialSync` and
+//! `POST /rooms/{roomId}/send/{eventType}`.
+
+use crate::common::*;
+use serde_json::{Value, json};
+
+const R0: &str = "/_matrix/client/r0";
+
+async fn stream(s: &TestServer, user: &User, from: Option<&str>, timeout: u64) -> Value {
+    let mut p = format!("{R0}/events?timeout={timeout}");
+    if let Some(f) = from {
+        p.push_str(&format!("&from={}", enc(f)));
+    }
+    s.get(&p, &user.token).await.ok()
+}
+
+fn of_type<'a>(chunk: &'a Value, kind: &str) -> Vec<&'a Value> {
+    chunk["chunk"].as_array().expect("chunk").iter().filter(|e| e["type"] == kind).collect()
+}
+
+#[actix_rt::test]
+async fn the_event_stream_starts_now_and_catches_up_in_order() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = public_room(&s, &alice, &[&bob]).await;
+    s.send_text(&alice, &room, "before the stream").await;
+
+    let first = stream(&s, &bob, None, 0).await;
+    assert!(first["start"].is_string() && first["end"].is_string(), "{first}");
+    assert!(of_type(&first, "m.room.message").is_empty(), "a stream without from starts now: {first}");
+    let mut token = first["end"].as_str().expect("end").to_owned();
+
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        sent.push(s.send_text(&alice, &room, &format!("n{i}")).await);
+    }
+    let tag = format!("/_matrix/client/v3/user/{}/rooms/{}/tags/fav", enc(&bob.user_id), enc(&room));
+    s.put(&tag, &bob.token, json!({})).await.ok();
+    let page = stream(&s, &bob, Some(&token), 5000).await;
+    let messages = of_type(&page, "m.room.message");
+    assert_eq!(messages.iter().map(|e| event_id(e)).collect::<Vec<_>>(), sent, "every message, in order");
+    assert!(messages.iter().all(|e| e["room_id"] == room.as_str()), "{page}");
+    let tags = of_type(&page, "m.tag");
+    assert_eq!(tags.first().map(|e| e["room_id"].clone()), Some(json!(room)), "{page}");
+    token = page["end"].as_str().expect("end").to_owned();
+
+    // Nothing new: the stream waits up to the timeout and answers empty, at the same place.
+    let idle = stream(&s, &bob, Some(&token), 50).await;
+    assert!(of_type(&idle, "m.room.message").is_empty(), "{idle}");
+
+    // A long poll answers with an event sent while (or before) it waits.
+    let (woken, _) = futures_util::join!(stream(&s, &bob, Some(&token), 10_000), s.send_text(&alice, &room, "wake up"));
+    assert_eq!(of_type(&woken, "m.room.message").len(), 1, "{woken}");
+
+    s.get(&format!("{R0}/events?from=bogus"), &bob.token).await.err(400, "M_INVALID_PARAM");
+    s.get(&format!("{R0}/events?timeout=-1"), &bob.token).await.err(400, "M_INVALID_PARAM");
+    s.req("GET", &format!("{R0}/events"), None, None).await.err(401, "M_MISSING_TOKEN");
+}
+
+#[actix_rt::test]
+async fn initial_sync_lists_rooms_state_receipts_and_account_data() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({"name": "kept"})).await;
+    let gone = s.create_room(&alice, json!({})).await;
+    for i in 0..3 {
+        s.send_text(&alice, &room, &format!("m{i}")).await;
+    }
+    let last = s.send_text(&alice, &room, "last").await;
+    s.post(&room_path(&room, &format!("receipt/m.read/{}", enc(&last))), &alice.token, json!({})).await.ok();
+    let ad = format!("/_matrix/client/v3/user/{}/account_data/my.type", enc(&alice.user_id));
+    s.put(&ad, &alice.token, json!({"cats": 1})).await.ok();
+    leave(&s, &alice, &gone).await.ok();
+
+    let body = s.get("/_matrix/client/v3/initialSync?limit=2", &alice.token).await.ok();
+    assert!(body["end"].is_string(), "{body}");
+    let rooms = body["rooms"].as_array().expect("rooms");
+    assert_eq!(rooms.len(), 1, "left rooms only when archived: {body}");
+    let r = &rooms[0];
+    assert_eq!((r["room_id"].clone(), r["membership"].clone()), (json!(room), json!("join")));
+    let chunk = r["messages"]["chunk"].as_array().expect("chunk");
+    assert_eq!(chunk.len(), 2, "{body}");
+    assert_eq!(chunk[1]["event_id"], last.as_str(), "oldest first");
+    assert!(r["state"].as_array().expect("state").iter().any(|e| e["type"] == "m.room.name"), "{body}");
+    assert!(body["account_data"].as_array().expect("account data").iter().any(|e| e["type"] == "my.type"), "{body}");
+    let receipts = body["receipts"].as_array().expect("receipts");
+    assert!(
+        receipts.iter().any(|e| e["room_id"] == room.as_str() && e["content"][&last]["m.read"][&alice.user_id]["ts"].is_number()),
+        "{body}"
+    );
+
+    // The messages' start pages on back.
+    let start = r["messages"]["start"].as_str().expect("start");
+    let older = s.get(&room_path(&room, &format!("messages?dir=b&limit=1&from={}", enc(start))), &alice.token).await.ok();
+    assert_eq!(older["chunk"][0]["content"]["body"], "m1", "{older}");
+
+    let archived = s.get("/_matrix/client/v3/initialSync?limit=2&archived=true", &alice.token).await.ok();
+    let left: Vec<&Value> = archived["rooms"].as_array().expect("rooms").iter().filter(|r| r["membership"] == "leave").collect();
+    assert_eq!(left.len(), 1, "{archived}");
+    assert_eq!(left[0]["room_id"], gone.as_str());
+
+    s.get("/_matrix/client/v3/initialSync?limit=-2", &alice.token).await.err(400, "M_INVALID_PARAM");
+    s.get("/_matrix/client/v3/initialSync?archived=maybe", &alice.token).await.err(400, "M_INVALID_PARAM");
+}
+
+#[actix_rt::test]
+async fn room_initial_sync_for_members_former_members_and_others() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let outsider = s.register_user("outsider").await;
+    let room = public_room(&s, &alice, &[&bob]).await;
+    s.send_text(&alice, &room, "seen").await;
+    let tag = format!("/_matrix/client/v3/user/{}/rooms/{}/tags/work", enc(&bob.user_id), enc(&room));
+    s.put(&tag, &bob.token, json!({})).await.ok();
+    leave(&s, &bob, &room).await.ok();
+    s.send_text(&alice, &room, "after bob left").await;
+    s.put(&room_path(&room, "state/m.room.history_visibility/"), &alice.token, json!({"history_visibility": "joined"})).await.ok();
+
+    let mine = s.get(&room_path(&room, "initialSync?limit=3"), &alice.token).await.ok();
+    assert_eq!((mine["room_id"].clone(), mine["membership"].clone()), (json!(room), json!("join")));
+    assert_eq!(mine["messages"]["chunk"].as_array().map(Vec::len), Some(3), "{mine}");
+    assert!(mine["messages"]["start"].is_string() && mine["messages"]["end"].is_string());
+
+    let departed = s.get(&room_path(&room, "initialSync?limit=10"), &bob.token).await.ok();
+    assert_eq!(departed["membership"], "leave");
+    let bodies: Vec<&str> =
+        departed["messages"]["chunk"].as_array().expect("chunk").iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    assert!(bodies.contains(&"seen") && !bodies.contains(&"after bob left"), "{departed}");
+    assert!(departed["account_data"].as_array().expect("ad").iter().any(|e| e["type"] == "m.tag"), "{departed}");
+
+    s.get(&room_path(&room, "initialSync"), &outsider.token).await.err(403, "M_FORBIDDEN");
+    s.get(&room_path(&room, "initialSync?limit=-1"), &alice.token).await.err(400, "M_INVALID_PARAM");
+}
+
+#[actix_rt::test]
+async fn send_without_a_transaction_id() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let outsider = s.register_user("outsider").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let path = room_path(&room, "send/m.room.message");
+    let body = json!({"msgtype": "m.text", "body": "legacy"});
+    let a = event_id(&s.post(&path, &alice.token, body.clone()).await.ok());
+    let b = event_id(&s.post(&path, &alice.token, body.clone()).await.ok());
+    assert_ne!(a, b, "no transaction ID: each call sends");
+    let got = s.get(&room_path(&room, &format!("event/{}", enc(&a))), &alice.token).await.ok();
+    assert_eq!(got["content"]["body"], "legacy");
+
+    s.post(&path, &outsider.token, body).await.err(403, "M_FORBIDDEN");
+    s.raw("POST", &path, Some(&alice.token), b"not json".to_vec()).await.err(400, "M_NOT_JSON");
+    s.post(&room_path(&room, "send/m.room.redaction"), &alice.token, json!({})).await.err(400, "M_BAD_JSON");
+}
