@@ -9,6 +9,7 @@ pub mod key_signatures;
 pub mod keys;
 pub mod media;
 pub mod membership;
+pub mod notifications;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
@@ -47,6 +48,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(to_device::configure)
         .configure(versions::configure)
         .configure(push_rules::configure)
+        .configure(notifications::configure)
         .configure(pushers::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);

@@ -13,6 +13,8 @@ pub struct SyncFilter {
     pub account_data: TypeFilter,
     pub room_account_data: TypeFilter,
     pub include_leave: bool,
+    /// Counts of thread events apart, under `unread_thread_notifications`.
+    pub unread_thread_notifications: bool,
 }
 
 impl SyncFilter {
@@ -30,6 +32,10 @@ impl SyncFilter {
             account_data: TypeFilter::from_json(f.get("account_data")),
             room_account_data: TypeFilter::from_json(part("account_data")),
             include_leave: room.and_then(|r| r.get("include_leave")).and_then(Value::as_bool).unwrap_or(false),
+            unread_thread_notifications: part("timeline")
+                .and_then(|t| t.get("unread_thread_notifications"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }
     }
 }

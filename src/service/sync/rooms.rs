@@ -60,6 +60,7 @@ impl RoomSections {
     pub fn build(c: &mut Conn, mut input: RoomsInput<'_>) -> Result<Self> {
         let mut out = Self::default();
         let erased = crate::store::users::erased_users(c)?;
+        let counts = crate::service::notifications::counts(c, input.user)?;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
         for m in memberships::user_memberships(c, input.user)? {
             if m.stream_ordering > input.now.events || input.f.rooms.as_ref().is_some_and(|r| !r.contains(&m.room_id)) {
@@ -68,7 +69,8 @@ impl RoomSections {
             let changed_since = input.since.is_none() || m.stream_ordering > since_ev;
             match m.membership.as_str() {
                 "join" => {
-                    if let Some(room) = joined(c, &mut input, &m, &erased)? {
+                    if let Some(mut room) = joined(c, &mut input, &m, &erased)? {
+                        unread_counts(&mut room, counts.get(&m.room_id), input.f.unread_thread_notifications);
                         out.join.insert(m.room_id.clone(), room);
                     }
                 }
@@ -134,9 +136,19 @@ fn joined(
         "state": {"events": client_events(&state, &HashMap::new())},
         "account_data": {"events": ad},
         "ephemeral": {"events": ephemeral},
-        "unread_notifications": {"highlight_count": 0, "notification_count": 0},
         "summary": {},
     })))
+}
+
+/// Sets a joined room's `unread_notifications` (and, when the filter asks, the threads' counts
+/// apart in `unread_thread_notifications`).
+fn unread_counts(room: &mut Value, counts: Option<&crate::service::notifications::RoomCounts>, threads_apart: bool) {
+    let shape = |(n, h): (i64, i64)| json!({"notification_count": n, "highlight_count": h});
+    let main = counts.map_or((0, 0), |c| if threads_apart { c.main } else { c.total });
+    room["unread_notifications"] = shape(main);
+    if threads_apart {
+        room["unread_thread_notifications"] = Value::Object(counts.map(|c| c.threads.clone()).unwrap_or_default());
+    }
 }
 
 /// An invite: the stripped state of the room as of the invite.
