@@ -34,6 +34,8 @@ pub struct Services {
     pub push: Addr<actors::push::PushEvaluator>,
     /// Calls push gateways.
     pub pusher: Addr<actors::pusher::Pusher>,
+    /// The event stream position push rules have been evaluated up to.
+    pub push_progress: tokio::sync::watch::Receiver<i64>,
     pub tokens: auth::tokens::TokenCache,
     pub uia: auth::uia::UiaSessions,
     pub client_ips: auth::client_ips::ClientIps,
@@ -122,7 +124,8 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         search.do_send(actors::search::DropRoom(room));
     }
     let pusher = actors::pusher::Pusher::new(&config, db.clone())?.start();
-    let push = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone()).start();
+    let (push, push_progress) = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone());
+    let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let services = Arc::new(Services {
         db,
@@ -133,6 +136,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         search_index,
         push,
         pusher,
+        push_progress,
         tokens: auth::tokens::TokenCache::default(),
         uia: auth::uia::UiaSessions::default(),
         client_ips: auth::client_ips::ClientIps::default(),

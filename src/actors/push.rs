@@ -20,6 +20,7 @@ use ruma::push::Ruleset;
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use tokio::sync::watch;
 
 /// Events read from the store per evaluation round.
 const PAGE: i64 = 500;
@@ -30,11 +31,15 @@ pub struct PushEvaluator {
     pusher: Addr<Pusher>,
     running: bool,
     more: bool,
+    /// The stream position evaluated up to, for syncs that show counts with the events.
+    progress: watch::Sender<i64>,
 }
 
 impl PushEvaluator {
-    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>) -> Self {
-        Self { db, server_name, pusher, running: false, more: false }
+    /// The evaluator and a receiver of the position it has evaluated up to.
+    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>) -> (Self, watch::Receiver<i64>) {
+        let (progress, rx) = watch::channel(0);
+        (Self { db, server_name, pusher, running: false, more: false, progress }, rx)
     }
 }
 
@@ -65,7 +70,12 @@ impl Handler<MoreEvents> for PushEvaluator {
         ctx.spawn(round.into_actor(self).map(|res, act, ctx| {
             act.running = false;
             match res {
-                Ok((jobs, full)) => {
+                Ok((jobs, upto, full)) => {
+                    act.progress.send_if_modified(|p| {
+                        let moved = upto > *p;
+                        *p = (*p).max(upto);
+                        moved
+                    });
                     if !jobs.is_empty() {
                         act.pusher.do_send(Deliver(jobs));
                     }
@@ -210,16 +220,26 @@ struct PendingPush {
 }
 
 /// One round: evaluates a page of events, records the notifications, answers the pushes to
-/// send and whether the page was full (more may follow).
-fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, bool)> {
+/// send, the position evaluated up to and whether the page was full (more may follow).
+fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, i64, bool)> {
     let Some(after) = store::progress(c)? else {
         // First run on this store: history before it is not evaluated.
         let head = db_store::events::max_stream(c)?;
         store::record(c, &[], head)?;
-        return Ok((vec![], false));
+        return Ok((vec![], head, false));
     };
-    let (events, last, full) = db_store::events::page_after(c, after, PAGE)?;
-    let Some(last) = last else { return Ok((vec![], false)) };
+    // Every event at or below the head is committed (the head moves in the transaction that
+    // stores the event), so a page short of full covers everything up to the head, purged
+    // positions included.
+    let head = db_store::events::max_stream(c)?;
+    let (events, last, full) = db_store::events::page_after(c, after, head, PAGE)?;
+    let last = if full { last.unwrap_or(head) } else { head };
+    if events.is_empty() && !full {
+        if head > after {
+            store::record(c, &[], head)?;
+        }
+        return Ok((vec![], head.max(after), false));
+    }
     let mut look = Lookups::default();
     let mut found = Vec::new();
     let mut pending = Vec::new();
@@ -269,7 +289,7 @@ fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, bool)> {
         notification["counts"] = json!({"unread": unread[&p.user]});
         jobs.push(PushJob::new(&p.user, &p.pusher, notification, &p.tweaks));
     }
-    Ok((jobs, full))
+    Ok((jobs, last, full))
 }
 
 /// The push gateway's `notification` for one event (without `counts` and `devices`).

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 /// The most notifications one page holds, and the default.
 pub const MAX_LIMIT: i64 = 100;
 const DEFAULT_LIMIT: i64 = 50;
+/// How long a sync waits for the evaluator to reach the events it shows.
+const COUNTS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A page of the user's notifications, newest first: `{notifications, next_token?}`.
 /// `from` is a previous page's `next_token`.
@@ -76,6 +78,14 @@ pub fn counts(c: &mut crate::store::Conn, user: &str) -> Result<HashMap<String, 
         }
     }
     Ok(out)
+}
+
+/// Waits (a little at most) until push rules have been evaluated up to `position`, so a sync
+/// showing events shows the counts they make. Answers whether they have.
+pub async fn wait_evaluated(svc: &Services, position: i64) -> bool {
+    let mut rx = svc.push_progress.clone();
+    let waited = tokio::time::timeout(COUNTS_WAIT, rx.wait_for(|p| *p >= position)).await;
+    matches!(waited, Ok(Ok(_)))
 }
 
 /// A read receipt of the user moved in the room: recount, and tell their push gateways the

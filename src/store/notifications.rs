@@ -72,49 +72,61 @@ fn is_read(marks: &HashMap<String, i64>, thread: &str, at: i64) -> bool {
     marks.get("").is_some_and(|m| at <= *m) || marks.get(thread).is_some_and(|m| at <= *m)
 }
 
+/// Rows per multi-row insert (8 columns each, well under SQLite's variable limit).
+const INSERT_CHUNK: usize = 500;
+
 /// Stores notifications, counts the unread ones and moves the evaluator's position, in one
 /// transaction (a receipt committed before it is seen here; one committed after recounts).
+/// The position moving with the rows means a page is never recorded twice.
 pub fn record(conn: &mut Conn, list: &[NewNotification], upto: i64) -> Result<()> {
     super::write_txn(conn, |c| {
-        let mut marks: HashMap<(String, String), HashMap<String, i64>> = HashMap::new();
-        for n in list {
-            let inserted = diesel::insert_into(push_notifications::table)
-                .values((
-                    push_notifications::user_id.eq(&n.user_id),
-                    push_notifications::room_id.eq(&n.room_id),
-                    push_notifications::event_id.eq(&n.event_id),
-                    push_notifications::stream_ordering.eq(n.stream_ordering),
-                    push_notifications::thread_key.eq(&n.thread_key),
-                    push_notifications::ts.eq(n.ts),
-                    push_notifications::actions.eq(&n.actions),
-                    push_notifications::highlight.eq(n.highlight),
-                ))
-                .on_conflict_do_nothing()
-                .execute(c)?;
-            if inserted == 0 || !n.counted {
+        for chunk in list.chunks(INSERT_CHUNK) {
+            let rows: Vec<_> = chunk
+                .iter()
+                .map(|n| {
+                    (
+                        push_notifications::user_id.eq(&n.user_id),
+                        push_notifications::room_id.eq(&n.room_id),
+                        push_notifications::event_id.eq(&n.event_id),
+                        push_notifications::stream_ordering.eq(n.stream_ordering),
+                        push_notifications::thread_key.eq(&n.thread_key),
+                        push_notifications::ts.eq(n.ts),
+                        push_notifications::actions.eq(&n.actions),
+                        push_notifications::highlight.eq(n.highlight),
+                    )
+                })
+                .collect();
+            diesel::insert_into(push_notifications::table).values(rows).on_conflict_do_nothing().execute(c)?;
+        }
+        // (user, room, thread) -> (notifications, highlights) to add.
+        let mut added: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
+        let mut marks: HashMap<(&str, &str), HashMap<String, i64>> = HashMap::new();
+        for n in list.iter().filter(|n| n.counted) {
+            let key = (n.user_id.as_str(), n.room_id.as_str());
+            let m = match marks.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(read_marks(c, key.0, key.1)?),
+            };
+            if is_read(m, &n.thread_key, n.stream_ordering) {
                 continue;
             }
-            let key = (n.user_id.clone(), n.room_id.clone());
-            if !marks.contains_key(&key) {
-                let m = read_marks(c, &n.user_id, &n.room_id)?;
-                marks.insert(key.clone(), m);
-            }
-            if marks.get(&key).is_some_and(|m| is_read(m, &n.thread_key, n.stream_ordering)) {
-                continue;
-            }
-            let h = i64::from(n.highlight);
+            let e = added.entry((key.0, key.1, n.thread_key.as_str())).or_default();
+            e.0 += 1;
+            e.1 += i64::from(n.highlight);
+        }
+        for ((user, room, thread), (n, h)) in added {
             diesel::insert_into(push_counts::table)
                 .values((
-                    push_counts::user_id.eq(&n.user_id),
-                    push_counts::room_id.eq(&n.room_id),
-                    push_counts::thread_key.eq(&n.thread_key),
-                    push_counts::notifications.eq(1i64),
+                    push_counts::user_id.eq(user),
+                    push_counts::room_id.eq(room),
+                    push_counts::thread_key.eq(thread),
+                    push_counts::notifications.eq(n),
                     push_counts::highlights.eq(h),
                 ))
                 .on_conflict((push_counts::user_id, push_counts::room_id, push_counts::thread_key))
                 .do_update()
                 .set((
-                    push_counts::notifications.eq(push_counts::notifications + 1),
+                    push_counts::notifications.eq(push_counts::notifications + n),
                     push_counts::highlights.eq(push_counts::highlights + h),
                 ))
                 .execute(c)?;

@@ -75,6 +75,22 @@ async fn messages_notify_room_mates_and_a_receipt_resets_the_count() {
 }
 
 #[actix_rt::test]
+async fn a_sync_that_shows_a_message_shows_the_count_it_makes() {
+    let (s, alice, bob, room) = dm().await;
+    let mut since = next_batch(&s.sync(&alice, None, 0).await);
+    for n in 1..=3 {
+        let sent = s.send_text(&bob, &room, "news").await;
+        let sync = eventually(10, || async {
+            let sync = s.sync(&alice, Some(&since), 5_000).await;
+            timeline(&sync, &room).iter().any(|e| e["event_id"] == sent.as_str()).then_some(sync)
+        })
+        .await;
+        assert_eq!(counts(&sync, &room), (n, 0), "{sync}");
+        since = next_batch(&sync);
+    }
+}
+
+#[actix_rt::test]
 async fn a_mention_highlights_and_a_muted_room_stays_quiet() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;

@@ -140,6 +140,16 @@ fn joined(
     })))
 }
 
+/// Sets the unread counts of every joined room of a sync answer again (after the push rule
+/// evaluator caught up with the events it shows).
+pub fn patch_counts(body: &mut Value, counts: &HashMap<String, crate::service::notifications::RoomCounts>, threads_apart: bool) {
+    if let Some(join) = body.get_mut("rooms").and_then(|r| r.get_mut("join")).and_then(Value::as_object_mut) {
+        for (room_id, room) in join.iter_mut() {
+            unread_counts(room, counts.get(room_id), threads_apart);
+        }
+    }
+}
+
 /// Sets a joined room's `unread_notifications` (and, when the filter asks, the threads' counts
 /// apart in `unread_thread_notifications`).
 fn unread_counts(room: &mut Value, counts: Option<&crate::service::notifications::RoomCounts>, threads_apart: bool) {
