@@ -190,7 +190,11 @@ async fn bad_paths_and_bodies_are_refused() {
 async fn changes_reach_sync_as_push_rules_account_data() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;
-    let since = next_batch(&s.sync(&alice, None, 0).await);
+    let initial = s.sync(&alice, None, 0).await;
+    let events = initial["account_data"]["events"].as_array().cloned().unwrap_or_default();
+    let defaults = events.iter().find(|e| e["type"] == "m.push_rules").unwrap_or_else(|| panic!("defaults missing: {initial}"));
+    assert!(ids(&defaults["content"]["global"]["underride"]).contains(&".m.rule.message".to_owned()), "{defaults}");
+    let since = next_batch(&initial);
     s.put(&rule_path("sender", "@bob:example.com"), &alice.token, json!({"actions": ["dont_notify"]})).await.ok();
     let sync = s.sync(&alice, Some(&since), 5_000).await;
     let events = sync["account_data"]["events"].as_array().cloned().unwrap_or_default();

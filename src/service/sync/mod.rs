@@ -126,10 +126,11 @@ fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
 type RoomAccountData = HashMap<String, Vec<Value>>;
 
 /// Account data changed after `after`: the global events and, per room, the room events.
-fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
+/// `after` is `None` for an initial sync.
+fn account_data_changes(c: &mut Conn, user: &str, after: Option<i64>, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
     let mut room_ad = RoomAccountData::new();
     let mut global_ad = Vec::new();
-    for (room, kind, content) in account_data::changed_since(c, user, after)? {
+    for (room, kind, content) in account_data::changed_since(c, user, after.unwrap_or(0))? {
         let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
         if room.is_empty() {
             if f.account_data.allows(&kind) {
@@ -138,6 +139,16 @@ fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) ->
         } else if f.room_account_data.allows(&kind) {
             room_ad.entry(room).or_default().push(json!({"type": kind, "content": content}));
         }
+    }
+    // An initial sync shows the push rules even while they are the server's defaults.
+    let rules = crate::events::push::ACCOUNT_DATA_TYPE;
+    if after.is_none()
+        && f.account_data.allows(rules)
+        && !global_ad.iter().any(|e| e["type"] == rules)
+        && let Ok(owner) = ruma::UserId::parse(user)
+    {
+        let defaults = crate::events::push::rules_from_stored(&owner, None);
+        global_ad.push(json!({"type": rules, "content": crate::events::push::rules_to_stored(&defaults)}));
     }
     Ok((global_ad, room_ad))
 }
@@ -186,7 +197,7 @@ fn compute(
     (typing_now, typing): (i64, HashMap<String, Vec<String>>),
 ) -> Result<(SyncResponse, bool)> {
     let mut now = positions_now(c, typing_now)?;
-    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;
+    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
     let rooms =
         rooms::RoomSections::build(c, rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing })?;
