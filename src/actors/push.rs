@@ -22,8 +22,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use tokio::sync::watch;
 
-/// Events read from the store per evaluation round.
-const PAGE: i64 = 500;
+/// Events read from the store per evaluation round: small enough that recording a round holds
+/// the database's write lock only briefly between room commits.
+const PAGE: i64 = 100;
 
 pub struct PushEvaluator {
     db: Db,

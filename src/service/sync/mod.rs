@@ -67,8 +67,10 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         // Typing lives in memory: read it here, hand the rooms that changed to the store part.
         let typing_now = svc.typing.position();
         let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
+        // Read before the counts are: what the evaluator records meanwhile is not in them.
+        let evaluated = *svc.push_progress.borrow();
         let (mut response, empty) = svc.db.run(move |c| compute(c, &user, device.as_deref(), since, full_state, &f, typing)).await?;
-        settle_counts(svc, who, &filter, &mut response).await?;
+        settle_counts(svc, who, &filter, evaluated, &mut response).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if !empty || since.is_none() || full_state || remaining.is_zero() {
             return Ok(response);
@@ -96,9 +98,10 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
 
 /// Push rules are evaluated after commit: when the answer shows joined rooms and reads past
 /// what the evaluator has done, wait for it briefly and show the counts it then has.
-async fn settle_counts(svc: &Services, who: &Session, filter: &SyncFilter, response: &mut SyncResponse) -> Result<()> {
+/// `evaluated` is the evaluator's position when the answer was computed.
+async fn settle_counts(svc: &Services, who: &Session, filter: &SyncFilter, evaluated: i64, response: &mut SyncResponse) -> Result<()> {
     let has_rooms = response.body["rooms"]["join"].as_object().is_some_and(|j| !j.is_empty());
-    if !has_rooms || *svc.push_progress.borrow() >= response.next.events {
+    if !has_rooms || evaluated >= response.next.events {
         return Ok(());
     }
     if super::notifications::wait_evaluated(svc, response.next.events).await {
