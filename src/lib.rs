@@ -30,6 +30,12 @@ pub struct Services {
     pub notifier: Addr<actors::notifier::Notifier>,
     pub search: Addr<actors::search::SearchActor>,
     pub search_index: actors::search::SharedIndex,
+    /// Evaluates push rules after commit (told by room actors that there is more).
+    pub push: Addr<actors::push::PushEvaluator>,
+    /// Calls push gateways.
+    pub pusher: Addr<actors::pusher::Pusher>,
+    /// The event stream position push rules have been evaluated up to.
+    pub push_progress: tokio::sync::watch::Receiver<i64>,
     pub tokens: auth::tokens::TokenCache,
     pub uia: auth::uia::UiaSessions,
     pub client_ips: auth::client_ips::ClientIps,
@@ -83,6 +89,8 @@ impl Server {
         self.services.directory.stop();
         // The index writer holds a lock on its directory: release it so a new server can open it.
         let _ = self.services.search.send(actors::search::Shutdown).await;
+        let _ = self.services.push.send(actors::push::Stop).await;
+        let _ = self.services.pusher.send(actors::pusher::Stop).await;
     }
 }
 
@@ -117,6 +125,9 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     for room in resumed {
         search.do_send(actors::search::DropRoom(room));
     }
+    let pusher = actors::pusher::Pusher::new(&config, db.clone())?.start();
+    let (push, push_progress) = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone());
+    let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let services = Arc::new(Services {
         db,
@@ -125,6 +136,9 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         notifier: actors::notifier::Notifier::default().start(),
         search,
         search_index,
+        push,
+        pusher,
+        push_progress,
         tokens: auth::tokens::TokenCache::default(),
         uia: auth::uia::UiaSessions::default(),
         client_ips: auth::client_ips::ClientIps::default(),

@@ -418,6 +418,7 @@ impl RoomActor {
         users.sort();
         users.dedup();
         self.svc.notifier.do_send(EventsCommitted { position: top, users });
+        self.svc.push.do_send(crate::actors::push::MoreEvents);
         if batch.iter().any(|e| crate::actors::search::is_searchable(&e.pdu)) {
             self.svc.search.do_send(crate::actors::search::MoreSearchable);
         }

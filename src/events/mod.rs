@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod filter;
+pub mod push;
 pub mod signing_key;
 pub mod visibility;
 

@@ -25,6 +25,7 @@ async fn check(svc: &Services, who: &Session, room: &str, event: &str) -> Result
 
 pub async fn set(svc: &Services, who: &Session, room_id: &RoomId, kind: &str, thread: &str, event: &str) -> Result<()> {
     let room = room_id.as_str();
+    let typed_room = room_id.to_owned();
     let event_stream = check(svc, who, room, event).await?;
     if who.shadow_banned {
         return Ok(());
@@ -63,6 +64,7 @@ pub async fn set(svc: &Services, who: &Session, room_id: &RoomId, kind: &str, th
         .await?;
     if let Some((users, position)) = moved {
         svc.notifier.do_send(Advanced { stream: Stream::Receipts, users: crate::store::typed::user_ids(users), position });
+        super::notifications::receipt_moved(svc, &who.user_id, &typed_room).await?;
     }
     Ok(())
 }

@@ -60,3 +60,20 @@ pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> Result<i64> {
 pub fn get_filter(conn: &mut Conn, user_id: &str, id: i64) -> Result<Option<String>> {
     Ok(filters::table.find((user_id, id)).select(filters::filter_json).first(conn).optional()?)
 }
+
+/// Reads, changes and writes one entry in one transaction (so concurrent changes of the same
+/// entry never lose one another): `change` gets the stored content and answers the new one.
+/// Returns the new stream position.
+pub fn update(
+    conn: &mut Conn,
+    user_id: &str,
+    room_id: &str,
+    data_type: &str,
+    change: impl FnOnce(Option<String>) -> Result<String>,
+) -> Result<i64> {
+    super::write_txn(conn, |c| {
+        let old = get(c, user_id, room_id, data_type)?;
+        let new = change(old)?;
+        set(c, user_id, room_id, data_type, &new)
+    })
+}

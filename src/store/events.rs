@@ -447,3 +447,18 @@ pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Se
 pub fn any_event(conn: &mut Conn) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(events::table.select(events::stream_ordering))).get_result(conn)?)
 }
+
+/// Events of every room with `after < position <= upto`, oldest first, at most `limit`
+/// (unreadable rows skipped). Returns them, the position of the last row read (readable or not)
+/// and whether the page is full.
+pub fn page_after(conn: &mut Conn, after: i64, upto: i64, limit: i64) -> Result<(Vec<Pdu>, Option<i64>, bool)> {
+    let rows: Vec<(String, i64, String)> = events::table
+        .filter(events::stream_ordering.gt(after))
+        .filter(events::stream_ordering.le(upto))
+        .order(events::stream_ordering.asc())
+        .limit(limit)
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    let (last, full) = (rows.last().map(|r| r.1), rows.len() as i64 >= limit);
+    Ok((readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))), last, full))
+}

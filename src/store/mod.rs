@@ -8,6 +8,7 @@ pub mod e2e_keys;
 pub mod events;
 pub mod media;
 pub mod memberships;
+pub mod notifications;
 pub mod presence;
 pub mod purge;
 pub mod pushers;

@@ -307,6 +307,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    push_notifications (id) {
+        id -> BigInt,
+        user_id -> Text,
+        room_id -> Text,
+        event_id -> Text,
+        stream_ordering -> BigInt,
+        thread_key -> Text,
+        ts -> BigInt,
+        actions -> Text,
+        highlight -> Bool,
+    }
+}
+
+diesel::table! {
+    push_counts (user_id, room_id, thread_key) {
+        user_id -> Text,
+        room_id -> Text,
+        thread_key -> Text,
+        notifications -> BigInt,
+        highlights -> BigInt,
+    }
+}
+
+diesel::table! {
+    push_progress (id) {
+        id -> BigInt,
+        stream_ordering -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -338,4 +369,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     receipts,
     presence,
     key_signatures,
+    push_notifications,
+    push_counts,
+    push_progress,
 );

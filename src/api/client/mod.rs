@@ -10,6 +10,7 @@ pub mod keys;
 pub mod legacy;
 pub mod media;
 pub mod membership;
+pub mod notifications;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
@@ -48,6 +49,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(to_device::configure)
         .configure(versions::configure)
         .configure(push_rules::configure)
+        .configure(notifications::configure)
         .configure(pushers::configure)
         .configure(legacy::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).

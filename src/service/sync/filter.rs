@@ -19,6 +19,8 @@ pub struct SyncFilter {
     pub include_redundant_members: bool,
     /// Events as the federation API carries them.
     pub federation_format: bool,
+    /// Counts of thread events apart, under `unread_thread_notifications`.
+    pub unread_thread_notifications: bool,
 }
 
 impl Default for SyncFilter {
@@ -42,6 +44,7 @@ impl SyncFilter {
             lazy_load_members: room.state.lazy_load_members,
             include_redundant_members: room.state.include_redundant_members,
             federation_format: f.event_format == EventFormat::Federation,
+            unread_thread_notifications: room.timeline.unread_thread_notifications,
         }
     }
 

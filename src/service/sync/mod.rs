@@ -72,11 +72,14 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         // Typing lives in memory: read it here, hand the rooms that changed to the store part.
         let typing_now = svc.typing.position();
         let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
+        // Read before the counts are: what the evaluator records meanwhile is not in them.
+        let evaluated = *svc.push_progress.borrow();
         let sent = svc.sent_members.clone();
-        let (response, empty) = svc
+        let (mut response, empty) = svc
             .db
             .run(move |c| compute(c, Reading { user: &user, device: device.as_deref(), since, full_state, f: &f }, typing, &sent))
             .await?;
+        settle_counts(svc, who, &filter, evaluated, &mut response).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if !empty || since.is_none() || full_state || remaining.is_zero() {
             return Ok(response);
@@ -102,6 +105,22 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
     }
 }
 
+/// Push rules are evaluated after commit: when the answer shows joined rooms and reads past
+/// what the evaluator has done, wait for it briefly and show the counts it then has.
+/// `evaluated` is the evaluator's position when the answer was computed.
+async fn settle_counts(svc: &Services, who: &Session, filter: &SyncFilter, evaluated: i64, response: &mut SyncResponse) -> Result<()> {
+    let has_rooms = response.body["rooms"]["join"].as_object().is_some_and(|j| !j.is_empty());
+    if !has_rooms || evaluated >= response.next.events {
+        return Ok(());
+    }
+    if super::notifications::wait_evaluated(svc, response.next.events).await {
+        let user = who.user_id.to_string();
+        let counts = svc.db.run(move |c| super::notifications::counts(c, &user)).await?;
+        rooms::patch_counts(&mut response.body, &counts, filter.unread_thread_notifications);
+    }
+    Ok(())
+}
+
 /// The stream positions committed now: what this sync reads up to.
 fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
     Ok(Positions {
@@ -119,10 +138,11 @@ fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
 type RoomAccountData = HashMap<String, Vec<Value>>;
 
 /// Account data changed after `after`: the global events and, per room, the room events.
-fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
+/// `after` is `None` for an initial sync.
+fn account_data_changes(c: &mut Conn, user: &str, after: Option<i64>, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
     let mut room_ad = RoomAccountData::new();
     let mut global_ad = Vec::new();
-    for (room, kind, content) in account_data::changed_since(c, user, after)? {
+    for (room, kind, content) in account_data::changed_since(c, user, after.unwrap_or(0))? {
         let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
         if room.is_empty() {
             if f.account_data.allows(&kind) {
@@ -131,6 +151,16 @@ fn account_data_changes(c: &mut Conn, user: &str, after: i64, f: &SyncFilter) ->
         } else if f.room_account_data.allows(&kind) {
             room_ad.entry(room).or_default().push(json!({"type": kind, "content": content}));
         }
+    }
+    // An initial sync shows the push rules even while they are the server's defaults.
+    let rules = crate::events::push::ACCOUNT_DATA_TYPE;
+    if after.is_none()
+        && f.account_data.allows(rules)
+        && !global_ad.iter().any(|e| e["type"] == rules)
+        && let Ok(owner) = ruma::UserId::parse(user)
+    {
+        let defaults = crate::events::push::rules_from_stored(&owner, None);
+        global_ad.push(json!({"type": rules, "content": crate::events::push::rules_to_stored(&defaults)}));
     }
     Ok((global_ad, room_ad))
 }
@@ -186,7 +216,7 @@ fn compute(
 ) -> Result<(SyncResponse, bool)> {
     let Reading { user, device, since, full_state, f } = reading;
     let mut now = positions_now(c, typing_now)?;
-    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data).unwrap_or(0), f)?;
+    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
     let ignored = super::account_data::ignored_users(c, user)?;
     let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members, ignored };

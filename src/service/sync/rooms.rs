@@ -68,6 +68,7 @@ impl RoomSections {
     pub fn build(c: &mut Conn, mut input: RoomsInput<'_>) -> Result<Self> {
         let mut out = Self::default();
         let erased = crate::store::users::erased_users(c)?;
+        let counts = crate::service::notifications::counts(c, input.user)?;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
         for m in memberships::user_memberships(c, input.user)? {
             if m.stream_ordering > input.now.events || !input.f.allows_room(&m.room_id) {
@@ -76,7 +77,8 @@ impl RoomSections {
             let changed_since = input.since.is_none() || m.stream_ordering > since_ev;
             match m.membership.as_str() {
                 "join" => {
-                    if let Some(room) = joined(c, &mut input, &m, &erased, &mut out.new_mates)? {
+                    if let Some(mut room) = joined(c, &mut input, &m, &erased, &mut out.new_mates)? {
+                        unread_counts(&mut room, counts.get(&m.room_id), input.f.unread_thread_notifications);
                         out.join.insert(m.room_id.clone(), room);
                     }
                 }
@@ -264,6 +266,27 @@ fn note_new_mates(
         }
     }
     Ok(())
+}
+
+/// Sets the unread counts of every joined room of a sync answer again (after the push rule
+/// evaluator caught up with the events it shows).
+pub fn patch_counts(body: &mut Value, counts: &HashMap<String, crate::service::notifications::RoomCounts>, threads_apart: bool) {
+    if let Some(join) = body.get_mut("rooms").and_then(|r| r.get_mut("join")).and_then(Value::as_object_mut) {
+        for (room_id, room) in join.iter_mut() {
+            unread_counts(room, counts.get(room_id), threads_apart);
+        }
+    }
+}
+
+/// Sets a joined room's `unread_notifications` (and, when the filter asks, the threads' counts
+/// apart in `unread_thread_notifications`).
+fn unread_counts(room: &mut Value, counts: Option<&crate::service::notifications::RoomCounts>, threads_apart: bool) {
+    let shape = |(n, h): (i64, i64)| json!({"notification_count": n, "highlight_count": h});
+    let main = counts.map_or((0, 0), |c| if threads_apart { c.main } else { c.total });
+    room["unread_notifications"] = shape(main);
+    if threads_apart {
+        room["unread_thread_notifications"] = Value::Object(counts.map(|c| c.threads.clone()).unwrap_or_default());
+    }
 }
 
 /// An invite: the stripped state of the room as of the invite; `None` when the inviter is ignored.

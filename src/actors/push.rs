@@ -1,0 +1,323 @@
+//! `PushEvaluator`: evaluates each local room member's push rules for every committed event,
+//! off the room actors' path. Room actors only say "there is more" after a commit; the evaluator
+//! reads the event stream back from the store from the position it last recorded, so nothing
+//! committed is missed across a crash or a restart. Each page's notifications, unread counts and
+//! the new position are written in one transaction; pushes for users with HTTP pushers then go
+//! to the [`Pusher`](super::pusher::Pusher).
+//!
+//! Rules are evaluated against the room's state when the page is read (members, their display
+//! names, power levels), and only for members whose membership event precedes the event.
+
+use super::pusher::{Deliver, PushJob, Pusher};
+use crate::error::Result;
+use crate::events::Pdu;
+use crate::events::push::{self, Decision, RoomFacts};
+use crate::store::notifications::{self as store, MAIN_THREAD, NewNotification};
+use crate::store::pushers::Pusher as StoredPusher;
+use crate::store::{self as db_store, Conn, Db};
+use actix::prelude::*;
+use ruma::push::Ruleset;
+use ruma::{OwnedUserId, RoomId, UserId};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use tokio::sync::watch;
+
+/// Events read from the store per evaluation round: small enough that recording a round holds
+/// the database's write lock only briefly between room commits.
+const PAGE: i64 = 100;
+
+pub struct PushEvaluator {
+    db: Db,
+    server_name: String,
+    pusher: Addr<Pusher>,
+    running: bool,
+    more: bool,
+    /// The stream position evaluated up to, for syncs that show counts with the events.
+    progress: watch::Sender<i64>,
+}
+
+impl PushEvaluator {
+    /// The evaluator and a receiver of the position it has evaluated up to.
+    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>) -> (Self, watch::Receiver<i64>) {
+        let (progress, rx) = watch::channel(0);
+        (Self { db, server_name, pusher, running: false, more: false, progress }, rx)
+    }
+}
+
+impl Actor for PushEvaluator {
+    type Context = Context<Self>;
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Catch up with whatever was committed before a crash or a restart.
+        ctx.notify(MoreEvents);
+    }
+}
+
+/// Events were committed: evaluate what the store holds past the recorded position.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MoreEvents;
+
+impl Handler<MoreEvents> for PushEvaluator {
+    type Result = ();
+    fn handle(&mut self, _: MoreEvents, ctx: &mut Context<Self>) {
+        if self.running {
+            self.more = true;
+            return;
+        }
+        self.running = true;
+        self.more = false;
+        let (db, server) = (self.db.clone(), self.server_name.clone());
+        let round = async move { db.run(move |c| evaluate_page(c, &server)).await };
+        ctx.spawn(round.into_actor(self).map(|res, act, ctx| {
+            act.running = false;
+            match res {
+                Ok((jobs, upto, full)) => {
+                    act.progress.send_if_modified(|p| {
+                        let moved = upto > *p;
+                        *p = (*p).max(upto);
+                        moved
+                    });
+                    if !jobs.is_empty() {
+                        act.pusher.do_send(Deliver(jobs));
+                    }
+                    if full || act.more {
+                        ctx.notify(MoreEvents);
+                    }
+                }
+                Err(e) => {
+                    // Nothing was recorded: the same page is read again on the next commit.
+                    log::error!("push evaluation failed: {e}");
+                    act.more = false;
+                }
+            }
+        }));
+    }
+}
+
+/// Stop (the server is stopping).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Stop;
+
+impl Handler<Stop> for PushEvaluator {
+    type Result = ();
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+/// A room's state as the rules of its members read it.
+struct RoomView {
+    room_id: ruma::OwnedRoomId,
+    /// Joined members: user -> (display name, position of their membership event).
+    joined: HashMap<String, (String, i64)>,
+    facts: RoomFacts,
+    name: Option<String>,
+}
+
+fn room_view(c: &mut Conn, room: &RoomId) -> Result<RoomView> {
+    let state = db_store::events::current_state(c, room.as_str())?;
+    let version = db_store::rooms::room_row(c, room.as_str())?.map(|r| r.room_version).unwrap_or_default();
+    let rules = crate::events::rules_for(&version);
+    let mut joined = HashMap::new();
+    let (mut power, mut creators, mut name, mut alias) = (None, Vec::new(), None, None);
+    for p in &state {
+        match (p.kind.as_str(), p.state_key.as_deref()) {
+            ("m.room.member", Some(user)) if p.membership() == Some("join") => {
+                let display = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
+                joined.insert(user.to_owned(), (display, p.stream_ordering));
+            }
+            ("m.room.power_levels", Some("")) => power = Some(p.content.clone()),
+            ("m.room.create", Some("")) => {
+                creators.extend(UserId::parse(&p.sender).ok());
+                if let Some(extra) = p.content.get("additional_creators").and_then(Value::as_array) {
+                    creators.extend(extra.iter().filter_map(Value::as_str).filter_map(|u| UserId::parse(u).ok()));
+                }
+            }
+            ("m.room.name", Some("")) => name = p.content.get("name").and_then(Value::as_str).map(str::to_owned),
+            ("m.room.canonical_alias", Some("")) => alias = p.content.get("alias").and_then(Value::as_str).map(str::to_owned),
+            _ => {}
+        }
+    }
+    let power_levels = Some(push::power_levels_ctx(power.as_ref(), creators, &rules.authorization));
+    let facts = RoomFacts { member_count: joined.len() as u64, power_levels };
+    Ok(RoomView { room_id: room.to_owned(), joined, facts, name: name.filter(|n| !n.is_empty()).or(alias) })
+}
+
+/// Page-local caches: rooms' views, users' rules and pushers.
+#[derive(Default)]
+struct Lookups {
+    rooms: HashMap<String, Option<RoomView>>,
+    rules: HashMap<String, Ruleset>,
+    pushers: HashMap<String, Vec<StoredPusher>>,
+}
+
+impl Lookups {
+    fn room(&mut self, c: &mut Conn, room_id: &str) -> Result<Option<&RoomView>> {
+        if !self.rooms.contains_key(room_id) {
+            let view = match RoomId::parse(room_id) {
+                Ok(r) => Some(room_view(c, &r)?),
+                Err(_) => None,
+            };
+            self.rooms.insert(room_id.to_owned(), view);
+        }
+        Ok(self.rooms.get(room_id).and_then(Option::as_ref))
+    }
+
+    fn rules(&mut self, c: &mut Conn, user: &UserId) -> Result<&Ruleset> {
+        if !self.rules.contains_key(user.as_str()) {
+            let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
+            let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
+            self.rules.insert(user.to_string(), push::ruleset(&push::rules_from_stored(user, stored.as_ref())));
+        }
+        Ok(&self.rules[user.as_str()])
+    }
+
+    fn http_pushers(&mut self, c: &mut Conn, user: &str) -> Result<&[StoredPusher]> {
+        if !self.pushers.contains_key(user) {
+            let list = db_store::pushers::list(c, user)?.into_iter().filter(|p| p.kind == "http").collect();
+            self.pushers.insert(user.to_owned(), list);
+        }
+        Ok(&self.pushers[user])
+    }
+}
+
+/// The local users an event may notify, with their display name and whether the notification
+/// counts as unread in the room: joined members who joined before it, and the target of an
+/// invite (not counted). Never the sender.
+fn candidates(view: &RoomView, ev: &Pdu, server: &str) -> Vec<(OwnedUserId, String, bool)> {
+    let local = |u: &str| u.rsplit_once(':').is_some_and(|(_, s)| s == server);
+    let mut out: Vec<(OwnedUserId, String, bool)> = view
+        .joined
+        .iter()
+        .filter(|(u, (_, since))| *since < ev.stream_ordering && **u != ev.sender && local(u))
+        .filter_map(|(u, (name, _))| Some((UserId::parse(u).ok()?, name.clone(), true)))
+        .collect();
+    if ev.membership() == Some("invite")
+        && let Some(target) = ev.state_key.as_deref().filter(|t| local(t) && *t != ev.sender)
+        && let Ok(u) = UserId::parse(target)
+    {
+        let name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
+        out.push((u, name, false));
+    }
+    out
+}
+
+/// The thread an event belongs to, as threaded receipts name it.
+pub fn thread_key(ev: &Pdu) -> String {
+    let rel = ev.content.get("m.relates_to");
+    match (rel.and_then(|r| r.get("rel_type")).and_then(Value::as_str), rel.and_then(|r| r.get("event_id")).and_then(Value::as_str)) {
+        (Some("m.thread"), Some(root)) => root.to_owned(),
+        _ => MAIN_THREAD.to_owned(),
+    }
+}
+
+/// A push waiting for the user's unread count.
+struct PendingPush {
+    user: String,
+    pusher: StoredPusher,
+    notification: Value,
+    tweaks: serde_json::Map<String, Value>,
+}
+
+/// One round: evaluates a page of events, records the notifications, answers the pushes to
+/// send, the position evaluated up to and whether the page was full (more may follow).
+fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, i64, bool)> {
+    let Some(after) = store::progress(c)? else {
+        // First run on this store: history before it is not evaluated.
+        let head = db_store::events::max_stream(c)?;
+        store::record(c, &[], head)?;
+        return Ok((vec![], head, false));
+    };
+    // Every event at or below the head is committed (the head moves in the transaction that
+    // stores the event), so a page short of full covers everything up to the head, purged
+    // positions included.
+    let head = db_store::events::max_stream(c)?;
+    let (events, last, full) = db_store::events::page_after(c, after, head, PAGE)?;
+    let last = if full { last.unwrap_or(head) } else { head };
+    if events.is_empty() && !full {
+        if head > after {
+            store::record(c, &[], head)?;
+        }
+        return Ok((vec![], head.max(after), false));
+    }
+    let mut look = Lookups::default();
+    let mut found = Vec::new();
+    let mut pending = Vec::new();
+    for ev in &events {
+        let Some(view) = look.room(c, ev.room_id.as_str())? else { continue };
+        let users = candidates(view, ev, server);
+        if users.is_empty() {
+            continue;
+        }
+        let (room_id, room_name) = (view.room_id.clone(), view.name.clone());
+        let sender_name = view.joined.get(ev.sender.as_str()).map(|(n, _)| n.clone());
+        let member_count = view.facts.member_count;
+        let power = view.facts.power_levels.clone();
+        let facts = RoomFacts { member_count, power_levels: power };
+        let client = ev.to_client(None);
+        for (user, display, counted) in users {
+            let d: Decision = push::decide(look.rules(c, &user)?, &user, &display, &room_id, &facts, &client);
+            if !d.notify {
+                continue;
+            }
+            found.push(NewNotification {
+                user_id: user.to_string(),
+                room_id: ev.room_id.to_string(),
+                event_id: ev.event_id.to_string(),
+                stream_ordering: ev.stream_ordering,
+                thread_key: thread_key(ev),
+                ts: ev.origin_server_ts,
+                actions: Value::Array(d.actions.clone()).to_string(),
+                highlight: d.highlight,
+                counted,
+            });
+            for p in look.http_pushers(c, user.as_str())? {
+                let notification = notification_body(ev, user.as_str(), &d, room_name.as_deref(), sender_name.as_deref(), p);
+                pending.push(PendingPush { user: user.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
+            }
+        }
+    }
+    store::record(c, &found, last)?;
+    let mut unread: HashMap<String, i64> = HashMap::new();
+    let mut jobs = Vec::with_capacity(pending.len());
+    for p in pending {
+        if !unread.contains_key(&p.user) {
+            let n = store::total_unread(c, &p.user)?;
+            unread.insert(p.user.clone(), n);
+        }
+        let mut notification = p.notification;
+        notification["counts"] = json!({"unread": unread[&p.user]});
+        jobs.push(PushJob::new(&p.user, &p.pusher, notification, &p.tweaks));
+    }
+    Ok((jobs, last, full))
+}
+
+/// The push gateway's `notification` for one event (without `counts` and `devices`).
+fn notification_body(ev: &Pdu, user: &str, d: &Decision, room_name: Option<&str>, sender_name: Option<&str>, p: &StoredPusher) -> Value {
+    let prio = if d.highlight || d.tweaks.contains_key("sound") { "high" } else { "low" };
+    let event_id_only = serde_json::from_str::<Value>(&p.data).ok().and_then(|d| d.get("format").cloned()) == Some(json!("event_id_only"));
+    if event_id_only {
+        return json!({"event_id": ev.event_id, "room_id": ev.room_id, "prio": prio});
+    }
+    let mut n = json!({
+        "id": ev.event_id,
+        "event_id": ev.event_id,
+        "room_id": ev.room_id,
+        "type": ev.kind,
+        "sender": ev.sender,
+        "content": ev.content,
+        "prio": prio,
+    });
+    if let Some(name) = sender_name {
+        n["sender_display_name"] = json!(name);
+    }
+    if let Some(name) = room_name {
+        n["room_name"] = json!(name);
+    }
+    if let Some(m) = ev.membership() {
+        n["membership"] = json!(m);
+        n["user_is_target"] = json!(ev.state_key.as_deref() == Some(user));
+    }
+    n
+}

@@ -1,0 +1,112 @@
+//! Notifications: what users' push rules decided (`GET /notifications`), the unread counts
+//! `/sync` shows per room, and recounting them when a read receipt moves.
+
+use crate::Services;
+use crate::actors::pusher::{Deliver, PushJob};
+use crate::error::{Error, Result};
+use crate::store::notifications::{self as store, MAIN_THREAD};
+use ruma::{RoomId, UserId};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// The most notifications one page holds, and the default.
+pub const MAX_LIMIT: i64 = 100;
+const DEFAULT_LIMIT: i64 = 50;
+/// How long a sync waits for the evaluator to reach the events it shows.
+const COUNTS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A page of the user's notifications, newest first: `{notifications, next_token?}`.
+/// `from` is a previous page's `next_token`.
+pub async fn list(svc: &Services, user: &UserId, from: Option<&str>, limit: Option<i64>, only_highlight: bool) -> Result<Value> {
+    let before = match from {
+        Some(t) => Some(t.parse::<i64>().map_err(|_| Error::invalid_param("from is not a token this server gave"))?),
+        None => None,
+    };
+    let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let u = user.to_string();
+    let rows = svc
+        .db
+        .run(move |c| {
+            let rows = store::list(c, &u, before, limit, only_highlight)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (row, read) in rows {
+                if let Some(ev) = crate::store::events::event_by_id(c, &row.event_id)? {
+                    out.push((row, read, ev));
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0.id.to_string())).flatten();
+    let list: Vec<Value> = rows
+        .into_iter()
+        .map(|(row, read, ev)| {
+            json!({
+                "actions": serde_json::from_str::<Value>(&row.actions).unwrap_or_else(|_| json!([])),
+                "event": ev.to_client(None),
+                "profile_tag": null,
+                "read": read,
+                "room_id": row.room_id,
+                "ts": row.ts,
+            })
+        })
+        .collect();
+    let mut page = json!({ "notifications": list });
+    if let Some(n) = next {
+        page["next_token"] = json!(n);
+    }
+    Ok(page)
+}
+
+/// Unread counts by room: (main timeline or all, by thread root), as `/sync` shows them.
+pub struct RoomCounts {
+    pub total: (i64, i64),
+    pub main: (i64, i64),
+    pub threads: Map<String, Value>,
+}
+
+/// The user's unread counts for every room that has some.
+pub fn counts(c: &mut crate::store::Conn, user: &str) -> Result<HashMap<String, RoomCounts>> {
+    let mut out: HashMap<String, RoomCounts> = HashMap::new();
+    for (room, thread, n, h) in store::counts_for(c, user)? {
+        let e = out.entry(room).or_insert_with(|| RoomCounts { total: (0, 0), main: (0, 0), threads: Map::new() });
+        e.total = (e.total.0 + n, e.total.1 + h);
+        if thread == MAIN_THREAD {
+            e.main = (e.main.0 + n, e.main.1 + h);
+        } else if n > 0 {
+            e.threads.insert(thread, json!({"notification_count": n, "highlight_count": h}));
+        }
+    }
+    Ok(out)
+}
+
+/// Waits (a little at most) until push rules have been evaluated up to `position`, so a sync
+/// showing events shows the counts they make. Answers whether they have.
+pub async fn wait_evaluated(svc: &Services, position: i64) -> bool {
+    let mut rx = svc.push_progress.clone();
+    let waited = tokio::time::timeout(COUNTS_WAIT, rx.wait_for(|p| *p >= position)).await;
+    matches!(waited, Ok(Ok(_)))
+}
+
+/// A read receipt of the user moved in the room: recount, and tell their push gateways the
+/// new badge.
+pub async fn receipt_moved(svc: &Services, user: &UserId, room: &RoomId) -> Result<()> {
+    let (u, r) = (user.to_string(), room.to_string());
+    let (badge, pushers) = svc
+        .db
+        .run(move |c| {
+            store::recount(c, &u, &r)?;
+            let pushers: Vec<_> = crate::store::pushers::list(c, &u)?.into_iter().filter(|p| p.kind == "http").collect();
+            let badge = if pushers.is_empty() { 0 } else { store::total_unread(c, &u)? };
+            Ok((badge, pushers))
+        })
+        .await?;
+    if !pushers.is_empty() {
+        let jobs = pushers
+            .iter()
+            .map(|p| PushJob::new(user.as_str(), p, json!({"counts": {"unread": badge}, "prio": "high"}), &Map::new()))
+            .collect();
+        svc.pusher.do_send(Deliver(jobs));
+    }
+    Ok(())
+}
