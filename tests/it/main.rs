@@ -22,6 +22,7 @@ mod erasure;
 mod federation;
 mod history_visibility;
 mod input_limits;
+mod key_backup;
 mod layers;
 mod malformed_requests;
 mod media;
