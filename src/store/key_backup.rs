@@ -124,6 +124,13 @@ pub fn delete(conn: &mut Conn, user_id: &str, version: i64) -> Result<bool> {
     })
 }
 
+/// Removes every version and session of a user (deactivation), inside the caller's transaction.
+pub fn delete_all(conn: &mut Conn, user_id: &str) -> Result<()> {
+    diesel::delete(ks::table.filter(ks::user_id.eq(user_id))).execute(conn)?;
+    diesel::delete(kv::table.filter(kv::user_id.eq(user_id))).execute(conn)?;
+    Ok(())
+}
+
 /// Stores `sessions` in the current version if it is `version`, in one transaction: each one
 /// replaces a stored session of the same room and ID only where `replaces(new, stored)` says so.
 /// The etag moves when anything changed.

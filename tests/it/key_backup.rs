@@ -261,3 +261,19 @@ async fn live_versions_are_capped_without_deleting_any() {
     s.req("DELETE", &format!("{V}/version/1"), Some(&u.token), None).await.ok();
     assert_eq!(s.post(&format!("{V}/version"), &u.token, body).await.ok()["version"], "1001");
 }
+
+#[actix_web::test]
+async fn deactivation_deletes_the_backup() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("boss").await;
+    let u = s.register_user("alice").await;
+    let v = create(&s, &u, json!({})).await;
+    put_key(&s, &u, "!r:x", "s", &v, key(0, 0, false, "gone")).await;
+    let path = format!("/_synapse/admin/v2/users/{}", enc(&u.user_id));
+    s.put(&path, &admin.token, json!({"deactivated": true})).await.ok();
+    s.put(&path, &admin.token, json!({"deactivated": false, "password": "alice-is-back"})).await.ok();
+    let login = s.login("alice", "alice-is-back").await.ok();
+    let token = login["access_token"].as_str().expect("token");
+    s.get(&format!("{V}/version"), token).await.err(404, "M_NOT_FOUND");
+    s.get(&format!("{V}/keys?version={v}"), token).await.err(404, "M_NOT_FOUND");
+}
