@@ -53,6 +53,8 @@ pub enum ErrorKind {
     GuestAccessForbidden,
     /// 403 `M_CANNOT_LEAVE_SERVER_NOTICE_ROOM`.
     CannotLeaveNoticeRoom,
+    /// 403 `M_WRONG_ROOM_KEYS_VERSION`: keys sent to a backup version that is not the current one.
+    WrongRoomKeysVersion,
     /// 404 `M_NOT_FOUND`.
     NotFound,
     /// 404 `M_UNRECOGNIZED`: no such endpoint.
@@ -95,6 +97,7 @@ impl ErrorKind {
             UserDeactivated => "M_USER_DEACTIVATED",
             GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
             CannotLeaveNoticeRoom => "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
+            WrongRoomKeysVersion => "M_WRONG_ROOM_KEYS_VERSION",
             NotFound => "M_NOT_FOUND",
             CannotOverwriteMedia => "M_CANNOT_OVERWRITE_MEDIA",
             LimitExceeded => "M_LIMIT_EXCEEDED",
@@ -118,7 +121,7 @@ impl ErrorKind {
             | WeakPassword
             | FieldTooLong => 400,
             MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthTypeUnsupported => 401,
-            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom => 403,
+            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion => 403,
             NotFound | Unrecognized => 404,
             MethodNotAllowed => 405,
             Conflict | CannotOverwriteMedia => 409,

@@ -9,6 +9,7 @@ pub mod aliases;
 pub mod devices;
 pub mod fixtures;
 pub mod history;
+pub mod key_backup;
 pub mod key_signatures;
 pub mod keys;
 pub mod legacy;

@@ -6,6 +6,7 @@ pub mod client_ips;
 pub mod devices;
 pub mod e2e_keys;
 pub mod events;
+pub mod key_backup;
 pub mod media;
 pub mod memberships;
 pub mod notifications;

@@ -338,6 +338,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    key_backup_versions (user_id, version) {
+        user_id -> Text,
+        version -> BigInt,
+        algorithm -> Text,
+        auth_data -> Text,
+        etag -> BigInt,
+        deleted -> Bool,
+    }
+}
+
+diesel::table! {
+    key_backup_sessions (user_id, version, room_id, session_id) {
+        user_id -> Text,
+        version -> BigInt,
+        room_id -> Text,
+        session_id -> Text,
+        first_message_index -> BigInt,
+        forwarded_count -> BigInt,
+        is_verified -> Bool,
+        session_data -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -372,4 +396,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_notifications,
     push_counts,
     push_progress,
+    key_backup_versions,
+    key_backup_sessions,
 );

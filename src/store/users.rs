@@ -96,8 +96,8 @@ pub fn set_profile(conn: &mut Conn, p: &Profile) -> Result<()> {
     Ok(())
 }
 
-/// Marks the user deactivated, removes password, devices and tokens; with `erase` also the
-/// profile. Returns the token hashes removed.
+/// Marks the user deactivated, removes password, devices, tokens, keys and key backups; with
+/// `erase` also the profile. Returns the token hashes removed.
 pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         diesel::update(users::table.find(id)).set((users::deactivated.eq(true), users::password_hash.eq(None::<String>))).execute(c)?;
@@ -110,6 +110,7 @@ pub fn deactivate(conn: &mut Conn, id: &str, erase: bool) -> Result<Vec<String>>
         diesel::delete(super::schema::user_threepids::table.filter(super::schema::user_threepids::user_id.eq(id))).execute(c)?;
         diesel::delete(super::schema::pushers::table.filter(super::schema::pushers::user_id.eq(id))).execute(c)?;
         super::e2e_keys::delete_all(c, id)?;
+        super::key_backup::delete_all(c, id)?;
         super::devices::delete_all_tokens(c, id, None, false)
     })
 }

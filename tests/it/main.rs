@@ -24,6 +24,7 @@ mod federation;
 mod history_visibility;
 mod ignored_users;
 mod input_limits;
+mod key_backup;
 mod layers;
 mod legacy_routes;
 mod malformed_requests;

@@ -5,6 +5,7 @@ pub mod account_data;
 pub mod aliases;
 pub mod devices;
 pub mod events;
+pub mod key_backup;
 pub mod key_signatures;
 pub mod keys;
 pub mod legacy;
@@ -41,6 +42,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(devices::configure)
         .configure(keys::configure)
         .configure(key_signatures::configure)
+        .configure(key_backup::configure)
         .configure(presence::configure)
         .configure(room_directory::configure)
         .configure(typing::configure)

@@ -1,0 +1,2 @@
+DROP TABLE key_backup_sessions;
+DROP TABLE key_backup_versions;
