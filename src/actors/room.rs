@@ -7,7 +7,7 @@
 //! event. Throughput: while one batch is being committed, new events collect in the next.
 
 use crate::Services;
-use crate::actors::notifier::{Advanced, EventsCommitted, Stream};
+use crate::actors::notifier::EventsCommitted;
 use crate::actors::user::MembershipChanged;
 use crate::error::{Error, Result};
 use crate::events::auth::{AuthEvent, RoomState};
@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
+mod typing;
 mod upgrade;
+pub use typing::SetTyping;
 pub use upgrade::{CreateReplacement, ReplacementStart, Upgrade};
 
 type Reply = oneshot::Sender<Result<OwnedEventId>>;
@@ -644,77 +646,6 @@ impl Handler<GetMember> for RoomActor {
             room_version: self.version.clone(),
             may_send_state: msg.state_type.is_some_and(|t| self.state.may_send_state(msg.user.as_str(), &t, &self.rules.authorization)),
         })
-    }
-}
-
-/// `user` starts typing for `timeout`, or stops. Only joined members may type.
-#[derive(Message, Clone)]
-#[rtype(result = "Result<()>")]
-pub struct SetTyping {
-    pub user: OwnedUserId,
-    pub typing: bool,
-    pub timeout: Duration,
-}
-
-impl Handler<SetTyping> for RoomActor {
-    type Result = Result<()>;
-
-    fn handle(&mut self, msg: SetTyping, ctx: &mut Context<Self>) -> Self::Result {
-        self.ensure_ready()?;
-        if self.state.membership(&msg.user) != MembershipState::Join {
-            return Err(Error::forbidden("You are not joined to this room"));
-        }
-        self.last_active = Instant::now();
-        let changed = if msg.typing {
-            self.typing.insert(msg.user.clone(), Instant::now() + msg.timeout).is_none()
-        } else {
-            self.typing.remove(&msg.user).is_some()
-        };
-        if msg.typing {
-            self.schedule_typing_expiry(ctx);
-        }
-        if changed {
-            self.publish_typing();
-        }
-        Ok(())
-    }
-}
-
-impl RoomActor {
-    /// Keeps one timer, at the earliest expiry: a client that stops without saying so stops
-    /// anyway, and a flood of typing requests cannot pile up timers in the actor.
-    fn schedule_typing_expiry(&mut self, ctx: &mut Context<Self>) {
-        let Some(next) = self.typing.values().min().copied() else { return };
-        if let Some((at, handle)) = self.typing_timer {
-            if at <= next {
-                return;
-            }
-            ctx.cancel_future(handle);
-        }
-        let delay = next.saturating_duration_since(Instant::now()) + Duration::from_millis(10);
-        let handle = ctx.run_later(delay, |act, ctx| {
-            act.typing_timer = None;
-            act.expire_typing();
-            act.schedule_typing_expiry(ctx);
-        });
-        self.typing_timer = Some((next, handle));
-    }
-
-    fn expire_typing(&mut self) {
-        let now = Instant::now();
-        let before = self.typing.len();
-        self.typing.retain(|_, until| *until > now);
-        if self.typing.len() != before {
-            self.publish_typing();
-        }
-    }
-
-    /// Puts the typing list on the board and wakes the joined members' syncs.
-    fn publish_typing(&self) {
-        let users: Vec<(OwnedUserId, Instant)> = self.typing.iter().map(|(u, t)| (u.clone(), *t)).collect();
-        let position = self.svc.typing.publish(&self.room_id, users);
-        let members: Vec<OwnedUserId> = self.state.joined_members().map(ToOwned::to_owned).collect();
-        self.svc.notifier.do_send(Advanced { stream: Stream::Typing, users: members, position });
     }
 }
 
