@@ -4,7 +4,7 @@
 //! the gateway names as `rejected` loses its pusher. Nothing here ever blocks a send: the
 //! evaluator hands pushes over with `do_send` after its own commit.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::store::Db;
 use crate::store::pushers::Pusher as StoredPusher;
 use actix::prelude::*;
@@ -66,15 +66,7 @@ pub struct Pusher {
 
 impl Pusher {
     pub fn new(config: &crate::Config, db: Db) -> Result<Self> {
-        let tls = crate::federation::tls::client_config(&config.federation_custom_ca_list)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Ensemble/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::internal_from("push client", e))?;
+        let http = crate::federation::tls::http_client(config, "push")?;
         Ok(Self { http, db, queue: VecDeque::new(), in_flight: 0 })
     }
 

@@ -69,15 +69,7 @@ fn describe(e: &reqwest::Error) -> String {
 
 impl FederationClient {
     pub fn new(config: &crate::Config) -> Result<Self> {
-        let tls = super::tls::client_config(&config.federation_custom_ca_list)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("Ensemble/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::internal_from("federation client", e))?;
+        let http = super::tls::http_client(config, "federation")?;
         Ok(Self { http, well_known: Mutex::default(), verify_keys: Mutex::default(), down_until: Mutex::default() })
     }
 

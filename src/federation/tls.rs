@@ -9,6 +9,20 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+/// The HTTP client for requests to other servers (federation, push gateways): the configured
+/// trust roots, bounded connect and total time, no redirects followed.
+pub fn http_client(config: &crate::Config, what: &str) -> Result<reqwest::Client> {
+    let tls = client_config(&config.federation_custom_ca_list)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("Ensemble/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::internal_from(format!("{what} client"), e))
+}
+
 pub fn client_config(extra_cas: &[PathBuf]) -> Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
