@@ -317,6 +317,11 @@ impl RoomActor {
     /// sender and content), if any.
     fn unchanged_state(&self, msg: &SendEvent) -> Option<OwnedEventId> {
         let key = msg.draft.state_key.as_deref()?;
+        // A member event about someone else (a kick, a ban, an invite) is never a repeat: the
+        // rules must judge it, or kicking someone already gone would answer 200.
+        if msg.draft.kind == "m.room.member" && key != msg.sender.as_str() {
+            return None;
+        }
         let current = self.state.get(&msg.draft.kind, key)?;
         (current.sender == msg.sender && current.content == msg.draft.content).then(|| current.event_id.clone())
     }

@@ -38,7 +38,11 @@ pub struct StreamPage {
 
 /// `GET /events`: everything after `from` (or from now), oldest first, flattened from the rooms
 /// into one list, each event naming its room.
-pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, timeout_ms: i64) -> Result<StreamPage> {
+pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, timeout_ms: i64, room: Option<&RoomId>) -> Result<StreamPage> {
+    // A stream narrowed to one room is refused at once to whoever may not see that room.
+    if let Some(room) = room {
+        super::history::require_visible(svc, &who.user_id, room).await?;
+    }
     let start = match from {
         Some(p) => p,
         None => now(svc, who).await?,

@@ -152,3 +152,21 @@ async fn send_without_a_transaction_id() {
     s.raw("POST", &path, Some(&alice.token), b"not json".to_vec()).await.err(400, "M_NOT_JSON");
     s.post(&room_path(&room, "send/m.room.redaction"), &alice.token, json!({})).await.err(400, "M_BAD_JSON");
 }
+
+#[actix_rt::test]
+async fn the_stream_refuses_bad_limits_and_rooms_it_may_not_see() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "private_chat"})).await;
+    let started = std::time::Instant::now();
+    let path = format!("{R0}/events?timeout=20000&room_id={}", enc(&room));
+    s.get(&path, &bob.token).await.err(403, "M_FORBIDDEN");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "refused at once, not after the timeout");
+    for bad in ["hello", "-1"] {
+        let r = s.get(&format!("{R0}/events?timeout=0&limit={bad}"), &alice.token).await;
+        assert_eq!(r.status, 400, "limit={bad}: {:?}", r.body);
+    }
+    // A member streams the room.
+    s.get(&format!("{R0}/events?timeout=0&room_id={}", enc(&room)), &alice.token).await.ok();
+}

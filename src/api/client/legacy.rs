@@ -34,6 +34,9 @@ fn non_negative(name: &str, v: Option<i64>, default: i64) -> Result<i64> {
 struct EventsQuery {
     from: Option<String>,
     timeout: Option<i64>,
+    /// Checked (a non-negative integer) but not applied: a page holds what the stream has.
+    limit: Option<i64>,
+    room_id: Option<String>,
 }
 
 /// `GET /events`: the stream after `from` (or from now), waiting up to `timeout` ms.
@@ -41,7 +44,9 @@ async fn events(svc: Svc, who: Requester, req: HttpRequest) -> Result<HttpRespon
     let q: EventsQuery = parse_query(&req)?;
     let from = q.from.as_deref().map(parse_since).transpose()?;
     let timeout = non_negative("timeout", q.timeout, 30_000)?;
-    let page = legacy::events(&svc, &who, from, timeout).await?;
+    non_negative("limit", q.limit, 10)?;
+    let room = q.room_id.as_deref().map(parse_room_id).transpose()?;
+    let page = legacy::events(&svc, &who, from, timeout, room.as_deref()).await?;
     Ok(ok_json(json!({"chunk": page.chunk, "start": since_token(&page.start), "end": since_token(&page.end)})))
 }
 
