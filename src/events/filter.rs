@@ -69,8 +69,38 @@ impl FilterDefinition {
         if !v.is_object() {
             return Err(crate::error::Error::bad_json("A filter is a JSON object"));
         }
-        serde_path_to_error::deserialize(v)
-            .map_err(|e| crate::error::Error::bad_json(format!("Invalid filter: {}: {}", e.path(), e.inner())))
+        let f: Self = serde_path_to_error::deserialize(v)
+            .map_err(|e| crate::error::Error::bad_json(format!("Invalid filter: {}: {}", e.path(), e.inner())))?;
+        f.check_ids()?;
+        Ok(f)
+    }
+
+    /// Room and sender lists must hold room and user IDs: a filter naming anything else could
+    /// never match, and the spec's schema refuses it.
+    fn check_ids(&self) -> crate::error::Result<()> {
+        let bad = |what: &str, id: &str| crate::error::Error::bad_json(format!("Invalid filter: {what} holds {id:?}"));
+        let rooms = |what: &str, list: &Option<Vec<String>>| {
+            list.iter().flatten().try_for_each(|r| ruma::RoomId::parse(r).map(drop).map_err(|_| bad(what, r)))
+        };
+        let users = |what: &str, list: &Option<Vec<String>>| {
+            list.iter().flatten().try_for_each(|u| ruma::UserId::parse(u).map(drop).map_err(|_| bad(what, u)))
+        };
+        let room = &self.room;
+        rooms("room.rooms", &room.rooms)?;
+        rooms("room.not_rooms", &room.not_rooms)?;
+        for (part, f) in
+            [("timeline", &room.timeline), ("state", &room.state), ("ephemeral", &room.ephemeral), ("account_data", &room.account_data)]
+        {
+            rooms(&format!("room.{part}.rooms"), &f.rooms)?;
+            rooms(&format!("room.{part}.not_rooms"), &f.not_rooms)?;
+            users(&format!("room.{part}.senders"), &f.senders)?;
+            users(&format!("room.{part}.not_senders"), &f.not_senders)?;
+        }
+        for (part, f) in [("presence", &self.presence), ("account_data", &self.account_data)] {
+            users(&format!("{part}.senders"), &f.senders)?;
+            users(&format!("{part}.not_senders"), &f.not_senders)?;
+        }
+        Ok(())
     }
 }
 
@@ -142,6 +172,13 @@ mod tests {
             json!({"room": {"timeline": {"limit": -1}}}),
             json!({"event_format": "xml"}),
             json!([]),
+            json!({"presence": "not_an_object"}),
+            json!({"room": {"ephemeral": "not_an_object"}}),
+            json!({"room": {"timeline": {"types": [0]}}}),
+            json!({"room": {"timeline": {"rooms": "not_a_list"}}}),
+            json!({"room": {"timeline": {"rooms": ["not_a_room_id"]}}}),
+            json!({"room": {"timeline": {"senders": ["not_a_sender_id"]}}}),
+            json!({"room": {"not_rooms": ["#alias:x"]}}),
         ] {
             let e = FilterDefinition::parse(&bad).expect_err("invalid");
             assert_eq!(e.errcode(), "M_BAD_JSON", "{bad}");
