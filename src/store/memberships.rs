@@ -122,14 +122,15 @@ pub fn mate_changes(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Resul
             gone.insert(target);
         }
     }
-    // Someone who left one room but still shares another has not gone.
-    let mut left = Vec::new();
-    for u in gone {
-        if !joined.contains(&u) && !share_room(conn, user, &u)? {
-            left.push(u);
-        }
+    if joined.is_empty() && gone.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
     }
-    joined.retain(|u| share_room(conn, user, u).unwrap_or(false));
+    // Judged against who shares a room now (one query): someone who left one room but still
+    // shares another has not gone, and a join since undone is no news.
+    let mates: BTreeSet<OwnedUserId> = room_mates(conn, user)?.into_iter().collect();
+    let shares = |u: &String| mates.iter().any(|m| m.as_str() == u);
+    let left: Vec<String> = gone.into_iter().filter(|u| !joined.contains(u) && !shares(u)).collect();
+    joined.retain(|u| shares(u));
     Ok((super::typed::user_ids(joined.into_iter().collect()), super::typed::user_ids(left)))
 }
 
