@@ -21,6 +21,20 @@ pub async fn require_visible(svc: &Services, user: &UserId, room_id: &RoomId) ->
     svc.db.run(move |c| vis::require_state_access(c, &r, &u)).await
 }
 
+/// Whether the requester is joined to the room (`true`) or may only peek at it because it is
+/// world readable (`false`); 403 otherwise, whether or not the room exists.
+pub async fn may_peek_or_is_joined(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<bool> {
+    let (r, u) = (room_id.to_string(), user.to_string());
+    let view = svc.db.run(move |c| vis::history_view(c, &r, &u)).await?;
+    if view.membership() == crate::events::visibility::Membership::Join {
+        Ok(true)
+    } else if view.sees_current_members() {
+        Ok(false)
+    } else {
+        Err(Error::forbidden("You may not follow a room you are not in unless it is world readable"))
+    }
+}
+
 /// State visible to the requester: current while joined (or the room is world readable), as of
 /// the end of their last stay otherwise.
 pub async fn visible_state(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<Vec<Pdu>> {
@@ -40,12 +54,17 @@ pub async fn state_event(svc: &Services, user: &UserId, room_id: &RoomId, kind: 
 }
 
 /// One event, if the requester may see it (erased senders' content hidden as the rule says).
+/// An event of a room the requester may not read at all is "not found" too, as Synapse answers:
+/// the reply tells nothing of whether the room or the event exists.
 pub async fn event(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &EventId) -> Result<Pdu> {
     let (room_id, user, event) = (room_id.to_string(), user.to_string(), event_id.to_string());
     let found = svc
         .db
         .run(move |c| {
-            let (view, _) = vis::require_view(c, &room_id, &user)?;
+            let view = vis::history_view(c, &room_id, &user)?;
+            if view.state_access().is_none() {
+                return Ok(None);
+            }
             let Some(mut p) =
                 crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
             else {

@@ -39,15 +39,21 @@ pub struct StreamPage {
 /// `GET /events`: everything after `from` (or from now), oldest first, flattened from the rooms
 /// into one list, each event naming its room.
 pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, timeout_ms: i64, room: Option<&RoomId>) -> Result<StreamPage> {
-    // A stream narrowed to one room is refused at once to whoever may not see that room.
-    if let Some(room) = room {
-        super::history::require_visible(svc, &who.user_id, room).await?;
-    }
+    // A stream narrowed to one room follows just that room: a member's as their sync sees it,
+    // anyone else's only when the room is world readable (a peek), else it is refused at once.
+    let peeking = match room {
+        Some(room) => !super::history::may_peek_or_is_joined(svc, &who.user_id, room).await?,
+        None => false,
+    };
     let start = match from {
         Some(p) => p,
         None => now(svc, who).await?,
     };
-    let filter = SyncFilter::from_json(&json!({"room": {"timeline": {"limit": MAX_ROOM_EVENTS}, "include_leave": true}}));
+    if let Some(room) = room.filter(|_| peeking) {
+        return super::peek::events(svc, who, room, start, timeout_ms.clamp(0, MAX_STREAM_TIMEOUT_MS)).await;
+    }
+    let rooms = room.map(|r| vec![r.to_string()]);
+    let filter = SyncFilter::from_json(&json!({"room": {"rooms": rooms, "timeline": {"limit": MAX_ROOM_EVENTS}, "include_leave": true}}));
     let req = SyncRequest { since: Some(start), timeout_ms: timeout_ms.clamp(0, MAX_STREAM_TIMEOUT_MS), full_state: false, filter };
     let resp = sync::sync(svc, &streaming(who), req).await?;
     let body = &resp.body;
@@ -65,6 +71,7 @@ pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, time
     }
     chunk.extend(list(&body["account_data"]["events"]));
     chunk.extend(list(&body["presence"]["events"]));
+    let chunk = chunk.into_iter().map(v1).collect();
     Ok(StreamPage { chunk, start, end: resp.next })
 }
 
@@ -85,6 +92,27 @@ fn in_room(events: &Value, room: &str) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The legacy (v1) shape of a client event, which the deprecated routes still answer with:
+/// `user_id` beside `sender`, and `age`, `prev_content` and the like lifted out of `unsigned`.
+pub(crate) fn v1(mut e: Value) -> Value {
+    let Some(o) = e.as_object_mut() else { return e };
+    if let Some(sender) = o.get("sender").cloned() {
+        o.insert("user_id".into(), sender);
+    }
+    let lifted: Vec<(String, Value)> = o
+        .get("unsigned")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| matches!(k.as_str(), "age" | "redacted_because" | "replaces_state" | "prev_content" | "invite_room_state"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in lifted {
+        o.insert(k, v);
+    }
+    e
 }
 
 /// Account data as events: `{type, content}` for each type.
@@ -112,10 +140,14 @@ pub async fn initial_sync(svc: &Services, who: &Session, limit: i64, archived: b
             } else {
                 let room_id = crate::ids::parse_room_id(room)?;
                 entry["state"] = json!(
-                    super::history::visible_state(svc, &who.user_id, &room_id).await?.iter().map(|p| p.to_client(None)).collect::<Vec<_>>()
+                    super::history::visible_state(svc, &who.user_id, &room_id)
+                        .await?
+                        .iter()
+                        .map(|p| v1(p.to_client(None)))
+                        .collect::<Vec<_>>()
                 );
                 entry["messages"] = json!({
-                    "chunk": in_room(&r["timeline"]["events"], room),
+                    "chunk": in_room(&r["timeline"]["events"], room).into_iter().map(v1).collect::<Vec<_>>(),
                     "start": r["timeline"]["prev_batch"],
                     "end": format!("t{}", resp.next.events),
                 });
@@ -124,11 +156,15 @@ pub async fn initial_sync(svc: &Services, who: &Session, limit: i64, archived: b
             rooms.push(entry);
         }
     }
+    let me = who.user_id.to_string();
+    let mates = svc.db.run(move |c| crate::store::memberships::room_mates(c, &me)).await?;
+    let presence = super::presence::snapshot(svc, mates.iter().map(ToString::to_string).collect()).await?;
     let out = json!({
         "rooms": rooms,
         "receipts": receipts,
-        "presence": list(&body["presence"]["events"]),
-        "account_data": list(&body["account_data"]["events"]),
+        "presence": presence,
+        // Push rules are a /sync addition; the initial sync never carried them.
+        "account_data": list(&body["account_data"]["events"]).into_iter().filter(|e| e["type"] != "m.push_rules").collect::<Vec<_>>(),
     });
     Ok((out, resp.next))
 }
@@ -153,7 +189,14 @@ pub async fn room_initial_sync(svc: &Services, who: &Session, room_id: &RoomId, 
         .unwrap_or_else(|| "leave".into());
     let (_, room_ad) = super::account_data::everything(svc, &who.user_id).await?;
     let published = super::room_directory::is_published(svc, room_id).await.unwrap_or(false);
-    let chunk: Vec<Value> = page.chunk.iter().rev().map(|p| p.to_client(None)).collect();
+    let chunk: Vec<Value> = page.chunk.iter().rev().map(|p| v1(p.to_client(None))).collect();
+    // Room-mates' presence goes to members only, as everywhere else.
+    let joined: Vec<String> = if membership == "join" {
+        state.iter().filter(|p| p.kind == "m.room.member" && p.membership() == Some("join")).filter_map(|p| p.state_key.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    let presence = super::presence::snapshot(svc, joined).await?;
     let mut messages = Map::new();
     messages.insert("chunk".into(), json!(chunk));
     messages.insert("start".into(), json!(format!("t{}", page.end.unwrap_or(0))));
@@ -162,8 +205,8 @@ pub async fn room_initial_sync(svc: &Services, who: &Session, room_id: &RoomId, 
         "room_id": room_id,
         "membership": membership,
         "messages": messages,
-        "state": state.iter().map(|p| p.to_client(None)).collect::<Vec<_>>(),
-        "presence": [],
+        "state": state.iter().map(|p| v1(p.to_client(None))).collect::<Vec<_>>(),
+        "presence": presence,
         "receipts": [],
         "account_data": account_data_events(room_ad.get(room_id.as_str())),
         "visibility": if published { "public" } else { "private" },

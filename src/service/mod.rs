@@ -17,6 +17,7 @@ pub mod media;
 pub mod membership;
 pub mod notices;
 pub mod notifications;
+pub mod peek;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;

@@ -83,6 +83,29 @@ pub async fn get(svc: &Services, viewer: &UserId, target: &UserId) -> Result<Val
     })
 }
 
+/// The presence of each of `users` in the legacy (v1) event shape the initial syncs answer with:
+/// `user_id` inside the content, and `offline` for whoever never set or refreshed theirs.
+pub async fn snapshot(svc: &Services, users: Vec<String>) -> Result<Vec<Value>> {
+    if !svc.config.presence_enabled {
+        return Ok(Vec::new());
+    }
+    let ids = users.clone();
+    let found: std::collections::HashMap<String, Presence> =
+        svc.db.run(move |c| presence::get_many(c, &ids)).await?.into_iter().map(|p| (p.user_id.clone(), p)).collect();
+    let now = crate::ids::now_ms();
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let mut c = match found.get(&u) {
+                Some(p) => content(p, now),
+                None => json!({"presence": "offline"}),
+            };
+            c["user_id"] = json!(u);
+            json!({"type": "m.presence", "content": c})
+        })
+        .collect())
+}
+
 /// The `set_presence` of a sync request: `online` (the default) or `unavailable` refresh the
 /// user's presence; `offline` leaves it as it is.
 pub fn sync_presence(value: Option<&str>) -> Result<Option<String>> {

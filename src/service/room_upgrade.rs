@@ -232,7 +232,7 @@ fn plan(
 }
 
 /// Moves what lives outside the rooms' events: local aliases, the directory listing, and each
-/// local member's tags and direct-chat marks of the old room.
+/// local member's room push rule, tags and direct-chat marks of the old room.
 async fn move_room_data(svc: &Arc<Services>, old: &RoomId, new: &RoomId) -> Result<()> {
     let (o, n) = (old.to_string(), new.to_string());
     let members = svc
@@ -245,6 +245,7 @@ async fn move_room_data(svc: &Arc<Services>, old: &RoomId, new: &RoomId) -> Resu
     let suffix = format!(":{}", svc.server_name());
     for m in members.into_iter().filter(|m| m.membership == "join" && m.user_id.ends_with(&suffix)) {
         let Ok(user) = UserId::parse(&m.user_id) else { continue };
+        super::push_rules::copy_room_rule(svc, &user, old.as_str(), new.as_str()).await?;
         let tags = super::account_data::tags(svc, &user, old).await?;
         if !tags.is_empty() {
             super::account_data::write(svc, &user, Some(new), "m.tag", &json!({ "tags": tags })).await?;

@@ -171,7 +171,8 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
                 .set(cross_signing_keys::key_json.eq(json))
                 .execute(c)?;
         }
-        bump_device_list(c, user_id)
+        // Only a user-signing key alone stays private (others verify with master and self-signing).
+        bump(c, user_id, keys.keys().any(|k| k != "user_signing"))
     })
 }
 
@@ -179,14 +180,28 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
 /// stream, so syncs see them as changed and remote servers see a newer `stream_id`. Callers run
 /// inside a write transaction, so the next position is not taken twice.
 pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> Result<()> {
+    bump(conn, user_id, true)
+}
+
+/// `public`: room-mates hear of the change too; otherwise only the user's own devices do.
+fn bump(conn: &mut Conn, user_id: &str, public: bool) -> Result<()> {
     let next = super::streams::next(conn, super::streams::Stream::DeviceLists)?;
+    let public_at = if public { next } else { device_list_public_stream(conn, user_id)? };
     diesel::insert_into(device_list_streams::table)
-        .values((device_list_streams::user_id.eq(user_id), device_list_streams::stream_id.eq(next)))
+        .values((
+            device_list_streams::user_id.eq(user_id),
+            device_list_streams::stream_id.eq(next),
+            device_list_streams::public_stream_id.eq(public_at),
+        ))
         .on_conflict(device_list_streams::user_id)
         .do_update()
-        .set(device_list_streams::stream_id.eq(next))
+        .set((device_list_streams::stream_id.eq(next), device_list_streams::public_stream_id.eq(public_at)))
         .execute(conn)?;
     Ok(())
+}
+
+fn device_list_public_stream(conn: &mut Conn, user_id: &str) -> Result<i64> {
+    Ok(device_list_streams::table.find(user_id).select(device_list_streams::public_stream_id).first(conn).optional()?.unwrap_or(0))
 }
 
 /// The head of the device list stream.
@@ -197,11 +212,14 @@ pub fn device_list_position(conn: &mut Conn) -> Result<i64> {
 /// Users whose device list changed in (after, upto] and who share a joined room with `user`
 /// (the user themself included): whom a client should re-query keys for.
 pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result<Vec<ruma::OwnedUserId>> {
-    let changed: Vec<String> = device_list_streams::table
+    let rows: Vec<(String, i64)> = device_list_streams::table
         .filter(device_list_streams::stream_id.gt(after))
         .filter(device_list_streams::stream_id.le(upto))
-        .select(device_list_streams::user_id)
+        .select((device_list_streams::user_id, device_list_streams::public_stream_id))
         .load(conn)?;
+    // Someone else's private change (a user-signing key) is not news to this user.
+    let changed: Vec<String> =
+        rows.into_iter().filter(|(u, public)| u == user || (*public > after && *public <= upto)).map(|(u, _)| u).collect();
     if changed.is_empty() {
         return Ok(Vec::new());
     }

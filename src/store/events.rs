@@ -251,6 +251,18 @@ pub fn event_by_id(conn: &mut Conn, event_id: &str) -> Result<Option<Pdu>> {
     Ok(row.and_then(|(pos, json)| readable_one(event_id, pos, &json)))
 }
 
+/// The stored PDUs (federation form: prev and auth events, hashes, signatures) of `ids` that
+/// exist and parse, by event ID.
+pub fn stored_pdus(conn: &mut Conn, ids: &[&str]) -> Result<std::collections::HashMap<String, serde_json::Value>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String)> =
+            events::table.filter(events::event_id.eq_any(chunk)).select((events::event_id, events::json)).load(conn)?;
+        out.extend(rows.into_iter().filter_map(|(id, json)| serde_json::from_str(&json).ok().map(|v| (id, v))));
+    }
+    Ok(out)
+}
+
 /// The room and sender of an event, from its columns: found even when its JSON is unreadable,
 /// so such an event can still be redacted.
 pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, String)>> {

@@ -145,3 +145,20 @@ pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> Result<bool> {
         .filter(theirs.field(memberships::membership).eq("join"));
     Ok(diesel::select(diesel::dsl::exists(shared)).get_result(conn)?)
 }
+
+/// Whether `user` was joined to the room at stream position `at`: their latest membership event
+/// at or before it is a join. (A display name change is a join too, so the membership row's
+/// position alone cannot tell a new join from a profile update.)
+pub fn joined_at(conn: &mut Conn, room_id: &str, user: &str, at: i64) -> Result<bool> {
+    use super::schema::events;
+    let latest: Option<String> = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::event_type.eq("m.room.member"))
+        .filter(events::state_key.eq(user))
+        .filter(events::stream_ordering.le(at))
+        .order(events::stream_ordering.desc())
+        .select(events::json)
+        .first(conn)
+        .optional()?;
+    Ok(latest.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).is_some_and(|v| v["content"]["membership"] == "join"))
+}

@@ -74,6 +74,40 @@ pub fn get(conn: &mut Conn, user: &str) -> Result<Option<Presence>> {
         .optional()?)
 }
 
+/// Presence of any of `users` changed in (after, upto].
+pub fn changed_among(conn: &mut Conn, users: &[String], after: i64, upto: i64) -> Result<Vec<Presence>> {
+    if after >= upto {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for chunk in users.chunks(500) {
+        out.extend(
+            presence::table
+                .filter(presence::user_id.eq_any(chunk))
+                .filter(presence::stream_id.gt(after))
+                .filter(presence::stream_id.le(upto))
+                .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
+                .load::<Presence>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// The stored presence of each of `users` that has one.
+pub fn get_many(conn: &mut Conn, users: &[String]) -> Result<Vec<Presence>> {
+    let mut out = Vec::with_capacity(users.len());
+    // Bound the bind parameters of one statement (SQLite allows 32,766).
+    for chunk in users.chunks(500) {
+        out.extend(
+            presence::table
+                .filter(presence::user_id.eq_any(chunk))
+                .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
+                .load::<Presence>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 pub fn position(conn: &mut Conn) -> Result<i64> {
     streams::current(conn, Stream::Presence)
 }

@@ -79,3 +79,16 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         .select((receipts::room_id, receipts::user_id, receipts::receipt_type, receipts::thread_id, receipts::event_id, receipts::ts))
         .load(conn)?)
 }
+
+/// Public receipts of one room changed in (after, upto], oldest first: what someone peeking at a
+/// world-readable room sees.
+pub fn room_changed(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> Result<Vec<Receipt>> {
+    Ok(receipts::table
+        .filter(receipts::room_id.eq(room_id))
+        .filter(receipts::stream_id.gt(after))
+        .filter(receipts::stream_id.le(upto))
+        .filter(receipts::receipt_type.ne("m.read.private"))
+        .order(receipts::stream_id)
+        .select((receipts::room_id, receipts::user_id, receipts::receipt_type, receipts::thread_id, receipts::event_id, receipts::ts))
+        .load(conn)?)
+}

@@ -235,6 +235,7 @@ diesel::table! {
     device_list_streams (user_id) {
         user_id -> Text,
         stream_id -> BigInt,
+        public_stream_id -> BigInt,
     }
 }
 

@@ -242,6 +242,24 @@ async fn room_mates_learn_of_device_list_changes() {
     let created = s.sync(&bob, Some(&tb4), 0).await;
     assert_eq!(created["device_lists"]["changed"], json!([alice.user_id]), "{created}");
 
+    // A user-signing key is the owner's business: their own devices hear of it, room-mates do
+    // not. A master key change is news to both.
+    let key = |usage: &str, id: &str| json!({"user_id": alice.user_id, "usage": [usage], "keys": {format!("ed25519:{id}"): id}});
+    let path = "/_matrix/client/v3/keys/device_signing/upload";
+    s.post(path, &alice.token, json!({"master_key": key("master", "M1")})).await.ok();
+    let (tb5, ta5) = (token(&s.sync(&bob, None, 0).await), token(&s.sync(&alice, None, 0).await));
+    let auth = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": alice.user_id}, "password": alice.password});
+    s.post(path, &alice.token, json!({"user_signing_key": key("user_signing", "U1"), "auth": auth})).await.ok();
+    let private = s.sync(&bob, Some(&tb5), 0).await;
+    assert_eq!(private["device_lists"]["changed"], json!([]), "{private}");
+    let own = s.sync(&alice, Some(&ta5), 0).await;
+    assert_eq!(own["device_lists"]["changed"], json!([alice.user_id]), "{own}");
+    let ch = s.get(&format!("/_matrix/client/v3/keys/changes?from={tb5}"), &bob.token).await.ok();
+    assert_eq!(ch["changed"], json!([]), "{ch}");
+    s.post(path, &alice.token, json!({"self_signing_key": key("self_signing", "S1"), "auth": auth})).await.ok();
+    let public = s.sync(&bob, Some(&token(&private)), 0).await;
+    assert_eq!(public["device_lists"]["changed"], json!([alice.user_id]), "{public}");
+
     s.get("/_matrix/client/v3/keys/changes", &bob.token).await.err(400, "M_MISSING_PARAM");
     s.get("/_matrix/client/v3/keys/changes?from=nonsense", &bob.token).await.err(400, "M_INVALID_PARAM");
 }

@@ -84,6 +84,13 @@ async fn initial_sync_lists_rooms_state_receipts_and_account_data() {
     assert_eq!(chunk[1]["event_id"], last.as_str(), "oldest first");
     assert!(r["state"].as_array().expect("state").iter().any(|e| e["type"] == "m.room.name"), "{body}");
     assert!(body["account_data"].as_array().expect("account data").iter().any(|e| e["type"] == "my.type"), "{body}");
+    // Push rules are a /sync addition: the initial sync never carried them.
+    assert!(!body["account_data"].as_array().expect("account data").iter().any(|e| e["type"] == "m.push_rules"), "{body}");
+    // The legacy event shape: `user_id` beside `sender`, `age` lifted out of `unsigned`.
+    assert!(
+        chunk.iter().chain(r["state"].as_array().expect("state")).all(|e| e["user_id"] == e["sender"] && e["age"].is_number()),
+        "{body}"
+    );
     let receipts = body["receipts"].as_array().expect("receipts");
     assert!(
         receipts.iter().any(|e| e["room_id"] == room.as_str() && e["content"][&last]["m.read"][&alice.user_id]["ts"].is_number()),
@@ -101,6 +108,47 @@ async fn initial_sync_lists_rooms_state_receipts_and_account_data() {
     assert_eq!(left[0]["room_id"], gone.as_str());
 
     s.get("/_matrix/client/v3/initialSync?limit=-2", &alice.token).await.err(400, "M_INVALID_PARAM");
+}
+
+#[actix_rt::test]
+async fn initial_syncs_carry_the_presence_of_self_and_room_mates() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let stranger = s.register_user("stranger").await;
+    let room = public_room(&s, &alice, &[&bob]).await;
+    let status = |u: &User| format!("/_matrix/client/v3/presence/{}/status", enc(&u.user_id));
+    s.put(&status(&alice), &alice.token, json!({"presence": "online", "status_msg": "here"})).await.ok();
+    s.put(&status(&stranger), &stranger.token, json!({"presence": "online"})).await.ok();
+
+    // Everyone sharing a room, and the user, in the legacy shape (`user_id` inside the content);
+    // bob never set his and reads as offline. A stranger is not listed.
+    let body = s.get("/_matrix/client/v3/initialSync?limit=1", &bob.token).await.ok();
+    let by_user = |b: &Value| -> std::collections::HashMap<String, Value> {
+        b["presence"]
+            .as_array()
+            .expect("presence")
+            .iter()
+            .map(|e| (e["content"]["user_id"].as_str().unwrap_or("").to_owned(), e.clone()))
+            .collect()
+    };
+    let seen = by_user(&body);
+    assert_eq!(seen.len(), 2, "{body}");
+    assert_eq!(seen[&alice.user_id]["type"], "m.presence");
+    assert_eq!(seen[&alice.user_id]["content"]["presence"], "online", "{body}");
+    assert_eq!(seen[&alice.user_id]["content"]["status_msg"], "here", "{body}");
+    assert!(seen[&alice.user_id]["content"]["last_active_ago"].is_number(), "{body}");
+    assert_eq!(seen[&bob.user_id]["content"]["presence"], "offline", "{body}");
+
+    // A room's initial sync: its joined members' presence, for members only.
+    let one = s.get(&room_path(&room, "initialSync"), &bob.token).await.ok();
+    let members = by_user(&one);
+    assert!(members.contains_key(&alice.user_id) && members.contains_key(&bob.user_id) && members.len() == 2, "{one}");
+    let m = one["state"].as_array().expect("state").iter().find(|e| e["type"] == "m.room.member" && e["state_key"] == bob.user_id.as_str());
+    assert_eq!(m.map(|e| e["user_id"].clone()), Some(json!(bob.user_id)), "{one}");
+    leave(&s, &bob, &room).await.ok();
+    let departed = s.get(&room_path(&room, "initialSync"), &bob.token).await.ok();
+    assert_eq!(departed["presence"], json!([]), "{departed}");
     s.get("/_matrix/client/v3/initialSync?archived=maybe", &alice.token).await.err(400, "M_INVALID_PARAM");
 }
 
@@ -169,4 +217,57 @@ async fn the_stream_refuses_bad_limits_and_rooms_it_may_not_see() {
     }
     // A member streams the room.
     s.get(&format!("{R0}/events?timeout=0&room_id={}", enc(&room)), &alice.token).await.ok();
+}
+
+#[actix_rt::test]
+async fn peeking_at_a_world_readable_room_through_the_stream() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let peeker = s.register_user("peeker").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    let elsewhere = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    let path = |from: Option<&str>, timeout: u64| {
+        let mut p = format!("{R0}/events?timeout={timeout}&room_id={}", enc(&room));
+        if let Some(f) = from {
+            p.push_str(&format!("&from={}", enc(f)));
+        }
+        p
+    };
+    // Not world readable yet: refused.
+    s.get(&path(None, 0), &peeker.token).await.err(403, "M_FORBIDDEN");
+    s.put(&room_path(&room, "state/m.room.history_visibility/"), &alice.token, json!({"history_visibility": "world_readable"})).await.ok();
+    let first = s.get(&path(None, 0), &peeker.token).await.ok();
+    let token = first["end"].as_str().expect("end").to_owned();
+
+    // A waiting peek answers with what is sent meanwhile, in the legacy shape; other rooms stay out.
+    let waiting = path(Some(&token), 10_000);
+    let wait = s.get(&waiting, &peeker.token);
+    let send = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        s.send_text(&alice, &elsewhere, "not this room").await;
+        s.send_text(&alice, &room, "mice").await
+    };
+    let (page, sent) = futures_util::join!(wait, send);
+    let page = page.ok();
+    let messages = of_type(&page, "m.room.message");
+    assert_eq!(messages.len(), 1, "{page}");
+    assert_eq!((event_id(messages[0]), messages[0]["user_id"].clone()), (sent.clone(), json!(alice.user_id)));
+    assert_eq!(messages[0]["room_id"], room.as_str());
+    let token = page["end"].as_str().expect("end").to_owned();
+
+    // The room's members' presence, its receipts and typing come too.
+    let status = format!("/_matrix/client/v3/presence/{}/status", enc(&alice.user_id));
+    s.put(&status, &alice.token, json!({"presence": "online", "status_msg": "lemurs"})).await.ok();
+    s.post(&room_path(&room, &format!("receipt/m.read/{}", enc(&sent))), &alice.token, json!({})).await.ok();
+    let typing = format!("/_matrix/client/v3/rooms/{}/typing/{}", enc(&room), enc(&alice.user_id));
+    s.put(&typing, &alice.token, json!({"typing": true, "timeout": 10_000})).await.ok();
+    let page = s.get(&path(Some(&token), 0), &peeker.token).await.ok();
+    let presence = of_type(&page, "m.presence");
+    assert_eq!(presence.first().map(|e| e["content"]["user_id"].clone()), Some(json!(alice.user_id)), "{page}");
+    let receipts = of_type(&page, "m.receipt");
+    assert!(receipts.first().is_some_and(|e| e["content"][&sent]["m.read"][&alice.user_id]["ts"].is_number()), "{page}");
+    assert_eq!(of_type(&page, "m.typing").first().map(|e| e["content"]["user_ids"].clone()), Some(json!([alice.user_id])), "{page}");
+    // Nothing new: an idle peek answers empty at the same place.
+    let idle = s.get(&path(page["end"].as_str(), 0), &peeker.token).await.ok();
+    assert!(of_type(&idle, "m.room.message").is_empty(), "{idle}");
 }

@@ -48,6 +48,7 @@ mod rooms_power_levels;
 mod search;
 mod stream_positions;
 mod sync;
+mod sync_gaps;
 mod sync_lazy_members;
 mod to_device;
 mod typing;

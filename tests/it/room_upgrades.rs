@@ -148,7 +148,7 @@ async fn high_levels_unusual_defaults_and_v12() {
 }
 
 #[actix_rt::test]
-async fn aliases_directory_tags_and_direct_marks_move() {
+async fn aliases_directory_push_rules_tags_and_direct_marks_move() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;
     let bob = s.register_user("bob").await;
@@ -163,8 +163,14 @@ async fn aliases_directory_tags_and_direct_marks_move() {
     s.put(&tag_path, &bob.token, json!({"order": 0.5})).await.ok();
     let direct_path = format!("/_matrix/client/v3/user/{}/account_data/m.direct", enc(&bob.user_id));
     s.put(&direct_path, &bob.token, json!({ alice.user_id.clone(): [room] })).await.ok();
+    let rule = |r: &str| format!("/_matrix/client/v3/pushrules/global/room/{}", enc(r));
+    s.put(&rule(&room), &bob.token, json!({"actions": ["dont_notify"]})).await.ok();
 
     let new_room = upgraded(&s, &alice, &room, "11").await;
+
+    // Bob's room push rule holds for the new room too.
+    let copied = s.get(&rule(&new_room), &bob.token).await.ok();
+    assert_eq!((copied["rule_id"].clone(), copied["actions"].clone()), (json!(new_room), json!(["dont_notify"])), "{copied}");
 
     for alias in [&main, &other] {
         let b = s.get(&format!("/_matrix/client/v3/directory/room/{}", enc(alias)), &alice.token).await.ok();

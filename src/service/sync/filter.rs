@@ -11,6 +11,8 @@ pub struct SyncFilter {
     pub rooms: Option<Vec<String>>,
     pub not_rooms: Vec<String>,
     pub account_data: TypeFilter,
+    /// Whether presence goes out at all (the filter's presence part lets `m.presence` through).
+    pub presence: bool,
     pub room_account_data: TypeFilter,
     pub include_leave: bool,
     /// Member events only for the timeline's senders (and the syncing user).
@@ -39,6 +41,7 @@ impl SyncFilter {
             rooms: room.rooms.clone(),
             not_rooms: room.not_rooms.clone().unwrap_or_default(),
             account_data: f.account_data.type_filter(),
+            presence: f.presence.type_filter().allows("m.presence"),
             room_account_data: room.account_data.type_filter(),
             include_leave: room.include_leave,
             lazy_load_members: room.state.lazy_load_members,

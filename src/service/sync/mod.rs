@@ -5,7 +5,7 @@
 
 pub mod filter;
 pub mod lazy_members;
-mod rooms;
+pub(crate) mod rooms;
 
 use crate::Services;
 /// The stream positions a sync token carries.
@@ -68,7 +68,8 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
     let mut waited_for: Option<Positions> = None;
     loop {
         let (user, device) = (who.user_id.to_string(), who.device_id.clone());
-        let f = filter.clone();
+        let mut f = filter.clone();
+        f.presence &= svc.config.presence_enabled;
         // Typing lives in memory: read it here, hand the rooms that changed to the store part.
         let typing_now = svc.typing.position();
         let typing = (typing_now, svc.typing.changed(since.map(|s| s.typing).unwrap_or(0), typing_now));
@@ -122,7 +123,7 @@ async fn settle_counts(svc: &Services, who: &Session, filter: &SyncFilter, evalu
 }
 
 /// The stream positions committed now: what this sync reads up to.
-fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
+pub(crate) fn positions_now(c: &mut Conn, typing_now: i64) -> Result<Positions> {
     Ok(Positions {
         events: ev::max_stream(c)?,
         account_data: account_data::current_stream_id(c)?,
@@ -233,18 +234,23 @@ fn compute(
         changed.dedup();
     }
     let now_ms = crate::ids::now_ms();
-    let mut present = presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)?;
+    let mut present =
+        if f.presence { presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)? } else { Vec::new() };
     // New room-mates' presence goes out although it did not change: the client has never seen it.
-    for mate in rooms.new_mates.iter().take(MAX_NEW_MATES_PRESENCE) {
-        if !present.iter().any(|p| &p.user_id == mate)
-            && let Some(p) = presence::get(c, mate)?
-        {
-            present.push(p);
+    // Someone who never set theirs is offline, and the client is told so (as Synapse does).
+    let mut never_seen = Vec::new();
+    for mate in rooms.new_mates.iter().take(MAX_NEW_MATES_PRESENCE).filter(|_| f.presence) {
+        if !present.iter().any(|p| &p.user_id == mate) {
+            match presence::get(c, mate)? {
+                Some(p) => present.push(p),
+                None => never_seen.push(mate),
+            }
         }
     }
     let presence_events: Vec<Value> = present
         .iter()
         .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
+        .chain(never_seen.iter().map(|u| json!({"type": "m.presence", "sender": u, "content": {"presence": "offline"}})))
         .collect();
     let empty = presence_events.is_empty()
         && rooms.is_empty()

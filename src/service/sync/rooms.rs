@@ -50,6 +50,27 @@ fn client_events(list: &[Pdu], txns: &HashMap<String, String>) -> Vec<Value> {
     list.iter().map(|p| p.to_client(txns.get(p.event_id.as_str()).map(String::as_str))).collect()
 }
 
+/// The events as the filter's `event_format` asks: the client form, or the stored PDU (prev and
+/// auth events, depth, hashes, signatures) with the client form's content and `unsigned`, so
+/// what erasure or redaction hides stays hidden.
+fn formatted(c: &mut Conn, f: &SyncFilter, list: &[Pdu], txns: &HashMap<String, String>) -> Result<Vec<Value>> {
+    let mut out = client_events(list, txns);
+    if f.federation_format && !list.is_empty() {
+        let ids: Vec<&str> = list.iter().map(|p| p.event_id.as_str()).collect();
+        let stored = ev::stored_pdus(c, &ids)?;
+        for (e, p) in out.iter_mut().zip(list) {
+            if let Some(mut pdu) = stored.get(p.event_id.as_str()).cloned() {
+                pdu["event_id"] = json!(p.event_id);
+                pdu["room_id"] = json!(p.room_id);
+                pdu["content"] = e["content"].take();
+                pdu["unsigned"] = e["unsigned"].take();
+                *e = pdu;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Drops the oldest event of a timeline read one past the limit; says whether it was limited.
 fn trim_to_limit(timeline: &mut Vec<Pdu>, limit: i64) -> bool {
     timeline.reverse();
@@ -108,7 +129,9 @@ fn joined(
 ) -> Result<Option<Value>> {
     let (f, since, now) = (input.f, input.since, input.now);
     let since_ev = since.map(|s| s.events).unwrap_or(0);
-    let joined_since = since.is_some() && m.stream_ordering > since_ev;
+    // Joined since the token: the membership changed after it and was not a join before it (a
+    // profile change while joined is not a new join).
+    let joined_since = since.is_some() && m.stream_ordering > since_ev && !memberships::joined_at(c, &m.room_id, input.user, since_ev)?;
     let newly = since.is_none() || input.full_state || joined_since;
     // A room joined since the token reads like an initial sync: its latest events, not only
     // those after the token (which would be just the join).
@@ -119,12 +142,17 @@ fn joined(
     // older events need the room's history visibility.
     if timeline.last().is_some_and(|p| p.stream_ordering < m.stream_ordering) {
         let view = vis::history_view(c, &m.room_id, input.user)?;
-        timeline = vis::visible_events(c, &m.room_id, &view, from, now.events, f.timeline_limit + 1, true, types.as_deref())?;
+        let raw = std::mem::replace(
+            &mut timeline,
+            vis::visible_events(c, &m.room_id, &view, from, now.events, f.timeline_limit + 1, true, types.as_deref())?,
+        );
+        keep_current_state(c, &m.room_id, raw, &mut timeline, f.timeline_limit + 1)?;
     }
     let mut limited = trim_to_limit(&mut timeline, f.timeline_limit);
-    if newly && from == 0 {
-        // Read from the room's start: events before the timeline (of filtered-out types too)
-        // exist unless it starts with the room's creation.
+    if newly && from == 0 && types.is_none() {
+        // Read from the room's start: events before the timeline (hidden by history visibility)
+        // exist unless it starts with the room's creation. With the types narrowed in the query,
+        // the count alone says whether more of them came before, as Synapse judges it.
         limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
     }
     timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
@@ -153,8 +181,8 @@ fn joined(
     let summary = if mates_changed { summary(c, &m.room_id, input.user)? } else { json!({}) };
     let txns = own_txns(c, input.user, input.device, &timeline)?;
     Ok(Some(json!({
-        "timeline": {"events": client_events(&timeline, &txns), "limited": limited, "prev_batch": format!("t{prev_batch}")},
-        "state": {"events": client_events(&state, &HashMap::new())},
+        "timeline": {"events": formatted(c, f, &timeline, &txns)?, "limited": limited, "prev_batch": format!("t{prev_batch}")},
+        "state": {"events": formatted(c, f, &state, &HashMap::new())?},
         "account_data": {"events": ad},
         "ephemeral": {"events": ephemeral},
         "unread_notifications": {"highlight_count": 0, "notification_count": 0},
@@ -242,6 +270,30 @@ fn summary(c: &mut Conn, room_id: &str, user: &str) -> Result<Value> {
     Ok(out)
 }
 
+/// Events of the room's current state stay in a timeline even when history visibility hides
+/// the moment they were sent (as Synapse does): clients build their picture of the room from
+/// the timeline, and would otherwise miss, say, a member who joined while the user was away.
+/// `raw` and `visible` are newest first, `visible` at most `cap` long.
+fn keep_current_state(c: &mut Conn, room_id: &str, raw: Vec<Pdu>, visible: &mut Vec<Pdu>, cap: i64) -> Result<()> {
+    let floor = if visible.len() as i64 >= cap { visible.last().map_or(i64::MIN, |p| p.stream_ordering) } else { i64::MIN };
+    let mut added = false;
+    for p in raw {
+        let Some(key) = p.state_key.as_deref() else { continue };
+        if p.stream_ordering <= floor || visible.iter().any(|v| v.event_id == p.event_id) {
+            continue;
+        }
+        if ev::state_event(c, room_id, &p.kind, key)?.is_some_and(|cur| cur.event_id == p.event_id) {
+            visible.push(p);
+            added = true;
+        }
+    }
+    if added {
+        visible.sort_by_key(|p| std::cmp::Reverse(p.stream_ordering));
+        visible.truncate(cap as usize);
+    }
+    Ok(())
+}
+
 /// Who became a room-mate since the token: everyone joined to a room the user joined since, or
 /// whoever joined a room the user was already in.
 fn note_new_mates(
@@ -317,19 +369,24 @@ fn left(c: &mut Conn, input: &RoomsInput<'_>, m: &MembershipRow, account_data: V
     let mut timeline = vis::visible_events(c, &m.room_id, &view, since_ev, m.stream_ordering, f.timeline_limit + 1, true, None)?;
     let limited = trim_to_limit(&mut timeline, f.timeline_limit);
     let before = timeline.first().map(|p| p.stream_ordering - 1).unwrap_or(m.stream_ordering);
-    let state = match view.state_access() {
-        Some(access) if limited || since.is_none() => {
+    // A room the user was not joined to at the token (joined and left within the gap) is new to
+    // the client: its whole state comes, as for an initial sync.
+    let newly = since.is_none() || !memberships::joined_at(c, &m.room_id, input.user, since_ev)?;
+    let mut state = match view.state_access() {
+        Some(access) if limited || newly => {
             let upto = match access {
                 StateAccess::Current => before,
                 StateAccess::UpTo(p) => before.min(p),
             };
-            ev::state_between(c, &m.room_id, since_ev, upto)?
+            ev::state_between(c, &m.room_id, if newly { 0 } else { since_ev }, upto)?
         }
         _ => vec![],
     };
+    state.retain(|p| f.state.allows(&p.kind));
+    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
     Ok(json!({
-        "timeline": {"events": client_events(&timeline, &HashMap::new()), "limited": limited, "prev_batch": format!("t{before}")},
-        "state": {"events": client_events(&state, &HashMap::new())},
+        "timeline": {"events": formatted(c, f, &timeline, &HashMap::new())?, "limited": limited, "prev_batch": format!("t{before}")},
+        "state": {"events": formatted(c, f, &state, &HashMap::new())?},
         "account_data": {"events": account_data},
     }))
 }
@@ -337,11 +394,16 @@ fn left(c: &mut Conn, input: &RoomsInput<'_>, m: &MembershipRow, account_data: V
 /// One `m.receipt` event per room with receipts changed in (after, upto], grouped the spec's way:
 /// event ID -> receipt type -> user -> {ts, thread_id}.
 pub fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> Result<HashMap<String, Value>> {
-    let mut by_room: HashMap<String, Value> = HashMap::new();
     if after >= upto {
-        return Ok(by_room);
+        return Ok(HashMap::new());
     }
-    for r in receipts::changed_for(c, user, after, upto)? {
+    Ok(group_receipts(receipts::changed_for(c, user, after, upto)?))
+}
+
+/// Receipts as one `m.receipt` event per room.
+pub fn group_receipts(list: Vec<receipts::Receipt>) -> HashMap<String, Value> {
+    let mut by_room: HashMap<String, Value> = HashMap::new();
+    for r in list {
         let content = by_room.entry(r.room_id).or_insert_with(|| json!({"type": "m.receipt", "content": {}}));
         let mut data = json!({"ts": r.ts});
         if !r.thread_id.is_empty() {
@@ -349,7 +411,7 @@ pub fn receipt_events(c: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         }
         content["content"][&r.event_id][&r.receipt_type][&r.user_id] = data;
     }
-    Ok(by_room)
+    by_room
 }
 
 /// Transaction IDs this device used for its own events in `timeline`.

@@ -1,0 +1,2 @@
+DROP INDEX device_list_streams_by_public_position;
+ALTER TABLE device_list_streams DROP COLUMN public_stream_id;
