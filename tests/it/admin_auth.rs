@@ -139,12 +139,19 @@ async fn every_route_enforces_auth_user_and_body_rules() {
         assert_eq!(r.status, 404, "{method} {path} for an unknown user: {}", r.body);
         r.err(404, "M_NOT_FOUND");
     }
-    // A remote user, or something that is not a user ID at all: 400 M_INVALID_PARAM everywhere.
+    // A remote user, or something that is not a user ID at all: 400 M_INVALID_PARAM everywhere
+    // but where a PUT v2/users would create (as Synapse: M_UNKNOWN for a remote user,
+    // M_INVALID_USERNAME for an empty localpart).
     for target in ["@x:other.org", "not-a-user-id", "@:test.local"] {
         for (method, path, body) in user_routes(target, "DEV") {
             let r = call(&s, method, &path, Some(&admin.token), body).await;
+            let errcode = match (method, target) {
+                ("PUT", "@x:other.org") if path == v2_user(target) => "M_UNKNOWN",
+                ("PUT", "@:test.local") if path == v2_user(target) => "M_INVALID_USERNAME",
+                _ => "M_INVALID_PARAM",
+            };
             assert_eq!(r.status, 400, "{method} {path} for {target}: {}", r.body);
-            r.err(400, "M_INVALID_PARAM");
+            r.err(400, errcode);
         }
     }
     // Malformed JSON: M_NOT_JSON; JSON that is not an object: M_BAD_JSON.
