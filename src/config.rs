@@ -15,6 +15,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite://path` or a bare path; empty means `<data_dir>/ensemble.db`.
     pub database_url: String,
+    /// The URL clients reach this server at (`https://matrix.example.org/`), which `/login`
+    /// answers name in `well_known` (Synapse's `public_baseurl`); empty means not said.
+    pub public_baseurl: String,
     /// Enables `/_synapse/admin/v1/register` when non-empty.
     pub registration_shared_secret: String,
     /// Whether `/register` accepts new accounts from anyone (off by default: admins create
@@ -77,6 +80,8 @@ pub struct Config {
     pub rc_joins: JoinRateLimits,
     /// Invites per room, per invitee and per inviter.
     pub rc_invites: InviteRateLimits,
+    /// Reports of events, rooms and users per user.
+    pub rc_reports: RateLimit,
 }
 
 /// A token bucket: `burst_count` actions at once, refilled at `per_second`.
@@ -167,6 +172,7 @@ impl Default for Config {
             listen: "127.0.0.1:8008".into(),
             data_dir: PathBuf::from("./data"),
             database_url: String::new(),
+            public_baseurl: String::new(),
             registration_shared_secret: String::new(),
             enable_registration: false,
             log: "info".into(),
@@ -193,6 +199,7 @@ impl Default for Config {
             rc_login: LoginRateLimits::default(),
             rc_joins: JoinRateLimits::default(),
             rc_invites: InviteRateLimits::default(),
+            rc_reports: RateLimit::new(1.0, 5),
             max_image_pixels: 32 * 1024 * 1024,
         }
     }

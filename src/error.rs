@@ -41,8 +41,11 @@ pub enum ErrorKind {
     UserLocked,
     /// 401 `M_UNAUTHORIZED`: a federation request without a valid signature.
     Unauthorized,
-    /// 401 `M_FORBIDDEN` with the user-interactive flows: authenticate (again) to go on.
+    /// 401 `M_FORBIDDEN` with the user-interactive flows: a stage failed, authenticate again.
     AuthRequired,
+    /// 401 with the user-interactive flows and no errcode (the reply leaves it out, as
+    /// Synapse's): no stage was tried yet.
+    AuthIncomplete,
     /// 401 `M_UNRECOGNIZED` with the flows: an authentication type this server does not offer.
     AuthTypeUnsupported,
     /// 403 `M_FORBIDDEN`.
@@ -92,7 +95,7 @@ impl ErrorKind {
             UnknownToken => "M_UNKNOWN_TOKEN",
             UserLocked => "M_USER_LOCKED",
             Unauthorized => "M_UNAUTHORIZED",
-            AuthRequired | Forbidden => "M_FORBIDDEN",
+            AuthRequired | AuthIncomplete | Forbidden => "M_FORBIDDEN",
             AuthTypeUnsupported | Unrecognized | MethodNotAllowed => "M_UNRECOGNIZED",
             UserDeactivated => "M_USER_DEACTIVATED",
             GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
@@ -120,7 +123,7 @@ impl ErrorKind {
             | UnsupportedRoomVersion
             | WeakPassword
             | FieldTooLong => 400,
-            MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthTypeUnsupported => 401,
+            MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthIncomplete | AuthTypeUnsupported => 401,
             Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion => 403,
             NotFound | Unrecognized => 404,
             MethodNotAllowed => 405,

@@ -87,6 +87,15 @@ impl Body {
         from_value(self.object()?)
     }
 
+    /// As [`Self::parse`], except that an empty body is 400 `M_NOT_JSON`: the endpoints where
+    /// Synapse requires a body.
+    pub fn parse_nonempty<T: DeserializeOwned>(&self) -> Result<T> {
+        if self.0.iter().all(u8::is_ascii_whitespace) {
+            return Err(Error::not_json("Content not JSON"));
+        }
+        self.parse()
+    }
+
     /// The body as `T`, and the request as the user-interactive-auth operation it asks for
     /// (method, path, the signed-in `user`, body), which a UIA session is bound to.
     pub fn parse_uia<T: DeserializeOwned>(&self, req: &HttpRequest, user: Option<&ruma::UserId>) -> Result<(T, Operation)> {

@@ -15,6 +15,10 @@ impl ResponseError for Error {
         if self.status() >= 500 {
             log::error!("{}", self.message());
         }
+        if self.kind() == crate::error::ErrorKind::AuthIncomplete {
+            // Only the flows: there is no error yet, just the stages to complete.
+            return HttpResponse::build(self.status_code()).json(Value::Object(self.extra().cloned().unwrap_or_default()));
+        }
         error_reply(self.status_code(), self.errcode(), self.client_message(), self.extra())
     }
 }

@@ -106,6 +106,7 @@ pub struct RateLimits {
     invites_per_room: Limiter,
     invites_per_user: Limiter,
     invites_per_issuer: Limiter,
+    reports: Limiter,
 }
 
 impl RateLimits {
@@ -120,6 +121,7 @@ impl RateLimits {
             invites_per_room: Limiter::new(cfg.rc_invites.per_room),
             invites_per_user: Limiter::new(cfg.rc_invites.per_user),
             invites_per_issuer: Limiter::new(cfg.rc_invites.per_issuer),
+            reports: Limiter::new(cfg.rc_reports),
         }
     }
 
@@ -154,6 +156,14 @@ impl RateLimits {
             limiter.take(key)?;
         }
         Ok(())
+    }
+
+    /// A report of an event, a room or a user by `who`: `rc_reports`.
+    pub fn report(&self, who: &Session) -> Result<()> {
+        if who.is_admin {
+            return Ok(());
+        }
+        self.reports.take(who.user_id.as_str())
     }
 
     /// Refuses a registration request from the client address `ip` if it could not register

@@ -196,7 +196,7 @@ impl UiaSessions {
         match step.auth.as_ref().filter(|a| a.is_object()).map(|a| a.get("type").and_then(Value::as_str)) {
             Some(Some(t)) if t == stage => Ok(step.auth.as_ref()),
             Some(Some(_)) => Err(self.challenge(step, stage, ErrorKind::AuthTypeUnsupported, "Unsupported authentication type")),
-            _ => Err(self.challenge(step, stage, ErrorKind::AuthRequired, "Authentication required")),
+            _ => Err(self.challenge(step, stage, ErrorKind::AuthIncomplete, "Authentication required")),
         }
     }
 

@@ -452,6 +452,16 @@ pub async fn user_details(svc: &Services, id: &UserId) -> Result<UserDetails> {
 /// User types an admin may set.
 const USER_TYPES: &[&str] = &["support", "bot"];
 
+/// Synapse's answer to creating or changing a user of another server.
+pub fn not_local() -> Error {
+    Error::unknown("This endpoint can only be used with local users")
+}
+
+/// Whether `t` is a user type this server knows.
+pub fn is_user_type(t: &str) -> bool {
+    USER_TYPES.contains(&t)
+}
+
 /// What an admin's `PUT /v2/users/<id>` sets; `None` keeps the current value, `Some(None)`
 /// clears it.
 #[derive(Debug, Clone, Default)]
@@ -502,7 +512,7 @@ fn validate_changes(ch: &mut UserChanges) -> Result<()> {
     if let Some(Some(t)) = &ch.user_type
         && !USER_TYPES.contains(&t.as_str())
     {
-        return Err(Error::invalid_param("Invalid user type"));
+        return Err(Error::unknown("Invalid user type"));
     }
     if ch.deactivated == Some(true) && ch.locked == Some(true) {
         return Err(Error::invalid_param("An account cannot be both deactivated and locked"));
@@ -513,7 +523,7 @@ fn validate_changes(ch: &mut UserChanges) -> Result<()> {
 /// Creates (`true`) or modifies (`false`) a local user, then shows it.
 pub async fn put_user(svc: &Arc<Services>, admin: Acting<'_>, target: &UserId, mut ch: UserChanges) -> Result<(bool, UserDetails)> {
     if target.server_name().as_str() != svc.server_name() {
-        return Err(Error::invalid_param("This endpoint can only be used with local users"));
+        return Err(not_local());
     }
     validate_changes(&mut ch)?;
     let id = target.to_string();
@@ -740,9 +750,18 @@ pub async fn set_admin(svc: &Services, admin: &UserId, target: &UserId, flag: bo
     Ok(())
 }
 
-/// Where a user has been connecting from: device -> sessions -> connections, as Synapse's whois.
-/// Admins may ask about anyone, users about themselves.
-pub async fn whois(svc: &Services, asker: &UserId, asker_is_admin: bool, target: &UserId) -> Result<Value> {
+/// One place a device was used from, and when last.
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub device_id: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub last_seen: i64,
+}
+
+/// Where a user has been connecting from, most recent first: one entry per device, address and
+/// user agent. Admins may ask about anyone, users about themselves.
+pub async fn whois(svc: &Services, asker: &UserId, asker_is_admin: bool, target: &UserId) -> Result<(OwnedUserId, Vec<Connection>)> {
     if !asker_is_admin && asker != target {
         return Err(Error::forbidden("You are not a server admin"));
     }
@@ -751,14 +770,9 @@ pub async fn whois(svc: &Services, asker: &UserId, asker_is_admin: bool, target:
     svc.client_ips.flush(&svc.db).await?;
     let id = user.user_id.clone();
     let rows = svc.db.run(move |c| crate::store::client_ips::connections(c, &id)).await?;
-    let mut devices = serde_json::Map::new();
-    for (device, ip, ua, last_seen) in rows {
-        let entry = devices.entry(device).or_insert_with(|| json!({"sessions": [{"connections": []}]}));
-        if let Some(list) = entry["sessions"][0]["connections"].as_array_mut() {
-            list.push(json!({"ip": ip, "last_seen": last_seen, "user_agent": ua}));
-        }
-    }
-    Ok(json!({"user_id": user.user_id, "devices": devices}))
+    let connections =
+        rows.into_iter().map(|(device_id, ip, user_agent, last_seen)| Connection { device_id, ip, user_agent, last_seen }).collect();
+    Ok((target.to_owned(), connections))
 }
 
 /// A session's account and token rows, for the token cache on a miss.

@@ -4,6 +4,7 @@
 
 use crate::Services;
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::store::media::MediaOrder;
 use crate::store::media::{self as store, Media};
 use futures_util::{Stream, StreamExt};
 use ruma::UserId;
@@ -332,16 +333,25 @@ fn page(from: i64, limit: i64) -> Result<(i64, i64)> {
     Ok((from, limit.min(MAX_PAGE)))
 }
 
-/// A page of a local user's media, newest first, and how many they have.
-pub async fn list_for_user(svc: &Services, target: &UserId, from: i64, limit: i64) -> Result<(Vec<Media>, i64)> {
+/// Which page of a user's media, in which order.
+#[derive(Debug, Clone, Copy)]
+pub struct MediaPage {
+    pub from: i64,
+    pub limit: i64,
+    pub order: MediaOrder,
+    pub descending: bool,
+}
+
+/// A page of a local user's media and how many they have.
+pub async fn list_for_user(svc: &Services, target: &UserId, p: MediaPage) -> Result<(Vec<Media>, i64)> {
     let user = super::accounts::local_user(svc, target).await?;
-    let (from, limit) = page(from, limit)?;
-    svc.db.run(move |c| store::list_for_user(c, &user.user_id, from, limit)).await
+    let (from, limit) = page(p.from, p.limit)?;
+    svc.db.run(move |c| store::list_for_user(c, &user.user_id, from, limit, p.order, p.descending)).await
 }
 
 /// Deletes a page of a local user's media (rows, files and thumbnails); answers their IDs.
-pub async fn delete_for_user(svc: &Services, admin: &UserId, target: &UserId, from: i64, limit: i64) -> Result<Vec<String>> {
-    let (rows, _) = list_for_user(svc, target, from, limit).await?;
+pub async fn delete_for_user(svc: &Services, admin: &UserId, target: &UserId, p: MediaPage) -> Result<Vec<String>> {
+    let (rows, _) = list_for_user(svc, target, p).await?;
     let ids: Vec<String> = rows.iter().map(|m| m.media_id.clone()).collect();
     let paths: Vec<_> = ids.iter().map(|i| file_path(svc, i)).collect();
     let del = ids.clone();

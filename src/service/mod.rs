@@ -23,6 +23,7 @@ pub mod profile;
 pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
+pub mod reports;
 pub mod room_creation;
 pub mod room_directory;
 pub mod room_events;

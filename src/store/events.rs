@@ -269,6 +269,19 @@ pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, S
     Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
+/// An event's JSON as stored (signed, as other servers see it), `None` when there is no such
+/// event or its JSON does not parse.
+pub fn stored_json(conn: &mut Conn, event_id: &str) -> Result<Option<serde_json::Value>> {
+    let json: Option<String> = events::table.filter(events::event_id.eq(event_id)).select(events::json).first(conn).optional()?;
+    Ok(json.and_then(|j| match serde_json::from_str(&j) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            log::error!("stored event {event_id} is unreadable: {e}");
+            None
+        }
+    }))
+}
+
 pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> {
     let id: Option<String> =
         txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?;

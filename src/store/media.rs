@@ -51,12 +51,63 @@ pub fn touch(conn: &mut Conn, id: &str, ts: i64) -> Result<()> {
     Ok(())
 }
 
-/// A user's uploaded media, newest first (ties by media ID, descending), and the total.
-pub fn list_for_user(conn: &mut Conn, user_id: &str, from: i64, limit: i64) -> Result<(Vec<Media>, i64)> {
-    let base = || media::table.filter(media::user_id.eq(user_id)).filter(media::uploaded.eq(true));
+/// A column the admin media list may be sorted by (Synapse's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaOrder {
+    MediaId,
+    UploadName,
+    CreatedTs,
+    LastAccessTs,
+    MediaLength,
+    MediaType,
+    QuarantinedBy,
+    SafeFromQuarantine,
+}
+
+impl MediaOrder {
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "media_id" => Self::MediaId,
+            "upload_name" => Self::UploadName,
+            "created_ts" => Self::CreatedTs,
+            "last_access_ts" => Self::LastAccessTs,
+            "media_length" => Self::MediaLength,
+            "media_type" => Self::MediaType,
+            "quarantined_by" => Self::QuarantinedBy,
+            "safe_from_quarantine" => Self::SafeFromQuarantine,
+            _ => return None,
+        })
+    }
+}
+
+/// A page of a user's uploaded media sorted by `order` (ties by media ID, the same way), and
+/// the total.
+pub fn list_for_user(
+    conn: &mut Conn,
+    user_id: &str,
+    from: i64,
+    limit: i64,
+    order: MediaOrder,
+    descending: bool,
+) -> Result<(Vec<Media>, i64)> {
+    let base = || media::table.filter(media::user_id.eq(user_id)).filter(media::uploaded.eq(true)).into_boxed();
     let total = base().count().get_result(conn)?;
-    let rows =
-        base().order((media::created_ts.desc(), media::media_id.desc())).offset(from).limit(limit).select(Media::as_select()).load(conn)?;
+    macro_rules! sorted {
+        ($col:expr) => {
+            if descending { base().order(($col.desc(), media::media_id.desc())) } else { base().order(($col.asc(), media::media_id.asc())) }
+        };
+    }
+    let q = match order {
+        MediaOrder::MediaId => sorted!(media::media_id),
+        MediaOrder::UploadName => sorted!(media::upload_name),
+        MediaOrder::CreatedTs => sorted!(media::created_ts),
+        MediaOrder::LastAccessTs => sorted!(media::last_access_ts),
+        MediaOrder::MediaLength => sorted!(media::media_length),
+        MediaOrder::MediaType => sorted!(media::media_type),
+        MediaOrder::QuarantinedBy => sorted!(media::quarantined_by),
+        MediaOrder::SafeFromQuarantine => sorted!(media::safe_from_quarantine),
+    };
+    let rows = q.offset(from).limit(limit).select(Media::as_select()).load(conn)?;
     Ok((rows, total))
 }
 

@@ -9,7 +9,7 @@ use diesel::prelude::*;
 const CHUNK: i64 = 100_000;
 
 /// Deletes the room row first (so the room is unknown at once), then its state, memberships,
-/// aliases, transaction IDs and room account data, then its events in chunks. Media is kept.
+/// aliases, transaction IDs, room account data and reports, then its events in chunks. Media is kept.
 /// Returns the number of events deleted.
 pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     super::write_txn(conn, |c| {
@@ -22,6 +22,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
         diesel::delete(account_data::table.filter(account_data::room_id.eq(room_id))).execute(c)?;
         diesel::delete(super::schema::receipts::table.filter(super::schema::receipts::room_id.eq(room_id))).execute(c)?;
         super::notifications::delete_room(c, room_id)?;
+        super::reports::delete_room(c, room_id)?;
         Ok(())
     })?;
     // Deleting is idempotent and the purge is recorded in pending_purges, so the chunks need not

@@ -363,6 +363,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    reports (id) {
+        id -> BigInt,
+        kind -> Text,
+        received_ts -> BigInt,
+        user_id -> Text,
+        room_id -> Nullable<Text>,
+        event_id -> Nullable<Text>,
+        event_sender -> Nullable<Text>,
+        target_user_id -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        score -> Nullable<BigInt>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -399,4 +414,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_progress,
     key_backup_versions,
     key_backup_sessions,
+    reports,
 );

@@ -161,6 +161,8 @@ async fn device_ids_and_names_are_bounded() {
     // Registration refuses before creating the account.
     let body = json!({"username": "bob", "password": "pw-bob-secret", "device_id": huge, "auth": {"type": "m.login.dummy"}});
     s.req("POST", &format!("{V3}/register"), None, Some(body)).await.err(400, "M_INVALID_PARAM");
+    let body = json!({"username": "bob", "password": "pw-bob-secret", "initial_device_display_name": "n".repeat(101), "auth": {"type": "m.login.dummy"}});
+    s.req("POST", &format!("{V3}/register"), None, Some(body)).await.err(400, "M_TOO_LARGE");
     let bob = s.register_user("bob").await;
 
     // Renaming a device is bounded too.
@@ -193,4 +195,22 @@ async fn the_notices_localpart_and_numeric_localparts_are_reserved() {
     let alice = s.register_user("alice").await;
     send_notice(&s, &admin, &alice).await;
     s.login("notices", "a-long-enough-password").await.err(403, "M_FORBIDDEN");
+}
+
+#[actix_rt::test]
+async fn login_names_the_public_baseurl_in_well_known() {
+    // Unset: nothing said.
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let plain = s.login("alice", &alice.password).await.ok();
+    assert!(plain.get("well_known").is_none(), "{plain}");
+
+    // Set: every login answer names it, as Synapse's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = ensemble::Config { public_baseurl: "https://matrix.example.org/".into(), ..test_config(dir.path()) };
+    let s = TestServer::start_with(dir, config).await;
+    let alice = s.register_user("alice").await;
+    let l = s.login("alice", &alice.password).await.ok();
+    assert_eq!(l["well_known"], json!({"m.homeserver": {"base_url": "https://matrix.example.org/"}}), "{l}");
+    whoami(&s, l["access_token"].as_str().unwrap()).await.ok();
 }

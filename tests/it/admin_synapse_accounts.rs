@@ -145,6 +145,18 @@ async fn put_user_creates_with_201_and_the_get_body() {
     let r = aput(&s, &admin.token, &v2_user(&plain), json!({"displayname": "Plain"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["displayname"], "Plain");
+
+    // As Synapse: a body is required, and a localpart no user may have is M_INVALID_USERNAME.
+    call_raw(&s, "PUT", &v2_user(&plain), &admin.token, b"").await.err(400, "M_NOT_JSON");
+    call_raw(&s, "PUT", &v2_user(&local("nobody")), &admin.token, b"").await.err(400, "M_NOT_JSON");
+    for bad in ["@bad name:test.local", "@Capital:test.local", "@ünï:test.local"] {
+        aput(&s, &admin.token, &v2_user(bad), json!({"password": "some-password"})).await.err(400, "M_INVALID_USERNAME");
+    }
+    for remote in ["@x:other.server", "@bad name:other.server"] {
+        aput(&s, &admin.token, &v2_user(remote), json!({"password": "some-password"})).await.err(400, "M_UNKNOWN");
+    }
+    aput(&s, &admin.token, &v2_user("not-a-user-id"), json!({"password": "some-password"})).await.err(400, "M_INVALID_PARAM");
+    aget(&s, &admin.token, &v2_user(&local("nobody"))).await.err(404, "M_NOT_FOUND");
 }
 
 #[actix_rt::test]
@@ -191,7 +203,7 @@ async fn put_user_modifies_and_keeps_omitted_fields() {
 
     // user_type: null clears, an unknown type is refused.
     let r = aput(&s, &admin.token, &path, json!({"user_type": "nonsense"})).await;
-    r.err(400, "M_INVALID_PARAM");
+    r.err(400, "M_UNKNOWN");
     assert_eq!(user_json(&s, &admin, &alice.user_id).await["user_type"], "bot");
     let r = aput(&s, &admin.token, &path, json!({"user_type": null})).await.ok();
     assert!(r["user_type"].is_null(), "{r}");

@@ -1,5 +1,5 @@
 //! A user's sessions through the Synapse admin API: devices (list, rename, delete), pushers and
-//! `whois` with its connections per device.
+//! `whois` with its connections (per device on the client path, all under `""` on Synapse's).
 
 use crate::common::*;
 use serde_json::{Value, json};
@@ -40,11 +40,9 @@ async fn whois_reports_connections_per_device() {
     let phone_device = phone["device_id"].as_str().unwrap().to_owned();
     request_with_agent(&s, phone["access_token"].as_str().unwrap(), "Phone/3.0").await;
 
-    for path in [
-        format!("/_synapse/admin/v1/whois/{}", enc(&bob.user_id)),
-        format!("/_matrix/client/v3/admin/whois/{}", enc(&bob.user_id)),
-        format!("/_matrix/client/r0/admin/whois/{}", enc(&bob.user_id)),
-    ] {
+    for path in
+        [format!("/_matrix/client/v3/admin/whois/{}", enc(&bob.user_id)), format!("/_matrix/client/r0/admin/whois/{}", enc(&bob.user_id))]
+    {
         let w = s.get(&path, &admin.token).await.ok();
         assert_eq!(w["user_id"], bob.user_id);
         let conns = connections(&w, &bob.device_id);
@@ -60,15 +58,24 @@ async fn whois_reports_connections_per_device() {
         assert!(phone_conns.iter().any(|c| c["user_agent"] == "Phone/3.0" && c["ip"] == "127.0.0.1"), "{w}");
     }
 
+    // Synapse's path: every connection under the one device "", which the admin UIs read.
+    let w = s.get(&format!("/_synapse/admin/v1/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
+    assert_eq!(w["user_id"], bob.user_id);
+    assert_eq!(w["devices"].as_object().map(|d| d.keys().cloned().collect::<Vec<_>>()), Some(vec![String::new()]), "{w}");
+    let all = connections(&w, "");
+    let agents: BTreeSet<&str> = all.iter().filter_map(|c| c["user_agent"].as_str()).collect();
+    assert!(["EnsembleTest/1.0", "OtherClient/2.0", "Phone/3.0"].iter().all(|a| agents.contains(a)), "{w}");
+    assert!(all.iter().all(|c| c["ip"] == "127.0.0.1" && c["last_seen"].is_i64() && c.as_object().unwrap().len() == 3), "{w}");
+
     // last_seen moves forward.
-    let w1 = s.get(&format!("/_synapse/admin/v1/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
+    let w1 = s.get(&format!("/_matrix/client/v3/admin/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
     let seen = |w: &Value| {
         connections(w, &bob.device_id).iter().find(|c| c["user_agent"] == "EnsembleTest/1.0").unwrap()["last_seen"].as_i64().unwrap()
     };
     let before = seen(&w1);
     eventually(10, || async { (ensemble::ids::now_ms() > before).then_some(()) }).await;
     request_with_agent(&s, &bob.token, "EnsembleTest/1.0").await;
-    let w2 = s.get(&format!("/_synapse/admin/v1/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
+    let w2 = s.get(&format!("/_matrix/client/v3/admin/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
     assert!(seen(&w2) > before, "{w1} then {w2}");
     assert_eq!(connections(&w2, &bob.device_id).iter().filter(|c| c["user_agent"] == "EnsembleTest/1.0").count(), 1);
 }
@@ -83,7 +90,8 @@ async fn whois_permissions_and_errors() {
         // Themselves: yes.
         let w = s.get(&format!("{prefix}/{}", enc(&bob.user_id)), &bob.token).await.ok();
         assert_eq!(w["user_id"], bob.user_id);
-        assert!(w["devices"][&bob.device_id].is_object(), "{w}");
+        let device = if prefix.starts_with("/_synapse") { "" } else { bob.device_id.as_str() };
+        assert!(w["devices"][device].is_object(), "{w}");
         // Others: no.
         s.get(&format!("{prefix}/{}", enc(&alice.user_id)), &bob.token).await.err(403, "M_FORBIDDEN");
         s.get(&format!("{prefix}/{}", enc(&admin.user_id)), &bob.token).await.err(403, "M_FORBIDDEN");
@@ -138,6 +146,10 @@ async fn user_devices() {
     let own = aget(&s, &bob.token, &client("devices")).await.ok();
     let mine = own["devices"].as_array().unwrap().iter().find(|d| d["device_id"] == bob.device_id.as_str()).cloned().unwrap();
     assert_eq!(mine["display_name"], "Bob's phone");
+    assert_eq!(aget(&s, &admin.token, &device_path(&bob.user_id, &bob.device_id)).await.ok()["display_name"], "Bob's phone");
+    // Past 100 characters: 400 M_TOO_LARGE (as Synapse), the name unchanged.
+    let long = json!({"display_name": "n".repeat(101)});
+    aput(&s, &admin.token, &device_path(&bob.user_id, &bob.device_id), long).await.err(400, "M_TOO_LARGE");
     assert_eq!(aget(&s, &admin.token, &device_path(&bob.user_id, &bob.device_id)).await.ok()["display_name"], "Bob's phone");
 
     // Delete one device: its token dies, the others live.

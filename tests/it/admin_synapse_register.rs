@@ -90,6 +90,10 @@ async fn shared_secret_registration_of_an_admin_and_user_type() {
     whoami(&s, body["access_token"].as_str().unwrap()).await.ok();
     // The bot is no admin.
     s.get("/_dendrite/admin/fulltext/reindex", body["access_token"].as_str().unwrap()).await.err(403, "M_FORBIDDEN");
+    // A user type the server does not know is refused, even signed (Synapse: 400 M_UNKNOWN).
+    let n = nonce(&s).await;
+    register(&s, register_body(&n, "wizard", "wizard-password", false, Some("wizard"))).await.err(400, "M_UNKNOWN");
+    s.login("wizard", "wizard-password").await.err(403, "M_FORBIDDEN");
 }
 
 #[actix_rt::test]

@@ -75,6 +75,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         rc_login: LoginRateLimits { address: unlimited(), account: unlimited(), failed_attempts: unlimited() },
         rc_joins: JoinRateLimits { local: unlimited(), remote: unlimited() },
         rc_invites: InviteRateLimits { per_room: unlimited(), per_user: unlimited(), per_issuer: unlimited() },
+        rc_reports: unlimited(),
         ..Config::default()
     }
 }

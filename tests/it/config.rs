@@ -83,6 +83,9 @@ fn every_environment_name_reaches_its_key() {
         ("ENSEMBLE_RC_INVITES_PER_USER_BURST_COUNT", "13"),
         ("ENSEMBLE_RC_INVITES_PER_ISSUER_PER_SECOND", "7"),
         ("ENSEMBLE_RC_INVITES_PER_ISSUER_BURST_COUNT", "14"),
+        ("ENSEMBLE_RC_REPORTS_PER_SECOND", "8"),
+        ("ENSEMBLE_RC_REPORTS_BURST_COUNT", "15"),
+        ("ENSEMBLE_PUBLIC_BASEURL", "https://matrix.example.org/"),
     ]))
     .expect("overrides apply");
     assert_eq!(cfg.password_hash_log_n, 9);
@@ -113,6 +116,8 @@ fn every_environment_name_reaches_its_key() {
     assert_eq!(cfg.rc_invites.per_room, RateLimit::new(5.0, 12));
     assert_eq!(cfg.rc_invites.per_user, RateLimit::new(6.0, 13));
     assert_eq!(cfg.rc_invites.per_issuer, RateLimit::new(7.0, 14));
+    assert_eq!(cfg.rc_reports, RateLimit::new(8.0, 15));
+    assert_eq!(cfg.public_baseurl, "https://matrix.example.org/");
 }
 
 /// Each kind of value: strings stay verbatim even when they look like numbers, booleans and

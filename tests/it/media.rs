@@ -478,3 +478,69 @@ async fn an_upload_of_unknown_length_streams_to_disk_and_stops_at_the_limit() {
     eventually(10, || async { (media_files(&s).len() == 1).then_some(()) }).await;
     s.req("GET", "/_matrix/client/versions", None, None).await.ok();
 }
+
+#[actix_rt::test]
+async fn downloads_with_an_empty_file_name_and_under_media_v1() {
+    // As Synapse: a slash with no file name after it is no file name, and /_matrix/media/v1/
+    // serves what /v3/ serves.
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let (_, body) = upload(&s, &alice.token, b"plain words".to_vec(), "text/plain", "words.txt").await;
+    let (server, id) = mxc_parts(body["content_uri"].as_str().unwrap());
+    for (path, token) in [
+        (format!("/_matrix/media/v3/download/{server}/{id}/"), None),
+        (format!("/_matrix/media/r0/download/{server}/{id}/"), None),
+        (format!("/_matrix/media/v1/download/{server}/{id}"), None),
+        (format!("/_matrix/media/v1/download/{server}/{id}/"), None),
+        (format!("/_matrix/media/v1/download/{server}/{id}/named.txt"), None),
+        (format!("/_matrix/client/v1/media/download/{server}/{id}/"), Some(&alice.token)),
+    ] {
+        let mut req = s.http.get(s.url(&path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        let disposition = res.headers()["content-disposition"].to_str().unwrap().to_owned();
+        let expected = if path.ends_with("named.txt") { "named.txt" } else { "words.txt" };
+        assert!(disposition.contains(expected), "{path}: {disposition}");
+        assert_eq!(res.bytes().await.unwrap().as_ref(), b"plain words", "{path}");
+    }
+    let thumb = s.http.get(s.url(&format!("/_matrix/media/v1/thumbnail/{server}/{id}?width=8&height=8"))).send().await.unwrap();
+    assert_eq!(thumb.status().as_u16(), 200);
+    let cfg = s.get("/_matrix/media/v1/config", &alice.token).await.ok();
+    assert_eq!(cfg["m.upload.size"], 50 << 20);
+    // Create still lives under v1, and unknown media is 404 there too.
+    s.post("/_matrix/media/v1/create", &alice.token, json!({})).await.ok();
+    s.get("/_matrix/media/v1/download/test.local/nope/", &alice.token).await.err(404, "M_NOT_FOUND");
+}
+
+#[actix_rt::test]
+async fn admin_media_list_sorts_by_synapse_columns() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    for (bytes, name) in [("ccc", "b.txt"), ("a", "c.txt"), ("bbbbb", "a.txt")] {
+        upload(&s, &alice.token, bytes.as_bytes().to_vec(), "text/plain", name).await;
+    }
+    let path = format!("/_synapse/admin/v1/users/{}/media", enc(&alice.user_id));
+    let names = |v: &Value| -> Vec<String> {
+        v["media"].as_array().unwrap().iter().map(|m| m["upload_name"].as_str().unwrap().to_owned()).collect()
+    };
+    let by = |q: &str| format!("{path}?{q}");
+    assert_eq!(names(&s.get(&by("order_by=upload_name"), &admin.token).await.ok()), ["a.txt", "b.txt", "c.txt"]);
+    assert_eq!(names(&s.get(&by("order_by=upload_name&dir=b"), &admin.token).await.ok()), ["c.txt", "b.txt", "a.txt"]);
+    assert_eq!(names(&s.get(&by("order_by=media_length"), &admin.token).await.ok()), ["c.txt", "b.txt", "a.txt"]);
+    // dir alone sorts by created_ts, forwards by default once either is given.
+    let oldest_first = names(&s.get(&by("dir=f"), &admin.token).await.ok());
+    let mut newest_first = names(&s.get(&path, &admin.token).await.ok());
+    newest_first.reverse();
+    assert_eq!(oldest_first, newest_first);
+    for q in ["order_by=size", "order_by=", "dir=x"] {
+        s.get(&by(q), &admin.token).await.err(400, "M_INVALID_PARAM");
+    }
+    // Deleting takes the same order: the largest file goes first.
+    let del = s.req("DELETE", &by("order_by=media_length&dir=b&limit=1"), Some(&admin.token), None).await.ok();
+    assert_eq!(del["total"], 1);
+    assert_eq!(names(&s.get(&by("order_by=upload_name"), &admin.token).await.ok()), ["b.txt", "c.txt"]);
+}

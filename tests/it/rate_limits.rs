@@ -1,6 +1,6 @@
 //! Memory and abuse bounds without an account: concurrent password hashing is capped (429 past a
 //! short queue), unknown users cost the same work as known ones, and Synapse-shaped rate limits
-//! (`rc_message`, `rc_login`, `rc_registration`, `rc_joins`, `rc_invites`) answer 429
+//! (`rc_message`, `rc_login`, `rc_registration`, `rc_joins`, `rc_invites`, `rc_reports`) answer 429
 //! `M_LIMIT_EXCEEDED` with `retry_after_ms`, admins exempt.
 
 use crate::common::*;
@@ -218,6 +218,28 @@ async fn joins_are_limited_per_user_and_admins_are_exempt() {
 }
 
 #[actix_rt::test]
+async fn reports_are_limited_per_user_and_admins_are_exempt() {
+    let s = start(|c| c.rc_reports = tight(2)).await;
+    let admin = s.register_admin("admin").await;
+    let owner = s.register_user("owner").await;
+    let carol = s.register_user("carol").await;
+    let room = s.create_room(&owner, json!({"preset": "public_chat"})).await;
+    let said = s.send_text(&owner, &room, "hi").await;
+    s.post(&room_path(&room, "report"), &carol.token, json!({"reason": "a"})).await.ok();
+    s.post(&format!("{V3}/users/{}/report", enc(&owner.user_id)), &carol.token, json!({"reason": "b"})).await.ok();
+    // Every kind of report counts against the same bucket.
+    limited(&s.post(&room_path(&room, "report"), &carol.token, json!({"reason": "c"})).await);
+    // Another user has a bucket of their own.
+    let report_event = room_path(&room, &format!("report/{}", enc(&said)));
+    s.post(&report_event, &owner.token, json!({})).await.ok();
+    s.post(&report_event, &owner.token, json!({})).await.ok();
+    limited(&s.post(&report_event, &owner.token, json!({})).await);
+    for _ in 0..3 {
+        s.post(&room_path(&room, "report"), &admin.token, json!({"reason": "admin"})).await.ok();
+    }
+}
+
+#[actix_rt::test]
 async fn invites_are_limited_per_issuer_room_and_invitee() {
     let s = start(|c| {
         c.rc_invites.per_issuer = tight(2);
@@ -273,6 +295,7 @@ fn defaults_are_synapses_and_config_keys_nest_like_its_yaml() {
     assert_eq!(d.rc_invites.per_room, RateLimit::new(0.3, 10));
     assert_eq!(d.rc_invites.per_user, RateLimit::new(0.003, 5));
     assert_eq!(d.rc_invites.per_issuer, RateLimit::new(0.3, 10));
+    assert_eq!(d.rc_reports, RateLimit::new(1.0, 5));
 
     let mut cfg: Config =
         toml::from_str("[rc_message]\nper_second = 1\nburst_count = 20\n[rc_login.failed_attempts]\nper_second = 0.5\nburst_count = 7\n")

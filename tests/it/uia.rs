@@ -94,7 +94,10 @@ async fn another_users_password_or_session_is_refused() {
     // A session Alice opened cannot be completed with Eve's token.
     let pw = format!("{V3}/account/password");
     let body = json!({"new_password": "the-new-password", "logout_devices": false});
-    let session = uia_session(&s.post(&pw, &alice.token, body.clone()).await);
+    let challenge = s.post(&pw, &alice.token, body.clone()).await;
+    let session = uia_session(&challenge);
+    // No stage tried yet: the flows alone, no errcode (as Synapse).
+    assert!(challenge.body.get("errcode").is_none() && challenge.body.get("error").is_none(), "{}", challenge.body);
     let mut as_eve = body.clone();
     as_eve["auth"] = password_auth(&eve, &eve.password, &session);
     s.post(&pw, &eve.token, as_eve).await.err(403, "M_FORBIDDEN");
@@ -137,6 +140,7 @@ async fn registration_keeps_the_parameters_of_its_first_step() {
     )
     .await;
     assert_eq!(first.status, 401, "{}", first.body);
+    assert!(first.body.get("errcode").is_none(), "{}", first.body);
     let session = first.body["session"].as_str().expect("session").to_owned();
 
     // A later step may not change the username.

@@ -22,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/account/whoami", web::get().to(whoami)),
             ("/account/password", web::post().to(change_password)),
             ("/account/deactivate", web::post().to(deactivate)),
+            ("/admin/whois/{user_id}", web::get().to(whois)),
         ],
     );
 }
@@ -54,12 +55,17 @@ async fn login(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpResponse> {
     let device = requested_device(b.device_id, b.initial_device_display_name)?;
     let login = Login { ip: client_ip(&req), kind: b.kind, identifier: b.identifier, user: b.user, password: b.password, device };
     let session = accounts::login(&svc, login).await?;
-    Ok(ok_json(json!({
+    let mut reply = json!({
         "user_id": session.user_id,
         "access_token": session.access_token,
         "device_id": session.device_id,
         "home_server": svc.server_name(),
-    })))
+    });
+    // Clients may switch to the URL the server says it is reached at.
+    if !svc.config.public_baseurl.is_empty() {
+        reply["well_known"] = json!({"m.homeserver": {"base_url": svc.config.public_baseurl}});
+    }
+    Ok(ok_json(reply))
 }
 
 #[derive(Deserialize)]
@@ -153,4 +159,19 @@ async fn deactivate(svc: Svc, who: Requester, req: HttpRequest, body: Body) -> R
     let (b, op) = body.parse_uia::<DeactivateBody>(&req, Some(&who.user_id))?;
     accounts::deactivate_own(&arc(&svc), &who.user_id, b.erase.unwrap_or(false), op).await?;
     Ok(ok_json(json!({"id_server_unbind_result": "no-support"})))
+}
+
+/// The spec's whois: each device with its connections. Admins may ask about anyone, users
+/// about themselves.
+async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
+    let target = crate::ids::parse_user_id(&path)?;
+    let (user_id, connections) = accounts::whois(&svc, &who.user_id, who.is_server_admin(), &target).await?;
+    let mut devices = serde_json::Map::new();
+    for c in connections {
+        let entry = devices.entry(c.device_id).or_insert_with(|| json!({"sessions": [{"connections": []}]}));
+        if let Some(list) = entry["sessions"][0]["connections"].as_array_mut() {
+            list.push(json!({"ip": c.ip, "last_seen": c.last_seen, "user_agent": c.user_agent}));
+        }
+    }
+    Ok(ok_json(json!({"user_id": user_id, "devices": devices})))
 }

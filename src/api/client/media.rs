@@ -13,7 +13,7 @@ use serde_json::json;
 use std::fs::File;
 use std::io::Read;
 
-/// Routes under `/_matrix/media/{v3,r0}`.
+/// Routes under `/_matrix/media/{v3,r0,v1}`.
 pub fn configure_legacy(cfg: &mut web::ServiceConfig) {
     crate::api::routes(
         cfg,
@@ -21,6 +21,8 @@ pub fn configure_legacy(cfg: &mut web::ServiceConfig) {
             ("/upload", web::post().to(upload)),
             ("/upload/{server}/{media_id}", web::put().to(upload_to)),
             ("/download/{server}/{media_id}", web::get().to(download_legacy)),
+            // An empty file name after the slash is no file name (as Synapse).
+            ("/download/{server}/{media_id}/", web::get().to(download_legacy)),
             ("/download/{server}/{media_id}/{file_name}", web::get().to(download_legacy_named)),
             ("/thumbnail/{server}/{media_id}", web::get().to(thumbnail_legacy)),
             ("/config", web::get().to(config)),
@@ -28,14 +30,19 @@ pub fn configure_legacy(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Routes under `/_matrix/media/v1` (create) and `/_matrix/client/v1/media` (authenticated).
+/// Routes under `/_matrix/media/v1` (create, and the legacy routes, which Synapse serves there
+/// too) and `/_matrix/client/v1/media` (authenticated).
 pub fn configure_v1(cfg: &mut web::ServiceConfig) {
-    crate::api::routes(cfg, vec![("/_matrix/media/v1/create", web::post().to(create))]);
+    cfg.service(web::scope("/_matrix/media/v1").configure(|c| {
+        crate::api::routes(c, vec![("/create", web::post().to(create))]);
+        configure_legacy(c);
+    }));
     cfg.service(web::scope("/_matrix/client/v1/media").configure(|c| {
         crate::api::routes(
             c,
             vec![
                 ("/download/{server}/{media_id}", web::get().to(download)),
+                ("/download/{server}/{media_id}/", web::get().to(download)),
                 ("/download/{server}/{media_id}/{file_name}", web::get().to(download_named)),
                 ("/thumbnail/{server}/{media_id}", web::get().to(thumbnail)),
                 ("/config", web::get().to(config_auth)),

@@ -17,6 +17,7 @@ pub mod profile;
 pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
+pub mod reports;
 pub mod room_directory;
 pub mod rooms;
 pub mod search;
@@ -48,14 +49,13 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(typing::configure)
         .configure(user_directory::configure)
         .configure(receipts::configure)
+        .configure(reports::configure)
         .configure(to_device::configure)
         .configure(versions::configure)
         .configure(push_rules::configure)
         .configure(notifications::configure)
         .configure(pushers::configure)
         .configure(legacy::configure);
-    // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
-    crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }
 
 /// Routes clients still call under `/_matrix/client/unstable`, where Synapse serves them too

@@ -78,8 +78,14 @@ impl PutUserBody {
 
 /// Create (201) or modify (200) a user; optional fields keep their current value.
 async fn put_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
-    let target = parse_user_id(&path)?;
-    let changes = body.parse::<PutUserBody>()?.changes();
+    // A well-formed ID of this server whose localpart no user may have is refused as a
+    // registration is.
+    let target = parse_user_id(&path).map_err(|e| match ruma::UserId::parse(path.as_str()) {
+        Ok(id) if id.server_name().as_str() != svc.server_name() => accounts::not_local(),
+        Ok(_) => Error::invalid_username("User ID can only contain characters a-z, 0-9, or '=_-./+'"),
+        Err(_) => e,
+    })?;
+    let changes = body.parse_nonempty::<PutUserBody>()?.changes();
     let acting = Acting { user_id: &admin.user_id, device_id: admin.device_id.as_deref() };
     let (created, user) = accounts::put_user(&arc(&svc), acting, &target, changes).await?;
     Ok(if created { HttpResponse::Created().json(user) } else { ok_json(json!(user)) })
@@ -209,7 +215,8 @@ async fn username_available(svc: Svc, _admin: Admin, req: HttpRequest) -> Result
     Ok(ok_json(json!({"available": true})))
 }
 
-async fn server_version(_admin: Admin) -> HttpResponse {
+/// Served without a token, as Synapse does: the admin UIs show it on their login pages.
+async fn server_version() -> HttpResponse {
     ok_json(json!({"server_version": format!("Ensemble {}", env!("CARGO_PKG_VERSION"))}))
 }
 

@@ -2,9 +2,9 @@
 
 use crate::api::extractors::Admin;
 use crate::api::{Svc, ok_json, parse_query};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::parse_user_id;
-use crate::service::media;
+use crate::service::media::{self, MediaOrder, MediaPage};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,17 +20,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct Paging {
     from: Option<i64>,
     limit: Option<i64>,
+    order_by: Option<String>,
+    dir: Option<String>,
 }
 
-fn paging(req: &HttpRequest) -> Result<(i64, i64)> {
+/// The page asked for: newest first when neither `order_by` nor `dir` is given, else by
+/// `order_by` (default `created_ts`) in `dir` (default forwards), as Synapse.
+fn paging(req: &HttpRequest) -> Result<MediaPage> {
     let q: Paging = parse_query(req)?;
-    Ok((q.from.unwrap_or(0), q.limit.unwrap_or(100)))
+    let (order, descending) = if q.order_by.is_none() && q.dir.is_none() {
+        (MediaOrder::CreatedTs, true)
+    } else {
+        let order = match q.order_by.as_deref() {
+            None => MediaOrder::CreatedTs,
+            Some(name) => MediaOrder::parse(name).ok_or_else(|| Error::invalid_param(format!("Unknown order_by: {name}")))?,
+        };
+        let descending = match q.dir.as_deref() {
+            None | Some("f") => false,
+            Some("b") => true,
+            Some(_) => return Err(Error::invalid_param("dir must be f or b")),
+        };
+        (order, descending)
+    };
+    Ok(MediaPage { from: q.from.unwrap_or(0), limit: q.limit.unwrap_or(100), order, descending })
 }
 
 async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
-    let (from, limit) = paging(&req)?;
-    let (rows, total) = media::list_for_user(&svc, &target, from, limit).await?;
+    let page = paging(&req)?;
+    let from = page.from;
+    let (rows, total) = media::list_for_user(&svc, &target, page).await?;
     let media: Vec<_> = rows
         .iter()
         .map(|m| {
@@ -58,7 +77,6 @@ async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>
 
 async fn delete(svc: Svc, admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
-    let (from, limit) = paging(&req)?;
-    let ids = media::delete_for_user(&svc, &admin.user_id, &target, from, limit).await?;
+    let ids = media::delete_for_user(&svc, &admin.user_id, &target, paging(&req)?).await?;
     Ok(ok_json(json!({"total": ids.len(), "deleted_media": ids})))
 }

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod media;
 pub mod notices;
 pub mod register;
+pub mod reports;
 pub mod users;
 
 use actix_web::web;
@@ -15,5 +16,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(media::configure)
         .configure(register::configure)
         .configure(notices::configure)
+        .configure(reports::configure)
         .configure(users::configure);
 }

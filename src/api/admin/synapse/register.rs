@@ -53,6 +53,9 @@ async fn register(svc: Svc, body: Body) -> Result<HttpResponse> {
     if b.username.contains('\0') || b.password.contains('\0') {
         return Err(Error::bad_json("Invalid username or password"));
     }
+    if b.user_type.as_deref().is_some_and(|t| !accounts::is_user_type(t)) {
+        return Err(Error::unknown("Invalid user type"));
+    }
     let expected = mac(&svc.config.registration_shared_secret, &b.nonce, &b.username, &b.password, admin, b.user_type.as_deref());
     if !mac_matches(&expected, &b.mac) {
         return Err(Error::forbidden("HMAC incorrect"));

@@ -20,10 +20,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Admins may ask about anyone, users about themselves.
-pub async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
+/// Admins may ask about anyone, users about themselves. Synapse files every connection under
+/// one device named `""`, and the admin UIs read that key.
+async fn whois(svc: Svc, who: Requester, path: web::Path<String>) -> Result<HttpResponse> {
     let target = parse_user_id(&path)?;
-    Ok(ok_json(accounts::whois(&svc, &who.user_id, who.is_server_admin(), &target).await?))
+    let (user_id, connections) = accounts::whois(&svc, &who.user_id, who.is_server_admin(), &target).await?;
+    let connections: Vec<_> =
+        connections.iter().map(|c| json!({"ip": c.ip, "last_seen": c.last_seen, "user_agent": c.user_agent})).collect();
+    Ok(ok_json(json!({"user_id": user_id, "devices": {"": {"sessions": [{"connections": connections}]}}})))
 }
 
 async fn get_admin(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
