@@ -164,7 +164,7 @@ pub struct RelationsPage {
 /// The children of `parent` the user may see, a page at a time. 403 if the user may read
 /// nothing of the room, 404 if the parent is not an event of the room they may see.
 pub async fn relations(svc: &Services, user: &UserId, room_id: &RoomId, parent: &EventId, req: RelationsRequest) -> Result<RelationsPage> {
-    let limit = req.limit.clamp(0, MAX_LIMIT);
+    let limit = req.limit.clamp(1, MAX_LIMIT);
     let (room_id, user, parent) = (room_id.to_string(), user.to_string(), parent.to_string());
     svc.db
         .run(move |c| {
@@ -205,11 +205,7 @@ pub async fn relations(svc: &Services, user: &UserId, room_id: &RoomId, parent: 
             }
             let more = found.len() as i64 > limit;
             found.truncate(limit as usize);
-            let next = match found.last() {
-                Some(p) if more => Some(if req.backwards { p.stream_ordering - 1 } else { p.stream_ordering }),
-                None if more => Some(if req.backwards { upto } else { after }),
-                _ => None,
-            };
+            let next = found.last().filter(|_| more).map(|p| if req.backwards { p.stream_ordering - 1 } else { p.stream_ordering });
             let events: Vec<Pdu> = found.into_iter().map(|p| reader.shown(p)).collect();
             let relations = aggregations(c, &reader, &events.iter().collect::<Vec<_>>())?;
             Ok(RelationsPage { chunk: Bundled { events, relations }, next })

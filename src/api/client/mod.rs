@@ -74,5 +74,6 @@ pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
     media::configure_v1(cfg);
     relations::configure_v1(cfg);
     spaces::configure_v1(cfg);
+    mutual_rooms::configure_v1(cfg);
     crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(versions::versions))]);
 }

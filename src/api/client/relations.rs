@@ -70,7 +70,8 @@ async fn relations_reply(
         Some(_) => return Err(Error::invalid_param("dir must be b or f")),
     };
     let limit = match q.limit {
-        Some(l) if l < 0 => return Err(Error::invalid_param("limit must not be negative")),
+        // Synapse fails on 0 (a 500); a page that can never move on is refused instead.
+        Some(l) if l < 1 => return Err(Error::invalid_param("limit must be a positive integer")),
         l => l.unwrap_or(relations::DEFAULT_LIMIT),
     };
     let recurse = q.recurse.unwrap_or(false);
