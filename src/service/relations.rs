@@ -84,27 +84,33 @@ fn aggregations(c: &mut Conn, reader: &Reader, events: &[&Pdu]) -> Result<HashMa
     if parents.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = store::children_of_many(c, &parents, &["m.thread", "m.replace", "m.reference"])?;
+    let rows = store::children_of_many(c, &parents, &["m.replace", "m.reference"])?;
     let mut by_parent: HashMap<&str, Vec<&store::ChildRow>> = HashMap::new();
     for r in &rows {
         if reader.sees(r.5, &r.3) {
             by_parent.entry(r.0.as_str()).or_default().push(r);
         }
     }
+    let ignored: Vec<String> = reader.ignored.iter().cloned().collect();
+    let ranges = reader.view.ranges_within(0, i64::MAX);
+    let mut threads: HashMap<String, (i64, String)> =
+        store::thread_summaries(c, &parents, &ranges, &ignored)?.into_iter().map(|(root, n, latest)| (root, (n, latest))).collect();
+    let replied: HashSet<String> = store::replied_in(c, &parents, &reader.user)?.into_iter().collect();
+    let no_children = Vec::new();
     let mut out = HashMap::new();
     for p in events {
-        let Some(children) = by_parent.get(p.event_id.as_str()) else { continue };
+        let id = p.event_id.as_str();
+        let children = by_parent.get(id).unwrap_or(&no_children);
         let mut rel = Map::new();
-        let thread: Vec<_> = children.iter().filter(|r| r.1 == "m.thread").collect();
-        if let Some(latest) = thread.last()
-            && let Some(ev) = crate::store::events::event_by_id(c, &latest.2)?
+        if let Some((count, latest)) = threads.remove(id)
+            && let Some(ev) = crate::store::events::event_by_id(c, &latest)?
         {
-            let participated = p.sender.as_str() == reader.user || thread.iter().any(|r| r.3 == reader.user);
+            let participated = p.sender.as_str() == reader.user || replied.contains(id);
             rel.insert(
                 "m.thread".into(),
                 json!({
                     "latest_event": reader.shown(ev).to_client(None),
-                    "count": thread.len(),
+                    "count": count,
                     "current_user_participated": participated,
                 }),
             );

@@ -116,7 +116,12 @@ pub fn children(
 /// One child as the aggregations read it: (parent, rel_type, event ID, sender, type, position).
 pub type ChildRow = (String, String, String, String, String, i64);
 
-/// The children of any of `parents` with one of `rel_types`, oldest first.
+/// Most children read for the edits and references bundled with one page of events: past it,
+/// the oldest are left out of the bundles (a flood of edits cannot make a page expensive).
+pub const MAX_BUNDLED_CHILDREN: i64 = 10_000;
+
+/// The children of any of `parents` with one of `rel_types`, the newest [`MAX_BUNDLED_CHILDREN`],
+/// returned oldest first.
 pub fn children_of_many(c: &mut Conn, parents: &[String], rel_types: &[&str]) -> Result<Vec<ChildRow>> {
     let mut out = Vec::new();
     for part in parents.chunks(500) {
@@ -124,6 +129,8 @@ pub fn children_of_many(c: &mut Conn, parents: &[String], rel_types: &[&str]) ->
             event_relations::table
                 .filter(event_relations::relates_to_id.eq_any(part))
                 .filter(event_relations::rel_type.eq_any(rel_types))
+                .order(event_relations::stream_ordering.desc())
+                .limit(MAX_BUNDLED_CHILDREN)
                 .select((
                     event_relations::relates_to_id,
                     event_relations::rel_type,
@@ -136,6 +143,61 @@ pub fn children_of_many(c: &mut Conn, parents: &[String], rel_types: &[&str]) ->
         );
     }
     out.sort_by_key(|r| r.5);
+    Ok(out)
+}
+
+/// A thread's summary as a reader sees it: (root, replies, the latest reply's event ID).
+pub type ThreadSummary = (String, i64, String);
+
+/// The summaries of the threads rooted at any of `parents`, counting only replies at positions
+/// within `ranges` (the reader's visible ranges) from senders not in `ignored`: counted by SQLite,
+/// so a thread of any length costs one aggregate.
+pub fn thread_summaries(c: &mut Conn, parents: &[String], ranges: &[(i64, i64)], ignored: &[String]) -> Result<Vec<ThreadSummary>> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Positions are the server's own integers, never client text.
+    let visible = ranges.iter().map(|(lo, hi)| format!("(stream_ordering BETWEEN {lo} AND {hi})")).collect::<Vec<_>>().join(" OR ");
+    let mut out = Vec::new();
+    for part in parents.chunks(500) {
+        let rows: Vec<(String, i64, Option<i64>)> = event_relations::table
+            .filter(event_relations::relates_to_id.eq_any(part))
+            .filter(event_relations::rel_type.eq("m.thread"))
+            .filter(event_relations::sender.ne_all(ignored))
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({visible})")))
+            .group_by(event_relations::relates_to_id)
+            .select((event_relations::relates_to_id, diesel::dsl::count_star(), diesel::dsl::max(event_relations::stream_ordering)))
+            .load(c)?;
+        for (root, count, latest) in rows {
+            let Some(latest) = latest else { continue };
+            let id: Option<String> = event_relations::table
+                .filter(event_relations::relates_to_id.eq(&root))
+                .filter(event_relations::stream_ordering.eq(latest))
+                .select(event_relations::event_id)
+                .first(c)
+                .optional()?;
+            if let Some(id) = id {
+                out.push((root, count, id));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which of the threads rooted at `parents` `user` replied in.
+pub fn replied_in(c: &mut Conn, parents: &[String], user: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for part in parents.chunks(500) {
+        out.extend(
+            event_relations::table
+                .filter(event_relations::relates_to_id.eq_any(part))
+                .filter(event_relations::rel_type.eq("m.thread"))
+                .filter(event_relations::sender.eq(user))
+                .select(event_relations::relates_to_id)
+                .distinct()
+                .load::<String>(c)?,
+        );
+    }
     Ok(out)
 }
 

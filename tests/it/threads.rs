@@ -98,3 +98,32 @@ async fn thread_errors() {
     let peek = s.get(&threads_path(&private, ""), &bob.token).await.ok();
     assert_eq!(event_ids(&peek["chunk"]), vec![root]);
 }
+
+#[actix_web::test]
+async fn the_thread_summary_counts_only_what_the_reader_may_see() {
+    let (s, alice, bob, room) = alice_bob_and_a_room().await;
+    let carol = s.register_user("carol").await;
+    s.join(&bob, &room).await.ok();
+    s.join(&carol, &room).await.ok();
+    let root = s.send_text(&alice, &room, "root").await;
+    thread_reply(&s, &alice, &room, &root, "1").await;
+    let seen_last = thread_reply(&s, &carol, &room, &root, "2").await;
+    leave(&s, &bob, &room).await.ok();
+    let after = thread_reply(&s, &alice, &room, &root, "3").await;
+
+    let summary = |body: &serde_json::Value| body["chunk"][0]["unsigned"]["m.relations"]["m.thread"].clone();
+    let alices = s.get(&threads_path(&room, ""), &alice.token).await.ok();
+    assert_eq!(summary(&alices)["count"], 3);
+    assert_eq!(summary(&alices)["latest_event"]["event_id"], after.as_str());
+    // Bob left before the third reply: he reads the thread as it was when he left.
+    let bobs = s.get(&threads_path(&room, ""), &bob.token).await.ok();
+    assert_eq!(summary(&bobs)["count"], 2);
+    assert_eq!(summary(&bobs)["latest_event"]["event_id"], seen_last.as_str());
+    assert_eq!(summary(&bobs)["current_user_participated"], false);
+    // Ignoring carol drops her reply from alice's count.
+    let path = format!("{V3}/user/{}/account_data/m.ignored_user_list", enc(&alice.user_id));
+    s.put(&path, &alice.token, json!({"ignored_users": {carol.user_id.clone(): {}}})).await.ok();
+    let alices = s.get(&threads_path(&room, ""), &alice.token).await.ok();
+    assert_eq!(summary(&alices)["count"], 2);
+    assert_eq!(summary(&alices)["current_user_participated"], true);
+}
