@@ -23,6 +23,8 @@ pub enum ErrorKind {
     UserInUse,
     /// 400 `M_BAD_ALIAS`: an alias that does not exist or points at another room.
     BadAlias,
+    /// 400 `M_DUPLICATE_ANNOTATION`: the sender already reacted to the event with this key.
+    DuplicateAnnotation,
     /// 400 `M_ROOM_IN_USE`.
     RoomInUse,
     /// 400 `M_UNSUPPORTED_ROOM_VERSION`.
@@ -82,6 +84,7 @@ impl ErrorKind {
         match self {
             BadJson => "M_BAD_JSON",
             BadAlias => "M_BAD_ALIAS",
+            DuplicateAnnotation => "M_DUPLICATE_ANNOTATION",
             NotJson => "M_NOT_JSON",
             MissingParam => "M_MISSING_PARAM",
             InvalidParam => "M_INVALID_PARAM",
@@ -119,6 +122,7 @@ impl ErrorKind {
             | InvalidUsername
             | UserInUse
             | BadAlias
+            | DuplicateAnnotation
             | RoomInUse
             | UnsupportedRoomVersion
             | WeakPassword

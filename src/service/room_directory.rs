@@ -47,8 +47,9 @@ fn typed<T: serde::de::DeserializeOwned>(state: &HashMap<&str, &Value>, kind: &s
     state.get(kind).and_then(|c| serde_json::from_value((*c).clone()).ok())
 }
 
-/// One directory entry from the room's current state (event type -> content).
-fn entry(room_id: &str, joined: i64, state: &HashMap<&str, &Value>) -> Value {
+/// One directory entry from the room's current state (event type -> content); a space
+/// hierarchy chunk starts from it.
+pub fn entry(room_id: &str, joined: i64, state: &HashMap<&str, &Value>) -> Value {
     use ruma::events::room::{
         avatar::RoomAvatarEventContent,
         canonical_alias::RoomCanonicalAliasEventContent,

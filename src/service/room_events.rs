@@ -49,6 +49,9 @@ async fn send(
         return Ok(id);
     }
     svc.rate_limits.message(who)?;
+    if draft.state_key.is_none() {
+        super::relations::check_new_relation(svc, room_id, who.user_id.as_str(), &draft.kind, &draft.content).await?;
+    }
     let msg = SendEvent { txn, txn_checked_at, redacts_sender, ..SendEvent::new(who.user_id.clone(), draft) };
     svc.send_to_room(room_id, msg).await?
 }

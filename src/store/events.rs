@@ -121,6 +121,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                     ev.existing_txn_event = txn_event(c, t)?;
                 }
             }
+            super::relations::record(c, p)?;
             if let Some(target) = &p.redacts {
                 redact(c, p.room_id.as_str(), target.as_str(), p)?;
             }
@@ -138,6 +139,9 @@ fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> Result<
         .first(c)
         .optional()?;
     let Some((json, kind, sender, state_key, ts, depth)) = row else { return Ok(()) };
+    // As in Synapse, a redacted event no longer relates to anything (its reaction, edit or
+    // thread reply is gone from the aggregations and `/relations`).
+    super::relations::forget(c, target)?;
     let version: String = rooms::table.find(room_id).select(rooms::room_version).first(c)?;
     let redacted = match redact_stored(&json, &kind, &rules_for(&version), redaction) {
         Ok(r) => r,
@@ -167,7 +171,7 @@ fn readable<'a>(rows: impl IntoIterator<Item = (&'a str, i64, &'a str)>) -> Vec<
     rows.into_iter().filter_map(|(id, pos, json)| readable_one(id, pos, json)).collect()
 }
 
-fn readable_one(event_id: &str, pos: i64, json: &str) -> Option<Pdu> {
+pub fn readable_one(event_id: &str, pos: i64, json: &str) -> Option<Pdu> {
     match Pdu::from_stored(event_id, pos, json) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -417,6 +421,18 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
         .first(conn)
         .optional()?;
     Ok(row.and_then(|(id, pos, json)| readable_one(&id, pos, &json)))
+}
+
+/// The current state events of one type (every state key) of a room.
+pub fn state_of_type(conn: &mut Conn, room_id: &str, kind: &str) -> Result<Vec<Pdu>> {
+    let rows: Vec<(String, i64, String)> = current_state::table
+        .inner_join(events::table.on(events::event_id.eq(current_state::event_id)))
+        .filter(current_state::room_id.eq(room_id))
+        .filter(current_state::event_type.eq(kind))
+        .order(events::stream_ordering.asc())
+        .select((events::event_id, events::stream_ordering, events::json))
+        .load(conn)?;
+    Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
 /// Rooms anyone may join or read (join rule `public` or history `world_readable`): their

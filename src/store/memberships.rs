@@ -162,3 +162,23 @@ pub fn joined_at(conn: &mut Conn, room_id: &str, user: &str, at: i64) -> Result<
         .optional()?;
     Ok(latest.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).is_some_and(|v| v["content"]["membership"] == "join"))
 }
+
+/// Rooms both `a` and `b` are joined to, in room ID order.
+pub fn mutual_rooms(conn: &mut Conn, a: &str, b: &str) -> Result<Vec<OwnedRoomId>> {
+    let (mine, theirs) = diesel::alias!(memberships as mine, memberships as theirs);
+    let rooms: Vec<String> = mine
+        .inner_join(theirs.on(theirs.field(memberships::room_id).eq(mine.field(memberships::room_id))))
+        .filter(mine.field(memberships::user_id).eq(a))
+        .filter(mine.field(memberships::membership).eq("join"))
+        .filter(theirs.field(memberships::user_id).eq(b))
+        .filter(theirs.field(memberships::membership).eq("join"))
+        .order(mine.field(memberships::room_id).asc())
+        .select(mine.field(memberships::room_id))
+        .load(conn)?;
+    Ok(super::typed::room_ids(rooms))
+}
+
+/// How many users are joined to the room.
+pub fn joined_count(conn: &mut Conn, room_id: &str) -> Result<i64> {
+    Ok(memberships::table.filter(memberships::room_id.eq(room_id)).filter(memberships::membership.eq("join")).count().get_result(conn)?)
+}

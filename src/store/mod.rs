@@ -14,6 +14,7 @@ pub mod presence;
 pub mod purge;
 pub mod pushers;
 pub mod receipts;
+pub mod relations;
 pub mod reports;
 pub mod rooms;
 pub mod schema;

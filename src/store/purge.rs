@@ -22,6 +22,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
         diesel::delete(account_data::table.filter(account_data::room_id.eq(room_id))).execute(c)?;
         diesel::delete(super::schema::receipts::table.filter(super::schema::receipts::room_id.eq(room_id))).execute(c)?;
         super::notifications::delete_room(c, room_id)?;
+        super::relations::delete_room(c, room_id)?;
         super::reports::delete_room(c, room_id)?;
         Ok(())
     })?;

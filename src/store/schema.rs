@@ -323,6 +323,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_relations (event_id) {
+        event_id -> Text,
+        room_id -> Text,
+        relates_to_id -> Text,
+        rel_type -> Text,
+        event_type -> Text,
+        sender -> Text,
+        stream_ordering -> BigInt,
+        aggregation_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     push_counts (user_id, room_id, thread_key) {
         user_id -> Text,
         room_id -> Text,
@@ -414,5 +427,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     push_progress,
     key_backup_versions,
     key_backup_sessions,
+    event_relations,
     reports,
 );

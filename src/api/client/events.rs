@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::Pdu;
 use crate::events::filter::TypeFilter;
 use crate::ids::{parse_event_id, parse_room_id};
-use crate::service::{history, room_events};
+use crate::service::{history, relations, room_events};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -125,7 +125,9 @@ async fn get_event(svc: Svc, who: Requester, path: web::Path<(String, String)>) 
     let (room, event) = path.into_inner();
     let room_id = parse_room_id(&room)?;
     let event_id = parse_event_id(&event)?;
-    Ok(ok_json(history::event(&svc, &who.user_id, &room_id, &event_id).await?.to_client(None)))
+    let event = history::event(&svc, &who.user_id, &room_id, &event_id).await?;
+    let bundled = relations::bundle(&svc, &who.user_id, &room_id, vec![event]).await?;
+    Ok(ok_json(bundled.client_events().pop().unwrap_or_default()))
 }
 
 /// A `filter` query parameter (a JSON `RoomEventFilter`): its types and `lazy_load_members`.
@@ -177,7 +179,8 @@ async fn messages(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<St
         lazy_members,
     };
     let page = history::messages(&svc, &who.user_id, &room_id, page).await?;
-    let mut body = json!({"chunk": client_events(&page.chunk), "start": page_token(page.start)});
+    let chunk = relations::bundle(&svc, &who.user_id, &room_id, page.chunk).await?.client_events();
+    let mut body = json!({"chunk": chunk, "start": page_token(page.start)});
     if let Some(e) = page.end {
         body["end"] = json!(page_token(e));
     }
@@ -234,10 +237,16 @@ async fn context(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(St
     let (filter, lazy_members) = room_event_filter(q.filter.as_deref())?;
     let limit = non_negative_limit(q.limit)?;
     let ctx = history::context(&svc, &who.user_id, &room_id, &event_id, limit, filter, lazy_members).await?;
+    let (n_before, n_after) = (ctx.before.len(), ctx.after.len());
+    let all: Vec<Pdu> = std::iter::once(ctx.event).chain(ctx.before).chain(ctx.after).collect();
+    let mut shown = relations::bundle(&svc, &who.user_id, &room_id, all).await?.client_events().into_iter();
+    let event = shown.next().unwrap_or_default();
+    let before: Vec<Value> = shown.by_ref().take(n_before).collect();
+    let after: Vec<Value> = shown.take(n_after).collect();
     Ok(ok_json(json!({
-        "event": ctx.event.to_client(None),
-        "events_before": client_events(&ctx.before),
-        "events_after": client_events(&ctx.after),
+        "event": event,
+        "events_before": before,
+        "events_after": after,
         "state": client_events(&ctx.state),
         "start": page_token(ctx.start),
         "end": page_token(ctx.end),

@@ -11,16 +11,19 @@ pub mod keys;
 pub mod legacy;
 pub mod media;
 pub mod membership;
+pub mod mutual_rooms;
 pub mod notifications;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
+pub mod relations;
 pub mod reports;
 pub mod room_directory;
 pub mod rooms;
 pub mod search;
+pub mod spaces;
 pub mod sync;
 pub mod to_device;
 pub mod typing;
@@ -61,7 +64,7 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
 /// Routes clients still call under `/_matrix/client/unstable`, where Synapse serves them too
 /// (cross-signing uploads from clients written before the stable prefix).
 pub fn configure_unstable(cfg: &mut web::ServiceConfig) {
-    cfg.configure(keys::configure).configure(key_signatures::configure);
+    cfg.configure(keys::configure).configure(key_signatures::configure).configure(mutual_rooms::configure_unstable);
 }
 
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
@@ -69,5 +72,8 @@ pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
         cfg.service(web::scope(prefix).configure(media::configure_legacy));
     }
     media::configure_v1(cfg);
+    relations::configure_v1(cfg);
+    spaces::configure_v1(cfg);
+    mutual_rooms::configure_v1(cfg);
     crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(versions::versions))]);
 }

@@ -13,7 +13,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn versions() -> HttpResponse {
     ok_json(json!({
         "versions": ["r0.5.0", "r0.6.0", "r0.6.1", "v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11"],
-        "unstable_features": {}
+        // MSC2666 (rooms shared with another user): the stable path as Synapse advertises it, and
+        // the unstable one matrix-js-sdk calls.
+        "unstable_features": {
+            "uk.half-shot.msc2666.query_mutual_rooms": true,
+            "uk.half-shot.msc2666.query_mutual_rooms.stable": true
+        }
     }))
 }
 
