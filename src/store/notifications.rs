@@ -96,7 +96,7 @@ pub fn record(conn: &mut Conn, list: &[NewNotification], upto: i64) -> Result<()
                     )
                 })
                 .collect();
-            diesel::insert_into(push_notifications::table).values(rows).on_conflict_do_nothing().execute(c)?;
+            diesel::insert_into(push_notifications::table).values(rows).execute(c)?;
         }
         // (user, room, thread) -> (notifications, highlights) to add.
         let mut added: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
