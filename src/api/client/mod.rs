@@ -12,11 +12,13 @@ pub mod legacy;
 pub mod media;
 pub mod membership;
 pub mod notifications;
+pub mod openid;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
+pub mod registration_tokens;
 pub mod room_directory;
 pub mod rooms;
 pub mod search;
@@ -53,15 +55,17 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(push_rules::configure)
         .configure(notifications::configure)
         .configure(pushers::configure)
+        .configure(openid::configure)
         .configure(legacy::configure);
     // The spec's whois lives under the client prefix (inside its scope, or the scope would 404 it).
     crate::api::routes(cfg, vec![("/admin/whois/{user_id}", web::get().to(crate::api::admin::synapse::users::whois))]);
 }
 
 /// Routes clients still call under `/_matrix/client/unstable`, where Synapse serves them too
-/// (cross-signing uploads from clients written before the stable prefix).
+/// (cross-signing uploads from clients written before the stable prefix, the registration token
+/// validity check).
 pub fn configure_unstable(cfg: &mut web::ServiceConfig) {
-    cfg.configure(keys::configure).configure(key_signatures::configure);
+    cfg.configure(keys::configure).configure(key_signatures::configure).configure(registration_tokens::configure_unstable);
 }
 
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
@@ -69,5 +73,6 @@ pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
         cfg.service(web::scope(prefix).configure(media::configure_legacy));
     }
     media::configure_v1(cfg);
+    registration_tokens::configure_v1(cfg);
     crate::api::routes(cfg, vec![("/_matrix/client/versions", web::get().to(versions::versions))]);
 }

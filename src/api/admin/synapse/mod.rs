@@ -5,6 +5,7 @@ pub mod devices;
 pub mod media;
 pub mod notices;
 pub mod register;
+pub mod registration_tokens;
 pub mod users;
 
 use actix_web::web;
@@ -14,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(devices::configure)
         .configure(media::configure)
         .configure(register::configure)
+        .configure(registration_tokens::configure)
         .configure(notices::configure)
         .configure(users::configure);
 }
