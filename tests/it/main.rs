@@ -54,4 +54,5 @@ mod sync_lazy_members;
 mod to_device;
 mod typing;
 mod uia;
+mod unknown_rooms;
 mod user_directory;
