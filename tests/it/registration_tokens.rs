@@ -150,8 +150,9 @@ async fn the_admin_api_creates_shows_changes_lists_and_deletes_tokens() {
     assert_eq!(show(&s, &admin, "abc.DEF_~-1").await, cleared);
     s.put(&token_path("nosuch"), &admin.token, json!({"uses_allowed": 1})).await.err(404, "M_NOT_FOUND");
     s.get(&token_path("nosuch"), &admin.token).await.err(404, "M_NOT_FOUND");
-    // `new` is only special to POST; another token's path does not create.
-    s.get(&format!("{TOKENS}/new"), &admin.token).await.err(404, "M_NOT_FOUND");
+    // `new` takes POST only, and a token's path anything but POST (Synapse's 405s).
+    s.get(&format!("{TOKENS}/new"), &admin.token).await.err(405, "M_UNRECOGNIZED");
+    s.put(&format!("{TOKENS}/new"), &admin.token, json!({})).await.err(405, "M_UNRECOGNIZED");
     s.post(&token_path("other"), &admin.token, json!({})).await.err(405, "M_UNRECOGNIZED");
 
     // The list, whole and filtered: a token with no uses left is invalid.

@@ -15,7 +15,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         cfg,
         vec![
             ("/v1/registration_tokens", web::get().to(list)),
-            // `new` is also a token's name to GET, PUT and DELETE, as with Synapse.
+            // One path for `new` and the tokens: `new` takes only POST, a token anything but POST
+            // (405 otherwise, as Synapse).
             ("/v1/registration_tokens/{token}", web::post().to(create)),
             ("/v1/registration_tokens/{token}", web::get().to(show)),
             ("/v1/registration_tokens/{token}", web::put().to(update)),
@@ -62,9 +63,18 @@ fn object(body: &Body) -> Result<Map<String, Value>> {
     }
 }
 
+fn method_not_allowed() -> Error {
+    Error::new(crate::error::ErrorKind::MethodNotAllowed, "Unrecognized request")
+}
+
+/// The token a path names; `new` is the creation endpoint, which takes POST only.
+fn named(path: &str) -> Result<&str> {
+    if path == "new" { Err(method_not_allowed()) } else { Ok(path) }
+}
+
 async fn create(svc: Svc, _admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
     if path.as_str() != "new" {
-        return Err(Error::new(crate::error::ErrorKind::MethodNotAllowed, "Unrecognized request"));
+        return Err(method_not_allowed());
     }
     let b = object(&body)?;
     let token = match b.get("token") {
@@ -88,7 +98,7 @@ async fn create(svc: Svc, _admin: Admin, path: web::Path<String>, body: Body) ->
 }
 
 async fn show(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
-    Ok(ok_json(token_json(&registration_tokens::get(&svc, &path).await?)))
+    Ok(ok_json(token_json(&registration_tokens::get(&svc, named(&path)?).await?)))
 }
 
 async fn update(svc: Svc, _admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
@@ -97,10 +107,10 @@ async fn update(svc: Svc, _admin: Admin, path: web::Path<String>, body: Body) ->
         uses_allowed: int_or_null(&b, "uses_allowed", USES_MESSAGE)?,
         expiry_time: int_or_null(&b, "expiry_time", EXPIRY_MESSAGE)?,
     };
-    Ok(ok_json(token_json(&registration_tokens::update(&svc, &path, change).await?)))
+    Ok(ok_json(token_json(&registration_tokens::update(&svc, named(&path)?, change).await?)))
 }
 
 async fn delete(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
-    registration_tokens::delete(&svc, &path).await?;
+    registration_tokens::delete(&svc, named(&path)?).await?;
     Ok(ok_json(json!({})))
 }
