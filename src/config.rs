@@ -23,6 +23,9 @@ pub struct Config {
     /// Whether `/register` accepts new accounts from anyone (off by default: admins create
     /// accounts with `register-user`, shared-secret registration or the admin API).
     pub enable_registration: bool,
+    /// Whether `/register` asks for a registration token an admin created (the
+    /// `m.login.registration_token` stage before `m.login.dummy`), as Synapse's key of that name.
+    pub registration_requires_token: bool,
     /// env_logger filter, e.g. `info` or `ensemble=debug,actix_web=info`.
     pub log: String,
     /// Largest accepted event (content plus envelope), bytes.
@@ -74,6 +77,8 @@ pub struct Config {
     pub rc_message: RateLimit,
     /// Registration requests per client IP address.
     pub rc_registration: RateLimit,
+    /// Registration token validity checks per client IP address (guessing tokens is slow).
+    pub rc_registration_token_validity: RateLimit,
     /// Logins per client address, per account, and failed password checks per account.
     pub rc_login: LoginRateLimits,
     /// Joins per user.
@@ -175,6 +180,7 @@ impl Default for Config {
             public_baseurl: String::new(),
             registration_shared_secret: String::new(),
             enable_registration: false,
+            registration_requires_token: false,
             log: "info".into(),
             max_event_bytes: 65536,
             max_request_bytes: 1 << 20,
@@ -196,6 +202,7 @@ impl Default for Config {
             x_forwarded: false,
             rc_message: RateLimit::new(0.2, 10),
             rc_registration: RateLimit::new(0.17, 3),
+            rc_registration_token_validity: RateLimit::new(0.1, 5),
             rc_login: LoginRateLimits::default(),
             rc_joins: JoinRateLimits::default(),
             rc_invites: InviteRateLimits::default(),

@@ -64,6 +64,9 @@ pub enum ErrorKind {
     NotFound,
     /// 404 `M_UNRECOGNIZED`: no such endpoint.
     Unrecognized,
+    /// 404 `M_UNKNOWN`: a membership change (join, leave, kick, unban) in a room this server is
+    /// not in, Synapse's answer there (it would need another server to ask).
+    RoomNotKnown,
     /// 405 `M_UNRECOGNIZED`: the endpoint exists, not with this method.
     MethodNotAllowed,
     /// 409 `M_UNKNOWN`: the thing to create already exists.
@@ -107,7 +110,7 @@ impl ErrorKind {
             NotFound => "M_NOT_FOUND",
             CannotOverwriteMedia => "M_CANNOT_OVERWRITE_MEDIA",
             LimitExceeded => "M_LIMIT_EXCEEDED",
-            BadRequest | Conflict | Internal | BadGateway => "M_UNKNOWN",
+            BadRequest | RoomNotKnown | Conflict | Internal | BadGateway => "M_UNKNOWN",
         }
     }
 
@@ -129,7 +132,7 @@ impl ErrorKind {
             | FieldTooLong => 400,
             MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthIncomplete | AuthTypeUnsupported => 401,
             Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion => 403,
-            NotFound | Unrecognized => 404,
+            NotFound | Unrecognized | RoomNotKnown => 404,
             MethodNotAllowed => 405,
             Conflict | CannotOverwriteMedia => 409,
             TooLarge => 413,

@@ -7,8 +7,13 @@ use ruma::{OwnedRoomAliasId, OwnedRoomId, OwnedUserId, RoomAliasId, RoomId, User
 const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 pub fn random_alnum(len: usize) -> String {
+    random_from(ALNUM, len)
+}
+
+/// `len` characters drawn uniformly from `alphabet` (ASCII, not empty).
+pub fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| ALNUM[rng.random_range(0..ALNUM.len())] as char).collect()
+    (0..len).map(|_| alphabet[rng.random_range(0..alphabet.len())] as char).collect()
 }
 
 /// `bytes` random bytes from the OS-seeded CSPRNG, hex encoded.
@@ -24,6 +29,14 @@ pub fn new_access_token() -> String {
     rand::rng().fill(&mut buf);
     use base64::Engine;
     format!("ens_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// A 256-bit OpenID token (what other servers exchange for the user's ID).
+pub fn new_openid_token() -> String {
+    let mut buf = [0u8; 32];
+    rand::rng().fill(&mut buf);
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 pub fn new_device_id() -> String {

@@ -1,10 +1,11 @@
 //! The server-server API Ensemble serves: its signing key, its version, local users' device
-//! lists, and their keys (query and claim). Every `/_matrix/federation` request but `version`
-//! must carry a valid X-Matrix signature.
+//! lists, their keys (query and claim), and whose an OpenID token is. Every `/_matrix/federation`
+//! request but `version` and `openid/userinfo` must carry a valid X-Matrix signature.
 
-use crate::api::{Body, Svc, ok_json};
-use crate::error::Result;
+use crate::api::{Body, Svc, ok_json, parse_query};
+use crate::error::{Error, Result};
 use crate::service::keys::{self, KeyClaim, KeyQuery};
+use crate::service::openid;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/_matrix/federation/v1/user/devices/{user_id}", web::get().to(user_devices)),
             ("/_matrix/federation/v1/user/keys/query", web::post().to(keys_query)),
             ("/_matrix/federation/v1/user/keys/claim", web::post().to(keys_claim)),
+            ("/_matrix/federation/v1/openid/userinfo", web::get().to(openid_userinfo)),
         ],
     );
 }
@@ -62,4 +64,18 @@ async fn keys_claim(svc: Svc, req: HttpRequest, body: Body) -> Result<HttpRespon
     let asks = crate::api::from_value::<KeyClaim>(body)?.asks()?;
     log::debug!("{from} claims {} one-time keys", asks.len());
     Ok(ok_json(json!({"one_time_keys": keys::federation_claim(&svc, asks).await?})))
+}
+
+#[derive(serde::Deserialize)]
+struct UserinfoQuery {
+    access_token: Option<String>,
+}
+
+/// Whose an OpenID token is. Unsigned, as the spec says: the third party holding the token asks,
+/// not a server.
+async fn openid_userinfo(svc: Svc, req: HttpRequest) -> Result<HttpResponse> {
+    let q: UserinfoQuery = parse_query(&req)?;
+    let token = q.access_token.ok_or_else(|| Error::new(crate::error::ErrorKind::MissingToken, "Access Token required"))?;
+    let user_id = openid::userinfo(&svc, &token).await?;
+    Ok(ok_json(json!({"sub": user_id})))
 }

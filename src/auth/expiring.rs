@@ -96,6 +96,18 @@ impl<V> ExpiringMap<V> {
     }
 }
 
+impl<V> ExpiringMap<V> {
+    /// Calls `f` with the value of every fresh key.
+    pub fn for_each_fresh(&self, mut f: impl FnMut(&V)) {
+        let m = self.lock();
+        for (at, v) in m.live.values() {
+            if at.elapsed() < self.ttl {
+                f(v);
+            }
+        }
+    }
+}
+
 impl<V: Clone> ExpiringMap<V> {
     /// The value of a fresh key.
     pub fn get(&self, key: &str) -> Option<V> {

@@ -99,6 +99,7 @@ impl Limiter {
 pub struct RateLimits {
     message: Limiter,
     registration: Limiter,
+    registration_token_validity: Limiter,
     login_address: Limiter,
     login_account: Limiter,
     login_failed: Limiter,
@@ -114,6 +115,7 @@ impl RateLimits {
         Self {
             message: Limiter::new(cfg.rc_message),
             registration: Limiter::new(cfg.rc_registration),
+            registration_token_validity: Limiter::new(cfg.rc_registration_token_validity),
             login_address: Limiter::new(cfg.rc_login.address),
             login_account: Limiter::new(cfg.rc_login.account),
             login_failed: Limiter::new(cfg.rc_login.failed_attempts),
@@ -175,6 +177,12 @@ impl RateLimits {
     /// Counts a registration from `ip`.
     pub fn registration(&self, ip: &str) -> Result<()> {
         self.registration.take(ip)
+    }
+
+    /// A registration token validity check from the client address `ip`:
+    /// `rc_registration_token_validity`.
+    pub fn registration_token_validity(&self, ip: &str) -> Result<()> {
+        self.registration_token_validity.take(ip)
     }
 
     /// A login request from the client address `ip`: `rc_login.address`.

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use ruma::{OwnedUserId, UserId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +57,15 @@ struct Session {
     remembered: Option<Arc<Value>>,
     completed: Vec<String>,
     outcome: Option<Value>,
+    registration_token: Option<HeldToken>,
+}
+
+/// The registration token a session completed its `m.login.registration_token` stage with.
+#[derive(Clone)]
+struct HeldToken {
+    token: String,
+    /// True until the registration it authorized completes: a pending use of the token.
+    pending: bool,
 }
 
 /// One step of a session: what the client sent and what the session already holds.
@@ -75,15 +85,23 @@ impl Step {
     pub fn auth(&self) -> Option<&Value> {
         self.auth.as_ref()
     }
+
+    /// The stages the session completed before this request.
+    pub fn completed(&self) -> &[String] {
+        &self.completed
+    }
 }
 
 pub struct UiaSessions {
     sessions: ExpiringMap<Session>,
+    /// Held while a registration token's uses are counted and changed, so two sessions cannot
+    /// both take a token's last use.
+    token_uses: tokio::sync::Mutex<()>,
 }
 
 impl Default for UiaSessions {
     fn default() -> Self {
-        Self { sessions: ExpiringMap::new(SESSION_TTL, MAX_SESSIONS) }
+        Self { sessions: ExpiringMap::new(SESSION_TTL, MAX_SESSIONS), token_uses: tokio::sync::Mutex::new(()) }
     }
 }
 
@@ -182,6 +200,7 @@ impl UiaSessions {
             remembered: small.then(|| Arc::new(op.body.clone())),
             completed: Vec::new(),
             outcome: None,
+            registration_token: None,
         };
         self.sessions.insert_value(id.clone(), session);
         Step { session: id, body: op.body, outcome: None, completed: Vec::new(), auth: op.auth }
@@ -202,12 +221,57 @@ impl UiaSessions {
 
     /// The 401 that tells the client which stage to complete, naming the step's session.
     pub fn challenge(&self, step: &Step, stage: &str, kind: ErrorKind, message: &str) -> Error {
+        self.challenge_flow(step, &[stage], &step.completed, kind, message)
+    }
+
+    /// The 401 that offers the one `flow`, with the stages of it the session has `completed`.
+    pub fn challenge_flow(&self, step: &Step, flow: &[&str], completed: &[String], kind: ErrorKind, message: &str) -> Error {
         let mut extra = serde_json::Map::new();
-        extra.insert("flows".into(), json!([{ "stages": [stage] }]));
+        extra.insert("flows".into(), json!([{ "stages": flow }]));
         extra.insert("params".into(), json!({}));
         extra.insert("session".into(), json!(step.session));
-        extra.insert("completed".into(), json!(step.completed));
+        extra.insert("completed".into(), json!(completed));
         Error::new(kind, message).with_extra(extra)
+    }
+
+    /// Serializes the counting of registration token uses (check then hold, complete then
+    /// release) across sessions.
+    pub async fn lock_token_uses(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.token_uses.lock().await
+    }
+
+    /// The registration token the step's session holds now, and whether its use is still
+    /// pending (the registration it authorized has not completed).
+    pub fn registration_token(&self, step: &Step) -> Option<(String, bool)> {
+        self.sessions.get(&step.session).and_then(|s| s.registration_token).map(|h| (h.token, h.pending))
+    }
+
+    /// Records that the step's session completed the token stage with `token`: a pending use
+    /// of it for as long as the session lives or until [`Self::release_registration_token`].
+    /// False if the session is gone.
+    pub fn hold_registration_token(&self, step: &Step, token: &str) -> bool {
+        self.sessions.update(&step.session, |s| s.registration_token = Some(HeldToken { token: token.to_owned(), pending: true }))
+    }
+
+    /// Ends the pending use of the token the step's session holds: its registration completed.
+    pub fn release_registration_token(&self, step: &Step) {
+        self.sessions.update(&step.session, |s| {
+            if let Some(h) = s.registration_token.as_mut() {
+                h.pending = false;
+            }
+        });
+    }
+
+    /// Pending uses per registration token: live sessions holding it whose registration has
+    /// not completed.
+    pub fn pending_registration_tokens(&self) -> HashMap<String, i64> {
+        let mut counts = HashMap::new();
+        self.sessions.for_each_fresh(|s| {
+            if let Some(h) = s.registration_token.as_ref().filter(|h| h.pending) {
+                *counts.entry(h.token.clone()).or_insert(0) += 1;
+            }
+        });
+        counts
     }
 
     /// Records that the client completed `stage` in this step's session.

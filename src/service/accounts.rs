@@ -113,7 +113,6 @@ pub async fn login(svc: &Services, login: Login) -> Result<NewSession> {
 }
 
 const PASSWORD_STAGE: &str = "m.login.password";
-const DUMMY_STAGE: &str = "m.login.dummy";
 
 #[derive(Deserialize)]
 struct PasswordStage {
@@ -251,11 +250,11 @@ pub async fn register(svc: &Services, r: Registration) -> Result<Registered> {
     if let Some(p) = &r.password {
         password::check_strength(p)?;
     }
-    svc.uia.attempt(&r.step, DUMMY_STAGE)?;
+    super::registration_tokens::authorize_registration(svc, &r.step).await?;
     svc.rate_limits.registration(&r.ip)?;
     create_user(svc, NewUser { user_id: user_id.clone(), password: r.password, admin: false, user_type: None }).await?;
-    svc.uia.complete(&r.step, DUMMY_STAGE);
     svc.uia.record_outcome(&r.step, json!(user_id));
+    super::registration_tokens::registration_completed(svc, &r.step).await;
     log::info!("registered {user_id}");
     registered(svc, user_id, r.inhibit_login, r.device).await
 }

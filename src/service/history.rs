@@ -2,7 +2,7 @@
 //! `events::visibility`): state, one event, pages of messages, an event's context, members.
 
 use crate::Services;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::Pdu;
 use crate::events::filter::TypeFilter;
 use crate::events::visibility::StateAccess;
@@ -15,7 +15,7 @@ pub const MAX_PAGE: i64 = 1000;
 pub const MAX_CONTEXT: i64 = 100;
 
 /// The requester's view of the room and the state they may read: 403 if they may read nothing of
-/// it, 404 if it does not exist.
+/// it or it does not exist.
 pub async fn require_visible(svc: &Services, user: &UserId, room_id: &RoomId) -> Result<StateAccess> {
     let (r, u) = (room_id.to_string(), user.to_string());
     svc.db.run(move |c| vis::require_state_access(c, &r, &u)).await
@@ -53,18 +53,19 @@ pub async fn state_event(svc: &Services, user: &UserId, room_id: &RoomId, kind: 
     state.into_iter().find(|p| p.kind == kind && p.state_key.as_deref() == Some(key)).ok_or_else(|| Error::not_found("Event not found"))
 }
 
-/// One event, if the requester may see it (erased senders' content hidden as the rule says).
-/// An event of a room the requester may not read at all is "not found" too, as Synapse answers:
-/// the reply tells nothing of whether the room or the event exists.
+/// One event, if the requester may see it (erased senders' content hidden as the rule says); 404
+/// otherwise, whether the event, the room or the requester's access is missing (the spec's answer
+/// for an event one may not see, and Synapse's).
 pub async fn event(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &EventId) -> Result<Pdu> {
     let (room_id, user, event) = (room_id.to_string(), user.to_string(), event_id.to_string());
     let found = svc
         .db
         .run(move |c| {
-            let view = vis::history_view(c, &room_id, &user)?;
-            if view.state_access().is_none() {
-                return Ok(None);
-            }
+            let view = match vis::require_view(c, &room_id, &user) {
+                Ok((view, _)) => view,
+                Err(e) if e.kind() == ErrorKind::Forbidden => return Ok(None),
+                Err(e) => return Err(e),
+            };
             let Some(mut p) =
                 crate::store::events::event_by_id(c, &event)?.filter(|p| p.room_id == room_id && view.can_see(p.stream_ordering))
             else {

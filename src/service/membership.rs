@@ -4,7 +4,7 @@
 use crate::Services;
 use crate::actors::room::{Precondition, SendEvent};
 use crate::auth::tokens::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventDraft;
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::{OwnedEventId, OwnedRoomId, RoomId, UserId};
@@ -38,6 +38,15 @@ pub async fn join_content(svc: &Services, user: &str, membership: &str) -> Resul
     serde_json::to_value(&content).map_err(|e| Error::internal_from("member content", e))
 }
 
+/// What a membership change meets in a room this server does not know (the actor's 404), as
+/// Synapse answers: invites and bans are refused (403), joins, leaves, kicks and unbans find no
+/// known room (404 `M_UNKNOWN`).
+#[derive(Clone, Copy)]
+enum IfUnknown {
+    Refused,
+    NotKnown,
+}
+
 /// Sends a member event about `target` from `sender`; returns its event ID.
 async fn change(
     svc: &Arc<Services>,
@@ -46,10 +55,15 @@ async fn change(
     target: &str,
     content: Value,
     precondition: Option<Precondition>,
+    if_unknown: IfUnknown,
 ) -> Result<OwnedEventId> {
     super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, content["membership"].as_str()).await?;
     let msg = SendEvent { precondition, ..SendEvent::new(sender.to_owned(), EventDraft::state("m.room.member", target, content)) };
-    svc.send_to_room(room_id, msg).await?
+    svc.send_to_room(room_id, msg).await.map_err(|e| match (e.kind(), if_unknown) {
+        (ErrorKind::NotFound, IfUnknown::Refused) => Error::forbidden("Unknown room"),
+        (ErrorKind::NotFound, IfUnknown::NotKnown) => Error::new(ErrorKind::RoomNotKnown, "Not a known room"),
+        _ => e,
+    })?
 }
 
 fn with_reason(mut content: Value, reason: Option<String>) -> Value {
@@ -79,13 +93,13 @@ pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, mut ex
     if let Value::Object(c) = &mut content {
         c.extend(extra);
     }
-    change(svc, &who.user_id, &room_id, who.user_id.as_str(), content, None).await?;
+    change(svc, &who.user_id, &room_id, who.user_id.as_str(), content, None, IfUnknown::NotKnown).await?;
     Ok(room_id)
 }
 
 pub async fn leave(svc: &Arc<Services>, who: &Session, room_id: &RoomId, reason: Option<String>) -> Result<()> {
     let content = with_reason(json!({"membership": "leave"}), reason);
-    change(svc, &who.user_id, room_id, who.user_id.as_str(), content, None).await?;
+    change(svc, &who.user_id, room_id, who.user_id.as_str(), content, None, IfUnknown::NotKnown).await?;
     Ok(())
 }
 
@@ -129,17 +143,22 @@ pub async fn moderate(
     if let Value::Object(c) = &mut content {
         c.extend(extra);
     }
-    change(svc, &who.user_id, room_id, target.as_str(), content, precondition).await?;
+    let if_unknown = match action {
+        Moderation::Invite | Moderation::Ban => IfUnknown::Refused,
+        Moderation::Kick | Moderation::Unban => IfUnknown::NotKnown,
+    };
+    change(svc, &who.user_id, room_id, target.as_str(), content, precondition, if_unknown).await?;
     Ok(())
 }
 
-/// Hides a room the requester has left from their history; refused while joined or invited.
+/// Hides a room the requester has left from their history; refused while joined or invited. A
+/// room they were never in (or that does not exist) has nothing to hide: 200, as Synapse.
 pub async fn forget(svc: &Services, who: &Session, room_id: &RoomId) -> Result<()> {
     let (room_id, user) = (room_id.to_string(), who.user_id.to_string());
     svc.db
         .run(move |c| {
             match crate::store::memberships::membership(c, &room_id, &user)? {
-                None => return Err(Error::not_found("You were never in this room")),
+                None => return Ok(()),
                 Some(m) if m.membership == "join" || m.membership == "invite" => {
                     return Err(Error::unknown("You must leave the room before forgetting it"));
                 }

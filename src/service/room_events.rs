@@ -4,10 +4,10 @@
 use crate::Services;
 use crate::actors::room::SendEvent;
 use crate::auth::tokens::Session;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventDraft;
 use crate::store::events::TxnKey;
-use ruma::{EventId, OwnedEventId, OwnedUserId, RoomId};
+use ruma::{EventId, OwnedEventId, OwnedUserId, RoomId, UserId};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -53,7 +53,13 @@ async fn send(
         super::relations::check_new_relation(svc, room_id, who.user_id.as_str(), &draft.kind, &draft.content).await?;
     }
     let msg = SendEvent { txn, txn_checked_at, redacts_sender, ..SendEvent::new(who.user_id.clone(), draft) };
-    svc.send_to_room(room_id, msg).await?
+    svc.send_to_room(room_id, msg).await.map_err(|e| not_in_unknown_room(e, &who.user_id, room_id))?
+}
+
+/// A room this server does not know, as a sender meets it: 403, the answer for a room one is not
+/// in (Synapse's too), so a send does not tell whether the room exists.
+pub fn not_in_unknown_room(e: Error, user: &UserId, room_id: &RoomId) -> Error {
+    if e.kind() == ErrorKind::NotFound { Error::forbidden(format!("User {user} not in room {room_id}")) } else { e }
 }
 
 /// `PUT /rooms/{roomId}/send/{eventType}/{txnId}`.
@@ -94,7 +100,8 @@ pub async fn put_state(
 }
 
 /// `PUT /rooms/{roomId}/redact/{eventId}/{txnId}`: 404 for an unknown event, 400 for one of
-/// another room.
+/// another room. Before either, as Synapse: 404 if the room is unknown, 403 if the requester is
+/// not joined to it, so the answer says nothing of events in rooms they cannot read.
 pub async fn redact(
     svc: &Arc<Services>,
     who: &Session,
@@ -107,10 +114,27 @@ pub async fn redact(
     if let Some(r) = reason {
         content.insert("reason".into(), json!(r));
     }
-    let (e, r) = (event_id.to_string(), room_id.to_string());
-    let target = svc.db.run(move |c| crate::store::events::event_origin(c, &e)).await?;
+    let (e, r, u) = (event_id.to_string(), room_id.to_string(), who.user_id.to_string());
+    let (target, known, joined) = svc
+        .db
+        .run(move |c| {
+            let target = crate::store::events::event_origin(c, &e)?;
+            if target.as_ref().is_some_and(|(room, _)| *room == r) {
+                return Ok((target, true, true));
+            }
+            let known = crate::store::rooms::room_row(c, &r)?.is_some();
+            let joined = crate::store::memberships::membership(c, &r, &u)?.is_some_and(|m| m.membership == "join");
+            Ok((target, known, joined))
+        })
+        .await?;
+    if !known {
+        return Err(Error::not_found("Unknown room"));
+    }
+    if !joined {
+        return Err(Error::forbidden(format!("User {} not in room {room_id}", who.user_id)));
+    }
     let (room, sender) = target.ok_or_else(|| Error::not_found("Event not found"))?;
-    if room != r {
+    if room != room_id.as_str() {
         return Err(Error::unknown("Cannot redact an event of another room"));
     }
     let key = txn_key(who, &format!("redact/{room_id}/{event_id}"), txn);

@@ -21,6 +21,7 @@ pub async fn set(svc: &Arc<Services>, who: &Session, room_id: &RoomId, typing: b
         return Ok(());
     }
     let timeout = Duration::from_millis(timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS).min(MAX_TIMEOUT_MS));
-    svc.send_to_room(room_id, SetTyping { user: who.user_id.clone(), typing, timeout }).await??;
+    let sent = svc.send_to_room(room_id, SetTyping { user: who.user_id.clone(), typing, timeout }).await;
+    sent.map_err(|e| super::room_events::not_in_unknown_room(e, &who.user_id, room_id))??;
     Ok(())
 }

@@ -391,6 +391,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    registration_tokens (token) {
+        token -> Text,
+        uses_allowed -> Nullable<BigInt>,
+        completed -> BigInt,
+        expiry_time -> Nullable<BigInt>,
+        created_ts -> BigInt,
+    }
+}
+
+diesel::table! {
+    openid_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
@@ -429,4 +447,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     key_backup_sessions,
     event_relations,
     reports,
+    registration_tokens,
+    openid_tokens,
 );

@@ -42,15 +42,11 @@ pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> Result<Histor
     Ok(HistoryView::new(&changes))
 }
 
-/// The view and the state the user may read; 404 if the room does not exist, 403 if the user
-/// may read nothing of it (never joined, not world readable).
+/// The view and the state the user may read; 403 if the user may read nothing of the room (never
+/// joined, not world readable) or it does not exist: the answer must not tell which, as Synapse's.
 pub fn require_view(c: &mut Conn, room_id: &str, user_id: &str) -> Result<(HistoryView, StateAccess)> {
     let view = history_view(c, room_id, user_id)?;
-    match view.state_access() {
-        Some(access) => Ok((view, access)),
-        None if super::rooms::room_row(c, room_id)?.is_none() => Err(Error::not_found("Unknown room")),
-        None => Err(Error::forbidden("You are not allowed to read this room")),
-    }
+    view.state_access().map(|access| (view, access)).ok_or_else(|| Error::forbidden("You are not allowed to read this room"))
 }
 
 /// The state the user may read, with [`require_view`]'s errors; a joined user's answer comes from
@@ -62,16 +58,13 @@ pub fn require_state_access(c: &mut Conn, room_id: &str, user_id: &str) -> Resul
     require_view(c, room_id, user_id).map(|(_, access)| access)
 }
 
-/// Whether the user may list the current members: joined, or the room is world readable; 403 or
-/// 404 otherwise.
+/// Whether the user may list the current members: joined, or the room is world readable; 403
+/// otherwise (a room that does not exist included).
 pub fn require_current_members(c: &mut Conn, room_id: &str, user_id: &str) -> Result<()> {
     if is_joined(c, room_id, user_id)? || history_view(c, room_id, user_id)?.sees_current_members() {
         return Ok(());
     }
-    Err(match super::rooms::room_row(c, room_id)? {
-        None => Error::not_found("Unknown room"),
-        Some(_) => Error::forbidden("You are not in this room"),
-    })
+    Err(Error::forbidden("You are not in this room"))
 }
 
 fn is_joined(c: &mut Conn, room_id: &str, user_id: &str) -> Result<bool> {

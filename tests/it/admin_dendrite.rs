@@ -414,18 +414,19 @@ async fn purge_room_makes_the_room_unknown_everywhere() {
     let body = s.post(&dendrite(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     assert_eq!(body, json!({}));
 
-    // Unknown everywhere, at once.
-    s.send_text_resp(&alice, &room, "hello?").await.err(404, "M_NOT_FOUND");
-    s.send_text_resp(&bob, &room, "hello?").await.err(404, "M_NOT_FOUND");
-    s.join(&bob, &room).await.err(404, "M_NOT_FOUND");
-    s.join(&carol, &room).await.err(404, "M_NOT_FOUND");
-    s.join(&admin, &room).await.err(404, "M_NOT_FOUND");
-    s.get(&room_path(&room, "messages"), &bob.token).await.err(404, "M_NOT_FOUND");
-    s.get(&room_path(&room, "state"), &bob.token).await.err(404, "M_NOT_FOUND");
-    s.get(&room_path(&room, "members"), &alice.token).await.err(404, "M_NOT_FOUND");
+    // Unknown everywhere, at once: answered as any room the server does not know (sends and
+    // reads 403, joins 404 M_UNKNOWN, events 404; tests/it/unknown_rooms.rs).
+    s.send_text_resp(&alice, &room, "hello?").await.err(403, "M_FORBIDDEN");
+    s.send_text_resp(&bob, &room, "hello?").await.err(403, "M_FORBIDDEN");
+    s.join(&bob, &room).await.err(404, "M_UNKNOWN");
+    s.join(&carol, &room).await.err(404, "M_UNKNOWN");
+    s.join(&admin, &room).await.err(404, "M_UNKNOWN");
+    s.get(&room_path(&room, "messages"), &bob.token).await.err(403, "M_FORBIDDEN");
+    s.get(&room_path(&room, "state"), &bob.token).await.err(403, "M_FORBIDDEN");
+    s.get(&room_path(&room, "members"), &alice.token).await.err(403, "M_FORBIDDEN");
     s.get(&room_path(&room, &format!("event/{}", enc(&ev))), &bob.token).await.err(404, "M_NOT_FOUND");
-    s.post(&room_path(&room, "invite"), &alice.token, json!({"user_id": carol.user_id})).await.err(404, "M_NOT_FOUND");
-    s.put(&room_path(&room, "state/m.room.topic/"), &alice.token, json!({"topic": "x"})).await.err(404, "M_NOT_FOUND");
+    s.post(&room_path(&room, "invite"), &alice.token, json!({"user_id": carol.user_id})).await.err(403, "M_FORBIDDEN");
+    s.put(&room_path(&room, "state/m.room.topic/"), &alice.token, json!({"topic": "x"})).await.err(403, "M_FORBIDDEN");
     s.get(&format!("/_matrix/client/v3/directory/room/{}", enc("#doomed:test.local")), &alice.token).await.err(404, "M_NOT_FOUND");
     assert_eq!(s.joined_rooms(&alice).await, vec![keep.clone()]);
     assert!(s.joined_rooms(&bob).await.is_empty());
@@ -478,8 +479,8 @@ async fn purge_room_survives_a_restart() {
     s.send_text(&alice, &room, "soon gone").await;
     s.post(&dendrite(&format!("purgeRoom/{}", enc(&room))), &admin.token, json!({})).await.ok();
     let s = s.restart().await;
-    s.send_text_resp(&alice, &room, "hello?").await.err(404, "M_NOT_FOUND");
-    s.get(&room_path(&room, "messages"), &alice.token).await.err(404, "M_NOT_FOUND");
+    s.send_text_resp(&alice, &room, "hello?").await.err(403, "M_FORBIDDEN");
+    s.get(&room_path(&room, "messages"), &alice.token).await.err(403, "M_FORBIDDEN");
     assert!(s.joined_rooms(&alice).await.is_empty());
 }
 
@@ -558,8 +559,8 @@ async fn purge_room_racing_a_storm_of_sends() {
     assert!(results.iter().filter(|(_, r)| r.status == 200).count() >= 20);
 
     for u in &users {
-        s.send_text_resp(u, &room, "late").await.err(404, "M_NOT_FOUND");
-        s.get(&room_path(&room, "messages"), &u.token).await.err(404, "M_NOT_FOUND");
+        s.send_text_resp(u, &room, "late").await.err(403, "M_FORBIDDEN");
+        s.get(&room_path(&room, "messages"), &u.token).await.err(403, "M_FORBIDDEN");
     }
     assert_eq!(s.joined_rooms(&users[0]).await, vec![other.clone()]);
     s.send_text(&users[0], &other, "still alive").await;

@@ -71,8 +71,8 @@ async fn shadow_banned_rooms_and_invites_are_fake() {
     let fake = apost(&s, &mallory.token, &client("createRoom"), json!({"preset": "public_chat", "name": "Fake"})).await.ok();
     let fake = fake["room_id"].as_str().unwrap_or_else(|| panic!("room_id: {fake}")).to_owned();
     assert!(fake.starts_with('!') && fake.ends_with(":test.local"), "{fake}");
-    s.join(&alice, &fake).await.err(404, "M_NOT_FOUND");
-    s.join(&dave, &fake).await.err(404, "M_NOT_FOUND");
+    s.join(&alice, &fake).await.err(404, "M_UNKNOWN");
+    s.join(&dave, &fake).await.err(404, "M_UNKNOWN");
     assert!(!s.joined_rooms(&mallory).await.contains(&fake));
 
     // An invite answers 200 but nobody is invited.

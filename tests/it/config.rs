@@ -67,6 +67,9 @@ fn every_environment_name_reaches_its_key() {
         ("ENSEMBLE_RC_MESSAGE_BURST_COUNT", "20"),
         ("ENSEMBLE_RC_REGISTRATION_PER_SECOND", "2"),
         ("ENSEMBLE_RC_REGISTRATION_BURST_COUNT", "4"),
+        ("ENSEMBLE_RC_REGISTRATION_TOKEN_VALIDITY_PER_SECOND", "0.75"),
+        ("ENSEMBLE_RC_REGISTRATION_TOKEN_VALIDITY_BURST_COUNT", "15"),
+        ("ENSEMBLE_REGISTRATION_REQUIRES_TOKEN", "true"),
         ("ENSEMBLE_RC_LOGIN_ADDRESS_PER_SECOND", "0.5"),
         ("ENSEMBLE_RC_LOGIN_ADDRESS_BURST_COUNT", "6"),
         ("ENSEMBLE_RC_LOGIN_ACCOUNT_PER_SECOND", "0.25"),
@@ -108,6 +111,8 @@ fn every_environment_name_reaches_its_key() {
     assert!(cfg.allow_device_name_lookup_over_federation);
     assert_eq!(cfg.rc_message, RateLimit::new(1.5, 20));
     assert_eq!(cfg.rc_registration, RateLimit::new(2.0, 4));
+    assert_eq!(cfg.rc_registration_token_validity, RateLimit::new(0.75, 15));
+    assert!(cfg.registration_requires_token);
     assert_eq!(cfg.rc_login.address, RateLimit::new(0.5, 6));
     assert_eq!(cfg.rc_login.account, RateLimit::new(0.25, 7));
     assert_eq!(cfg.rc_login.failed_attempts, RateLimit::new(0.125, 8));

@@ -36,8 +36,8 @@ async fn search_bodies(s: &TestServer, u: &User, term: &str) -> Vec<String> {
     bodies
 }
 
-/// Every read of the room's history or state is 403 for `u`; one event is "not found", as
-/// Synapse answers (which tells nothing of whether it exists).
+/// Every read of the room's history or state is 403 for `u`; one event is 404, the spec's (and
+/// Synapse's) answer for an event one may not read.
 async fn assert_locked_out(s: &TestServer, u: &User, room: &str, event: &str) {
     s.get(&room_path(room, &format!("event/{}", enc(event))), &u.token).await.err(404, "M_NOT_FOUND");
     for path in [
@@ -50,6 +50,7 @@ async fn assert_locked_out(s: &TestServer, u: &User, room: &str, event: &str) {
     ] {
         s.get(&path, &u.token).await.err(403, "M_FORBIDDEN");
     }
+    s.get(&room_path(room, &format!("event/{}", enc(event))), &u.token).await.err(404, "M_NOT_FOUND");
 }
 
 #[actix_rt::test]

@@ -181,22 +181,24 @@ async fn invalid_identifiers_in_paths_are_m_invalid_param() {
 }
 
 #[actix_rt::test]
-async fn unknown_rooms_are_not_found() {
+async fn unknown_rooms_answer_as_synapse_does() {
     let (s, alice, bob, room) = alice_bob_and_a_room().await;
     let ghost = format!("!doesnotexist:{}", s.server_name());
     let remote = "!abc:elsewhere.example";
     for r in [ghost.as_str(), remote] {
-        s.send_text_resp(&alice, r, "into the void").await.err(404, "M_NOT_FOUND");
-        s.join(&alice, r).await.err(404, "M_NOT_FOUND");
-        s.post(&format!("{V3}/join/{}", enc(r)), &alice.token, json!({})).await.err(404, "M_NOT_FOUND");
-        s.put(&room_path(r, "state/m.room.name/"), &alice.token, json!({"name": "x"})).await.err(404, "M_NOT_FOUND");
-        s.invite(&alice, r, &bob.user_id).await.err(404, "M_NOT_FOUND");
-        s.get(&room_path(r, "state/m.room.name/"), &alice.token).await.err(404, "M_NOT_FOUND");
-        s.get(&room_path(r, "state"), &alice.token).await.err(404, "M_NOT_FOUND");
-        s.get(&room_path(r, "messages"), &alice.token).await.err(404, "M_NOT_FOUND");
-        s.get(&room_path(r, "members"), &alice.token).await.err(404, "M_NOT_FOUND");
-        s.post(&room_path(r, "leave"), &alice.token, json!({})).await.err(404, "M_NOT_FOUND");
-        s.post(&room_path(r, "forget"), &alice.token, json!({})).await.err(404, "M_NOT_FOUND");
+        // As Synapse: reads and sends 403 (as for a room one is not in), joins and leaves 404
+        // M_UNKNOWN, forgetting a no-op (the full list is in unknown_rooms.rs).
+        s.send_text_resp(&alice, r, "into the void").await.err(403, "M_FORBIDDEN");
+        s.join(&alice, r).await.err(404, "M_UNKNOWN");
+        s.post(&format!("{V3}/join/{}", enc(r)), &alice.token, json!({})).await.err(404, "M_UNKNOWN");
+        s.put(&room_path(r, "state/m.room.name/"), &alice.token, json!({"name": "x"})).await.err(403, "M_FORBIDDEN");
+        s.invite(&alice, r, &bob.user_id).await.err(403, "M_FORBIDDEN");
+        s.get(&room_path(r, "state/m.room.name/"), &alice.token).await.err(403, "M_FORBIDDEN");
+        s.get(&room_path(r, "state"), &alice.token).await.err(403, "M_FORBIDDEN");
+        s.get(&room_path(r, "messages"), &alice.token).await.err(403, "M_FORBIDDEN");
+        s.get(&room_path(r, "members"), &alice.token).await.err(403, "M_FORBIDDEN");
+        s.post(&room_path(r, "leave"), &alice.token, json!({})).await.err(404, "M_UNKNOWN");
+        s.post(&room_path(r, "forget"), &alice.token, json!({})).await.ok();
     }
     s.post(&format!("{V3}/join/{}", enc("#nowhere:test.local")), &alice.token, json!({})).await.err(404, "M_NOT_FOUND");
 

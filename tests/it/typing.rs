@@ -74,7 +74,7 @@ async fn bad_typing_requests() {
         json!({"typing": true}),
     )
     .await
-    .err(404, "M_NOT_FOUND");
+    .err(403, "M_FORBIDDEN");
     s.put(&path(&alice.user_id), &alice.token, json!({})).await.err(400, "M_MISSING_PARAM");
     s.put(&path(&alice.user_id), &alice.token, json!({"typing": "yes"})).await.err(400, "M_BAD_JSON");
     s.put(&path(&alice.user_id), &alice.token, json!({"typing": true, "timeout": -1})).await.err(400, "M_BAD_JSON");

@@ -13,11 +13,13 @@ pub mod media;
 pub mod membership;
 pub mod mutual_rooms;
 pub mod notifications;
+pub mod openid;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;
 pub mod pushers;
 pub mod receipts;
+pub mod registration_tokens;
 pub mod relations;
 pub mod reports;
 pub mod room_directory;
@@ -58,13 +60,18 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(push_rules::configure)
         .configure(notifications::configure)
         .configure(pushers::configure)
+        .configure(openid::configure)
         .configure(legacy::configure);
 }
 
 /// Routes clients still call under `/_matrix/client/unstable`, where Synapse serves them too
-/// (cross-signing uploads from clients written before the stable prefix).
+/// (cross-signing uploads from clients written before the stable prefix, the registration token
+/// validity check).
 pub fn configure_unstable(cfg: &mut web::ServiceConfig) {
-    cfg.configure(keys::configure).configure(key_signatures::configure).configure(mutual_rooms::configure_unstable);
+    cfg.configure(keys::configure)
+        .configure(key_signatures::configure)
+        .configure(mutual_rooms::configure_unstable)
+        .configure(registration_tokens::configure_unstable);
 }
 
 pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
@@ -72,6 +79,7 @@ pub fn configure_unversioned(cfg: &mut web::ServiceConfig) {
         cfg.service(web::scope(prefix).configure(media::configure_legacy));
     }
     media::configure_v1(cfg);
+    registration_tokens::configure_v1(cfg);
     relations::configure_v1(cfg);
     spaces::configure_v1(cfg);
     mutual_rooms::configure_v1(cfg);

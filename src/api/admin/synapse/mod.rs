@@ -5,6 +5,7 @@ pub mod devices;
 pub mod media;
 pub mod notices;
 pub mod register;
+pub mod registration_tokens;
 pub mod reports;
 pub mod users;
 
@@ -15,6 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(devices::configure)
         .configure(media::configure)
         .configure(register::configure)
+        .configure(registration_tokens::configure)
         .configure(notices::configure)
         .configure(reports::configure)
         .configure(users::configure);
