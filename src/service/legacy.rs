@@ -135,6 +135,10 @@ pub async fn initial_sync(svc: &Services, who: &Session, limit: i64, archived: b
     for membership in ["join", "invite", "leave"] {
         for (room, r) in rooms_of(body, membership) {
             let mut entry = json!({"room_id": room, "membership": membership, "account_data": account_data_events(room_ad.get(room))});
+            if let Ok(room_id) = crate::ids::parse_room_id(room) {
+                let published = super::room_directory::is_published(svc, &room_id).await.unwrap_or(false);
+                entry["visibility"] = json!(if published { "public" } else { "private" });
+            }
             if membership == "invite" {
                 entry["invite_state"] = r["invite_state"].clone();
             } else {

@@ -79,6 +79,7 @@ async fn initial_sync_lists_rooms_state_receipts_and_account_data() {
     assert_eq!(rooms.len(), 1, "left rooms only when archived: {body}");
     let r = &rooms[0];
     assert_eq!((r["room_id"].clone(), r["membership"].clone()), (json!(room), json!("join")));
+    assert_eq!(r["visibility"], "private", "not in the directory: {body}");
     let chunk = r["messages"]["chunk"].as_array().expect("chunk");
     assert_eq!(chunk.len(), 2, "{body}");
     assert_eq!(chunk[1]["event_id"], last.as_str(), "oldest first");

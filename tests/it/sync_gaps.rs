@@ -103,6 +103,18 @@ async fn a_type_narrowed_timeline_is_limited_only_by_its_own_events() {
     s.send_text(&alice, &room, "a second").await;
     let sync = filtered(&s, &alice, None, &one_message).await;
     assert_eq!(joined(&sync, &room)["timeline"]["limited"], true, "{sync}");
+
+    // A room joined since the token is limited unless its timeline reaches the room's creation,
+    // whatever the types (as Synapse marks it): the client knows nothing of it yet.
+    s.put(&room_path(&room, "state/m.room.join_rules/"), &alice.token, json!({"join_rule": "public"})).await.ok();
+    let bob = s.register_user("bob").await;
+    let ten_messages = json!({"room": {"timeline": {"limit": 10, "types": ["m.room.message"]}, "state": {"types": []}}});
+    let since = next_batch(&filtered(&s, &bob, None, &ten_messages).await);
+    s.join(&bob, &room).await.ok();
+    let inc = filtered(&s, &bob, Some(&since), &ten_messages).await;
+    let tl = &joined(&inc, &room)["timeline"];
+    assert_eq!(tl["events"].as_array().map(Vec::len), Some(2), "{inc}");
+    assert_eq!(tl["limited"], true, "{inc}");
 }
 
 #[actix_rt::test]

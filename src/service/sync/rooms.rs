@@ -149,10 +149,12 @@ fn joined(
         keep_current_state(c, &m.room_id, raw, &mut timeline, f.timeline_limit + 1)?;
     }
     let mut limited = trim_to_limit(&mut timeline, f.timeline_limit);
-    if newly && from == 0 && types.is_none() {
-        // Read from the room's start: events before the timeline (hidden by history visibility)
-        // exist unless it starts with the room's creation. With the types narrowed in the query,
-        // the count alone says whether more of them came before, as Synapse judges it.
+    if newly && from == 0 && (types.is_none() || joined_since) {
+        // Read from the room's start: events before the timeline (hidden by history visibility,
+        // or of other types) exist unless it starts with the room's creation. A room joined
+        // since the token is judged so whatever the types, as Synapse marks it limited; an
+        // initial sync narrowed to some types is limited only by the count of those (Synapse's
+        // judgement too, and SyTest holds both).
         limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
     }
     timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
