@@ -186,7 +186,8 @@ impl Lookups {
 /// counts as unread in the room: joined members who joined before it, and the target of an
 /// invite (not counted). Never the sender.
 fn candidates(view: &RoomView, ev: &Pdu, server: &str) -> Vec<(OwnedUserId, String, bool)> {
-    let local = |u: &str| u.rsplit_once(':').is_some_and(|(_, s)| s == server);
+    // The server name may carry a port: the part after the localpart's colon is all of it.
+    let local = |u: &str| u.split_once(':').is_some_and(|(_, s)| s == server);
     let mut out: Vec<(OwnedUserId, String, bool)> = view
         .joined
         .iter()

@@ -38,7 +38,18 @@ pub struct StreamPage {
 
 /// `GET /events`: everything after `from` (or from now), oldest first, flattened from the rooms
 /// into one list, each event naming its room.
-pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, timeout_ms: i64, room: Option<&RoomId>) -> Result<StreamPage> {
+/// Where a stream request starts.
+pub enum StreamStart {
+    /// No `from`: what is committed from now on.
+    Now,
+    /// A stream token.
+    At(Positions),
+    /// A room's pagination token (what a room's initial sync gives as `messages.end`): its events
+    /// after that position, every other stream from now.
+    AfterEvent(i64),
+}
+
+pub async fn events(svc: &Services, who: &Session, from: StreamStart, timeout_ms: i64, room: Option<&RoomId>) -> Result<StreamPage> {
     // A stream narrowed to one room follows just that room: a member's as their sync sees it,
     // anyone else's only when the room is world readable (a peek), else it is refused at once.
     let peeking = match room {
@@ -46,8 +57,9 @@ pub async fn events(svc: &Services, who: &Session, from: Option<Positions>, time
         None => false,
     };
     let start = match from {
-        Some(p) => p,
-        None => now(svc, who).await?,
+        StreamStart::At(p) => p,
+        StreamStart::Now => now(svc, who).await?,
+        StreamStart::AfterEvent(events) => Positions { events, ..now(svc, who).await? },
     };
     if let Some(room) = room.filter(|_| peeking) {
         return super::peek::events(svc, who, room, start, timeout_ms.clamp(0, MAX_STREAM_TIMEOUT_MS)).await;

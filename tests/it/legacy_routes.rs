@@ -268,7 +268,15 @@ async fn peeking_at_a_world_readable_room_through_the_stream() {
     let receipts = of_type(&page, "m.receipt");
     assert!(receipts.first().is_some_and(|e| e["content"][&sent]["m.read"][&alice.user_id]["ts"].is_number()), "{page}");
     assert_eq!(of_type(&page, "m.typing").first().map(|e| e["content"]["user_ids"].clone()), Some(json!([alice.user_id])), "{page}");
+    // A room's initial sync gives a pagination token the stream starts from (as SyTest's
+    // SYN-606 does): the room's events after it, every other stream from now.
+    let init = s.get(&room_path(&room, "initialSync"), &peeker.token).await.ok();
+    let end = init["messages"]["end"].as_str().expect("messages.end").to_owned();
+    let later = s.send_text(&alice, &room, "after the initial sync").await;
+    let page_from_end = s.get(&path(Some(&end), 0), &peeker.token).await.ok();
+    assert_eq!(of_type(&page_from_end, "m.room.message").iter().map(|e| event_id(e)).collect::<Vec<_>>(), vec![later], "{page_from_end}");
+
     // Nothing new: an idle peek answers empty at the same place.
-    let idle = s.get(&path(page["end"].as_str(), 0), &peeker.token).await.ok();
+    let idle = s.get(&path(page_from_end["end"].as_str(), 0), &peeker.token).await.ok();
     assert!(of_type(&idle, "m.room.message").is_empty(), "{idle}");
 }

@@ -75,6 +75,23 @@ async fn messages_notify_room_mates_and_a_receipt_resets_the_count() {
 }
 
 #[actix_rt::test]
+async fn a_server_name_with_a_port_notifies_its_users() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(dir.path());
+    config.server_name = "localhost:28008".into();
+    let s = TestServer::start_with(dir, config).await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "private_chat"})).await;
+    s.invite(&alice, &room, &bob.user_id).await.ok();
+    s.join(&bob, &room).await.ok();
+    let sent = s.send_text(&bob, &room, "to a server with a port").await;
+    wait_counts(&s, &alice, &room, (1, 0)).await;
+    let list = s.get(&format!("{V3}/notifications"), &alice.token).await.ok();
+    assert_eq!(list["notifications"][0]["event"]["event_id"], sent.as_str(), "{list}");
+}
+
+#[actix_rt::test]
 async fn a_sync_that_shows_a_message_shows_the_count_it_makes() {
     let (s, alice, bob, room) = dm().await;
     let mut since = next_batch(&s.sync(&alice, None, 0).await);

@@ -2,10 +2,11 @@
 //! a room's `/initialSync`, and sending without a transaction ID. Thin over the services.
 
 use crate::api::extractors::Requester;
-use crate::api::tokens::{parse_since, since_token};
+use crate::api::tokens::{parse_since, parse_token, since_token};
 use crate::api::{Body, Svc, ok_json, parse_query};
 use crate::error::{Error, Result};
 use crate::ids::parse_room_id;
+use crate::service::legacy::StreamStart;
 use crate::service::{legacy, room_events};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -42,7 +43,11 @@ struct EventsQuery {
 /// `GET /events`: the stream after `from` (or from now), waiting up to `timeout` ms.
 async fn events(svc: Svc, who: Requester, req: HttpRequest) -> Result<HttpResponse> {
     let q: EventsQuery = parse_query(&req)?;
-    let from = q.from.as_deref().map(parse_since).transpose()?;
+    let from = match q.from.as_deref() {
+        None => StreamStart::Now,
+        Some(t) if t.starts_with('t') => StreamStart::AfterEvent(parse_token(t)?),
+        Some(t) => StreamStart::At(parse_since(t)?),
+    };
     let timeout = non_negative("timeout", q.timeout, 30_000)?;
     non_negative("limit", q.limit, 10)?;
     let room = q.room_id.as_deref().map(parse_room_id).transpose()?;
