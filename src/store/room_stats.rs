@@ -132,3 +132,26 @@ pub fn unblock(c: &mut Conn, room_id: &str) -> Result<()> {
     diesel::delete(blocked_rooms::table.find(room_id)).execute(c)?;
     Ok(())
 }
+
+/// The room's first event at or after `ts` (`forwards`), or its last at or before it:
+/// (event ID, origin_server_ts).
+pub fn event_at_time(c: &mut Conn, room_id: &str, ts: i64, forwards: bool) -> Result<Option<(String, i64)>> {
+    let q = events::table.filter(events::room_id.eq(room_id)).select((events::event_id, events::origin_server_ts)).into_boxed();
+    let q = if forwards {
+        q.filter(events::origin_server_ts.ge(ts)).order((events::origin_server_ts.asc(), events::stream_ordering.asc()))
+    } else {
+        q.filter(events::origin_server_ts.le(ts)).order((events::origin_server_ts.desc(), events::stream_ordering.desc()))
+    };
+    Ok(q.first(c).optional()?)
+}
+
+/// The room's newest event (its one forward extremity: a room's events form a line here):
+/// (event ID, depth, origin_server_ts).
+pub fn newest_event(c: &mut Conn, room_id: &str) -> Result<Option<(String, i64, i64)>> {
+    Ok(events::table
+        .filter(events::room_id.eq(room_id))
+        .order(events::stream_ordering.desc())
+        .select((events::event_id, events::depth, events::origin_server_ts))
+        .first(c)
+        .optional()?)
+}
