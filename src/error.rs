@@ -60,6 +60,8 @@ pub enum ErrorKind {
     CannotLeaveNoticeRoom,
     /// 403 `M_WRONG_ROOM_KEYS_VERSION`: keys sent to a backup version that is not the current one.
     WrongRoomKeysVersion,
+    /// 403 `M_UNKNOWN`: a join or invite to a room an admin blocked (Synapse's answer).
+    RoomBlocked,
     /// 404 `M_NOT_FOUND`.
     NotFound,
     /// 404 `M_UNRECOGNIZED`: no such endpoint.
@@ -110,7 +112,7 @@ impl ErrorKind {
             NotFound => "M_NOT_FOUND",
             CannotOverwriteMedia => "M_CANNOT_OVERWRITE_MEDIA",
             LimitExceeded => "M_LIMIT_EXCEEDED",
-            BadRequest | RoomNotKnown | Conflict | Internal | BadGateway => "M_UNKNOWN",
+            BadRequest | RoomNotKnown | RoomBlocked | Conflict | Internal | BadGateway => "M_UNKNOWN",
         }
     }
 
@@ -131,7 +133,7 @@ impl ErrorKind {
             | WeakPassword
             | FieldTooLong => 400,
             MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthIncomplete | AuthTypeUnsupported => 401,
-            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion => 403,
+            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion | RoomBlocked => 403,
             NotFound | Unrecognized | RoomNotKnown => 404,
             MethodNotAllowed => 405,
             Conflict | CannotOverwriteMedia => 409,

@@ -57,7 +57,15 @@ async fn change(
     precondition: Option<Precondition>,
     if_unknown: IfUnknown,
 ) -> Result<OwnedEventId> {
-    super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, content["membership"].as_str()).await?;
+    let membership = content["membership"].as_str();
+    super::notices::refuse_leaving_notice_room(svc, room_id.as_str(), sender.as_str(), target, membership).await?;
+    // As Synapse: a blocked room takes leaves and bans only.
+    if !matches!(membership, Some("leave" | "ban")) {
+        let room = room_id.to_string();
+        if svc.db.run(move |c| crate::store::room_stats::blocked_by(c, &room)).await?.is_some() {
+            return Err(Error::new(ErrorKind::RoomBlocked, "This room has been blocked on this server"));
+        }
+    }
     let msg = SendEvent { precondition, ..SendEvent::new(sender.to_owned(), EventDraft::state("m.room.member", target, content)) };
     svc.send_to_room(room_id, msg).await.map_err(|e| match (e.kind(), if_unknown) {
         (ErrorKind::NotFound, IfUnknown::Refused) => Error::forbidden("Unknown room"),
@@ -95,6 +103,17 @@ pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, mut ex
     }
     change(svc, &who.user_id, &room_id, who.user_id.as_str(), content, None, IfUnknown::NotKnown).await?;
     Ok(room_id)
+}
+
+/// An admin's invite of `target` on behalf of `sender` (no rate limit; the room's rules apply).
+pub async fn invite_as(svc: &Arc<Services>, sender: &UserId, room_id: &RoomId, target: &UserId) -> Result<OwnedEventId> {
+    change(svc, sender, room_id, target.as_str(), json!({"membership": "invite"}), None, IfUnknown::Refused).await
+}
+
+/// An admin's join of a local user (no rate limit; the room's rules apply).
+pub async fn join_as(svc: &Arc<Services>, user: &UserId, room_id: &RoomId) -> Result<OwnedEventId> {
+    let content = join_content(svc, user.as_str(), "join").await?;
+    change(svc, user, room_id, user.as_str(), content, None, IfUnknown::NotKnown).await
 }
 
 pub async fn leave(svc: &Arc<Services>, who: &Session, room_id: &RoomId, reason: Option<String>) -> Result<()> {

@@ -18,6 +18,7 @@ pub mod receipts;
 pub mod registration_tokens;
 pub mod relations;
 pub mod reports;
+pub mod room_stats;
 pub mod rooms;
 pub mod schema;
 pub mod streams;

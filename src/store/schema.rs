@@ -409,12 +409,20 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    blocked_rooms (room_id) {
+        room_id -> Text,
+        user_id -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     profiles,
     devices,
     access_tokens,
     rooms,
+    blocked_rooms,
     events,
     current_state,
     memberships,

@@ -12,6 +12,8 @@ mod admin_synapse_login_as;
 mod admin_synapse_notices;
 mod admin_synapse_register;
 mod admin_synapse_reports;
+mod admin_synapse_room_actions;
+mod admin_synapse_rooms;
 mod admin_synapse_shadow_ban;
 mod bounded_maps;
 mod cli;

@@ -7,6 +7,7 @@ pub mod notices;
 pub mod register;
 pub mod registration_tokens;
 pub mod reports;
+pub mod rooms;
 pub mod users;
 
 use actix_web::web;
@@ -19,5 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(registration_tokens::configure)
         .configure(notices::configure)
         .configure(reports::configure)
+        .configure(rooms::configure)
         .configure(users::configure);
 }
