@@ -32,6 +32,11 @@ for l in MESSAGE REGISTRATION LOGIN_ADDRESS LOGIN_ACCOUNT LOGIN_FAILED_ATTEMPTS 
   INVITES_PER_ROOM INVITES_PER_USER INVITES_PER_ISSUER; do
   RC_ENV+=("ENSEMBLE_RC_${l}_PER_SECOND=1000000.0" "ENSEMBLE_RC_${l}_BURST_COUNT=1000000")
 done
+# SyTest's push gateways (and other HTTPS listeners) present certificates of its own test CA:
+# trusted, or every push ends in a failed TLS handshake that SyTest reports against whichever
+# test runs at the time.
+CA=${SYTEST_HOME:-$HOME/.cache/sytest}/sytest/keys/ca.crt
+[ -f "$CA" ] && RC_ENV+=("ENSEMBLE_FEDERATION_CUSTOM_CA_LIST=$CA")
 env "${RC_ENV[@]}" ENSEMBLE_PASSWORD_HASH_QUEUE_PER_SLOT=64 \
   ENSEMBLE_LOG="${ENSEMBLE_LOG:-info,ensemble::http=debug}" \
   ENSEMBLE_DATA_DIR="$DATA" ENSEMBLE_LISTEN="127.0.0.1:$PORT" ENSEMBLE_SERVER_NAME="localhost:$PORT" \
