@@ -16,10 +16,10 @@ use crate::store::notifications::{self as store, MAIN_THREAD, NewNotification};
 use crate::store::pushers::Pusher as StoredPusher;
 use crate::store::{self as db_store, Conn, Db};
 use actix::prelude::*;
-use ruma::push::Ruleset;
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Events read from the store per evaluation round: small enough that recording a round holds
@@ -106,26 +106,40 @@ impl Handler<Stop> for PushEvaluator {
     }
 }
 
+/// A local member whose rules an event may be evaluated against.
+struct Member {
+    id: OwnedUserId,
+    /// The ID again, shared by every notification the member gets.
+    key: Arc<str>,
+    display_name: String,
+    /// The position of the membership event that made them a member.
+    since: i64,
+    local: bool,
+}
+
 /// A room's state as the rules of its members read it.
 struct RoomView {
     room_id: ruma::OwnedRoomId,
-    /// Joined members: user -> (display name, position of their membership event).
-    joined: HashMap<String, (String, i64)>,
+    /// The room's ID, shared by every notification in the room.
+    key: Arc<str>,
+    joined: Vec<Member>,
     facts: RoomFacts,
     name: Option<String>,
 }
 
-fn room_view(c: &mut Conn, room: &RoomId) -> Result<RoomView> {
+fn room_view(c: &mut Conn, room: &RoomId, server: &str) -> Result<RoomView> {
     let state = db_store::events::current_state(c, room.as_str())?;
     let version = db_store::rooms::room_row(c, room.as_str())?.map(|r| r.room_version).unwrap_or_default();
     let rules = crate::events::rules_for(&version);
-    let mut joined = HashMap::new();
+    let mut joined = Vec::new();
     let (mut power, mut creators, mut name, mut alias) = (None, Vec::new(), None, None);
     for p in &state {
         match (p.kind.as_str(), p.state_key.as_deref()) {
             ("m.room.member", Some(user)) if p.membership() == Some("join") => {
-                let display = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
-                joined.insert(user.to_owned(), (display, p.stream_ordering));
+                let Ok(id) = UserId::parse(user) else { continue };
+                let display_name = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
+                let local = id.server_name().as_str() == server;
+                joined.push(Member { key: Arc::from(user), id, display_name, since: p.stream_ordering, local });
             }
             ("m.room.power_levels", Some("")) => power = Some(p.content.clone()),
             ("m.room.create", Some("")) => {
@@ -141,34 +155,41 @@ fn room_view(c: &mut Conn, room: &RoomId) -> Result<RoomView> {
     }
     let power_levels = Some(push::power_levels_ctx(power.as_ref(), creators, &rules.authorization));
     let facts = RoomFacts { member_count: joined.len() as u64, power_levels };
-    Ok(RoomView { room_id: room.to_owned(), joined, facts, name: name.filter(|n| !n.is_empty()).or(alias) })
+    let key = Arc::from(room.as_str());
+    Ok(RoomView { room_id: room.to_owned(), key, joined, facts, name: name.filter(|n| !n.is_empty()).or(alias) })
 }
 
-/// Page-local caches: rooms' views, users' rules and pushers.
+/// Page-local cache of rooms' views.
 #[derive(Default)]
-struct Lookups {
-    rooms: HashMap<String, Option<RoomView>>,
-    rules: HashMap<String, Ruleset>,
+struct Rooms(HashMap<String, Option<RoomView>>);
+
+impl Rooms {
+    fn get(&mut self, c: &mut Conn, room_id: &str, server: &str) -> Result<Option<&RoomView>> {
+        if !self.0.contains_key(room_id) {
+            let view = match RoomId::parse(room_id) {
+                Ok(r) => Some(room_view(c, &r, server)?),
+                Err(_) => None,
+            };
+            self.0.insert(room_id.to_owned(), view);
+        }
+        Ok(self.0.get(room_id).and_then(Option::as_ref))
+    }
+}
+
+/// Page-local caches of users' rules and pushers.
+#[derive(Default)]
+struct Users {
+    rules: HashMap<String, push::UserRules>,
     pushers: HashMap<String, Vec<StoredPusher>>,
 }
 
-impl Lookups {
-    fn room(&mut self, c: &mut Conn, room_id: &str) -> Result<Option<&RoomView>> {
-        if !self.rooms.contains_key(room_id) {
-            let view = match RoomId::parse(room_id) {
-                Ok(r) => Some(room_view(c, &r)?),
-                Err(_) => None,
-            };
-            self.rooms.insert(room_id.to_owned(), view);
-        }
-        Ok(self.rooms.get(room_id).and_then(Option::as_ref))
-    }
-
-    fn rules(&mut self, c: &mut Conn, user: &UserId) -> Result<&Ruleset> {
+impl Users {
+    fn rules(&mut self, c: &mut Conn, user: &UserId) -> Result<&push::UserRules> {
         if !self.rules.contains_key(user.as_str()) {
             let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
             let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
-            self.rules.insert(user.to_string(), push::ruleset(&push::rules_from_stored(user, stored.as_ref())));
+            let set = push::ruleset(&push::rules_from_stored(user, stored.as_ref()));
+            self.rules.insert(user.to_string(), push::UserRules::new(set));
         }
         Ok(&self.rules[user.as_str()])
     }
@@ -182,23 +203,25 @@ impl Lookups {
     }
 }
 
-/// The local users an event may notify, with their display name and whether the notification
-/// counts as unread in the room: joined members who joined before it, and the target of an
-/// invite (not counted). Never the sender.
-fn candidates(view: &RoomView, ev: &Pdu, server: &str) -> Vec<(OwnedUserId, String, bool)> {
-    let local = |u: &str| u.rsplit_once(':').is_some_and(|(_, s)| s == server);
-    let mut out: Vec<(OwnedUserId, String, bool)> = view
-        .joined
-        .iter()
-        .filter(|(u, (_, since))| *since < ev.stream_ordering && **u != ev.sender && local(u))
-        .filter_map(|(u, (name, _))| Some((UserId::parse(u).ok()?, name.clone(), true)))
-        .collect();
-    if ev.membership() == Some("invite")
-        && let Some(target) = ev.state_key.as_deref().filter(|t| local(t) && *t != ev.sender)
-        && let Ok(u) = UserId::parse(target)
-    {
-        let name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
-        out.push((u, name, false));
+/// The target of an invite, who may be notified of it without being a member.
+fn invitee(ev: &Pdu) -> Option<Member> {
+    if ev.membership() != Some("invite") {
+        return None;
+    }
+    let target = ev.state_key.as_deref()?;
+    let id = UserId::parse(target).ok()?;
+    let display_name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
+    Some(Member { key: Arc::from(target), id, display_name, since: ev.stream_ordering, local: false })
+}
+
+/// The local users an event may notify, and whether the notification counts as unread in the
+/// room: joined members who joined before it, and the target of an invite (not counted).
+/// Never the sender.
+fn candidates<'a>(view: &'a RoomView, invited: Option<&'a Member>, ev: &Pdu, server: &str) -> Vec<(&'a Member, bool)> {
+    let mut out: Vec<(&Member, bool)> =
+        view.joined.iter().filter(|m| m.local && m.since < ev.stream_ordering && m.id != ev.sender).map(|m| (m, true)).collect();
+    if let Some(m) = invited.filter(|m| m.id.server_name().as_str() == server && m.id != ev.sender) {
+        out.push((m, false));
     }
     out
 }
@@ -241,40 +264,43 @@ fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, i64, bool)
         }
         return Ok((vec![], head.max(after), false));
     }
-    let mut look = Lookups::default();
+    let (mut rooms, mut users) = (Rooms::default(), Users::default());
     let mut found = Vec::new();
     let mut pending = Vec::new();
     for ev in &events {
-        let Some(view) = look.room(c, ev.room_id.as_str())? else { continue };
-        let users = candidates(view, ev, server);
-        if users.is_empty() {
+        let Some(view) = rooms.get(c, ev.room_id.as_str(), server)? else { continue };
+        let invited = invitee(ev);
+        let members = candidates(view, invited.as_ref(), ev, server);
+        if members.is_empty() {
             continue;
         }
-        let (room_id, room_name) = (view.room_id.clone(), view.name.clone());
-        let sender_name = view.joined.get(ev.sender.as_str()).map(|(n, _)| n.clone());
-        let member_count = view.facts.member_count;
-        let power = view.facts.power_levels.clone();
-        let facts = RoomFacts { member_count, power_levels: power };
+        // The event is flattened and the room's context built once, for all its members.
         let client = ev.to_client(None);
-        for (user, display, counted) in users {
-            let d: Decision = push::decide(look.rules(c, &user)?, &user, &display, &room_id, &facts, &client);
+        let Some(mut prepared) = push::PreparedEvent::new(&client, &ev.sender, &view.room_id, &view.facts) else { continue };
+        let thread: Arc<str> = thread_key(ev).into();
+        for (m, counted) in members {
+            let Some(decided) = prepared.decide(users.rules(c, &m.id)?, &m.id, &m.display_name) else { continue };
+            let (d, actions): &(Decision, Arc<str>) = &decided;
             if !d.notify {
                 continue;
             }
             found.push(NewNotification {
-                user_id: user.to_string(),
-                room_id: ev.room_id.to_string(),
-                event_id: ev.event_id.to_string(),
+                user_id: m.key.clone(),
+                room_id: view.key.clone(),
                 stream_ordering: ev.stream_ordering,
-                thread_key: thread_key(ev),
-                ts: ev.origin_server_ts,
-                actions: Value::Array(d.actions.clone()).to_string(),
+                thread_key: thread.clone(),
+                actions: actions.clone(),
                 highlight: d.highlight,
                 counted,
             });
-            for p in look.http_pushers(c, user.as_str())? {
-                let notification = notification_body(ev, user.as_str(), &d, room_name.as_deref(), sender_name.as_deref(), p);
-                pending.push(PendingPush { user: user.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
+            let pushers = users.http_pushers(c, m.id.as_str())?;
+            if pushers.is_empty() {
+                continue;
+            }
+            let sender_name = view.joined.iter().find(|s| s.id == ev.sender).map(|s| s.display_name.as_str());
+            for p in pushers {
+                let notification = notification_body(ev, m.id.as_str(), d, view.name.as_deref(), sender_name, p);
+                pending.push(PendingPush { user: m.id.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
             }
         }
     }
