@@ -16,15 +16,26 @@ use crate::store::notifications::{self as store, MAIN_THREAD, NewNotification};
 use crate::store::pushers::Pusher as StoredPusher;
 use crate::store::{self as db_store, Conn, Db};
 use actix::prelude::*;
-use ruma::push::Ruleset;
 use ruma::{OwnedUserId, RoomId, UserId};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 /// Events read from the store per evaluation round: small enough that recording a round holds
 /// the database's write lock only briefly between room commits.
 const PAGE: i64 = 100;
+
+/// The least time between the starts of two rounds while events keep coming (a round finding a
+/// full page starts the next at once). Each round writes at least a page of every notified
+/// member's notifications, whatever the number of events: rounds of a handful of events made
+/// those writes cost more than the notifications themselves. The first event after a quiet
+/// spell is evaluated at once.
+const ROUND_GAP: Duration = Duration::from_millis(50);
+
+/// Rooms and users whose views and rules are kept between rounds, at most.
+const CACHED: usize = 10_000;
 
 pub struct PushEvaluator {
     db: Db,
@@ -32,6 +43,11 @@ pub struct PushEvaluator {
     pusher: Addr<Pusher>,
     running: bool,
     more: bool,
+    /// A round is set to start after the gap.
+    scheduled: bool,
+    last_start: Option<Instant>,
+    /// Room views and rule sets kept between rounds (taken by the running round).
+    cache: Option<Cache>,
     /// The stream position evaluated up to, for syncs that show counts with the events.
     progress: watch::Sender<i64>,
 }
@@ -40,7 +56,65 @@ impl PushEvaluator {
     /// The evaluator and a receiver of the position it has evaluated up to.
     pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>) -> (Self, watch::Receiver<i64>) {
         let (progress, rx) = watch::channel(0);
-        (Self { db, server_name, pusher, running: false, more: false, progress }, rx)
+        let me = Self {
+            db,
+            server_name,
+            pusher,
+            running: false,
+            more: false,
+            scheduled: false,
+            last_start: None,
+            cache: Some(Cache::default()),
+            progress,
+        };
+        (me, rx)
+    }
+
+    fn start_round(&mut self, ctx: &mut Context<Self>) {
+        self.running = true;
+        self.more = false;
+        self.last_start = Some(Instant::now());
+        let (db, server) = (self.db.clone(), self.server_name.clone());
+        let mut cache = self.cache.take().unwrap_or_default();
+        let round = async move {
+            db.run(move |c| {
+                let res = evaluate_page(c, &server, &mut cache);
+                Ok((res, cache))
+            })
+            .await
+        };
+        ctx.spawn(round.into_actor(self).map(|res, act, ctx| {
+            act.running = false;
+            let res = match res {
+                Ok((res, cache)) => {
+                    act.cache = Some(cache);
+                    res
+                }
+                Err(e) => Err(e),
+            };
+            match res {
+                Ok((jobs, upto, full)) => {
+                    act.progress.send_if_modified(|p| {
+                        let moved = upto > *p;
+                        *p = (*p).max(upto);
+                        moved
+                    });
+                    if !jobs.is_empty() {
+                        act.pusher.do_send(Deliver(jobs));
+                    }
+                    if full {
+                        act.start_round(ctx);
+                    } else if act.more {
+                        ctx.notify(MoreEvents);
+                    }
+                }
+                Err(e) => {
+                    // Nothing was recorded: the same page is read again on the next commit.
+                    log::error!("push evaluation failed: {e}");
+                    act.more = false;
+                }
+            }
+        }));
     }
 }
 
@@ -64,33 +138,21 @@ impl Handler<MoreEvents> for PushEvaluator {
             self.more = true;
             return;
         }
-        self.running = true;
-        self.more = false;
-        let (db, server) = (self.db.clone(), self.server_name.clone());
-        let round = async move { db.run(move |c| evaluate_page(c, &server)).await };
-        ctx.spawn(round.into_actor(self).map(|res, act, ctx| {
-            act.running = false;
-            match res {
-                Ok((jobs, upto, full)) => {
-                    act.progress.send_if_modified(|p| {
-                        let moved = upto > *p;
-                        *p = (*p).max(upto);
-                        moved
-                    });
-                    if !jobs.is_empty() {
-                        act.pusher.do_send(Deliver(jobs));
-                    }
-                    if full || act.more {
-                        ctx.notify(MoreEvents);
-                    }
+        if self.scheduled {
+            return;
+        }
+        let since = self.last_start.map_or(ROUND_GAP, |t| t.elapsed());
+        if since < ROUND_GAP {
+            self.scheduled = true;
+            ctx.run_later(ROUND_GAP - since, |act, ctx| {
+                act.scheduled = false;
+                if !act.running {
+                    act.start_round(ctx);
                 }
-                Err(e) => {
-                    // Nothing was recorded: the same page is read again on the next commit.
-                    log::error!("push evaluation failed: {e}");
-                    act.more = false;
-                }
-            }
-        }));
+            });
+            return;
+        }
+        self.start_round(ctx);
     }
 }
 
@@ -106,26 +168,43 @@ impl Handler<Stop> for PushEvaluator {
     }
 }
 
+/// A local member whose rules an event may be evaluated against.
+struct Member {
+    id: OwnedUserId,
+    /// The ID again, shared by every notification the member gets.
+    key: Arc<str>,
+    display_name: String,
+    /// The position of the membership event that made them a member.
+    since: i64,
+    local: bool,
+}
+
 /// A room's state as the rules of its members read it.
 struct RoomView {
     room_id: ruma::OwnedRoomId,
-    /// Joined members: user -> (display name, position of their membership event).
-    joined: HashMap<String, (String, i64)>,
+    /// The room's ID, shared by every notification in the room.
+    key: Arc<str>,
+    joined: Vec<Member>,
     facts: RoomFacts,
     name: Option<String>,
+    /// The head of the event stream before the state was read: the view holds every state
+    /// event up to it.
+    read_at: i64,
 }
 
-fn room_view(c: &mut Conn, room: &RoomId) -> Result<RoomView> {
+fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<RoomView> {
     let state = db_store::events::current_state(c, room.as_str())?;
     let version = db_store::rooms::room_row(c, room.as_str())?.map(|r| r.room_version).unwrap_or_default();
     let rules = crate::events::rules_for(&version);
-    let mut joined = HashMap::new();
+    let mut joined = Vec::new();
     let (mut power, mut creators, mut name, mut alias) = (None, Vec::new(), None, None);
     for p in &state {
         match (p.kind.as_str(), p.state_key.as_deref()) {
             ("m.room.member", Some(user)) if p.membership() == Some("join") => {
-                let display = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
-                joined.insert(user.to_owned(), (display, p.stream_ordering));
+                let Ok(id) = UserId::parse(user) else { continue };
+                let display_name = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
+                let local = id.server_name().as_str() == server;
+                joined.push(Member { key: Arc::from(user), id, display_name, since: p.stream_ordering, local });
             }
             ("m.room.power_levels", Some("")) => power = Some(p.content.clone()),
             ("m.room.create", Some("")) => {
@@ -141,65 +220,132 @@ fn room_view(c: &mut Conn, room: &RoomId) -> Result<RoomView> {
     }
     let power_levels = Some(push::power_levels_ctx(power.as_ref(), creators, &rules.authorization));
     let facts = RoomFacts { member_count: joined.len() as u64, power_levels };
-    Ok(RoomView { room_id: room.to_owned(), joined, facts, name: name.filter(|n| !n.is_empty()).or(alias) })
+    let key = Arc::from(room.as_str());
+    Ok(RoomView { room_id: room.to_owned(), key, joined, facts, name: name.filter(|n| !n.is_empty()).or(alias), read_at })
 }
 
-/// Page-local caches: rooms' views, users' rules and pushers.
+/// What rounds keep: rooms' views and users' rule sets, each dropped when what it was read from
+/// may have changed.
 #[derive(Default)]
-struct Lookups {
-    rooms: HashMap<String, Option<RoomView>>,
-    rules: HashMap<String, Ruleset>,
-    pushers: HashMap<String, Vec<StoredPusher>>,
+struct Cache {
+    rooms: Rooms,
+    rules: Rules,
 }
 
-impl Lookups {
-    fn room(&mut self, c: &mut Conn, room_id: &str) -> Result<Option<&RoomView>> {
-        if !self.rooms.contains_key(room_id) {
+/// Rooms' views. A view is dropped when a state event or a redaction (which may change a state
+/// event's content) of its room comes past the position it was read at.
+#[derive(Default)]
+struct Rooms(HashMap<String, Option<RoomView>>);
+
+impl Rooms {
+    fn get(&mut self, c: &mut Conn, room_id: &str, server: &str, head: i64) -> Result<Option<&RoomView>> {
+        if !self.0.contains_key(room_id) {
+            if self.0.len() >= CACHED {
+                self.0.clear();
+            }
             let view = match RoomId::parse(room_id) {
-                Ok(r) => Some(room_view(c, &r)?),
+                Ok(r) => Some(room_view(c, &r, server, head)?),
                 Err(_) => None,
             };
-            self.rooms.insert(room_id.to_owned(), view);
+            self.0.insert(room_id.to_owned(), view);
         }
-        Ok(self.rooms.get(room_id).and_then(Option::as_ref))
+        Ok(self.0.get(room_id).and_then(Option::as_ref))
     }
 
-    fn rules(&mut self, c: &mut Conn, user: &UserId) -> Result<&Ruleset> {
-        if !self.rules.contains_key(user.as_str()) {
-            let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
-            let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
-            self.rules.insert(user.to_string(), push::ruleset(&push::rules_from_stored(user, stored.as_ref())));
+    /// `ev` is about to be evaluated: a view it may have changed is read again.
+    fn saw(&mut self, ev: &Pdu) {
+        if ev.state_key.is_none() && ev.kind != "m.room.redaction" {
+            return;
         }
-        Ok(&self.rules[user.as_str()])
-    }
-
-    fn http_pushers(&mut self, c: &mut Conn, user: &str) -> Result<&[StoredPusher]> {
-        if !self.pushers.contains_key(user) {
-            let list = db_store::pushers::list(c, user)?.into_iter().filter(|p| p.kind == "http").collect();
-            self.pushers.insert(user.to_owned(), list);
+        if let Some(Some(view)) = self.0.get(ev.room_id.as_str())
+            && view.read_at < ev.stream_ordering
+        {
+            self.0.remove(ev.room_id.as_str());
         }
-        Ok(&self.pushers[user])
     }
 }
 
-/// The local users an event may notify, with their display name and whether the notification
-/// counts as unread in the room: joined members who joined before it, and the target of an
-/// invite (not counted). Never the sender.
-fn candidates(view: &RoomView, ev: &Pdu, server: &str) -> Vec<(OwnedUserId, String, bool)> {
-    // The server name may carry a port: the part after the localpart's colon is all of it.
-    let local = |u: &str| u.split_once(':').is_some_and(|(_, s)| s == server);
-    let mut out: Vec<(OwnedUserId, String, bool)> = view
-        .joined
-        .iter()
-        .filter(|(u, (_, since))| *since < ev.stream_ordering && **u != ev.sender && local(u))
-        .filter_map(|(u, (name, _))| Some((UserId::parse(u).ok()?, name.clone(), true)))
-        .collect();
-    if ev.membership() == Some("invite")
-        && let Some(target) = ev.state_key.as_deref().filter(|t| local(t) && *t != ev.sender)
-        && let Ok(u) = UserId::parse(target)
-    {
-        let name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
-        out.push((u, name, false));
+/// Users' rule sets, with the account data position of the rules they were read from (0: none
+/// stored). Checked again whenever the account data stream has moved.
+#[derive(Default)]
+struct Rules {
+    sets: HashMap<String, (i64, push::UserRules)>,
+    checked_at: i64,
+}
+
+impl Rules {
+    /// Drops the rule sets whose stored rules changed since they were read.
+    fn refresh(&mut self, c: &mut Conn) -> Result<()> {
+        let head = db_store::streams::current(c, db_store::streams::Stream::AccountData)?;
+        if head == self.checked_at {
+            return Ok(());
+        }
+        let mut stale = Vec::new();
+        for (user, (at, _)) in &self.sets {
+            if rules_position(c, user)? != *at {
+                stale.push(user.clone());
+            }
+        }
+        for user in stale {
+            self.sets.remove(&user);
+        }
+        self.checked_at = head;
+        Ok(())
+    }
+
+    fn get(&mut self, c: &mut Conn, user: &UserId) -> Result<&push::UserRules> {
+        if !self.sets.contains_key(user.as_str()) {
+            if self.sets.len() >= CACHED {
+                self.sets.clear();
+            }
+            let at = rules_position(c, user.as_str())?;
+            let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
+            let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
+            let set = push::ruleset(&push::rules_from_stored(user, stored.as_ref()));
+            self.sets.insert(user.to_string(), (at, push::UserRules::new(set)));
+        }
+        Ok(&self.sets[user.as_str()].1)
+    }
+}
+
+/// The account data position of the user's stored push rules (0: none stored).
+fn rules_position(c: &mut Conn, user: &str) -> Result<i64> {
+    Ok(db_store::account_data::position(c, user, db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?.unwrap_or(0))
+}
+
+/// Round-local cache of users' pushers.
+#[derive(Default)]
+struct Pushers(HashMap<String, Vec<StoredPusher>>);
+
+impl Pushers {
+    fn http(&mut self, c: &mut Conn, user: &str) -> Result<&[StoredPusher]> {
+        if !self.0.contains_key(user) {
+            let list = db_store::pushers::list(c, user)?.into_iter().filter(|p| p.kind == "http").collect();
+            self.0.insert(user.to_owned(), list);
+        }
+        Ok(&self.0[user])
+    }
+}
+
+/// The target of an invite, who may be notified of it without being a member.
+fn invitee(ev: &Pdu) -> Option<Member> {
+    if ev.membership() != Some("invite") {
+        return None;
+    }
+    let target = ev.state_key.as_deref()?;
+    let id = UserId::parse(target).ok()?;
+    let display_name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
+    Some(Member { key: Arc::from(target), id, display_name, since: ev.stream_ordering, local: false })
+}
+
+/// The local users an event may notify, and whether the notification counts as unread in the
+/// room: joined members who joined before it, and the target of an invite (not counted).
+/// Never the sender.
+fn candidates<'a>(view: &'a RoomView, invited: Option<&'a Member>, ev: &Pdu, server: &str) -> Vec<(&'a Member, bool)> {
+    let mut out: Vec<(&Member, bool)> =
+        view.joined.iter().filter(|m| m.local && m.since < ev.stream_ordering && m.id != ev.sender).map(|m| (m, true)).collect();
+    if let Some(m) = invited.filter(|m| m.id.server_name().as_str() == server && m.id != ev.sender) {
+        out.push((m, false));
     }
     out
 }
@@ -223,7 +369,7 @@ struct PendingPush {
 
 /// One round: evaluates a page of events, records the notifications, answers the pushes to
 /// send, the position evaluated up to and whether the page was full (more may follow).
-fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, i64, bool)> {
+fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<PushJob>, i64, bool)> {
     let Some(after) = store::progress(c)? else {
         // First run on this store: history before it is not evaluated.
         let head = db_store::events::max_stream(c)?;
@@ -242,40 +388,46 @@ fn evaluate_page(c: &mut Conn, server: &str) -> Result<(Vec<PushJob>, i64, bool)
         }
         return Ok((vec![], head.max(after), false));
     }
-    let mut look = Lookups::default();
+    cache.rules.refresh(c)?;
+    let Cache { rooms, rules } = cache;
+    let mut pushers = Pushers::default();
     let mut found = Vec::new();
     let mut pending = Vec::new();
     for ev in &events {
-        let Some(view) = look.room(c, ev.room_id.as_str())? else { continue };
-        let users = candidates(view, ev, server);
-        if users.is_empty() {
+        rooms.saw(ev);
+        let Some(view) = rooms.get(c, ev.room_id.as_str(), server, head)? else { continue };
+        let invited = invitee(ev);
+        let members = candidates(view, invited.as_ref(), ev, server);
+        if members.is_empty() {
             continue;
         }
-        let (room_id, room_name) = (view.room_id.clone(), view.name.clone());
-        let sender_name = view.joined.get(ev.sender.as_str()).map(|(n, _)| n.clone());
-        let member_count = view.facts.member_count;
-        let power = view.facts.power_levels.clone();
-        let facts = RoomFacts { member_count, power_levels: power };
+        // The event is flattened and the room's context built once, for all its members.
         let client = ev.to_client(None);
-        for (user, display, counted) in users {
-            let d: Decision = push::decide(look.rules(c, &user)?, &user, &display, &room_id, &facts, &client);
+        let Some(mut prepared) = push::PreparedEvent::new(&client, &ev.sender, &view.room_id, &view.facts) else { continue };
+        let thread: Arc<str> = thread_key(ev).into();
+        for (m, counted) in members {
+            let Some(decided) = prepared.decide(rules.get(c, &m.id)?, &m.id, &m.display_name) else { continue };
+            let (d, actions): &(Decision, Arc<str>) = &decided;
             if !d.notify {
                 continue;
             }
             found.push(NewNotification {
-                user_id: user.to_string(),
-                room_id: ev.room_id.to_string(),
-                event_id: ev.event_id.to_string(),
+                user_id: m.key.clone(),
+                room_id: view.key.clone(),
                 stream_ordering: ev.stream_ordering,
-                thread_key: thread_key(ev),
-                ts: ev.origin_server_ts,
-                actions: Value::Array(d.actions.clone()).to_string(),
+                thread_key: thread.clone(),
+                actions: actions.clone(),
                 highlight: d.highlight,
                 counted,
             });
-            for p in look.http_pushers(c, user.as_str())? {
-                let notification = notification_body(ev, user.as_str(), &d, room_name.as_deref(), sender_name.as_deref(), p);
-                pending.push(PendingPush { user: user.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
+            let http = pushers.http(c, m.id.as_str())?;
+            if http.is_empty() {
+                continue;
+            }
+            let sender_name = view.joined.iter().find(|s| s.id == ev.sender).map(|s| s.display_name.as_str());
+            for p in http {
+                let notification = notification_body(ev, m.id.as_str(), d, view.name.as_deref(), sender_name, p);
+                pending.push(PendingPush { user: m.id.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
             }
         }
     }

@@ -3,12 +3,13 @@
 
 use crate::error::{Error, Result};
 use futures_util::FutureExt;
-use ruma::push::{Action, PushConditionPowerLevelsCtx, PushConditionRoomCtx, Ruleset, Tweak};
+use ruma::push::{Action, FlattenedJson, PushConditionPowerLevelsCtx, PushConditionRoomCtx, Ruleset, Tweak};
 use ruma::room_version_rules::AuthorizationRules;
 use ruma::serde::Raw;
 use ruma::{Int, OwnedUserId, RoomId, UInt, UserId};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// The account data type the rules are kept (and shown to `/sync`) as.
 pub const ACCOUNT_DATA_TYPE: &str = "m.push_rules";
@@ -183,7 +184,9 @@ pub fn power_levels_ctx(content: Option<&Value>, creators: Vec<OwnedUserId>, aut
     PushConditionPowerLevelsCtx::new(users, int(c.get("users_default"), 0), notifications, rules)
 }
 
-/// Evaluates `rules` for `user` against `event` (the client-format event JSON).
+/// Evaluates `rules` for `user` against `event` (the client-format event JSON), one event and
+/// one user at a time, as ruma's `Ruleset::get_actions` does. The evaluator uses
+/// [`PreparedEvent`], which gives the same answers for many users at a fraction of the cost.
 pub fn decide(rules: &Ruleset, user: &UserId, display_name: &str, room_id: &RoomId, room: &RoomFacts, event: &Value) -> Decision {
     let Ok(raw) = serde_json::value::to_raw_value(event) else { return Decision::default() };
     let raw: Raw<Value> = Raw::from_json(raw);
@@ -194,25 +197,102 @@ pub fn decide(rules: &Ruleset, user: &UserId, display_name: &str, room_id: &Room
     }
     // Without a thread-subscription callback the evaluation never awaits anything.
     let Some(actions) = rules.get_actions(&raw, &ctx).now_or_never() else { return Decision::default() };
-    let mut d = Decision::default();
-    for a in actions {
-        d.notify |= a.should_notify();
-        d.highlight |= a.is_highlight();
-        if let Action::SetTweak(t) = a {
-            let value = match t {
-                Tweak::Highlight(_) => Value::Bool(a.is_highlight()),
-                _ => t.value().and_then(|v| serde_json::from_str(v.get()).ok()).unwrap_or(Value::Bool(true)),
-            };
-            d.tweaks.insert(t.set_tweak().to_owned(), value);
+    Decision::from_actions(actions)
+}
+
+impl Decision {
+    /// What a matching rule's actions decide.
+    pub fn from_actions(actions: &[Action]) -> Self {
+        let mut d = Decision::default();
+        for a in actions {
+            d.notify |= a.should_notify();
+            d.highlight |= a.is_highlight();
+            if let Action::SetTweak(t) = a {
+                let value = match t {
+                    Tweak::Highlight(_) => Value::Bool(a.is_highlight()),
+                    _ => t.value().and_then(|v| serde_json::from_str(v.get()).ok()).unwrap_or(Value::Bool(true)),
+                };
+                d.tweaks.insert(t.set_tweak().to_owned(), value);
+            }
+            if let Ok(v) = serde_json::to_value(a) {
+                d.actions.push(v);
+            }
         }
-        if let Ok(v) = serde_json::to_value(a) {
-            d.actions.push(v);
+        if !d.notify {
+            d.highlight = false;
         }
+        d
     }
-    if !d.notify {
-        d.highlight = false;
+
+    /// The actions as stored for `/notifications`.
+    pub fn actions_json(&self) -> String {
+        Value::Array(self.actions.clone()).to_string()
     }
-    d
+}
+
+/// A user's rule set ready for evaluating many events: what each rule decides when it matches
+/// is worked out once, and its actions' JSON is shared by every notification it makes.
+pub struct UserRules {
+    set: Ruleset,
+    /// In the rule set's evaluation order.
+    decisions: Vec<Arc<(Decision, Arc<str>)>>,
+}
+
+impl UserRules {
+    pub fn new(set: Ruleset) -> Self {
+        let decisions = set
+            .iter()
+            .map(|r| {
+                let d = Decision::from_actions(r.actions());
+                let json: Arc<str> = d.actions_json().into();
+                Arc::new((d, json))
+            })
+            .collect();
+        Self { set, decisions }
+    }
+}
+
+/// One event made ready for evaluating many users' rules: flattened once, with the room's part
+/// of the condition context (member count, power levels) built once; only the user's ID and
+/// display name change between users.
+pub struct PreparedEvent {
+    flat: FlattenedJson,
+    sender: Option<String>,
+    ctx: PushConditionRoomCtx,
+}
+
+impl PreparedEvent {
+    /// `event` is the client-format event JSON; `anyone` fills the user's place until
+    /// [`decide`](Self::decide) names one.
+    pub fn new(event: &Value, anyone: &UserId, room_id: &RoomId, room: &RoomFacts) -> Option<Self> {
+        let raw: Raw<Value> = Raw::from_json(serde_json::value::to_raw_value(event).ok()?);
+        let flat = FlattenedJson::from_raw(&raw);
+        let sender = flat.get_str("sender").map(str::to_owned);
+        let mut ctx =
+            PushConditionRoomCtx::new(room_id.to_owned(), UInt::new_saturating(room.member_count), anyone.to_owned(), String::new());
+        if let Some(pl) = &room.power_levels {
+            ctx = ctx.with_power_levels(pl.clone());
+        }
+        Some(Self { flat, sender, ctx })
+    }
+
+    /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
+    /// the user sent the event: one's own events never notify).
+    pub fn decide(&mut self, rules: &UserRules, user: &UserId, display_name: &str) -> Option<Arc<(Decision, Arc<str>)>> {
+        if self.sender.as_deref() == Some(user.as_str()) {
+            return None;
+        }
+        self.ctx.user_id = user.to_owned();
+        self.ctx.user_display_name.clear();
+        self.ctx.user_display_name.push_str(display_name);
+        for (rule, decision) in rules.set.iter().zip(&rules.decisions) {
+            // Without a thread-subscription callback the evaluation never awaits anything.
+            if rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true) {
+                return Some(decision.clone());
+            }
+        }
+        None
+    }
 }
 
 /// Actions a client may give a rule: the spec's, the legacy ones Synapse still accepts, and
@@ -279,6 +359,68 @@ mod tests {
         assert_eq!(set.room.len(), 1);
         let d = decide(&set, &alice, "alice", &owned_room_id!("!r:y"), &facts(2), &msg("@bob:x", "hi", json!({})));
         assert!(!d.notify, "the enabled master rule silences everything");
+    }
+
+    /// The prepared path (event flattened once, context reused across users) decides exactly
+    /// what ruma's one-shot evaluation decides, for every user and every kind of event.
+    #[test]
+    fn a_prepared_event_decides_as_the_one_shot_evaluation() {
+        let room = owned_room_id!("!r:x");
+        let users = [owned_user_id!("@alice:x"), owned_user_id!("@bob:x"), owned_user_id!("@carol:x")];
+        let names = ["Alice", "bob", "Carol C"];
+        let mut custom = rules_from_stored(&users[2], None);
+        let keyword = json!({"rule_id": "kw", "default": false, "enabled": true, "pattern": "lunch*", "actions": ["notify", {"set_tweak": "highlight"}]});
+        let quiet = json!({"rule_id": "!r:x", "default": false, "enabled": true, "actions": []});
+        custom.insert("content".into(), json!([keyword]));
+        custom.insert("room".into(), json!([quiet]));
+        let mut silenced = rules_from_stored(&users[1], None);
+        silenced["override"][0]["enabled"] = json!(true);
+        let rulesets = [Ruleset::server_default(&users[0]), ruleset(&silenced), ruleset(&custom)];
+        let member = |target: &str| {
+            json!({"type": "m.room.member", "sender": "@dave:x", "state_key": target, "event_id": "$m", "room_id": "!r:x",
+                   "content": {"membership": "invite"}})
+        };
+        let events = [
+            msg("@dave:x", "hi", json!({})),
+            msg("@dave:x", "hello alice, lunch?", json!({})),
+            msg("@dave:x", "ask Carol C", json!({})),
+            msg("@dave:x", "@room wake up", json!({})),
+            msg("@carol:x", "@room wake up", json!({})),
+            msg("@dave:x", "hey", json!({"m.mentions": {"user_ids": ["@bob:x"]}})),
+            msg("@dave:x", "lunchtime", json!({"msgtype": "m.notice"})),
+            msg("@alice:x", "own", json!({})),
+            member("@alice:x"),
+            member("@bob:x"),
+            json!({"type": "m.reaction", "sender": "@dave:x", "event_id": "$r", "room_id": "!r:x", "content": {}}),
+            json!({"type": "m.room.encrypted", "sender": "@dave:x", "event_id": "$c", "room_id": "!r:x", "content": {}}),
+            json!({"type": "m.room.tombstone", "sender": "@dave:x", "state_key": "", "event_id": "$t", "room_id": "!r:x",
+                   "content": {"body": "moved", "replacement_room": "!n:x"}}),
+        ];
+        let sender = owned_user_id!("@dave:x");
+        for count in [2, 5] {
+            let mut pl = power_levels_ctx(Some(&json!({"users": {"@carol:x": 50}})), vec![], &AuthorizationRules::V6);
+            pl.users_default = Int::from(0);
+            let room_facts = RoomFacts { member_count: count, power_levels: Some(pl) };
+            for event in &events {
+                let mut prepared = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
+                for ((user, name), set) in users.iter().zip(names).zip(&rulesets) {
+                    let expected = decide(set, user, name, &room, &room_facts, event);
+                    let got = prepared.decide(&UserRules::new(set.clone()), user, name).map(|d| d.0.clone()).unwrap_or_default();
+                    assert_eq!(got, expected, "{user} in a room of {count}: {event}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_decision_shares_its_actions_json() {
+        let alice = owned_user_id!("@alice:x");
+        let rules = UserRules::new(Ruleset::server_default(&alice));
+        let mut prepared =
+            PreparedEvent::new(&msg("@bob:x", "hi", json!({})), &alice, &owned_room_id!("!r:x"), &facts(2)).expect("an object");
+        let (d, actions) = &*prepared.decide(&rules, &alice, "alice").expect("a rule matches");
+        assert!(d.notify);
+        assert_eq!(serde_json::from_str::<Value>(actions).ok(), Some(Value::Array(d.actions.clone())));
     }
 
     #[test]

@@ -30,14 +30,14 @@ pub async fn list(svc: &Services, user: &UserId, from: Option<&str>, limit: Opti
             let rows = store::list(c, &u, before, limit, only_highlight)?;
             let mut out = Vec::with_capacity(rows.len());
             for (row, read) in rows {
-                if let Some(ev) = crate::store::events::event_by_id(c, &row.event_id)? {
+                if let Some(ev) = crate::store::events::event_at(c, row.stream_ordering)? {
                     out.push((row, read, ev));
                 }
             }
             Ok(out)
         })
         .await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0.id.to_string())).flatten();
+    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0.stream_ordering.to_string())).flatten();
     let list: Vec<Value> = rows
         .into_iter()
         .map(|(row, read, ev)| {
@@ -47,7 +47,7 @@ pub async fn list(svc: &Services, user: &UserId, from: Option<&str>, limit: Opti
                 "profile_tag": null,
                 "read": read,
                 "room_id": row.room_id,
-                "ts": row.ts,
+                "ts": ev.origin_server_ts,
             })
         })
         .collect();

@@ -32,6 +32,11 @@ pub fn get(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> Re
     Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::content).first(conn).optional()?)
 }
 
+/// The stream position an entry was last written at.
+pub fn position(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> Result<Option<i64>> {
+    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::stream_id).first(conn).optional()?)
+}
+
 /// (room_id, type, content) changed after `since`.
 pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> Result<Vec<(String, String, String)>> {
     Ok(account_data::table

@@ -255,6 +255,12 @@ pub fn event_by_id(conn: &mut Conn, event_id: &str) -> Result<Option<Pdu>> {
     Ok(row.and_then(|(pos, json)| readable_one(event_id, pos, &json)))
 }
 
+/// The event at a stream position, if it exists and parses.
+pub fn event_at(conn: &mut Conn, position: i64) -> Result<Option<Pdu>> {
+    let row: Option<(String, String)> = events::table.find(position).select((events::event_id, events::json)).first(conn).optional()?;
+    Ok(row.and_then(|(id, json)| readable_one(&id, position, &json)))
+}
+
 /// The stored PDUs (federation form: prev and auth events, hashes, signatures) of `ids` that
 /// exist and parse, by event ID.
 pub fn stored_pdus(conn: &mut Conn, ids: &[&str]) -> Result<std::collections::HashMap<String, serde_json::Value>> {

@@ -2,36 +2,36 @@
 //! the evaluator has read the event stream.
 
 use super::Conn;
-use super::schema::{push_counts, push_notifications, push_progress, receipts};
+use super::schema::{memberships, push_counts, push_notifications, push_progress, receipts};
 use crate::error::Result;
 use diesel::prelude::*;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The thread key of events outside any thread (the name threaded receipts use for them).
 pub const MAIN_THREAD: &str = "main";
 
+/// A notification to record. The strings are shared: one event notifies many members, and
+/// one member is notified by many events.
 #[derive(Debug, Clone)]
 pub struct NewNotification {
-    pub user_id: String,
-    pub room_id: String,
-    pub event_id: String,
+    pub user_id: Arc<str>,
+    pub room_id: Arc<str>,
     pub stream_ordering: i64,
-    pub thread_key: String,
-    pub ts: i64,
-    pub actions: String,
+    pub thread_key: Arc<str>,
+    pub actions: Arc<str>,
     pub highlight: bool,
     /// Whether it counts as unread in the room (not an invite to a room the user is not in).
     pub counted: bool,
 }
 
+/// A stored notification; `stream_ordering` is its event's position (the event's ID and time
+/// are read from the event).
 #[derive(Debug, Clone, Queryable)]
 pub struct NotificationRow {
-    pub id: i64,
     pub room_id: String,
-    pub event_id: String,
     pub stream_ordering: i64,
     pub thread_key: String,
-    pub ts: i64,
     pub actions: String,
     pub highlight: bool,
 }
@@ -72,37 +72,32 @@ fn is_read(marks: &HashMap<String, i64>, thread: &str, at: i64) -> bool {
     marks.get("").is_some_and(|m| at <= *m) || marks.get(thread).is_some_and(|m| at <= *m)
 }
 
-/// Rows per multi-row insert (8 columns each, well under SQLite's variable limit).
-const INSERT_CHUNK: usize = 500;
-
 /// Stores notifications, counts the unread ones and moves the evaluator's position, in one
 /// transaction (a receipt committed before it is seen here; one committed after recounts).
 /// The position moving with the rows means a page is never recorded twice.
 pub fn record(conn: &mut Conn, list: &[NewNotification], upto: i64) -> Result<()> {
     super::write_txn(conn, |c| {
-        for chunk in list.chunks(INSERT_CHUNK) {
-            let rows: Vec<_> = chunk
-                .iter()
-                .map(|n| {
-                    (
-                        push_notifications::user_id.eq(&n.user_id),
-                        push_notifications::room_id.eq(&n.room_id),
-                        push_notifications::event_id.eq(&n.event_id),
-                        push_notifications::stream_ordering.eq(n.stream_ordering),
-                        push_notifications::thread_key.eq(&n.thread_key),
-                        push_notifications::ts.eq(n.ts),
-                        push_notifications::actions.eq(&n.actions),
-                        push_notifications::highlight.eq(n.highlight),
-                    )
-                })
-                .collect();
-            diesel::insert_into(push_notifications::table).values(rows).execute(c)?;
+        // One row per statement: the prepared statement is reused, and a statement that writes
+        // one row needs no statement journal (a multi-row insert spilled one to a temporary
+        // file, created and deleted per statement). A row already there (never expected: a
+        // page is recorded once) is the same notification.
+        for n in list {
+            diesel::insert_or_ignore_into(push_notifications::table)
+                .values((
+                    push_notifications::user_id.eq(&*n.user_id),
+                    push_notifications::room_id.eq(&*n.room_id),
+                    push_notifications::stream_ordering.eq(n.stream_ordering),
+                    push_notifications::thread_key.eq(&*n.thread_key),
+                    push_notifications::actions.eq(&*n.actions),
+                    push_notifications::highlight.eq(n.highlight),
+                ))
+                .execute(c)?;
         }
         // (user, room, thread) -> (notifications, highlights) to add.
         let mut added: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
         let mut marks: HashMap<(&str, &str), HashMap<String, i64>> = HashMap::new();
         for n in list.iter().filter(|n| n.counted) {
-            let key = (n.user_id.as_str(), n.room_id.as_str());
+            let key = (&*n.user_id, &*n.room_id);
             let m = match marks.entry(key) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => e.insert(read_marks(c, key.0, key.1)?),
@@ -110,7 +105,7 @@ pub fn record(conn: &mut Conn, list: &[NewNotification], upto: i64) -> Result<()
             if is_read(m, &n.thread_key, n.stream_ordering) {
                 continue;
             }
-            let e = added.entry((key.0, key.1, n.thread_key.as_str())).or_default();
+            let e = added.entry((key.0, key.1, &*n.thread_key)).or_default();
             e.0 += 1;
             e.1 += i64::from(n.highlight);
         }
@@ -186,25 +181,23 @@ pub fn total_unread(conn: &mut Conn, user: &str) -> Result<i64> {
     Ok(rows.into_iter().sum())
 }
 
-/// The user's notifications, newest first, with IDs below `before`, and whether each is read.
+/// The user's notifications, newest first, with event positions below `before`, and whether
+/// each is read.
 pub fn list(conn: &mut Conn, user: &str, before: Option<i64>, limit: i64, only_highlight: bool) -> Result<Vec<(NotificationRow, bool)>> {
     let mut q = push_notifications::table
         .filter(push_notifications::user_id.eq(user))
-        .order(push_notifications::id.desc())
+        .order(push_notifications::stream_ordering.desc())
         .limit(limit)
         .select((
-            push_notifications::id,
             push_notifications::room_id,
-            push_notifications::event_id,
             push_notifications::stream_ordering,
             push_notifications::thread_key,
-            push_notifications::ts,
             push_notifications::actions,
             push_notifications::highlight,
         ))
         .into_boxed();
     if let Some(b) = before {
-        q = q.filter(push_notifications::id.lt(b));
+        q = q.filter(push_notifications::stream_ordering.lt(b));
     }
     if only_highlight {
         q = q.filter(push_notifications::highlight.eq(true));
@@ -223,9 +216,14 @@ pub fn list(conn: &mut Conn, user: &str, before: Option<i64>, limit: i64, only_h
     Ok(out)
 }
 
-/// Forgets a purged room's notifications and counts.
+/// Forgets a purged room's notifications and counts. Call it before the room's memberships
+/// go: only members and invitees are ever notified, and the rows are found through them.
 pub fn delete_room(conn: &mut Conn, room: &str) -> Result<()> {
-    diesel::delete(push_notifications::table.filter(push_notifications::room_id.eq(room))).execute(conn)?;
+    let people = memberships::table.filter(memberships::room_id.eq(room)).select(memberships::user_id);
+    diesel::delete(
+        push_notifications::table.filter(push_notifications::user_id.eq_any(people)).filter(push_notifications::room_id.eq(room)),
+    )
+    .execute(conn)?;
     diesel::delete(push_counts::table.filter(push_counts::room_id.eq(room))).execute(conn)?;
     Ok(())
 }

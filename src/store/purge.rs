@@ -16,12 +16,12 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
         diesel::insert_into(pending_purges::table).values(pending_purges::room_id.eq(room_id)).on_conflict_do_nothing().execute(c)?;
         diesel::delete(rooms::table.find(room_id)).execute(c)?;
         diesel::delete(current_state::table.filter(current_state::room_id.eq(room_id))).execute(c)?;
+        super::notifications::delete_room(c, room_id)?;
         diesel::delete(memberships::table.filter(memberships::room_id.eq(room_id))).execute(c)?;
         diesel::delete(room_aliases::table.filter(room_aliases::room_id.eq(room_id))).execute(c)?;
         diesel::delete(txn_ids::table.filter(txn_ids::room_id.eq(room_id))).execute(c)?;
         diesel::delete(account_data::table.filter(account_data::room_id.eq(room_id))).execute(c)?;
         diesel::delete(super::schema::receipts::table.filter(super::schema::receipts::room_id.eq(room_id))).execute(c)?;
-        super::notifications::delete_room(c, room_id)?;
         super::relations::delete_room(c, room_id)?;
         super::reports::delete_room(c, room_id)?;
         Ok(())

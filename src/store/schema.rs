@@ -309,14 +309,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    push_notifications (id) {
-        id -> BigInt,
+    push_notifications (user_id, room_id, stream_ordering) {
         user_id -> Text,
         room_id -> Text,
-        event_id -> Text,
         stream_ordering -> BigInt,
         thread_key -> Text,
-        ts -> BigInt,
         actions -> Text,
         highlight -> Bool,
     }
