@@ -127,6 +127,11 @@ pub(crate) fn v1(mut e: Value) -> Value {
     e
 }
 
+/// `public` if the room is listed in the directory, else `private` (an unknown room included).
+async fn directory_visibility(svc: &Services, room_id: &RoomId) -> &'static str {
+    if super::room_directory::is_published(svc, room_id).await.unwrap_or(false) { "public" } else { "private" }
+}
+
 /// Account data as events: `{type, content}` for each type.
 fn account_data_events(map: Option<&Value>) -> Vec<Value> {
     map.and_then(Value::as_object).into_iter().flatten().map(|(k, v)| json!({"type": k, "content": v})).collect()
@@ -146,15 +151,16 @@ pub async fn initial_sync(svc: &Services, who: &Session, limit: i64, archived: b
     let mut receipts = Vec::new();
     for membership in ["join", "invite", "leave"] {
         for (room, r) in rooms_of(body, membership) {
-            let mut entry = json!({"room_id": room, "membership": membership, "account_data": account_data_events(room_ad.get(room))});
-            if let Ok(room_id) = crate::ids::parse_room_id(room) {
-                let published = super::room_directory::is_published(svc, &room_id).await.unwrap_or(false);
-                entry["visibility"] = json!(if published { "public" } else { "private" });
-            }
+            let room_id = crate::ids::parse_room_id(room)?;
+            let mut entry = json!({
+                "room_id": room,
+                "membership": membership,
+                "account_data": account_data_events(room_ad.get(room)),
+                "visibility": directory_visibility(svc, &room_id).await,
+            });
             if membership == "invite" {
                 entry["invite_state"] = r["invite_state"].clone();
             } else {
-                let room_id = crate::ids::parse_room_id(room)?;
                 entry["state"] = json!(
                     super::history::visible_state(svc, &who.user_id, &room_id)
                         .await?
@@ -204,7 +210,6 @@ pub async fn room_initial_sync(svc: &Services, who: &Session, room_id: &RoomId, 
         .and_then(|p| p.membership().map(str::to_owned))
         .unwrap_or_else(|| "leave".into());
     let (_, room_ad) = super::account_data::everything(svc, &who.user_id).await?;
-    let published = super::room_directory::is_published(svc, room_id).await.unwrap_or(false);
     let chunk: Vec<Value> = page.chunk.iter().rev().map(|p| v1(p.to_client(None))).collect();
     // Room-mates' presence goes to members only, as everywhere else.
     let joined: Vec<String> = if membership == "join" {
@@ -225,6 +230,6 @@ pub async fn room_initial_sync(svc: &Services, who: &Session, room_id: &RoomId, 
         "presence": presence,
         "receipts": [],
         "account_data": account_data_events(room_ad.get(room_id.as_str())),
-        "visibility": if published { "public" } else { "private" },
+        "visibility": directory_visibility(svc, room_id).await,
     }))
 }

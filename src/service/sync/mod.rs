@@ -238,15 +238,16 @@ fn compute(
         if f.presence { presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)? } else { Vec::new() };
     // New room-mates' presence goes out although it did not change: the client has never seen it.
     // Someone who never set theirs is offline, and the client is told so (as Synapse does).
-    let mut never_seen = Vec::new();
-    for mate in rooms.new_mates.iter().take(MAX_NEW_MATES_PRESENCE).filter(|_| f.presence) {
-        if !present.iter().any(|p| &p.user_id == mate) {
-            match presence::get(c, mate)? {
-                Some(p) => present.push(p),
-                None => never_seen.push(mate),
-            }
-        }
-    }
+    let unsent: Vec<String> = rooms
+        .new_mates
+        .iter()
+        .take(MAX_NEW_MATES_PRESENCE)
+        .filter(|m| f.presence && !present.iter().any(|p| &p.user_id == *m))
+        .cloned()
+        .collect();
+    let stored = presence::get_many(c, &unsent)?;
+    let never_seen: Vec<&String> = unsent.iter().filter(|m| !stored.iter().any(|p| &p.user_id == *m)).collect();
+    present.extend(stored);
     let presence_events: Vec<Value> = present
         .iter()
         .map(|p| json!({"type": "m.presence", "sender": p.user_id, "content": super::presence::content(p, now_ms)}))
