@@ -35,7 +35,7 @@ fn rule_id(rule: &Value) -> &str {
 /// the enabled flag and actions the user gave them; `.m.rule.master` comes first, then the
 /// user's rules of each kind, then the other defaults.
 pub fn rules_from_stored(user: &UserId, stored: Option<&Value>) -> RuleLists {
-    let defaults = serde_json::to_value(Ruleset::server_default(user)).unwrap_or_else(|_| json!({}));
+    let defaults = server_default(user);
     let saved = stored.and_then(|v| v.get("global"));
     let mut out = Map::new();
     for kind in KINDS {
@@ -59,6 +59,42 @@ pub fn rules_from_stored(user: &UserId, stored: Option<&Value>) -> RuleLists {
         out.insert(kind.to_owned(), Value::Array(list));
     }
     out
+}
+
+/// The server-default rules: ruma's, plus the three legacy mention rules that the spec dropped
+/// in v1.17 (MSC4210) but Synapse still serves and clients still rely on: a message naming the
+/// user by display name or by localpart highlights, and "@room" from someone allowed to notify
+/// the room highlights. Each sits where Synapse puts it, right after its modern counterpart.
+pub fn server_default(user: &UserId) -> Value {
+    let mut defaults = serde_json::to_value(Ruleset::server_default(user)).unwrap_or_else(|_| json!({}));
+    let mention = json!(["notify", {"set_tweak": "highlight"}, {"set_tweak": "sound", "value": "default"}]);
+    let legacy_override = [
+        (
+            ".m.rule.is_user_mention",
+            json!({"rule_id": ".m.rule.contains_display_name", "default": true, "enabled": true,
+                   "conditions": [{"kind": "contains_display_name"}], "actions": mention}),
+        ),
+        (
+            ".m.rule.is_room_mention",
+            json!({"rule_id": ".m.rule.roomnotif", "default": true, "enabled": true,
+                   "conditions": [{"kind": "sender_notification_permission", "key": "room"},
+                                  {"kind": "event_match", "key": "content.body", "pattern": "@room"}],
+                   "actions": ["notify", {"set_tweak": "highlight"}]}),
+        ),
+    ];
+    if let Some(list) = defaults.get_mut("override").and_then(Value::as_array_mut) {
+        for (after, rule) in legacy_override {
+            let at = list.iter().position(|r| rule_id(r) == after).map_or(list.len(), |i| i + 1);
+            list.insert(at, rule);
+        }
+    }
+    let content = json!({"rule_id": ".m.rule.contains_user_name", "default": true, "enabled": true,
+                         "pattern": user.localpart(), "actions": mention});
+    match defaults.get_mut("content").and_then(Value::as_array_mut) {
+        Some(list) => list.insert(0, content),
+        None => defaults["content"] = json!([content]),
+    }
+    defaults
 }
 
 /// The content stored and shown to clients.
@@ -286,6 +322,11 @@ impl PreparedEvent {
         self.ctx.user_display_name.clear();
         self.ctx.user_display_name.push_str(display_name);
         for (rule, decision) in rules.set.iter().zip(&rules.decisions) {
+            // ruma matches an empty display name against an empty body; a user without a
+            // display name is never mentioned by it (as in Synapse).
+            if display_name.is_empty() && rule.rule_id() == ".m.rule.contains_display_name" {
+                continue;
+            }
             // Without a thread-subscription callback the evaluation never awaits anything.
             if rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true) {
                 return Some(decision.clone());

@@ -131,6 +131,37 @@ async fn a_mention_highlights_and_a_muted_room_stays_quiet() {
     assert_eq!(bodies, ["cake time", "alice!", "hello all"], "{n}");
 }
 
+/// Synapse's legacy mention rules: in a muted room, naming Alice by localpart or display name
+/// highlights, and so does "@room" from someone allowed to notify the room (not from others).
+#[actix_rt::test]
+async fn legacy_mentions_by_name_and_at_room_highlight_in_a_muted_room() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = public_room(&s, &alice, &[&bob]).await;
+    let profile = format!("{V3}/profile/{}/displayname", enc(&alice.user_id));
+    s.put(&profile, &alice.token, json!({"displayname": "Queen Ally"})).await.ok();
+    s.put(&format!("{V3}/pushrules/global/room/{}", enc(&room)), &alice.token, json!({"actions": ["dont_notify"]})).await.ok();
+    s.send_text(&bob, &room, "nothing for anyone").await;
+    s.send_text(&bob, &room, "@room listen (bob may not notify the room)").await;
+    s.send_text(&bob, &room, "hey alice, look").await;
+    wait_counts(&s, &alice, &room, (1, 1)).await;
+    s.send_text(&bob, &room, "what does queen ally think?").await;
+    wait_counts(&s, &alice, &room, (2, 2)).await;
+    // Alice's display name is not a word of this one.
+    s.send_text(&bob, &room, "queen allyship").await;
+    // Bob may notify the room once his power reaches the room's notification level (50).
+    let pl_path = format!("{V3}/rooms/{}/state/m.room.power_levels", enc(&room));
+    let mut pl = s.get(&pl_path, &alice.token).await.ok();
+    pl["users"][bob.user_id.as_str()] = json!(50);
+    s.put(&pl_path, &alice.token, pl).await.ok();
+    s.send_text(&bob, &room, "@room everyone, please").await;
+    wait_counts(&s, &alice, &room, (3, 3)).await;
+    let n = s.get(&format!("{V3}/notifications?only=highlight"), &alice.token).await.ok();
+    let bodies: Vec<&str> = n["notifications"].as_array().unwrap().iter().filter_map(|e| e["event"]["content"]["body"].as_str()).collect();
+    assert_eq!(bodies, ["@room everyone, please", "what does queen ally think?", "hey alice, look"], "{n}");
+}
+
 #[actix_rt::test]
 async fn notifications_page_newest_first_and_say_what_is_read() {
     let (s, alice, bob, room) = dm().await;

@@ -183,7 +183,31 @@ async fn bad_paths_and_bodies_are_refused() {
     s.req("POST", &format!("{V3}/pushrules/global/room/x"), Some(t), Some(json!({}))).await.err(405, "M_UNRECOGNIZED");
     // Nothing of the above was stored.
     let all = s.get(&format!("{V3}/pushrules/"), t).await.ok();
-    assert!(ids(&all["global"]["room"]).is_empty() && ids(&all["global"]["content"]).is_empty(), "{all}");
+    assert!(ids(&all["global"]["room"]).is_empty(), "{all}");
+    assert_eq!(ids(&all["global"]["content"]), [".m.rule.contains_user_name"], "{all}");
+}
+
+#[actix_rt::test]
+async fn the_legacy_mention_rules_are_served_where_synapse_puts_them() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let all = s.get(&format!("{V3}/pushrules/"), &alice.token).await.ok();
+    let over = ids(&all["global"]["override"]);
+    let at = |id: &str| over.iter().position(|r| r == id).unwrap_or_else(|| panic!("{id} missing: {over:?}"));
+    assert_eq!(at(".m.rule.contains_display_name"), at(".m.rule.is_user_mention") + 1, "{over:?}");
+    assert_eq!(at(".m.rule.roomnotif"), at(".m.rule.is_room_mention") + 1, "{over:?}");
+    let content = &all["global"]["content"][0];
+    assert_eq!(content["rule_id"], ".m.rule.contains_user_name");
+    assert_eq!(content["pattern"], "alice", "{content}");
+    assert_eq!(content["default"], true);
+    // They behave as other default rules: they can be disabled, not deleted.
+    let path = rule_path("content", ".m.rule.contains_user_name");
+    s.put(&format!("{path}/enabled"), &alice.token, json!({"enabled": false})).await.ok();
+    let one = s.get(&path, &alice.token).await.ok();
+    assert_eq!(one["enabled"], false, "{one}");
+    let r = s.req("DELETE", &path, Some(&alice.token), None).await;
+    assert!(r.status == 400 || r.status == 403 || r.status == 404, "{}: {}", r.status, r.body);
+    assert_eq!(s.get(&path, &alice.token).await.ok()["rule_id"], ".m.rule.contains_user_name");
 }
 
 #[actix_rt::test]
