@@ -95,6 +95,9 @@ impl Server {
 }
 
 /// Opens the store, starts the actors and the HTTP listener. Must run inside an actix System.
+/// How long an idle keep-alive connection stays open.
+const KEEP_ALIVE_SECS: u64 = 75;
+
 pub async fn start(config: Config) -> Result<Server> {
     start_with_tls_listener(config, None).await
 }
@@ -185,6 +188,10 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             .configure(api::configure)
             .default_service(web::to(api::middleware::unrecognized))
     })
+    // Clients and test suites pool connections and reuse one after a pause of several seconds;
+    // closing it after actix's default 5 s races with such a reuse ("connection closed while
+    // awaiting header"). Idle connections still count against the connection limit.
+    .keep_alive(std::time::Duration::from_secs(KEEP_ALIVE_SECS))
     .disable_signals();
     if config.workers > 0 {
         http = http.workers(config.workers);

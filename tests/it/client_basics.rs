@@ -170,3 +170,31 @@ async fn full_journey() {
     let who = s.get("/_matrix/client/v3/account/whoami", &bob.token).await.ok();
     assert_eq!(who["user_id"], bob.user_id);
 }
+
+/// A pooled connection reused after a pause of several seconds still answers: an idle
+/// keep-alive connection is not closed after actix's default 5 s.
+#[actix_rt::test]
+async fn an_idle_keep_alive_connection_is_kept_past_five_seconds() {
+    use std::io::{Read, Write};
+    let s = TestServer::start().await;
+    let addr = s.server.addr;
+    let exchange = |stream: &mut std::net::TcpStream| -> String {
+        let req = "GET /_matrix/client/versions HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        stream.write_all(req.as_bytes()).expect("write");
+        let mut buf = vec![0u8; 8192];
+        let n = stream.read(&mut buf).expect("read");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let answers = actix_rt::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+        let first = exchange(&mut stream);
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        let second = exchange(&mut stream);
+        (first, second)
+    })
+    .await
+    .expect("joined");
+    assert!(answers.0.starts_with("HTTP/1.1 200"), "{}", answers.0);
+    assert!(answers.1.starts_with("HTTP/1.1 200"), "after 6 s idle: {:?}", answers.1);
+}
