@@ -51,6 +51,8 @@ pub struct Services {
     pub sync_rechecks: std::sync::atomic::AtomicU64,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
+    /// Room deletions and history purges running in the background.
+    pub admin_jobs: service::admin_jobs::Jobs,
 }
 
 impl Services {
@@ -77,6 +79,9 @@ impl Server {
     /// a new server on the same data directory then runs one server's work, not two.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        // Before the actors stop, so no job records a failure the stop caused: they stay active
+        // and the next start resumes them.
+        self.services.admin_jobs.abort_all();
         for task in &self.background {
             task.abort();
         }
@@ -157,8 +162,10 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         deactivated: actors::user::DeactivatedUsers::default(),
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         sent_members: Default::default(),
+        admin_jobs: Default::default(),
         config: config.clone(),
     });
+    actix_rt::spawn(service::admin_jobs::resume(services.clone()));
     let optimizer = services.clone();
     let optimizing = actix_rt::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(600));

@@ -2,6 +2,7 @@
 //! query functions per table group. Every query runs off the async threads through [`Db::run`].
 
 pub mod account_data;
+pub mod admin_jobs;
 pub mod client_ips;
 pub mod devices;
 pub mod e2e_keys;

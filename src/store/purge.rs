@@ -72,3 +72,42 @@ fn delete_events(conn: &mut Conn, room_id: &str) -> Result<usize> {
         }
     }
 }
+
+/// Events a history purge deletes per transaction.
+const HISTORY_CHUNK: i64 = 5_000;
+
+/// Deletes the room's events before stream position `before` (Synapse's purge_history): state
+/// events stay (the room's state and the membership history visibility is judged by), and so do
+/// events of local users (senders on `server_name`) unless `delete_local_events`. Their relations
+/// go with them. Idempotent, in chunks. Returns the number of events deleted.
+pub fn purge_history(conn: &mut Conn, room_id: &str, before: i64, delete_local_events: bool, server_name: &str) -> Result<usize> {
+    use super::schema::event_relations;
+    let local_suffix = format!("%:{server_name}");
+    let mut total = 0;
+    let mut from = i64::MIN;
+    loop {
+        let (n, last) = super::write_txn(conn, |c| {
+            let mut q = events::table
+                .filter(events::room_id.eq(room_id))
+                .filter(events::stream_ordering.lt(before))
+                .filter(events::stream_ordering.gt(from))
+                .filter(events::state_key.is_null())
+                .into_boxed();
+            if !delete_local_events {
+                q = q.filter(events::sender.not_like(&local_suffix));
+            }
+            let batch: Vec<(i64, String)> =
+                q.order(events::stream_ordering.asc()).select((events::stream_ordering, events::event_id)).limit(HISTORY_CHUNK).load(c)?;
+            let Some(last) = batch.last().map(|(s, _)| *s) else { return Ok((0, from)) };
+            let (positions, ids): (Vec<i64>, Vec<String>) = batch.into_iter().unzip();
+            diesel::delete(event_relations::table.filter(event_relations::event_id.eq_any(&ids))).execute(c)?;
+            let n = diesel::delete(events::table.filter(events::stream_ordering.eq_any(&positions))).execute(c)?;
+            Ok((n, last))
+        })?;
+        total += n;
+        if n == 0 {
+            return Ok(total);
+        }
+        from = last;
+    }
+}

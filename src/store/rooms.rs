@@ -73,3 +73,18 @@ pub fn move_to_replacement(conn: &mut Conn, old: &str, new: &str) -> Result<()> 
         Ok(())
     })
 }
+
+/// Points every alias of `from` at `to`, now created by `creator`; returns the aliases moved.
+pub fn move_aliases(conn: &mut Conn, from: &str, to: &str, creator: &str) -> Result<Vec<String>> {
+    super::write_txn(conn, |c| {
+        let moved: Vec<String> = room_aliases::table
+            .filter(room_aliases::room_id.eq(from))
+            .select(room_aliases::alias)
+            .order(room_aliases::alias.asc())
+            .load(c)?;
+        diesel::update(room_aliases::table.filter(room_aliases::room_id.eq(from)))
+            .set((room_aliases::room_id.eq(to), room_aliases::creator.eq(creator)))
+            .execute(c)?;
+        Ok(moved)
+    })
+}

@@ -413,7 +413,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_jobs (id) {
+        id -> Text,
+        action -> Text,
+        resource_id -> Text,
+        status -> Text,
+        params -> Text,
+        result -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_ts -> BigInt,
+        updated_ts -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    admin_jobs,
     users,
     profiles,
     devices,

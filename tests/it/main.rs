@@ -13,6 +13,7 @@ mod admin_synapse_notices;
 mod admin_synapse_register;
 mod admin_synapse_reports;
 mod admin_synapse_room_actions;
+mod admin_synapse_room_delete;
 mod admin_synapse_rooms;
 mod admin_synapse_shadow_ban;
 mod bounded_maps;

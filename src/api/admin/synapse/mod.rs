@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod jobs;
 pub mod media;
 pub mod notices;
 pub mod register;
@@ -20,6 +21,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(registration_tokens::configure)
         .configure(notices::configure)
         .configure(reports::configure)
-        .configure(rooms::configure)
+        .configure(|cfg| crate::api::routes(cfg, rooms::routes().into_iter().chain(jobs::routes()).collect()))
         .configure(users::configure);
 }

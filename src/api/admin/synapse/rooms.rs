@@ -14,26 +14,24 @@ use ruma::OwnedRoomId;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    crate::api::routes(
-        cfg,
-        vec![
-            ("/v1/rooms", web::get().to(list)),
-            ("/v1/rooms/{room_id}", web::get().to(details)),
-            ("/v1/rooms/{room_id}/members", web::get().to(members)),
-            ("/v1/rooms/{room_id}/state", web::get().to(state)),
-            ("/v1/rooms/{room_id}/messages", web::get().to(messages)),
-            ("/v1/rooms/{room_id}/context/{event_id}", web::get().to(context)),
-            ("/v1/rooms/{room_id}/timestamp_to_event", web::get().to(timestamp_to_event)),
-            ("/v1/rooms/{room_id}/block", web::get().to(get_block)),
-            ("/v1/rooms/{room_id}/block", web::put().to(put_block)),
-            ("/v1/rooms/{room_id}/make_room_admin", web::post().to(make_room_admin)),
-            ("/v1/rooms/{room_id}/forward_extremities", web::get().to(forward_extremities)),
-            ("/v1/rooms/{room_id}/forward_extremities", web::delete().to(delete_forward_extremities)),
-            ("/v1/join/{room_id}", web::post().to(join)),
-            ("/v1/statistics/database/rooms", web::get().to(database_rooms)),
-        ],
-    );
+/// Registered with the deletion routes of `jobs`, which share `/v1/rooms/{room_id}`.
+pub fn routes() -> Vec<(&'static str, actix_web::Route)> {
+    vec![
+        ("/v1/rooms", web::get().to(list)),
+        ("/v1/rooms/{room_id}", web::get().to(details)),
+        ("/v1/rooms/{room_id}/members", web::get().to(members)),
+        ("/v1/rooms/{room_id}/state", web::get().to(state)),
+        ("/v1/rooms/{room_id}/messages", web::get().to(messages)),
+        ("/v1/rooms/{room_id}/context/{event_id}", web::get().to(context)),
+        ("/v1/rooms/{room_id}/timestamp_to_event", web::get().to(timestamp_to_event)),
+        ("/v1/rooms/{room_id}/block", web::get().to(get_block)),
+        ("/v1/rooms/{room_id}/block", web::put().to(put_block)),
+        ("/v1/rooms/{room_id}/make_room_admin", web::post().to(make_room_admin)),
+        ("/v1/rooms/{room_id}/forward_extremities", web::get().to(forward_extremities)),
+        ("/v1/rooms/{room_id}/forward_extremities", web::delete().to(delete_forward_extremities)),
+        ("/v1/join/{room_id}", web::post().to(join)),
+        ("/v1/statistics/database/rooms", web::get().to(database_rooms)),
+    ]
 }
 
 /// A room ID from the path of a read: one that does not parse names no room this server knows,
