@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventDraft;
 pub use crate::store::admin_jobs::JobFilter;
 use crate::store::admin_jobs::{self as store, JobRow};
+use futures_util::stream::{self, StreamExt};
 use ruma::{OwnedEventId, OwnedRoomId, OwnedUserId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -30,6 +31,9 @@ pub const STATUSES: [&str; 5] = ["scheduled", "active", "complete", "failed", "c
 pub const ACTIVE: &str = "active";
 pub const COMPLETE: &str = "complete";
 pub const FAILED: &str = "failed";
+
+/// Joins to a deletion's new room in flight at once.
+const CONCURRENT_JOINS: usize = 64;
 
 const DEFAULT_ROOM_NAME: &str = "Content Violation Notification";
 const DEFAULT_MESSAGE: &str = "Sharing illegal content on this server is not permitted and rooms in violation will be blocked.";
@@ -358,11 +362,23 @@ async fn shutdown_and_purge(
     let server = svc.server_name();
     let invited = invited.into_iter().filter(|u| u.rsplit_once(':').is_some_and(|(_, s)| s == server));
     let joined = super::admin::evacuate_room(svc, requester, room_id).await?;
-    for user in joined {
-        let moved = match &new_room {
-            Some((_, new_room)) => super::membership::join_as(svc, &user, new_room).await.map(|_| ()),
-            None => Ok(()),
-        };
+    // Joins to the new room overlap, so its actor commits them in batches; in order, as listed.
+    let target = new_room.as_ref().map(|(_, r)| r.clone());
+    let moves: Vec<(OwnedUserId, Result<()>)> = stream::iter(joined)
+        .map(|user| {
+            let (svc, target) = (svc.clone(), target.clone());
+            async move {
+                let moved = match target {
+                    Some(r) => super::membership::join_as(&svc, &user, &r).await.map(|_| ()),
+                    None => Ok(()),
+                };
+                (user, moved)
+            }
+        })
+        .buffered(CONCURRENT_JOINS)
+        .collect()
+        .await;
+    for (user, moved) in moves {
         match moved {
             Ok(()) => add_once(&mut report.kicked_users, user.to_string()),
             Err(e) => {
