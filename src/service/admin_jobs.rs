@@ -255,8 +255,9 @@ fn launch(svc: &Arc<Services>, row: JobRow) -> String {
                 s.db.run(move |c| store::complete(c, &j, COMPLETE, result.as_deref(), now)).await
             }
             Err(e) => {
-                log::warn!("admin job {id} failed: {e}");
-                let error = e.to_string();
+                log::warn!("admin job {id} failed: {}", e.message());
+                // Shown to admins as the status's `error`: no internal detail, as in a reply.
+                let error = e.client_message().to_owned();
                 s.db.run(move |c| store::fail(c, &j, FAILED, &error, now)).await
             }
         };

@@ -212,6 +212,30 @@ async fn a_running_deletion_refuses_a_second_and_a_restart_resumes_it() {
 }
 
 #[actix_rt::test]
+async fn a_failed_deletion_keeps_what_it_did_and_its_error() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    // A message too large for an event: the shutdown stops at posting it in the new room.
+    let body = json!({"new_room_user_id": admin.user_id, "message": "x".repeat(70_000)});
+    let id = adelete_with(&s, &admin.token, &v2_room(&room), body).await.ok()["delete_id"].as_str().expect("id").to_owned();
+    let st = finished_deletion(&s, &admin, &id).await;
+    assert_eq!(st["status"], "failed", "{st}");
+    assert!(st["error"].is_string(), "{st}");
+    let new_room = st["shutdown_room"]["new_room_id"].as_str().expect("the new room is recorded").to_owned();
+    assert_eq!(st["shutdown_room"]["kicked_users"], json!([alice.user_id]));
+    assert_eq!(s.joined_rooms(&alice).await, vec![new_room]);
+    let tasks = aget(&s, &admin.token, &sa("v1/scheduled_tasks?status=failed")).await.ok();
+    assert_eq!(tasks["scheduled_tasks"][0]["error"], st["error"], "{tasks}");
+    // Not purged: the room is still known, and a new deletion may start.
+    aget(&s, &admin.token, &v1_room(&room)).await.ok();
+    let again = adelete_with(&s, &admin.token, &v2_room(&room), json!({})).await.ok();
+    assert_eq!(finished_deletion(&s, &admin, again["delete_id"].as_str().expect("id")).await["status"], "complete");
+    aget(&s, &admin.token, &v1_room(&room)).await.err(404, "M_NOT_FOUND");
+}
+
+#[actix_rt::test]
 async fn purge_history_removes_events_before_the_point() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;

@@ -76,8 +76,13 @@ async fn start_deletion(svc: Svc, admin: Admin, path: web::Path<String>, body: B
     Ok(ok_json(json!({"delete_id": delete_id})))
 }
 
+/// Synapse's task object; `error` only on a failed task, as its docs describe.
 fn deletion_json(job: &Job) -> Value {
-    json!({"delete_id": job.id, "room_id": job.resource_id, "status": job.status, "shutdown_room": job.result})
+    let mut v = json!({"delete_id": job.id, "room_id": job.resource_id, "status": job.status, "shutdown_room": job.result});
+    if let Some(e) = job.error.as_ref().filter(|_| job.status == jobs::FAILED) {
+        v["error"] = json!(e);
+    }
+    v
 }
 
 async fn deletions_of_room(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
