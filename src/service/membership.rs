@@ -97,7 +97,11 @@ pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, mut ex
         JoinTarget::Room(r) => r,
         JoinTarget::Alias(a) => super::aliases::resolve(svc, &a).await?,
     };
-    super::suspension::check(who, Act::Join)?;
+    // Notices must keep reaching a suspended user (Synapse joins them to the notices room
+    // itself); every other join is refused.
+    if who.suspended && !super::notices::is_notice_room(svc, room_id.as_str()).await? {
+        super::suspension::check(who, Act::Join)?;
+    }
     svc.rate_limits.join(who)?;
     let mut content = join_content(svc, who.user_id.as_str(), "join").await?;
     if let Value::Object(c) = &mut content {

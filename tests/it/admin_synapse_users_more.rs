@@ -218,10 +218,15 @@ async fn a_suspended_user_reads_but_does_not_send() {
     s.get(&client(&format!("rooms/{}/messages?dir=b", enc(&room))), &bob.token).await.ok();
     s.put(&redact(&own), &bob.token, json!({})).await.ok();
     leave(&s, &bob, &leave_me).await.ok();
+    // The admin can still tell him why: he may join the server notices room.
+    send_notice(&s, &admin, &bob).await;
+    let invites = s.sync(&bob, None, 0).await["rooms"]["invite"].clone();
+    let notices = invites.as_object().and_then(|m| m.keys().next().cloned()).unwrap_or_else(|| panic!("{invites}"));
+    s.join(&bob, &notices).await.ok();
     // Nothing was sent in Bob's name.
     let history = s.get(&client(&format!("rooms/{}/messages?dir=b&limit=50", enc(&room))), &alice.token).await.ok();
     assert!(!history.to_string().contains("during"), "{history}");
-    assert_eq!(s.joined_rooms(&bob).await, vec![room.clone()]);
+    assert_eq!(s.joined_rooms(&bob).await, vec![room.clone(), notices.clone()]);
 
     let r = aput(&s, &admin.token, &suspend_path(&bob.user_id), json!({"suspend": false})).await.ok();
     assert_eq!(r, json!({format!("user_{}_suspended", bob.user_id): false}));
