@@ -41,7 +41,12 @@ async fn send(
 ) -> Result<OwnedEventId> {
     let act = match draft.kind.as_str() {
         "m.room.redaction" => Act::Redact { own: redacts_sender.as_ref().is_none_or(|s| *s == who.user_id) },
-        "m.room.member" => Act::Membership(draft.content.get("membership").and_then(Value::as_str).unwrap_or_default()),
+        // Member events through the state endpoint are refused as their own endpoints refuse them.
+        "m.room.member" => match draft.content.get("membership").and_then(Value::as_str).unwrap_or_default() {
+            "join" => Act::Join,
+            "invite" => Act::Invite,
+            other => Act::Membership(other),
+        },
         _ => Act::Send,
     };
     super::suspension::check(who, act)?;

@@ -208,7 +208,12 @@ async fn a_suspended_user_reads_but_does_not_send() {
     suspended(&s.put(&client(&format!("profile/{}/displayname", enc(&bob.user_id))), &bob.token, json!({"displayname": "x"})).await);
     suspended(&s.put(&client(&format!("profile/{}/avatar_url", enc(&bob.user_id))), &bob.token, json!({"avatar_url": "mxc://a/b"})).await);
     suspended(&s.post(&client("createRoom"), &bob.token, json!({})).await);
+    suspended(&s.post(&client(&format!("rooms/{}/upgrade", enc(&room))), &bob.token, json!({"new_version": "10"})).await);
     suspended(&s.post(&client(&format!("rooms/{}/ban", enc(&room))), &bob.token, json!({"user_id": alice.user_id})).await);
+    let member_state = client(&format!("rooms/{}/state/m.room.member/{}", enc(&room), enc(&bob.user_id)));
+    let r = s.put(&member_state, &bob.token, json!({"membership": "join"})).await;
+    suspended(&r);
+    assert_eq!(r.body["error"], "Joining rooms while account is suspended is not allowed.");
     let redact = |id: &str| client(&format!("rooms/{}/redact/{}/r{}", enc(&room), enc(id), id.len()));
     suspended(&s.put(&redact(&alices), &bob.token, json!({})).await);
 
@@ -216,6 +221,7 @@ async fn a_suspended_user_reads_but_does_not_send() {
     let sync = s.sync(&bob, None, 0).await;
     assert!(sync["rooms"]["join"][&room].is_object(), "{sync}");
     s.get(&client(&format!("rooms/{}/messages?dir=b", enc(&room))), &bob.token).await.ok();
+    s.post(&client(&format!("rooms/{}/receipt/m.read/{}", enc(&room), enc(&alices))), &bob.token, json!({})).await.ok();
     s.put(&redact(&own), &bob.token, json!({})).await.ok();
     leave(&s, &bob, &leave_me).await.ok();
     // The admin can still tell him why: he may join the server notices room.
