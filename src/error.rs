@@ -54,6 +54,8 @@ pub enum ErrorKind {
     Forbidden,
     /// 403 `M_USER_DEACTIVATED`.
     UserDeactivated,
+    /// 403 `M_USER_SUSPENDED`.
+    UserSuspended,
     /// 403 `M_GUEST_ACCESS_FORBIDDEN`.
     GuestAccessForbidden,
     /// 403 `M_CANNOT_LEAVE_SERVER_NOTICE_ROOM`.
@@ -106,6 +108,7 @@ impl ErrorKind {
             AuthRequired | AuthIncomplete | Forbidden => "M_FORBIDDEN",
             AuthTypeUnsupported | Unrecognized | MethodNotAllowed => "M_UNRECOGNIZED",
             UserDeactivated => "M_USER_DEACTIVATED",
+            UserSuspended => "M_USER_SUSPENDED",
             GuestAccessForbidden => "M_GUEST_ACCESS_FORBIDDEN",
             CannotLeaveNoticeRoom => "M_CANNOT_LEAVE_SERVER_NOTICE_ROOM",
             WrongRoomKeysVersion => "M_WRONG_ROOM_KEYS_VERSION",
@@ -133,7 +136,13 @@ impl ErrorKind {
             | WeakPassword
             | FieldTooLong => 400,
             MissingToken | UnknownToken | UserLocked | Unauthorized | AuthRequired | AuthIncomplete | AuthTypeUnsupported => 401,
-            Forbidden | UserDeactivated | GuestAccessForbidden | CannotLeaveNoticeRoom | WrongRoomKeysVersion | RoomBlocked => 403,
+            Forbidden
+            | UserDeactivated
+            | UserSuspended
+            | GuestAccessForbidden
+            | CannotLeaveNoticeRoom
+            | WrongRoomKeysVersion
+            | RoomBlocked => 403,
             NotFound | Unrecognized | RoomNotKnown => 404,
             MethodNotAllowed => 405,
             Conflict | CannotOverwriteMedia => 409,
@@ -236,6 +245,9 @@ impl Error {
     }
     pub fn user_deactivated() -> Self {
         Self::new(ErrorKind::UserDeactivated, "This account has been deactivated")
+    }
+    pub fn user_suspended(m: impl Into<String>) -> Self {
+        Self::new(ErrorKind::UserSuspended, m)
     }
     pub fn user_locked() -> Self {
         Self::new(ErrorKind::UserLocked, "This account has been locked")

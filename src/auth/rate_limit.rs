@@ -27,10 +27,28 @@ struct Bucket {
 }
 
 pub struct Limiter {
-    per_second: f64,
-    burst: f64,
+    rate: Rate,
     max_keys: usize,
     buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// A bucket's refill rate and size.
+#[derive(Clone, Copy)]
+struct Rate {
+    per_second: f64,
+    burst: f64,
+}
+
+impl Rate {
+    fn of(limit: RateLimit) -> Self {
+        // A negative or NaN rate would never refill; treat it as no refill at all.
+        let per_second = if limit.per_second.is_finite() && limit.per_second > 0.0 { limit.per_second } else { 0.0 };
+        Self { per_second, burst: f64::from(limit.burst_count) }
+    }
+
+    fn refilled(self, b: Bucket, now: Instant) -> f64 {
+        (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst)
+    }
 }
 
 impl Limiter {
@@ -39,22 +57,16 @@ impl Limiter {
     }
 
     fn with_max_keys(limit: RateLimit, max_keys: usize) -> Self {
-        // A negative or NaN rate would never refill; treat it as no refill at all.
-        let per_second = if limit.per_second.is_finite() && limit.per_second > 0.0 { limit.per_second } else { 0.0 };
-        Self { per_second, burst: f64::from(limit.burst_count), max_keys: max_keys.max(1), buckets: Mutex::new(HashMap::new()) }
+        Self { rate: Rate::of(limit), max_keys: max_keys.max(1), buckets: Mutex::new(HashMap::new()) }
     }
 
-    fn refilled(&self, b: Bucket, now: Instant) -> f64 {
-        (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * self.per_second).min(self.burst)
-    }
-
-    /// Ok if `key` may act now; with `take`, the action is counted.
-    fn admit(&self, key: &str, take: bool) -> Result<(), u64> {
+    /// Ok if `key` may act now at `rate`; with `take`, the action is counted.
+    fn admit(&self, key: &str, take: bool, rate: Rate) -> Result<(), u64> {
         let now = Instant::now();
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let tokens = map.get(key).map_or(self.burst, |b| self.refilled(*b, now));
+        let tokens = map.get(key).map_or(rate.burst, |b| rate.refilled(*b, now));
         if tokens < 1.0 {
-            let wait = if self.per_second > 0.0 { (1.0 - tokens) / self.per_second * 1000.0 } else { 3_600_000.0 };
+            let wait = if rate.per_second > 0.0 { (1.0 - tokens) / rate.per_second * 1000.0 } else { 3_600_000.0 };
             return Err(wait.ceil().min(3_600_000.0) as u64);
         }
         if take {
@@ -68,7 +80,7 @@ impl Limiter {
 
     /// Drops full buckets, then, if that freed too little, the least recently used tenth.
     fn evict(&self, map: &mut HashMap<String, Bucket>, now: Instant) {
-        map.retain(|_, b| self.refilled(*b, now) < self.burst);
+        map.retain(|_, b| self.rate.refilled(*b, now) < self.rate.burst);
         if map.len() < self.max_keys {
             return;
         }
@@ -81,18 +93,29 @@ impl Limiter {
 
     /// Counts one action by `key`, or refuses it with 429.
     pub fn take(&self, key: &str) -> Result<()> {
-        self.admit(key, true).map_err(|ms| limit_exceeded(ms, "Too many requests"))
+        self.admit(key, true, self.rate).map_err(|ms| limit_exceeded(ms, "Too many requests"))
+    }
+
+    /// As [`take`](Self::take), at `limit` instead of the limiter's own rate.
+    fn take_at(&self, key: &str, limit: RateLimit) -> Result<()> {
+        self.admit(key, true, Rate::of(limit)).map_err(|ms| limit_exceeded(ms, "Too many requests"))
     }
 
     /// Refuses with 429 if `key` could not act now, without counting anything.
     pub fn check(&self, key: &str) -> Result<()> {
-        self.admit(key, false).map_err(|ms| limit_exceeded(ms, "Too many requests"))
+        self.admit(key, false, self.rate).map_err(|ms| limit_exceeded(ms, "Too many requests"))
     }
 
     #[cfg(test)]
     fn len(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
+}
+
+/// Admins are never limited, nor users whose override has no message rate: as in Synapse, such
+/// an override lifts every limit on the user's actions, not only on messages.
+fn exempt(who: &Session) -> bool {
+    who.is_admin || who.ratelimit_override.is_some_and(|l| l.per_second == 0.0)
 }
 
 /// Every limiter of the server, built from the `rc_*` config.
@@ -127,17 +150,21 @@ impl RateLimits {
         }
     }
 
-    /// An event sent by `who` (message, state, redaction): `rc_message`.
+    /// An event sent by `who` (message, state, redaction): `rc_message`, or the rate an admin
+    /// set for them.
     pub fn message(&self, who: &Session) -> Result<()> {
-        if who.is_admin {
+        if exempt(who) {
             return Ok(());
         }
-        self.message.take(who.user_id.as_str())
+        match who.ratelimit_override {
+            Some(limit) => self.message.take_at(who.user_id.as_str(), limit),
+            None => self.message.take(who.user_id.as_str()),
+        }
     }
 
     /// A join by `who`: `rc_joins.local`.
     pub fn join(&self, who: &Session) -> Result<()> {
-        if who.is_admin {
+        if exempt(who) {
             return Ok(());
         }
         self.joins_local.take(who.user_id.as_str())
@@ -146,7 +173,7 @@ impl RateLimits {
     /// An invite from `who` to `invitee` in `room_id`: `rc_invites` per room, per receiving user
     /// and per issuer. Counted only if all three allow it.
     pub fn invite(&self, who: &Session, room_id: &str, invitee: &str) -> Result<()> {
-        if who.is_admin {
+        if exempt(who) {
             return Ok(());
         }
         let checks =
@@ -162,7 +189,7 @@ impl RateLimits {
 
     /// A report of an event, a room or a user by `who`: `rc_reports`.
     pub fn report(&self, who: &Session) -> Result<()> {
-        if who.is_admin {
+        if exempt(who) {
             return Ok(());
         }
         self.reports.take(who.user_id.as_str())

@@ -21,6 +21,10 @@ pub struct Session {
     pub puppeted_by: Option<String>,
     /// Shadow-banned users get success replies for writes that never take effect.
     pub shadow_banned: bool,
+    /// Suspended users can read but not send, join, invite or change their profile.
+    pub suspended: bool,
+    /// An admin's override of the user's message rate limit (0/0: none at all).
+    pub ratelimit_override: Option<crate::config::RateLimit>,
 }
 
 impl Session {

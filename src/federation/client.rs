@@ -50,6 +50,8 @@ pub struct FederationClient {
     verify_keys: Mutex<HashMap<String, ServerVerifyKeys>>,
     /// Servers that were unreachable, until when they are skipped by `request_unless_down`.
     down_until: Mutex<HashMap<String, Instant>>,
+    /// Every server requests were sent to, with how the attempts went.
+    pub destinations: super::destinations::Destinations,
 }
 
 /// One server's verify keys: key ID -> (public key bytes, trusted until ms).
@@ -70,7 +72,13 @@ fn describe(e: &reqwest::Error) -> String {
 impl FederationClient {
     pub fn new(config: &crate::Config) -> Result<Self> {
         let http = super::tls::http_client(config, "federation")?;
-        Ok(Self { http, well_known: Mutex::default(), verify_keys: Mutex::default(), down_until: Mutex::default() })
+        Ok(Self {
+            http,
+            well_known: Mutex::default(),
+            verify_keys: Mutex::default(),
+            down_until: Mutex::default(),
+            destinations: Default::default(),
+        })
     }
 
     /// `https://host:port` for a server name.
@@ -128,13 +136,24 @@ impl FederationClient {
             Ok(resp) => Self::json_reply(resp).await,
             Err(e) => Err(FedError::Unreachable(describe(&e))),
         };
+        let unreachable = matches!(result, Err(FedError::Unreachable(_)));
         if let Ok(mut down) = self.down_until.lock() {
-            match &result {
-                Err(FedError::Unreachable(_)) => down.insert(destination.to_owned(), Instant::now() + BACKOFF),
-                _ => down.remove(destination),
+            match unreachable {
+                true => down.insert(destination.to_owned(), Instant::now() + BACKOFF),
+                false => down.remove(destination),
             };
         }
+        self.destinations.record(destination, crate::ids::now_ms(), unreachable.then_some(BACKOFF.as_millis() as i64));
         result
+    }
+
+    /// Forgets that `destination` failed, so the next request tries it at once; false if it was
+    /// not failing.
+    pub fn reset_connection(&self, destination: &str) -> bool {
+        if let Ok(mut down) = self.down_until.lock() {
+            down.remove(destination);
+        }
+        self.destinations.reset(destination)
     }
 
     /// As [`request`](Self::request), but fails at once for a server that was unreachable in the

@@ -3,6 +3,7 @@
 //! signing keys), and remote device lists.
 
 pub mod client;
+pub mod destinations;
 pub mod device_lists;
 pub mod tls;
 pub mod xmatrix;

@@ -5,6 +5,7 @@ use crate::Services;
 use crate::actors::user::{Deactivate, SetProfile};
 use crate::auth::password;
 use crate::auth::uia::{Operation, Step};
+use crate::config::RateLimit;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 pub use crate::store::users::ListQuery;
@@ -429,7 +430,7 @@ async fn details_of(svc: &Services, id: &str) -> Result<UserDetails> {
         erased: user.erased,
         shadow_banned: user.shadow_banned,
         locked: user.locked,
-        suspended: false,
+        suspended: user.suspended,
         creation_ts: user.creation_ts / 1000,
         appservice_id: None,
         consent_server_notice_sent: None,
@@ -631,6 +632,7 @@ pub struct ListedUser {
     pub erased: bool,
     pub last_seen_ts: Option<i64>,
     pub locked: bool,
+    pub suspended: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -668,6 +670,7 @@ pub async fn list_users(svc: &Services, mut q: ListQuery) -> Result<UserPage> {
             erased: u.erased,
             last_seen_ts: u.last_seen_ts,
             locked: u.locked,
+            suspended: u.suspended,
         })
         .collect();
     // `from` is the client's: it may be near i64::MAX.
@@ -774,14 +777,19 @@ pub async fn whois(svc: &Services, asker: &UserId, asker_is_admin: bool, target:
     Ok((target.to_owned(), connections))
 }
 
-/// A session's account and token rows, for the token cache on a miss.
-pub async fn session_rows(svc: &Services, token_hash: &str) -> Result<Option<(crate::store::devices::AccessToken, User)>> {
+/// A session's token and account rows and the user's rate limit override, for the token cache
+/// on a miss.
+pub async fn session_rows(
+    svc: &Services,
+    token_hash: &str,
+) -> Result<Option<(crate::store::devices::AccessToken, User, Option<RateLimit>)>> {
     let h = token_hash.to_owned();
     svc.db
         .run(move |c| {
             let Some(t) = crate::store::devices::find_token(c, &h)? else { return Ok(None) };
             let Some(u) = users::find(c, &t.user_id)? else { return Ok(None) };
-            Ok(Some((t, u)))
+            let limit = crate::store::user_controls::ratelimit_override(c, &t.user_id)?;
+            Ok(Some((t, u, limit.map(|(per_second, burst)| super::user_controls::override_limit(per_second, burst)))))
         })
         .await
 }

@@ -311,14 +311,24 @@ pub async fn upload_cross_signing(svc: &Services, user: &UserId, up: CrossSignin
     }
     let u = user.to_string();
     let existing = svc.db.run(move |c| e2e_keys::cross_signing(c, &u)).await?;
-    if existing.contains_key("master") {
+    // An admin (or the account manager acting through the admin API) may have opened a short
+    // window in which the master key can be replaced without the password.
+    if existing.contains_key("master") && !super::user_controls::may_replace_cross_signing_without_auth(svc, user).await? {
         super::accounts::password_uia(svc, user, op).await?;
     }
     if !keys.contains_key("master") && !existing.contains_key("master") {
         return Err(Error::invalid_param("A master_key is needed before other cross-signing keys"));
     }
-    let u = user.to_string();
-    svc.db.run(move |c| e2e_keys::set_cross_signing(c, &u, &keys)).await?;
+    let (u, replaces_master) = (user.to_string(), keys.contains_key("master") && existing.contains_key("master"));
+    svc.db
+        .run(move |c| {
+            e2e_keys::set_cross_signing(c, &u, &keys)?;
+            if replaces_master {
+                crate::store::user_controls::close_replacement_window(c, &u)?;
+            }
+            Ok(())
+        })
+        .await?;
     crate::actors::notifier::device_list_changed(svc, user.as_str()).await;
     Ok(())
 }

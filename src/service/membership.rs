@@ -6,6 +6,7 @@ use crate::actors::room::{Precondition, SendEvent};
 use crate::auth::tokens::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventDraft;
+use crate::service::suspension::Act;
 use ruma::events::room::member::{MembershipState, RoomMemberEventContent};
 use ruma::{OwnedEventId, OwnedRoomId, RoomId, UserId};
 use serde_json::{Map, Value, json};
@@ -96,6 +97,11 @@ pub async fn join(svc: &Arc<Services>, who: &Session, target: JoinTarget, mut ex
         JoinTarget::Room(r) => r,
         JoinTarget::Alias(a) => super::aliases::resolve(svc, &a).await?,
     };
+    // Notices must keep reaching a suspended user (Synapse joins them to the notices room
+    // itself); every other join is refused.
+    if who.suspended && !super::notices::is_notice_room(svc, room_id.as_str()).await? {
+        super::suspension::check(who, Act::Join)?;
+    }
     svc.rate_limits.join(who)?;
     let mut content = join_content(svc, who.user_id.as_str(), "join").await?;
     if let Value::Object(c) = &mut content {
@@ -138,6 +144,7 @@ pub async fn moderate(
         Moderation::Ban => "ban",
         Moderation::Kick | Moderation::Unban => "leave",
     };
+    super::suspension::check(who, if action == Moderation::Invite { Act::Invite } else { Act::Membership(membership) })?;
     match action {
         Moderation::Invite => {
             svc.rate_limits.invite(who, room_id.as_str(), target.as_str())?;

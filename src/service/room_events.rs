@@ -6,6 +6,7 @@ use crate::actors::room::SendEvent;
 use crate::auth::tokens::Session;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventDraft;
+use crate::service::suspension::Act;
 use crate::store::events::TxnKey;
 use ruma::{EventId, OwnedEventId, OwnedUserId, RoomId, UserId};
 use serde_json::{Map, Value, json};
@@ -38,6 +39,17 @@ async fn send(
     txn: Option<TxnKey>,
     redacts_sender: Option<OwnedUserId>,
 ) -> Result<OwnedEventId> {
+    let act = match draft.kind.as_str() {
+        "m.room.redaction" => Act::Redact { own: redacts_sender.as_ref().is_none_or(|s| *s == who.user_id) },
+        // Member events through the state endpoint are refused as their own endpoints refuse them.
+        "m.room.member" => match draft.content.get("membership").and_then(Value::as_str).unwrap_or_default() {
+            "join" => Act::Join,
+            "invite" => Act::Invite,
+            other => Act::Membership(other),
+        },
+        _ => Act::Send,
+    };
+    super::suspension::check(who, act)?;
     if who.shadow_banned {
         // Looks like success to the sender; nothing is stored or seen by anyone.
         return OwnedEventId::try_from(crate::ids::fake_event_id()).map_err(|e| Error::internal_from("fake event ID", e));

@@ -34,6 +34,7 @@ const TOMBSTONE_BODY: &str = "This room has been replaced";
 /// who may send `m.room.tombstone` in the old room may.
 pub async fn upgrade(svc: &Arc<Services>, who: &Session, room_id: &RoomId, new_version: &str) -> Result<OwnedRoomId> {
     let new_rules = events::supported_rules(new_version).ok_or_else(super::room_creation::unsupported)?;
+    super::suspension::check(who, super::suspension::Act::Send)?;
     if who.shadow_banned {
         return Ok(crate::ids::new_room_id(svc.server_name()));
     }

@@ -19,7 +19,7 @@ pub async fn authenticate(svc: &Services, token: &str, client: Client) -> Result
         Some(s) => s,
         None => {
             let found = super::accounts::session_rows(svc, &hash).await?;
-            let Some((t, u)) = found else { return Err(Error::unknown_token()) };
+            let Some((t, u, ratelimit_override)) = found else { return Err(Error::unknown_token()) };
             if u.deactivated {
                 return Err(Error::unknown_token());
             }
@@ -37,6 +37,8 @@ pub async fn authenticate(svc: &Services, token: &str, client: Client) -> Result
                 valid_until_ms: t.valid_until_ms,
                 puppeted_by: t.puppeted_by,
                 shadow_banned: u.shadow_banned,
+                suspended: u.suspended,
+                ratelimit_override,
             };
             svc.tokens.put(s.clone());
             s

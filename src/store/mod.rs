@@ -25,6 +25,7 @@ pub mod schema;
 pub mod streams;
 pub mod to_device;
 pub mod typed;
+pub mod user_controls;
 pub mod users;
 pub mod visibility;
 

@@ -14,6 +14,7 @@ diesel::table! {
         is_guest -> Bool,
         creation_ts -> BigInt,
         last_seen_ts -> Nullable<BigInt>,
+        suspended -> Bool,
     }
 }
 
@@ -407,6 +408,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    ratelimit_overrides (user_id) {
+        user_id -> Text,
+        messages_per_second -> BigInt,
+        burst_count -> BigInt,
+    }
+}
+
+diesel::table! {
+    user_experimental_features (user_id, feature) {
+        user_id -> Text,
+        feature -> Text,
+        enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    cross_signing_replacement_windows (user_id) {
+        user_id -> Text,
+        until_ms -> BigInt,
+    }
+}
+
+diesel::table! {
     blocked_rooms (room_id) {
         room_id -> Text,
         user_id -> Text,
@@ -469,4 +493,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reports,
     registration_tokens,
     openid_tokens,
+    ratelimit_overrides,
+    user_experimental_features,
+    cross_signing_replacement_windows,
 );

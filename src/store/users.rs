@@ -20,6 +20,7 @@ pub struct User {
     pub is_guest: bool,
     pub creation_ts: i64,
     pub last_seen_ts: Option<i64>,
+    pub suspended: bool,
 }
 
 #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable)]
@@ -45,6 +46,7 @@ impl User {
             is_guest: false,
             creation_ts: crate::ids::now_ms(),
             last_seen_ts: None,
+            suspended: false,
         }
     }
 }

@@ -53,6 +53,7 @@ async fn set_field(svc: Svc, who: Requester, path: web::Path<(String, String)>, 
         return Err(Error::forbidden("You cannot change another user's profile"));
     }
     let b: ProfileBody = body.parse()?;
+    crate::service::suspension::check(&who, crate::service::suspension::Act::Profile)?;
     let (field, value) = match Field::parse(&name) {
         Some(Field::Displayname) => (Field::Displayname, b.displayname),
         Some(Field::AvatarUrl) => (Field::AvatarUrl, b.avatar_url),

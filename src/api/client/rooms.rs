@@ -6,7 +6,7 @@ use crate::api::{Body, Svc, ok_json};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids::{self, parse_user_id};
 use crate::service::room_creation::{self, InitialState, NewRoom, Preset, Visibility};
-use crate::service::room_upgrade;
+use crate::service::{room_upgrade, suspension};
 use actix_web::{HttpResponse, web};
 use ruma::RoomVersionId;
 use serde::Deserialize;
@@ -34,6 +34,7 @@ struct CreateRoomBody {
 
 async fn create_room(svc: Svc, who: Requester, body: Body) -> Result<HttpResponse> {
     let body: CreateRoomBody = body.parse()?;
+    suspension::check(&who, suspension::Act::Send)?;
     if who.shadow_banned {
         return Ok(ok_json(json!({"room_id": ids::new_room_id(svc.server_name())})));
     }
