@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Semaphore;
 
 pub fn file_path(svc: &Services, media_id: &str) -> PathBuf {
-    let shard = media_id.get(..2).unwrap_or("00");
-    svc.config.data_dir.join("media").join(shard).join(media_id)
+    crate::store::media_admin::file_path(&svc.config.data_dir, media_id)
 }
 
 fn valid_media_id(id: &str) -> bool {
@@ -185,14 +184,23 @@ pub struct Download {
     pub len: u64,
 }
 
-/// The stored media's row and file, or 404; records the access.
-async fn find(svc: &Services, server: &str, media_id: &str) -> Result<(Media, PathBuf)> {
+/// Whether quarantined media may be served: only to an admin who asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quarantined {
+    Refuse,
+    Serve,
+}
+
+/// The stored media's row and file, or 404 (quarantined media too, unless it may be served);
+/// records the access.
+async fn find(svc: &Services, server: &str, media_id: &str, quarantined: Quarantined) -> Result<(Media, PathBuf)> {
     if server != svc.server_name() || !valid_media_id(media_id) {
         return Err(Error::not_found("Media not found"));
     }
     let id = media_id.to_owned();
     let row = svc.db.run(move |c| store::find(c, &id)).await?;
-    let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| Error::not_found("Media not found"))?;
+    let servable = |m: &Media| m.uploaded && (m.quarantined_by.is_none() || quarantined == Quarantined::Serve);
+    let row = row.filter(servable).ok_or_else(|| Error::not_found("Media not found"))?;
     let id = media_id.to_owned();
     svc.db.run(move |c| store::touch(c, &id, crate::ids::now_ms())).await?;
     Ok((row, file_path(svc, media_id)))
@@ -217,8 +225,8 @@ async fn original(media: Media, path: PathBuf) -> Result<Download> {
 }
 
 /// The original media file.
-pub async fn download(svc: &Services, server: &str, media_id: &str) -> Result<Download> {
-    let (row, path) = find(svc, server, media_id).await?;
+pub async fn download(svc: &Services, server: &str, media_id: &str, quarantined: Quarantined) -> Result<Download> {
+    let (row, path) = find(svc, server, media_id, quarantined).await?;
     original(row, path).await
 }
 
@@ -286,7 +294,7 @@ pub async fn thumbnail(svc: &Services, server: &str, media_id: &str, size: Thumb
         return Err(Error::invalid_param("width and height must be between 1 and 4096"));
     }
     let (width, height, crop) = (size.width as u32, size.height as u32, size.crop);
-    let (row, original_path) = find(svc, server, media_id).await?;
+    let (row, original_path) = find(svc, server, media_id, Quarantined::Refuse).await?;
     let (format, thumb_type) = match row.media_type.as_deref() {
         Some("image/png") => (image::ImageFormat::Png, "image/png"),
         Some("image/jpeg") | Some("image/jpg") => (image::ImageFormat::Jpeg, "image/jpeg"),
@@ -352,19 +360,7 @@ pub async fn list_for_user(svc: &Services, target: &UserId, p: MediaPage) -> Res
 /// Deletes a page of a local user's media (rows, files and thumbnails); answers their IDs.
 pub async fn delete_for_user(svc: &Services, admin: &UserId, target: &UserId, p: MediaPage) -> Result<Vec<String>> {
     let (rows, _) = list_for_user(svc, target, p).await?;
-    let ids: Vec<String> = rows.iter().map(|m| m.media_id.clone()).collect();
-    let paths: Vec<_> = ids.iter().map(|i| file_path(svc, i)).collect();
-    let del = ids.clone();
-    svc.db.run(move |c| store::delete(c, &del)).await?;
-    tokio::task::spawn_blocking(move || {
-        for p in paths {
-            // The thumbnails made of it go too: nothing would serve them, and they hold the image.
-            let _ = std::fs::remove_dir_all(store::thumbnail_dir(&p));
-            let _ = std::fs::remove_file(p);
-        }
-    })
-    .await
-    .map_err(|e| Error::internal_from("deleting media files", e))?;
+    let ids = super::media_admin::delete_ids(svc, rows.into_iter().map(|m| m.media_id).collect()).await?;
     log::info!("admin {admin} deleted {} media of {target}", ids.len());
     Ok(ids)
 }

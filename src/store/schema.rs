@@ -189,6 +189,12 @@ diesel::table! {
 }
 
 diesel::table! {
+    media_deletions (media_id) {
+        media_id -> Text,
+    }
+}
+
+diesel::table! {
     pending_purges (room_id) {
         room_id -> Text,
     }
@@ -432,6 +438,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_threepids,
     pushers,
     media,
+    media_deletions,
     pending_purges,
     device_keys,
     one_time_keys,
