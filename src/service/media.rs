@@ -43,9 +43,9 @@ enum Chunk<B> {
 }
 
 /// Streams an upload into the media file, refusing it past the upload limit; answers its
-/// length. Only a few chunks are in memory at a time however large the upload, and the file
+/// length and hex SHA-256. Only a few chunks are in memory at a time however large the upload, and the file
 /// appears (durably) only once the body is complete.
-async fn store_upload<S, B, E>(svc: &Services, content_length: Option<usize>, mut body: S, media_id: &str) -> Result<i64>
+async fn store_upload<S, B, E>(svc: &Services, content_length: Option<usize>, mut body: S, media_id: &str) -> Result<(i64, String)>
 where
     S: Stream<Item = std::result::Result<B, E>> + Unpin,
     B: AsRef<[u8]> + Send + 'static,
@@ -60,8 +60,10 @@ where
     // A name of its own: two uploads to one media ID never write into the same file.
     let tmp = path.with_extension(format!("tmp-{}", crate::ids::random_alnum(8)));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk<B>>(4);
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Option<String>> {
+        use sha2::Digest;
         use std::io::Write;
+        let mut hash = sha2::Sha256::new();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -69,17 +71,20 @@ where
         let written = (|| {
             while let Some(chunk) = rx.blocking_recv() {
                 match chunk {
-                    Chunk::Data(bytes) => file.write_all(bytes.as_ref())?,
+                    Chunk::Data(bytes) => {
+                        hash.update(bytes.as_ref());
+                        file.write_all(bytes.as_ref())?
+                    }
                     Chunk::Complete => {
                         file.sync_all()?;
                         std::fs::rename(&tmp, &path)?;
-                        return Ok(true);
+                        return Ok(Some(hex::encode(hash.finalize())));
                     }
                 }
             }
-            Ok(false)
+            Ok(None)
         })();
-        if !matches!(written, Ok(true)) {
+        if !matches!(written, Ok(Some(_))) {
             let _ = std::fs::remove_file(&tmp);
         }
         written
@@ -105,8 +110,8 @@ where
     let stored = writer.await.map_err(|e| Error::internal_from("storing media", e))?;
     received?;
     match stored {
-        Ok(true) => Ok(total as i64),
-        Ok(false) => Err(Error::internal("storing media: the upload was not completed")),
+        Ok(Some(sha256)) => Ok((total as i64, sha256)),
+        Ok(None) => Err(Error::internal("storing media: the upload was not completed")),
         Err(e) => Err(Error::internal_from("storing media", e)),
     }
 }
@@ -124,7 +129,14 @@ fn new_row(media_id: &str, user: &UserId) -> Media {
         safe_from_quarantine: false,
         uploaded: false,
         unused_expires_at: None,
+        sha256: None,
     }
+}
+
+/// Who quarantined other media with the same bytes: an upload of them is quarantined at once
+/// (by "system", as Synapse names it).
+fn inherited_quarantine(c: &mut crate::store::Conn, sha256: &str) -> Result<Option<String>> {
+    Ok(store::quarantined_copy(c, sha256)?.map(|_| "system".to_owned()))
 }
 
 /// Stores an upload under a new media ID; answers its `mxc://` URI.
@@ -135,10 +147,25 @@ where
     E: std::fmt::Display,
 {
     let media_id = crate::ids::random_alnum(24);
-    let len = store_upload(svc, up.content_length, up.body, &media_id).await?;
-    let row =
-        Media { media_type: up.content_type, media_length: len, upload_name: up.filename, uploaded: true, ..new_row(&media_id, user) };
-    svc.db.run(move |c| store::insert(c, &row)).await?;
+    let (len, sha256) = store_upload(svc, up.content_length, up.body, &media_id).await?;
+    let row = Media {
+        media_type: up.content_type,
+        media_length: len,
+        upload_name: up.filename,
+        uploaded: true,
+        sha256: Some(sha256),
+        ..new_row(&media_id, user)
+    };
+    svc.db
+        // One transaction: a quarantine of the same bytes lands either before (seen here) or after
+        // (and finds this row).
+        .run(move |c| {
+            crate::store::write_txn(c, |c| {
+                let quarantined_by = row.sha256.as_deref().map(|h| inherited_quarantine(c, h)).transpose()?.flatten();
+                store::insert(c, &Media { quarantined_by, ..row })
+            })
+        })
+        .await?;
     Ok(content_uri(svc, &media_id))
 }
 
@@ -169,9 +196,23 @@ where
     if row.uploaded {
         return Err(Error::new(ErrorKind::CannotOverwriteMedia, "Media already uploaded"));
     }
-    let len = store_upload(svc, up.content_length, up.body, media_id).await?;
+    let (length, sha256) = store_upload(svc, up.content_length, up.body, media_id).await?;
     let (id, ct, name) = (media_id.to_owned(), up.content_type, up.filename);
-    svc.db.run(move |c| store::complete(c, &id, ct.as_deref(), len, name.as_deref())).await?;
+    svc.db
+        .run(move |c| {
+            crate::store::write_txn(c, |c| {
+                let quarantined_by = inherited_quarantine(c, &sha256)?;
+                let up = store::Uploaded {
+                    media_type: ct.as_deref(),
+                    length,
+                    upload_name: name.as_deref(),
+                    sha256: &sha256,
+                    quarantined_by: quarantined_by.as_deref(),
+                };
+                store::complete(c, &id, up)
+            })
+        })
+        .await?;
     Ok(())
 }
 

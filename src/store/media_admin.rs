@@ -17,13 +17,19 @@ pub fn file_path(data_dir: &Path, media_id: &str) -> PathBuf {
     data_dir.join("media").join(shard).join(media_id)
 }
 
-/// Quarantines (`by` set) or releases (`by` empty) the named media; protected media is never
-/// quarantined. Answers how many rows matched, already quarantined ones included (Synapse's count).
+/// Quarantines (`by` set) or releases (`by` empty) the named media and every copy of the same
+/// bytes; protected media is never quarantined. Answers how many rows matched, already
+/// quarantined ones included (Synapse's count).
 pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result<usize> {
     super::write_txn(c, |c| {
         let mut n = 0;
         for part in ids.chunks(CHUNK) {
-            let target = media::table.filter(media::media_id.eq_any(part));
+            let mut named = media::table.filter(media::media_id.eq_any(part)).into_boxed();
+            if by.is_some() {
+                named = named.filter(media::safe_from_quarantine.eq(false));
+            }
+            let hashes: Vec<String> = named.select(media::sha256).load::<Option<String>>(c)?.into_iter().flatten().collect();
+            let target = media::table.filter(media::media_id.eq_any(part).or(media::sha256.eq_any(&hashes).assume_not_null()));
             n += match by {
                 Some(_) => {
                     diesel::update(target.filter(media::safe_from_quarantine.eq(false))).set(media::quarantined_by.eq(by)).execute(c)?
@@ -35,16 +41,12 @@ pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result
     })
 }
 
-/// Quarantines a user's media not yet quarantined nor protected; answers how many.
+/// Quarantines a user's media not yet quarantined (and the copies of the same bytes), protected
+/// media aside; answers how many rows changed.
 pub fn quarantine_user(c: &mut Conn, user_id: &str, by: &str) -> Result<usize> {
-    Ok(diesel::update(
-        media::table
-            .filter(media::user_id.eq(user_id))
-            .filter(media::quarantined_by.is_null())
-            .filter(media::safe_from_quarantine.eq(false)),
-    )
-    .set(media::quarantined_by.eq(by))
-    .execute(c)?)
+    let ids: Vec<String> =
+        media::table.filter(media::user_id.eq(user_id)).filter(media::quarantined_by.is_null()).select(media::media_id).load(c)?;
+    set_quarantined(c, &ids, Some(by))
 }
 
 /// Marks one media protected or not; answers whether it exists.

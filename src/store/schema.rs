@@ -185,6 +185,7 @@ diesel::table! {
         safe_from_quarantine -> Bool,
         uploaded -> Bool,
         unused_expires_at -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
     }
 }
 

@@ -380,3 +380,48 @@ async fn users_media_statistics_are_counted_sorted_and_paged() {
         aget(&s, &admin.token, &st(bad)).await.err(400, "M_INVALID_PARAM");
     }
 }
+
+#[actix_rt::test]
+async fn quarantine_follows_the_bytes() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let original = upload(&s, &alice, "hello world").await;
+    let copy = upload(&s, &bob, "hello world").await;
+    let kept = upload(&s, &bob, "hello world").await;
+    let different = upload(&s, &bob, "something else").await;
+    let entry = listed(&s, &admin, &alice, &original).await;
+    // As Synapse reports it: the hex SHA-256 of the bytes.
+    assert_eq!(entry["sha256"], "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9", "{entry}");
+    apost(&s, &admin.token, &sa(&format!("v1/media/protect/{}", media_id(&kept))), json!({})).await.ok();
+
+    apost(&s, &admin.token, &sa(&format!("v1/media/quarantine/{SERVER}/{}", media_id(&original))), json!({})).await.ok();
+    assert_eq!(every_read(&s, &bob, &copy).await[0], 404, "a copy of quarantined bytes is served");
+    assert_eq!(listed(&s, &admin, &bob, &copy).await["quarantined_by"], admin.user_id.as_str());
+    assert_eq!(every_read(&s, &bob, &kept).await[0], 200, "a protected copy stays");
+    assert_eq!(every_read(&s, &bob, &different).await[0], 200);
+
+    // The same bytes uploaded later, directly or into a reserved ID, are quarantined at once.
+    let later = upload(&s, &bob, "hello world").await;
+    assert_eq!(listed(&s, &admin, &bob, &later).await["quarantined_by"], "system");
+    assert_eq!(every_read(&s, &bob, &later).await[0], 404);
+    let reserved = s.post("/_matrix/media/v1/create", &bob.token, json!({})).await.ok()["content_uri"].as_str().unwrap().to_owned();
+    let put = s
+        .http
+        .put(s.url(&format!("/_matrix/media/v3/upload/{SERVER}/{}", media_id(&reserved))))
+        .bearer_auth(&bob.token)
+        .header("content-type", "text/plain")
+        .body("hello world")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(put.status().as_u16(), 200);
+    assert_eq!(every_read(&s, &bob, &reserved).await[0], 404);
+
+    // Released, every copy is served again.
+    apost(&s, &admin.token, &sa(&format!("v1/media/unquarantine/{SERVER}/{}", media_id(&original))), json!({})).await.ok();
+    for mxc in [&original, &copy, &later, &reserved] {
+        assert_eq!(every_read(&s, &bob, mxc).await[0], 200, "{mxc}");
+    }
+}

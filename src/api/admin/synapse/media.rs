@@ -90,6 +90,7 @@ async fn list(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>
                 "user_id": m.user_id,
                 // Every upload here needs an access token.
                 "authenticated": true,
+                "sha256": m.sha256,
             })
         })
         .collect();
@@ -163,6 +164,7 @@ async fn info(svc: Svc, _admin: Admin, path: web::Path<(String, String)>) -> Res
         "quarantined_by": m.quarantined_by,
         "authenticated": true,
         "safe_from_quarantine": m.safe_from_quarantine,
+        "sha256": m.sha256,
     }})))
 }
 
