@@ -135,10 +135,6 @@ pub fn list_for_user(
     Ok((rows, total))
 }
 
-pub fn delete(conn: &mut Conn, ids: &[String]) -> Result<usize> {
-    Ok(diesel::delete(media::table.filter(media::media_id.eq_any(ids))).execute(conn)?)
-}
-
 /// Where the thumbnail of a media file for one (width, height, method) lives: beside the media,
 /// under a name the request determines, so it is made once and found again without a row.
 pub fn thumbnail_path(media_file: &Path, width: u32, height: u32, crop: bool) -> PathBuf {
