@@ -71,6 +71,9 @@ pub enum ErrorKind {
     /// 404 `M_UNKNOWN`: a membership change (join, leave, kick, unban) in a room this server is
     /// not in, Synapse's answer there (it would need another server to ask).
     RoomNotKnown,
+    /// 404 `M_UNKNOWN`: Synapse's answer where its store found no row to change (protecting
+    /// unknown media).
+    NoSuchRow,
     /// 405 `M_UNRECOGNIZED`: the endpoint exists, not with this method.
     MethodNotAllowed,
     /// 409 `M_UNKNOWN`: the thing to create already exists.
@@ -115,7 +118,7 @@ impl ErrorKind {
             NotFound => "M_NOT_FOUND",
             CannotOverwriteMedia => "M_CANNOT_OVERWRITE_MEDIA",
             LimitExceeded => "M_LIMIT_EXCEEDED",
-            BadRequest | RoomNotKnown | RoomBlocked | Conflict | Internal | BadGateway => "M_UNKNOWN",
+            BadRequest | RoomNotKnown | NoSuchRow | RoomBlocked | Conflict | Internal | BadGateway => "M_UNKNOWN",
         }
     }
 
@@ -143,7 +146,7 @@ impl ErrorKind {
             | CannotLeaveNoticeRoom
             | WrongRoomKeysVersion
             | RoomBlocked => 403,
-            NotFound | Unrecognized | RoomNotKnown => 404,
+            NotFound | Unrecognized | RoomNotKnown | NoSuchRow => 404,
             MethodNotAllowed => 405,
             Conflict | CannotOverwriteMedia => 409,
             TooLarge => 413,

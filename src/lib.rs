@@ -123,6 +123,10 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         if !resumed.is_empty() {
             log::info!("finished interrupted purges of {resumed:?}");
         }
+        let media_files = db.get().and_then(|mut c| store::media_admin::finish_deletions(&mut c, &cfg.data_dir))?;
+        if media_files > 0 {
+            log::info!("removed the files of {media_files} media deleted before a restart");
+        }
         let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms()))?;
         let keys = events::signing_key::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
         Ok::<_, Error>((db, keys, resumed, typing_start))

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Semaphore;
 
 pub fn file_path(svc: &Services, media_id: &str) -> PathBuf {
-    let shard = media_id.get(..2).unwrap_or("00");
-    svc.config.data_dir.join("media").join(shard).join(media_id)
+    crate::store::media_admin::file_path(&svc.config.data_dir, media_id)
 }
 
 fn valid_media_id(id: &str) -> bool {
@@ -44,9 +43,9 @@ enum Chunk<B> {
 }
 
 /// Streams an upload into the media file, refusing it past the upload limit; answers its
-/// length. Only a few chunks are in memory at a time however large the upload, and the file
+/// length and hex SHA-256. Only a few chunks are in memory at a time however large the upload, and the file
 /// appears (durably) only once the body is complete.
-async fn store_upload<S, B, E>(svc: &Services, content_length: Option<usize>, mut body: S, media_id: &str) -> Result<i64>
+async fn store_upload<S, B, E>(svc: &Services, content_length: Option<usize>, mut body: S, media_id: &str) -> Result<(i64, String)>
 where
     S: Stream<Item = std::result::Result<B, E>> + Unpin,
     B: AsRef<[u8]> + Send + 'static,
@@ -61,8 +60,10 @@ where
     // A name of its own: two uploads to one media ID never write into the same file.
     let tmp = path.with_extension(format!("tmp-{}", crate::ids::random_alnum(8)));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Chunk<B>>(4);
-    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<bool> {
+    let writer = tokio::task::spawn_blocking(move || -> std::io::Result<Option<String>> {
+        use sha2::Digest;
         use std::io::Write;
+        let mut hash = sha2::Sha256::new();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
@@ -70,17 +71,20 @@ where
         let written = (|| {
             while let Some(chunk) = rx.blocking_recv() {
                 match chunk {
-                    Chunk::Data(bytes) => file.write_all(bytes.as_ref())?,
+                    Chunk::Data(bytes) => {
+                        hash.update(bytes.as_ref());
+                        file.write_all(bytes.as_ref())?
+                    }
                     Chunk::Complete => {
                         file.sync_all()?;
                         std::fs::rename(&tmp, &path)?;
-                        return Ok(true);
+                        return Ok(Some(hex::encode(hash.finalize())));
                     }
                 }
             }
-            Ok(false)
+            Ok(None)
         })();
-        if !matches!(written, Ok(true)) {
+        if !matches!(written, Ok(Some(_))) {
             let _ = std::fs::remove_file(&tmp);
         }
         written
@@ -106,8 +110,8 @@ where
     let stored = writer.await.map_err(|e| Error::internal_from("storing media", e))?;
     received?;
     match stored {
-        Ok(true) => Ok(total as i64),
-        Ok(false) => Err(Error::internal("storing media: the upload was not completed")),
+        Ok(Some(sha256)) => Ok((total as i64, sha256)),
+        Ok(None) => Err(Error::internal("storing media: the upload was not completed")),
         Err(e) => Err(Error::internal_from("storing media", e)),
     }
 }
@@ -125,7 +129,14 @@ fn new_row(media_id: &str, user: &UserId) -> Media {
         safe_from_quarantine: false,
         uploaded: false,
         unused_expires_at: None,
+        sha256: None,
     }
+}
+
+/// Who quarantined other media with the same bytes: an upload of them is quarantined at once
+/// (by "system", as Synapse names it).
+fn inherited_quarantine(c: &mut crate::store::Conn, sha256: &str) -> Result<Option<String>> {
+    Ok(store::quarantined_copy(c, sha256)?.map(|_| "system".to_owned()))
 }
 
 /// Stores an upload under a new media ID; answers its `mxc://` URI.
@@ -136,10 +147,25 @@ where
     E: std::fmt::Display,
 {
     let media_id = crate::ids::random_alnum(24);
-    let len = store_upload(svc, up.content_length, up.body, &media_id).await?;
-    let row =
-        Media { media_type: up.content_type, media_length: len, upload_name: up.filename, uploaded: true, ..new_row(&media_id, user) };
-    svc.db.run(move |c| store::insert(c, &row)).await?;
+    let (len, sha256) = store_upload(svc, up.content_length, up.body, &media_id).await?;
+    let row = Media {
+        media_type: up.content_type,
+        media_length: len,
+        upload_name: up.filename,
+        uploaded: true,
+        sha256: Some(sha256),
+        ..new_row(&media_id, user)
+    };
+    svc.db
+        // One transaction: a quarantine of the same bytes lands either before (seen here) or after
+        // (and finds this row).
+        .run(move |c| {
+            crate::store::write_txn(c, |c| {
+                let quarantined_by = row.sha256.as_deref().map(|h| inherited_quarantine(c, h)).transpose()?.flatten();
+                store::insert(c, &Media { quarantined_by, ..row })
+            })
+        })
+        .await?;
     Ok(content_uri(svc, &media_id))
 }
 
@@ -170,9 +196,23 @@ where
     if row.uploaded {
         return Err(Error::new(ErrorKind::CannotOverwriteMedia, "Media already uploaded"));
     }
-    let len = store_upload(svc, up.content_length, up.body, media_id).await?;
+    let (length, sha256) = store_upload(svc, up.content_length, up.body, media_id).await?;
     let (id, ct, name) = (media_id.to_owned(), up.content_type, up.filename);
-    svc.db.run(move |c| store::complete(c, &id, ct.as_deref(), len, name.as_deref())).await?;
+    svc.db
+        .run(move |c| {
+            crate::store::write_txn(c, |c| {
+                let quarantined_by = inherited_quarantine(c, &sha256)?;
+                let up = store::Uploaded {
+                    media_type: ct.as_deref(),
+                    length,
+                    upload_name: name.as_deref(),
+                    sha256: &sha256,
+                    quarantined_by: quarantined_by.as_deref(),
+                };
+                store::complete(c, &id, up)
+            })
+        })
+        .await?;
     Ok(())
 }
 
@@ -185,14 +225,23 @@ pub struct Download {
     pub len: u64,
 }
 
-/// The stored media's row and file, or 404; records the access.
-async fn find(svc: &Services, server: &str, media_id: &str) -> Result<(Media, PathBuf)> {
+/// Whether quarantined media may be served: only to an admin who asks for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quarantined {
+    Refuse,
+    Serve,
+}
+
+/// The stored media's row and file, or 404 (quarantined media too, unless it may be served);
+/// records the access.
+async fn find(svc: &Services, server: &str, media_id: &str, quarantined: Quarantined) -> Result<(Media, PathBuf)> {
     if server != svc.server_name() || !valid_media_id(media_id) {
         return Err(Error::not_found("Media not found"));
     }
     let id = media_id.to_owned();
     let row = svc.db.run(move |c| store::find(c, &id)).await?;
-    let row = row.filter(|m| m.uploaded && m.quarantined_by.is_none()).ok_or_else(|| Error::not_found("Media not found"))?;
+    let servable = |m: &Media| m.uploaded && (m.quarantined_by.is_none() || quarantined == Quarantined::Serve);
+    let row = row.filter(servable).ok_or_else(|| Error::not_found("Media not found"))?;
     let id = media_id.to_owned();
     svc.db.run(move |c| store::touch(c, &id, crate::ids::now_ms())).await?;
     Ok((row, file_path(svc, media_id)))
@@ -217,8 +266,8 @@ async fn original(media: Media, path: PathBuf) -> Result<Download> {
 }
 
 /// The original media file.
-pub async fn download(svc: &Services, server: &str, media_id: &str) -> Result<Download> {
-    let (row, path) = find(svc, server, media_id).await?;
+pub async fn download(svc: &Services, server: &str, media_id: &str, quarantined: Quarantined) -> Result<Download> {
+    let (row, path) = find(svc, server, media_id, quarantined).await?;
     original(row, path).await
 }
 
@@ -286,7 +335,7 @@ pub async fn thumbnail(svc: &Services, server: &str, media_id: &str, size: Thumb
         return Err(Error::invalid_param("width and height must be between 1 and 4096"));
     }
     let (width, height, crop) = (size.width as u32, size.height as u32, size.crop);
-    let (row, original_path) = find(svc, server, media_id).await?;
+    let (row, original_path) = find(svc, server, media_id, Quarantined::Refuse).await?;
     let (format, thumb_type) = match row.media_type.as_deref() {
         Some("image/png") => (image::ImageFormat::Png, "image/png"),
         Some("image/jpeg") | Some("image/jpg") => (image::ImageFormat::Jpeg, "image/jpeg"),
@@ -352,19 +401,7 @@ pub async fn list_for_user(svc: &Services, target: &UserId, p: MediaPage) -> Res
 /// Deletes a page of a local user's media (rows, files and thumbnails); answers their IDs.
 pub async fn delete_for_user(svc: &Services, admin: &UserId, target: &UserId, p: MediaPage) -> Result<Vec<String>> {
     let (rows, _) = list_for_user(svc, target, p).await?;
-    let ids: Vec<String> = rows.iter().map(|m| m.media_id.clone()).collect();
-    let paths: Vec<_> = ids.iter().map(|i| file_path(svc, i)).collect();
-    let del = ids.clone();
-    svc.db.run(move |c| store::delete(c, &del)).await?;
-    tokio::task::spawn_blocking(move || {
-        for p in paths {
-            // The thumbnails made of it go too: nothing would serve them, and they hold the image.
-            let _ = std::fs::remove_dir_all(store::thumbnail_dir(&p));
-            let _ = std::fs::remove_file(p);
-        }
-    })
-    .await
-    .map_err(|e| Error::internal_from("deleting media files", e))?;
+    let ids = super::media_admin::delete_ids(svc, rows.into_iter().map(|m| m.media_id).collect()).await?;
     log::info!("admin {admin} deleted {} media of {target}", ids.len());
     Ok(ids)
 }

@@ -18,6 +18,7 @@ pub mod key_signatures;
 pub mod keys;
 pub mod legacy;
 pub mod media;
+pub mod media_admin;
 pub mod membership;
 pub mod mutual_rooms;
 pub mod notices;

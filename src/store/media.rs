@@ -23,6 +23,18 @@ pub struct Media {
     pub safe_from_quarantine: bool,
     pub uploaded: bool,
     pub unused_expires_at: Option<i64>,
+    /// Hex SHA-256 of the bytes, once uploaded (none for media stored before it was kept).
+    pub sha256: Option<String>,
+}
+
+/// Who quarantined media with these bytes, if any copy is quarantined.
+pub fn quarantined_copy(conn: &mut Conn, sha256: &str) -> Result<Option<String>> {
+    Ok(media::table
+        .filter(media::sha256.eq(sha256))
+        .filter(media::quarantined_by.is_not_null())
+        .select(media::quarantined_by.assume_not_null())
+        .first(conn)
+        .optional()?)
 }
 
 pub fn insert(conn: &mut Conn, m: &Media) -> Result<()> {
@@ -34,14 +46,26 @@ pub fn find(conn: &mut Conn, id: &str) -> Result<Option<Media>> {
     Ok(media::table.find(id).select(Media::as_select()).first(conn).optional()?)
 }
 
+/// What an upload filled in.
+pub struct Uploaded<'a> {
+    pub media_type: Option<&'a str>,
+    pub length: i64,
+    pub upload_name: Option<&'a str>,
+    pub sha256: &'a str,
+    /// Set when the same bytes are already quarantined.
+    pub quarantined_by: Option<&'a str>,
+}
+
 /// Fills in a media ID reserved with `/create`.
-pub fn complete(conn: &mut Conn, id: &str, media_type: Option<&str>, length: i64, upload_name: Option<&str>) -> Result<usize> {
+pub fn complete(conn: &mut Conn, id: &str, up: Uploaded) -> Result<usize> {
     Ok(diesel::update(media::table.find(id).filter(media::uploaded.eq(false)))
         .set((
             media::uploaded.eq(true),
-            media::media_type.eq(media_type),
-            media::media_length.eq(length),
-            media::upload_name.eq(upload_name),
+            media::media_type.eq(up.media_type),
+            media::media_length.eq(up.length),
+            media::upload_name.eq(up.upload_name),
+            media::sha256.eq(up.sha256),
+            media::quarantined_by.eq(up.quarantined_by),
         ))
         .execute(conn)?)
 }
@@ -109,10 +133,6 @@ pub fn list_for_user(
     };
     let rows = q.offset(from).limit(limit).select(Media::as_select()).load(conn)?;
     Ok((rows, total))
-}
-
-pub fn delete(conn: &mut Conn, ids: &[String]) -> Result<usize> {
-    Ok(diesel::delete(media::table.filter(media::media_id.eq_any(ids))).execute(conn)?)
 }
 
 /// Where the thumbnail of a media file for one (width, height, method) lives: beside the media,

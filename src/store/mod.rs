@@ -9,6 +9,7 @@ pub mod e2e_keys;
 pub mod events;
 pub mod key_backup;
 pub mod media;
+pub mod media_admin;
 pub mod memberships;
 pub mod notifications;
 pub mod openid_tokens;

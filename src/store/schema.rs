@@ -186,6 +186,13 @@ diesel::table! {
         safe_from_quarantine -> Bool,
         uploaded -> Bool,
         unused_expires_at -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    media_deletions (media_id) {
+        media_id -> Text,
     }
 }
 
@@ -471,6 +478,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_threepids,
     pushers,
     media,
+    media_deletions,
     pending_purges,
     device_keys,
     one_time_keys,

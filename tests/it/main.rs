@@ -9,6 +9,7 @@ mod admin_synapse_accounts;
 mod admin_synapse_devices;
 mod admin_synapse_list_users;
 mod admin_synapse_login_as;
+mod admin_synapse_media;
 mod admin_synapse_notices;
 mod admin_synapse_register;
 mod admin_synapse_reports;

@@ -4,7 +4,7 @@
 use crate::api::extractors::Requester;
 use crate::api::{Svc, ok_json, parse_query};
 use crate::error::{Error, Result};
-use crate::service::media::{self, Download, ThumbnailSize, Upload};
+use crate::service::media::{self, Download, Quarantined, ThumbnailSize, Upload};
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::web;
 use actix_web::{HttpRequest, HttpResponse};
@@ -181,24 +181,36 @@ fn serve(d: Download, name: Option<&str>) -> HttpResponse {
     res.streaming(file_stream(file))
 }
 
-async fn download(svc: Svc, _who: Requester, path: web::Path<(String, String)>) -> Result<HttpResponse> {
-    let (server, id) = path.into_inner();
-    Ok(serve(media::download(&svc, &server, &id).await?, None))
+#[derive(Deserialize)]
+struct DownloadQuery {
+    admin_unsafely_bypass_quarantine: Option<bool>,
 }
 
-async fn download_named(svc: Svc, _who: Requester, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
+/// Quarantined media is served only to an admin who says so (Synapse's parameter); anyone
+/// else asking is refused as if it were not there.
+fn quarantine_rule(req: &HttpRequest, who: &Requester) -> Result<Quarantined> {
+    let q: DownloadQuery = parse_query(req)?;
+    Ok(if q.admin_unsafely_bypass_quarantine == Some(true) && who.is_server_admin() { Quarantined::Serve } else { Quarantined::Refuse })
+}
+
+async fn download(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String)>) -> Result<HttpResponse> {
+    let (server, id) = path.into_inner();
+    Ok(serve(media::download(&svc, &server, &id, quarantine_rule(&req, &who)?).await?, None))
+}
+
+async fn download_named(svc: Svc, who: Requester, req: HttpRequest, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (server, id, name) = path.into_inner();
-    Ok(serve(media::download(&svc, &server, &id).await?, Some(&name)))
+    Ok(serve(media::download(&svc, &server, &id, quarantine_rule(&req, &who)?).await?, Some(&name)))
 }
 
 async fn download_legacy(svc: Svc, path: web::Path<(String, String)>) -> Result<HttpResponse> {
     let (server, id) = path.into_inner();
-    Ok(serve(media::download(&svc, &server, &id).await?, None))
+    Ok(serve(media::download(&svc, &server, &id, Quarantined::Refuse).await?, None))
 }
 
 async fn download_legacy_named(svc: Svc, path: web::Path<(String, String, String)>) -> Result<HttpResponse> {
     let (server, id, name) = path.into_inner();
-    Ok(serve(media::download(&svc, &server, &id).await?, Some(&name)))
+    Ok(serve(media::download(&svc, &server, &id, Quarantined::Refuse).await?, Some(&name)))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,2 @@
+DROP INDEX media_sha256;
+ALTER TABLE media DROP COLUMN sha256;
