@@ -1,5 +1,6 @@
 //! Push rules, pure: a user's rule set as stored (the `m.push_rules` account data, whose
-//! server-default rules follow ruma's current defaults), and what the rules decide for an event.
+//! server-default rules are ruma's current defaults plus the three legacy mention rules Synapse
+//! still serves), and what the rules decide for an event.
 
 use crate::error::{Error, Result};
 use futures_util::FutureExt;
