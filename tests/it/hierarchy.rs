@@ -155,3 +155,37 @@ async fn hierarchy_errors() {
     s.invite(&alice, &hidden, &bob.user_id).await.ok();
     assert_eq!(room_ids(&s.get(&hierarchy_path(&hidden, ""), &bob.token).await.ok()), vec![hidden]);
 }
+
+/// Synapse's admin `GET /_synapse/admin/v1/rooms/{roomId}/hierarchy`: every local room of the
+/// tree, private ones included, in the client's shape; admins only; 404 for an unknown root.
+#[actix_web::test]
+async fn the_admin_hierarchy_shows_private_rooms_too() {
+    let (s, alice, bob, _) = alice_bob_and_a_room().await;
+    let admin = s.register_admin("boss").await;
+    let root = space(&s, &alice, "Secret space", "private_chat").await;
+    let hidden = s.create_room(&alice, json!({"preset": "private_chat", "name": "Hidden"})).await;
+    let open = s.create_room(&alice, json!({"preset": "public_chat", "name": "Open"})).await;
+    add_child(&s, &alice, &root, &hidden, json!({})).await;
+    add_child(&s, &alice, &root, &open, json!({})).await;
+    let admin_path = |room: &str, q: &str| format!("/_synapse/admin/v1/rooms/{}/hierarchy{q}", enc(room));
+
+    // Bob may not preview the private space; the admin sees all of it.
+    s.get(&hierarchy_path(&root, ""), &bob.token).await.err(403, "M_FORBIDDEN");
+    let body = s.get(&admin_path(&root, ""), &admin.token).await.ok();
+    assert_eq!(room_ids(&body), vec![root.clone(), hidden.clone(), open.clone()], "{body}");
+    assert_eq!(body["rooms"][1]["name"], "Hidden");
+    assert_eq!(body["rooms"][1]["join_rule"], "invite");
+    assert_eq!(body["rooms"][0]["children_state"].as_array().map(Vec::len), Some(2));
+
+    // Paging as the client's.
+    let first = s.get(&admin_path(&root, "?limit=1"), &admin.token).await.ok();
+    assert_eq!(room_ids(&first), vec![root.clone()]);
+    let next = first["next_batch"].as_str().expect("next_batch").to_owned();
+    let second = s.get(&admin_path(&root, &format!("?limit=5&from={next}")), &admin.token).await.ok();
+    assert_eq!(room_ids(&second), vec![hidden.clone(), open.clone()]);
+
+    s.get(&admin_path(&root, ""), &bob.token).await.err(403, "M_FORBIDDEN");
+    s.get(&admin_path("!unknown:test.local", ""), &admin.token).await.err(404, "M_NOT_FOUND");
+    s.get(&admin_path(&root, "?limit=0"), &admin.token).await.err(400, "M_INVALID_PARAM");
+    s.get(&admin_path(&root, "?limit=abc"), &admin.token).await.err(400, "M_INVALID_PARAM");
+}

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::events::filter::TypeFilter;
 use crate::service::admin_room_actions::{self as actions, RoomTarget};
 use crate::service::admin_rooms::{self, ListQuery, ORDER_NAMES, RoomOrder};
+use crate::service::spaces;
 use actix_web::{HttpRequest, HttpResponse, web};
 use ruma::OwnedRoomId;
 use serde::Deserialize;
@@ -21,6 +22,7 @@ pub fn routes() -> Vec<(&'static str, actix_web::Route)> {
         ("/v1/rooms/{room_id}", web::get().to(details)),
         ("/v1/rooms/{room_id}/members", web::get().to(members)),
         ("/v1/rooms/{room_id}/state", web::get().to(state)),
+        ("/v1/rooms/{room_id}/hierarchy", web::get().to(hierarchy)),
         ("/v1/rooms/{room_id}/messages", web::get().to(messages)),
         ("/v1/rooms/{room_id}/context/{event_id}", web::get().to(context)),
         ("/v1/rooms/{room_id}/timestamp_to_event", web::get().to(timestamp_to_event)),
@@ -116,6 +118,39 @@ async fn members(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<Htt
 struct StateParams {
     #[serde(rename = "type")]
     kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HierarchyParams {
+    from: Option<String>,
+    limit: Option<i64>,
+    max_depth: Option<i64>,
+    suggested_only: Option<bool>,
+}
+
+/// The space's rooms as the client's `/hierarchy` shows them, every local room included
+/// whatever its join rules.
+async fn hierarchy(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
+    let room_id = known_room_id(&path)?;
+    let q: HierarchyParams = parse_query(&req)?;
+    if q.limit.is_some_and(|l| l < 1) {
+        return Err(Error::invalid_param("limit must be a positive integer"));
+    }
+    if q.max_depth.is_some_and(|d| d < 0) {
+        return Err(Error::invalid_param("max_depth must be a non-negative integer"));
+    }
+    let request = spaces::HierarchyRequest {
+        suggested_only: q.suggested_only.unwrap_or(false),
+        max_depth: q.max_depth,
+        limit: q.limit.unwrap_or(spaces::DEFAULT_LIMIT),
+        from: q.from,
+    };
+    let page = spaces::hierarchy_as_admin(&svc, &room_id, request).await?;
+    let mut body = json!({"rooms": page.rooms});
+    if let Some(next) = page.next_batch {
+        body["next_batch"] = json!(next);
+    }
+    Ok(ok_json(body))
 }
 
 async fn state(svc: Svc, _admin: Admin, req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse> {
