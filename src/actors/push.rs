@@ -37,6 +37,9 @@ const ROUND_GAP: Duration = Duration::from_millis(50);
 /// Rooms and users whose views and rules are kept between rounds, at most.
 const CACHED: usize = 10_000;
 
+/// Distinct shared rules numbered, at most (every user's own room and sender rules count).
+const MAX_SHARED_RULES: usize = 100_000;
+
 pub struct PushEvaluator {
     db: Db,
     server_name: String,
@@ -271,6 +274,8 @@ impl Rooms {
 struct Rules {
     sets: HashMap<String, (i64, push::UserRules)>,
     checked_at: i64,
+    /// Numbers the rules the sets share; dropped with them.
+    interner: push::RuleInterner,
 }
 
 impl Rules {
@@ -295,14 +300,15 @@ impl Rules {
 
     fn get(&mut self, c: &mut Conn, user: &UserId) -> Result<&push::UserRules> {
         if !self.sets.contains_key(user.as_str()) {
-            if self.sets.len() >= CACHED {
+            if self.sets.len() >= CACHED || self.interner.len() >= MAX_SHARED_RULES {
                 self.sets.clear();
+                self.interner = push::RuleInterner::default();
             }
             let at = rules_position(c, user.as_str())?;
             let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
             let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
             let set = push::ruleset(&push::rules_from_stored(user, stored.as_ref()));
-            self.sets.insert(user.to_string(), (at, push::UserRules::new(set)));
+            self.sets.insert(user.to_string(), (at, push::UserRules::shared(set, &mut self.interner)));
         }
         Ok(&self.sets[user.as_str()].1)
     }

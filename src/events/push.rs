@@ -272,10 +272,27 @@ pub struct UserRules {
     set: Ruleset,
     /// In the rule set's evaluation order.
     decisions: Vec<Arc<(Decision, Arc<str>)>>,
+    /// In the same order: the rule's number in a [`RuleInterner`] when whether it matches an
+    /// event does not depend on whose rule it is.
+    shared: Vec<Option<u32>>,
 }
 
 impl UserRules {
+    /// Rules evaluated for this user alone.
     pub fn new(set: Ruleset) -> Self {
+        let shared = vec![None; set.iter().count()];
+        Self::build(set, shared)
+    }
+
+    /// Rules whose outcome for an event is the same for every user who has them (every
+    /// server-default rule but the display-name mention, most user rules) are numbered in
+    /// `interner`, so that [`PreparedEvent::decide`] works each out once per event.
+    pub fn shared(set: Ruleset, interner: &mut RuleInterner) -> Self {
+        let shared = set.iter().map(|r| interner.number(r)).collect();
+        Self::build(set, shared)
+    }
+
+    fn build(set: Ruleset, shared: Vec<Option<u32>>) -> Self {
         let decisions = set
             .iter()
             .map(|r| {
@@ -284,7 +301,47 @@ impl UserRules {
                 Arc::new((d, json))
             })
             .collect();
-        Self { set, decisions }
+        Self { set, decisions, shared }
+    }
+}
+
+/// Numbers rules by their whole content (kind, ID, enabled flag, conditions or pattern), for
+/// [`UserRules::shared`]. Only a rule that reads nothing of the user is numbered: ruma's
+/// conditions read the user's ID only to skip one's own events (which never reach the rules
+/// here) and their display name only in `contains_display_name`.
+#[derive(Default)]
+pub struct RuleInterner {
+    numbers: std::collections::HashMap<String, u32>,
+}
+
+impl RuleInterner {
+    fn number(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Option<u32> {
+        use ruma::push::{AnyPushRuleRef as R, PushCondition};
+        let key = match rule {
+            R::Override(r) | R::Underride(r) => {
+                #[allow(deprecated)]
+                if r.conditions.iter().any(|c| matches!(c, PushCondition::ContainsDisplayName)) {
+                    return None;
+                }
+                let kind = if matches!(rule, R::Override(_)) { "override" } else { "underride" };
+                format!("{kind} {}", serde_json::to_string(r).ok()?)
+            }
+            R::Content(r) => format!("content {}", serde_json::to_string(r).ok()?),
+            R::Room(r) => format!("room {}", serde_json::to_string(r).ok()?),
+            R::Sender(r) => format!("sender {}", serde_json::to_string(r).ok()?),
+            _ => return None,
+        };
+        let next = u32::try_from(self.numbers.len()).ok()?;
+        Some(*self.numbers.entry(key).or_insert(next))
+    }
+
+    /// Rules numbered so far.
+    pub fn len(&self) -> usize {
+        self.numbers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.numbers.is_empty()
     }
 }
 
@@ -295,6 +352,9 @@ pub struct PreparedEvent {
     flat: FlattenedJson,
     sender: Option<String>,
     ctx: PushConditionRoomCtx,
+    /// Shared rules' outcomes for this event, by rule number: 0 not worked out yet, 1 no
+    /// match, 2 match.
+    outcomes: Vec<u8>,
 }
 
 impl PreparedEvent {
@@ -309,7 +369,7 @@ impl PreparedEvent {
         if let Some(pl) = &room.power_levels {
             ctx = ctx.with_power_levels(pl.clone());
         }
-        Some(Self { flat, sender, ctx })
+        Some(Self { flat, sender, ctx, outcomes: Vec::new() })
     }
 
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
@@ -321,14 +381,26 @@ impl PreparedEvent {
         self.ctx.user_id = user.to_owned();
         self.ctx.user_display_name.clear();
         self.ctx.user_display_name.push_str(display_name);
-        for (rule, decision) in rules.set.iter().zip(&rules.decisions) {
+        for ((rule, decision), shared) in rules.set.iter().zip(&rules.decisions).zip(&rules.shared) {
             // ruma matches an empty display name against an empty body; a user without a
             // display name is never mentioned by it (as in Synapse).
             if display_name.is_empty() && rule.rule_id() == ".m.rule.contains_display_name" {
                 continue;
             }
             // Without a thread-subscription callback the evaluation never awaits anything.
-            if rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true) {
+            let applies = match shared.map(|n| n as usize) {
+                Some(n) => {
+                    if n >= self.outcomes.len() {
+                        self.outcomes.resize(n + 1, 0);
+                    }
+                    if self.outcomes[n] == 0 {
+                        self.outcomes[n] = 1 + u8::from(rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true));
+                    }
+                    self.outcomes[n] == 2
+                }
+                None => rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
+            };
+            if applies {
                 return Some(decision.clone());
             }
         }
@@ -407,8 +479,14 @@ mod tests {
     #[test]
     fn a_prepared_event_decides_as_the_one_shot_evaluation() {
         let room = owned_room_id!("!r:x");
-        let users = [owned_user_id!("@alice:x"), owned_user_id!("@bob:x"), owned_user_id!("@carol:x")];
-        let names = ["Alice", "bob", "Carol C"];
+        let users = [
+            owned_user_id!("@alice:x"),
+            owned_user_id!("@bob:x"),
+            owned_user_id!("@carol:x"),
+            owned_user_id!("@erin:x"),
+            owned_user_id!("@frank:x"),
+        ];
+        let names = ["Alice", "bob", "Carol C", "Erin", ""];
         let mut custom = rules_from_stored(&users[2], None);
         let keyword = json!({"rule_id": "kw", "default": false, "enabled": true, "pattern": "lunch*", "actions": ["notify", {"set_tweak": "highlight"}]});
         let quiet = json!({"rule_id": "!r:x", "default": false, "enabled": true, "actions": []});
@@ -416,7 +494,18 @@ mod tests {
         custom.insert("room".into(), json!([quiet]));
         let mut silenced = rules_from_stored(&users[1], None);
         silenced["override"][0]["enabled"] = json!(true);
-        let rulesets = [Ruleset::server_default(&users[0]), ruleset(&silenced), ruleset(&custom)];
+        let rulesets = [
+            Ruleset::server_default(&users[0]),
+            ruleset(&silenced),
+            ruleset(&custom),
+            ruleset(&rules_from_stored(&users[3], None)),
+            ruleset(&rules_from_stored(&users[4], None)),
+        ];
+        // The same sets with shared rules numbered once (Erin's and Frank's defaults share all
+        // but their mention rules), evaluated through one prepared event per event.
+        let mut interner = RuleInterner::default();
+        let shared: Vec<UserRules> = rulesets.iter().map(|set| UserRules::shared(set.clone(), &mut interner)).collect();
+        assert!(interner.len() < shared.iter().map(|r| r.shared.iter().flatten().count()).sum::<usize>(), "rules are shared");
         let member = |target: &str| {
             json!({"type": "m.room.member", "sender": "@dave:x", "state_key": target, "event_id": "$m", "room_id": "!r:x",
                    "content": {"membership": "invite"}})
@@ -425,6 +514,8 @@ mod tests {
             msg("@dave:x", "hi", json!({})),
             msg("@dave:x", "hello alice, lunch?", json!({})),
             msg("@dave:x", "ask Carol C", json!({})),
+            msg("@dave:x", "erin? frank?", json!({})),
+            msg("@dave:x", "", json!({})),
             msg("@dave:x", "@room wake up", json!({})),
             msg("@carol:x", "@room wake up", json!({})),
             msg("@dave:x", "hey", json!({"m.mentions": {"user_ids": ["@bob:x"]}})),
@@ -444,10 +535,18 @@ mod tests {
             let room_facts = RoomFacts { member_count: count, power_levels: Some(pl) };
             for event in &events {
                 let mut prepared = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
-                for ((user, name), set) in users.iter().zip(names).zip(&rulesets) {
-                    let expected = decide(set, user, name, &room, &room_facts, event);
+                let mut prepared_shared = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
+                for (((user, name), set), shared) in users.iter().zip(names).zip(&rulesets).zip(&shared) {
+                    let mut expected = decide(set, user, name, &room, &room_facts, event);
+                    if name.is_empty() && set.override_.get(".m.rule.contains_display_name").is_some() && expected.highlight {
+                        // ruma's one-shot path matches an empty name against an empty body;
+                        // the prepared path never mentions a user without a display name.
+                        expected = decide(set, user, "\u{1}", &room, &room_facts, event);
+                    }
                     let got = prepared.decide(&UserRules::new(set.clone()), user, name).map(|d| d.0.clone()).unwrap_or_default();
                     assert_eq!(got, expected, "{user} in a room of {count}: {event}");
+                    let got = prepared_shared.decide(shared, user, name).map(|d| d.0.clone()).unwrap_or_default();
+                    assert_eq!(got, expected, "shared rules, {user} in a room of {count}: {event}");
                 }
             }
         }
