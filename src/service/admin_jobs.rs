@@ -1,5 +1,5 @@
-//! Admin jobs, Synapse's scheduled tasks: deleting a room (shutdown, then purge) and purging a
-//! room's history, run in the background with their status, result and error kept in the store.
+//! Admin jobs, Synapse's scheduled tasks: deleting a room (shutdown, then purge), purging a
+//! room's history and redacting a user's events ([`super::admin_redact`]), run in the background with their status, result and error kept in the store.
 //!
 //! A job a stop interrupts stays `active` in the store and is run again from the start when the
 //! server starts: every step is idempotent (blocking again, evacuating a room nobody is in, moving
@@ -25,6 +25,7 @@ use tokio::sync::{OwnedRwLockWriteGuard, RwLock};
 pub const SHUTDOWN_AND_PURGE_ROOM: &str = "shutdown_and_purge_room";
 pub const PURGE_ROOM: &str = "purge_room";
 pub const PURGE_HISTORY: &str = "purge_history";
+pub const REDACT_ALL_EVENTS: &str = "redact_all_events";
 
 /// Synapse's task statuses; jobs here are only ever active, complete or failed (they start at once).
 pub const STATUSES: [&str; 5] = ["scheduled", "active", "complete", "failed", "cancelled"];
@@ -207,6 +208,16 @@ pub async fn start_purge_history(
     Ok(launch(svc, row))
 }
 
+/// `POST v1/user/{user}/redact`: records the job and starts it; answers its ID. Any user ID is
+/// taken, known or not (Synapse's job then redacts nothing).
+pub async fn start_user_redaction(svc: &Arc<Services>, user: &UserId, params: super::admin_redact::UserRedaction) -> Result<String> {
+    let row = new_row(REDACT_ALL_EVENTS, user.as_str(), json!(params));
+    let r = row.clone();
+    svc.db.run(move |c| store::insert(c, &r)).await?;
+    log::info!("admin {} starts redacting the events of {user} (job {})", params.admin, row.id);
+    Ok(launch(svc, row))
+}
+
 /// Starts again the jobs a stop interrupted (still `active` in the store).
 pub async fn resume(svc: Arc<Services>) {
     let filter = JobFilter { statuses: Some(vec![ACTIVE.into()]), ..Default::default() };
@@ -273,6 +284,12 @@ fn launch(svc: &Arc<Services>, row: JobRow) -> String {
 /// One job's work; answers its final result.
 async fn run(svc: &Arc<Services>, row: JobRow) -> Result<Option<Value>> {
     let params: Value = serde_json::from_str(&row.params).map_err(|e| Error::internal_from("reading the job's parameters", e))?;
+    if row.action == REDACT_ALL_EVENTS {
+        // Resumed after a stop, it starts again: what was redacted is no longer listed.
+        let params = serde_json::from_value(params).map_err(|e| Error::internal_from("reading the job's parameters", e))?;
+        let user = OwnedUserId::try_from(row.resource_id.as_str()).map_err(|e| Error::internal_from("reading the job's user", e))?;
+        return super::admin_redact::redact_user_events(svc, &user, &params).await.map(Some);
+    }
     let room_id = OwnedRoomId::try_from(row.resource_id.as_str()).map_err(|e| Error::internal_from("reading the job's room", e))?;
     match row.action.as_str() {
         SHUTDOWN_AND_PURGE_ROOM => {

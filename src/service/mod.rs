@@ -6,6 +6,7 @@ pub mod account_data;
 pub mod accounts;
 pub mod admin;
 pub mod admin_jobs;
+pub mod admin_redact;
 pub mod admin_room_actions;
 pub mod admin_rooms;
 pub mod aliases;

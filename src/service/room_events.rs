@@ -159,3 +159,28 @@ pub async fn redact(
     let sender = OwnedUserId::try_from(sender).map_err(|e| Error::internal_from("stored sender", e))?;
     send(svc, who, room_id, draft, Some(key), Some(sender)).await
 }
+
+/// An admin's redaction of `event_id` (sent by `target`), sent as `sender` through the room's
+/// actor, which checks `sender` may redact it: no transaction ID, rate limit or suspension check,
+/// as for every admin job.
+pub async fn redact_as(
+    svc: &Arc<Services>,
+    sender: &UserId,
+    room_id: &RoomId,
+    event_id: &EventId,
+    target: &UserId,
+    reason: Option<&str>,
+) -> Result<OwnedEventId> {
+    let mut content = Map::new();
+    if let Some(r) = reason {
+        content.insert("reason".into(), json!(r));
+    }
+    let draft = EventDraft {
+        kind: "m.room.redaction".into(),
+        state_key: None,
+        content: Value::Object(content),
+        redacts: Some(event_id.to_owned()),
+    };
+    let msg = SendEvent { redacts_sender: Some(target.to_owned()), ..SendEvent::new(sender.to_owned(), draft) };
+    svc.send_to_room(room_id, msg).await?
+}

@@ -279,6 +279,28 @@ pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, S
     Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
+/// A sender's unredacted events in a room that a user redaction takes, newest first, at most
+/// `limit`: every non-state event but redactions, and their joins (whose display name and avatar
+/// may carry the abuse), as Synapse takes them.
+pub fn redactable_by_sender(conn: &mut Conn, room_id: &str, sender: &str, limit: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String, String, Option<String>, String)> = events::table
+        .filter(events::room_id.eq(room_id))
+        .filter(events::sender.eq(sender))
+        .filter(events::redacted_by.is_null())
+        .filter(events::event_type.ne("m.room.redaction"))
+        .filter(events::state_key.is_null().or(events::event_type.eq("m.room.member")))
+        .order(events::stream_ordering.desc())
+        .limit(limit)
+        .select((events::event_id, events::event_type, events::state_key, events::json))
+        .load(conn)?;
+    let is_join = |json: &str| serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v["content"]["membership"] == "join");
+    Ok(rows
+        .into_iter()
+        .filter(|(_, kind, key, json)| key.is_none() || (kind == "m.room.member" && key.as_deref() == Some(sender) && is_join(json)))
+        .map(|(id, ..)| id)
+        .collect())
+}
+
 /// An event's JSON as stored (signed, as other servers see it), `None` when there is no such
 /// event or its JSON does not parse.
 pub fn stored_json(conn: &mut Conn, event_id: &str) -> Result<Option<serde_json::Value>> {

@@ -17,6 +17,7 @@ mod admin_synapse_room_actions;
 mod admin_synapse_room_delete;
 mod admin_synapse_rooms;
 mod admin_synapse_shadow_ban;
+mod admin_synapse_user_redact;
 mod admin_synapse_users_more;
 mod bounded_maps;
 mod cli;

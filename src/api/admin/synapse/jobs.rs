@@ -1,12 +1,13 @@
 //! Synapse's room deletion (v1 at once, v2 as a background job with its status), history purge
-//! with its status, and the list of scheduled tasks; with Synapse 1.163's shapes and errors.
+//! and a user's redaction with their status, and the list of scheduled tasks; with Synapse 1.163's shapes and errors.
 
 use crate::api::extractors::Admin;
 use crate::api::{Body, Svc, arc, ok_json, parse_query};
 use crate::error::{Error, Result};
 use crate::service::admin_jobs::{self as jobs, Deletion, Job, JobFilter, PurgePoint};
+use crate::service::admin_redact::{DEFAULT_LIMIT, MAX_LIMIT, MAX_ROOMS, UserRedaction};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ruma::{OwnedEventId, OwnedRoomId};
+use ruma::{OwnedEventId, OwnedRoomId, UserId};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -19,6 +20,8 @@ pub fn routes() -> Vec<(&'static str, actix_web::Route)> {
         ("/v1/purge_history/{room_id}", web::post().to(purge_history)),
         ("/v1/purge_history/{room_id}/{event_id}", web::post().to(purge_history)),
         ("/v1/purge_history_status/{purge_id}", web::get().to(purge_history_status)),
+        ("/v1/user/redact_status/{redact_id}", web::get().to(redact_status)),
+        ("/v1/user/{user_id}/redact", web::post().to(redact_user)),
         ("/v1/scheduled_tasks", web::get().to(scheduled_tasks)),
     ]
 }
@@ -154,6 +157,44 @@ async fn purge_history_status(svc: Svc, _admin: Admin, path: web::Path<String>) 
         body["error"] = json!(e);
     }
     Ok(ok_json(body))
+}
+
+#[derive(Deserialize)]
+struct RedactBody {
+    rooms: Vec<String>,
+    reason: Option<String>,
+    limit: Option<i64>,
+}
+
+async fn redact_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
+    let user = UserId::parse(path.as_str()).map_err(|_| Error::invalid_param("Expected UserID of the form '@localname:domain'"))?;
+    let b: RedactBody = body.parse_nonempty()?;
+    // Synapse takes a zero limit as none given.
+    let limit = match b.limit {
+        Some(n) if n < 0 => return Err(Error::unknown("If limit is provided it must be a non-negative integer greater than 0.")),
+        Some(n) if n > 0 => n.min(MAX_LIMIT),
+        _ => DEFAULT_LIMIT,
+    };
+    if b.rooms.len() > MAX_ROOMS {
+        return Err(Error::invalid_param(format!("At most {MAX_ROOMS} rooms may be given")));
+    }
+    let params = UserRedaction { admin: admin.user_id.clone(), rooms: b.rooms, reason: b.reason, limit };
+    let redact_id = jobs::start_user_redaction(&arc(&svc), &user, params).await?;
+    Ok(ok_json(json!({"redact_id": redact_id})))
+}
+
+/// Synapse's answer: the failures so far while it runs, all of them once complete, the error of
+/// a failed job.
+async fn redact_status(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
+    let job = jobs::get(&svc, &path)
+        .await?
+        .filter(|j| j.action == jobs::REDACT_ALL_EVENTS)
+        .ok_or_else(|| Error::not_found(format!("redact id '{path}' not found")))?;
+    if job.status == jobs::FAILED {
+        return Ok(ok_json(json!({"status": job.status, "error": job.error})));
+    }
+    let failed = job.result.as_ref().and_then(|r| r.get("failed_redactions")).cloned().unwrap_or_else(|| json!({}));
+    Ok(ok_json(json!({"status": job.status, "failed_redactions": failed})))
 }
 
 #[derive(Deserialize)]
