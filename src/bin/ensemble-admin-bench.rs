@@ -27,6 +27,11 @@ struct Args {
     /// Only time a reindex of what `--data-dir` already holds (from an earlier run with --keep).
     #[arg(long, requires = "data_dir")]
     reindex_only: bool,
+    /// Instead of the Dendrite timings: one room with `--members` local members and `--events`
+    /// messages, deleted with Synapse's `DELETE v2/rooms/{id}` (shutdown and purge), timed until
+    /// its `delete_status` says complete.
+    #[arg(long)]
+    synapse_delete: bool,
     /// Keep the generated store: skip the evacuate and purge part.
     #[arg(long)]
     keep: bool,
@@ -87,6 +92,12 @@ fn main() {
             }
         }
 
+        if args.synapse_delete {
+            let timings = time_synapse_delete(&svc, &http, &base, &token, &admin, args.members, args.events).await;
+            println!("{timings}");
+            server.stop().await;
+            return;
+        }
         // The big room: N searchable messages through the room actor (group commit).
         let big = call(&http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), &token, json!({"name": "big"})).await["room_id"].as_str().expect("room").to_owned();
         let t0 = Instant::now();
@@ -193,4 +204,64 @@ async fn time_user_list(
         out.insert(q.into(), json!({"ms": ms, "returned": v["users"].as_array().map(|a| a.len()), "total": v["total"]}));
     }
     serde_json::Value::Object(out)
+}
+
+/// One room with `members` local members (joined through the room actor) and `events`
+/// messages, then `DELETE v2/rooms/{id}` with purge, polled until its status is final.
+async fn time_synapse_delete(
+    svc: &std::sync::Arc<ensemble::Services>,
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    admin: &str,
+    members: usize,
+    events: usize,
+) -> serde_json::Value {
+    let room = call(http, reqwest::Method::POST, format!("{base}/_matrix/client/v3/createRoom"), token, json!({"preset": "public_chat"}))
+        .await["room_id"]
+        .as_str()
+        .expect("room")
+        .to_owned();
+    let t0 = Instant::now();
+    let users: Vec<String> = (0..members).map(|i| format!("@member{i}:bench.local")).collect();
+    let fixture_users = users
+        .iter()
+        .map(|u| FixtureUser {
+            user_id: ensemble::ids::parse_user_id(u).expect("member ID"),
+            admin: false,
+            creation_ts: None,
+            last_seen_ts: None,
+            displayname: None,
+        })
+        .collect();
+    fixtures::create_users(svc, fixture_users).await.expect("users");
+    let joins: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (ensemble::ids::parse_user_id(u).expect("member ID"), EventDraft::state("m.room.member", u, json!({"membership": "join"})))
+        })
+        .collect();
+    fixtures::send_all(svc, &room, joins).await.expect("joins");
+    let admin_id = ensemble::ids::parse_user_id(admin).expect("admin ID");
+    let msgs: Vec<_> = (0..events)
+        .map(|i| (admin_id.clone(), EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("message {i}")}))))
+        .collect();
+    fixtures::send_all(svc, &room, msgs).await.expect("messages");
+    let generate_secs = t0.elapsed().as_secs_f64();
+    let enc = percent_encoding::utf8_percent_encode(&room, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let t1 = Instant::now();
+    let started = call(http, reqwest::Method::DELETE, format!("{base}/_synapse/admin/v2/rooms/{enc}"), token, json!({"purge": true})).await;
+    let id = started["delete_id"].as_str().expect("delete_id").to_owned();
+    let status = loop {
+        let s = call(http, reqwest::Method::GET, format!("{base}/_synapse/admin/v2/rooms/delete_status/{id}"), token, json!({})).await;
+        match s["status"].as_str() {
+            Some("complete" | "failed") => break s,
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    };
+    json!({
+        "members": members, "events": events, "generate_secs": generate_secs,
+        "delete_v2_secs": t1.elapsed().as_secs_f64(), "status": status["status"],
+        "kicked_users": status["shutdown_room"]["kicked_users"].as_array().map(Vec::len),
+    })
 }
