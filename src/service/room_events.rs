@@ -122,10 +122,6 @@ pub async fn redact(
     txn: &str,
     reason: Option<String>,
 ) -> Result<OwnedEventId> {
-    let mut content = Map::new();
-    if let Some(r) = reason {
-        content.insert("reason".into(), json!(r));
-    }
     let (e, r, u) = (event_id.to_string(), room_id.to_string(), who.user_id.to_string());
     let (target, known, joined) = svc
         .db
@@ -150,14 +146,18 @@ pub async fn redact(
         return Err(Error::unknown("Cannot redact an event of another room"));
     }
     let key = txn_key(who, &format!("redact/{room_id}/{event_id}"), txn);
-    let draft = EventDraft {
-        kind: "m.room.redaction".into(),
-        state_key: None,
-        content: Value::Object(content),
-        redacts: Some(event_id.to_owned()),
-    };
+    let draft = redaction(event_id, reason.as_deref());
     let sender = OwnedUserId::try_from(sender).map_err(|e| Error::internal_from("stored sender", e))?;
     send(svc, who, room_id, draft, Some(key), Some(sender)).await
+}
+
+/// The redaction of `event_id`, with its reason if one is given.
+fn redaction(event_id: &EventId, reason: Option<&str>) -> EventDraft {
+    let mut content = Map::new();
+    if let Some(r) = reason {
+        content.insert("reason".into(), json!(r));
+    }
+    EventDraft { kind: "m.room.redaction".into(), state_key: None, content: Value::Object(content), redacts: Some(event_id.to_owned()) }
 }
 
 /// An admin's redaction of `event_id` (sent by `target`), sent as `sender` through the room's
@@ -171,16 +171,6 @@ pub async fn redact_as(
     target: &UserId,
     reason: Option<&str>,
 ) -> Result<OwnedEventId> {
-    let mut content = Map::new();
-    if let Some(r) = reason {
-        content.insert("reason".into(), json!(r));
-    }
-    let draft = EventDraft {
-        kind: "m.room.redaction".into(),
-        state_key: None,
-        content: Value::Object(content),
-        redacts: Some(event_id.to_owned()),
-    };
-    let msg = SendEvent { redacts_sender: Some(target.to_owned()), ..SendEvent::new(sender.to_owned(), draft) };
+    let msg = SendEvent { redacts_sender: Some(target.to_owned()), ..SendEvent::new(sender.to_owned(), redaction(event_id, reason)) };
     svc.send_to_room(room_id, msg).await?
 }
