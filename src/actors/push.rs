@@ -12,7 +12,7 @@ use super::pusher::{Deliver, PushJob, Pusher};
 use crate::error::Result;
 use crate::events::Pdu;
 use crate::events::push::{self, Decision, RoomFacts};
-use crate::store::notifications::{self as store, MAIN_THREAD, NewNotification};
+use crate::store::notifications::{self as store, EventNotifications, MAIN_THREAD, Notified};
 use crate::store::pushers::Pusher as StoredPusher;
 use crate::store::{self as db_store, Conn, Db};
 use actix::prelude::*;
@@ -39,6 +39,12 @@ const CACHED: usize = 10_000;
 
 /// Distinct shared rules numbered, at most (every user's own room and sender rules count).
 const MAX_SHARED_RULES: usize = 100_000;
+
+/// Notifications are kept this long (as Synapse keeps them), then pruned.
+const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How often old notifications are looked for.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 pub struct PushEvaluator {
     db: Db,
@@ -180,6 +186,8 @@ struct Member {
     /// The position of the membership event that made them a member.
     since: i64,
     local: bool,
+    /// Their number in the room's notification roster (local members only).
+    number: u32,
 }
 
 /// A room's state as the rules of its members read it.
@@ -207,7 +215,7 @@ fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<
                 let Ok(id) = UserId::parse(user) else { continue };
                 let display_name = p.content.get("displayname").and_then(Value::as_str).unwrap_or(user).to_owned();
                 let local = id.server_name().as_str() == server;
-                joined.push(Member { key: Arc::from(user), id, display_name, since: p.stream_ordering, local });
+                joined.push(Member { key: Arc::from(user), id, display_name, since: p.stream_ordering, local, number: 0 });
             }
             ("m.room.power_levels", Some("")) => power = Some(p.content.clone()),
             ("m.room.create", Some("")) => {
@@ -221,6 +229,11 @@ fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<
             _ => {}
         }
     }
+    let locals: Vec<&str> = joined.iter().filter(|m| m.local).map(|m| &*m.key).collect();
+    let numbers = store::numbers(c, room.as_str(), &locals)?;
+    for (m, n) in joined.iter_mut().filter(|m| m.local).zip(numbers) {
+        m.number = n;
+    }
     let power_levels = Some(push::power_levels_ctx(power.as_ref(), creators, &rules.authorization));
     let facts = RoomFacts { member_count: joined.len() as u64, power_levels };
     let key = Arc::from(room.as_str());
@@ -233,6 +246,8 @@ fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<
 struct Cache {
     rooms: Rooms,
     rules: Rules,
+    /// When old notifications were last pruned (`None`: not yet since start).
+    pruned: Option<Instant>,
 }
 
 /// Rooms' views. A view is dropped when a state event or a redaction (which may change a state
@@ -333,24 +348,29 @@ impl Pushers {
     }
 }
 
-/// The target of an invite, who may be notified of it without being a member.
-fn invitee(ev: &Pdu) -> Option<Member> {
+/// The target of an invite, who may be notified of it without being a member: numbered in the
+/// room's roster when local.
+fn invitee(c: &mut Conn, ev: &Pdu, server: &str) -> Result<Option<Member>> {
     if ev.membership() != Some("invite") {
-        return None;
+        return Ok(None);
     }
-    let target = ev.state_key.as_deref()?;
-    let id = UserId::parse(target).ok()?;
+    let Some(target) = ev.state_key.as_deref() else { return Ok(None) };
+    let Ok(id) = UserId::parse(target) else { return Ok(None) };
+    if id.server_name().as_str() != server || id == ev.sender {
+        return Ok(None);
+    }
     let display_name = ev.content.get("displayname").and_then(Value::as_str).unwrap_or(target).to_owned();
-    Some(Member { key: Arc::from(target), id, display_name, since: ev.stream_ordering, local: false })
+    let number = store::numbers(c, ev.room_id.as_str(), &[target])?[0];
+    Ok(Some(Member { key: Arc::from(target), id, display_name, since: ev.stream_ordering, local: false, number }))
 }
 
 /// The local users an event may notify, and whether the notification counts as unread in the
 /// room: joined members who joined before it, and the target of an invite (not counted).
 /// Never the sender.
-fn candidates<'a>(view: &'a RoomView, invited: Option<&'a Member>, ev: &Pdu, server: &str) -> Vec<(&'a Member, bool)> {
+fn candidates<'a>(view: &'a RoomView, invited: Option<&'a Member>, ev: &Pdu) -> Vec<(&'a Member, bool)> {
     let mut out: Vec<(&Member, bool)> =
         view.joined.iter().filter(|m| m.local && m.since < ev.stream_ordering && m.id != ev.sender).map(|m| (m, true)).collect();
-    if let Some(m) = invited.filter(|m| m.id.server_name().as_str() == server && m.id != ev.sender) {
+    if let Some(m) = invited {
         out.push((m, false));
     }
     out
@@ -395,37 +415,38 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
         return Ok((vec![], head.max(after), false));
     }
     cache.rules.refresh(c)?;
-    let Cache { rooms, rules } = cache;
+    if cache.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let cutoff = now.saturating_sub(RETENTION).as_millis() as i64;
+        // One chunk per round, so pruning never holds the write lock for long; a full chunk
+        // means more is left, looked for again next round.
+        if store::prune(c, cutoff)? < store::DELETE_CHUNK as usize {
+            cache.pruned = Some(Instant::now());
+        }
+    }
+    let Cache { rooms, rules, .. } = cache;
     let mut pushers = Pushers::default();
     let mut found = Vec::new();
     let mut pending = Vec::new();
     for ev in &events {
         rooms.saw(ev);
+        let invited = invitee(c, ev, server)?;
         let Some(view) = rooms.get(c, ev.room_id.as_str(), server, head)? else { continue };
-        let invited = invitee(ev);
-        let members = candidates(view, invited.as_ref(), ev, server);
+        let members = candidates(view, invited.as_ref(), ev);
         if members.is_empty() {
             continue;
         }
         // The event is flattened and the room's context built once, for all its members.
         let client = ev.to_client(None);
         let Some(mut prepared) = push::PreparedEvent::new(&client, &ev.sender, &view.room_id, &view.facts) else { continue };
-        let thread: Arc<str> = thread_key(ev).into();
+        let mut notified = Vec::new();
         for (m, counted) in members {
             let Some(decided) = prepared.decide(rules.get(c, &m.id)?, &m.id, &m.display_name) else { continue };
             let (d, actions): &(Decision, Arc<str>) = &decided;
             if !d.notify {
                 continue;
             }
-            found.push(NewNotification {
-                user_id: m.key.clone(),
-                room_id: view.key.clone(),
-                stream_ordering: ev.stream_ordering,
-                thread_key: thread.clone(),
-                actions: actions.clone(),
-                highlight: d.highlight,
-                counted,
-            });
+            notified.push(Notified { user_id: m.key.clone(), number: m.number, actions: actions.clone(), highlight: d.highlight, counted });
             let http = pushers.http(c, m.id.as_str())?;
             if http.is_empty() {
                 continue;
@@ -435,6 +456,15 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
                 let notification = notification_body(ev, m.id.as_str(), d, view.name.as_deref(), sender_name, p);
                 pending.push(PendingPush { user: m.id.to_string(), pusher: p.clone(), notification, tweaks: d.tweaks.clone() });
             }
+        }
+        if !notified.is_empty() {
+            found.push(EventNotifications {
+                room_id: view.key.clone(),
+                stream_ordering: ev.stream_ordering,
+                ts: ev.origin_server_ts,
+                thread_key: thread_key(ev).into(),
+                notified,
+            });
         }
     }
     store::record(c, &found, last)?;

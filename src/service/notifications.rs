@@ -24,20 +24,19 @@ pub async fn list(svc: &Services, user: &UserId, from: Option<&str>, limit: Opti
     };
     let limit = limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
     let u = user.to_string();
-    let rows = svc
+    let (rows, next) = svc
         .db
         .run(move |c| {
-            let rows = store::list(c, &u, before, limit, only_highlight)?;
+            let (rows, next) = store::list(c, &u, before, limit, only_highlight)?;
             let mut out = Vec::with_capacity(rows.len());
             for (row, read) in rows {
                 if let Some(ev) = crate::store::events::event_at(c, row.stream_ordering)? {
                     out.push((row, read, ev));
                 }
             }
-            Ok(out)
+            Ok((out, next.map(|n| n.to_string())))
         })
         .await?;
-    let next = (rows.len() as i64 == limit).then(|| rows.last().map(|r| r.0.stream_ordering.to_string())).flatten();
     let list: Vec<Value> = rows
         .into_iter()
         .map(|(row, read, ev)| {

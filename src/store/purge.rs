@@ -9,14 +9,15 @@ use diesel::prelude::*;
 const CHUNK: i64 = 100_000;
 
 /// Deletes the room row first (so the room is unknown at once), then its state, memberships,
-/// aliases, transaction IDs, room account data and reports, then its events in chunks. Media is kept.
+/// aliases, transaction IDs, room account data, reports and unread counts, then its
+/// notifications and its events in chunks. Media is kept.
 /// Returns the number of events deleted.
 pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     super::write_txn(conn, |c| {
         diesel::insert_into(pending_purges::table).values(pending_purges::room_id.eq(room_id)).on_conflict_do_nothing().execute(c)?;
         diesel::delete(rooms::table.find(room_id)).execute(c)?;
         diesel::delete(current_state::table.filter(current_state::room_id.eq(room_id))).execute(c)?;
-        super::notifications::delete_room(c, room_id)?;
+        super::notifications::delete_room_counts(c, room_id)?;
         diesel::delete(memberships::table.filter(memberships::room_id.eq(room_id))).execute(c)?;
         diesel::delete(room_aliases::table.filter(room_aliases::room_id.eq(room_id))).execute(c)?;
         diesel::delete(txn_ids::table.filter(txn_ids::room_id.eq(room_id))).execute(c)?;
@@ -33,7 +34,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     // this connection does not checkpoint mid-purge (copying freed pages back into the database
     // while still deleting doubled the I/O); the next commit on another connection checkpoints.
     conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
-    let result = delete_events(conn, room_id);
+    let result = super::notifications::delete_room(conn, room_id).and_then(|_| delete_events(conn, room_id));
     conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;")?;
     let n = result?;
     diesel::delete(pending_purges::table.find(room_id)).execute(conn)?;

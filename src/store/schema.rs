@@ -317,13 +317,23 @@ diesel::table! {
 }
 
 diesel::table! {
-    push_notifications (user_id, room_id, stream_ordering) {
+    push_members (room_id, user_id) {
+        room_id -> Text,
         user_id -> Text,
+        idx -> BigInt,
+    }
+}
+
+diesel::table! {
+    push_event_notifications (room_id, stream_ordering, grp) {
         room_id -> Text,
         stream_ordering -> BigInt,
+        grp -> BigInt,
         thread_key -> Text,
         actions -> Text,
         highlight -> Bool,
+        ts -> BigInt,
+        members -> Binary,
     }
 }
 
@@ -492,7 +502,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     receipts,
     presence,
     key_signatures,
-    push_notifications,
+    push_members,
+    push_event_notifications,
     push_counts,
     push_progress,
     key_backup_versions,

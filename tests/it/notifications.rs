@@ -381,3 +381,29 @@ async fn muted_events_and_own_events_are_not_pushed() {
     gw.wait_for(|b| is_message(b, "mention")).await;
     assert!(!gw.bodies().iter().any(|b| is_message(b, "muted") || is_message(b, "own")), "{:?}", gw.bodies());
 }
+
+#[actix_rt::test]
+async fn a_purged_room_takes_its_notifications_and_counts_with_it() {
+    let (s, alice, bob, room) = dm().await;
+    let admin = s.register_admin("root").await;
+    // A second room whose notifications must stay.
+    let other = s.create_room(&bob, json!({"preset": "private_chat"})).await;
+    s.invite(&bob, &other, &alice.user_id).await.ok();
+    s.join(&alice, &other).await.ok();
+    for i in 0..3 {
+        s.send_text(&bob, &room, &format!("m{i}")).await;
+    }
+    let kept = s.send_text(&bob, &other, "stays").await;
+    wait_counts(&s, &alice, &room, (3, 0)).await;
+    wait_counts(&s, &alice, &other, (1, 0)).await;
+
+    s.req("DELETE", &sa(&format!("v1/rooms/{}", enc(&room))), Some(&admin.token), Some(json!({"purge": true}))).await.ok();
+    let page = s.get(&format!("{V3}/notifications"), &alice.token).await.ok();
+    let ids: Vec<&str> = page["notifications"].as_array().unwrap().iter().filter_map(|n| n["event"]["event_id"].as_str()).collect();
+    // Alice's invite to the other room notified her too.
+    assert_eq!(ids.first(), Some(&kept.as_str()), "{page}");
+    assert!(page["notifications"].as_array().unwrap().iter().all(|n| n["room_id"] == other.as_str()), "{page}");
+    let sync = s.sync(&alice, None, 0).await;
+    assert!(sync["rooms"]["join"].get(&room).is_none(), "{sync}");
+    assert_eq!(counts(&sync, &other), (1, 0));
+}
