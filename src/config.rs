@@ -49,6 +49,10 @@ pub struct Config {
     /// host:port of an optional second listener serving the same API over TLS (federation
     /// peers speak HTTPS only); empty means none, as behind a TLS-terminating reverse proxy.
     pub tls_listen: String,
+    /// host:port of the metrics listener (`GET /metrics` or `/_synapse/metrics`, the Prometheus
+    /// text format); empty (the default) means none. It answers anyone who reaches it: bind it
+    /// to loopback or a private network.
+    pub metrics_listen: String,
     /// PEM certificate chain and private key of the TLS listener.
     pub tls_certificate_path: PathBuf,
     pub tls_private_key_path: PathBuf,
@@ -193,6 +197,7 @@ impl Default for Config {
             db_pool_size: 8,
             server_notices: ServerNoticesConfig::default(),
             tls_listen: String::new(),
+            metrics_listen: String::new(),
             tls_certificate_path: PathBuf::new(),
             tls_private_key_path: PathBuf::new(),
             federation_custom_ca_list: Vec::new(),

@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod federation;
 pub mod ids;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod typing;
@@ -53,6 +54,8 @@ pub struct Services {
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
     /// Room deletions and history purges running in the background.
     pub admin_jobs: service::admin_jobs::Jobs,
+    /// What operators scrape from the metrics listener.
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl Services {
@@ -67,8 +70,11 @@ pub struct Server {
     /// The TLS listener's address, when `tls_listen` is set.
     pub tls_addr: Option<SocketAddr>,
     pub base_url: String,
+    /// The metrics listener's address, when `metrics_listen` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub services: Arc<Services>,
     handle: actix_web::dev::ServerHandle,
+    metrics_handle: Option<actix_web::dev::ServerHandle>,
     /// The periodic loops (statistics, client IP flushes), stopped with the server.
     background: Vec<actix_rt::task::JoinHandle<()>>,
 }
@@ -79,6 +85,9 @@ impl Server {
     /// a new server on the same data directory then runs one server's work, not two.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        if let Some(h) = &self.metrics_handle {
+            h.stop(true).await;
+        }
         // Before the actors stop, so no job records a failure the stop caused: they stay active
         // and the next start resumes them.
         self.services.admin_jobs.abort_all();
@@ -133,7 +142,8 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     })
     .await
     .map_err(|e| Error::internal_from("starting", e))??;
-    let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone())?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone(), metrics.search_covered.clone())?;
     for room in resumed {
         search.do_send(actors::search::DropRoom(room));
     }
@@ -167,6 +177,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         sent_members: Default::default(),
         admin_jobs: Default::default(),
+        metrics,
         config: config.clone(),
     });
     actix_rt::spawn(service::admin_jobs::resume(services.clone()));
@@ -227,6 +238,42 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             log::error!("HTTP server stopped: {e}");
         }
     });
+    let (metrics_addr, metrics_handle) = match config.metrics_listen.as_str() {
+        "" => (None, None),
+        listen => {
+            let (addr, handle) = start_metrics_listener(listen, &services)?;
+            (Some(addr), Some(handle))
+        }
+    };
     log::info!("Ensemble {} listening on http://{addr} as {}", env!("CARGO_PKG_VERSION"), config.server_name);
-    Ok(Server { addr, tls_addr, base_url: format!("http://{addr}"), services, handle, background: vec![optimizing, flushing] })
+    Ok(Server {
+        addr,
+        tls_addr,
+        base_url: format!("http://{addr}"),
+        metrics_addr,
+        services,
+        handle,
+        metrics_handle,
+        background: vec![optimizing, flushing],
+    })
+}
+
+/// The metrics listener: its own port, its own routes only, one worker.
+fn start_metrics_listener(listen: &str, services: &Arc<Services>) -> Result<(SocketAddr, actix_web::dev::ServerHandle)> {
+    let data = web::Data::from(services.clone());
+    let http = HttpServer::new(move || App::new().app_data(data.clone()).configure(api::metrics::configure))
+        .workers(1)
+        .disable_signals()
+        .bind(listen)
+        .map_err(|e| Error::internal_from(format!("binding the metrics listener {listen}"), e))?;
+    let addr = http.addrs().first().copied().ok_or_else(|| Error::internal("no metrics listening address"))?;
+    let server = http.run();
+    let handle = server.handle();
+    actix_rt::spawn(async move {
+        if let Err(e) = server.await {
+            log::error!("metrics listener stopped: {e}");
+        }
+    });
+    log::info!("serving metrics on http://{addr}/metrics");
+    Ok((addr, handle))
 }

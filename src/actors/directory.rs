@@ -69,6 +69,7 @@ impl Directory {
             return a.clone();
         }
         self.room_activations.fetch_add(1, Ordering::Relaxed);
+        svc.metrics.activations.get_or_create(&crate::metrics::ActorLabels { kind: "room" }).inc();
         let actor = RoomActor::new(room_id.to_owned(), svc.clone(), is_new);
         let addr = RoomActor::start_in_arbiter(self.arbiter(), move |_| actor);
         rooms.insert(room_id.to_owned(), addr.clone());
@@ -97,6 +98,10 @@ impl Directory {
         Self::lock(&self.rooms).len()
     }
 
+    pub fn active_users(&self) -> usize {
+        Self::lock(&self.users).len()
+    }
+
     /// The actor of an existing local user; 404 if unknown.
     pub async fn user(&self, svc: &Arc<Services>, id: &UserId) -> Result<Addr<UserActor>> {
         if let Some(a) = Self::lock(&self.users).get(id).filter(|a| a.connected()) {
@@ -111,6 +116,7 @@ impl Directory {
         if let Some(a) = users.get(id).filter(|a| a.connected()) {
             return Ok(a.clone());
         }
+        svc.metrics.activations.get_or_create(&crate::metrics::ActorLabels { kind: "user" }).inc();
         let actor = UserActor::new(id.to_owned(), svc.clone());
         let addr = UserActor::start_in_arbiter(self.arbiter(), move |_| actor);
         users.insert(id.to_owned(), addr.clone());

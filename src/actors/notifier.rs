@@ -94,6 +94,18 @@ impl Handler<Sweep> for Notifier {
     }
 }
 
+/// How many long-polls are waiting (their sync has not given up), for the metrics.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Waiting;
+
+impl Handler<Waiting> for Notifier {
+    type Result = usize;
+    fn handle(&mut self, _: Waiting, _: &mut Context<Self>) -> usize {
+        self.waiters.values().map(|list| list.iter().filter(|tx| !tx.is_closed()).count()).sum()
+    }
+}
+
 /// Events up to `position` were committed; `users` are the ones who can see them.
 #[derive(Message)]
 #[rtype(result = "()")]

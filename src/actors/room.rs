@@ -231,6 +231,7 @@ impl RoomActor {
             self.forget_old_txns();
         }
         self.pending.push(NewEvent { pdu, json, txn, existing_txn_event: None });
+        self.svc.metrics.room_pending_events.inc();
         Ok(id)
     }
 
@@ -352,6 +353,7 @@ impl RoomActor {
         let mut batch = std::mem::take(&mut self.pending);
         let new_room = self.new_room.take();
         let db = self.svc.db.clone();
+        let (size, began) = (batch.len(), std::time::Instant::now());
         let fut = async move {
             db.run(move |c| {
                 crate::store::events::commit(c, new_room.as_ref(), &mut batch)?;
@@ -359,10 +361,12 @@ impl RoomActor {
             })
             .await
         };
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
+            act.svc.metrics.room_pending_events.dec_by(size as i64);
             match res {
                 Ok(batch) => {
+                    act.svc.metrics.committed(size, began.elapsed());
                     act.committed(&batch);
                     act.flush(ctx);
                 }
@@ -478,14 +482,23 @@ impl RoomActor {
     }
 }
 
+/// The label of room actors' activations and passivations.
+const ROOM: crate::metrics::ActorLabels = crate::metrics::ActorLabels { kind: "room" };
+
 impl Actor for RoomActor {
     type Context = Context<Self>;
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // Events never committed (a purge or a failed commit stopped the actor) leave the count.
+        self.svc.metrics.room_pending_events.dec_by(self.pending.len() as i64);
+    }
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.set_mailbox_capacity(1024);
         let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
         ctx.run_interval(idle / 2, move |act, ctx| {
             if !act.in_flight && act.pending.is_empty() && act.last_active.elapsed() >= idle {
+                act.svc.metrics.passivations.get_or_create(&ROOM).inc();
                 act.svc.directory.forget_room(&act.room_id, &ctx.address());
                 ctx.stop();
             }

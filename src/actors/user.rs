@@ -74,6 +74,7 @@ impl Actor for UserActor {
         let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
         ctx.run_interval(idle / 2, move |act, ctx| {
             if act.last_active.elapsed() >= idle {
+                act.svc.metrics.passivations.get_or_create(&crate::metrics::ActorLabels { kind: "user" }).inc();
                 act.svc.directory.forget_user(&act.user_id, &ctx.address());
                 ctx.stop();
             }

@@ -36,6 +36,8 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
         return Ok(req.into_response(res));
     }
     let started = std::time::Instant::now();
+    let metrics = req.app_data::<actix_web::web::Data<crate::Services>>().map(|svc| svc.metrics.clone());
+    let labels = crate::metrics::labels(req.method().as_str(), req.path());
     let line = log::log_enabled!(target: "ensemble::http", log::Level::Debug)
         .then(|| format!("{} {} {}", crate::api::extractors::client_ip(req.request()), req.method(), req.path()));
     // Handlers' and extractors' errors arrive here already turned into responses.
@@ -44,6 +46,9 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
         log::debug!(target: "ensemble::http", "{line} {} {:.1}ms", res.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
     }
     let status = res.status();
+    if let Some(m) = metrics {
+        m.answered(labels, status.as_u16(), started.elapsed());
+    }
     let is_json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     let (req, mut response) = res.into_parts();
     if status.as_u16() >= 400 && !is_json {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod client;
 pub mod extractors;
 pub mod federation;
+pub mod metrics;
 pub mod middleware;
 pub mod reply;
 pub mod tokens;

@@ -21,6 +21,7 @@ pub mod legacy;
 pub mod media;
 pub mod media_admin;
 pub mod membership;
+pub mod metrics;
 pub mod mutual_rooms;
 pub mod notices;
 pub mod notifications;

@@ -37,6 +37,7 @@ mod layers;
 mod legacy_routes;
 mod malformed_requests;
 mod media;
+mod metrics;
 mod mutual_rooms;
 mod notifications;
 mod openid;

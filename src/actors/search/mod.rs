@@ -314,11 +314,16 @@ pub struct SearchActor {
     myself: Option<Addr<SearchActor>>,
     /// Documents and seconds of the last finished rebuild.
     last_rebuild: Option<(u64, f64)>,
+    /// `covered` for the operators' metrics, set at each tick.
+    covered_metric: CoveredGauge,
 }
+
+/// The stream position the index covers, as the metrics read it.
+pub type CoveredGauge = prometheus_client::metrics::gauge::Gauge<i64, std::sync::atomic::AtomicI64>;
 
 impl SearchActor {
     /// Opens (or creates) the index under `<data_dir>/search` and starts the actor on its thread.
-    pub fn start(data_dir: &Path, db: Db) -> Result<(Addr<SearchActor>, SharedIndex)> {
+    pub fn start(data_dir: &Path, db: Db, covered_metric: CoveredGauge) -> Result<(Addr<SearchActor>, SharedIndex)> {
         let root = data_dir.join("search");
         std::fs::create_dir_all(&root).map_err(|e| Error::internal_from(format!("{}", root.display()), e))?;
         let name = std::fs::read_to_string(root.join("CURRENT")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "idx-0".into());
@@ -346,6 +351,7 @@ impl SearchActor {
                 rebuild_drops: None,
                 myself: None,
                 last_rebuild: None,
+                covered_metric: covered_metric.clone(),
             }
         });
         addr.do_send(Init(addr.clone(), coverage));
@@ -506,6 +512,7 @@ impl Handler<Tick> for SearchActor {
     fn handle(&mut self, _: Tick, _: &mut Self::Context) -> bool {
         self.catch_up(CATCH_UP_PAGES_PER_TICK);
         self.tick_commit();
+        self.covered_metric.set(self.covered);
         self.writer.is_some()
     }
 }
