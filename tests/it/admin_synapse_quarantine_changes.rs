@@ -103,3 +103,27 @@ async fn bad_positions_and_non_admins_are_refused() {
     aget(&s, &alice.token, &changes_path(None)).await.err(403, "M_FORBIDDEN");
     call(&s, "GET", &changes_path(None), None, None).await.err(401, "M_MISSING_TOKEN");
 }
+
+/// A room's quarantine records each media named in the room that it changes, and the listing
+/// follows a release too.
+#[actix_rt::test]
+async fn a_rooms_quarantine_and_a_release_are_recorded() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    let room = public_room(&s, &alice, &[]).await;
+    let id = upload(&s, &alice, "posted bytes").await;
+    let _unposted = upload(&s, &alice, "kept bytes").await;
+    s.put(
+        &room_path(&room, "send/m.room.message/img1"),
+        &alice.token,
+        json!({"msgtype": "m.file", "body": "f", "url": format!("mxc://{SERVER}/{id}")}),
+    )
+    .await
+    .ok();
+    let n = apost(&s, &admin.token, &sa(&format!("v1/room/{}/media/quarantine", enc(&room))), json!({})).await.ok();
+    assert_eq!(n["num_quarantined"], 1, "{n}");
+    apost(&s, &admin.token, &sa(&format!("v1/media/unquarantine/{SERVER}/{id}")), json!({})).await.ok();
+    let all = aget(&s, &admin.token, &changes_path(None)).await.ok();
+    assert_eq!(all, json!({"next_batch": 3, "changes": [change(&id, true), change(&id, false)]}));
+}
