@@ -24,12 +24,21 @@ pub struct UserRedaction {
     pub rooms: Vec<String>,
     pub reason: Option<String>,
     pub limit: i64,
+    /// Sends the redactions as the admin rather than as the user (Synapse's `use_admin`).
+    #[serde(default)]
+    pub use_admin: bool,
+    /// Only events sent at or after / at or before these times (ms), bounds included.
+    #[serde(default)]
+    pub after_ts: Option<i64>,
+    #[serde(default)]
+    pub before_ts: Option<i64>,
 }
 
 /// Redacts the user's events room by room; answers Synapse's result, `{"failed_redactions":
 /// {event_id: reason}}`. A room this server does not know fails the whole job, as in Synapse.
-/// Each redaction is sent by the admin if they are joined to the room, else by the user
-/// themselves (who may always redact their own events), as Synapse does.
+/// As in Synapse, each redaction is sent as the user themselves (who may always redact their own
+/// events) unless the request says `use_admin` or the user is another server's; then the admin
+/// sends it, which fails where the admin lacks the power.
 pub async fn redact_user_events(svc: &Arc<Services>, user: &UserId, p: &UserRedaction) -> Result<Value> {
     let rooms: Vec<String> = if p.rooms.is_empty() {
         let u = user.to_string();
@@ -40,21 +49,21 @@ pub async fn redact_user_events(svc: &Arc<Services>, user: &UserId, p: &UserReda
     let local = user.server_name().as_str() == svc.server_name();
     let mut failed = Map::new();
     for room in rooms {
-        let (r, u, a, limit) = (room.clone(), user.to_string(), p.admin.to_string(), p.limit.clamp(1, MAX_LIMIT));
+        let (r, u) = (room.clone(), user.to_string());
+        let window = crate::store::events::SentWindow { limit: p.limit.clamp(1, MAX_LIMIT), after_ts: p.after_ts, before_ts: p.before_ts };
         let found = svc
             .db
             .run(move |c| {
                 if crate::store::rooms::room_row(c, &r)?.is_none() {
                     return Ok(None);
                 }
-                let admin_joined = crate::store::memberships::membership(c, &r, &a)?.is_some_and(|m| m.membership == "join");
-                Ok(Some((admin_joined, crate::store::events::redactable_by_sender(c, &r, &u, limit)?)))
+                Ok(Some(crate::store::events::redactable_by_sender(c, &r, &u, &window)?))
             })
             .await?;
         let unknown = || Error::not_found(format!("404: Could not find room_version for {room}"));
-        let (admin_joined, events) = found.ok_or_else(unknown)?;
+        let events = found.ok_or_else(unknown)?;
         let room_id = RoomId::parse(&room).map_err(|_| unknown())?;
-        let sender: &UserId = if admin_joined || !local { &p.admin } else { user };
+        let sender: &UserId = if p.use_admin || !local { &p.admin } else { user };
         for event in events {
             let sent = match EventId::parse(&event) {
                 Ok(id) => super::room_events::redact_as(svc, sender, &room_id, &id, user, p.reason.as_deref()).await.map(|_| ()),

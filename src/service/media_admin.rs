@@ -49,6 +49,34 @@ pub async fn unquarantine(svc: &Services, admin: &UserId, server: &str, media_id
     Ok(())
 }
 
+/// Changes of quarantine one `quarantine_changes` page lists, as Synapse.
+pub const QUARANTINE_CHANGES_PAGE: i64 = 100;
+
+/// A page of Synapse's quarantine changes after stream position `from`: `(origin, media_id,
+/// quarantined)` with the origin filled in for local media, and the position to ask from next
+/// (the last listed, or the newest when none is). A position never handed out is refused.
+pub async fn quarantine_changes(svc: &Services, from: i64) -> Result<(Vec<(String, String, bool)>, i64)> {
+    let (changes, newest) = svc
+        .db
+        .run(move |c| {
+            let newest = store::quarantine_changes_position(c)?;
+            if from > newest {
+                return Ok((None, newest));
+            }
+            Ok((Some(store::quarantine_changes(c, from, QUARANTINE_CHANGES_PAGE)?), newest))
+        })
+        .await?;
+    let changes = changes.ok_or_else(|| {
+        Error::invalid_param(
+            "The `from` token is considered invalid because it includes stream positions greater than the furthest \
+             persisted position.",
+        )
+    })?;
+    let next = changes.last().map_or(newest, |c| c.stream_id);
+    let local = svc.server_name().to_owned();
+    Ok((changes.into_iter().map(|c| (c.origin.unwrap_or_else(|| local.clone()), c.media_id, c.quarantined)).collect(), next))
+}
+
 /// Quarantines every local media a user uploaded that is neither quarantined nor protected;
 /// answers how many. Any other user (remote, unknown, malformed) has none here.
 pub async fn quarantine_user(svc: &Services, admin: &UserId, target: &str) -> Result<usize> {

@@ -279,24 +279,40 @@ pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, S
     Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
 }
 
-/// A sender's unredacted events in a room that a user redaction takes, newest first, at most
-/// `limit`: every non-state event but redactions, and their joins (whose display name and avatar
-/// may carry the abuse), as Synapse takes them.
-pub fn redactable_by_sender(conn: &mut Conn, room_id: &str, sender: &str, limit: i64) -> Result<Vec<String>> {
-    let rows: Vec<(String, String, Option<String>, String)> = events::table
+/// Which of a sender's events a user redaction takes: the newest `limit`, sent within the bounds
+/// (ms, inclusive) when given.
+#[derive(Debug, Clone, Copy)]
+pub struct SentWindow {
+    pub limit: i64,
+    pub after_ts: Option<i64>,
+    pub before_ts: Option<i64>,
+}
+
+/// A sender's unredacted events in a room that a user redaction takes, newest first: messages,
+/// encrypted events and their joins (whose display name and avatar may carry the abuse), the
+/// types Synapse takes.
+pub fn redactable_by_sender(conn: &mut Conn, room_id: &str, sender: &str, window: &SentWindow) -> Result<Vec<String>> {
+    let mut q = events::table
         .filter(events::room_id.eq(room_id))
         .filter(events::sender.eq(sender))
         .filter(events::redacted_by.is_null())
-        .filter(events::event_type.ne("m.room.redaction"))
-        .filter(events::state_key.is_null().or(events::event_type.eq("m.room.member")))
+        .filter(events::event_type.eq_any(["m.room.message", "m.room.encrypted", "m.room.member"]))
+        .into_boxed();
+    if let Some(t) = window.after_ts {
+        q = q.filter(events::origin_server_ts.ge(t));
+    }
+    if let Some(t) = window.before_ts {
+        q = q.filter(events::origin_server_ts.le(t));
+    }
+    let rows: Vec<(String, String, Option<String>, String)> = q
         .order(events::stream_ordering.desc())
-        .limit(limit)
+        .limit(window.limit)
         .select((events::event_id, events::event_type, events::state_key, events::json))
         .load(conn)?;
     let is_join = |json: &str| serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v["content"]["membership"] == "join");
     Ok(rows
         .into_iter()
-        .filter(|(_, kind, key, json)| key.is_none() || (kind == "m.room.member" && key.as_deref() == Some(sender) && is_join(json)))
+        .filter(|(_, kind, key, json)| kind != "m.room.member" || (key.as_deref() == Some(sender) && is_join(json)))
         .map(|(id, ..)| id)
         .collect())
 }

@@ -2,7 +2,7 @@
 //! it leaves to remove (`media_deletions`), and the per-user usage statistics.
 
 use super::Conn;
-use super::schema::{current_state, events, media, media_deletions, profiles};
+use super::schema::{current_state, events, media, media_deletions, profiles, quarantined_media_changes};
 use crate::error::Result;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -19,7 +19,8 @@ pub fn file_path(data_dir: &Path, media_id: &str) -> PathBuf {
 
 /// Quarantines (`by` set) or releases (`by` empty) the named media and every copy of the same
 /// bytes; protected media is never quarantined. Answers how many rows matched, already
-/// quarantined ones included (Synapse's count).
+/// quarantined ones included (Synapse's count); each row whose quarantine changes is recorded in
+/// `quarantined_media_changes`, in the same transaction.
 pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result<usize> {
     super::write_txn(c, |c| {
         let mut n = 0;
@@ -29,16 +30,60 @@ pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result
                 named = named.filter(media::safe_from_quarantine.eq(false));
             }
             let hashes: Vec<String> = named.select(media::sha256).load::<Option<String>>(c)?.into_iter().flatten().collect();
-            let target = media::table.filter(media::media_id.eq_any(part).or(media::sha256.eq_any(&hashes).assume_not_null()));
-            n += match by {
+            let target = || media::table.filter(media::media_id.eq_any(part).or(media::sha256.eq_any(&hashes).assume_not_null()));
+            let (changing, matched): (Vec<String>, usize) = match by {
                 Some(_) => {
-                    diesel::update(target.filter(media::safe_from_quarantine.eq(false))).set(media::quarantined_by.eq(by)).execute(c)?
+                    let open = || target().filter(media::safe_from_quarantine.eq(false));
+                    let changing = open().filter(media::quarantined_by.is_null()).select(media::media_id).load(c)?;
+                    (changing, diesel::update(open()).set(media::quarantined_by.eq(by)).execute(c)?)
                 }
-                None => diesel::update(target).set(media::quarantined_by.eq(by)).execute(c)?,
+                None => {
+                    let changing = target().filter(media::quarantined_by.is_not_null()).select(media::media_id).load(c)?;
+                    (changing, diesel::update(target()).set(media::quarantined_by.eq(by)).execute(c)?)
+                }
             };
+            n += matched;
+            let rows: Vec<_> = changing
+                .iter()
+                .map(|id| {
+                    (
+                        quarantined_media_changes::origin.eq(None::<String>),
+                        quarantined_media_changes::media_id.eq(id),
+                        quarantined_media_changes::quarantined.eq(by.is_some()),
+                    )
+                })
+                .collect();
+            diesel::insert_into(quarantined_media_changes::table).values(&rows).execute(c)?;
         }
         Ok(n)
     })
+}
+
+/// One recorded change of a media item's quarantine.
+#[derive(Debug, Clone, Queryable)]
+pub struct QuarantineChange {
+    pub stream_id: i64,
+    /// `None` for local media.
+    pub origin: Option<String>,
+    pub media_id: String,
+    pub quarantined: bool,
+}
+
+/// The recorded changes after stream position `from`, oldest first, at most `limit`.
+pub fn quarantine_changes(c: &mut Conn, from: i64, limit: i64) -> Result<Vec<QuarantineChange>> {
+    use quarantined_media_changes::dsl as q;
+    Ok(q::quarantined_media_changes
+        .filter(q::stream_id.gt(from))
+        .order(q::stream_id.asc())
+        .limit(limit)
+        .select((q::stream_id, q::origin, q::media_id, q::quarantined))
+        .load(c)?)
+}
+
+/// The newest stream position handed out; 1 before any change, where Synapse's stream starts.
+pub fn quarantine_changes_position(c: &mut Conn) -> Result<i64> {
+    use quarantined_media_changes::dsl as q;
+    Ok(q::quarantined_media_changes.select(diesel::dsl::max(q::stream_id)).first::<Option<i64>>(c)?.unwrap_or(1))
 }
 
 /// Quarantines a user's media not yet quarantined (and the copies of the same bytes), protected

@@ -197,6 +197,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    quarantined_media_changes (stream_id) {
+        stream_id -> BigInt,
+        origin -> Nullable<Text>,
+        media_id -> Text,
+        quarantined -> Bool,
+    }
+}
+
+diesel::table! {
     pending_purges (room_id) {
         room_id -> Text,
     }
@@ -489,6 +498,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     pushers,
     media,
     media_deletions,
+    quarantined_media_changes,
     pending_purges,
     device_keys,
     one_time_keys,

@@ -76,7 +76,7 @@ async fn redacts_the_users_events_in_all_their_rooms_and_nothing_else() {
 }
 
 #[actix_rt::test]
-async fn the_admin_redacts_where_joined_and_the_limit_takes_the_newest() {
+async fn use_admin_sends_as_the_admin_and_the_limit_takes_the_newest() {
     let s = TestServer::start().await;
     let admin = s.register_admin("root").await;
     let alice = s.register_user("alice").await;
@@ -84,12 +84,36 @@ async fn the_admin_redacts_where_joined_and_the_limit_takes_the_newest() {
     let old = s.send_text(&alice, &room, "old").await;
     let new = s.send_text(&alice, &room, "new").await;
 
-    let id = start(&s, &admin, &alice.user_id, json!({"rooms": [room], "limit": 1})).await;
+    let id = start(&s, &admin, &alice.user_id, json!({"rooms": [room], "limit": 1, "use_admin": true})).await;
     assert_eq!(finished(&s, &admin, &id).await["status"], "complete");
     let ev = event(&s, &admin, &room, &new).await;
     assert_eq!(ev["content"], json!({}), "{ev}");
     assert_eq!(ev["unsigned"]["redacted_because"]["sender"], admin.user_id.as_str());
     assert_eq!(event(&s, &admin, &room, &old).await["content"]["body"], "old");
+}
+
+/// ketesa's "redact all events" before an erase: the admin has joined the room without the power
+/// to redact others' events; as in Synapse the user's own redactions still remove theirs.
+#[actix_rt::test]
+async fn by_default_the_user_redacts_even_where_a_powerless_admin_is_joined() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = public_room(&s, &bob, &[&alice, &admin]).await;
+    let a1 = s.send_text(&alice, &room, "spam").await;
+    // Synapse takes messages, encrypted events and joins only.
+    let custom = s.put(&room_path(&room, "send/org.example.custom/c1"), &alice.token, json!({"x": 1})).await.ok()["event_id"]
+        .as_str()
+        .expect("event_id")
+        .to_owned();
+
+    let id = start(&s, &admin, &alice.user_id, json!({"rooms": []})).await;
+    assert_eq!(finished(&s, &admin, &id).await, json!({"status": "complete", "failed_redactions": {}}));
+    let ev = event(&s, &bob, &room, &a1).await;
+    assert_eq!(ev["content"], json!({}), "{ev}");
+    assert_eq!(ev["unsigned"]["redacted_because"]["sender"], alice.user_id.as_str(), "{ev}");
+    assert_eq!(event(&s, &bob, &room, &custom).await["content"], json!({"x": 1}));
 }
 
 #[actix_rt::test]
@@ -98,15 +122,47 @@ async fn redactions_the_room_refuses_are_reported() {
     let admin = s.register_admin("root").await;
     let alice = s.register_user("alice").await;
     let bob = s.register_user("bob").await;
-    // The admin is joined without the power to redact others' events.
+    // The admin is joined without the power to redact others' events and asks to send them.
     let room = public_room(&s, &bob, &[&alice, &admin]).await;
     let a1 = s.send_text(&alice, &room, "spam").await;
 
-    let id = start(&s, &admin, &alice.user_id, json!({"rooms": [room]})).await;
+    let id = start(&s, &admin, &alice.user_id, json!({"rooms": [room], "use_admin": true})).await;
     let st = finished(&s, &admin, &id).await;
     assert_eq!(st["status"], "complete", "{st}");
     assert!(st["failed_redactions"][&a1].is_string(), "{st}");
     assert_eq!(event(&s, &bob, &room, &a1).await["content"]["body"], "spam");
+}
+
+/// `after_ts` and `before_ts` bound the events taken by `origin_server_ts`, both ends included.
+#[actix_rt::test]
+async fn the_time_window_bounds_what_is_redacted() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("root").await;
+    let alice = s.register_user("alice").await;
+    let room = public_room(&s, &alice, &[]).await;
+    let ts = |ev: &Value| ev["origin_server_ts"].as_i64().expect("origin_server_ts");
+    // Three messages with distinct timestamps (a message sent in the same millisecond is resent).
+    let mut sent: Vec<(String, i64)> = Vec::new();
+    for body in ["first", "second", "third"] {
+        let mut tries = 0;
+        loop {
+            let id = s.send_text(&alice, &room, body).await;
+            let t = ts(&event(&s, &alice, &room, &id).await);
+            if sent.last().is_none_or(|(_, prev)| t > *prev) {
+                sent.push((id, t));
+                break;
+            }
+            tries += 1;
+            assert!(tries < 1000, "the clock does not move");
+        }
+    }
+    let (middle, t) = (&sent[1].0, sent[1].1);
+    let id = start(&s, &admin, &alice.user_id, json!({"rooms": [room], "after_ts": t, "before_ts": t})).await;
+    assert_eq!(finished(&s, &admin, &id).await["status"], "complete");
+    assert_eq!(event(&s, &alice, &room, middle).await["content"], json!({}));
+    for (other, _) in [&sent[0], &sent[2]] {
+        assert!(event(&s, &alice, &room, other).await["content"]["body"].is_string());
+    }
 }
 
 #[actix_rt::test]
@@ -133,6 +189,9 @@ async fn unknown_users_rooms_and_ids_and_bad_requests() {
     apost(&s, &admin.token, &path, json!({"rooms": [], "reason": 5})).await.err(400, "M_BAD_JSON");
     apost(&s, &admin.token, &path, json!({"rooms": [], "limit": "x"})).await.err(400, "M_BAD_JSON");
     apost(&s, &admin.token, &path, json!({"rooms": [], "limit": -1})).await.err(400, "M_UNKNOWN");
+    apost(&s, &admin.token, &path, json!({"rooms": [], "use_admin": "yes"})).await.err(400, "M_BAD_JSON");
+    apost(&s, &admin.token, &path, json!({"rooms": [], "before_ts": "x"})).await.err(400, "M_BAD_JSON");
+    apost(&s, &admin.token, &path, json!({"rooms": [], "after_ts": 1.5})).await.err(400, "M_BAD_JSON");
     apost(&s, &admin.token, &redact_path("@nobody"), json!({"rooms": []})).await.err(400, "M_INVALID_PARAM");
 
     // Not for ordinary users.

@@ -11,6 +11,7 @@ mod admin_synapse_list_users;
 mod admin_synapse_login_as;
 mod admin_synapse_media;
 mod admin_synapse_notices;
+mod admin_synapse_quarantine_changes;
 mod admin_synapse_register;
 mod admin_synapse_reports;
 mod admin_synapse_room_actions;

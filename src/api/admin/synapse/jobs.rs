@@ -164,6 +164,9 @@ struct RedactBody {
     rooms: Vec<String>,
     reason: Option<String>,
     limit: Option<i64>,
+    use_admin: Option<bool>,
+    before_ts: Option<i64>,
+    after_ts: Option<i64>,
 }
 
 async fn redact_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body) -> Result<HttpResponse> {
@@ -178,7 +181,15 @@ async fn redact_user(svc: Svc, admin: Admin, path: web::Path<String>, body: Body
     if b.rooms.len() > MAX_ROOMS {
         return Err(Error::invalid_param(format!("At most {MAX_ROOMS} rooms may be given")));
     }
-    let params = UserRedaction { admin: admin.user_id.clone(), rooms: b.rooms, reason: b.reason, limit };
+    let params = UserRedaction {
+        admin: admin.user_id.clone(),
+        rooms: b.rooms,
+        reason: b.reason,
+        limit,
+        use_admin: b.use_admin.unwrap_or(false),
+        after_ts: b.after_ts,
+        before_ts: b.before_ts,
+    };
     let redact_id = jobs::start_user_redaction(&arc(&svc), &user, params).await?;
     Ok(ok_json(json!({"redact_id": redact_id})))
 }

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/v1/users/{user_id}/media", web::get().to(list)),
             ("/v1/users/{user_id}/media", web::delete().to(delete)),
             ("/v1/media/delete", web::post().to(delete_expired)),
+            ("/v1/media/quarantine_changes", web::get().to(quarantine_changes)),
             ("/v1/media/quarantine/{server}/{media_id}", web::post().to(quarantine)),
             ("/v1/media/unquarantine/{server}/{media_id}", web::post().to(unquarantine)),
             ("/v1/media/protect/{media_id}", web::post().to(protect)),
@@ -130,6 +131,26 @@ async fn protect(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<Htt
 async fn unprotect(svc: Svc, _admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
     media_admin::set_protected(&svc, &path, false).await?;
     Ok(ok_json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    from: Option<i64>,
+}
+
+/// Synapse's `{"next_batch", "changes": [{origin, media_id, quarantined}]}`, oldest first.
+async fn quarantine_changes(svc: Svc, _admin: Admin, req: HttpRequest) -> Result<HttpResponse> {
+    let q: ChangesQuery = parse_query(&req)?;
+    let from = q.from.unwrap_or(0);
+    if from < 0 {
+        return Err(Error::invalid_param("Query parameter from must be a positive integer."));
+    }
+    let (changes, next) = media_admin::quarantine_changes(&svc, from).await?;
+    let changes: Vec<Value> = changes
+        .into_iter()
+        .map(|(origin, media_id, quarantined)| json!({"origin": origin, "media_id": media_id, "quarantined": quarantined}))
+        .collect();
+    Ok(ok_json(json!({"next_batch": next, "changes": changes})))
 }
 
 async fn quarantine_user(svc: Svc, admin: Admin, path: web::Path<String>) -> Result<HttpResponse> {
