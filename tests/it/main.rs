@@ -35,6 +35,7 @@ mod input_limits;
 mod key_backup;
 mod layers;
 mod legacy_routes;
+mod load_tool;
 mod malformed_requests;
 mod media;
 mod mutual_rooms;
