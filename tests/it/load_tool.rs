@@ -169,3 +169,49 @@ async fn selected_phases_only_and_refusals() {
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "), "{bad:?}");
     }
 }
+
+#[actix_rt::test]
+async fn an_admin_token_makes_the_users() {
+    let s = TestServer::start().await;
+    let url = s.url("");
+    let admin = s.register_admin("boss").await;
+    let args: Vec<String> = [
+        "--url",
+        &url,
+        "--admin-token",
+        &admin.token,
+        "--phases",
+        "register,send,admin-users,purge",
+        "--users",
+        "3",
+        "--clients",
+        "2",
+        "--messages",
+        "4",
+        "--rooms",
+        "1",
+        "--admin-queries",
+        "2",
+        "--purge-rooms",
+        "1",
+        "--purge-messages",
+        "2",
+        "--prefix",
+        "tok",
+        "--max-secs",
+        "20",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let out = load(args).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    for (name, count) in [("register", 3), ("send", 4), ("admin-users", 2), ("purge", 1)] {
+        assert_eq!(v["phases"][name]["count"], count, "{name}: {v}");
+        assert_eq!(v["phases"][name]["errors"], 0, "{name}: {v}");
+    }
+    // Made by the admin's PUT, password-less, and sending with login-as tokens.
+    let user = s.get("/_synapse/admin/v2/users/%40toku2%3Atest.local", &admin.token).await.ok();
+    assert_eq!(user["name"], "@toku2:test.local");
+    assert_eq!(user["admin"], false);
+}
