@@ -108,6 +108,7 @@ async fn every_phase_reports_and_compare_gives_ratios() {
         check_phases(t, &expected);
     }
     assert_eq!(v["targets"][0]["phases"]["members-6"]["members"], 6);
+    assert_eq!(v["targets"][0]["phase_order"], serde_json::json!(PHASES));
     for name in PHASES {
         assert!(v["ratios"][name]["rate_ratio"].as_f64().is_some_and(|r| r > 0.0), "{name}: {}", v["ratios"]);
         assert!(stderr.contains(&format!("] {name}:")), "no progress line for {name}: {stderr}");

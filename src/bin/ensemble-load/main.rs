@@ -34,6 +34,8 @@ struct Recorder<'a> {
     target: &'a Target,
     plan: &'a Plan,
     phases: Map<String, Value>,
+    /// Reported phases in the order they ran.
+    order: Vec<String>,
 }
 
 impl Recorder<'_> {
@@ -73,6 +75,7 @@ impl Recorder<'_> {
         );
         if reported {
             self.phases.insert(label.to_owned(), v);
+            self.order.push(label.to_owned());
         }
         made
     }
@@ -83,9 +86,9 @@ fn needs(plan: &Plan, any: &[Phase]) -> bool {
 }
 
 async fn run_target(a: &Args, plan: &Plan, t: &Target) -> Value {
-    let mut rec = Recorder { target: t, plan, phases: Map::new() };
+    let mut rec = Recorder { target: t, plan, phases: Map::new(), order: Vec::new() };
     let outcome = load(a, plan, t, &mut rec).await;
-    let mut out = json!({"url": t.url, "phases": rec.phases});
+    let mut out = json!({"url": t.url, "phases": rec.phases, "phase_order": rec.order});
     if let Some(kb) = t.pid.and_then(procstat::peak_rss_kb) {
         out["server_peak_rss_kb"] = json!(kb);
     }
@@ -236,7 +239,8 @@ async fn run(a: &Args, plan: &Plan) -> (Value, Option<String>) {
     let empty = Map::new();
     let phases = |v: &Value| v["phases"].as_object().cloned().unwrap_or_else(|| empty.clone());
     let r = ratios::ratios(&phases(&ra), &phases(&rb));
-    let table = ratios::table(&r, &a.url, url2);
+    let order: Vec<String> = serde_json::from_value(ra["phase_order"].clone()).unwrap_or_default();
+    let table = ratios::table(&r, &order, &a.url, url2);
     (json!({"targets": [ra, rb], "ratios": r}), Some(table))
 }
 

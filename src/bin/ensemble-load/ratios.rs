@@ -44,15 +44,16 @@ fn cell(v: &Value, key: &str, suffix: &str) -> String {
     }
 }
 
-/// A fixed-width text table of `ratios` for the operator.
-pub fn table(ratios: &Value, a: &str, b: &str) -> String {
+/// A fixed-width text table of `ratios` for the operator, rows in `order` (the order the phases
+/// ran; JSON objects here are sorted by name).
+pub fn table(ratios: &Value, order: &[String], a: &str, b: &str) -> String {
     let mut s = format!("A = {a}\nB = {b}\n");
     s += &format!(
         "{:<14} {:>10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}\n",
         "phase", "rate A/s", "rate B/s", "A/B", "p50 A ms", "p50 B ms", "B/A", "p99 A ms", "p99 B ms", "B/A"
     );
-    if let Some(map) = ratios.as_object() {
-        for (name, r) in map {
+    for name in order {
+        if let Some(r) = ratios.get(name) {
             s += &format!(
                 "{:<14} {:>10} {:>10} {:>8} {:>9} {:>9} {:>8} {:>9} {:>9} {:>8}\n",
                 name,
@@ -106,10 +107,11 @@ mod tests {
             phases(json!({"send": {"rate": 5000.0, "p50_ms": 5.0, "p99_ms": 16.0}, "wake": {"rate": 10.0, "p50_ms": 1.5, "p99_ms": 3.0}}));
         let b =
             phases(json!({"send": {"rate": 100.0, "p50_ms": 250.0, "p99_ms": 800.0}, "wake": {"rate": 5.0, "p50_ms": 3.0, "p99_ms": 9.0}}));
-        let t = table(&ratios(&a, &b), "http://127.0.0.1:1", "http://127.0.0.1:2");
+        let order = ["wake".to_owned(), "send".to_owned(), "absent".to_owned()];
+        let t = table(&ratios(&a, &b), &order, "http://127.0.0.1:1", "http://127.0.0.1:2");
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 5, "{t}");
-        assert!(lines[3].starts_with("send") && lines[3].contains("50.00x"), "{t}");
-        assert!(lines[4].starts_with("wake") && lines[4].contains("2.00x") && lines[4].contains("3.00x"), "{t}");
+        assert!(lines[4].starts_with("send") && lines[4].contains("50.00x"), "{t}");
+        assert!(lines[3].starts_with("wake") && lines[3].contains("2.00x") && lines[3].contains("3.00x"), "{t}");
     }
 }
