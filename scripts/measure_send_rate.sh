@@ -65,15 +65,15 @@ for round in $(seq 1 "$rounds"); do
     sampler=$!
     t0=$EPOCHREALTIME
     before=$(cpu_ticks "$pid")
-    out=$("$load" --url "http://127.0.0.1:$port" --users 32 --clients 32 --messages "$messages")
+    out=$("$load" --url "http://127.0.0.1:$port" --phases register,send --rooms 1 --users 32 --clients 32 --messages "$messages" 2>/dev/null)
     after=$(cpu_ticks "$pid")
     t1=$EPOCHREALTIME
     kill "$sampler"
     wait "$sampler" 2>/dev/null || true
     sampler=
     read -r l1 l5 l15 _ </proc/loadavg
-    events=$(jq -r '.events' <<<"$out")
-    seconds=$(jq -r '.seconds' <<<"$out")
+    events=$(jq -r '.phases.send.count' <<<"$out")
+    seconds=$(jq -r '.phases.send.seconds' <<<"$out")
     extra=$( (echo "$t0 $before"; cat "$dir/cpu.samples"; echo "$t1 $after") | sort -g |
       awk -v b="$before" -v a="$after" -v hz="$hz" -v ev="$events" -v ts="$(awk -v t="$t1" -v s="$seconds" 'BEGIN { printf "%.6f", t - s }')" '
       { t[NR] = $1; c[NR] = $2 }

@@ -36,6 +36,7 @@ mod input_limits;
 mod key_backup;
 mod layers;
 mod legacy_routes;
+mod load_tool;
 mod malformed_requests;
 mod media;
 mod metrics;
