@@ -129,11 +129,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// One request answered.
-    pub fn request(&self, method: &str, path: &str, status: u16, took: Duration) {
-        self.answered(labels(method, path), status, took);
-    }
-
     /// One request answered, its labels read before it was handled ([`labels`]).
     pub fn answered(&self, (method, servlet): (&'static str, &'static str), status: u16, took: Duration) {
         self.requests.get_or_create(&RequestLabels { method, servlet }).inc();
@@ -237,7 +232,7 @@ mod tests {
     #[test]
     fn rendered_text_names_what_was_recorded() {
         let m = Metrics::default();
-        m.request("GET", "/_matrix/client/v3/sync", 200, Duration::from_millis(3));
+        m.answered(labels("GET", "/_matrix/client/v3/sync"), 200, Duration::from_millis(3));
         m.committed(5, Duration::from_millis(2));
         let text = m.render();
         assert!(text.contains(r#"synapse_http_server_requests_received_total{method="GET",servlet="sync"} 1"#), "{text}");

@@ -416,11 +416,10 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
     }
     cache.rules.refresh(c)?;
     if cache.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let cutoff = now.saturating_sub(RETENTION).as_millis() as i64;
-        // One chunk per round, so pruning never holds the write lock for long; a full chunk
-        // means more is left, looked for again next round.
-        if store::prune(c, cutoff)? < store::DELETE_CHUNK as usize {
+        let cutoff = crate::ids::now_ms() - RETENTION.as_millis() as i64;
+        // One chunk per round, so pruning never holds the write lock for long; what is left is
+        // looked for again next round.
+        if !store::prune(c, cutoff)? {
             cache.pruned = Some(Instant::now());
         }
     }

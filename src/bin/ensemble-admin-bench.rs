@@ -135,7 +135,7 @@ fn main() {
         fixtures::send_all(&svc, &ev_room, joins).await.expect("joins");
         let join_secs = t2.elapsed().as_secs_f64();
         let t3 = Instant::now();
-        let enc = |r: &str| percent_encoding::utf8_percent_encode(r, percent_encoding::NON_ALPHANUMERIC).to_string();
+        let enc = ensemble::federation::client::encode_segment;
         let ev = call(&http, reqwest::Method::POST, format!("{base}/_dendrite/admin/evacuateRoom/{}", enc(&ev_room)), &token, json!({})).await;
         let evacuate_secs = t3.elapsed().as_secs_f64();
         let affected = ev["affected"].as_array().map(|a| a.len()).unwrap_or(0);
@@ -248,7 +248,7 @@ async fn time_synapse_delete(
         .collect();
     fixtures::send_all(svc, &room, msgs).await.expect("messages");
     let generate_secs = t0.elapsed().as_secs_f64();
-    let enc = percent_encoding::utf8_percent_encode(&room, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let enc = ensemble::federation::client::encode_segment(&room);
     let t1 = Instant::now();
     let started = call(http, reqwest::Method::DELETE, format!("{base}/_synapse/admin/v2/rooms/{enc}"), token, json!({"purge": true})).await;
     let id = started["delete_id"].as_str().expect("delete_id").to_owned();
