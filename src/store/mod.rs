@@ -123,3 +123,19 @@ pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> 
     }
     conn.immediate_transaction(f)
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+
+    /// Without the planner's stability guarantee (.cargo/config.toml), STAT4 re-prepares keyed
+    /// look-ups on every new key, which cost a tenth of the send path.
+    #[test]
+    fn sqlite_plans_each_statement_once() {
+        let mut c = super::Conn::establish(":memory:").unwrap();
+        let on: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("sqlite_compileoption_used('ENABLE_QPSG')"))
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(on, 1);
+    }
+}
