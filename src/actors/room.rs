@@ -60,9 +60,12 @@ pub struct RoomActor {
     /// (`txn_order`) once committed, past [`TXN_MEMORY`].
     txns: HashMap<TxnKey, OwnedEventId>,
     txn_order: VecDeque<TxnKey>,
-    started: Instant,
-    /// When a committed transaction ID was last forgotten.
-    txn_forgotten: Option<Instant>,
+    /// Sends whose transaction ID this actor does not remember, in arrival order, waiting for the
+    /// store to say whether an earlier request took it; later sends queue behind them so that
+    /// the room accepts in arrival order.
+    awaiting_txn: VecDeque<(SendEvent, Reply)>,
+    /// How many sends at the front of `awaiting_txn` the running look-up covers (0: none runs).
+    looking_up: usize,
     last_active: Instant,
     /// Set by a purge: every later message is refused as if the room did not exist.
     closed: bool,
@@ -79,9 +82,6 @@ pub struct SendEvent {
     pub sender: OwnedUserId,
     pub draft: EventDraft,
     pub txn: Option<TxnKey>,
-    /// When the sender found no stored event for `txn` (before sending), if it looked: the actor
-    /// then looks in the store itself only if the answer may have changed since.
-    pub txn_checked_at: Option<Instant>,
     /// For redactions: who sent the event being redacted (looked up by the handler).
     pub redacts_sender: Option<OwnedUserId>,
     /// What the target's membership must be for a member event to mean what was asked.
@@ -102,7 +102,7 @@ pub enum Precondition {
 impl SendEvent {
     /// `draft` sent by `sender`, without a transaction ID or precondition.
     pub fn new(sender: OwnedUserId, draft: EventDraft) -> Self {
-        Self { sender, draft, txn: None, txn_checked_at: None, redacts_sender: None, precondition: None }
+        Self { sender, draft, txn: None, redacts_sender: None, precondition: None }
     }
 }
 
@@ -155,8 +155,8 @@ impl RoomActor {
             uncommitted: HashSet::new(),
             txns: HashMap::new(),
             txn_order: VecDeque::new(),
-            started: Instant::now(),
-            txn_forgotten: None,
+            awaiting_txn: VecDeque::new(),
+            looking_up: 0,
             last_active: Instant::now(),
             closed: false,
             typing: HashMap::new(),
@@ -256,7 +256,7 @@ impl RoomActor {
     }
 
     /// Forgets the oldest transaction IDs past [`TXN_MEMORY`], only committed ones: a retry of a
-    /// forgotten one is answered from the store (see [`Self::txn_may_be_stored`]).
+    /// forgotten one is answered from the store (see [`Self::look_up_txns`]).
     fn forget_old_txns(&mut self) {
         while self.txns.len() > TXN_MEMORY {
             let Some(oldest) = self.txn_order.front() else { break };
@@ -265,17 +265,46 @@ impl RoomActor {
             }
             if let Some(k) = self.txn_order.pop_front() {
                 self.txns.remove(&k);
-                self.txn_forgotten = Some(Instant::now());
             }
         }
     }
 
-    /// Whether a transaction ID this actor does not remember may name a stored event that the
-    /// sender's own look-up (at `checked_at`) did not see: when this actor started after the
-    /// look-up (an earlier actor committed it), or forgot a committed ID since.
-    fn txn_may_be_stored(&self, checked_at: Option<Instant>) -> bool {
-        let Some(at) = checked_at else { return true };
-        self.started >= at || self.txn_forgotten.is_some_and(|f| f >= at)
+    /// Asks the store, in one round trip, which queued sends' transaction IDs name an event
+    /// already stored (a retry of a request whose answer was lost), then answers those and
+    /// accepts the others in order. Sends arriving meanwhile form the next look-up: one blocking
+    /// round trip per batch instead of one per request.
+    fn look_up_txns(&mut self, ctx: &mut Context<Self>) {
+        if self.looking_up > 0 || self.awaiting_txn.is_empty() {
+            return;
+        }
+        self.looking_up = self.awaiting_txn.len();
+        let keys: Vec<TxnKey> =
+            self.awaiting_txn.iter().filter_map(|(m, _)| m.txn.clone()).filter(|t| !self.txns.contains_key(t)).collect();
+        let db = self.svc.db.clone();
+        let found = async move { db.run(move |c| crate::store::events::txn_events(c, &keys)).await };
+        ctx.spawn(found.into_actor(self).map(|found, act, ctx| {
+            let batch: Vec<_> = act.awaiting_txn.drain(..act.looking_up).collect();
+            act.looking_up = 0;
+            for (msg, reply) in batch {
+                let stored = match &found {
+                    Ok(found) => msg.txn.as_ref().and_then(|t| found.get(t)),
+                    Err(e) => {
+                        let _ = reply.send(Err(e.clone()));
+                        continue;
+                    }
+                };
+                match (stored, act.ensure_ready()) {
+                    (Some(id), _) => {
+                        let _ = reply.send(Ok(id.clone()));
+                    }
+                    (None, Err(e)) => {
+                        let _ = reply.send(Err(e));
+                    }
+                    (None, Ok(())) => act.submit(msg, reply, ctx),
+                }
+            }
+            act.look_up_txns(ctx);
+        }));
     }
 
     /// Answers a send: the event a remembered transaction ID names, or accept and queue it.
@@ -497,7 +526,7 @@ impl Actor for RoomActor {
         ctx.set_mailbox_capacity(1024);
         let idle = Duration::from_secs(self.svc.config.actor_idle_secs.max(1));
         ctx.run_interval(idle / 2, move |act, ctx| {
-            if !act.in_flight && act.pending.is_empty() && act.last_active.elapsed() >= idle {
+            if !act.in_flight && act.pending.is_empty() && act.awaiting_txn.is_empty() && act.last_active.elapsed() >= idle {
                 act.svc.metrics.passivations.get_or_create(&ROOM).inc();
                 act.svc.directory.forget_room(&act.room_id, &ctx.address());
                 ctx.stop();
@@ -588,24 +617,12 @@ impl Handler<SendEvent> for RoomActor {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = oneshot::channel();
-        let lookup = msg.txn.clone().filter(|t| !self.txns.contains_key(t) && self.txn_may_be_stored(msg.txn_checked_at));
-        match lookup {
-            Some(key) => {
-                let db = self.svc.db.clone();
-                let found = async move { db.run(move |c| crate::store::events::txn_event(c, &key)).await };
-                // `wait` holds later messages until this one is accepted: the mailbox order
-                // stays the room's order.
-                ctx.wait(found.into_actor(self).map(move |found, act, ctx| match found {
-                    Ok(Some(id)) => {
-                        let _ = tx.send(Ok(id));
-                    }
-                    Ok(None) => act.submit(msg, tx, ctx),
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                    }
-                }));
-            }
-            None => self.submit(msg, tx, ctx),
+        let unknown_txn = msg.txn.as_ref().is_some_and(|t| !self.txns.contains_key(t));
+        if unknown_txn || !self.awaiting_txn.is_empty() {
+            self.awaiting_txn.push_back((msg, tx));
+            self.look_up_txns(ctx);
+        } else {
+            self.submit(msg, tx, ctx);
         }
         Self::reply(rx)
     }

@@ -42,7 +42,6 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
         device_id: format!("notice:{}:{}", admin.user_id, admin.device_id.clone().unwrap_or_default()),
         txn_id: format!("send_server_notice{}{txn_id}", crate::store::events::TXN_SCOPE_SEP),
     });
-    let txn_checked_at = Some(std::time::Instant::now());
     if let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
     {
@@ -55,7 +54,7 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
     };
     let draft = EventDraft { kind, state_key, content, redacts: None };
     let event_id =
-        svc.send_to_room(&room, SendEvent { txn, txn_checked_at, ..SendEvent::new(crate::ids::parse_user_id(&system)?, draft) }).await??;
+        svc.send_to_room(&room, SendEvent { txn, ..SendEvent::new(crate::ids::parse_user_id(&system)?, draft) }).await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);
     Ok(event_id)
 }

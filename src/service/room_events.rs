@@ -54,17 +54,20 @@ async fn send(
         // Looks like success to the sender; nothing is stored or seen by anyone.
         return OwnedEventId::try_from(crate::ids::fake_event_id()).map_err(|e| Error::internal_from("fake event ID", e));
     }
-    let txn_checked_at = Some(std::time::Instant::now());
-    if let Some(key) = txn.clone()
+    // A retried transaction ID is answered by the room actor, which looks it up in batches; a
+    // relation is looked up first, or the retry of a reaction would fail as a duplicate of itself.
+    let relation = draft.state_key.is_none() && crate::store::relations::relation_of(&draft.content).is_some();
+    if relation
+        && let Some(key) = txn.clone()
         && let Some(id) = svc.db.run(move |c| crate::store::events::txn_event(c, &key)).await?
     {
         return Ok(id);
     }
     svc.rate_limits.message(who)?;
-    if draft.state_key.is_none() {
+    if relation {
         super::relations::check_new_relation(svc, room_id, who.user_id.as_str(), &draft.kind, &draft.content).await?;
     }
-    let msg = SendEvent { txn, txn_checked_at, redacts_sender, ..SendEvent::new(who.user_id.clone(), draft) };
+    let msg = SendEvent { txn, redacts_sender, ..SendEvent::new(who.user_id.clone(), draft) };
     svc.send_to_room(room_id, msg).await.map_err(|e| not_in_unknown_room(e, &who.user_id, room_id))?
 }
 

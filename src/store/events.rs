@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::events::{Pdu, redact_stored, rules_for};
 use diesel::prelude::*;
 use ruma::OwnedEventId;
+use std::collections::HashMap;
 
 /// A built event waiting to be committed, with the transaction ID it answers, if any.
 #[derive(Debug, Clone)]
@@ -334,6 +335,17 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> 
     let id: Option<String> =
         txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?;
     id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
+}
+
+/// The events these transaction IDs name, for those a request already took.
+pub fn txn_events(conn: &mut Conn, keys: &[TxnKey]) -> Result<HashMap<TxnKey, OwnedEventId>> {
+    let mut found = HashMap::new();
+    for key in keys {
+        if let Some(id) = txn_event(conn, key)? {
+            found.insert(key.clone(), id);
+        }
+    }
+    Ok(found)
 }
 
 /// Separates a transaction ID's endpoint scope from the client's own ID in `txn_ids.txn_id`.
