@@ -53,8 +53,7 @@ pub async fn send(svc: &Arc<Services>, admin: &Session, notice: Notice, txn: Opt
         None => create_room(svc, &system, target.as_str()).await?,
     };
     let draft = EventDraft { kind, state_key, content, redacts: None };
-    let event_id =
-        svc.send_to_room(&room, SendEvent { txn, ..SendEvent::new(crate::ids::parse_user_id(&system)?, draft) }).await??;
+    let event_id = svc.send_to_room(&room, SendEvent { txn, ..SendEvent::new(crate::ids::parse_user_id(&system)?, draft) }).await??;
     log::info!("admin {} sent a server notice to {target} in {room}", admin.user_id);
     Ok(event_id)
 }
