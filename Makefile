@@ -2,7 +2,7 @@
 CARGO ?= cargo
 CONFIG ?= ensemble.toml
 
-.PHONY: run build test lint bench load fmt clean
+.PHONY: run build test test-postgres lint bench load fmt clean
 
 ## Build in release mode, write ensemble.toml with safe defaults if missing, start on 127.0.0.1:8008.
 run: build
@@ -19,6 +19,14 @@ test:
 	else \
 		$(CARGO) test --no-fail-fast; \
 	fi
+
+## The same tests with every test server on PostgreSQL: a throwaway cluster (Debian's postgresql
+## package, installed with apt-get when missing) serves the run and is removed after it.
+test-postgres:
+	@dir=$$(mktemp -d); \
+	url=$$(scripts/pg-test-server start "$$dir") || exit 1; \
+	trap 'scripts/pg-test-server stop "$$dir"' EXIT; \
+	ENSEMBLE_TEST_PG="$$url" $(MAKE) --no-print-directory test
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -13,7 +13,8 @@ pub struct Config {
     pub listen: String,
     /// Where the database (by default), the signing key, media and the search index live.
     pub data_dir: PathBuf,
-    /// `sqlite://path` or a bare path; empty means `<data_dir>/ensemble.db`.
+    /// `postgres://user:password@host:port/db` for PostgreSQL (13 or newer); `sqlite://path` or
+    /// a bare path for SQLite; empty means `<data_dir>/ensemble.db`.
     pub database_url: String,
     /// The URL clients reach this server at (`https://matrix.example.org/`), which `/login`
     /// answers name in `well_known` (Synapse's `public_baseurl`); empty means not said.
@@ -259,14 +260,19 @@ impl Config {
         Ok(())
     }
 
-    /// The SQLite file path the database URL names.
-    pub fn database_path(&self) -> PathBuf {
-        if self.database_url.is_empty() {
-            return self.data_dir.join("ensemble.db");
-        }
+    /// The database the URL names: `postgres://` or `postgresql://` is PostgreSQL; `sqlite://path`,
+    /// `sqlite:path` or a bare path is an SQLite file; empty is `<data_dir>/ensemble.db`.
+    pub fn database(&self) -> crate::store::Location {
+        use crate::store::Location;
         let url = self.database_url.as_str();
+        if url.is_empty() {
+            return Location::Sqlite(self.data_dir.join("ensemble.db"));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Location::Postgres(url.to_owned());
+        }
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        PathBuf::from(path)
+        Location::Sqlite(PathBuf::from(path))
     }
 
     /// A fresh config with safe defaults and a random registration secret, as TOML.

@@ -125,7 +125,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     }
     let cfg = config.clone();
     let (db, keys, resumed, typing_start) = tokio::task::spawn_blocking(move || {
-        let db = store::Db::open(&cfg.database_path(), cfg.db_pool_size)?;
+        let db = store::Db::open(&cfg.database(), cfg.db_pool_size)?;
         // Nothing signed with a server key yet (the CLI may have created accounts): a key may be made.
         let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c))?;
         let resumed = db.get().and_then(|mut c| store::purge::resume_purges(&mut c))?;

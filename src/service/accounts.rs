@@ -192,7 +192,7 @@ pub fn create_user_offline(config: &crate::Config, localpart: &str, pw: &str, ad
     let user_id = ids::local_user_from_path(&localpart.to_lowercase(), &config.server_name)?;
     ids::check_new_localpart(config, user_id.localpart())?;
     password::check_strength(pw)?;
-    let db = crate::store::Db::open(&config.database_path(), 2)?;
+    let db = crate::store::Db::open(&config.database(), 2)?;
     let hash = password::hash(pw, config.password_hash_log_n)?;
     let user = User::new(&user_id, Some(hash), admin);
     if !users::create(&mut *db.get()?, &user)? {

@@ -12,7 +12,7 @@ pub const GLOBAL: &str = "";
 pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, content: &str) -> Result<i64> {
     super::write_txn(conn, |c| {
         let id = streams::next(c, Stream::AccountData)?;
-        diesel::insert_into(account_data::table)
+        both!(c, |c| diesel::insert_into(account_data::table)
             .values((
                 account_data::user_id.eq(user_id),
                 account_data::room_id.eq(room_id),
@@ -23,7 +23,7 @@ pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, conte
             .on_conflict((account_data::user_id, account_data::room_id, account_data::data_type))
             .do_update()
             .set((account_data::content.eq(content), account_data::stream_id.eq(id)))
-            .execute(c)?;
+            .execute(c))?;
         Ok(id)
     })
 }

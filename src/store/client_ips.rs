@@ -17,7 +17,7 @@ pub struct Seen {
 pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> Result<()> {
     super::write_txn(conn, |c| {
         for (s, ts) in batch {
-            diesel::insert_into(user_ips::table)
+            both!(c, |c| diesel::insert_into(user_ips::table)
                 .values((
                     user_ips::user_id.eq(&s.user_id),
                     user_ips::device_id.eq(&s.device_id),
@@ -28,7 +28,7 @@ pub fn record(conn: &mut Conn, batch: &[(Seen, i64)]) -> Result<()> {
                 .on_conflict((user_ips::user_id, user_ips::device_id, user_ips::ip, user_ips::user_agent))
                 .do_update()
                 .set(user_ips::last_seen.eq(ts))
-                .execute(c)?;
+                .execute(c))?;
             diesel::update(users::table.find(&s.user_id))
                 .filter(users::last_seen_ts.is_null().or(users::last_seen_ts.lt(ts)))
                 .set(users::last_seen_ts.eq(ts))

@@ -142,7 +142,7 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
 /// Creates a device with no token (admin API); false if it already existed.
 pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<bool> {
     super::write_txn(conn, |c| {
-        let n = diesel::insert_into(devices::table)
+        let n = both!(c, |c| diesel::insert_into(devices::table)
             .values(Device {
                 user_id: user_id.into(),
                 device_id: device_id.into(),
@@ -152,7 +152,7 @@ pub fn create_device(conn: &mut Conn, user_id: &str, device_id: &str) -> Result<
                 last_seen_user_agent: None,
             })
             .on_conflict_do_nothing()
-            .execute(c)?;
+            .execute(c))?;
         if n == 1 {
             super::e2e_keys::bump_device_list(c, user_id)?;
         }

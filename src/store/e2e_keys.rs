@@ -38,12 +38,12 @@ pub fn upload(
         if let Some(json) = keys {
             let old: Option<String> = device_keys::table.find((user_id, device_id)).select(device_keys::key_json).first(c).optional()?;
             if old.as_deref() != Some(json) {
-                diesel::insert_into(device_keys::table)
+                both!(c, |c| diesel::insert_into(device_keys::table)
                     .values((device_keys::user_id.eq(user_id), device_keys::device_id.eq(device_id), device_keys::key_json.eq(json)))
                     .on_conflict((device_keys::user_id, device_keys::device_id))
                     .do_update()
                     .set(device_keys::key_json.eq(json))
-                    .execute(c)?;
+                    .execute(c))?;
                 bump_device_list(c, user_id)?;
             }
         }
@@ -69,7 +69,7 @@ pub fn upload(
             }
         }
         for k in fallback {
-            diesel::insert_into(fallback_keys::table)
+            both!(c, |c| diesel::insert_into(fallback_keys::table)
                 .values((
                     fallback_keys::user_id.eq(user_id),
                     fallback_keys::device_id.eq(device_id),
@@ -81,7 +81,7 @@ pub fn upload(
                 .on_conflict((fallback_keys::user_id, fallback_keys::device_id, fallback_keys::algorithm))
                 .do_update()
                 .set((fallback_keys::key_id.eq(&k.key_id), fallback_keys::key_json.eq(&k.key_json), fallback_keys::used.eq(false)))
-                .execute(c)?;
+                .execute(c))?;
         }
         one_time_key_counts(c, user_id, device_id)
     })
@@ -160,7 +160,7 @@ pub fn cross_signing(conn: &mut Conn, user_id: &str) -> Result<BTreeMap<String, 
 pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String, String>) -> Result<()> {
     super::write_txn(conn, |c| {
         for (kind, json) in keys {
-            diesel::insert_into(cross_signing_keys::table)
+            both!(c, |c| diesel::insert_into(cross_signing_keys::table)
                 .values((
                     cross_signing_keys::user_id.eq(user_id),
                     cross_signing_keys::key_type.eq(kind),
@@ -169,7 +169,7 @@ pub fn set_cross_signing(conn: &mut Conn, user_id: &str, keys: &BTreeMap<String,
                 .on_conflict((cross_signing_keys::user_id, cross_signing_keys::key_type))
                 .do_update()
                 .set(cross_signing_keys::key_json.eq(json))
-                .execute(c)?;
+                .execute(c))?;
         }
         // Only a user-signing key alone stays private (others verify with master and self-signing).
         bump(c, user_id, keys.keys().any(|k| k != "user_signing"))
@@ -187,7 +187,7 @@ pub fn bump_device_list(conn: &mut Conn, user_id: &str) -> Result<()> {
 fn bump(conn: &mut Conn, user_id: &str, public: bool) -> Result<()> {
     let next = super::streams::next(conn, super::streams::Stream::DeviceLists)?;
     let public_at = if public { next } else { device_list_public_stream(conn, user_id)? };
-    diesel::insert_into(device_list_streams::table)
+    both!(conn, |c| diesel::insert_into(device_list_streams::table)
         .values((
             device_list_streams::user_id.eq(user_id),
             device_list_streams::stream_id.eq(next),
@@ -196,7 +196,7 @@ fn bump(conn: &mut Conn, user_id: &str, public: bool) -> Result<()> {
         .on_conflict(device_list_streams::user_id)
         .do_update()
         .set((device_list_streams::stream_id.eq(next), device_list_streams::public_stream_id.eq(public_at)))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -300,7 +300,7 @@ pub fn replace_remote(conn: &mut Conn, user_id: &str, stream_id: i64, list: &[De
                 .execute(c)?;
         }
         let now = crate::ids::now_ms();
-        diesel::insert_into(remote_device_lists::table)
+        both!(c, |c| diesel::insert_into(remote_device_lists::table)
             .values((
                 remote_device_lists::user_id.eq(user_id),
                 remote_device_lists::stream_id.eq(stream_id),
@@ -309,7 +309,7 @@ pub fn replace_remote(conn: &mut Conn, user_id: &str, stream_id: i64, list: &[De
             .on_conflict(remote_device_lists::user_id)
             .do_update()
             .set((remote_device_lists::stream_id.eq(stream_id), remote_device_lists::refreshed_ts.eq(now)))
-            .execute(c)?;
+            .execute(c))?;
         Ok(())
     })
 }
@@ -327,7 +327,7 @@ pub struct KeySignature {
 pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> Result<()> {
     super::write_txn(conn, |c| {
         for s in sigs {
-            diesel::insert_into(key_signatures::table)
+            both!(c, |c| diesel::insert_into(key_signatures::table)
                 .values((
                     key_signatures::target_user.eq(&s.target_user),
                     key_signatures::target_key.eq(&s.target_key),
@@ -343,7 +343,7 @@ pub fn add_signatures(conn: &mut Conn, sigs: &[KeySignature]) -> Result<()> {
                 ))
                 .do_update()
                 .set(key_signatures::signature.eq(&s.signature))
-                .execute(c)?;
+                .execute(c))?;
         }
         let mut targets: Vec<&str> = sigs.iter().map(|s| s.target_user.as_str()).collect();
         targets.dedup();

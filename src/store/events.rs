@@ -72,7 +72,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
             ev.pdu.stream_ordering = pos;
             let p = &ev.pdu;
             if let Some(sk) = &p.state_key {
-                diesel::insert_into(current_state::table)
+                both!(c, |c| diesel::insert_into(current_state::table)
                     .values((
                         current_state::room_id.eq(p.room_id.as_str()),
                         current_state::event_type.eq(&p.kind),
@@ -83,9 +83,9 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                     .on_conflict((current_state::room_id, current_state::event_type, current_state::state_key))
                     .do_update()
                     .set((current_state::event_id.eq(p.event_id.as_str()), current_state::stream_ordering.eq(pos)))
-                    .execute(c)?;
+                    .execute(c))?;
                 if let Some(m) = p.membership() {
-                    diesel::insert_into(memberships::table)
+                    both!(c, |c| diesel::insert_into(memberships::table)
                         .values((
                             memberships::room_id.eq(p.room_id.as_str()),
                             memberships::user_id.eq(sk),
@@ -102,13 +102,13 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                             memberships::stream_ordering.eq(pos),
                             memberships::forgotten.eq(false),
                         ))
-                        .execute(c)?;
+                        .execute(c))?;
                 }
             }
             if let Some(t) = &ev.txn {
                 // A key already taken must not fail the batch (and with it every other sender's
                 // event and the room actor): the first event keeps the key.
-                let fresh = diesel::insert_into(txn_ids::table)
+                let fresh = both!(c, |c| diesel::insert_into(txn_ids::table)
                     .values((
                         txn_ids::user_id.eq(&t.user_id),
                         txn_ids::device_id.eq(&t.device_id),
@@ -117,7 +117,7 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                         txn_ids::event_id.eq(p.event_id.as_str()),
                     ))
                     .on_conflict_do_nothing()
-                    .execute(c)?;
+                    .execute(c))?;
                 if fresh == 0 {
                     ev.existing_txn_event = txn_event(c, t)?;
                 }

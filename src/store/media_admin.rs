@@ -53,7 +53,7 @@ pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result
                     )
                 })
                 .collect();
-            diesel::insert_into(quarantined_media_changes::table).values(&rows).execute(c)?;
+            both!(c, |c| diesel::insert_into(quarantined_media_changes::table).values(&rows).execute(c))?;
         }
         Ok(n)
     })
@@ -152,7 +152,7 @@ pub fn delete(c: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
             let found: Vec<String> = media::table.filter(media::media_id.eq_any(part)).select(media::media_id).load(c)?;
             diesel::delete(media::table.filter(media::media_id.eq_any(&found))).execute(c)?;
             let pending: Vec<_> = found.iter().map(|id| media_deletions::media_id.eq(id)).collect();
-            diesel::insert_or_ignore_into(media_deletions::table).values(&pending).execute(c)?;
+            both!(c, |c| diesel::insert_into(media_deletions::table).values(&pending).on_conflict_do_nothing().execute(c))?;
             gone.extend(found);
         }
         Ok(gone)
@@ -272,7 +272,7 @@ pub fn usage(c: &mut Conn, q: &UsageQuery) -> Result<(Vec<UsageRow>, i64)> {
                 WHERE m.uploaded AND m.created_ts >= ?1 AND (?2 IS NULL OR m.created_ts <= ?2) \
                 AND (?3 IS NULL OR m.user_id LIKE ?3 OR p.displayname LIKE ?4) \
                 GROUP BY m.user_id, p.displayname";
-    let total = diesel::sql_query(format!("SELECT COUNT(*) AS n FROM (SELECT m.user_id {base}) AS counted"))
+    let total = super::sql_query(c, &format!("SELECT COUNT(*) AS n FROM (SELECT m.user_id {base}) AS counted"))
         .bind::<BigInt, _>(q.from_ts)
         .bind::<Nullable<BigInt>, _>(q.until_ts)
         .bind::<Nullable<Text>, _>(id_pattern.as_deref())
@@ -282,11 +282,11 @@ pub fn usage(c: &mut Conn, q: &UsageQuery) -> Result<(Vec<UsageRow>, i64)> {
     let dir = if q.descending { "DESC" } else { "ASC" };
     let sql = format!(
         "SELECT m.user_id AS user_id, p.displayname AS displayname, COUNT(*) AS media_count, \
-         COALESCE(SUM(m.media_length), 0) AS media_length {base} \
+         CAST(COALESCE(SUM(m.media_length), 0) AS BIGINT) AS media_length {base} \
          ORDER BY {col} {dir}, m.user_id {dir} LIMIT ?5 OFFSET ?6",
         col = q.order.column()
     );
-    let rows = diesel::sql_query(sql)
+    let rows = super::sql_query(c, &sql)
         .bind::<BigInt, _>(q.from_ts)
         .bind::<Nullable<BigInt>, _>(q.until_ts)
         .bind::<Nullable<Text>, _>(id_pattern.as_deref())

@@ -1,5 +1,22 @@
-//! The store: an r2d2 pool of diesel SQLite connections, embedded migrations, and one file of
-//! query functions per table group. Every query runs off the async threads through [`Db::run`].
+//! The store: an r2d2 pool of diesel connections to SQLite (embedded, the default) or
+//! PostgreSQL, embedded migrations for each, and one file of query functions per table group.
+//! Every query runs off the async threads through [`Db::run`].
+//!
+//! Queries are written once. [`Conn`] is diesel's `MultiConnection` over both backends, so most
+//! of the DSL runs on it directly; what diesel offers only per backend (upserts, batch inserts)
+//! goes through [`both!`], which compiles the same expression once for each backend.
+
+/// Runs one diesel expression against the backend `conn` holds: the expression is written once
+/// and type-checked once per backend, for the DSL the shared connection type lacks
+/// (`on_conflict`, batch `values`). `$c` names the backend's own connection.
+macro_rules! both {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::Conn::Sqlite($c) => $body,
+            $crate::store::Conn::Pg($c) => $body,
+        }
+    };
+}
 
 pub mod account_data;
 pub mod admin_jobs;
@@ -31,30 +48,87 @@ pub mod users;
 pub mod visibility;
 
 use crate::error::{Error, Result};
+use diesel::Connection;
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{CustomizeConnection, Pool, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
-use std::path::Path;
+use std::path::PathBuf;
 
-pub type Conn = SqliteConnection;
-pub type DbPool = Pool<ConnectionManager<Conn>>;
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub type DbPool = Pool<Manager>;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Where the database lives, from the configured `database_url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Sqlite(PathBuf),
+    /// A libpq connection URL (`postgres://` or `postgresql://`).
+    Postgres(String),
+}
+
+impl Location {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+}
+
+/// Opens connections of the configured backend. Diesel's own manager for a `MultiConnection`
+/// tries each backend in turn and reports only that none accepted the URL, which hides why a
+/// PostgreSQL server refused (wrong password, no such database); this one says.
+#[derive(Debug)]
+pub struct Manager {
+    location: Location,
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        match &self.location {
+            Location::Sqlite(path) => {
+                SqliteConnection::establish(&path.to_string_lossy()).map(Conn::Sqlite).map_err(diesel::r2d2::Error::ConnectionError)
+            }
+            Location::Postgres(url) => PgConnection::establish(url).map(Conn::Pg).map_err(diesel::r2d2::Error::ConnectionError),
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
 
 #[derive(Debug)]
 struct Pragmas;
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers run beside the single writer; NORMAL sync is durable at each
-        // commit in WAL mode except on power loss mid-checkpoint, so use FULL to keep the
-        // promise that an acknowledged event survives.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA cache_size = -16000;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+        let setup = match conn {
+            // WAL lets readers run beside the single writer; NORMAL sync is durable at each
+            // commit in WAL mode except on power loss mid-checkpoint, so use FULL to keep the
+            // promise that an acknowledged event survives.
+            Conn::Sqlite(c) => c.batch_execute(
+                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                 PRAGMA cache_size = -16000;",
+            ),
+            // Text compares bytewise, as in SQLite, whatever the database's collation.
+            Conn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC';"),
+        };
+        setup.map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -62,25 +136,48 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    postgres: bool,
 }
 
 impl Db {
-    pub fn open(path: &Path, size: u32) -> Result<Self> {
-        if let Some(dir) = path.parent() {
+    /// Opens (creating an SQLite file and its directory if needed) and migrates the database.
+    pub fn open(location: &Location, size: u32) -> Result<Self> {
+        if let Location::Sqlite(path) = location
+            && let Some(dir) = path.parent()
+        {
             std::fs::create_dir_all(dir).map_err(|e| Error::internal_from(format!("creating {}", dir.display()), e))?;
         }
-        let manager = ConnectionManager::<Conn>::new(path.to_string_lossy());
+        let what = match location {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(_) => "PostgreSQL".to_owned(),
+        };
         let pool = Pool::builder()
             .max_size(size.max(2))
             .connection_customizer(Box::new(Pragmas))
-            .build(manager)
-            .map_err(|e| Error::internal_from(format!("opening database {}", path.display()), e))?;
+            .build(Manager { location: location.clone() })
+            .map_err(|e| Error::internal_from(format!("opening database {what}"), e))?;
         let mut conn = pool.get().map_err(|e| Error::internal_from("database connection", e))?;
-        // WAL is a property of the file: set once, before other connections write.
-        conn.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| Error::internal_from("enabling WAL", e))?;
-        conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| Error::internal_from("migrations", e))?;
+        match &mut *conn {
+            Conn::Sqlite(c) => {
+                // WAL is a property of the file: set once, before other connections write.
+                c.batch_execute("PRAGMA journal_mode = WAL;").map_err(|e| Error::internal_from("enabling WAL", e))?;
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| Error::internal_from("migrations", e))?;
+            }
+            Conn::Pg(c) => {
+                // Two servers starting on one empty database must not both create the tables.
+                c.batch_execute("SELECT pg_advisory_lock(7285001);").map_err(|e| Error::internal_from("migration lock", e))?;
+                let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+                c.batch_execute("SELECT pg_advisory_unlock(7285001);").map_err(|e| Error::internal_from("migration lock", e))?;
+                done.map_err(|e| Error::internal_from("migrations", e))?;
+            }
+        }
         optimize(&mut conn)?;
-        Ok(Self { pool })
+        Ok(Self { pool, postgres: location.is_postgres() })
+    }
+
+    /// Whether this store is PostgreSQL (for the few places where the backends differ in cost).
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -99,40 +196,109 @@ impl Db {
     }
 
     /// For code that is already on a blocking thread (CLI, actor load paths inside `run`).
-    pub fn get(&self) -> Result<diesel::r2d2::PooledConnection<ConnectionManager<Conn>>> {
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         Ok(self.pool.get()?)
     }
+}
+
+/// A raw SQL statement for `conn`'s backend, written once with SQLite's numbered (`?1`) or
+/// positional (`?`) parameters; PostgreSQL numbers its own as `$1`.
+pub fn sql_query(conn: &Conn, sql: &str) -> diesel::query_builder::SqlQuery {
+    match conn {
+        Conn::Sqlite(_) => diesel::sql_query(sql),
+        Conn::Pg(_) => diesel::sql_query(dollar_params(sql)),
+    }
+}
+
+/// `?N` becomes `$N` and each bare `?` the next number. (No statement here has a `?` inside a
+/// string literal.)
+fn dollar_params(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 1;
+    let mut chars = sql.chars().peekable();
+    while let Some(ch) = chars.next() {
+        if ch != '?' {
+            out.push(ch);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        if digits.is_empty() {
+            digits = next.to_string();
+            next += 1;
+        }
+        out.push('$');
+        out.push_str(&digits);
+    }
+    out
 }
 
 /// Refreshes the planner's statistics where they are stale, so sorted listings (the admin user
 /// list above all) walk their sort key's index instead of filtering on a low-cardinality flag
 /// and sorting in memory. Cheap when nothing changed; run at start and periodically.
 pub fn optimize(conn: &mut Conn) -> Result<()> {
-    conn.batch_execute("PRAGMA optimize = 0x10002;")?;
+    match conn {
+        Conn::Sqlite(c) => c.batch_execute("PRAGMA optimize = 0x10002;")?,
+        // PostgreSQL's autovacuum keeps its statistics.
+        Conn::Pg(_) => {}
+    }
     Ok(())
 }
 
-/// Runs `f` in an IMMEDIATE transaction so concurrent writers queue on the busy timeout
-/// instead of failing to upgrade a read lock.
+/// Runs `f` in a write transaction that holds the database's one write lock from its start, so
+/// concurrent writers queue instead of failing to upgrade a read lock (SQLite) or interleaving
+/// read-modify-write sequences and stream positions (PostgreSQL, where an advisory lock keeps
+/// SQLite's one writer at a time). Nested calls become savepoints of the outer transaction.
 pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
     use diesel::connection::{AnsiTransactionManager, TransactionManager};
-    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth().ok().flatten();
+    type Tm = <Conn as Connection>::TransactionManager;
+    let depth = Tm::transaction_manager_status_mut(conn).transaction_depth().ok().flatten();
     if depth.is_some() {
         // Already inside a transaction: a savepoint keeps the outer one's write lock.
-        return diesel::Connection::transaction(conn, f);
+        return conn.transaction(f);
     }
-    conn.immediate_transaction(f)
+    match conn {
+        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        Conn::Pg(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
+            if let Err(e) = c.batch_execute("SELECT pg_advisory_xact_lock(7285002);") {
+                let _ = AnsiTransactionManager::rollback_transaction(c);
+                return Err(e.into());
+            }
+        }
+    }
+    match f(conn) {
+        Ok(v) => {
+            Tm::commit_transaction(conn)?;
+            Ok(v)
+        }
+        Err(e) => {
+            if let Err(rollback) = Tm::rollback_transaction(conn) {
+                log::warn!("rolling back after {e}: {rollback}");
+            }
+            Err(e)
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;
 
+    #[test]
+    fn parameters_are_numbered_for_postgres() {
+        assert_eq!(super::dollar_params("a = ?1 AND (?2 IS NULL OR b = ?2) LIMIT ?10"), "a = $1 AND ($2 IS NULL OR b = $2) LIMIT $10");
+        assert_eq!(super::dollar_params("ts < ? LIMIT ?"), "ts < $1 LIMIT $2");
+    }
+
     /// Without the planner's stability guarantee (.cargo/config.toml), STAT4 re-prepares keyed
     /// look-ups on every new key, which cost a tenth of the send path.
     #[test]
     fn sqlite_plans_each_statement_once() {
-        let mut c = super::Conn::establish(":memory:").unwrap();
+        let mut c = diesel::sqlite::SqliteConnection::establish(":memory:").unwrap();
         let on: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("sqlite_compileoption_used('ENABLE_QPSG')"))
             .get_result(&mut c)
             .unwrap();

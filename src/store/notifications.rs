@@ -112,12 +112,12 @@ pub fn progress(conn: &mut Conn) -> Result<Option<i64>> {
 }
 
 fn set_progress(conn: &mut Conn, at: i64) -> Result<()> {
-    diesel::insert_into(push_progress::table)
+    both!(conn, |c| diesel::insert_into(push_progress::table)
         .values((push_progress::id.eq(0i64), push_progress::stream_ordering.eq(at)))
         .on_conflict(push_progress::id)
         .do_update()
         .set(push_progress::stream_ordering.eq(at))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -167,7 +167,7 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
             for (grp, (actions, highlight, bits)) in outcomes(ev).into_iter().enumerate() {
                 // A row already there (never expected: a page is recorded once) is the same
                 // notification.
-                diesel::insert_or_ignore_into(pen::table)
+                both!(c, |c| diesel::insert_into(pen::table)
                     .values((
                         pen::room_id.eq(&*ev.room_id),
                         pen::stream_ordering.eq(ev.stream_ordering),
@@ -178,7 +178,8 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
                         pen::ts.eq(ev.ts),
                         pen::members.eq(&bits),
                     ))
-                    .execute(c)?;
+                    .on_conflict_do_nothing()
+                    .execute(c))?;
             }
         }
         // (user, room, thread) -> (notifications, highlights) to add.
@@ -200,7 +201,7 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
             }
         }
         for ((user, room, thread), (n, h)) in added {
-            diesel::insert_into(push_counts::table)
+            both!(c, |c| diesel::insert_into(push_counts::table)
                 .values((
                     push_counts::user_id.eq(user),
                     push_counts::room_id.eq(room),
@@ -214,7 +215,7 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
                     push_counts::notifications.eq(push_counts::notifications + n),
                     push_counts::highlights.eq(push_counts::highlights + h),
                 ))
-                .execute(c)?;
+                .execute(c))?;
         }
         set_progress(c, upto)
     })
@@ -383,7 +384,8 @@ pub fn delete_room(conn: &mut Conn, room: &str) -> Result<usize> {
 /// recounts them.
 pub fn prune(conn: &mut Conn, before_ts: i64) -> Result<bool> {
     let n = super::write_txn(conn, |c| {
-        Ok(diesel::sql_query(
+        Ok(super::sql_query(
+            c,
             "DELETE FROM push_event_notifications WHERE (room_id, stream_ordering, grp) IN \
              (SELECT room_id, stream_ordering, grp FROM push_event_notifications WHERE ts < ? LIMIT ?)",
         )
@@ -400,7 +402,7 @@ mod tests {
 
     fn db() -> (tempfile::TempDir, crate::store::Db) {
         let dir = tempfile::tempdir().unwrap();
-        let db = crate::store::Db::open(&dir.path().join("t.db"), 2).unwrap();
+        let db = crate::store::Db::open(&crate::store::Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
         (dir, db)
     }
 

@@ -45,7 +45,7 @@ pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&
             return Ok(None);
         }
         let stream_id = if visible_change { streams::next(c, Stream::Presence)? } else { old.as_ref().map(|o| o.3).unwrap_or(0) };
-        diesel::insert_into(presence::table)
+        both!(c, |c| diesel::insert_into(presence::table)
             .values((
                 presence::user_id.eq(user),
                 presence::state.eq(state),
@@ -61,7 +61,7 @@ pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&
                 presence::last_active_ts.eq(now),
                 presence::stream_id.eq(stream_id),
             ))
-            .execute(c)?;
+            .execute(c))?;
         Ok(visible_change.then_some(stream_id))
     })
 }

@@ -14,7 +14,10 @@ const CHUNK: i64 = 100_000;
 /// Returns the number of events deleted.
 pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     super::write_txn(conn, |c| {
-        diesel::insert_into(pending_purges::table).values(pending_purges::room_id.eq(room_id)).on_conflict_do_nothing().execute(c)?;
+        both!(c, |c| diesel::insert_into(pending_purges::table)
+            .values(pending_purges::room_id.eq(room_id))
+            .on_conflict_do_nothing()
+            .execute(c))?;
         diesel::delete(rooms::table.find(room_id)).execute(c)?;
         diesel::delete(current_state::table.filter(current_state::room_id.eq(room_id))).execute(c)?;
         super::notifications::delete_room_counts(c, room_id)?;
@@ -33,9 +36,15 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     // A large page cache keeps the event-ID index (random order) in memory while rows go, and
     // this connection does not checkpoint mid-purge (copying freed pages back into the database
     // while still deleting doubled the I/O); the next commit on another connection checkpoints.
-    conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
+    // PostgreSQL has no such per-connection settings to take.
+    let sqlite = matches!(conn, Conn::Sqlite(_));
+    if sqlite {
+        conn.batch_execute("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -262144; PRAGMA wal_autocheckpoint = 0;")?;
+    }
     let result = super::notifications::delete_room(conn, room_id).and_then(|_| delete_events(conn, room_id));
-    conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;")?;
+    if sqlite {
+        conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;")?;
+    }
     let n = result?;
     diesel::delete(pending_purges::table.find(room_id)).execute(conn)?;
     Ok(n)

@@ -36,7 +36,7 @@ pub fn set(conn: &mut Conn, r: &NewReceipt) -> Result<Option<i64>> {
             return Ok(None);
         }
         let next = streams::next(c, Stream::Receipts)?;
-        diesel::insert_into(receipts::table)
+        both!(c, |c| diesel::insert_into(receipts::table)
             .values((
                 receipts::room_id.eq(r.room_id),
                 receipts::user_id.eq(r.user_id),
@@ -55,7 +55,7 @@ pub fn set(conn: &mut Conn, r: &NewReceipt) -> Result<Option<i64>> {
                 receipts::ts.eq(r.ts),
                 receipts::stream_id.eq(next),
             ))
-            .execute(c)?;
+            .execute(c))?;
         Ok(Some(next))
     })
 }

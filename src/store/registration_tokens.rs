@@ -27,7 +27,7 @@ pub fn find(conn: &mut Conn, token: &str) -> Result<Option<RegistrationToken>> {
 
 /// Creates the token; false if one with that text exists.
 pub fn create(conn: &mut Conn, t: &RegistrationToken) -> Result<bool> {
-    Ok(diesel::insert_or_ignore_into(rt::table).values(t).execute(conn)? == 1)
+    Ok(both!(conn, |c| diesel::insert_into(rt::table).values(t).on_conflict_do_nothing().execute(c))? == 1)
 }
 
 /// What an update changes: `Some(value)` sets the column (`Some(None)` clears it).

@@ -23,7 +23,7 @@ pub fn relation_of(content: &serde_json::Value) -> Option<(&str, &str, Option<&s
 /// Indexes the relation of a committed event, if it has one (inside the commit's transaction).
 pub fn record(c: &mut Conn, p: &Pdu) -> Result<()> {
     let Some((rel_type, parent, key)) = relation_of(&p.content) else { return Ok(()) };
-    diesel::insert_into(event_relations::table)
+    both!(c, |c| diesel::insert_into(event_relations::table)
         .values((
             event_relations::event_id.eq(p.event_id.as_str()),
             event_relations::room_id.eq(p.room_id.as_str()),
@@ -35,7 +35,7 @@ pub fn record(c: &mut Conn, p: &Pdu) -> Result<()> {
             event_relations::aggregation_key.eq(key),
         ))
         .on_conflict_do_nothing()
-        .execute(c)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -100,7 +100,7 @@ pub fn children(
            AND (?6 IS NULL OR er.rel_type = ?6) AND (?7 IS NULL OR er.event_type = ?7) \
          ORDER BY e.stream_ordering {order} LIMIT ?8"
     );
-    let rows: Vec<EventRow> = diesel::sql_query(sql)
+    let rows: Vec<EventRow> = super::sql_query(c, &sql)
         .bind::<Text, _>(parent)
         .bind::<Text, _>(room_id)
         .bind::<BigInt, _>(depth)
@@ -213,13 +213,14 @@ struct ThreadRow {
 /// newest first, at most `limit`: (root event ID, position of the latest reply). With
 /// `participant`, only threads they started or replied in.
 pub fn threads(c: &mut Conn, room_id: &str, before: i64, limit: i64, participant: Option<&str>) -> Result<Vec<(String, i64)>> {
-    let rows: Vec<ThreadRow> = diesel::sql_query(
+    let rows: Vec<ThreadRow> = super::sql_query(
+        c,
         "SELECT relates_to_id AS root, MAX(stream_ordering) AS latest FROM event_relations \
          WHERE room_id = ?1 AND rel_type = 'm.thread' \
            AND EXISTS (SELECT 1 FROM events e WHERE e.event_id = relates_to_id AND e.room_id = ?1) \
          GROUP BY relates_to_id \
          HAVING MAX(stream_ordering) < ?2 \
-           AND (?3 IS NULL OR SUM(sender = ?3) > 0 \
+           AND (?3 IS NULL OR SUM(CASE WHEN sender = ?3 THEN 1 ELSE 0 END) > 0 \
                 OR EXISTS (SELECT 1 FROM events e WHERE e.event_id = relates_to_id AND e.sender = ?3)) \
          ORDER BY latest DESC LIMIT ?4",
     )

@@ -121,10 +121,10 @@ pub fn blocked_by(c: &mut Conn, room_id: &str) -> Result<Option<String>> {
 
 /// Blocks the room; a room already blocked keeps its first blocker, as Synapse.
 pub fn block(c: &mut Conn, room_id: &str, admin: &str) -> Result<()> {
-    diesel::insert_into(blocked_rooms::table)
+    both!(c, |c| diesel::insert_into(blocked_rooms::table)
         .values((blocked_rooms::room_id.eq(room_id), blocked_rooms::user_id.eq(admin)))
         .on_conflict_do_nothing()
-        .execute(c)?;
+        .execute(c))?;
     Ok(())
 }
 

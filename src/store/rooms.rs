@@ -25,10 +25,10 @@ pub fn alias_room(conn: &mut Conn, alias: &str) -> Result<Option<(String, String
 
 /// Returns false if the alias is taken.
 pub fn add_alias(conn: &mut Conn, alias: &str, room_id: &str, creator: &str) -> Result<bool> {
-    let n = diesel::insert_into(room_aliases::table)
+    let n = both!(conn, |c| diesel::insert_into(room_aliases::table)
         .values((room_aliases::alias.eq(alias), room_aliases::room_id.eq(room_id), room_aliases::creator.eq(creator)))
         .on_conflict_do_nothing()
-        .execute(conn)?;
+        .execute(c))?;
     Ok(n == 1)
 }
 

@@ -27,10 +27,10 @@ pub struct Delivered {
 /// position, or `None` if the sender's device already used this transaction ID.
 pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, msgs: &[Outgoing]) -> Result<Option<(Vec<String>, i64)>> {
     super::write_txn(conn, |c| {
-        let fresh = diesel::insert_into(to_device_txns::table)
+        let fresh = both!(c, |c| diesel::insert_into(to_device_txns::table)
             .values((to_device_txns::user_id.eq(sender), to_device_txns::device_id.eq(sender_device), to_device_txns::txn_id.eq(txn_id)))
             .on_conflict_do_nothing()
-            .execute(c)?;
+            .execute(c))?;
         if fresh == 0 {
             return Ok(None);
         }

@@ -11,7 +11,13 @@ use crate::error::Result;
 use diesel::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 
-diesel::define_sql_function!(fn json_extract(json: diesel::sql_types::Text, path: diesel::sql_types::Text) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+/// A filter on the membership a stored member event's JSON gives, in each backend's JSON syntax.
+fn member_event_says(conn: &Conn, membership: &'static str) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(&match conn {
+        Conn::Sqlite(_) => format!("json_extract(events.json, '$.content.membership') = '{membership}'"),
+        Conn::Pg(_) => format!("(events.json::jsonb #>> '{{content,membership}}') = '{membership}'"),
+    })
+}
 
 pub fn set_suspended(conn: &mut Conn, user_id: &str, suspended: bool) -> Result<usize> {
     Ok(diesel::update(users::table.find(user_id)).set(users::suspended.eq(suspended)).execute(conn)?)
@@ -23,12 +29,12 @@ pub fn ratelimit_override(conn: &mut Conn, user_id: &str) -> Result<Option<(i64,
 }
 
 pub fn set_ratelimit_override(conn: &mut Conn, user_id: &str, per_second: i64, burst: i64) -> Result<()> {
-    diesel::insert_into(overrides::table)
+    both!(conn, |c| diesel::insert_into(overrides::table)
         .values((overrides::user_id.eq(user_id), overrides::messages_per_second.eq(per_second), overrides::burst_count.eq(burst)))
         .on_conflict(overrides::user_id)
         .do_update()
         .set((overrides::messages_per_second.eq(per_second), overrides::burst_count.eq(burst)))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -47,12 +53,12 @@ pub fn enabled_features(conn: &mut Conn, user_id: &str) -> Result<HashSet<String
 pub fn set_features(conn: &mut Conn, user_id: &str, set: &BTreeMap<String, bool>) -> Result<()> {
     super::write_txn(conn, |c| {
         for (feature, enabled) in set {
-            diesel::insert_into(features::table)
+            both!(c, |c| diesel::insert_into(features::table)
                 .values((features::user_id.eq(user_id), features::feature.eq(feature), features::enabled.eq(enabled)))
                 .on_conflict((features::user_id, features::feature))
                 .do_update()
                 .set(features::enabled.eq(enabled))
-                .execute(c)?;
+                .execute(c))?;
         }
         Ok(())
     })
@@ -64,12 +70,12 @@ pub fn replacement_window(conn: &mut Conn, user_id: &str) -> Result<Option<i64>>
 }
 
 pub fn open_replacement_window(conn: &mut Conn, user_id: &str, until_ms: i64) -> Result<()> {
-    diesel::insert_into(windows::table)
+    both!(conn, |c| diesel::insert_into(windows::table)
         .values((windows::user_id.eq(user_id), windows::until_ms.eq(until_ms)))
         .on_conflict(windows::user_id)
         .do_update()
         .set(windows::until_ms.eq(until_ms))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -114,7 +120,7 @@ pub fn sent_invite_count(conn: &mut Conn, user_id: &str, from_ts: i64) -> Result
             .filter(events::sender.eq(user_id))
             .filter(events::state_key.ne(user_id))
             .filter(events::origin_server_ts.ge(from_ts))
-            .filter(json_extract(events::json, "$.content.membership").eq("invite"))
+            .filter(member_event_says(conn, "invite"))
             .count()
             .get_result(conn)?;
         total += n;
@@ -131,7 +137,7 @@ pub fn cumulative_joined_room_count(conn: &mut Conn, user_id: &str, from_ts: i64
             .filter(events::event_type.eq("m.room.member"))
             .filter(events::state_key.eq(user_id))
             .filter(events::origin_server_ts.ge(from_ts))
-            .filter(json_extract(events::json, "$.content.membership").eq("join"))
+            .filter(member_event_says(conn, "join"))
             .select(diesel::dsl::count(events::room_id).aggregate_distinct())
             .get_result(conn)?;
         total += n;

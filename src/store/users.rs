@@ -89,12 +89,12 @@ pub fn profile(conn: &mut Conn, id: &str) -> Result<Option<Profile>> {
 }
 
 pub fn set_profile(conn: &mut Conn, p: &Profile) -> Result<()> {
-    diesel::insert_into(profiles::table)
+    both!(conn, |c| diesel::insert_into(profiles::table)
         .values(p)
         .on_conflict(profiles::user_id)
         .do_update()
         .set((profiles::displayname.eq(&p.displayname), profiles::avatar_url.eq(&p.avatar_url)))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -290,7 +290,7 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> Re
         for (medium, address) in list {
             let kept = existing.iter().find(|(m, a, _, _)| m == medium && a == address);
             let (added, validated) = kept.map(|(_, _, a, v)| (*a, *v)).unwrap_or((now, now));
-            diesel::insert_into(t::table)
+            both!(c, |c| diesel::insert_into(t::table)
                 .values((
                     t::user_id.eq(id),
                     t::medium.eq(medium),
@@ -299,7 +299,7 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> Re
                     t::validated_at.eq(validated),
                 ))
                 .on_conflict_do_nothing()
-                .execute(c)?;
+                .execute(c))?;
         }
         Ok(())
     })

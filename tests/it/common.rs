@@ -57,12 +57,33 @@ pub fn unlimited() -> ensemble::config::RateLimit {
     ensemble::config::RateLimit::new(1e6, 1_000_000)
 }
 
+/// With `ENSEMBLE_TEST_PG` set (a `postgres://` URL of a server the tests may create databases
+/// on, as `make test-postgres` sets it), every test server stores into PostgreSQL: one database
+/// per data directory, so a test that restarts a server on its directory finds its data again.
+pub fn test_database_url(dir: &std::path::Path) -> String {
+    let Ok(base) = std::env::var("ENSEMBLE_TEST_PG") else { return String::new() };
+    use diesel::{Connection, RunQueryDsl};
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    dir.hash(&mut h);
+    let name = format!("t_{:016x}", h.finish());
+    let mut admin = diesel::PgConnection::establish(&base).expect("ENSEMBLE_TEST_PG names a reachable PostgreSQL");
+    if let Err(e) = diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)
+        && !e.to_string().contains("already exists")
+    {
+        panic!("creating the test database {name}: {e}");
+    }
+    let (server, _) = base.rsplit_once('/').expect("a database URL ends with /<database>");
+    format!("{server}/{name}")
+}
+
 pub fn test_config(dir: &std::path::Path) -> Config {
     use ensemble::config::{InviteRateLimits, JoinRateLimits, LoginRateLimits};
     Config {
         server_name: "test.local".into(),
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
+        database_url: test_database_url(dir),
         registration_shared_secret: "test-shared-secret".into(),
         password_hash_log_n: 4,
         enable_registration: true,

@@ -3,6 +3,7 @@
 use crate::common::*;
 use ensemble::Config;
 use ensemble::config::RateLimit;
+use ensemble::store::Location;
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -29,7 +30,7 @@ fn environment_overrides_every_documented_key() {
     assert_eq!(cfg.server_name, "example.org");
     assert_eq!(cfg.listen, "127.0.0.1:9999");
     assert_eq!(cfg.data_dir, std::path::PathBuf::from("/tmp/ens-data"));
-    assert_eq!(cfg.database_path(), std::path::PathBuf::from("/tmp/ens.db"));
+    assert_eq!(cfg.database(), Location::Sqlite("/tmp/ens.db".into()));
     assert_eq!(cfg.registration_shared_secret, "s3cret");
     assert_eq!(cfg.log, "debug");
     assert!(cfg.enable_registration);
@@ -194,7 +195,13 @@ fn generated_config_is_safe_and_loads() {
     assert!(!cfg.enable_registration, "open registration must be opted into");
     assert_eq!(cfg.registration_shared_secret.len(), 64);
     assert_ne!(Config::generate_toml(), text, "each generated secret is fresh");
-    assert_eq!(cfg.database_path(), std::path::PathBuf::from("./data/ensemble.db"));
+    assert_eq!(cfg.database(), Location::Sqlite("./data/ensemble.db".into()));
+    for url in ["postgres://ens:pw@127.0.0.1:5432/ensemble", "postgresql:///ensemble?host=/run/postgresql"] {
+        let pg = Config { database_url: url.into(), ..Config::default() };
+        assert_eq!(pg.database(), Location::Postgres(url.into()));
+    }
+    let bare = Config { database_url: "/srv/ensemble/ensemble.db".into(), ..Config::default() };
+    assert_eq!(bare.database(), Location::Sqlite("/srv/ensemble/ensemble.db".into()));
 }
 
 #[actix_rt::test]
