@@ -151,6 +151,13 @@ pub const ORDER_KEYS: &[&str] = &[
 
 /// The user list's filters on the `users` columns, for a boxed query with or without the profile
 /// join. `user_id` is ignored when `name` is given, as in Synapse.
+/// `column = TRUE|FALSE` as SQL text, not a bound value: SQLite plans each statement once
+/// (`SQLITE_ENABLE_QPSG`), from literals only, and the list's flags are so lopsided (few admins,
+/// fewer deactivated) that the right index depends on the value.
+fn flag_is(column: &'static str, value: bool) -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    diesel::dsl::sql(&format!("{column} = {}", if value { "TRUE" } else { "FALSE" }))
+}
+
 macro_rules! user_filters {
     ($b:expr, $q:expr) => {{
         let mut b = $b;
@@ -161,16 +168,16 @@ macro_rules! user_filters {
             b = b.filter(users::user_id.like(format!("%{}%", u.to_lowercase())));
         }
         if !q.guests {
-            b = b.filter(users::is_guest.eq(false));
+            b = b.filter(flag_is("users.is_guest", false));
         }
         if let Some(d) = q.deactivated {
-            b = b.filter(users::deactivated.eq(d));
+            b = b.filter(flag_is("users.deactivated", d));
         }
         if let Some(a) = q.admins {
-            b = b.filter(users::admin.eq(a));
+            b = b.filter(flag_is("users.admin", a));
         }
         if !q.locked {
-            b = b.filter(users::locked.eq(false));
+            b = b.filter(flag_is("users.locked", false));
         }
         if !q.not_user_types.is_empty() {
             let named: Vec<String> = q.not_user_types.iter().filter(|t| !t.is_empty()).cloned().collect();
