@@ -317,6 +317,10 @@ async fn aggregations_are_bundled_on_messages_context_and_event() {
 #[actix_web::test]
 async fn the_migration_indexes_relations_of_events_stored_before_it() {
     use diesel::connection::SimpleConnection;
+    if std::env::var("ENSEMBLE_TEST_PG").is_ok() {
+        // An SQLite migration's backfill: a PostgreSQL database starts with the index in place.
+        return;
+    }
     let (s, alice, _bob, room) = alice_bob_and_a_room().await;
     let root = s.send_text(&alice, &room, "root").await;
     let like = react(&s, &alice, &room, &root, "👍").await;

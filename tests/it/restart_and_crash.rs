@@ -153,7 +153,10 @@ async fn poison(s: &TestServer, event_id: &str) {
         .services
         .db
         .run(move |c| {
-            Ok(diesel::sql_query("UPDATE events SET json = ? WHERE event_id = ?").bind::<Text, _>(bad).bind::<Text, _>(id).execute(c)?)
+            Ok(ensemble::store::sql_query(c, "UPDATE events SET json = ? WHERE event_id = ?")
+                .bind::<Text, _>(bad)
+                .bind::<Text, _>(id)
+                .execute(c)?)
         })
         .await
         .expect("poison the row");
