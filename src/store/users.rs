@@ -216,13 +216,21 @@ pub fn list(conn: &mut Conn, q: &ListQuery) -> Result<(Vec<ListedUser>, i64)> {
         let b = users::table.into_boxed();
         user_filters!(b, q).count().get_result(conn)?
     };
+    // PostgreSQL sorts NULLs (no display name, no avatar) last in ascending order, SQLite first:
+    // on PostgreSQL they are put first explicitly, so a list pages alike on both.
+    let postgres = matches!(conn, Conn::Pg(_));
     let mut page = build();
     macro_rules! order {
         ($col:expr) => {
             order!($col, users::user_id)
         };
         ($col:expr, $tie:expr) => {
-            if q.descending { page.order(($col.desc(), $tie.asc())) } else { page.order(($col.asc(), $tie.asc())) }
+            match (q.descending, postgres) {
+                (false, false) => page.order(($col.asc(), $tie.asc())),
+                (true, false) => page.order(($col.desc(), $tie.asc())),
+                (false, true) => page.order(($col.is_null().desc(), $col.asc(), $tie.asc())),
+                (true, true) => page.order(($col.is_null().asc(), $col.desc(), $tie.asc())),
+            }
         };
     }
     page = match q.order_by.as_str() {
