@@ -278,8 +278,15 @@ impl RoomActor {
             return;
         }
         self.looking_up = self.awaiting_txn.len();
-        let keys: Vec<TxnKey> =
-            self.awaiting_txn.iter().filter_map(|(m, _)| m.txn.clone()).filter(|t| !self.txns.contains_key(t)).collect();
+        // Concurrent retries of one request share a key: ask once.
+        let keys: Vec<TxnKey> = self
+            .awaiting_txn
+            .iter()
+            .filter_map(|(m, _)| m.txn.clone())
+            .filter(|t| !self.txns.contains_key(t))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         let db = self.svc.db.clone();
         let found = async move { db.run(move |c| crate::store::events::txn_events(c, &keys)).await };
         ctx.spawn(found.into_actor(self).map(|found, act, ctx| {

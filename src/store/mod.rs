@@ -76,12 +76,6 @@ pub enum Location {
     Postgres(String),
 }
 
-impl Location {
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres(_))
-    }
-}
-
 /// Opens connections of the configured backend. Diesel's own manager for a `MultiConnection`
 /// tries each backend in turn and reports only that none accepted the URL, which hides why a
 /// PostgreSQL server refused (wrong password, no such database); this one says.
@@ -117,18 +111,19 @@ struct Pragmas;
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        let setup = match conn {
+        match conn {
             // WAL lets readers run beside the single writer; NORMAL sync is durable at each
             // commit in WAL mode except on power loss mid-checkpoint, so use FULL to keep the
             // promise that an acknowledged event survives.
-            Conn::Sqlite(c) => c.batch_execute(
-                "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -16000;",
-            ),
-            // Text compares bytewise, as in SQLite, whatever the database's collation.
-            Conn::Pg(c) => c.batch_execute("SET TIME ZONE 'UTC';"),
-        };
-        setup.map_err(diesel::r2d2::Error::QueryError)
+            Conn::Sqlite(c) => c
+                .batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -16000;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError),
+            // Its defaults serve: the schema has no time types, and commits are durable.
+            Conn::Pg(_) => Ok(()),
+        }
     }
 }
 
@@ -136,7 +131,6 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
-    postgres: bool,
 }
 
 impl Db {
@@ -172,12 +166,7 @@ impl Db {
             }
         }
         optimize(&mut conn)?;
-        Ok(Self { pool, postgres: location.is_postgres() })
-    }
-
-    /// Whether this store is PostgreSQL (for the few places where the backends differ in cost).
-    pub fn is_postgres(&self) -> bool {
-        self.postgres
+        Ok(Self { pool })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
