@@ -263,14 +263,15 @@ struct Count {
 
 /// A page of users with their uploaded media's count and total size, and how many users match.
 pub fn usage(c: &mut Conn, q: &UsageQuery) -> Result<(Vec<UsageRow>, i64)> {
-    // A match anywhere in the localpart, or anywhere in the display name.
-    let (id_pattern, name_pattern) = match &q.search_term {
+    // A match anywhere in the localpart, or anywhere in the display name, ignoring case on both
+    // backends (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
+    let (id_pattern, name_pattern) = match q.search_term.as_deref().map(str::to_lowercase) {
         Some(t) => (Some(format!("@%{t}%:%")), Some(format!("%{t}%"))),
         None => (None, None),
     };
     let base = "FROM media m LEFT JOIN profiles p ON p.user_id = m.user_id \
                 WHERE m.uploaded AND m.created_ts >= ?1 AND (?2 IS NULL OR m.created_ts <= ?2) \
-                AND (?3 IS NULL OR m.user_id LIKE ?3 OR p.displayname LIKE ?4) \
+                AND (?3 IS NULL OR m.user_id LIKE ?3 OR LOWER(p.displayname) LIKE ?4) \
                 GROUP BY m.user_id, p.displayname";
     let total = super::sql_query(c, &format!("SELECT COUNT(*) AS n FROM (SELECT m.user_id {base}) AS counted"))
         .bind::<BigInt, _>(q.from_ts)
