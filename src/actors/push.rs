@@ -52,8 +52,10 @@ pub struct PushEvaluator {
     pusher: Addr<Pusher>,
     running: bool,
     more: bool,
-    /// A round is set to start after the gap.
-    scheduled: bool,
+    /// A round is set to start after the gap (the handle cancels it when a sync hurries it).
+    scheduled: Option<SpawnHandle>,
+    /// A sync waits for the counts: the next round starts without waiting out the gap.
+    hurried: bool,
     last_start: Option<Instant>,
     /// Room views and rule sets kept between rounds (taken by the running round).
     cache: Option<Cache>,
@@ -71,7 +73,8 @@ impl PushEvaluator {
             pusher,
             running: false,
             more: false,
-            scheduled: false,
+            scheduled: None,
+            hurried: false,
             last_start: None,
             cache: Some(Cache::default()),
             progress,
@@ -82,6 +85,10 @@ impl PushEvaluator {
     fn start_round(&mut self, ctx: &mut Context<Self>) {
         self.running = true;
         self.more = false;
+        self.hurried = false;
+        if let Some(h) = self.scheduled.take() {
+            ctx.cancel_future(h);
+        }
         self.last_start = Some(Instant::now());
         let (db, server) = (self.db.clone(), self.server_name.clone());
         let mut cache = self.cache.take().unwrap_or_default();
@@ -147,20 +154,44 @@ impl Handler<MoreEvents> for PushEvaluator {
             self.more = true;
             return;
         }
-        if self.scheduled {
+        if self.scheduled.is_some() {
             return;
         }
         let since = self.last_start.map_or(ROUND_GAP, |t| t.elapsed());
-        if since < ROUND_GAP {
-            self.scheduled = true;
-            ctx.run_later(ROUND_GAP - since, |act, ctx| {
-                act.scheduled = false;
+        if since < ROUND_GAP && !self.hurried {
+            self.scheduled = Some(ctx.run_later(ROUND_GAP - since, |act, ctx| {
+                act.scheduled = None;
                 if !act.running {
                     act.start_round(ctx);
                 }
-            });
+            }));
             return;
         }
+        self.start_round(ctx);
+    }
+}
+
+/// A sync is about to show events up to `upto` and waits for their counts: evaluate them now
+/// rather than after the gap. The gap only saves work while nobody is waiting for the result.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Hurry {
+    pub upto: i64,
+}
+
+impl Handler<Hurry> for PushEvaluator {
+    type Result = ();
+    fn handle(&mut self, msg: Hurry, ctx: &mut Context<Self>) {
+        if *self.progress.borrow() >= msg.upto {
+            return;
+        }
+        if self.running {
+            // The running round may have read its page before `upto` committed.
+            self.more = true;
+            self.hurried = true;
+            return;
+        }
+        // Idle or waiting out the gap; also covers a commit whose MoreEvents is still on its way.
         self.start_round(ctx);
     }
 }

@@ -98,7 +98,14 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         let rx = svc.notifier.send(Wait { user: who.user_id.clone(), seen }).await?;
         match tokio::time::timeout(remaining, rx).await {
             Err(_) => return Ok(response),
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                // Woken by a commit: let the push evaluator count it before reading, so the
+                // answer is read once with its counts, and the evaluator is not queued for a
+                // connection behind every sync the commit woke.
+                let woken_at = svc.notifier.send(Latest { user: who.user_id.clone() }).await?.events;
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = tokio::time::timeout(left, super::notifications::wait_evaluated(svc, woken_at)).await;
+            }
             // The notifier let the wait go without news (it bounds its waiters): look again
             // after a pause, not at once.
             Ok(Err(_)) => tokio::time::sleep(remaining.min(Duration::from_millis(500))).await,
