@@ -30,6 +30,7 @@ pub mod media_admin;
 pub mod memberships;
 pub mod notifications;
 pub mod openid_tokens;
+pub mod port;
 pub mod presence;
 pub mod purge;
 pub mod pushers;
