@@ -201,8 +201,8 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
             let key = key.or(last_key.clone());
             pg.transaction(|pg| {
                 if fresh && first {
-                    // Rows the PostgreSQL migration seeded (stream positions at 0) give way to
-                    // the source's; `prepare_target` made sure nothing else is there.
+                    // Rows of `SEEDED` give way to the source's; `prepare_target` made sure
+                    // nothing else is there.
                     diesel::sql_query(format!("DELETE FROM {}", quote(&t.name))).execute(pg)?;
                 }
                 if used > 0 {
@@ -248,6 +248,20 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
         summary.tables.values().sum::<i64>()
     ));
     Ok(summary)
+}
+
+/// Whether a port-db into this database started and has not finished: a server must not serve
+/// (and write into) half a store, which the port's next run would then refuse or overwrite.
+pub fn unfinished(pg: &mut PgConnection) -> Result<bool> {
+    let started: bool = diesel::select(diesel::dsl::sql::<Bool>("to_regclass('port_db_progress') IS NOT NULL")).get_result(pg)?;
+    if !started {
+        return Ok(false);
+    }
+    let finished: Vec<ProgressRow> =
+        diesel::sql_query("SELECT table_name, last_key, rows_copied, done FROM port_db_progress WHERE table_name = $1 AND done")
+            .bind::<Text, _>(SEQUENCES)
+            .load(pg)?;
+    Ok(finished.is_empty())
 }
 
 /// The source must exist (no new empty file is made) and be an Ensemble store at exactly this
@@ -366,15 +380,20 @@ fn check_schemas(pg: &mut PgConnection, tables: &[Table]) -> Result<()> {
     Ok(())
 }
 
-/// A database port-db has not started on must hold nothing but what the migration seeds: data
-/// a server wrote there would mix with the source's.
+/// What the PostgreSQL migration, or a server that started on the database and served nothing,
+/// writes: each table with the condition that marks a row as written by serving. The typing
+/// stream's position is set from the clock at every start.
+const SEEDED: &[(&str, &str)] = &[("stream_positions", "stream <> 'typing' AND position <> 0"), ("push_progress", "stream_ordering <> 0")];
+
+/// A database port-db has not started on must hold nothing but what the migration, or a start
+/// without use, writes: data a server wrote there while serving would mix with the source's.
 fn prepare_target(pg: &mut PgConnection, tables: &[Table]) -> Result<BTreeMap<String, ProgressRow>> {
     let started: bool = diesel::select(diesel::dsl::sql::<Bool>("to_regclass('port_db_progress') IS NOT NULL"))
         .get_result(pg)
         .map_err(ctx("reading the target"))?;
     if !started {
         for t in tables {
-            let seeded = if t.name == "stream_positions" { " WHERE position <> 0" } else { "" };
+            let seeded = SEEDED.iter().find(|(name, _)| *name == t.name).map_or(String::new(), |(_, served)| format!(" WHERE {served}"));
             let n: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {}{seeded}", quote(&t.name)))
                 .get_result(pg)
                 .map_err(ctx(format!("reading {} on the target", t.name)))?;

@@ -174,6 +174,10 @@ async fn a_ported_store_serves_the_same_answers_and_continues_its_streams() {
     assert!(before["devices"].to_string().contains("Alice's laptop"));
     assert_eq!(before["room_account_data"]["pinned"], true);
     let old_batch = next_batch(&s.sync(&alice, None, 0).await);
+    // A server that started on the target and served nothing leaves it portable.
+    let unused = tempfile::tempdir().unwrap();
+    let config = Config { database_url: target.clone(), ..test_config(unused.path()) };
+    TestServer::start_with(unused, config).await.server.stop().await;
 
     let (s, summary, lines) = port_and_serve(s, &target).await;
     assert!(summary.complete && !summary.already_complete, "{summary:?}");
@@ -228,6 +232,11 @@ async fn an_interrupted_port_resumes_without_duplicates_and_a_finished_one_is_a_
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("stopped after 3 chunks"), "{stdout}");
+    // No server starts on half a store.
+    let Err(e) = ensemble::start(Config { database_url: target.clone(), ..config.clone() }).await else {
+        panic!("a server started on an unfinished port");
+    };
+    assert!(e.message().contains("port-db"), "{}", e.message());
 
     // Then three chunks per run: the 31 events take seven, so some run stops inside them.
     let small = Options { chunk_rows: 5, max_chunks: Some(3), ..Options::default() };
