@@ -52,7 +52,7 @@ enum Command {
     /// database_url = "postgres://...". Text holding a NUL character, which PostgreSQL cannot
     /// store, stops the port with the table and row named.
     PortDb {
-        /// The SQLite store: sqlite://PATH or a path (by default <data_dir>/ensemble.db).
+        /// The SQLite store: sqlite://PATH or a path (a server keeps it at <data_dir>/ensemble.db).
         #[arg(long)]
         from: String,
         /// The PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
