@@ -1,4 +1,4 @@
-//! The `ensemble` command: serve, generate-config, register-user.
+//! The `ensemble` command: serve, generate-config, register-user, port-db.
 
 use clap::{Parser, Subcommand};
 use ensemble::Config;
@@ -42,6 +42,28 @@ enum Command {
         /// Synapse user_type to set (with --url).
         #[arg(long)]
         user_type: Option<String>,
+    },
+    /// Copy a stopped server's SQLite store into a PostgreSQL database.
+    ///
+    /// Stop the server first. The target should be an empty database (the PostgreSQL schema is
+    /// created here); a port that stopped part way resumes when run again, and running it after
+    /// it finished changes nothing. Only the database moves: the data_dir (search index, media,
+    /// signing key) is used unchanged by the server you then start with
+    /// database_url = "postgres://...". Text holding a NUL character, which PostgreSQL cannot
+    /// store, stops the port with the table and row named.
+    PortDb {
+        /// The SQLite store: sqlite://PATH or a path (a server keeps it at <data_dir>/ensemble.db).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
+        #[arg(long)]
+        to: String,
+        /// Rows per chunk; each chunk commits in one transaction.
+        #[arg(long, default_value_t = 2000)]
+        chunk_rows: usize,
+        /// Stop after this many chunks, as an interruption would (for testing resumption).
+        #[arg(long, hide = true)]
+        max_chunks: Option<usize>,
     },
 }
 
@@ -102,6 +124,16 @@ fn main() {
                 }
             }
             None => print!("{text}"),
+        }
+        return;
+    }
+    if let Some(Command::PortDb { from, to, chunk_rows, max_chunks }) = &cli.command {
+        // Needs no config: both databases are named on the command line.
+        init_logging("warn");
+        let opts = ensemble::service::port_db::Options { chunk_rows: *chunk_rows, max_chunks: *max_chunks, ..Default::default() };
+        if let Err(e) = ensemble::service::port_db::port_db(from, to, &opts, &mut |line| println!("{line}")) {
+            eprintln!("error: {}", e.message());
+            std::process::exit(1);
         }
         return;
     }

@@ -27,6 +27,7 @@ pub mod notices;
 pub mod notifications;
 pub mod openid;
 pub mod peek;
+pub mod port_db;
 pub mod presence;
 pub mod profile;
 pub mod push_rules;

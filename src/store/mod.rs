@@ -30,6 +30,7 @@ pub mod media_admin;
 pub mod memberships;
 pub mod notifications;
 pub mod openid_tokens;
+pub mod port;
 pub mod presence;
 pub mod purge;
 pub mod pushers;
@@ -163,6 +164,9 @@ impl Db {
                 let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
                 c.batch_execute("SELECT pg_advisory_unlock(7285001);").map_err(|e| Error::internal_from("migration lock", e))?;
                 done.map_err(|e| Error::internal_from("migrations", e))?;
+                if port::unfinished(c)? {
+                    return Err(Error::internal("a port-db into this database has not finished: run it again before serving"));
+                }
             }
         }
         optimize(&mut conn)?;

@@ -43,6 +43,7 @@ mod metrics;
 mod mutual_rooms;
 mod notifications;
 mod openid;
+mod port_db;
 mod presence;
 mod profile_and_account_data;
 mod push_rules;
