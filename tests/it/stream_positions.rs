@@ -143,7 +143,7 @@ async fn a_later_position_cannot_commit_before_an_earlier_one() {
         let db = db.clone();
         std::thread::spawn(move || {
             let mut c = db.get().expect("connection");
-            let pos = store::write_txn(&mut c, |c| {
+            store::write_txn(&mut c, |c| {
                 let pos = streams::next(c, streams::Stream::Events)?;
                 taken_tx.send(()).expect("the test waits");
                 // Long enough that the second writer, started now, would finish first if it could.
@@ -151,8 +151,7 @@ async fn a_later_position_cannot_commit_before_an_earlier_one() {
                 // Taken before the commit: the second writer must finish after this.
                 Ok((pos, Instant::now()))
             })
-            .expect("first writer");
-            pos
+            .expect("first writer")
         })
     };
     taken_rx.recv().expect("first writer took a position");
