@@ -43,6 +43,16 @@ enum Command {
         #[arg(long)]
         user_type: Option<String>,
     },
+    /// Write a consistent copy of the SQLite store to a new file, while the server runs.
+    ///
+    /// The copy is one self-contained file (no -wal companion). Back up the data_dir's media/
+    /// and signing.key beside it; the search index can be rebuilt from the store (the admin
+    /// reindex). A PostgreSQL store is backed up with pg_dump instead.
+    Backup {
+        /// The new file to write (never overwritten).
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Copy a stopped server's SQLite store into a PostgreSQL database.
     ///
     /// Stop the server first. The target should be an empty database (the PostgreSQL schema is
@@ -152,6 +162,13 @@ fn main() {
         Some(Command::RegisterUser { localpart, admin, password_file, .. }) => {
             register_user(&cfg, &localpart, admin, password_file.as_ref())
         }
+        Some(Command::Backup { to }) => match ensemble::service::backup::backup(&cfg, &to) {
+            Ok(bytes) => {
+                println!("wrote {} ({bytes} bytes)", to.display());
+                Ok(())
+            }
+            Err(e) => Err(e.message().into()),
+        },
         _ => serve(cfg),
     };
     if let Err(e) = result {

@@ -35,6 +35,14 @@ pub async fn edge(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -
         add_cors(&mut res);
         return Ok(req.into_response(res));
     }
+    // A NUL character cannot be stored in PostgreSQL's text columns; no path or query parameter
+    // of the Matrix APIs needs one, on either backend.
+    if req.uri().path_and_query().is_some_and(|pq| pq.as_str().contains("%00")) {
+        let mut res =
+            error_reply(StatusCode::BAD_REQUEST, "M_INVALID_PARAM", "The path and query may not contain the NUL character (%00)", None);
+        add_cors(&mut res);
+        return Ok(req.into_response(res));
+    }
     let started = std::time::Instant::now();
     let metrics = req.app_data::<actix_web::web::Data<crate::Services>>().map(|svc| svc.metrics.clone());
     let labels = crate::metrics::labels(req.method().as_str(), req.path());

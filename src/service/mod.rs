@@ -10,6 +10,7 @@ pub mod admin_redact;
 pub mod admin_room_actions;
 pub mod admin_rooms;
 pub mod aliases;
+pub mod backup;
 pub mod devices;
 pub mod federation_destinations;
 pub mod fixtures;

@@ -20,6 +20,7 @@ macro_rules! both {
 
 pub mod account_data;
 pub mod admin_jobs;
+pub mod backup;
 pub mod client_ips;
 pub mod devices;
 pub mod e2e_keys;

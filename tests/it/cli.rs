@@ -88,3 +88,63 @@ async fn register_user_through_a_running_server_with_the_shared_secret() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("403"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+/// `ensemble backup` copies the store of a running server into one file; a server started on the
+/// copy (with the signing key beside it) serves what the first one had. On PostgreSQL it refuses,
+/// pointing at pg_dump.
+#[actix_rt::test]
+async fn backup_copies_a_running_servers_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_path_buf();
+    let cfg = test_config(&data);
+    let on_postgres = !cfg.database_url.is_empty();
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({"name": "kept"})).await;
+    let sent = s.send_text(&alice, &room, "before the backup").await;
+    let out_dir = tempfile::tempdir().unwrap();
+    let copy = out_dir.path().join("copy.db");
+    let backup = |to: &std::path::Path| {
+        ensemble()
+            .args(["backup", "--to"])
+            .arg(to)
+            .env("ENSEMBLE_DATA_DIR", &data)
+            .env("ENSEMBLE_DATABASE_URL", &s.server.services.config.database_url)
+            .output()
+            .expect("runs")
+    };
+    let out = backup(&copy);
+    if on_postgres {
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"), "{}", String::from_utf8_lossy(&out.stderr));
+        return;
+    }
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bytes"));
+    // The server keeps going; a second backup to the same file is refused, not overwritten.
+    s.send_text(&alice, &room, "after the backup").await;
+    let again = backup(&copy);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists"), "{}", String::from_utf8_lossy(&again.stderr));
+    let missing = ensemble()
+        .args(["backup", "--to"])
+        .arg(out_dir.path().join("x.db"))
+        .env("ENSEMBLE_DATA_DIR", out_dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+
+    // A server on the copy: alice logs in and reads the message from before, not the one after.
+    let restored = tempfile::tempdir().unwrap();
+    std::fs::copy(&copy, restored.path().join("ensemble.db")).unwrap();
+    std::fs::copy(data.join("signing.key"), restored.path().join("signing.key")).unwrap();
+    let mut cfg = test_config(restored.path());
+    cfg.database_url = String::new();
+    let r = TestServer::start_with(restored, cfg).await;
+    let login = r.login("alice", "pw-alice-secret").await.ok();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let msgs = r.get(&format!("{V3}/rooms/{}/messages?dir=b&limit=10", enc(&room)), &token).await.ok();
+    let bodies: Vec<&str> = msgs["chunk"].as_array().unwrap().iter().filter_map(|e| e["content"]["body"].as_str()).collect();
+    assert_eq!(bodies, ["before the backup"], "{msgs}");
+    assert!(msgs["chunk"].as_array().unwrap().iter().any(|e| e["event_id"] == sent.as_str()));
+}

@@ -172,3 +172,51 @@ async fn admin_and_directory_paging_numbers_cannot_overflow() {
     assert_eq!(b["chunk"].as_array().map(Vec::len), Some(1), "{b}");
     alive(&s, &admin).await;
 }
+
+/// A NUL character is valid JSON (`\u0000`) but PostgreSQL's text columns cannot hold one: on
+/// either backend, a body or a path carrying one is refused with a Matrix error, never a 500.
+#[actix_rt::test]
+async fn nul_characters_never_make_a_server_error() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let nul = "a\u{0}b";
+    let me = enc(&alice.user_id);
+    let tries: Vec<(&str, String, Value)> = vec![
+        ("PUT", format!("{V3}/profile/{me}/displayname"), json!({"displayname": nul})),
+        ("PUT", format!("{V3}/profile/{me}/avatar_url"), json!({"avatar_url": format!("mxc://x/{nul}")})),
+        ("PUT", room_path(&room, "state/m.room.name/"), json!({"name": nul})),
+        ("PUT", room_path(&room, &format!("state/m.custom/{nul}")), json!({})),
+        ("PUT", room_path(&room, "send/m.room.message/t1"), json!({"msgtype": "m.text", "body": nul})),
+        ("PUT", room_path(&room, &format!("send/m.room.message/{nul}")), json!({"msgtype": "m.text", "body": "x"})),
+        ("PUT", format!("{V3}/user/{me}/account_data/m.custom"), json!({"k": nul})),
+        ("PUT", format!("{V3}/user/{me}/account_data/{}", enc(nul)), json!({})),
+        ("PUT", format!("{V3}/devices/{}", enc(&alice.device_id)), json!({"display_name": nul})),
+        ("POST", format!("{V3}/createRoom"), json!({"room_alias_name": nul})),
+        ("POST", format!("{V3}/createRoom"), json!({"name": nul, "topic": nul})),
+        ("PUT", format!("{V3}/directory/room/{}", enc(&format!("#{nul}:test.local"))), json!({"room_id": room})),
+        ("POST", format!("{V3}/user/{me}/filter"), json!({"room": {"rooms": [nul]}})),
+        ("POST", format!("{V3}/user_directory/search"), json!({"search_term": nul})),
+        ("POST", format!("{V3}/search"), json!({"search_categories": {"room_events": {"search_term": nul}}})),
+        (
+            "POST",
+            format!("{V3}/login"),
+            json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": nul}, "password": nul}),
+        ),
+        ("PUT", format!("{V3}/sendToDevice/m.custom/{}", enc(nul)), json!({"messages": {&alice.user_id: {&alice.device_id: {"k": nul}}}})),
+    ];
+    for (method, path, body) in tries {
+        let r = s.req(method, &path, Some(&alice.token), Some(body.clone())).await;
+        assert_eq!(r.status, 400, "{method} {path} {body}: {}", r.body);
+        let errcode = r.body["errcode"].as_str().unwrap_or_default();
+        assert!(["M_BAD_JSON", "M_INVALID_PARAM"].contains(&errcode), "{method} {path}: {}", r.body);
+    }
+    // Text that only looks like the escape (a backslash, then "u0000") is ordinary text.
+    let lookalike = "a\\u0000b";
+    s.put(&format!("{V3}/profile/{me}/displayname"), &alice.token, json!({"displayname": lookalike})).await.ok();
+    let profile = s.get(&format!("{V3}/profile/{me}"), &alice.token).await.ok();
+    assert_eq!(profile["displayname"], lookalike);
+    let sync = s.sync(&alice, None, 0).await;
+    assert!(sync["rooms"]["join"][&room].is_object(), "{sync}");
+    still_works(&s, &alice, &room).await;
+}
