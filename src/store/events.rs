@@ -55,22 +55,30 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
         let last = super::streams::take(c, super::streams::Stream::Events, batch.len() as i64)?;
         let first = last - batch.len() as i64 + 1;
         for (ev, pos) in batch.iter_mut().zip(first..) {
-            let p = &ev.pdu;
-            diesel::insert_into(events::table)
-                .values(EventInsert {
-                    stream_ordering: pos,
-                    event_id: p.event_id.as_str(),
-                    room_id: p.room_id.as_str(),
-                    sender: p.sender.as_str(),
-                    event_type: &p.kind,
-                    state_key: p.state_key.as_deref(),
-                    origin_server_ts: p.origin_server_ts,
-                    depth: p.depth,
+            ev.pdu.stream_ordering = pos;
+        }
+        // Many rows per statement: on PostgreSQL every statement is a round trip and a parse,
+        // and the events and their transaction IDs are most of a commit's rows.
+        for chunk in batch.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<EventInsert> = chunk
+                .iter()
+                .map(|ev| EventInsert {
+                    stream_ordering: ev.pdu.stream_ordering,
+                    event_id: ev.pdu.event_id.as_str(),
+                    room_id: ev.pdu.room_id.as_str(),
+                    sender: ev.pdu.sender.as_str(),
+                    event_type: &ev.pdu.kind,
+                    state_key: ev.pdu.state_key.as_deref(),
+                    origin_server_ts: ev.pdu.origin_server_ts,
+                    depth: ev.pdu.depth,
                     json: &ev.json,
                 })
-                .execute(c)?;
-            ev.pdu.stream_ordering = pos;
-            let p = &ev.pdu;
+                .collect();
+            both!(c, |c| diesel::insert_into(events::table).values(&rows).execute(c))?;
+        }
+        record_txn_ids(c, batch)?;
+        for ev in batch.iter() {
+            let (p, pos) = (&ev.pdu, ev.pdu.stream_ordering);
             if let Some(sk) = &p.state_key {
                 both!(c, |c| diesel::insert_into(current_state::table)
                     .values((
@@ -105,23 +113,6 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
                         .execute(c))?;
                 }
             }
-            if let Some(t) = &ev.txn {
-                // A key already taken must not fail the batch (and with it every other sender's
-                // event and the room actor): the first event keeps the key.
-                let fresh = both!(c, |c| diesel::insert_into(txn_ids::table)
-                    .values((
-                        txn_ids::user_id.eq(&t.user_id),
-                        txn_ids::device_id.eq(&t.device_id),
-                        txn_ids::txn_id.eq(&t.txn_id),
-                        txn_ids::room_id.eq(p.room_id.as_str()),
-                        txn_ids::event_id.eq(p.event_id.as_str()),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(c))?;
-                if fresh == 0 {
-                    ev.existing_txn_event = txn_event(c, t)?;
-                }
-            }
             super::relations::record(c, p)?;
             if let Some(target) = &p.redacts {
                 redact(c, p.room_id.as_str(), target.as_str(), p)?;
@@ -129,6 +120,50 @@ pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent
         }
         Ok(())
     })
+}
+
+/// Rows per multi-row INSERT: under both backends' bound-parameter limits (SQLite 32,766,
+/// PostgreSQL 65,535) at nine columns.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Records the batch's transaction IDs. A key already taken (by an earlier request, or by an
+/// earlier event of this batch) must not fail the batch, and with it every other sender's event
+/// and the room actor: the first event keeps the key, and a later one learns which it is.
+fn record_txn_ids(c: &mut Conn, batch: &mut [NewEvent]) -> Result<()> {
+    let mut wanted = 0;
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .filter_map(|ev| {
+                let t = ev.txn.as_ref()?;
+                Some((
+                    txn_ids::user_id.eq(&t.user_id),
+                    txn_ids::device_id.eq(&t.device_id),
+                    txn_ids::txn_id.eq(&t.txn_id),
+                    txn_ids::room_id.eq(ev.pdu.room_id.as_str()),
+                    txn_ids::event_id.eq(ev.pdu.event_id.as_str()),
+                ))
+            })
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        wanted += rows.len();
+        let fresh = both!(c, |c| diesel::insert_into(txn_ids::table).values(&rows).on_conflict_do_nothing().execute(c))?;
+        wanted -= fresh;
+    }
+    if wanted == 0 {
+        return Ok(());
+    }
+    for ev in batch.iter_mut() {
+        if let Some(t) = &ev.txn {
+            let holder = txn_event(c, t)?;
+            if holder.as_ref() != Some(&ev.pdu.event_id) {
+                ev.existing_txn_event = holder;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> Result<()> {

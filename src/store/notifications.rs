@@ -158,29 +158,36 @@ fn outcomes(ev: &EventNotifications) -> Vec<(&str, bool, Vec<u8>)> {
     out.into_iter().map(|(a, h, b)| (&**a, h, b)).collect()
 }
 
+/// Rows per multi-row INSERT, under both backends' bound-parameter limits at eight columns.
+const ROWS_PER_INSERT: usize = 1000;
+
 /// Stores notifications, counts the unread ones and moves the evaluator's position, in one
 /// transaction (a receipt committed before it is seen here; one committed after recounts).
 /// The position moving with the rows means a page is never recorded twice.
 pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result<()> {
     super::write_txn(conn, |c| {
-        for ev in list {
-            for (grp, (actions, highlight, bits)) in outcomes(ev).into_iter().enumerate() {
-                // A row already there (never expected: a page is recorded once) is the same
-                // notification.
-                both!(c, |c| diesel::insert_into(pen::table)
-                    .values((
+        let outcomes: Vec<_> = list.iter().map(|ev| (ev, outcomes(ev))).collect();
+        let rows: Vec<_> = outcomes
+            .iter()
+            .flat_map(|(ev, outs)| {
+                outs.iter().enumerate().map(|(grp, (actions, highlight, bits))| {
+                    (
                         pen::room_id.eq(&*ev.room_id),
                         pen::stream_ordering.eq(ev.stream_ordering),
                         pen::grp.eq(grp as i64),
                         pen::thread_key.eq(&*ev.thread_key),
-                        pen::actions.eq(actions),
-                        pen::highlight.eq(highlight),
+                        pen::actions.eq(*actions),
+                        pen::highlight.eq(*highlight),
                         pen::ts.eq(ev.ts),
-                        pen::members.eq(&bits),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(c))?;
-            }
+                        pen::members.eq(bits),
+                    )
+                })
+            })
+            .collect();
+        // Many rows per statement (a round trip each on PostgreSQL). A row already there (never
+        // expected: a page is recorded once) is the same notification.
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            both!(c, |c| diesel::insert_into(pen::table).values(chunk).on_conflict_do_nothing().execute(c))?;
         }
         // (user, room, thread) -> (notifications, highlights) to add.
         let mut added: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
@@ -200,20 +207,27 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
                 e.1 += i64::from(n.highlight);
             }
         }
-        for ((user, room, thread), (n, h)) in added {
-            both!(c, |c| diesel::insert_into(push_counts::table)
-                .values((
+        let counts: Vec<_> = added
+            .into_iter()
+            .map(|((user, room, thread), (n, h))| {
+                (
                     push_counts::user_id.eq(user),
                     push_counts::room_id.eq(room),
                     push_counts::thread_key.eq(thread),
                     push_counts::notifications.eq(n),
                     push_counts::highlights.eq(h),
-                ))
+                )
+            })
+            .collect();
+        for chunk in counts.chunks(ROWS_PER_INSERT) {
+            use diesel::upsert::excluded;
+            both!(c, |c| diesel::insert_into(push_counts::table)
+                .values(chunk)
                 .on_conflict((push_counts::user_id, push_counts::room_id, push_counts::thread_key))
                 .do_update()
                 .set((
-                    push_counts::notifications.eq(push_counts::notifications + n),
-                    push_counts::highlights.eq(push_counts::highlights + h),
+                    push_counts::notifications.eq(push_counts::notifications + excluded(push_counts::notifications)),
+                    push_counts::highlights.eq(push_counts::highlights + excluded(push_counts::highlights)),
                 ))
                 .execute(c))?;
         }

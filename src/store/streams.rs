@@ -52,6 +52,13 @@ pub struct Heads {
 /// Takes `n` (at least 1) consecutive positions and returns the last; the first is `last - n + 1`.
 /// Run it inside the write transaction that stores the rows.
 pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> Result<i64> {
+    // Outside a transaction the head would commit before the row carrying it, and a reader
+    // could move past that row before it exists.
+    use diesel::connection::TransactionManager;
+    let depth = <Conn as Connection>::TransactionManager::transaction_manager_status_mut(conn).transaction_depth().ok().flatten();
+    if depth.is_none() {
+        return Err(crate::error::Error::internal("a stream position was taken outside a write transaction"));
+    }
     Ok(diesel::update(stream_positions::table.find(stream.key()))
         .set(stream_positions::position.eq(stream_positions::position + n.max(1)))
         .returning(stream_positions::position)
