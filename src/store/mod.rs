@@ -160,11 +160,7 @@ impl Db {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(|e| Error::internal_from("migrations", e))?;
             }
             Conn::Pg(c) => {
-                // Two servers starting on one empty database must not both create the tables.
-                c.batch_execute("SELECT pg_advisory_lock(7285001);").map_err(|e| Error::internal_from("migration lock", e))?;
-                let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
-                c.batch_execute("SELECT pg_advisory_unlock(7285001);").map_err(|e| Error::internal_from("migration lock", e))?;
-                done.map_err(|e| Error::internal_from("migrations", e))?;
+                migrate_postgres(c)?;
                 if port::unfinished(c)? {
                     return Err(Error::internal("a port-db into this database has not finished: run it again before serving"));
                 }
@@ -193,6 +189,28 @@ impl Db {
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
         Ok(self.pool.get()?)
     }
+}
+
+/// PostgreSQL advisory lock keys, one per purpose, so no two uses wait on each other by accident.
+pub(crate) mod pg_locks {
+    /// Held while migrating: two servers (or a server and port-db) starting on one empty
+    /// database must not both create the tables.
+    pub const MIGRATE: i64 = 7285001;
+    /// Held by every write transaction: SQLite's one writer at a time.
+    pub const WRITE: i64 = 7285002;
+    /// Held for a whole port-db run, so two ports of one target never interleave.
+    pub const PORT: i64 = 7285003;
+}
+
+/// Applies the pending PostgreSQL migrations under [`pg_locks::MIGRATE`].
+pub(crate) fn migrate_postgres(c: &mut PgConnection) -> Result<()> {
+    let lock = |c: &mut PgConnection, f: &str| {
+        c.batch_execute(&format!("SELECT {f}({});", pg_locks::MIGRATE)).map_err(|e| Error::internal_from("migration lock", e))
+    };
+    lock(c, "pg_advisory_lock")?;
+    let done = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
+    lock(c, "pg_advisory_unlock")?;
+    done.map_err(|e| Error::internal_from("migrations", e))
 }
 
 /// A raw SQL statement for `conn`'s backend, written once with SQLite's numbered (`?1`) or
@@ -258,7 +276,7 @@ pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> 
         Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         Conn::Pg(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
-            if let Err(e) = c.batch_execute("SELECT pg_advisory_xact_lock(7285002);") {
+            if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({});", pg_locks::WRITE)) {
                 let _ = AnsiTransactionManager::rollback_transaction(c);
                 return Err(e.into());
             }

@@ -53,10 +53,6 @@ pub struct Summary {
 const SEQUENCES: &str = "(sequences)";
 /// Diesel's record of applied migrations: each side keeps its own.
 const MIGRATIONS_TABLE: &str = "__diesel_schema_migrations";
-/// Held for the whole port so two ports of one target never interleave.
-const PORT_LOCK: i64 = 7285003;
-/// The lock `Db::open` migrates under.
-const MIGRATION_LOCK: i64 = 7285001;
 
 #[derive(QueryableByName)]
 struct Name {
@@ -148,13 +144,13 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
     let started = Instant::now();
     let mut src = open_source(source)?;
     let mut pg = PgConnection::establish(target_url).map_err(ctx("connecting to the target PostgreSQL"))?;
-    let locked: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!("pg_try_advisory_lock({PORT_LOCK})")))
+    let locked: bool = diesel::select(diesel::dsl::sql::<Bool>(&format!("pg_try_advisory_lock({})", super::pg_locks::PORT)))
         .get_result(&mut pg)
         .map_err(ctx("locking the target"))?;
     if !locked {
         return Err(refuse("another port-db is running against this PostgreSQL database"));
     }
-    migrate_target(&mut pg)?;
+    super::migrate_postgres(&mut pg)?;
     // One read transaction: every chunk reads the same snapshot of the source.
     src.batch_execute("BEGIN").map_err(ctx("reading the source"))?;
     let tables = source_tables(&mut src)?;
@@ -253,8 +249,7 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
 /// Whether a port-db into this database started and has not finished: a server must not serve
 /// (and write into) half a store, which the port's next run would then refuse or overwrite.
 pub fn unfinished(pg: &mut PgConnection) -> Result<bool> {
-    let started: bool = diesel::select(diesel::dsl::sql::<Bool>("to_regclass('port_db_progress') IS NOT NULL")).get_result(pg)?;
-    if !started {
+    if !progress_kept(pg)? {
         return Ok(false);
     }
     let finished: Vec<ProgressRow> =
@@ -262,6 +257,11 @@ pub fn unfinished(pg: &mut PgConnection) -> Result<bool> {
             .bind::<Text, _>(SEQUENCES)
             .load(pg)?;
     Ok(finished.is_empty())
+}
+
+/// Whether a port-db has started on this database (it keeps its progress in `port_db_progress`).
+fn progress_kept(pg: &mut PgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::sql::<Bool>("to_regclass('port_db_progress') IS NOT NULL")).get_result(pg)
 }
 
 /// The source must exist (no new empty file is made) and be an Ensemble store at exactly this
@@ -297,13 +297,6 @@ fn open_source(path: &Path) -> Result<SqliteConnection> {
         return Err(refuse(format!("the source has migration {v}, from a newer Ensemble: port with that version")));
     }
     Ok(c)
-}
-
-fn migrate_target(pg: &mut PgConnection) -> Result<()> {
-    pg.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK});")).map_err(ctx("migration lock"))?;
-    let done = pg.run_pending_migrations(super::POSTGRES_MIGRATIONS).map(|_| ());
-    pg.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK});")).map_err(ctx("migration lock"))?;
-    done.map_err(ctx("migrating the target"))
 }
 
 fn source_tables(src: &mut SqliteConnection) -> Result<Vec<Table>> {
@@ -388,10 +381,7 @@ const SEEDED: &[(&str, &str)] = &[("stream_positions", "stream <> 'typing' AND p
 /// A database port-db has not started on must hold nothing but what the migration, or a start
 /// without use, writes: data a server wrote there while serving would mix with the source's.
 fn prepare_target(pg: &mut PgConnection, tables: &[Table]) -> Result<BTreeMap<String, ProgressRow>> {
-    let started: bool = diesel::select(diesel::dsl::sql::<Bool>("to_regclass('port_db_progress') IS NOT NULL"))
-        .get_result(pg)
-        .map_err(ctx("reading the target"))?;
-    if !started {
+    if !progress_kept(pg).map_err(ctx("reading the target"))? {
         for t in tables {
             let seeded = SEEDED.iter().find(|(name, _)| *name == t.name).map_or(String::new(), |(_, served)| format!(" WHERE {served}"));
             let n: Count = diesel::sql_query(format!("SELECT count(*) AS n FROM {}{seeded}", quote(&t.name)))
