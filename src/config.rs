@@ -264,15 +264,7 @@ impl Config {
     /// `sqlite:path` or a bare path is an SQLite file; empty is `<data_dir>/ensemble.db`.
     pub fn database(&self) -> crate::store::Location {
         use crate::store::Location;
-        let url = self.database_url.as_str();
-        if url.is_empty() {
-            return Location::Sqlite(self.data_dir.join("ensemble.db"));
-        }
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Location::Postgres(url.to_owned());
-        }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
-        Location::Sqlite(PathBuf::from(path))
+        Location::from_url(&self.database_url).unwrap_or_else(|| Location::Sqlite(self.data_dir.join("ensemble.db")))
     }
 
     /// A fresh config with safe defaults and a random registration secret, as TOML.

@@ -3,28 +3,25 @@
 //! by the server that then runs on PostgreSQL.
 
 use crate::error::{Error, Result};
-use crate::store::port;
+use crate::store::{Location, port};
 use std::path::PathBuf;
 
 pub use crate::store::port::{Options, Summary};
 
 /// The SQLite file a `--from` names: `sqlite://PATH`, `sqlite:PATH` or a plain path.
 pub fn source_path(from: &str) -> Result<PathBuf> {
-    if from.starts_with("postgres://") || from.starts_with("postgresql://") {
-        return Err(Error::invalid_param("--from must name an SQLite file (sqlite://PATH or a path)"));
+    match Location::from_url(from) {
+        Some(Location::Sqlite(path)) if !path.as_os_str().is_empty() => Ok(path),
+        Some(Location::Postgres(_)) => Err(Error::invalid_param("--from must name an SQLite file (sqlite://PATH or a path)")),
+        _ => Err(Error::invalid_param("--from names no file")),
     }
-    let path = from.strip_prefix("sqlite://").or_else(|| from.strip_prefix("sqlite:")).unwrap_or(from);
-    if path.is_empty() {
-        return Err(Error::invalid_param("--from names no file"));
-    }
-    Ok(PathBuf::from(path))
 }
 
 /// Ports the SQLite store `from` into the PostgreSQL database `to`, saying each step through `say`.
 /// Re-running after an interruption resumes; re-running after success changes nothing.
 pub fn port_db(from: &str, to: &str, opts: &Options, say: &mut dyn FnMut(&str)) -> Result<Summary> {
     let source = source_path(from)?;
-    if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
+    if !matches!(Location::from_url(to), Some(Location::Postgres(_))) {
         return Err(Error::invalid_param("--to must be a postgres:// or postgresql:// URL"));
     }
     if opts.chunk_rows == 0 {

@@ -78,6 +78,21 @@ pub enum Location {
     Postgres(String),
 }
 
+impl Location {
+    /// The database a URL names: `postgres://` or `postgresql://` is PostgreSQL; `sqlite://path`,
+    /// `sqlite:path` or a bare path is an SQLite file. `None` for an empty URL.
+    pub fn from_url(url: &str) -> Option<Location> {
+        if url.is_empty() {
+            return None;
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Some(Location::Postgres(url.to_owned()));
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        Some(Location::Sqlite(PathBuf::from(path)))
+    }
+}
+
 /// Opens connections of the configured backend. Diesel's own manager for a `MultiConnection`
 /// tries each backend in turn and reports only that none accepted the URL, which hides why a
 /// PostgreSQL server refused (wrong password, no such database); this one says.
