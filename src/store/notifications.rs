@@ -166,8 +166,8 @@ const ROWS_PER_INSERT: usize = 1000;
 /// The position moving with the rows means a page is never recorded twice.
 pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result<()> {
     super::write_txn(conn, |c| {
-        let outcomes: Vec<_> = list.iter().map(|ev| (ev, outcomes(ev))).collect();
-        let rows: Vec<_> = outcomes
+        let per_event: Vec<_> = list.iter().map(|ev| (ev, outcomes(ev))).collect();
+        let rows: Vec<_> = per_event
             .iter()
             .flat_map(|(ev, outs)| {
                 outs.iter().enumerate().map(|(grp, (actions, highlight, bits))| {
