@@ -196,6 +196,10 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
             let finished = used == fetched && fetched < opts.chunk_rows;
             let key = key.or(last_key.clone());
             pg.transaction(|pg| {
+                // The copied rows are the source's as they stand, kept counts included: a trigger
+                // (`users` counting into `user_counts`) would count them a second time. Inside the
+                // transaction, so an interrupted port never leaves a trigger off.
+                diesel::sql_query(format!("ALTER TABLE {} DISABLE TRIGGER USER", quote(&t.name))).execute(pg)?;
                 if fresh && first {
                     // Rows of `SEEDED` give way to the source's; `prepare_target` made sure
                     // nothing else is there.
@@ -209,6 +213,7 @@ pub fn port(source: &Path, target_url: &str, opts: &Options, say: &mut dyn FnMut
                     .bind::<Text, _>(&json)
                     .execute(pg)?;
                 }
+                diesel::sql_query(format!("ALTER TABLE {} ENABLE TRIGGER USER", quote(&t.name))).execute(pg)?;
                 record(pg, &t.name, key.as_deref(), copied + used as i64, finished)
             })
             .map_err(ctx(format!("copying {} after {copied} rows", t.name)))?;

@@ -19,6 +19,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    user_counts (is_guest, deactivated, admin, locked) {
+        is_guest -> Bool,
+        deactivated -> Bool,
+        admin -> Bool,
+        locked -> Bool,
+        n -> BigInt,
+    }
+}
+
+diesel::table! {
     profiles (user_id) {
         user_id -> Text,
         displayname -> Nullable<Text>,
@@ -480,6 +490,7 @@ diesel::table! {
 diesel::allow_tables_to_appear_in_same_query!(
     admin_jobs,
     users,
+    user_counts,
     profiles,
     devices,
     access_tokens,

@@ -364,3 +364,65 @@ async fn list_users_filters() {
         }
     }
 }
+
+/// The list's `total` without a name or ID filter comes from counts the store keeps as users
+/// change: each flag switched on and off again, and each filter's total checked against the
+/// users the same request lists.
+#[actix_rt::test]
+async fn list_totals_follow_flags_switched_on_and_off() {
+    let s = TestServer::start().await;
+    let admin = s.register_admin("boss").await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(s.register_user(&format!("flagged{i}")).await.user_id);
+    }
+    let filters = [
+        "v2/users?limit=1000",
+        "v2/users?limit=1000&guests=false",
+        "v2/users?limit=1000&deactivated=true",
+        "v2/users?limit=1000&locked=true",
+        "v2/users?limit=1000&admins=true",
+        "v2/users?limit=1000&admins=false",
+        "v3/users?limit=1000",
+        "v3/users?limit=1000&deactivated=true",
+        "v3/users?limit=1000&deactivated=false&admins=true",
+        "v3/users?limit=1000&locked=true",
+        "v3/users?limit=1000&locked=true&deactivated=true&admins=false",
+    ];
+    let check = |step: &'static str| {
+        let s = &s;
+        let admin = &admin;
+        async move {
+            let mut totals = Vec::new();
+            for f in filters {
+                let b = aget(s, &admin.token, &sa(f)).await.ok();
+                let listed = b["users"].as_array().unwrap().len();
+                assert_eq!(b["total"], listed, "{step}: {f}: {b}");
+                totals.push(listed);
+            }
+            totals
+        }
+    };
+    let start = check("start").await;
+    assert_eq!(start[6], 7, "{start:?}");
+    aput(&s, &admin.token, &v1_user(&ids[0], "admin"), json!({"admin": true})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[1]), json!({"locked": true})).await.ok();
+    apost(&s, &admin.token, &sa(&format!("v1/deactivate/{}", enc(&ids[2]))), json!({})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[3]), json!({"locked": true, "admin": true})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[4]), json!({"deactivated": true})).await.ok();
+    let changed = check("flags on").await;
+    assert_eq!(changed[4], 2, "two admins listed by default: {changed:?}");
+    assert_eq!(changed[10], 2, "deactivated, not admin: {changed:?}");
+    assert_eq!(changed[9], 7, "{changed:?}");
+    assert_eq!(changed[0], 3, "{changed:?}");
+    aput(&s, &admin.token, &v1_user(&ids[0], "admin"), json!({"admin": false})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[1]), json!({"locked": false})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[2]), json!({"deactivated": false, "password": "back-again-pw"})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[3]), json!({"locked": false, "admin": false})).await.ok();
+    aput(&s, &admin.token, &v2_user(&ids[4]), json!({"deactivated": false, "password": "back-pw-2"})).await.ok();
+    assert_eq!(check("flags off").await, start);
+    // A new user counts at once.
+    aput(&s, &admin.token, &v2_user(&local("newcomer")), json!({"password": "newcomer-pw"})).await;
+    let more = check("one more").await;
+    assert_eq!(more[6], start[6] + 1);
+}

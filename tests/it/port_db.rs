@@ -174,6 +174,9 @@ async fn a_ported_store_serves_the_same_answers_and_continues_its_streams() {
     assert!(before["devices"].to_string().contains("Alice's laptop"));
     assert_eq!(before["room_account_data"]["pinned"], true);
     let old_batch = next_batch(&s.sync(&alice, None, 0).await);
+    let root = s.register_admin("root").await;
+    let users_before = aget(&s, &root.token, &sa("v2/users?limit=1000")).await.ok();
+    assert_eq!(users_before["total"], 3, "{users_before}");
     // A server that started on the target and served nothing leaves it portable.
     let unused = tempfile::tempdir().unwrap();
     let config = Config { database_url: target.clone(), ..test_config(unused.path()) };
@@ -208,6 +211,10 @@ async fn a_ported_store_serves_the_same_answers_and_continues_its_streams() {
     s.post(&room_path(&room, &format!("report/{}", enc(&new))), &bob.token, json!({"reason": "again"})).await.ok();
     let new_room = s.create_room(&bob, json!({"name": "After"})).await;
     assert!(s.joined_rooms(&bob).await.contains(&new_room));
+    // The kept user counts came over once, and count again after the port.
+    assert_eq!(aget(&s, &root.token, &sa("v2/users?limit=1000")).await.ok()["total"], users_before["total"]);
+    s.register_user("carol").await;
+    assert_eq!(aget(&s, &root.token, &sa("v2/users?limit=1000")).await.ok()["total"], 4);
 }
 
 #[actix_rt::test]
