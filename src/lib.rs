@@ -50,6 +50,8 @@ pub struct Services {
     /// Times a long-polling `/sync` woke, read the store again and found nothing to send: with
     /// nothing committed a long-poll reads once and waits, so tests can tell waiting from spinning.
     pub sync_rechecks: std::sync::atomic::AtomicU64,
+    /// Long-polls parked without reading the store (the notifier vouched that nothing was new).
+    pub sync_quiet_parks: std::sync::atomic::AtomicU64,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
     /// Room deletions and history purges running in the background.
@@ -124,7 +126,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         return Err(Error::internal(format!("invalid server_name {:?}", config.server_name)));
     }
     let cfg = config.clone();
-    let (db, keys, resumed, typing_start) = tokio::task::spawn_blocking(move || {
+    let (db, keys, resumed, typing_start, heads) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database(), cfg.db_pool_size)?;
         // Nothing signed with a server key yet (the CLI may have created accounts): a key may be made.
         let new_database = !db.get().and_then(|mut c| store::events::any_event(&mut c))?;
@@ -137,8 +139,9 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             log::info!("removed the files of {media_files} media deleted before a restart");
         }
         let typing_start = db.get().and_then(|mut c| store::streams::reserve_typing(&mut c, ids::now_ms()))?;
+        let heads = db.get().and_then(|mut c| service::sync::positions_now(&mut c, typing_start))?;
         let keys = events::signing_key::ServerKeys::load_or_generate(&cfg.data_dir, &cfg.server_name, new_database)?;
-        Ok::<_, Error>((db, keys, resumed, typing_start))
+        Ok::<_, Error>((db, keys, resumed, typing_start, heads))
     })
     .await
     .map_err(|e| Error::internal_from("starting", e))??;
@@ -155,7 +158,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         db,
         keys,
         directory: actors::directory::Directory::new(threads),
-        notifier: actors::notifier::Notifier::default().start(),
+        notifier: actors::notifier::Notifier::starting_at(heads).start(),
         search,
         search_index,
         push,
@@ -175,6 +178,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         rate_limits: auth::rate_limit::RateLimits::new(&config),
         deactivated: actors::user::DeactivatedUsers::default(),
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
+        sync_quiet_parks: std::sync::atomic::AtomicU64::new(0),
         sent_members: Default::default(),
         admin_jobs: Default::default(),
         metrics,

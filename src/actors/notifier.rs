@@ -68,6 +68,18 @@ pub struct Notifier {
     /// Each user's newest positions, with when they last moved.
     latest: HashMap<OwnedUserId, (Positions, Instant)>,
     waiters: HashMap<OwnedUserId, Vec<oneshot::Sender<()>>>,
+    /// Per stream, a position at or past all news the notifier does not hold per user: what was
+    /// committed before it started, and the positions of users swept out of `latest`. A token
+    /// at or past these and past a user's own positions has nothing new for that user.
+    forgotten: Positions,
+}
+
+impl Notifier {
+    /// A notifier for a store whose streams stand at `heads`: it knows nothing of what came
+    /// before.
+    pub fn starting_at(heads: Positions) -> Self {
+        Self { forgotten: heads, ..Self::default() }
+    }
 }
 
 impl Actor for Notifier {
@@ -138,7 +150,14 @@ impl Notifier {
 
     fn sweep(&mut self, retain: Duration) {
         let now = Instant::now();
-        self.latest.retain(|_, (_, at)| now.duration_since(*at) < retain);
+        let forgotten = &mut self.forgotten;
+        self.latest.retain(|_, (positions, at)| {
+            let keep = now.duration_since(*at) < retain;
+            if !keep {
+                *forgotten = forgotten.max(*positions);
+            }
+            keep
+        });
         self.waiters.retain(|_, list| {
             list.retain(|t| !t.is_closed());
             !list.is_empty()
@@ -197,6 +216,31 @@ impl Handler<Wait> for Notifier {
             list.push(tx);
         }
         MessageResult(rx)
+    }
+}
+
+/// Parks a long-poll without reading the store, when the notifier can vouch that nothing for
+/// `user` was committed after `seen`: answers `None` when it cannot (news it holds, or news it
+/// forgot, past `seen`), and the sync then reads the store as usual.
+#[derive(Message)]
+#[rtype(result = "Option<oneshot::Receiver<()>>")]
+pub struct ParkIfQuiet {
+    pub user: OwnedUserId,
+    pub seen: Positions,
+}
+
+impl Handler<ParkIfQuiet> for Notifier {
+    type Result = MessageResult<ParkIfQuiet>;
+    fn handle(&mut self, msg: ParkIfQuiet, _: &mut Context<Self>) -> Self::Result {
+        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
+        if latest.any_after(&msg.seen) || self.forgotten.any_after(&msg.seen) {
+            return MessageResult(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        let list = self.waiters.entry(msg.user).or_default();
+        list.retain(|t| !t.is_closed());
+        list.push(tx);
+        MessageResult(Some(rx))
     }
 }
 

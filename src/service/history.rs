@@ -71,7 +71,7 @@ pub async fn event(svc: &Services, user: &UserId, room_id: &RoomId, event_id: &E
             else {
                 return Ok(None);
             };
-            p.hide_if_erased(&crate::store::users::erased_users(c)?, view.joined_at());
+            crate::store::users::hide_erased(c, [&mut p], view.joined_at())?;
             Ok(Some(p))
         })
         .await?;
@@ -124,10 +124,7 @@ pub async fn messages(svc: &Services, user: &UserId, room_id: &RoomId, req: Page
                 let start = from.unwrap_or(0);
                 (start, vis::visible_page(c, &r, &user, start, to.unwrap_or(max), limit, false, types.as_deref())?)
             };
-            let erased = crate::store::users::erased_users(c)?;
-            for p in chunk.iter_mut() {
-                p.hide_if_erased(&erased, joined_at);
-            }
+            crate::store::users::hide_erased(c, chunk.iter_mut(), joined_at)?;
             // Members as of the newest event of the page.
             let newest = chunk.iter().map(|p| p.stream_ordering).max();
             let state = match newest {
@@ -196,10 +193,11 @@ pub async fn context(
             let mut after = vis::visible_events(c, &room_id, &view, pos, i64::MAX, limit - n_before, false, types.as_deref())?;
             let last = after.last().map_or(pos, |p| p.stream_ordering);
             let state = crate::store::events::state_at(c, &room_id, last)?;
-            let erased = crate::store::users::erased_users(c)?;
-            for p in std::iter::once(&mut target).chain(before.iter_mut()).chain(after.iter_mut()) {
-                p.hide_if_erased(&erased, view.joined_at());
-            }
+            crate::store::users::hide_erased(
+                c,
+                std::iter::once(&mut target).chain(before.iter_mut()).chain(after.iter_mut()),
+                view.joined_at(),
+            )?;
             Ok((target, before, after, state))
         })
         .await?;

@@ -28,7 +28,6 @@ struct Reader {
     user: String,
     view: HistoryView,
     ignored: HashSet<String>,
-    erased: HashSet<String>,
 }
 
 impl Reader {
@@ -41,17 +40,17 @@ impl Reader {
             return Err(Error::forbidden("You are not allowed to read this room"));
         }
         let ignored = super::account_data::ignored_users(c, user)?;
-        let erased = crate::store::users::erased_users(c)?;
-        Ok(Self { user: user.to_owned(), view, ignored, erased })
+        Ok(Self { user: user.to_owned(), view, ignored })
     }
 
     fn sees(&self, pos: i64, sender: &str) -> bool {
         self.view.can_see(pos) && !self.ignored.contains(sender)
     }
 
-    fn shown(&self, mut p: Pdu) -> Pdu {
-        p.hide_if_erased(&self.erased, self.view.joined_at());
-        p
+    /// The event as this reader sees it (an erased sender's older message emptied).
+    fn shown(&self, c: &mut Conn, mut p: Pdu) -> Result<Pdu> {
+        crate::store::users::hide_erased(c, [&mut p], self.view.joined_at())?;
+        Ok(p)
     }
 }
 
@@ -109,7 +108,7 @@ fn aggregations(c: &mut Conn, reader: &Reader, events: &[&Pdu]) -> Result<HashMa
             rel.insert(
                 "m.thread".into(),
                 json!({
-                    "latest_event": reader.shown(ev).to_client(None),
+                    "latest_event": reader.shown(c, ev)?.to_client(None),
                     "count": count,
                     "current_user_participated": participated,
                 }),
@@ -120,7 +119,7 @@ fn aggregations(c: &mut Conn, reader: &Reader, events: &[&Pdu]) -> Result<HashMa
         if let Some(edit) = edit
             && let Some(ev) = crate::store::events::event_by_id(c, &edit.2)?
         {
-            rel.insert("m.replace".into(), reader.shown(ev).to_client(None));
+            rel.insert("m.replace".into(), reader.shown(c, ev)?.to_client(None));
         }
         let refs: Vec<Value> =
             children.iter().filter(|r| r.1 == "m.reference").take(MAX_REFERENCES).map(|r| json!({"event_id": r.2})).collect();
@@ -212,7 +211,8 @@ pub async fn relations(svc: &Services, user: &UserId, room_id: &RoomId, parent: 
             let more = found.len() as i64 > limit;
             found.truncate(limit as usize);
             let next = found.last().filter(|_| more).map(|p| if req.backwards { p.stream_ordering - 1 } else { p.stream_ordering });
-            let events: Vec<Pdu> = found.into_iter().map(|p| reader.shown(p)).collect();
+            let mut events = found;
+            crate::store::users::hide_erased(c, events.iter_mut(), reader.view.joined_at())?;
             let relations = aggregations(c, &reader, &events.iter().collect::<Vec<_>>())?;
             Ok(RelationsPage { chunk: Bundled { events, relations }, next })
         })
@@ -254,7 +254,7 @@ pub async fn threads(
                     if let Some(p) = crate::store::events::event_by_id(c, &root)?
                         && reader.sees(p.stream_ordering, p.sender.as_str())
                     {
-                        roots.push((reader.shown(p), latest));
+                        roots.push((reader.shown(c, p)?, latest));
                     }
                 }
                 if !full {

@@ -343,9 +343,32 @@ pub fn set_threepids(conn: &mut Conn, id: &str, list: &[(String, String)]) -> Re
     })
 }
 
-/// Users erased at deactivation: their events are hidden from people who joined later.
-pub fn erased_users(conn: &mut Conn) -> Result<std::collections::HashSet<String>> {
-    Ok(users::table.filter(users::erased.eq(true)).select(users::user_id).load::<String>(conn)?.into_iter().collect())
+/// Empties the content of the messages among `events` that users erased at deactivation sent
+/// before `joined_at` (the reader's join). Only the senders of such messages are looked up, so
+/// a read of new events costs nothing however many users were ever erased.
+pub fn hide_erased<'a>(conn: &mut Conn, events: impl IntoIterator<Item = &'a mut crate::events::Pdu>, joined_at: i64) -> Result<()> {
+    let older: Vec<&mut crate::events::Pdu> =
+        events.into_iter().filter(|p| p.stream_ordering < joined_at && p.state_key.is_none()).collect();
+    if older.is_empty() {
+        return Ok(());
+    }
+    let mut senders: Vec<String> = older.iter().map(|p| p.sender.to_string()).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let mut erased = std::collections::HashSet::new();
+    // Bounded pages keep this to one query; the chunks keep any caller under SQLite's limit on
+    // bound values.
+    for chunk in senders.chunks(500) {
+        erased.extend(
+            users::table.filter(users::erased.eq(true)).filter(users::user_id.eq_any(chunk)).select(users::user_id).load::<String>(conn)?,
+        );
+    }
+    if !erased.is_empty() {
+        for p in older {
+            p.hide_if_erased(&erased, joined_at);
+        }
+    }
+    Ok(())
 }
 
 /// `/user_directory/search`: active users whose localpart or displayname contains `term`

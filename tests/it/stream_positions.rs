@@ -221,3 +221,67 @@ async fn concurrent_writers_never_make_an_incremental_sync_skip_an_event() {
     seen.sort();
     assert_eq!(seen, sent, "incremental syncs missed or invented events");
 }
+
+/// A long-poll sent with the token the last answer gave parks at the notifier without reading
+/// the store; what the notifier cannot vouch for (news it holds, news it swept out, news from
+/// before a restart) is read from the store and answered at once.
+#[actix_rt::test]
+async fn a_long_poll_parks_without_a_read_only_when_nothing_can_be_new() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let room = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    s.join(&bob, &room).await.ok();
+    let parks = || s.server.services.sync_quiet_parks.load(Ordering::Relaxed);
+    let timeline_of = |body: &Value| -> Vec<String> {
+        timeline(body, &room).iter().filter_map(|e| e["content"]["body"].as_str().map(str::to_owned)).collect()
+    };
+
+    // Nothing new since the token: parked without a read, woken by the next message.
+    let t0 = next_batch(&s.sync(&bob, None, 0).await);
+    let before = parks();
+    let (poll, sent) = tokio::join!(s.sync(&bob, Some(&t0), 10_000), async {
+        eventually(10, || async { (parks() > before).then_some(()) }).await;
+        s.send_text(&alice, &room, "wake up").await
+    });
+    assert!(!sent.is_empty());
+    assert_eq!(timeline_of(&poll), vec!["wake up"], "{poll}");
+    assert_eq!(parks(), before + 1);
+    let t1 = next_batch(&poll);
+    assert_not_behind(&t1, &t0);
+
+    // News after the token, already known to the notifier: answered at once, no park.
+    s.send_text(&alice, &room, "while away").await;
+    let started = Instant::now();
+    let poll = s.sync(&bob, Some(&t1), 10_000).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(timeline_of(&poll), vec!["while away"], "{poll}");
+    assert_eq!(parks(), before + 1);
+    let t2 = next_batch(&poll);
+
+    // News the notifier swept out of its memory: still read from the store at once.
+    s.send_text(&alice, &room, "then forgotten").await;
+    let swept = s.server.services.notifier.send(ensemble::actors::notifier::Sweep { retain: Duration::ZERO }).await.unwrap();
+    assert_eq!(swept.0, 0, "every user's positions were swept");
+    let started = Instant::now();
+    let poll = s.sync(&bob, Some(&t2), 10_000).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(timeline_of(&poll), vec!["then forgotten"], "{poll}");
+    let t3 = next_batch(&poll);
+
+    // News from before a restart: the new notifier knows nothing of it, and reads.
+    s.send_text(&alice, &room, "before the restart").await;
+    let s = s.restart().await;
+    let started = Instant::now();
+    let poll = s.sync(&bob, Some(&t3), 10_000).await;
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    let texts: Vec<String> = timeline(&poll, &room).iter().filter_map(|e| e["content"]["body"].as_str().map(str::to_owned)).collect();
+    assert_eq!(texts, vec!["before the restart"], "{poll}");
+
+    // And with nothing new, the timeout answers with the key counts a client tops up from.
+    let t4 = next_batch(&poll);
+    let before = s.server.services.sync_quiet_parks.load(Ordering::Relaxed);
+    let idle = long_poll_waits(&s, &bob, &t4, 1500).await;
+    assert_eq!(s.server.services.sync_quiet_parks.load(Ordering::Relaxed), before + 1);
+    assert_eq!(idle["device_one_time_keys_count"]["signed_curve25519"], 0, "{idle}");
+}

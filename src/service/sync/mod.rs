@@ -10,7 +10,7 @@ pub(crate) mod rooms;
 use crate::Services;
 /// The stream positions a sync token carries.
 pub use crate::actors::notifier::Positions;
-use crate::actors::notifier::{Latest, Wait};
+use crate::actors::notifier::{Latest, ParkIfQuiet, Wait};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::filter::FilterDefinition;
@@ -66,6 +66,19 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
     // The positions the last wait was for: a wake must be followed by a store that moved past
     // them, or by a wait past what the notifier knows, never by an immediate wake and re-read.
     let mut waited_for: Option<Positions> = None;
+    if let Some(seen) = since.filter(|_| !full_state && timeout_ms > 0) {
+        // A client long-polls again with the token it was just given: when the notifier can
+        // vouch that nothing for the user came after it, park first and read the store once,
+        // when woken or at the timeout (whose answer still carries the key counts).
+        if let Some(rx) = svc.notifier.send(ParkIfQuiet { user: who.user_id.clone(), seen }).await? {
+            svc.sync_quiet_parks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if let Ok(Ok(())) = tokio::time::timeout(remaining, rx).await {
+                settle_wake(svc, who, deadline).await?;
+            }
+            waited_for = Some(seen);
+        }
+    }
     loop {
         let (user, device) = (who.user_id.to_string(), who.device_id.clone());
         let mut f = filter.clone();
@@ -98,19 +111,22 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         let rx = svc.notifier.send(Wait { user: who.user_id.clone(), seen }).await?;
         match tokio::time::timeout(remaining, rx).await {
             Err(_) => return Ok(response),
-            Ok(Ok(())) => {
-                // Woken by a commit: let the push evaluator count it before reading, so the
-                // answer is read once with its counts, and the evaluator is not queued for a
-                // connection behind every sync the commit woke.
-                let woken_at = svc.notifier.send(Latest { user: who.user_id.clone() }).await?.events;
-                let left = deadline.saturating_duration_since(Instant::now());
-                let _ = tokio::time::timeout(left, super::notifications::wait_evaluated(svc, woken_at)).await;
-            }
+            Ok(Ok(())) => settle_wake(svc, who, deadline).await?,
             // The notifier let the wait go without news (it bounds its waiters): look again
             // after a pause, not at once.
             Ok(Err(_)) => tokio::time::sleep(remaining.min(Duration::from_millis(500))).await,
         }
     }
+}
+
+/// Woken by a commit: let the push evaluator count it before reading, so the answer is read
+/// once with its counts, and the evaluator is not queued for a connection behind every sync the
+/// commit woke.
+async fn settle_wake(svc: &Services, who: &Session, deadline: Instant) -> Result<()> {
+    let woken_at = svc.notifier.send(Latest { user: who.user_id.clone() }).await?.events;
+    let left = deadline.saturating_duration_since(Instant::now());
+    let _ = tokio::time::timeout(left, super::notifications::wait_evaluated(svc, woken_at)).await;
+    Ok(())
 }
 
 /// Push rules are evaluated after commit: when the answer shows joined rooms and reads past
@@ -149,10 +165,11 @@ type RoomAccountData = HashMap<String, Vec<Value>>;
 
 /// Account data changed after `after`: the global events and, per room, the room events.
 /// `after` is `None` for an initial sync.
-fn account_data_changes(c: &mut Conn, user: &str, after: Option<i64>, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
+fn account_data_changes(c: &mut Conn, user: &str, after: Option<i64>, now: i64, f: &SyncFilter) -> Result<(Vec<Value>, RoomAccountData)> {
     let mut room_ad = RoomAccountData::new();
     let mut global_ad = Vec::new();
-    for (room, kind, content) in account_data::changed_since(c, user, after.unwrap_or(0))? {
+    let changed = if after.is_some_and(|a| a >= now) { Vec::new() } else { account_data::changed_since(c, user, after.unwrap_or(0))? };
+    for (room, kind, content) in changed {
         let content: Value = serde_json::from_str(&content).unwrap_or_else(|_| json!({}));
         if room.is_empty() {
             if f.account_data.allows(&kind) {
@@ -182,6 +199,9 @@ fn to_device_batch(c: &mut Conn, user: &str, device: Option<&str>, after: i64, n
     let Some(d) = device else { return Ok(events) };
     if after > 0 {
         to_device::acknowledge(c, user, d, after)?;
+    }
+    if after >= now.to_device {
+        return Ok(events);
     }
     let batch = to_device::pending(c, user, d, after, now.to_device, TO_DEVICE_LIMIT)?;
     if batch.len() as i64 == TO_DEVICE_LIMIT
@@ -226,7 +246,7 @@ fn compute(
 ) -> Result<(SyncResponse, bool)> {
     let Reading { user, device, since, full_state, f } = reading;
     let mut now = positions_now(c, typing_now)?;
-    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), f)?;
+    let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), now.account_data, f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
     let ignored = super::account_data::ignored_users(c, user)?;
     let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members, ignored };
@@ -243,8 +263,12 @@ fn compute(
         changed.dedup();
     }
     let now_ms = crate::ids::now_ms();
-    let mut present =
-        if f.presence { presence::changed_for(c, user, since.map(|s| s.presence).unwrap_or(0), now.presence)? } else { Vec::new() };
+    let presence_after = since.map(|s| s.presence).unwrap_or(0);
+    let mut present = if f.presence && presence_after < now.presence {
+        presence::changed_for(c, user, presence_after, now.presence)?
+    } else {
+        Vec::new()
+    };
     // New room-mates' presence goes out although it did not change: the client has never seen it.
     // Someone who never set theirs is offline, and the client is told so (as Synapse does).
     let unsent: Vec<String> = rooms

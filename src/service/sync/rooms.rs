@@ -88,7 +88,6 @@ impl RoomSections {
 
     pub fn build(c: &mut Conn, mut input: RoomsInput<'_>) -> Result<Self> {
         let mut out = Self::default();
-        let erased = crate::store::users::erased_users(c)?;
         let counts = crate::service::notifications::counts(c, input.user)?;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
         for m in memberships::user_memberships(c, input.user)? {
@@ -98,7 +97,7 @@ impl RoomSections {
             let changed_since = input.since.is_none() || m.stream_ordering > since_ev;
             match m.membership.as_str() {
                 "join" => {
-                    if let Some(mut room) = joined(c, &mut input, &m, &erased, &mut out.new_mates)? {
+                    if let Some(mut room) = joined(c, &mut input, &m, &mut out.new_mates)? {
                         unread_counts(&mut room, counts.get(&m.room_id), input.f.unread_thread_notifications);
                         out.join.insert(m.room_id.clone(), room);
                     }
@@ -120,13 +119,7 @@ impl RoomSections {
 }
 
 /// A joined room's section, or `None` when an incremental sync has nothing new for it.
-fn joined(
-    c: &mut Conn,
-    input: &mut RoomsInput<'_>,
-    m: &MembershipRow,
-    erased: &std::collections::HashSet<String>,
-    new_mates: &mut HashSet<String>,
-) -> Result<Option<Value>> {
+fn joined(c: &mut Conn, input: &mut RoomsInput<'_>, m: &MembershipRow, new_mates: &mut HashSet<String>) -> Result<Option<Value>> {
     let (f, since, now) = (input.f, input.since, input.now);
     let since_ev = since.map(|s| s.events).unwrap_or(0);
     // Joined since the token: the membership changed after it and was not a join before it (a
@@ -158,11 +151,7 @@ fn joined(
         limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
     }
     timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
-    if !erased.is_empty() {
-        for p in timeline.iter_mut() {
-            p.hide_if_erased(erased, m.stream_ordering);
-        }
-    }
+    crate::store::users::hide_erased(c, timeline.iter_mut(), m.stream_ordering)?;
     let ad = input.room_ad.remove(&m.room_id).unwrap_or_default();
     let mut ephemeral: Vec<Value> = input.receipts.remove(&m.room_id).into_iter().collect();
     if let Some(users) = input.typing.remove(&m.room_id) {
