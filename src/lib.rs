@@ -54,6 +54,8 @@ pub struct Services {
     pub sync_quiet_parks: std::sync::atomic::AtomicU64,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
+    /// Users whose presence a sync refreshed in the last seconds.
+    pub presence_refreshes: service::presence::RecentRefreshes,
     /// Room deletions and history purges running in the background.
     pub admin_jobs: service::admin_jobs::Jobs,
     /// What operators scrape from the metrics listener.
@@ -180,6 +182,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         sync_quiet_parks: std::sync::atomic::AtomicU64::new(0),
         sent_members: Default::default(),
+        presence_refreshes: Default::default(),
         admin_jobs: Default::default(),
         metrics,
         config: config.clone(),

@@ -5,8 +5,11 @@ use crate::Services;
 use crate::actors::notifier::{Advanced, Stream};
 use crate::error::{Error, Result};
 use crate::store::presence::{self, Presence};
-use ruma::UserId;
+use ruma::{OwnedUserId, UserId};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Online users not seen for this long are shown as `unavailable` (idle), as Synapse does.
 const IDLE_AFTER_MS: i64 = 5 * 60_000;
@@ -29,12 +32,51 @@ fn valid_state(s: &str) -> Result<()> {
     }
 }
 
+/// How long a sync's presence refresh is taken as done without asking the store again. The
+/// store refreshes `last_active_ts` once a minute at most, so this only spares syncs a store
+/// round trip that would change nothing (a long-polling client syncs many times a minute).
+const REFRESH_CHECKED_FOR: Duration = Duration::from_secs(10);
+/// Entries kept before the old ones are dropped: users who synced in the last few seconds.
+const REFRESHES_KEPT: usize = 4_096;
+
+/// Whose presence a sync refreshed lately, and to what.
+#[derive(Default)]
+pub struct RecentRefreshes(Mutex<HashMap<OwnedUserId, (String, Instant)>>);
+
+impl RecentRefreshes {
+    fn fresh(&self, user: &UserId, state: &str) -> bool {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(user).is_some_and(|(s, at)| s == state && at.elapsed() < REFRESH_CHECKED_FOR)
+    }
+
+    fn note(&self, user: &UserId, state: Option<&str>) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match state {
+            Some(state) => {
+                if map.len() >= REFRESHES_KEPT {
+                    map.retain(|_, (_, at)| at.elapsed() < REFRESH_CHECKED_FOR);
+                }
+                map.insert(user.to_owned(), (state.to_owned(), Instant::now()));
+            }
+            None => {
+                map.remove(user);
+            }
+        }
+    }
+}
+
 /// Stores the user's presence and wakes their room-mates' syncs if what they see changed.
 /// `status_msg`: `None` keeps the message, `Some(None)` clears it.
 pub async fn update(svc: &Services, user: &UserId, state: &str, status_msg: Option<Option<String>>) -> Result<()> {
     if !svc.config.presence_enabled {
         return Ok(());
     }
+    let refresh = status_msg.is_none();
+    if refresh && svc.presence_refreshes.fresh(user, state) {
+        return Ok(());
+    }
+    // A change set by hand is not a refresh: the next sync asks the store again.
+    svc.presence_refreshes.note(user, None);
     let (u, s) = (user.to_string(), state.to_owned());
     let changed = svc
         .db
@@ -47,6 +89,9 @@ pub async fn update(svc: &Services, user: &UserId, state: &str, status_msg: Opti
         .await?;
     if let Some((users, position)) = changed {
         svc.notifier.do_send(Advanced { stream: Stream::Presence, users, position });
+    }
+    if refresh {
+        svc.presence_refreshes.note(user, Some(state));
     }
     Ok(())
 }

@@ -374,6 +374,35 @@ async fn joining_and_leaving_shared_rooms_change_device_lists() {
     assert_eq!(a3["device_lists"]["left"], json!([]), "{a3}");
 }
 
+/// A token far behind (more positions than a woken sync reads by position) still learns who
+/// joined and left, through the user's rooms.
+#[actix_rt::test]
+async fn a_token_thousands_of_events_old_still_learns_of_joins_and_leaves() {
+    use futures_util::StreamExt;
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let shared = s.create_room(&alice, json!({"preset": "public_chat"})).await;
+    s.join(&carol, &shared).await.ok();
+    let busy = s.create_room(&bob, json!({"preset": "public_chat"})).await;
+    let ta = next_batch(&s.sync(&alice, None, 0).await);
+    s.join(&bob, &shared).await.ok();
+    leave(&s, &carol, &shared).await.ok();
+    // Over 2,000 positions of traffic alice cannot see.
+    futures_util::stream::iter(0..2100)
+        .map(|i| {
+            let (s, bob, busy) = (&s, &bob, &busy);
+            async move { s.send_text(bob, busy, &format!("noise {i}")).await }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let a = s.sync(&alice, Some(&ta), 0).await;
+    assert_eq!(a["device_lists"]["changed"], json!([bob.user_id]), "{}", a["device_lists"]);
+    assert_eq!(a["device_lists"]["left"], json!([carol.user_id]), "{}", a["device_lists"]);
+}
+
 #[actix_rt::test]
 async fn queried_devices_carry_unsigned_and_the_unstable_prefix_serves_keys() {
     let s = TestServer::start().await;

@@ -249,12 +249,26 @@ fn compute(
     let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), now.account_data, f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
     let ignored = super::account_data::ignored_users(c, user)?;
-    let input = rooms::RoomsInput { user, device, since, full_state, f, now: &now, room_ad, receipts, typing, sent_members, ignored };
+    let memberships = crate::store::memberships::user_memberships(c, user)?;
+    let input = rooms::RoomsInput {
+        user,
+        device,
+        since,
+        full_state,
+        f,
+        now: &now,
+        room_ad,
+        receipts,
+        typing,
+        sent_members,
+        ignored,
+        memberships: &memberships,
+    };
     let rooms = rooms::RoomSections::build(c, input)?;
     let to_device_events = to_device_batch(c, user, device, since.map(|s| s.to_device).unwrap_or(0), &mut now)?;
     // Whose keys to re-query: only news to an incremental sync (an initial one queries all).
     let (mut changed, left) = match since {
-        Some(s) => crate::store::memberships::mate_changes(c, user, s.events, now.events)?,
+        Some(s) => crate::store::memberships::mate_changes_in(c, user, &memberships, s.events, now.events)?,
         None => (Vec::new(), Vec::new()),
     };
     if let Some(s) = since.filter(|s| s.device_lists < now.device_lists) {

@@ -34,6 +34,8 @@ pub struct RoomsInput<'a> {
     pub sent_members: &'a SentMembers,
     /// Users the syncing user ignores.
     pub ignored: HashSet<String>,
+    /// The user's memberships ([`memberships::user_memberships`]).
+    pub memberships: &'a [MembershipRow],
 }
 
 #[derive(Default)]
@@ -90,7 +92,7 @@ impl RoomSections {
         let mut out = Self::default();
         let counts = crate::service::notifications::counts(c, input.user)?;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
-        for m in memberships::user_memberships(c, input.user)? {
+        for m in input.memberships {
             if m.stream_ordering > input.now.events || !input.f.allows_room(&m.room_id) {
                 continue;
             }
