@@ -99,19 +99,19 @@ impl RoomSections {
             let changed_since = input.since.is_none() || m.stream_ordering > since_ev;
             match m.membership.as_str() {
                 "join" => {
-                    if let Some(mut room) = joined(c, &mut input, &m, &mut out.new_mates)? {
+                    if let Some(mut room) = joined(c, &mut input, m, &mut out.new_mates)? {
                         unread_counts(&mut room, counts.get(&m.room_id), input.f.unread_thread_notifications);
                         out.join.insert(m.room_id.clone(), room);
                     }
                 }
                 "invite" if changed_since || input.full_state => {
-                    if let Some(room) = invited(c, &m, &input.ignored)? {
+                    if let Some(room) = invited(c, m, &input.ignored)? {
                         out.invite.insert(m.room_id.clone(), room);
                     }
                 }
                 "leave" | "ban" if (input.since.is_some() && changed_since) || (input.since.is_none() && input.f.include_leave) => {
                     let ad = input.room_ad.remove(&m.room_id).unwrap_or_default();
-                    out.leave.insert(m.room_id.clone(), left(c, &input, &m, ad)?);
+                    out.leave.insert(m.room_id.clone(), left(c, &input, m, ad)?);
                 }
                 _ => {}
             }
