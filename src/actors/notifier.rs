@@ -48,8 +48,9 @@ pub struct Advanced {
 impl Handler<Advanced> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: Advanced, _: &mut Context<Self>) {
+        let now = Instant::now();
         for u in msg.users {
-            let e = self.touch(&u);
+            let e = self.touch(&u, now);
             let field = match msg.stream {
                 Stream::ToDevice => &mut e.to_device,
                 Stream::DeviceLists => &mut e.device_lists,
@@ -142,9 +143,14 @@ pub struct Wait {
 }
 
 impl Notifier {
-    fn touch(&mut self, user: &UserId) -> &mut Positions {
-        let e = self.latest.entry(user.to_owned()).or_insert_with(|| (Positions::default(), Instant::now()));
-        e.1 = Instant::now();
+    /// The user's positions, marked as moved at `now`. A commit in a large room touches every
+    /// member: the ID is only copied for a user not yet known.
+    fn touch(&mut self, user: &UserId, now: Instant) -> &mut Positions {
+        if !self.latest.contains_key(user) {
+            self.latest.insert(user.to_owned(), (Positions::default(), now));
+        }
+        let e = self.latest.get_mut(user).expect("inserted above");
+        e.1 = now;
         &mut e.0
     }
 
@@ -178,8 +184,9 @@ impl Notifier {
 impl Handler<EventsCommitted> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: EventsCommitted, _: &mut Context<Self>) {
+        let now = Instant::now();
         for u in msg.users {
-            let e = self.touch(&u);
+            let e = self.touch(&u, now);
             e.events = e.events.max(msg.position);
             self.wake(&u);
         }
@@ -189,7 +196,7 @@ impl Handler<EventsCommitted> for Notifier {
 impl Handler<AccountDataChanged> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
-        let e = self.touch(&msg.user);
+        let e = self.touch(&msg.user, Instant::now());
         e.account_data = e.account_data.max(msg.stream_id);
         self.wake(&msg.user);
     }

@@ -424,6 +424,8 @@ impl RoomActor {
 
     fn committed(&mut self, batch: &[NewEvent]) {
         let mut users = self.state.interested_users();
+        // Members changed by the batch (a leave or a kick is no longer among the interested).
+        let mut targets = Vec::new();
         let mut top = 0;
         let mut deactivated_joins = Vec::new();
         for ev in batch {
@@ -433,7 +435,7 @@ impl RoomActor {
                 if let Some(u) = self.svc.directory.active_user(&target) {
                     u.do_send(MembershipChanged { room_id: self.room_id.clone(), membership: m.to_owned() });
                 }
-                users.push(target.clone());
+                targets.push(target.clone());
                 if m == "join" && self.svc.deactivated.contains(target.as_str()) {
                     deactivated_joins.push(target.clone());
                 }
@@ -462,8 +464,13 @@ impl RoomActor {
                 log::warn!("room {}: removing deactivated {user} failed: {e}", self.room_id);
             }
         }
-        users.sort();
-        users.dedup();
+        // The interested users are distinct already; a batch of messages into a large room does
+        // not sort its members again.
+        if !targets.is_empty() {
+            users.extend(targets);
+            users.sort();
+            users.dedup();
+        }
         self.svc.notifier.do_send(EventsCommitted { position: top, users });
         self.svc.push.do_send(crate::actors::push::MoreEvents);
         if batch.iter().any(|e| crate::actors::search::is_searchable(&e.pdu)) {
