@@ -276,8 +276,6 @@ pub struct UserRules {
     /// In the same order: the rule's number in a [`RuleInterner`] when whether it matches an
     /// event does not depend on whose rule it is.
     shared: Vec<Option<u32>>,
-    /// In the same order: whether the rule's only condition is the display-name mention.
-    display_name_only: Vec<bool>,
 }
 
 impl UserRules {
@@ -296,15 +294,6 @@ impl UserRules {
     }
 
     fn build(set: Ruleset, shared: Vec<Option<u32>>) -> Self {
-        use ruma::push::{AnyPushRuleRef as R, PushCondition};
-        #[allow(deprecated)]
-        let display_name_only = set
-            .iter()
-            .map(|r| match r {
-                R::Override(r) | R::Underride(r) => matches!(r.conditions.as_slice(), [PushCondition::ContainsDisplayName]),
-                _ => false,
-            })
-            .collect();
         let decisions = set
             .iter()
             .map(|r| {
@@ -313,7 +302,7 @@ impl UserRules {
                 Arc::new((d, json))
             })
             .collect();
-        Self { set, decisions, shared, display_name_only }
+        Self { set, decisions, shared }
     }
 }
 
@@ -367,37 +356,6 @@ pub struct PreparedEvent {
     /// Shared rules' outcomes for this event, by rule number: 0 not worked out yet, 1 no
     /// match, 2 match.
     outcomes: Vec<u8>,
-    body: Body,
-}
-
-/// The event's `content.body`, as far as the display-name mention needs it.
-enum Body {
-    /// No string body: no display name is mentioned.
-    Absent,
-    /// An ASCII body, lowercased.
-    Ascii(String),
-    /// Any other body: ruma's match decides.
-    Other,
-}
-
-impl Body {
-    /// Whether ruma's display-name match could find `name`. It matches the lowercased name as a
-    /// word of the lowercased body (a glob when the name holds `*` or `?`), so a plain ASCII name
-    /// missing from an ASCII body is never mentioned: in a large room most members are ruled out
-    /// here without ruma lowercasing the body once per member.
-    fn may_mention(&self, name: &str) -> bool {
-        match self {
-            Body::Absent => false,
-            Body::Other => true,
-            Body::Ascii(body) => {
-                if !name.is_ascii() || name.contains(['*', '?']) {
-                    return true;
-                }
-                let name = name.as_bytes();
-                body.as_bytes().windows(name.len()).any(|w| w.eq_ignore_ascii_case(name))
-            }
-        }
-    }
 }
 
 impl PreparedEvent {
@@ -412,12 +370,7 @@ impl PreparedEvent {
         if let Some(pl) = &room.power_levels {
             ctx = ctx.with_power_levels(pl.clone());
         }
-        let body = match flat.get_str("content.body") {
-            None => Body::Absent,
-            Some(b) if b.is_ascii() => Body::Ascii(b.to_ascii_lowercase()),
-            Some(_) => Body::Other,
-        };
-        Some(Self { flat, sender, ctx, outcomes: Vec::new(), body })
+        Some(Self { flat, sender, ctx, outcomes: Vec::new() })
     }
 
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
@@ -429,9 +382,7 @@ impl PreparedEvent {
         self.ctx.user_id = user.to_owned();
         self.ctx.user_display_name.clear();
         self.ctx.user_display_name.push_str(display_name);
-        for (((rule, decision), shared), &display_name_only) in
-            rules.set.iter().zip(&rules.decisions).zip(&rules.shared).zip(&rules.display_name_only)
-        {
+        for ((rule, decision), shared) in rules.set.iter().zip(&rules.decisions).zip(&rules.shared) {
             // ruma matches an empty display name against an empty body; a user without a
             // display name is never mentioned by it (as in Synapse).
             if display_name.is_empty() && rule.rule_id() == ".m.rule.contains_display_name" {
@@ -448,7 +399,6 @@ impl PreparedEvent {
                     }
                     self.outcomes[n] == 2
                 }
-                None if display_name_only && !self.body.may_mention(display_name) => false,
                 None => rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
             };
             if applies {
