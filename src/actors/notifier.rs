@@ -154,6 +154,20 @@ impl Notifier {
         &mut e.0
     }
 
+    /// The user's newest positions as far as the notifier holds them.
+    fn positions(&self, user: &UserId) -> Positions {
+        self.latest.get(user).map(|(p, _)| *p).unwrap_or_default()
+    }
+
+    /// A waiter for the user's next news (dropping waiters whose sync gave up).
+    fn park(&mut self, user: OwnedUserId) -> oneshot::Receiver<()> {
+        let (tx, rx) = oneshot::channel();
+        let list = self.waiters.entry(user).or_default();
+        list.retain(|t| !t.is_closed());
+        list.push(tx);
+        rx
+    }
+
     fn sweep(&mut self, retain: Duration) {
         let now = Instant::now();
         let forgotten = &mut self.forgotten;
@@ -205,24 +219,12 @@ impl Handler<AccountDataChanged> for Notifier {
 impl Handler<Wait> for Notifier {
     type Result = MessageResult<Wait>;
     fn handle(&mut self, msg: Wait, _: &mut Context<Self>) -> Self::Result {
-        let (tx, rx) = oneshot::channel();
-        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
-        let seen = msg.seen;
-        if latest.events > seen.events
-            || latest.account_data > seen.account_data
-            || latest.to_device > seen.to_device
-            || latest.device_lists > seen.device_lists
-            || latest.receipts > seen.receipts
-            || latest.typing > seen.typing
-            || latest.presence > seen.presence
-        {
+        if self.positions(&msg.user).any_after(&msg.seen) {
+            let (tx, rx) = oneshot::channel();
             let _ = tx.send(());
-        } else {
-            let list = self.waiters.entry(msg.user.clone()).or_default();
-            list.retain(|t| !t.is_closed());
-            list.push(tx);
+            return MessageResult(rx);
         }
-        MessageResult(rx)
+        MessageResult(self.park(msg.user))
     }
 }
 
@@ -239,15 +241,10 @@ pub struct ParkIfQuiet {
 impl Handler<ParkIfQuiet> for Notifier {
     type Result = MessageResult<ParkIfQuiet>;
     fn handle(&mut self, msg: ParkIfQuiet, _: &mut Context<Self>) -> Self::Result {
-        let latest = self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default();
-        if latest.any_after(&msg.seen) || self.forgotten.any_after(&msg.seen) {
+        if self.positions(&msg.user).any_after(&msg.seen) || self.forgotten.any_after(&msg.seen) {
             return MessageResult(None);
         }
-        let (tx, rx) = oneshot::channel();
-        let list = self.waiters.entry(msg.user).or_default();
-        list.retain(|t| !t.is_closed());
-        list.push(tx);
-        MessageResult(Some(rx))
+        MessageResult(Some(self.park(msg.user)))
     }
 }
 
@@ -275,7 +272,7 @@ pub struct Latest {
 impl Handler<Latest> for Notifier {
     type Result = MessageResult<Latest>;
     fn handle(&mut self, msg: Latest, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.latest.get(&msg.user).map(|(p, _)| *p).unwrap_or_default())
+        MessageResult(self.positions(&msg.user))
     }
 }
 
