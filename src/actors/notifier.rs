@@ -49,30 +49,52 @@ impl Handler<Advanced> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: Advanced, _: &mut Context<Self>) {
         let now = Instant::now();
-        for u in msg.users {
-            let e = self.touch(&u, now);
+        for u in &msg.users {
+            let e = self.touch(u, now);
             let field = match msg.stream {
-                Stream::ToDevice => &mut e.to_device,
-                Stream::DeviceLists => &mut e.device_lists,
-                Stream::Receipts => &mut e.receipts,
-                Stream::Typing => &mut e.typing,
-                Stream::Presence => &mut e.presence,
+                Stream::ToDevice => &mut e.positions.to_device,
+                Stream::DeviceLists => &mut e.positions.device_lists,
+                Stream::Receipts => &mut e.positions.receipts,
+                Stream::Typing => &mut e.positions.typing,
+                Stream::Presence => &mut e.positions.presence,
             };
             *field = (*field).max(msg.position);
-            self.wake(&u);
+            e.wake();
         }
     }
 }
 
 #[derive(Default)]
 pub struct Notifier {
-    /// Each user's newest positions, with when they last moved.
-    latest: HashMap<OwnedUserId, (Positions, Instant)>,
-    waiters: HashMap<OwnedUserId, Vec<oneshot::Sender<()>>>,
+    /// Each user's newest positions and parked long-polls, in one entry: a commit in a large room
+    /// finds each member once.
+    users: HashMap<OwnedUserId, UserEntry>,
     /// Per stream, a position at or past all news the notifier does not hold per user: what was
     /// committed before it started, and the positions of users swept out of `latest`. A token
     /// at or past these and past a user's own positions has nothing new for that user.
     forgotten: Positions,
+}
+
+/// What the notifier holds of one user.
+struct UserEntry {
+    /// The newest positions, when `known`; zero once swept out (or before any news).
+    positions: Positions,
+    known: bool,
+    /// When the positions last moved.
+    moved: Instant,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl UserEntry {
+    fn new(now: Instant) -> Self {
+        Self { positions: Positions::default(), known: false, moved: now, waiters: Vec::new() }
+    }
+
+    fn wake(&mut self) {
+        for tx in self.waiters.drain(..) {
+            let _ = tx.send(());
+        }
+    }
 }
 
 impl Notifier {
@@ -103,7 +125,9 @@ impl Handler<Sweep> for Notifier {
     type Result = MessageResult<Sweep>;
     fn handle(&mut self, msg: Sweep, _: &mut Context<Self>) -> Self::Result {
         self.sweep(msg.retain);
-        MessageResult((self.latest.len(), self.waiters.len()))
+        let known = self.users.values().filter(|e| e.known).count();
+        let waiting = self.users.values().filter(|e| !e.waiters.is_empty()).count();
+        MessageResult((known, waiting))
     }
 }
 
@@ -115,7 +139,7 @@ pub struct Waiting;
 impl Handler<Waiting> for Notifier {
     type Result = usize;
     fn handle(&mut self, _: Waiting, _: &mut Context<Self>) -> usize {
-        self.waiters.values().map(|list| list.iter().filter(|tx| !tx.is_closed()).count()).sum()
+        self.users.values().map(|e| e.waiters.iter().filter(|tx| !tx.is_closed()).count()).sum()
     }
 }
 
@@ -124,7 +148,8 @@ impl Handler<Waiting> for Notifier {
 #[rtype(result = "()")]
 pub struct EventsCommitted {
     pub position: i64,
-    pub users: Vec<OwnedUserId>,
+    /// Shared with the room actor, which keeps the list while its membership stands.
+    pub users: std::sync::Arc<[OwnedUserId]>,
 }
 
 #[derive(Message)]
@@ -143,55 +168,47 @@ pub struct Wait {
 }
 
 impl Notifier {
-    /// The user's positions, marked as moved at `now`. A commit in a large room touches every
-    /// member: the ID is only copied for a user not yet known.
-    fn touch(&mut self, user: &UserId, now: Instant) -> &mut Positions {
-        if !self.latest.contains_key(user) {
-            self.latest.insert(user.to_owned(), (Positions::default(), now));
+    /// The user's entry, its positions marked as moved at `now`. A commit in a large room
+    /// touches every member: the ID is only copied for a user not yet known.
+    fn touch(&mut self, user: &UserId, now: Instant) -> &mut UserEntry {
+        if !self.users.contains_key(user) {
+            self.users.insert(user.to_owned(), UserEntry::new(now));
         }
-        let e = self.latest.get_mut(user).expect("inserted above");
-        e.1 = now;
-        &mut e.0
+        let e = self.users.get_mut(user).expect("inserted above");
+        e.known = true;
+        e.moved = now;
+        e
     }
 
     /// The user's newest positions as far as the notifier holds them.
     fn positions(&self, user: &UserId) -> Positions {
-        self.latest.get(user).map(|(p, _)| *p).unwrap_or_default()
+        self.users.get(user).map(|e| e.positions).unwrap_or_default()
     }
 
     /// A waiter for the user's next news (dropping waiters whose sync gave up).
     fn park(&mut self, user: OwnedUserId) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        let list = self.waiters.entry(user).or_default();
-        list.retain(|t| !t.is_closed());
-        list.push(tx);
+        let e = self.users.entry(user).or_insert_with(|| UserEntry::new(Instant::now()));
+        e.waiters.retain(|t| !t.is_closed());
+        e.waiters.push(tx);
         rx
     }
 
+    /// Forgets positions that have not moved for `retain` (raising `forgotten` past them) and
+    /// waiters whose sync gave up; a user with neither is dropped.
     fn sweep(&mut self, retain: Duration) {
         let now = Instant::now();
         let forgotten = &mut self.forgotten;
-        self.latest.retain(|_, (positions, at)| {
-            let keep = now.duration_since(*at) < retain;
-            if !keep {
-                *forgotten = forgotten.max(*positions);
+        self.users.retain(|_, e| {
+            if e.known && now.duration_since(e.moved) >= retain {
+                *forgotten = forgotten.max(e.positions);
+                e.positions = Positions::default();
+                e.known = false;
             }
-            keep
+            e.waiters.retain(|t| !t.is_closed());
+            e.known || !e.waiters.is_empty()
         });
-        self.waiters.retain(|_, list| {
-            list.retain(|t| !t.is_closed());
-            !list.is_empty()
-        });
-        self.latest.shrink_to_fit();
-        self.waiters.shrink_to_fit();
-    }
-
-    fn wake(&mut self, user: &UserId) {
-        if let Some(list) = self.waiters.remove(user) {
-            for tx in list {
-                let _ = tx.send(());
-            }
-        }
+        self.users.shrink_to_fit();
     }
 }
 
@@ -199,10 +216,10 @@ impl Handler<EventsCommitted> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: EventsCommitted, _: &mut Context<Self>) {
         let now = Instant::now();
-        for u in msg.users {
-            let e = self.touch(&u, now);
-            e.events = e.events.max(msg.position);
-            self.wake(&u);
+        for u in msg.users.iter() {
+            let e = self.touch(u, now);
+            e.positions.events = e.positions.events.max(msg.position);
+            e.wake();
         }
     }
 }
@@ -211,8 +228,8 @@ impl Handler<AccountDataChanged> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: AccountDataChanged, _: &mut Context<Self>) {
         let e = self.touch(&msg.user, Instant::now());
-        e.account_data = e.account_data.max(msg.stream_id);
-        self.wake(&msg.user);
+        e.positions.account_data = e.positions.account_data.max(msg.stream_id);
+        e.wake();
     }
 }
 

@@ -464,12 +464,14 @@ impl RoomActor {
                 log::warn!("room {}: removing deactivated {user} failed: {e}", self.room_id);
             }
         }
-        // The interested users are distinct already; a batch of messages into a large room does
-        // not sort its members again.
+        // A batch of messages into a large room hands the notifier the list it already has; only
+        // members changed by the batch make a new one.
         if !targets.is_empty() {
-            users.extend(targets);
-            users.sort();
-            users.dedup();
+            let mut all = users.to_vec();
+            all.extend(targets);
+            all.sort();
+            all.dedup();
+            users = all.into();
         }
         self.svc.notifier.do_send(EventsCommitted { position: top, users });
         self.svc.push.do_send(crate::actors::push::MoreEvents);

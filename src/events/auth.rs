@@ -101,6 +101,8 @@ pub struct RoomState {
     pub members: HashMap<OwnedUserId, MembershipState>,
     /// How the authorization rules read each current state event, by event ID.
     views: HashMap<OwnedEventId, Arc<AuthEvent>>,
+    /// `interested_users`, kept until a membership changes: every commit names them all.
+    interested: Option<Arc<[OwnedUserId]>>,
 }
 
 impl RoomState {
@@ -120,9 +122,18 @@ impl RoomState {
         self.members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.as_ref())
     }
 
-    /// Everyone whose sync should hear about a new event: joined and invited users.
-    pub fn interested_users(&self) -> Vec<OwnedUserId> {
-        self.members.iter().filter(|(_, m)| matches!(m, MembershipState::Join | MembershipState::Invite)).map(|(u, _)| u.clone()).collect()
+    /// Everyone whose sync should hear about a new event: joined and invited users, distinct.
+    pub fn interested_users(&mut self) -> Arc<[OwnedUserId]> {
+        let members = &self.members;
+        self.interested
+            .get_or_insert_with(|| {
+                members
+                    .iter()
+                    .filter(|(_, m)| matches!(m, MembershipState::Join | MembershipState::Invite))
+                    .map(|(u, _)| u.clone())
+                    .collect()
+            })
+            .clone()
     }
 
     pub fn apply(&mut self, pdu: &Pdu, rules: &RoomVersionRules) {
@@ -131,6 +142,7 @@ impl RoomState {
             match UserId::parse(sk) {
                 Ok(user) => {
                     self.members.insert(user, MembershipState::from(m));
+                    self.interested = None;
                 }
                 Err(_) => log::warn!("member event {} has a state key that is not a user ID", pdu.event_id),
             }

@@ -226,6 +226,30 @@ fn membership_transitions() {
     }
 }
 
+/// The interested users are kept between commits; every membership change makes them anew.
+#[test]
+fn interested_users_follow_each_membership_change() {
+    let mut room = Room::new("10", "invite", 50);
+    let names = |room: &mut Room| {
+        let mut v: Vec<String> = room.state.interested_users().iter().map(|u| u.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(&mut room), [ALICE]);
+    let kept = room.state.interested_users();
+    room.message(ALICE).expect("a message");
+    assert!(Arc::ptr_eq(&kept, &room.state.interested_users()), "a message keeps the list");
+    room.ok(ALICE, member(BOB, "invite"));
+    assert_eq!(names(&mut room), [ALICE, BOB], "the invited hear of new events");
+    room.ok(BOB, member(BOB, "join"));
+    room.ok(BOB, member(CAROL, "invite"));
+    assert_eq!(names(&mut room), [ALICE, BOB, CAROL]);
+    room.ok(BOB, member(CAROL, "leave"));
+    assert_eq!(names(&mut room), [ALICE, BOB], "a withdrawn invite");
+    room.ok(BOB, member(BOB, "leave"));
+    assert_eq!(names(&mut room), [ALICE], "a leave");
+}
+
 #[test]
 fn restricted_and_knock_join_rules_where_the_version_has_them() {
     for &v in VERSIONS {

@@ -276,24 +276,48 @@ pub struct UserRules {
     /// In the same order: the rule's number in a [`RuleInterner`] when whether it matches an
     /// event does not depend on whose rule it is.
     shared: Vec<Option<u32>>,
+    /// In the same order, for the rules not shared: what can rule each out before ruma reads it.
+    screens: Vec<Screen>,
+}
+
+/// What rules a user's own rule out for an event without evaluating them in full. In a large
+/// room the rules that name the member (the invite and mention rules, the user-name and
+/// display-name word matches) are evaluated once per member per event; most fail on a part
+/// that is the same for everyone (the event is not an invite) or on a word the body does not
+/// hold at all, and those parts are worked out once per event here. Each screen only ever
+/// answers "does not apply": a rule it passes is evaluated by ruma as before, so it never
+/// changes a decision.
+#[derive(Default)]
+struct Screen {
+    /// The rule's conditions that read nothing of the user (their place in the rule, their
+    /// number in the interner): one that fails fails the rule (a rule applies only when all its
+    /// conditions do).
+    conditions: Vec<(usize, u32)>,
+    /// A content rule's pattern, lowercased, when it has no wildcards: a body that does not
+    /// hold it (lowercased) cannot match it as a word.
+    body_word: Option<String>,
+    /// The rule asks for the member's display name in the body.
+    display_name: bool,
 }
 
 impl UserRules {
     /// Rules evaluated for this user alone.
     pub fn new(set: Ruleset) -> Self {
         let shared = vec![None; set.iter().count()];
-        Self::build(set, shared)
+        let screens = set.iter().map(|_| Screen::default()).collect();
+        Self::build(set, shared, screens)
     }
 
     /// Rules whose outcome for an event is the same for every user who has them (every
     /// server-default rule but the display-name mention, most user rules) are numbered in
     /// `interner`, so that [`PreparedEvent::decide`] works each out once per event.
     pub fn shared(set: Ruleset, interner: &mut RuleInterner) -> Self {
-        let shared = set.iter().map(|r| interner.number(r)).collect();
-        Self::build(set, shared)
+        let shared: Vec<Option<u32>> = set.iter().map(|r| interner.number(r)).collect();
+        let screens = set.iter().zip(&shared).map(|(r, n)| if n.is_some() { Screen::default() } else { interner.screen(r) }).collect();
+        Self::build(set, shared, screens)
     }
 
-    fn build(set: Ruleset, shared: Vec<Option<u32>>) -> Self {
+    fn build(set: Ruleset, shared: Vec<Option<u32>>, screens: Vec<Screen>) -> Self {
         let decisions = set
             .iter()
             .map(|r| {
@@ -302,7 +326,7 @@ impl UserRules {
                 Arc::new((d, json))
             })
             .collect();
-        Self { set, decisions, shared }
+        Self { set, decisions, shared, screens }
     }
 }
 
@@ -336,6 +360,45 @@ impl RuleInterner {
         Some(*self.numbers.entry(key).or_insert(next))
     }
 
+    /// The screen of a rule not shared. Conditions are numbered by kind and content, like rules.
+    fn screen(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Screen {
+        use ruma::push::{AnyPushRuleRef as R, PushCondition};
+        let mut screen = Screen::default();
+        match rule {
+            R::Override(r) | R::Underride(r) => {
+                for (i, c) in r.conditions.iter().enumerate() {
+                    #[allow(deprecated)]
+                    if matches!(c, PushCondition::ContainsDisplayName) {
+                        screen.display_name = true;
+                    } else if let Some(n) = self.condition_number(c) {
+                        screen.conditions.push((i, n));
+                    }
+                }
+            }
+            R::Content(r) => {
+                let pattern = r.pattern.to_lowercase();
+                if !pattern.contains(WILDCARDS) {
+                    screen.body_word = Some(pattern);
+                }
+            }
+            _ => {}
+        }
+        screen
+    }
+
+    /// A condition's number, for one that reads nothing of the user: every kind but the
+    /// display-name match and kinds ruma adds that this list does not know.
+    fn condition_number(&mut self, c: &ruma::push::PushCondition) -> Option<u32> {
+        const KNOWN: [&str; 5] =
+            ["event_match", "room_member_count", "sender_notification_permission", "event_property_is", "event_property_contains"];
+        if !KNOWN.contains(&c.kind()) {
+            return None;
+        }
+        let key = format!("condition {}", serde_json::to_string(c).ok()?);
+        let next = u32::try_from(self.numbers.len()).ok()?;
+        Some(*self.numbers.entry(key).or_insert(next))
+    }
+
     /// Rules numbered so far.
     pub fn len(&self) -> usize {
         self.numbers.len()
@@ -353,10 +416,15 @@ pub struct PreparedEvent {
     flat: FlattenedJson,
     sender: Option<String>,
     ctx: PushConditionRoomCtx,
-    /// Shared rules' outcomes for this event, by rule number: 0 not worked out yet, 1 no
-    /// match, 2 match.
+    /// Shared rules' and conditions' outcomes for this event, by number: 0 not worked out yet,
+    /// 1 no match, 2 match.
     outcomes: Vec<u8>,
+    /// The body, lowercased as ruma lowercases it for word matches (`None`: no string body).
+    lower_body: Option<String>,
 }
+
+/// ruma's glob wildcards: a pattern with one is matched by ruma alone.
+const WILDCARDS: [char; 2] = ['*', '?'];
 
 impl PreparedEvent {
     /// `event` is the client-format event JSON; `anyone` fills the user's place until
@@ -370,7 +438,8 @@ impl PreparedEvent {
         if let Some(pl) = &room.power_levels {
             ctx = ctx.with_power_levels(pl.clone());
         }
-        Some(Self { flat, sender, ctx, outcomes: Vec::new() })
+        let lower_body = flat.get_str("content.body").map(str::to_lowercase);
+        Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body })
     }
 
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
@@ -382,7 +451,7 @@ impl PreparedEvent {
         self.ctx.user_id = user.to_owned();
         self.ctx.user_display_name.clear();
         self.ctx.user_display_name.push_str(display_name);
-        for ((rule, decision), shared) in rules.set.iter().zip(&rules.decisions).zip(&rules.shared) {
+        for (((rule, decision), shared), screen) in rules.set.iter().zip(&rules.decisions).zip(&rules.shared).zip(&rules.screens) {
             // ruma matches an empty display name against an empty body; a user without a
             // display name is never mentioned by it (as in Synapse).
             if display_name.is_empty() && rule.rule_id() == ".m.rule.contains_display_name" {
@@ -399,13 +468,46 @@ impl PreparedEvent {
                     }
                     self.outcomes[n] == 2
                 }
-                None => rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
+                None => !self.screened_out(rule, screen, display_name) && rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
             };
             if applies {
                 return Some(decision.clone());
             }
         }
         None
+    }
+
+    /// Whether `screen` shows that `rule` does not apply, without evaluating it in full.
+    fn screened_out(&mut self, rule: ruma::push::AnyPushRuleRef<'_>, screen: &Screen, display_name: &str) -> bool {
+        if !rule.enabled() {
+            return true;
+        }
+        let conditions = match rule {
+            ruma::push::AnyPushRuleRef::Override(r) | ruma::push::AnyPushRuleRef::Underride(r) => r.conditions.as_slice(),
+            _ => &[],
+        };
+        for &(i, n) in &screen.conditions {
+            let (Some(c), n) = (conditions.get(i), n as usize) else { continue };
+            if n >= self.outcomes.len() {
+                self.outcomes.resize(n + 1, 0);
+            }
+            if self.outcomes[n] == 0 {
+                self.outcomes[n] = 1 + u8::from(c.applies(&self.flat, &self.ctx).now_or_never() == Some(true));
+            }
+            if self.outcomes[n] == 1 {
+                return true;
+            }
+        }
+        // ruma matches a word only where the lowercased body holds it (or equals it); with no
+        // string body nothing matches.
+        let absent = |word: &str| self.lower_body.as_deref().is_none_or(|b| !b.contains(word));
+        if screen.body_word.as_deref().is_some_and(absent) {
+            return true;
+        }
+        if screen.display_name && !display_name.contains(WILDCARDS) && absent(&display_name.to_lowercase()) {
+            return true;
+        }
+        false
     }
 }
 
@@ -491,7 +593,9 @@ mod tests {
         let mut custom = rules_from_stored(&users[2], None);
         let keyword = json!({"rule_id": "kw", "default": false, "enabled": true, "pattern": "lunch*", "actions": ["notify", {"set_tweak": "highlight"}]});
         let quiet = json!({"rule_id": "!r:x", "default": false, "enabled": true, "actions": []});
-        custom.insert("content".into(), json!([keyword]));
+        let tea = json!({"rule_id": "tea", "default": false, "enabled": true, "pattern": "Tea Time", "actions": ["notify"]});
+        let off = json!({"rule_id": "off", "default": false, "enabled": false, "pattern": "hi", "actions": ["notify", {"set_tweak": "highlight"}]});
+        custom.insert("content".into(), json!([keyword, tea, off]));
         custom.insert("room".into(), json!([quiet]));
         let mut silenced = rules_from_stored(&users[1], None);
         silenced["override"][0]["enabled"] = json!(true);
@@ -526,6 +630,9 @@ mod tests {
             msg("@carol:x", "@room wake up", json!({})),
             msg("@dave:x", "hey", json!({"m.mentions": {"user_ids": ["@bob:x"]}})),
             msg("@dave:x", "lunchtime", json!({"msgtype": "m.notice"})),
+            msg("@dave:x", "TEA TIME!", json!({})),
+            msg("@dave:x", "teatime, tea timer", json!({})),
+            msg("@dave:x", "tea time", json!({"m.mentions": {}})),
             msg("@alice:x", "own", json!({})),
             member("@alice:x"),
             member("@bob:x"),
