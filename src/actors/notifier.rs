@@ -1,8 +1,9 @@
 //! Wakes long-polling `/sync` requests when something they care about is committed.
 
 use actix::prelude::*;
-use ruma::{OwnedUserId, UserId};
+use ruma::{OwnedRoomId, OwnedUserId, UserId};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -66,9 +67,14 @@ impl Handler<Advanced> for Notifier {
 
 #[derive(Default)]
 pub struct Notifier {
-    /// Each user's newest positions and parked long-polls, in one entry: a commit in a large room
-    /// finds each member once.
-    users: HashMap<OwnedUserId, UserEntry>,
+    /// The slot in `entries` of each user the notifier holds anything of.
+    slots: HashMap<OwnedUserId, usize>,
+    /// Each user's newest positions and parked long-polls.
+    entries: Vec<UserEntry>,
+    /// Per room, the member list it last committed with and its members' slots: a commit in a
+    /// large room updates each member's entry without looking up their ID. Dropped when slots
+    /// move (at each sweep).
+    rooms: HashMap<OwnedRoomId, (Arc<[OwnedUserId]>, Vec<usize>)>,
     /// Per stream, a position at or past all news the notifier does not hold per user: what was
     /// committed before it started, and the positions of users swept out of `latest`. A token
     /// at or past these and past a user's own positions has nothing new for that user.
@@ -88,6 +94,12 @@ struct UserEntry {
 impl UserEntry {
     fn new(now: Instant) -> Self {
         Self { positions: Positions::default(), known: false, moved: now, waiters: Vec::new() }
+    }
+
+    fn touched(&mut self, now: Instant) -> &mut Self {
+        self.known = true;
+        self.moved = now;
+        self
     }
 
     fn wake(&mut self) {
@@ -125,8 +137,8 @@ impl Handler<Sweep> for Notifier {
     type Result = MessageResult<Sweep>;
     fn handle(&mut self, msg: Sweep, _: &mut Context<Self>) -> Self::Result {
         self.sweep(msg.retain);
-        let known = self.users.values().filter(|e| e.known).count();
-        let waiting = self.users.values().filter(|e| !e.waiters.is_empty()).count();
+        let known = self.entries.iter().filter(|e| e.known).count();
+        let waiting = self.entries.iter().filter(|e| !e.waiters.is_empty()).count();
         MessageResult((known, waiting))
     }
 }
@@ -139,7 +151,7 @@ pub struct Waiting;
 impl Handler<Waiting> for Notifier {
     type Result = usize;
     fn handle(&mut self, _: Waiting, _: &mut Context<Self>) -> usize {
-        self.users.values().map(|e| e.waiters.iter().filter(|tx| !tx.is_closed()).count()).sum()
+        self.entries.iter().map(|e| e.waiters.iter().filter(|tx| !tx.is_closed()).count()).sum()
     }
 }
 
@@ -147,6 +159,7 @@ impl Handler<Waiting> for Notifier {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct EventsCommitted {
+    pub room_id: OwnedRoomId,
     pub position: i64,
     /// Shared with the room actor, which keeps the list while its membership stands.
     pub users: std::sync::Arc<[OwnedUserId]>,
@@ -168,47 +181,63 @@ pub struct Wait {
 }
 
 impl Notifier {
-    /// The user's entry, its positions marked as moved at `now`. A commit in a large room
-    /// touches every member: the ID is only copied for a user not yet known.
-    fn touch(&mut self, user: &UserId, now: Instant) -> &mut UserEntry {
-        if !self.users.contains_key(user) {
-            self.users.insert(user.to_owned(), UserEntry::new(now));
+    /// The user's slot, made for a user not yet known.
+    fn slot(&mut self, user: &UserId, now: Instant) -> usize {
+        if let Some(&i) = self.slots.get(user) {
+            return i;
         }
-        let e = self.users.get_mut(user).expect("inserted above");
-        e.known = true;
-        e.moved = now;
-        e
+        self.entries.push(UserEntry::new(now));
+        self.slots.insert(user.to_owned(), self.entries.len() - 1);
+        self.entries.len() - 1
+    }
+
+    /// The user's entry, its positions marked as moved at `now`.
+    fn touch(&mut self, user: &UserId, now: Instant) -> &mut UserEntry {
+        let i = self.slot(user, now);
+        self.entries[i].touched(now)
     }
 
     /// The user's newest positions as far as the notifier holds them.
     fn positions(&self, user: &UserId) -> Positions {
-        self.users.get(user).map(|e| e.positions).unwrap_or_default()
+        self.slots.get(user).map(|&i| self.entries[i].positions).unwrap_or_default()
     }
 
     /// A waiter for the user's next news (dropping waiters whose sync gave up).
-    fn park(&mut self, user: OwnedUserId) -> oneshot::Receiver<()> {
+    fn park(&mut self, user: &UserId) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
-        let e = self.users.entry(user).or_insert_with(|| UserEntry::new(Instant::now()));
+        let i = self.slot(user, Instant::now());
+        let e = &mut self.entries[i];
         e.waiters.retain(|t| !t.is_closed());
         e.waiters.push(tx);
         rx
     }
 
     /// Forgets positions that have not moved for `retain` (raising `forgotten` past them) and
-    /// waiters whose sync gave up; a user with neither is dropped.
+    /// waiters whose sync gave up; a user with neither is dropped, and the rest are packed into
+    /// new slots.
     fn sweep(&mut self, retain: Duration) {
         let now = Instant::now();
+        let mut entries = Vec::with_capacity(self.slots.len());
+        let old = &mut self.entries;
         let forgotten = &mut self.forgotten;
-        self.users.retain(|_, e| {
+        self.slots.retain(|_, slot| {
+            let e = &mut old[*slot];
             if e.known && now.duration_since(e.moved) >= retain {
                 *forgotten = forgotten.max(e.positions);
                 e.positions = Positions::default();
                 e.known = false;
             }
             e.waiters.retain(|t| !t.is_closed());
-            e.known || !e.waiters.is_empty()
+            if !e.known && e.waiters.is_empty() {
+                return false;
+            }
+            entries.push(std::mem::replace(e, UserEntry::new(now)));
+            *slot = entries.len() - 1;
+            true
         });
-        self.users.shrink_to_fit();
+        self.entries = entries;
+        self.slots.shrink_to_fit();
+        self.rooms = HashMap::new();
     }
 }
 
@@ -216,8 +245,14 @@ impl Handler<EventsCommitted> for Notifier {
     type Result = ();
     fn handle(&mut self, msg: EventsCommitted, _: &mut Context<Self>) {
         let now = Instant::now();
-        for u in msg.users.iter() {
-            let e = self.touch(u, now);
+        let cached = self.rooms.get(&msg.room_id).is_some_and(|(list, _)| Arc::ptr_eq(list, &msg.users));
+        if !cached {
+            let slots = msg.users.iter().map(|u| self.slot(u, now)).collect();
+            self.rooms.insert(msg.room_id.clone(), (msg.users.clone(), slots));
+        }
+        let (_, slots) = &self.rooms[&msg.room_id];
+        for &i in slots {
+            let e = self.entries[i].touched(now);
             e.positions.events = e.positions.events.max(msg.position);
             e.wake();
         }
@@ -241,7 +276,7 @@ impl Handler<Wait> for Notifier {
             let _ = tx.send(());
             return MessageResult(rx);
         }
-        MessageResult(self.park(msg.user))
+        MessageResult(self.park(&msg.user))
     }
 }
 
@@ -261,7 +296,7 @@ impl Handler<ParkIfQuiet> for Notifier {
         if self.positions(&msg.user).any_after(&msg.seen) || self.forgotten.any_after(&msg.seen) {
             return MessageResult(None);
         }
-        MessageResult(Some(self.park(msg.user)))
+        MessageResult(Some(self.park(&msg.user)))
     }
 }
 

@@ -473,7 +473,7 @@ impl RoomActor {
             all.dedup();
             users = all.into();
         }
-        self.svc.notifier.do_send(EventsCommitted { position: top, users });
+        self.svc.notifier.do_send(EventsCommitted { room_id: self.room_id.clone(), position: top, users });
         self.svc.push.do_send(crate::actors::push::MoreEvents);
         if batch.iter().any(|e| crate::actors::search::is_searchable(&e.pdu)) {
             self.svc.search.do_send(crate::actors::search::MoreSearchable);
