@@ -3,6 +3,10 @@
 //! purgeRoom of a room with N events. Prints JSON. Meant for release builds:
 //!
 //!   cargo run --release --bin ensemble-admin-bench -- --events 1000000 --members 10000
+//!
+//! With `--resident-rooms N --resident-users M` it instead measures the process's memory with M
+//! user actors and N room actors live (each room made by one of the users through the room
+//! creation service, so it holds what a fresh private room holds).
 
 use clap::Parser;
 use ensemble::events::EventDraft;
@@ -35,6 +39,12 @@ struct Args {
     /// Keep the generated store: skip the evacuate and purge part.
     #[arg(long)]
     keep: bool,
+    /// Room actors to keep live for the memory measurement (0: not measured).
+    #[arg(long, default_value_t = 0)]
+    resident_rooms: usize,
+    /// User actors to keep live for the memory measurement.
+    #[arg(long, default_value_t = 0)]
+    resident_users: usize,
     /// Data directory (a fresh temp dir by default).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
@@ -59,6 +69,8 @@ fn main() {
         data_dir: dir,
         password_hash_log_n: 4,
         enable_registration: true,
+        // The memory measurement keeps every actor it activated live while it runs.
+        actor_idle_secs: if args.resident_rooms + args.resident_users > 0 { 24 * 3600 } else { 600 },
         log: "warn".into(),
         ..ensemble::Config::default()
     };
@@ -73,6 +85,12 @@ fn main() {
             let t = Instant::now();
             let (docs, secs) = fixtures::reindex_and_wait(&svc).await.expect("reindex");
             println!("{}", json!({"reindex_docs": docs, "reindex_secs": secs, "reindex_events_per_sec": docs as f64 / secs, "wall_secs": t.elapsed().as_secs_f64()}));
+            server.stop().await;
+            return;
+        }
+
+        if args.resident_rooms + args.resident_users > 0 {
+            println!("{}", resident(&svc, args.resident_users.max(1), args.resident_rooms).await);
             server.stop().await;
             return;
         }
@@ -263,5 +281,67 @@ async fn time_synapse_delete(
         "members": members, "events": events, "generate_secs": generate_secs,
         "delete_v2_secs": t1.elapsed().as_secs_f64(), "status": status["status"],
         "kicked_users": status["shutdown_room"]["kicked_users"].as_array().map(Vec::len),
+    })
+}
+
+/// The process's resident set and its peak, in KiB (`/proc/self/status`).
+fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Activates `users` user actors, then has them create `rooms` rooms (one room actor each),
+/// and reports the resident memory after each step and per actor.
+async fn resident(svc: &std::sync::Arc<ensemble::Services>, users: usize, rooms: usize) -> serde_json::Value {
+    use ensemble::service::room_creation::{NewRoom, create_room};
+    use futures_util::StreamExt;
+    let ids: Vec<_> = (0..users).map(|i| ensemble::ids::parse_user_id(&format!("@res{i:07}:bench.local")).expect("user ID")).collect();
+    let t0 = Instant::now();
+    let list = ids
+        .iter()
+        .map(|id| FixtureUser {
+            user_id: id.clone(),
+            admin: false,
+            creation_ts: None,
+            last_seen_ts: None,
+            displayname: Some(format!("Resident {id}")),
+        })
+        .collect();
+    fixtures::create_users(svc, list).await.expect("users");
+    let generate_secs = t0.elapsed().as_secs_f64();
+    let (before, _) = rss_kib();
+    let t1 = Instant::now();
+    futures_util::stream::iter(ids.iter())
+        .for_each_concurrent(256, |id| async move {
+            svc.directory.user(svc, id).await.expect("user actor");
+        })
+        .await;
+    let activate_secs = t1.elapsed().as_secs_f64();
+    // Actors load their profile and rooms as they start: let the last loads finish.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (with_users, _) = rss_kib();
+    let t2 = Instant::now();
+    futures_util::stream::iter(0..rooms)
+        .for_each_concurrent(64, |i| {
+            let creator = ids[i % ids.len()].clone();
+            async move {
+                create_room(svc, NewRoom::new(creator)).await.expect("room");
+            }
+        })
+        .await;
+    let create_secs = t2.elapsed().as_secs_f64();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let (with_rooms, peak) = rss_kib();
+    let (live_users, live_rooms) = (svc.directory.active_users(), svc.directory.active_rooms());
+    let per = |kib: u64, n: usize| if n == 0 { 0.0 } else { kib as f64 / n as f64 };
+    json!({
+        "users": users, "rooms": rooms, "live_user_actors": live_users, "live_room_actors": live_rooms,
+        "generate_users_secs": generate_secs, "activate_users_secs": activate_secs, "create_rooms_secs": create_secs,
+        "rss_kib_before_actors": before, "rss_kib_with_users": with_users, "rss_kib_with_rooms": with_rooms, "peak_rss_kib": peak,
+        "kib_per_user_actor": per(with_users.saturating_sub(before), live_users),
+        "kib_per_room_actor": per(with_rooms.saturating_sub(with_users), live_rooms),
     })
 }
