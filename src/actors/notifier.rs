@@ -76,7 +76,7 @@ pub struct Notifier {
     /// move (at each sweep).
     rooms: HashMap<OwnedRoomId, (Arc<[OwnedUserId]>, Vec<usize>)>,
     /// Per stream, a position at or past all news the notifier does not hold per user: what was
-    /// committed before it started, and the positions of users swept out of `latest`. A token
+    /// committed before it started, and the positions it swept out. A token
     /// at or past these and past a user's own positions has nothing new for that user.
     forgotten: Positions,
 }
@@ -162,7 +162,7 @@ pub struct EventsCommitted {
     pub room_id: OwnedRoomId,
     pub position: i64,
     /// Shared with the room actor, which keeps the list while its membership stands.
-    pub users: std::sync::Arc<[OwnedUserId]>,
+    pub users: Arc<[OwnedUserId]>,
 }
 
 #[derive(Message)]

@@ -487,8 +487,7 @@ impl RoomActor {
         let server = self.svc.config.server_name.as_str();
         let mut members: Vec<(i64, OwnedUserId, String)> = self
             .state
-            .members
-            .iter()
+            .members()
             .filter(|(u, m)| u.server_name().as_str() == server && matches!(m, MembershipState::Join | MembershipState::Invite))
             .map(|(u, m)| {
                 let depth = self.state.get("m.room.member", u.as_str()).map(|p| p.depth).unwrap_or(0);

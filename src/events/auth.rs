@@ -98,7 +98,8 @@ impl ruma::state_res::Event for AuthEvent {
 #[derive(Debug, Clone, Default)]
 pub struct RoomState {
     pub state: HashMap<(String, String), Pdu>,
-    pub members: HashMap<OwnedUserId, MembershipState>,
+    /// Private: every change must drop `interested`.
+    members: HashMap<OwnedUserId, MembershipState>,
     /// How the authorization rules read each current state event, by event ID.
     views: HashMap<OwnedEventId, Arc<AuthEvent>>,
     /// `interested_users`, kept until a membership changes: every commit names them all.
@@ -116,6 +117,11 @@ impl RoomState {
 
     pub fn membership(&self, user: &UserId) -> MembershipState {
         self.members.get(user).cloned().unwrap_or(MembershipState::Leave)
+    }
+
+    /// Every user with a membership, and that membership.
+    pub fn members(&self) -> impl Iterator<Item = (&OwnedUserId, &MembershipState)> {
+        self.members.iter()
     }
 
     pub fn joined_members(&self) -> impl Iterator<Item = &UserId> {

@@ -356,8 +356,7 @@ impl RuleInterner {
             R::Sender(r) => format!("sender {}", serde_json::to_string(r).ok()?),
             _ => return None,
         };
-        let next = u32::try_from(self.numbers.len()).ok()?;
-        Some(*self.numbers.entry(key).or_insert(next))
+        self.intern(key)
     }
 
     /// The screen of a rule not shared. Conditions are numbered by kind and content, like rules.
@@ -395,6 +394,11 @@ impl RuleInterner {
             return None;
         }
         let key = format!("condition {}", serde_json::to_string(c).ok()?);
+        self.intern(key)
+    }
+
+    /// The number of `key`, given the next free one when new.
+    fn intern(&mut self, key: String) -> Option<u32> {
         let next = u32::try_from(self.numbers.len()).ok()?;
         Some(*self.numbers.entry(key).or_insert(next))
     }
@@ -458,16 +462,8 @@ impl PreparedEvent {
                 continue;
             }
             // Without a thread-subscription callback the evaluation never awaits anything.
-            let applies = match shared.map(|n| n as usize) {
-                Some(n) => {
-                    if n >= self.outcomes.len() {
-                        self.outcomes.resize(n + 1, 0);
-                    }
-                    if self.outcomes[n] == 0 {
-                        self.outcomes[n] = 1 + u8::from(rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true));
-                    }
-                    self.outcomes[n] == 2
-                }
+            let applies = match shared {
+                Some(n) => self.outcome(*n, |flat, ctx| rule.applies(flat, ctx).now_or_never() == Some(true)),
                 None => !self.screened_out(rule, screen, display_name) && rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
             };
             if applies {
@@ -475,6 +471,18 @@ impl PreparedEvent {
             }
         }
         None
+    }
+
+    /// The outcome numbered `n` for this event, worked out by `applies` the first time.
+    fn outcome(&mut self, n: u32, applies: impl FnOnce(&FlattenedJson, &PushConditionRoomCtx) -> bool) -> bool {
+        let n = n as usize;
+        if n >= self.outcomes.len() {
+            self.outcomes.resize(n + 1, 0);
+        }
+        if self.outcomes[n] == 0 {
+            self.outcomes[n] = 1 + u8::from(applies(&self.flat, &self.ctx));
+        }
+        self.outcomes[n] == 2
     }
 
     /// Whether `screen` shows that `rule` does not apply, without evaluating it in full.
@@ -487,14 +495,8 @@ impl PreparedEvent {
             _ => &[],
         };
         for &(i, n) in &screen.conditions {
-            let (Some(c), n) = (conditions.get(i), n as usize) else { continue };
-            if n >= self.outcomes.len() {
-                self.outcomes.resize(n + 1, 0);
-            }
-            if self.outcomes[n] == 0 {
-                self.outcomes[n] = 1 + u8::from(c.applies(&self.flat, &self.ctx).now_or_never() == Some(true));
-            }
-            if self.outcomes[n] == 1 {
+            let Some(c) = conditions.get(i) else { continue };
+            if !self.outcome(n, |flat, ctx| c.applies(flat, ctx).now_or_never() == Some(true)) {
                 return true;
             }
         }
