@@ -360,7 +360,7 @@ impl RoomActor {
             return None;
         }
         let current = self.state.get(&msg.draft.kind, key)?;
-        (current.sender == msg.sender && current.content == msg.draft.content).then(|| current.event_id.clone())
+        (current.sender == msg.sender && current.content_value() == msg.draft.content).then(|| current.event_id.clone())
     }
 
     fn check_precondition(&self, msg: &SendEvent) -> Result<()> {
@@ -382,7 +382,13 @@ impl RoomActor {
 
     /// Starts committing what is pending unless a commit is already in flight.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.pending.is_empty() {
+        if self.in_flight {
+            return;
+        }
+        if self.pending.is_empty() {
+            // Quiet again: a burst's maps keep their capacity otherwise, in every resident room.
+            self.waiters.shrink_to_fit();
+            self.uncommitted.shrink_to_fit();
             return;
         }
         self.in_flight = true;
@@ -502,8 +508,9 @@ impl RoomActor {
             if membership == "join"
                 && let Some(old) = self.state.get("m.room.member", user.as_str())
             {
+                let old = old.content_value();
                 for k in ["displayname", "avatar_url"] {
-                    if let Some(v) = old.content.get(k).filter(|v| v.is_string()) {
+                    if let Some(v) = old.get(k).filter(|v| v.is_string()) {
                         content[k] = v.clone();
                     }
                 }
@@ -648,7 +655,7 @@ impl Handler<CreateRoom> for RoomActor {
 
     fn handle(&mut self, msg: CreateRoom, ctx: &mut Context<Self>) -> Self::Result {
         self.last_active = Instant::now();
-        if !self.state.state.is_empty() || !self.is_new {
+        if !self.state.is_empty() || !self.is_new {
             return Box::pin(async { Err(Error::forbidden("The room already exists")) });
         }
         self.version = msg.row.room_version.clone();

@@ -20,12 +20,14 @@ use serde_json::value::RawValue;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// An event as ruma's authorization rules read it: typed IDs and the raw content.
+/// An event as ruma's authorization rules read it: typed IDs and the raw content. A room's
+/// current state is held as these, one copy per event: the content stays compact JSON and is
+/// parsed when a reader needs it.
 #[derive(Debug)]
 pub struct AuthEvent {
-    event_id: OwnedEventId,
+    pub event_id: OwnedEventId,
     room_id: Option<OwnedRoomId>,
-    sender: OwnedUserId,
+    pub sender: OwnedUserId,
     origin_server_ts: MilliSecondsSinceUnixEpoch,
     kind: TimelineEventType,
     content: Box<RawValue>,
@@ -33,6 +35,7 @@ pub struct AuthEvent {
     prev_events: Vec<OwnedEventId>,
     auth_events: Vec<OwnedEventId>,
     redacts: Option<OwnedEventId>,
+    pub depth: i64,
 }
 
 impl AuthEvent {
@@ -52,7 +55,30 @@ impl AuthEvent {
             prev_events: prev_events.to_vec(),
             auth_events: auth_events.to_vec(),
             redacts: pdu.redacts.clone(),
+            depth: pdu.depth,
         })
+    }
+
+    /// The content as a JSON value (parsed on each call).
+    pub fn content_value(&self) -> Value {
+        serde_json::from_str(self.content.get()).unwrap_or(Value::Null)
+    }
+
+    /// The event as a PDU of `room_id`, content parsed, without a stream position.
+    fn to_pdu(&self, room_id: &RoomId) -> Pdu {
+        Pdu {
+            event_id: self.event_id.clone(),
+            room_id: self.room_id.clone().unwrap_or_else(|| room_id.to_owned()),
+            sender: self.sender.clone(),
+            kind: self.kind.to_string(),
+            state_key: self.state_key.clone(),
+            content: self.content_value(),
+            origin_server_ts: i64::from(self.origin_server_ts.0),
+            depth: self.depth,
+            redacts: self.redacts.clone(),
+            stream_ordering: 0,
+            redacted_because: None,
+        }
     }
 }
 
@@ -97,22 +123,28 @@ impl ruma::state_res::Event for AuthEvent {
 
 #[derive(Debug, Clone, Default)]
 pub struct RoomState {
-    pub state: HashMap<(String, String), Pdu>,
+    /// The current state event of each (type, state key); the same `Arc` as in `views`.
+    state: HashMap<(String, String), Arc<AuthEvent>>,
     /// Private: every change must drop `interested`.
     members: HashMap<OwnedUserId, MembershipState>,
-    /// How the authorization rules read each current state event, by event ID.
+    /// The current state events by event ID, for the rules' look-ups of auth events.
     views: HashMap<OwnedEventId, Arc<AuthEvent>>,
     /// `interested_users`, kept until a membership changes: every commit names them all.
     interested: Option<Arc<[OwnedUserId]>>,
 }
 
 impl RoomState {
-    pub fn get(&self, kind: &str, key: &str) -> Option<&Pdu> {
-        self.state.get(&(kind.to_owned(), key.to_owned()))
+    pub fn get(&self, kind: &str, key: &str) -> Option<&AuthEvent> {
+        self.state.get(&(kind.to_owned(), key.to_owned())).map(Arc::as_ref)
     }
 
-    fn view(&self, kind: &str, key: &str) -> Option<&AuthEvent> {
-        self.get(kind, key).and_then(|p| self.views.get(&p.event_id)).map(Arc::as_ref)
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    /// The current state as PDUs of `room_id` (content parsed, no stream positions).
+    pub fn pdus(&self, room_id: &RoomId) -> Vec<Pdu> {
+        self.state.values().map(|e| e.to_pdu(room_id)).collect()
     }
 
     pub fn membership(&self, user: &UserId) -> MembershipState {
@@ -153,13 +185,15 @@ impl RoomState {
                 Err(_) => log::warn!("member event {} has a state key that is not a user ID", pdu.event_id),
             }
         }
-        match AuthEvent::new(pdu, rules, &[], &[]) {
-            Ok(view) => {
-                self.views.insert(pdu.event_id.clone(), Arc::new(view));
+        let view = match AuthEvent::new(pdu, rules, &[], &[]) {
+            Ok(view) => Arc::new(view),
+            Err(e) => {
+                log::warn!("state event {} cannot be read by the authorization rules: {e}", pdu.event_id);
+                return;
             }
-            Err(e) => log::warn!("state event {} cannot be read by the authorization rules: {e}", pdu.event_id),
-        }
-        if let Some(old) = self.state.insert((pdu.kind.clone(), sk.clone()), pdu.clone()) {
+        };
+        self.views.insert(pdu.event_id.clone(), view.clone());
+        if let Some(old) = self.state.insert((pdu.kind.clone(), sk.clone()), view) {
             self.views.remove(&old.event_id);
         }
     }
@@ -167,14 +201,14 @@ impl RoomState {
     /// The room's creators, as the version defines them (the create event's `creator` or sender,
     /// and from v12 its `additional_creators`).
     pub fn creators(&self, rules: &AuthorizationRules) -> HashSet<OwnedUserId> {
-        let Some(create) = self.view("m.room.create", "") else { return HashSet::new() };
+        let Some(create) = self.get("m.room.create", "") else { return HashSet::new() };
         RoomCreateEvent::new(create).creators(rules).unwrap_or_default()
     }
 
     /// The power levels in force, through ruma's typed content (creators infinite from v12).
     pub fn power_levels(&self, rules: &AuthorizationRules) -> RoomPowerLevels {
         let content =
-            self.get("m.room.power_levels", "").and_then(|p| serde_json::from_value::<RoomPowerLevelsEventContent>(p.content.clone()).ok());
+            self.get("m.room.power_levels", "").and_then(|p| serde_json::from_str::<RoomPowerLevelsEventContent>(p.content.get()).ok());
         RoomPowerLevels::new(RoomPowerLevelsSource::from(content), rules, self.creators(rules))
     }
 
@@ -236,7 +270,7 @@ impl RoomState {
     /// `M_BAD_JSON` (as Synapse refuses it), any other refusal 403 `M_FORBIDDEN`.
     pub fn check(&self, event: &AuthEvent, rules: &AuthorizationRules) -> Result<()> {
         use ruma::state_res::Event;
-        if event.kind == TimelineEventType::RoomCreate && !self.state.is_empty() {
+        if event.kind == TimelineEventType::RoomCreate && !self.is_empty() {
             return Err(Error::forbidden("The room already exists"));
         }
         if event.kind == TimelineEventType::RoomPowerLevels {
@@ -245,7 +279,7 @@ impl RoomState {
         let by_id = |id: &EventId| self.views.get(id).cloned();
         ruma::state_res::check_state_independent_auth_rules(rules, event, by_id)
             .map_err(|e| Error::forbidden(format!("Refused by the room's rules: {e}")))?;
-        let by_key = |kind: &StateEventType, key: &str| self.view(&kind.to_string(), key);
+        let by_key = |kind: &StateEventType, key: &str| self.get(&kind.to_string(), key);
         ruma::state_res::check_state_dependent_auth_rules(rules, event, by_key).map_err(|e| {
             log::debug!("refused {} from {}: {e}", event.event_type(), event.sender());
             Error::forbidden(format!("Refused by the room's rules: {e}"))

@@ -47,7 +47,6 @@ impl Room {
             && let Some(p) = room.state.get("m.room.create", "")
         {
             assert_eq!(&p.event_id, id);
-            room.room_id = p.room_id.clone();
         }
         (room, r)
     }
@@ -81,7 +80,7 @@ impl Room {
     fn send(&mut self, sender: &str, draft: EventDraft) -> Result<OwnedEventId> {
         let sender = &u(sender);
         self.state.refuse_malformed(&draft, sender)?;
-        let auth_events = if draft.kind == "m.room.create" && self.state.state.is_empty() {
+        let auth_events = if draft.kind == "m.room.create" && self.state.is_empty() {
             Vec::new()
         } else {
             self.state.auth_events_for(&draft, sender, &self.rules.authorization)?
@@ -101,6 +100,10 @@ impl Room {
         let view = AuthEvent::new(&built.pdu, &self.rules, &ctx.prev_events, &ctx.auth_events)?;
         self.state.check(&view, &self.rules.authorization)?;
         self.state.apply(&built.pdu, &self.rules);
+        if built.pdu.kind == "m.room.create" {
+            // From v12 the create event names the room.
+            self.room_id = built.pdu.room_id.clone();
+        }
         self.hashes.insert(built.pdu.event_id.clone(), built.reference_hash);
         self.depth += 1;
         self.last = Some(built.pdu.event_id.clone());

@@ -59,7 +59,7 @@ impl Handler<Upgrade> for RoomActor {
         };
         let start = ReplacementStart {
             tombstone_id: prebuilt.as_ref().map(|(b, _, _)| b.pdu.event_id.clone()),
-            state: self.state.state.values().cloned().collect(),
+            state: self.state.pdus(&self.room_id),
             room_version: self.version.clone(),
         };
         let (tx, rx) = oneshot::channel::<Answer>();
