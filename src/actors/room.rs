@@ -50,7 +50,7 @@ pub struct RoomActor {
     reference_hashes: HashMap<OwnedEventId, String>,
     depth: i64,
     /// The `rooms` row of a room being created, committed with its first batch.
-    new_room: Option<RoomRow>,
+    new_room: Option<Box<RoomRow>>,
     pending: Vec<NewEvent>,
     in_flight: bool,
     waiters: HashMap<OwnedEventId, Vec<Reply>>,
@@ -398,7 +398,7 @@ impl RoomActor {
         let (size, began) = (batch.len(), std::time::Instant::now());
         let fut = async move {
             db.run(move |c| {
-                crate::store::events::commit(c, new_room.as_ref(), &mut batch)?;
+                crate::store::events::commit(c, new_room.as_deref(), &mut batch)?;
                 Ok(batch)
             })
             .await
@@ -679,7 +679,7 @@ impl Handler<CreateRoom> for RoomActor {
                 }
             }
         }
-        self.new_room = Some(msg.row);
+        self.new_room = Some(Box::new(msg.row));
         let rx = self.wait_for(&last);
         self.flush(ctx);
         Box::pin(async move {

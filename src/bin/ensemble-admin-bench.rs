@@ -335,6 +335,14 @@ async fn resident(svc: &std::sync::Arc<ensemble::Services>, users: usize, rooms:
     let create_secs = t2.elapsed().as_secs_f64();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (with_rooms, peak) = rss_kib();
+    let t3 = Instant::now();
+    // SAFETY: malloc_trim only returns free pages to the kernel.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let trim_secs = t3.elapsed().as_secs_f64();
+    let (trimmed, _) = rss_kib();
     let (live_users, live_rooms) = (svc.directory.active_users(), svc.directory.active_rooms());
     let per = |kib: u64, n: usize| if n == 0 { 0.0 } else { kib as f64 / n as f64 };
     json!({
@@ -343,5 +351,6 @@ async fn resident(svc: &std::sync::Arc<ensemble::Services>, users: usize, rooms:
         "rss_kib_before_actors": before, "rss_kib_with_users": with_users, "rss_kib_with_rooms": with_rooms, "peak_rss_kib": peak,
         "kib_per_user_actor": per(with_users.saturating_sub(before), live_users),
         "kib_per_room_actor": per(with_rooms.saturating_sub(with_users), live_rooms),
+        "rss_kib_trimmed": trimmed, "trim_secs": trim_secs,
     })
 }

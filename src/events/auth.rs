@@ -123,19 +123,22 @@ impl ruma::state_res::Event for AuthEvent {
 
 #[derive(Debug, Clone, Default)]
 pub struct RoomState {
-    /// The current state event of each (type, state key); the same `Arc` as in `views`.
-    state: HashMap<(String, String), Arc<AuthEvent>>,
+    /// The current state event of each (type, state key). Nothing indexes them by event ID: the
+    /// rules look up a new event's auth events among the few its type selects.
+    state: HashMap<(StateEventType, String), Arc<AuthEvent>>,
     /// Private: every change must drop `interested`.
     members: HashMap<OwnedUserId, MembershipState>,
-    /// The current state events by event ID, for the rules' look-ups of auth events.
-    views: HashMap<OwnedEventId, Arc<AuthEvent>>,
     /// `interested_users`, kept until a membership changes: every commit names them all.
     interested: Option<Arc<[OwnedUserId]>>,
 }
 
 impl RoomState {
     pub fn get(&self, kind: &str, key: &str) -> Option<&AuthEvent> {
-        self.state.get(&(kind.to_owned(), key.to_owned())).map(Arc::as_ref)
+        self.get_typed(&StateEventType::from(kind), key)
+    }
+
+    fn get_typed(&self, kind: &StateEventType, key: &str) -> Option<&AuthEvent> {
+        self.state.get(&(kind.clone(), key.to_owned())).map(Arc::as_ref)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -192,10 +195,7 @@ impl RoomState {
                 return;
             }
         };
-        self.views.insert(pdu.event_id.clone(), view.clone());
-        if let Some(old) = self.state.insert((pdu.kind.clone(), sk.clone()), view) {
-            self.views.remove(&old.event_id);
-        }
+        self.state.insert((StateEventType::from(pdu.kind.as_str()), sk.clone()), view);
     }
 
     /// The room's creators, as the version defines them (the create event's `creator` or sender,
@@ -276,10 +276,16 @@ impl RoomState {
         if event.kind == TimelineEventType::RoomPowerLevels {
             validate_power_levels(event, rules)?;
         }
-        let by_id = |id: &EventId| self.views.get(id).cloned();
+        // The auth events an event may name are the current state events of the types its own
+        // type selects (and the create event, which from v12 the room ID names).
+        let selected = ruma::state_res::auth_types_for_event(&event.kind, &event.sender, event.state_key.as_deref(), &event.content, rules)
+            .unwrap_or_default();
+        let candidates: Vec<&AuthEvent> =
+            selected.iter().filter_map(|(t, k)| self.get_typed(t, k)).chain(self.get("m.room.create", "")).collect();
+        let by_id = |id: &EventId| candidates.iter().copied().find(|e| e.event_id == id);
         ruma::state_res::check_state_independent_auth_rules(rules, event, by_id)
             .map_err(|e| Error::forbidden(format!("Refused by the room's rules: {e}")))?;
-        let by_key = |kind: &StateEventType, key: &str| self.get(&kind.to_string(), key);
+        let by_key = |kind: &StateEventType, key: &str| self.get_typed(kind, key);
         ruma::state_res::check_state_dependent_auth_rules(rules, event, by_key).map_err(|e| {
             log::debug!("refused {} from {}: {e}", event.event_type(), event.sender());
             Error::forbidden(format!("Refused by the room's rules: {e}"))
