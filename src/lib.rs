@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod federation;
 pub mod ids;
+pub mod memory;
 pub mod metrics;
 pub mod service;
 pub mod store;
@@ -115,6 +116,8 @@ impl Server {
 /// Opens the store, starts the actors and the HTTP listener. Must run inside an actix System.
 /// How long an idle keep-alive connection stays open.
 const KEEP_ALIVE_SECS: u64 = 75;
+/// How often the heap is trimmed (when actors came or went meanwhile).
+const TRIM_SECS: u64 = 60;
 
 pub async fn start(config: Config) -> Result<Server> {
     start_with_tls_listener(config, None).await
@@ -209,6 +212,22 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
             }
         }
     });
+    let trimmer = services.clone();
+    let trimming = actix_rt::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(TRIM_SECS));
+        let mut seen = 0;
+        loop {
+            iv.tick().await;
+            let churn = trimmer.directory.churn();
+            if churn != seen {
+                seen = churn;
+                let before = memory::resident_kib();
+                if let Ok(true) = tokio::task::spawn_blocking(memory::trim).await {
+                    log::debug!("heap trimmed: resident {before} KiB -> {} KiB", memory::resident_kib());
+                }
+            }
+        }
+    });
     let data = web::Data::from(services.clone());
     let mut http = HttpServer::new(move || {
         App::new()
@@ -261,7 +280,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         services,
         handle,
         metrics_handle,
-        background: vec![optimizing, flushing],
+        background: vec![optimizing, flushing, trimming],
     })
 }
 

@@ -20,6 +20,8 @@ pub struct Directory {
     next: AtomicUsize,
     /// Counts actor activations, so tests can tell one activation from two.
     pub room_activations: AtomicUsize,
+    /// Actors started and stopped so far: memory was taken or given back.
+    churn: AtomicUsize,
 }
 
 impl Directory {
@@ -33,6 +35,7 @@ impl Directory {
             arbiters,
             next: AtomicUsize::new(0),
             room_activations: AtomicUsize::new(0),
+            churn: AtomicUsize::new(0),
         }
     }
 
@@ -69,6 +72,7 @@ impl Directory {
             return a.clone();
         }
         self.room_activations.fetch_add(1, Ordering::Relaxed);
+        self.churn.fetch_add(1, Ordering::Relaxed);
         svc.metrics.activations.get_or_create(&crate::metrics::ActorLabels { kind: "room" }).inc();
         let actor = RoomActor::new(room_id.to_owned(), svc.clone(), is_new);
         let addr = RoomActor::start_in_arbiter(self.arbiter(), move |_| actor);
@@ -81,6 +85,7 @@ impl Directory {
         let mut rooms = Self::lock(&self.rooms);
         if rooms.get(room_id).is_some_and(|a| a == addr) {
             rooms.remove(room_id);
+            self.churn.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -92,6 +97,11 @@ impl Directory {
         for a in &self.arbiters {
             a.stop();
         }
+    }
+
+    /// How many actors have started or stopped since the server started.
+    pub fn churn(&self) -> usize {
+        self.churn.load(Ordering::Relaxed)
     }
 
     pub fn active_rooms(&self) -> usize {
@@ -117,6 +127,7 @@ impl Directory {
             return Ok(a.clone());
         }
         svc.metrics.activations.get_or_create(&crate::metrics::ActorLabels { kind: "user" }).inc();
+        self.churn.fetch_add(1, Ordering::Relaxed);
         let actor = UserActor::new(id.to_owned(), svc.clone());
         let addr = UserActor::start_in_arbiter(self.arbiter(), move |_| actor);
         users.insert(id.to_owned(), addr.clone());
@@ -133,6 +144,7 @@ impl Directory {
         let mut users = Self::lock(&self.users);
         if users.get(user_id).is_some_and(|a| a == addr) {
             users.remove(user_id);
+            self.churn.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

@@ -335,14 +335,11 @@ async fn resident(svc: &std::sync::Arc<ensemble::Services>, users: usize, rooms:
     let create_secs = t2.elapsed().as_secs_f64();
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let (with_rooms, peak) = rss_kib();
+    // What the server's periodic trim (`ensemble::memory`) leaves resident.
     let t3 = Instant::now();
-    // SAFETY: malloc_trim only returns free pages to the kernel.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    ensemble::memory::trim();
     let trim_secs = t3.elapsed().as_secs_f64();
-    let (trimmed, _) = rss_kib();
+    let trimmed = ensemble::memory::resident_kib();
     let (live_users, live_rooms) = (svc.directory.active_users(), svc.directory.active_rooms());
     let per = |kib: u64, n: usize| if n == 0 { 0.0 } else { kib as f64 / n as f64 };
     json!({
