@@ -20,8 +20,14 @@ pub fn trim() -> bool {
 
 /// The process's resident set in KiB (Linux; 0 elsewhere).
 pub fn resident_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A KiB figure of `/proc/self/status` by its field name with the colon (`VmHWM:` is the peak
+/// resident set); 0 where there is none.
+pub fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 
 #[cfg(all(test, target_os = "linux", target_env = "gnu"))]

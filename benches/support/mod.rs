@@ -169,9 +169,7 @@ where
 
 /// This process's resident set in KiB (Linux), for side figures on memory.
 pub fn rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    Some(ensemble::memory::resident_kib()).filter(|&k| k > 0)
 }
 
 /// p50, p99 and max of `samples`, as a line for the bench's side output.

@@ -286,11 +286,7 @@ async fn time_synapse_delete(
 
 /// The process's resident set and its peak, in KiB (`/proc/self/status`).
 fn rss_kib() -> (u64, u64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    (ensemble::memory::resident_kib(), ensemble::memory::status_kib("VmHWM:"))
 }
 
 /// Activates `users` user actors, then has them create `rooms` rooms (one room actor each),
