@@ -27,6 +27,8 @@ pub use config::Config;
 pub struct Services {
     pub config: Config,
     pub db: store::Db,
+    /// Commits the room actors' batches: one writer, one transaction for every room waiting.
+    pub committer: store::committer::Committer,
     pub keys: events::signing_key::ServerKeys,
     pub directory: actors::directory::Directory,
     pub notifier: Addr<actors::notifier::Notifier>,
@@ -110,6 +112,7 @@ impl Server {
         let _ = self.services.search.send(actors::search::Shutdown).await;
         let _ = self.services.push.send(actors::push::Stop).await;
         let _ = self.services.pusher.send(actors::pusher::Stop).await;
+        self.services.committer.stop();
     }
 }
 
@@ -159,8 +162,10 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     let (push, push_progress) = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone());
     let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let committer = store::committer::Committer::start(&db)?;
     let services = Arc::new(Services {
         db,
+        committer,
         keys,
         directory: actors::directory::Directory::new(threads),
         notifier: actors::notifier::Notifier::starting_at(heads).start(),

@@ -392,17 +392,11 @@ impl RoomActor {
             return;
         }
         self.in_flight = true;
-        let mut batch = std::mem::take(&mut self.pending);
+        let batch = std::mem::take(&mut self.pending);
         let new_room = self.new_room.take();
-        let db = self.svc.db.clone();
+        let committer = self.svc.committer.clone();
         let (size, began) = (batch.len(), std::time::Instant::now());
-        let fut = async move {
-            db.run(move |c| {
-                crate::store::events::commit(c, new_room.as_deref(), &mut batch)?;
-                Ok(batch)
-            })
-            .await
-        };
+        let fut = async move { committer.commit(new_room, batch).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             act.svc.metrics.room_pending_events.dec_by(size as i64);

@@ -15,7 +15,7 @@ pub struct NewEvent {
     pub pdu: Pdu,
     pub json: String,
     pub txn: Option<TxnKey>,
-    /// Set by [`commit`] when `txn` already named another event (a retry that raced the room
+    /// Set by [`commit_rows`] when `txn` already named another event (a retry that raced the room
     /// actor's memory of its transaction IDs): the sender is answered with that event instead.
     pub existing_txn_event: Option<OwnedEventId>,
 }
@@ -41,85 +41,84 @@ struct EventInsert<'a> {
     json: &'a str,
 }
 
-/// Commits a batch in one transaction and fills in each event's stream position, taken from the
-/// event stream's allocator in the same transaction: SQLite admits one writer at a time, so
-/// positions become visible in order, and a purge of the newest events never frees a position.
-pub fn commit(conn: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> Result<()> {
+/// Writes a batch inside the caller's write transaction ([`super::committer`]) and fills in each
+/// event's stream position, taken from the event stream's allocator in the same transaction:
+/// one writer at a time, so positions become visible in order, and a purge of the newest events
+/// never frees a position.
+pub fn commit_rows(c: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEvent]) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    super::write_txn(conn, |c| {
-        if let Some(room) = new_room {
-            diesel::insert_into(rooms::table).values(room).execute(c)?;
-        }
-        let last = super::streams::take(c, super::streams::Stream::Events, batch.len() as i64)?;
-        let first = last - batch.len() as i64 + 1;
-        for (ev, pos) in batch.iter_mut().zip(first..) {
-            ev.pdu.stream_ordering = pos;
-        }
-        // Many rows per statement: on PostgreSQL every statement is a round trip and a parse,
-        // and the events and their transaction IDs are most of a commit's rows.
-        for chunk in batch.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<EventInsert> = chunk
-                .iter()
-                .map(|ev| EventInsert {
-                    stream_ordering: ev.pdu.stream_ordering,
-                    event_id: ev.pdu.event_id.as_str(),
-                    room_id: ev.pdu.room_id.as_str(),
-                    sender: ev.pdu.sender.as_str(),
-                    event_type: &ev.pdu.kind,
-                    state_key: ev.pdu.state_key.as_deref(),
-                    origin_server_ts: ev.pdu.origin_server_ts,
-                    depth: ev.pdu.depth,
-                    json: &ev.json,
-                })
-                .collect();
-            both!(c, |c| diesel::insert_into(events::table).values(&rows).execute(c))?;
-        }
-        record_txn_ids(c, batch)?;
-        for ev in batch.iter() {
-            let (p, pos) = (&ev.pdu, ev.pdu.stream_ordering);
-            if let Some(sk) = &p.state_key {
-                both!(c, |c| diesel::insert_into(current_state::table)
+    if let Some(room) = new_room {
+        diesel::insert_into(rooms::table).values(room).execute(c)?;
+    }
+    let last = super::streams::take(c, super::streams::Stream::Events, batch.len() as i64)?;
+    let first = last - batch.len() as i64 + 1;
+    for (ev, pos) in batch.iter_mut().zip(first..) {
+        ev.pdu.stream_ordering = pos;
+    }
+    // Many rows per statement: on PostgreSQL every statement is a round trip and a parse,
+    // and the events and their transaction IDs are most of a commit's rows.
+    for chunk in batch.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<EventInsert> = chunk
+            .iter()
+            .map(|ev| EventInsert {
+                stream_ordering: ev.pdu.stream_ordering,
+                event_id: ev.pdu.event_id.as_str(),
+                room_id: ev.pdu.room_id.as_str(),
+                sender: ev.pdu.sender.as_str(),
+                event_type: &ev.pdu.kind,
+                state_key: ev.pdu.state_key.as_deref(),
+                origin_server_ts: ev.pdu.origin_server_ts,
+                depth: ev.pdu.depth,
+                json: &ev.json,
+            })
+            .collect();
+        both!(c, |c| diesel::insert_into(events::table).values(&rows).execute(c))?;
+    }
+    record_txn_ids(c, batch)?;
+    for ev in batch.iter() {
+        let (p, pos) = (&ev.pdu, ev.pdu.stream_ordering);
+        if let Some(sk) = &p.state_key {
+            both!(c, |c| diesel::insert_into(current_state::table)
+                .values((
+                    current_state::room_id.eq(p.room_id.as_str()),
+                    current_state::event_type.eq(&p.kind),
+                    current_state::state_key.eq(sk),
+                    current_state::event_id.eq(p.event_id.as_str()),
+                    current_state::stream_ordering.eq(pos),
+                ))
+                .on_conflict((current_state::room_id, current_state::event_type, current_state::state_key))
+                .do_update()
+                .set((current_state::event_id.eq(p.event_id.as_str()), current_state::stream_ordering.eq(pos)))
+                .execute(c))?;
+            if let Some(m) = p.membership() {
+                both!(c, |c| diesel::insert_into(memberships::table)
                     .values((
-                        current_state::room_id.eq(p.room_id.as_str()),
-                        current_state::event_type.eq(&p.kind),
-                        current_state::state_key.eq(sk),
-                        current_state::event_id.eq(p.event_id.as_str()),
-                        current_state::stream_ordering.eq(pos),
+                        memberships::room_id.eq(p.room_id.as_str()),
+                        memberships::user_id.eq(sk),
+                        memberships::membership.eq(m),
+                        memberships::event_id.eq(p.event_id.as_str()),
+                        memberships::stream_ordering.eq(pos),
+                        memberships::forgotten.eq(false),
                     ))
-                    .on_conflict((current_state::room_id, current_state::event_type, current_state::state_key))
+                    .on_conflict((memberships::room_id, memberships::user_id))
                     .do_update()
-                    .set((current_state::event_id.eq(p.event_id.as_str()), current_state::stream_ordering.eq(pos)))
+                    .set((
+                        memberships::membership.eq(m),
+                        memberships::event_id.eq(p.event_id.as_str()),
+                        memberships::stream_ordering.eq(pos),
+                        memberships::forgotten.eq(false),
+                    ))
                     .execute(c))?;
-                if let Some(m) = p.membership() {
-                    both!(c, |c| diesel::insert_into(memberships::table)
-                        .values((
-                            memberships::room_id.eq(p.room_id.as_str()),
-                            memberships::user_id.eq(sk),
-                            memberships::membership.eq(m),
-                            memberships::event_id.eq(p.event_id.as_str()),
-                            memberships::stream_ordering.eq(pos),
-                            memberships::forgotten.eq(false),
-                        ))
-                        .on_conflict((memberships::room_id, memberships::user_id))
-                        .do_update()
-                        .set((
-                            memberships::membership.eq(m),
-                            memberships::event_id.eq(p.event_id.as_str()),
-                            memberships::stream_ordering.eq(pos),
-                            memberships::forgotten.eq(false),
-                        ))
-                        .execute(c))?;
-                }
-            }
-            super::relations::record(c, p)?;
-            if let Some(target) = &p.redacts {
-                redact(c, p.room_id.as_str(), target.as_str(), p)?;
             }
         }
-        Ok(())
-    })
+        super::relations::record(c, p)?;
+        if let Some(target) = &p.redacts {
+            redact(c, p.room_id.as_str(), target.as_str(), p)?;
+        }
+    }
+    Ok(())
 }
 
 /// Rows per multi-row INSERT: under both backends' bound-parameter limits (SQLite 32,766,

@@ -22,6 +22,7 @@ pub mod account_data;
 pub mod admin_jobs;
 pub mod backup;
 pub mod client_ips;
+pub mod committer;
 pub mod devices;
 pub mod e2e_keys;
 pub mod events;
@@ -148,6 +149,7 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    location: Location,
 }
 
 impl Db {
@@ -182,7 +184,17 @@ impl Db {
             }
         }
         optimize(&mut conn)?;
-        Ok(Self { pool })
+        Ok(Self { pool, location: location.clone() })
+    }
+
+    /// A pool of one connection to the same database, apart from the shared pool: the event
+    /// writer's ([`committer`]), so no writer waits behind readers for a connection.
+    pub fn writer_pool(&self) -> Result<DbPool> {
+        Pool::builder()
+            .max_size(1)
+            .connection_customizer(Box::new(Pragmas))
+            .build(Manager { location: self.location.clone() })
+            .map_err(|e| Error::internal_from("opening the event writer's connection", e))
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.

@@ -123,18 +123,39 @@ fn set_progress(conn: &mut Conn, at: i64) -> Result<()> {
 
 /// The user's read receipts in the room: thread ID ("" for unthreaded) -> receipted position.
 fn read_marks(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String, i64>> {
+    // Two equalities rather than `IN`: diesel re-plans an `IN` list on SQLite at every call.
     let rows: Vec<(String, i64)> = receipts::table
         .filter(receipts::room_id.eq(room))
         .filter(receipts::user_id.eq(user))
-        .filter(receipts::receipt_type.eq_any(["m.read", "m.read.private"]))
+        .filter(receipts::receipt_type.eq("m.read").or(receipts::receipt_type.eq("m.read.private")))
         .select((receipts::thread_id, receipts::event_stream))
         .load(conn)?;
     let mut marks: HashMap<String, i64> = HashMap::new();
     for (thread, at) in rows {
-        let e = marks.entry(thread).or_insert(at);
-        *e = (*e).max(at);
+        merge_mark(&mut marks, thread, at);
     }
     Ok(marks)
+}
+
+/// Every member's read receipts in the room, by user: one read per room and page of events,
+/// instead of one per member notified.
+fn room_read_marks(conn: &mut Conn, room: &str) -> Result<HashMap<String, HashMap<String, i64>>> {
+    let rows: Vec<(String, String, i64)> = receipts::table
+        .filter(receipts::room_id.eq(room))
+        .filter(receipts::receipt_type.eq("m.read").or(receipts::receipt_type.eq("m.read.private")))
+        .select((receipts::user_id, receipts::thread_id, receipts::event_stream))
+        .load(conn)?;
+    let mut by_user: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    for (user, thread, at) in rows {
+        merge_mark(by_user.entry(user).or_default(), thread, at);
+    }
+    Ok(by_user)
+}
+
+/// A thread's mark is the later of its public and private receipts.
+fn merge_mark(marks: &mut HashMap<String, i64>, thread: String, at: i64) {
+    let e = marks.entry(thread).or_insert(at);
+    *e = (*e).max(at);
 }
 
 /// Whether an event of `thread` at `at` is read: an unthreaded receipt covers every thread.
@@ -191,15 +212,19 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
         }
         // (user, room, thread) -> (notifications, highlights) to add.
         let mut added: HashMap<(&str, &str, &str), (i64, i64)> = HashMap::new();
-        let mut marks: HashMap<(&str, &str), HashMap<String, i64>> = HashMap::new();
+        let mut marks: HashMap<&str, HashMap<String, HashMap<String, i64>>> = HashMap::new();
+        let unmarked = HashMap::new();
         for ev in list {
+            if !ev.notified.iter().any(|n| n.counted) {
+                continue;
+            }
+            let room_marks = match marks.entry(&*ev.room_id) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(room_read_marks(c, &ev.room_id)?),
+            };
             for n in ev.notified.iter().filter(|n| n.counted) {
                 let key = (&*n.user_id, &*ev.room_id);
-                let m = match marks.entry(key) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => e.insert(read_marks(c, key.0, key.1)?),
-                };
-                if is_read(m, &ev.thread_key, ev.stream_ordering) {
+                if is_read(room_marks.get(key.0).unwrap_or(&unmarked), &ev.thread_key, ev.stream_ordering) {
                     continue;
                 }
                 let e = added.entry((key.0, key.1, &*ev.thread_key)).or_default();

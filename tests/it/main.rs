@@ -28,6 +28,7 @@ mod config;
 mod context;
 mod e2e_keys;
 mod erasure;
+mod event_writer;
 mod federation;
 mod hierarchy;
 mod history_visibility;

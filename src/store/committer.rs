@@ -1,0 +1,119 @@
+//! The event writer: one thread with its own connection that commits the batches of every room
+//! actor, as many as are waiting, in one transaction.
+//!
+//! SQLite admits one writer at a time. When each room committed its own batch on a pooled
+//! connection, rooms committing at once queued in SQLite's busy handler, which sleeps (1, 2,
+//! 5, 10 ms and up) rather than waking at the lock's release, and each paid its own fsync. Here
+//! the rooms' batches wait in a queue while a transaction runs and the next transaction takes
+//! them all: one fsync for every room, and no reader of the pool waits for a connection behind
+//! a writer. PostgreSQL's writers serialize on an advisory lock (`write_txn`) just the same.
+
+use super::events::{NewEvent, commit_rows};
+use super::rooms::RoomRow;
+use super::{Db, DbPool, write_txn};
+use crate::error::{Error, Result};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::oneshot;
+
+/// Events one transaction takes at most; a larger batch still goes whole, alone.
+const MAX_EVENTS_PER_COMMIT: usize = 10_000;
+
+/// One room's batch, and where its outcome goes.
+struct Job {
+    new_room: Option<Box<RoomRow>>,
+    batch: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<NewEvent>>>,
+}
+
+/// The handle room actors commit through. Cloning shares the one writer.
+#[derive(Clone)]
+pub struct Committer {
+    queue: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+}
+
+impl Committer {
+    /// Starts the writer thread on a connection of its own (same database and settings as `db`).
+    pub fn start(db: &Db) -> Result<Self> {
+        let pool = db.writer_pool()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ensemble-writer".into())
+            .spawn(move || run(&pool, &rx))
+            .map_err(|e| Error::internal_from("starting the event writer", e))?;
+        Ok(Self { queue: Arc::new(Mutex::new(Some(tx))) })
+    }
+
+    /// Commits a room's batch (and, for a room being created, its row), filling in the stream
+    /// positions; answers once the transaction holding it has committed.
+    pub async fn commit(&self, new_room: Option<Box<RoomRow>>, batch: Vec<NewEvent>) -> Result<Vec<NewEvent>> {
+        let (reply, rx) = oneshot::channel();
+        let sent = match self.queue.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(tx) => tx.send(Job { new_room, batch, reply }).is_ok(),
+            None => false,
+        };
+        if !sent {
+            return Err(Error::internal("The server is stopping"));
+        }
+        rx.await.unwrap_or_else(|_| Err(Error::internal("The event writer stopped")))
+    }
+
+    /// Takes no more batches; the thread commits those already queued, then ends.
+    pub fn stop(&self) {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        let mut events = first.batch.len();
+        let mut jobs = vec![first];
+        while events < MAX_EVENTS_PER_COMMIT {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.batch.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_round(pool, jobs);
+    }
+}
+
+/// Commits every job in one transaction. Should that fail, each job is tried alone, so one
+/// room's bad batch fails only that room's senders.
+fn commit_round(pool: &DbPool, mut jobs: Vec<Job>) {
+    let together = pool.get().map_err(Error::from).and_then(|mut c| {
+        write_txn(&mut c, |c| {
+            for job in jobs.iter_mut() {
+                commit_rows(c, job.new_room.as_deref(), &mut job.batch)?;
+            }
+            Ok(())
+        })
+    });
+    match together {
+        Ok(()) => {
+            for job in jobs {
+                let _ = job.reply.send(Ok(job.batch));
+            }
+        }
+        Err(e) if jobs.len() == 1 => {
+            let job = jobs.pop().expect("one job");
+            let _ = job.reply.send(Err(e));
+        }
+        Err(_) => {
+            for mut job in jobs {
+                // What the failed attempt noted about transaction IDs held by other events.
+                for ev in job.batch.iter_mut() {
+                    ev.existing_txn_event = None;
+                }
+                let alone = pool
+                    .get()
+                    .map_err(Error::from)
+                    .and_then(|mut c| write_txn(&mut c, |c| commit_rows(c, job.new_room.as_deref(), &mut job.batch)));
+                let _ = job.reply.send(alone.map(|()| job.batch));
+            }
+        }
+    }
+}
