@@ -1,6 +1,7 @@
 //! Global and per-room account data (room tags are the `m.tag` room account data), and filters.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{account_data, filters};
 use super::streams::{self, Stream};
 use crate::error::Result;
@@ -29,12 +30,12 @@ pub fn set(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str, conte
 }
 
 pub fn get(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> Result<Option<String>> {
-    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::content).first(conn).optional()?)
+    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::content).first_on(conn).optional()?)
 }
 
 /// The stream position an entry was last written at.
 pub fn position(conn: &mut Conn, user_id: &str, room_id: &str, data_type: &str) -> Result<Option<i64>> {
-    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::stream_id).first(conn).optional()?)
+    Ok(account_data::table.find((user_id, room_id, data_type)).select(account_data::stream_id).first_on(conn).optional()?)
 }
 
 /// (room_id, type, content) changed after `since`.
@@ -44,7 +45,7 @@ pub fn changed_since(conn: &mut Conn, user_id: &str, since: i64) -> Result<Vec<(
         .filter(account_data::stream_id.gt(since))
         .order(account_data::stream_id.asc())
         .select((account_data::room_id, account_data::data_type, account_data::content))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 pub fn current_stream_id(conn: &mut Conn) -> Result<i64> {
@@ -53,7 +54,8 @@ pub fn current_stream_id(conn: &mut Conn) -> Result<i64> {
 
 pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> Result<i64> {
     super::write_txn(conn, |c| {
-        let max: Option<i64> = filters::table.filter(filters::user_id.eq(user_id)).select(diesel::dsl::max(filters::filter_id)).first(c)?;
+        let max: Option<i64> =
+            filters::table.filter(filters::user_id.eq(user_id)).select(diesel::dsl::max(filters::filter_id)).first_on(c)?;
         let id = max.unwrap_or(-1) + 1;
         diesel::insert_into(filters::table)
             .values((filters::user_id.eq(user_id), filters::filter_id.eq(id), filters::filter_json.eq(json)))
@@ -63,7 +65,7 @@ pub fn add_filter(conn: &mut Conn, user_id: &str, json: &str) -> Result<i64> {
 }
 
 pub fn get_filter(conn: &mut Conn, user_id: &str, id: i64) -> Result<Option<String>> {
-    Ok(filters::table.find((user_id, id)).select(filters::filter_json).first(conn).optional()?)
+    Ok(filters::table.find((user_id, id)).select(filters::filter_json).first_on(conn).optional()?)
 }
 
 /// Reads, changes and writes one entry in one transaction (so concurrent changes of the same

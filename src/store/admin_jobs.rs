@@ -2,6 +2,7 @@
 //! parameters, status, result and error, so the status is readable after a restart.
 
 use super::Conn;
+use super::Direct;
 use super::schema::admin_jobs;
 use crate::error::Result;
 use diesel::prelude::*;
@@ -34,7 +35,7 @@ pub fn insert_unless_running(conn: &mut Conn, job: &JobRow, running: &str) -> Re
             .filter(admin_jobs::action.eq(&job.action))
             .filter(admin_jobs::status.eq(running))
             .count()
-            .get_result(c)?;
+            .get_result_on(c)?;
         if busy > 0 {
             return Ok(false);
         }

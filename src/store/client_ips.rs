@@ -1,6 +1,7 @@
 //! Where and with what each device was last seen (whois, device lists).
 
 use super::Conn;
+use super::Direct;
 use super::schema::{devices, user_ips, users};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -51,7 +52,7 @@ pub fn connections(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, String
         .filter(user_ips::user_id.eq(user_id))
         .order(user_ips::last_seen.desc())
         .select((user_ips::device_id, user_ips::ip, user_ips::user_agent, user_ips::last_seen))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 pub fn forget_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Devices and the access tokens that belong to them.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{access_tokens, devices};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -31,7 +32,7 @@ pub struct AccessToken {
 pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Option<&str>, token_hash: &str) -> Result<Vec<String>> {
     super::write_txn(conn, |c| {
         let mut replaced = Vec::new();
-        let existing: Option<String> = devices::table.find((user_id, device_id)).select(devices::device_id).first(c).optional()?;
+        let existing: Option<String> = devices::table.find((user_id, device_id)).select(devices::device_id).first_on(c).optional()?;
         if existing.is_none() {
             diesel::insert_into(devices::table)
                 .values(Device {
@@ -47,7 +48,7 @@ pub fn login(conn: &mut Conn, user_id: &str, device_id: &str, display_name: Opti
         } else {
             // Logging in again on a device replaces its old tokens, as the spec requires.
             let old = access_tokens::table.filter(access_tokens::user_id.eq(user_id)).filter(access_tokens::device_id.eq(device_id));
-            replaced = old.select(access_tokens::token_hash).load(c)?;
+            replaced = old.select(access_tokens::token_hash).load_on(c)?;
             diesel::delete(old).execute(c)?;
         }
         diesel::insert_into(access_tokens::table)
@@ -96,7 +97,7 @@ pub fn delete_all_tokens(conn: &mut Conn, user_id: &str, except_device: Option<&
         let hashes: Vec<String> = q.select(access_tokens::token_hash).load(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         if !keep_devices {
-            let mut gone: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
+            let mut gone: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load_on(c)?;
             gone.retain(|d| Some(d.as_str()) != except_device);
             diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(&gone))).execute(c)?;
             forget_device_data(c, user_id, &gone)?;
@@ -131,7 +132,7 @@ pub fn delete_devices(conn: &mut Conn, user_id: &str, device_ids: &[String]) -> 
             .filter(access_tokens::user_id.eq(user_id))
             .filter(access_tokens::device_id.eq_any(device_ids))
             .select(access_tokens::token_hash)
-            .load(c)?;
+            .load_on(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id)).filter(devices::device_id.eq_any(device_ids))).execute(c)?;
         forget_device_data(c, user_id, device_ids)?;
@@ -167,9 +168,9 @@ pub fn logout_everywhere(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> 
         let hashes: Vec<String> = access_tokens::table
             .filter(access_tokens::user_id.eq(user_id).and(access_tokens::puppeted_by.is_null()).or(access_tokens::puppeted_by.eq(user_id)))
             .select(access_tokens::token_hash)
-            .load(c)?;
+            .load_on(c)?;
         diesel::delete(access_tokens::table.filter(access_tokens::token_hash.eq_any(&hashes))).execute(c)?;
-        let devices: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load(c)?;
+        let devices: Vec<String> = devices::table.filter(devices::user_id.eq(user_id)).select(devices::device_id).load_on(c)?;
         diesel::delete(devices::table.filter(devices::user_id.eq(user_id))).execute(c)?;
         forget_device_data(c, user_id, &devices)?;
         Ok(hashes)

@@ -3,6 +3,7 @@
 //! Key objects are kept as the JSON the client signed: re-serialising would break signatures.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{
     cross_signing_keys, device_keys, device_list_streams, devices, fallback_keys, key_signatures, one_time_keys, remote_device_lists,
     remote_devices,
@@ -36,7 +37,7 @@ pub fn upload(
 ) -> Result<BTreeMap<String, i64>> {
     super::write_txn(conn, |c| {
         if let Some(json) = keys {
-            let old: Option<String> = device_keys::table.find((user_id, device_id)).select(device_keys::key_json).first(c).optional()?;
+            let old: Option<String> = device_keys::table.find((user_id, device_id)).select(device_keys::key_json).first_on(c).optional()?;
             if old.as_deref() != Some(json) {
                 both!(c, |c| diesel::insert_into(device_keys::table)
                     .values((device_keys::user_id.eq(user_id), device_keys::device_id.eq(device_id), device_keys::key_json.eq(json)))
@@ -49,7 +50,7 @@ pub fn upload(
         }
         for k in one_time {
             let old: Option<String> =
-                one_time_keys::table.find((user_id, device_id, &k.key_id)).select(one_time_keys::key_json).first(c).optional()?;
+                one_time_keys::table.find((user_id, device_id, &k.key_id)).select(one_time_keys::key_json).first_on(c).optional()?;
             match old {
                 // Clients retry uploads: the same key again is fine, a different one under the
                 // same ID would silently replace a key a peer may already have claimed.
@@ -93,7 +94,7 @@ pub fn one_time_key_counts(conn: &mut Conn, user_id: &str, device_id: &str) -> R
         .filter(one_time_keys::device_id.eq(device_id))
         .group_by(one_time_keys::algorithm)
         .select((one_time_keys::algorithm, diesel::dsl::count_star()))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -104,7 +105,7 @@ pub fn unused_fallback_algorithms(conn: &mut Conn, user_id: &str, device_id: &st
         .filter(fallback_keys::device_id.eq(device_id))
         .filter(fallback_keys::used.eq(false))
         .select(fallback_keys::algorithm)
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// A local user's devices with their keys (devices that uploaded none have `key_json: None`);
@@ -133,14 +134,14 @@ pub fn claim(conn: &mut Conn, user_id: &str, device_id: &str, algorithm: &str) -
             .filter(one_time_keys::algorithm.eq(algorithm))
             .order(one_time_keys::key_id)
             .select((one_time_keys::key_id, one_time_keys::key_json))
-            .first(c)
+            .first_on(c)
             .optional()?;
         if let Some((key_id, json)) = otk {
             diesel::delete(one_time_keys::table.find((user_id, device_id, &key_id))).execute(c)?;
             return Ok(Some((key_id, json)));
         }
         let fb = fallback_keys::table.find((user_id, device_id, algorithm));
-        let found: Option<(String, String)> = fb.select((fallback_keys::key_id, fallback_keys::key_json)).first(c).optional()?;
+        let found: Option<(String, String)> = fb.select((fallback_keys::key_id, fallback_keys::key_json)).first_on(c).optional()?;
         if found.is_some() {
             diesel::update(fb).set(fallback_keys::used.eq(true)).execute(c)?;
         }
@@ -153,7 +154,7 @@ pub fn cross_signing(conn: &mut Conn, user_id: &str) -> Result<BTreeMap<String, 
     let rows: Vec<(String, String)> = cross_signing_keys::table
         .filter(cross_signing_keys::user_id.eq(user_id))
         .select((cross_signing_keys::key_type, cross_signing_keys::key_json))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(rows.into_iter().collect())
 }
 
@@ -201,7 +202,7 @@ fn bump(conn: &mut Conn, user_id: &str, public: bool) -> Result<()> {
 }
 
 fn device_list_public_stream(conn: &mut Conn, user_id: &str) -> Result<i64> {
-    Ok(device_list_streams::table.find(user_id).select(device_list_streams::public_stream_id).first(conn).optional()?.unwrap_or(0))
+    Ok(device_list_streams::table.find(user_id).select(device_list_streams::public_stream_id).first_on(conn).optional()?.unwrap_or(0))
 }
 
 /// The head of the device list stream.
@@ -216,7 +217,7 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         .filter(device_list_streams::stream_id.gt(after))
         .filter(device_list_streams::stream_id.le(upto))
         .select((device_list_streams::user_id, device_list_streams::public_stream_id))
-        .load(conn)?;
+        .load_on(conn)?;
     // Someone else's private change (a user-signing key) is not news to this user.
     let changed: Vec<String> =
         rows.into_iter().filter(|(u, public)| u == user || (*public > after && *public <= upto)).map(|(u, _)| u).collect();
@@ -230,7 +231,7 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
 }
 
 pub fn device_list_stream(conn: &mut Conn, user_id: &str) -> Result<i64> {
-    Ok(device_list_streams::table.find(user_id).select(device_list_streams::stream_id).first(conn).optional()?.unwrap_or(0))
+    Ok(device_list_streams::table.find(user_id).select(device_list_streams::stream_id).first_on(conn).optional()?.unwrap_or(0))
 }
 
 /// Removes the keys of deleted devices; runs inside the caller's device deletion transaction.
@@ -260,14 +261,14 @@ pub fn delete_all(conn: &mut Conn, user_id: &str) -> Result<()> {
 
 /// A remote user's device list as last fetched: `None` if it was never fetched.
 pub fn remote_devices(conn: &mut Conn, user_id: &str) -> Result<Option<(i64, Vec<DeviceKeys>)>> {
-    let Some(stream_id) = remote_device_lists::table.find(user_id).select(remote_device_lists::stream_id).first(conn).optional()? else {
+    let Some(stream_id) = remote_device_lists::table.find(user_id).select(remote_device_lists::stream_id).first_on(conn).optional()? else {
         return Ok(None);
     };
     let rows: Vec<(String, Option<String>, Option<String>)> = remote_devices::table
         .filter(remote_devices::user_id.eq(user_id))
         .order(remote_devices::device_id)
         .select((remote_devices::device_id, remote_devices::display_name, remote_devices::key_json))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(Some((
         stream_id,
         rows.into_iter().map(|(device_id, display_name, key_json)| DeviceKeys { device_id, display_name, key_json }).collect(),
@@ -361,5 +362,5 @@ pub fn signatures_for(conn: &mut Conn, target_user: &str, viewer: &str) -> Resul
         .filter(key_signatures::target_user.eq(target_user))
         .filter(key_signatures::signer_user.eq(target_user).or(key_signatures::signer_user.eq(viewer)))
         .select((key_signatures::target_key, key_signatures::signer_user, key_signatures::signer_key, key_signatures::signature))
-        .load(conn)?)
+        .load_on(conn)?)
 }

@@ -1,6 +1,7 @@
 //! Events, current state and memberships: the group commit of a room's batch, and history reads.
 
 use super::Conn;
+use super::Direct;
 use super::rooms::RoomRow;
 use super::schema::{current_state, events, memberships, rooms, txn_ids};
 use crate::error::{Error, Result};
@@ -171,13 +172,13 @@ fn redact(c: &mut Conn, room_id: &str, target: &str, redaction: &Pdu) -> Result<
         .filter(events::event_id.eq(target))
         .filter(events::room_id.eq(room_id))
         .select((events::json, events::event_type, events::sender, events::state_key, events::origin_server_ts, events::depth))
-        .first(c)
+        .first_on(c)
         .optional()?;
     let Some((json, kind, sender, state_key, ts, depth)) = row else { return Ok(()) };
     // As in Synapse, a redacted event no longer relates to anything (its reaction, edit or
     // thread reply is gone from the aggregations and `/relations`).
     super::relations::forget(c, target)?;
-    let version: String = rooms::table.find(room_id).select(rooms::room_version).first(c)?;
+    let version: String = rooms::table.find(room_id).select(rooms::room_version).first_on(c)?;
     let redacted = match redact_stored(&json, &kind, &rules_for(&version), redaction) {
         Ok(r) => r,
         Err(e) => {
@@ -241,7 +242,7 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
             events::origin_server_ts,
             events::depth,
         ))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut state = Vec::with_capacity(rows.len());
     for (id, pos, json, kind, state_key, sender, ts, depth) in rows {
         if let Some(p) = readable_one(&id, pos, &json) {
@@ -252,7 +253,7 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
         // standing so they can still leave, be kicked or be evacuated.
         if kind == "m.room.member" {
             let membership: Option<String> =
-                memberships::table.find((room_id, &state_key)).select(memberships::membership).first(conn).optional()?;
+                memberships::table.find((room_id, &state_key)).select(memberships::membership).first_on(conn).optional()?;
             let ids = (id.try_into(), room_id.try_into(), sender.try_into());
             if let (Some(m), (Ok(event_id), Ok(room_id), Ok(sender))) = (membership, ids) {
                 state.push(Pdu {
@@ -275,7 +276,7 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
         .filter(events::room_id.eq(room_id))
         .order(events::stream_ordering.desc())
         .select((events::event_id, events::depth))
-        .first(conn)
+        .first_on(conn)
         .optional()?;
     let last_event = match last_event {
         Some((id, depth)) => Some((OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored event ID", e))?, depth)),
@@ -286,13 +287,13 @@ pub fn load_room(conn: &mut Conn, room_id: &str) -> Result<Option<LoadedRoom>> {
 
 pub fn event_by_id(conn: &mut Conn, event_id: &str) -> Result<Option<Pdu>> {
     let row: Option<(i64, String)> =
-        events::table.filter(events::event_id.eq(event_id)).select((events::stream_ordering, events::json)).first(conn).optional()?;
+        events::table.filter(events::event_id.eq(event_id)).select((events::stream_ordering, events::json)).first_on(conn).optional()?;
     Ok(row.and_then(|(pos, json)| readable_one(event_id, pos, &json)))
 }
 
 /// The event at a stream position, if it exists and parses.
 pub fn event_at(conn: &mut Conn, position: i64) -> Result<Option<Pdu>> {
-    let row: Option<(String, String)> = events::table.find(position).select((events::event_id, events::json)).first(conn).optional()?;
+    let row: Option<(String, String)> = events::table.find(position).select((events::event_id, events::json)).first_on(conn).optional()?;
     Ok(row.and_then(|(id, json)| readable_one(&id, position, &json)))
 }
 
@@ -302,7 +303,7 @@ pub fn stored_pdus(conn: &mut Conn, ids: &[&str]) -> Result<std::collections::Ha
     let mut out = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let rows: Vec<(String, String)> =
-            events::table.filter(events::event_id.eq_any(chunk)).select((events::event_id, events::json)).load(conn)?;
+            events::table.filter(events::event_id.eq_any(chunk)).select((events::event_id, events::json)).load_on(conn)?;
         out.extend(rows.into_iter().filter_map(|(id, json)| serde_json::from_str(&json).ok().map(|v| (id, v))));
     }
     Ok(out)
@@ -311,7 +312,7 @@ pub fn stored_pdus(conn: &mut Conn, ids: &[&str]) -> Result<std::collections::Ha
 /// The room and sender of an event, from its columns: found even when its JSON is unreadable,
 /// so such an event can still be redacted.
 pub fn event_origin(conn: &mut Conn, event_id: &str) -> Result<Option<(String, String)>> {
-    Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first(conn).optional()?)
+    Ok(events::table.filter(events::event_id.eq(event_id)).select((events::room_id, events::sender)).first_on(conn).optional()?)
 }
 
 /// Which of a sender's events a user redaction takes: the newest `limit`, sent within the bounds
@@ -355,7 +356,7 @@ pub fn redactable_by_sender(conn: &mut Conn, room_id: &str, sender: &str, window
 /// An event's JSON as stored (signed, as other servers see it), `None` when there is no such
 /// event or its JSON does not parse.
 pub fn stored_json(conn: &mut Conn, event_id: &str) -> Result<Option<serde_json::Value>> {
-    let json: Option<String> = events::table.filter(events::event_id.eq(event_id)).select(events::json).first(conn).optional()?;
+    let json: Option<String> = events::table.filter(events::event_id.eq(event_id)).select(events::json).first_on(conn).optional()?;
     Ok(json.and_then(|j| match serde_json::from_str(&j) {
         Ok(v) => Some(v),
         Err(e) => {
@@ -367,7 +368,7 @@ pub fn stored_json(conn: &mut Conn, event_id: &str) -> Result<Option<serde_json:
 
 pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> {
     let id: Option<String> =
-        txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first(conn).optional()?;
+        txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first_on(conn).optional()?;
     id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
 }
 
@@ -392,7 +393,7 @@ pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &
         .filter(txn_ids::device_id.eq(device_id))
         .filter(txn_ids::event_id.eq_any(event_ids))
         .select((txn_ids::event_id, txn_ids::txn_id))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(rows.into_iter().map(|(e, t)| (e, t.rsplit(TXN_SCOPE_SEP).next().unwrap_or_default().to_owned())).collect())
 }
 
@@ -458,7 +459,7 @@ pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> R
         .filter(events::stream_ordering.le(upto))
         .order(events::stream_ordering.asc())
         .select((events::event_id, events::stream_ordering, events::json, events::event_type, events::state_key))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut latest: std::collections::HashMap<(String, String), (String, i64, String)> = std::collections::HashMap::new();
     for (id, pos, json, kind, sk) in rows {
         latest.insert((kind, sk.unwrap_or_default()), (id, pos, json));
@@ -480,7 +481,7 @@ pub fn members_at(conn: &mut Conn, room_id: &str, at: i64, users: &[&str]) -> Re
         .filter(events::stream_ordering.le(at))
         .order(events::stream_ordering.asc())
         .select((events::event_id, events::stream_ordering, events::json, events::state_key))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut latest: std::collections::HashMap<String, (String, i64, String)> = std::collections::HashMap::new();
     for (id, pos, json, sk) in rows {
         latest.insert(sk.unwrap_or_default(), (id, pos, json));
@@ -497,7 +498,7 @@ pub fn current_state(conn: &mut Conn, room_id: &str) -> Result<Vec<Pdu>> {
         .filter(current_state::room_id.eq(room_id))
         .order(events::stream_ordering.asc())
         .select((events::event_id, events::stream_ordering, events::json))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
@@ -508,7 +509,7 @@ pub fn state_event(conn: &mut Conn, room_id: &str, kind: &str, state_key: &str) 
         .filter(current_state::event_type.eq(kind))
         .filter(current_state::state_key.eq(state_key))
         .select((events::event_id, events::stream_ordering, events::json))
-        .first(conn)
+        .first_on(conn)
         .optional()?;
     Ok(row.and_then(|(id, pos, json)| readable_one(&id, pos, &json)))
 }
@@ -521,7 +522,7 @@ pub fn state_of_type(conn: &mut Conn, room_id: &str, kind: &str) -> Result<Vec<P
         .filter(current_state::event_type.eq(kind))
         .order(events::stream_ordering.asc())
         .select((events::event_id, events::stream_ordering, events::json))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
@@ -533,7 +534,7 @@ pub fn public_rooms(conn: &mut Conn) -> Result<Vec<String>> {
         .filter(current_state::event_type.eq_any(["m.room.join_rules", "m.room.history_visibility"]))
         .filter(current_state::state_key.eq(""))
         .select((events::event_id, events::stream_ordering, events::json))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut rooms: Vec<String> = readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str())))
         .into_iter()
         .filter(|p| {
@@ -554,7 +555,7 @@ pub fn room_state_of_types(conn: &mut Conn, room_ids: &[String], kinds: &[&str])
         .filter(current_state::event_type.eq_any(kinds))
         .filter(current_state::state_key.eq(""))
         .select((events::event_id, events::stream_ordering, events::json))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))))
 }
 
@@ -571,12 +572,12 @@ pub fn searchable_page(conn: &mut Conn, after: i64, limit: i64) -> Result<Vec<Se
         .order(events::stream_ordering.asc())
         .limit(limit)
         .select((events::stream_ordering, events::event_id, events::room_id, events::event_type, events::json))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Whether any event was ever stored (and so signed with the server's key).
 pub fn any_event(conn: &mut Conn) -> Result<bool> {
-    Ok(diesel::select(diesel::dsl::exists(events::table.select(events::stream_ordering))).get_result(conn)?)
+    Ok(diesel::select(diesel::dsl::exists(events::table.select(events::stream_ordering))).get_result_on(conn)?)
 }
 
 /// Events of every room with `after < position <= upto`, oldest first, at most `limit`
@@ -589,7 +590,7 @@ pub fn page_after(conn: &mut Conn, after: i64, upto: i64, limit: i64) -> Result<
         .order(events::stream_ordering.asc())
         .limit(limit)
         .select((events::event_id, events::stream_ordering, events::json))
-        .load(conn)?;
+        .load_on(conn)?;
     let (last, full) = (rows.last().map(|r| r.1), rows.len() as i64 >= limit);
     Ok((readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))), last, full))
 }

@@ -1,6 +1,7 @@
 //! Server-side key backups: the versions of each user's backup and the sessions stored in them.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{key_backup_sessions as ks, key_backup_versions as kv};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -43,11 +44,11 @@ pub enum Upload {
 /// the user already has `max_live` versions.
 pub fn create(conn: &mut Conn, user_id: &str, algorithm: &str, auth_data: &str, max_live: i64) -> Result<Option<i64>> {
     super::write_txn(conn, |c| {
-        let live: i64 = kv::table.filter(kv::user_id.eq(user_id)).filter(kv::deleted.eq(false)).count().get_result(c)?;
+        let live: i64 = kv::table.filter(kv::user_id.eq(user_id)).filter(kv::deleted.eq(false)).count().get_result_on(c)?;
         if live >= max_live {
             return Ok(None);
         }
-        let highest: Option<i64> = kv::table.filter(kv::user_id.eq(user_id)).select(diesel::dsl::max(kv::version)).first(c)?;
+        let highest: Option<i64> = kv::table.filter(kv::user_id.eq(user_id)).select(diesel::dsl::max(kv::version)).first_on(c)?;
         let version = highest.unwrap_or(0) + 1;
         diesel::insert_into(kv::table)
             .values((
@@ -81,7 +82,7 @@ pub fn get(conn: &mut Conn, user_id: &str, version: i64) -> Result<Option<Versio
 
 /// How many sessions a version holds.
 pub fn count(conn: &mut Conn, user_id: &str, version: i64) -> Result<i64> {
-    Ok(ks::table.filter(ks::user_id.eq(user_id)).filter(ks::version.eq(version)).count().get_result(conn)?)
+    Ok(ks::table.filter(ks::user_id.eq(user_id)).filter(ks::version.eq(version)).count().get_result_on(conn)?)
 }
 
 /// What a change of `auth_data` found.
@@ -115,7 +116,7 @@ pub fn delete(conn: &mut Conn, user_id: &str, version: i64) -> Result<bool> {
         }
         diesel::delete(ks::table.filter(ks::user_id.eq(user_id)).filter(ks::version.eq(version))).execute(c)?;
         // Only the highest row is needed to keep numbers increasing: older deleted rows go.
-        let highest: Option<i64> = kv::table.filter(kv::user_id.eq(user_id)).select(diesel::dsl::max(kv::version)).first(c)?;
+        let highest: Option<i64> = kv::table.filter(kv::user_id.eq(user_id)).select(diesel::dsl::max(kv::version)).first_on(c)?;
         if let Some(highest) = highest {
             diesel::delete(kv::table.filter(kv::user_id.eq(user_id)).filter(kv::deleted.eq(true)).filter(kv::version.lt(highest)))
                 .execute(c)?;

@@ -1,6 +1,7 @@
 //! Media metadata; the bytes live under `<data_dir>/media`.
 
 use super::Conn;
+use super::Direct;
 use super::schema::media;
 use crate::error::Result;
 use diesel::prelude::*;
@@ -33,7 +34,7 @@ pub fn quarantined_copy(conn: &mut Conn, sha256: &str) -> Result<Option<String>>
         .filter(media::sha256.eq(sha256))
         .filter(media::quarantined_by.is_not_null())
         .select(media::quarantined_by.assume_not_null())
-        .first(conn)
+        .first_on(conn)
         .optional()?)
 }
 

@@ -2,6 +2,7 @@
 //! it leaves to remove (`media_deletions`), and the per-user usage statistics.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{current_state, events, media, media_deletions, profiles, quarantined_media_changes};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -34,11 +35,11 @@ pub fn set_quarantined(c: &mut Conn, ids: &[String], by: Option<&str>) -> Result
             let (changing, matched): (Vec<String>, usize) = match by {
                 Some(_) => {
                     let open = || target().filter(media::safe_from_quarantine.eq(false));
-                    let changing = open().filter(media::quarantined_by.is_null()).select(media::media_id).load(c)?;
+                    let changing = open().filter(media::quarantined_by.is_null()).select(media::media_id).load_on(c)?;
                     (changing, diesel::update(open()).set(media::quarantined_by.eq(by)).execute(c)?)
                 }
                 None => {
-                    let changing = target().filter(media::quarantined_by.is_not_null()).select(media::media_id).load(c)?;
+                    let changing = target().filter(media::quarantined_by.is_not_null()).select(media::media_id).load_on(c)?;
                     (changing, diesel::update(target()).set(media::quarantined_by.eq(by)).execute(c)?)
                 }
             };
@@ -77,20 +78,20 @@ pub fn quarantine_changes(c: &mut Conn, from: i64, limit: i64) -> Result<Vec<Qua
         .order(q::stream_id.asc())
         .limit(limit)
         .select((q::stream_id, q::origin, q::media_id, q::quarantined))
-        .load(c)?)
+        .load_on(c)?)
 }
 
 /// The newest stream position handed out; 1 before any change, where Synapse's stream starts.
 pub fn quarantine_changes_position(c: &mut Conn) -> Result<i64> {
     use quarantined_media_changes::dsl as q;
-    Ok(q::quarantined_media_changes.select(diesel::dsl::max(q::stream_id)).first::<Option<i64>>(c)?.unwrap_or(1))
+    Ok(q::quarantined_media_changes.select(diesel::dsl::max(q::stream_id)).first_on::<Option<i64>>(c)?.unwrap_or(1))
 }
 
 /// Quarantines a user's media not yet quarantined (and the copies of the same bytes), protected
 /// media aside; answers how many rows changed.
 pub fn quarantine_user(c: &mut Conn, user_id: &str, by: &str) -> Result<usize> {
     let ids: Vec<String> =
-        media::table.filter(media::user_id.eq(user_id)).filter(media::quarantined_by.is_null()).select(media::media_id).load(c)?;
+        media::table.filter(media::user_id.eq(user_id)).filter(media::quarantined_by.is_null()).select(media::media_id).load_on(c)?;
     set_quarantined(c, &ids, Some(by))
 }
 
@@ -109,7 +110,7 @@ pub fn room_events_naming_media(c: &mut Conn, room_id: &str, before: i64, limit:
         .order(events::stream_ordering.desc())
         .limit(limit)
         .select((events::stream_ordering, events::json))
-        .load(c)?)
+        .load_on(c)?)
 }
 
 /// Uploaded media, neither quarantined nor protected, last read (or, never read, created) before
@@ -125,12 +126,12 @@ pub fn expired(c: &mut Conn, before_ts: i64, size_gt: i64, after: &str, limit: i
         .order(media::media_id.asc())
         .limit(limit)
         .select(media::media_id)
-        .load(c)?)
+        .load_on(c)?)
 }
 
 /// Users' avatar URLs starting with `prefix`.
 pub fn profile_avatars(c: &mut Conn, prefix: &str) -> Result<Vec<String>> {
-    Ok(profiles::table.filter(profiles::avatar_url.like(format!("{prefix}%"))).select(profiles::avatar_url.assume_not_null()).load(c)?)
+    Ok(profiles::table.filter(profiles::avatar_url.like(format!("{prefix}%"))).select(profiles::avatar_url.assume_not_null()).load_on(c)?)
 }
 
 /// The JSON of the current member and room avatar events that contain `needle`.
@@ -140,7 +141,7 @@ pub fn avatar_state_events(c: &mut Conn, needle: &str) -> Result<Vec<String>> {
         .filter(current_state::event_type.eq_any(["m.room.member", "m.room.avatar"]))
         .filter(events::json.like(format!("%{needle}%")))
         .select(events::json)
-        .load(c)?)
+        .load_on(c)?)
 }
 
 /// Deletes the rows of the named media and records their files for removal, in one
@@ -149,7 +150,7 @@ pub fn delete(c: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
     super::write_txn(c, |c| {
         let mut gone = Vec::new();
         for part in ids.chunks(CHUNK) {
-            let found: Vec<String> = media::table.filter(media::media_id.eq_any(part)).select(media::media_id).load(c)?;
+            let found: Vec<String> = media::table.filter(media::media_id.eq_any(part)).select(media::media_id).load_on(c)?;
             diesel::delete(media::table.filter(media::media_id.eq_any(&found))).execute(c)?;
             let pending: Vec<_> = found.iter().map(|id| media_deletions::media_id.eq(id)).collect();
             both!(c, |c| diesel::insert_into(media_deletions::table).values(&pending).on_conflict_do_nothing().execute(c))?;
@@ -161,7 +162,7 @@ pub fn delete(c: &mut Conn, ids: &[String]) -> Result<Vec<String>> {
 
 /// Media whose files may still be on disk after their rows went.
 pub fn pending_deletions(c: &mut Conn, limit: i64) -> Result<Vec<String>> {
-    Ok(media_deletions::table.order(media_deletions::media_id.asc()).limit(limit).select(media_deletions::media_id).load(c)?)
+    Ok(media_deletions::table.order(media_deletions::media_id.asc()).limit(limit).select(media_deletions::media_id).load_on(c)?)
 }
 
 /// Forgets deletions whose files are gone.
@@ -278,7 +279,7 @@ pub fn usage(c: &mut Conn, q: &UsageQuery) -> Result<(Vec<UsageRow>, i64)> {
         .bind::<Nullable<BigInt>, _>(q.until_ts)
         .bind::<Nullable<Text>, _>(id_pattern.as_deref())
         .bind::<Nullable<Text>, _>(name_pattern.as_deref())
-        .get_result::<Count>(c)?
+        .get_result_on::<Count>(c)?
         .n;
     let dir = if q.descending { "DESC" } else { "ASC" };
     let sql = format!(
@@ -294,6 +295,6 @@ pub fn usage(c: &mut Conn, q: &UsageQuery) -> Result<(Vec<UsageRow>, i64)> {
         .bind::<Nullable<Text>, _>(name_pattern.as_deref())
         .bind::<BigInt, _>(q.limit)
         .bind::<BigInt, _>(q.from)
-        .load(c)?;
+        .load_on(c)?;
     Ok((rows, total))
 }

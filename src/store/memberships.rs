@@ -1,6 +1,7 @@
 //! Memberships as seen from users: joined rooms, room members, who shares a room with whom.
 
 use super::Conn;
+use super::Direct;
 use super::schema::memberships;
 use crate::error::Result;
 use diesel::prelude::*;
@@ -27,7 +28,7 @@ pub fn user_memberships(conn: &mut Conn, user_id: &str) -> Result<Vec<Membership
         .filter(memberships::forgotten.eq(false))
         .order(memberships::stream_ordering.asc())
         .select(cols())
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Rooms the user is joined to, then rooms they are invited to, each in membership order: what
@@ -45,16 +46,20 @@ pub fn joined_rooms(conn: &mut Conn, user_id: &str) -> Result<Vec<OwnedRoomId>> 
         .filter(memberships::membership.eq("join"))
         .order(memberships::stream_ordering.asc())
         .select(memberships::room_id)
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(super::typed::room_ids(ids))
 }
 
 pub fn membership(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<Option<MembershipRow>> {
-    Ok(memberships::table.find((room_id, user_id)).select(cols()).first(conn).optional()?)
+    Ok(memberships::table.find((room_id, user_id)).select(cols()).first_on(conn).optional()?)
 }
 
 pub fn room_members(conn: &mut Conn, room_id: &str) -> Result<Vec<MembershipRow>> {
-    Ok(memberships::table.filter(memberships::room_id.eq(room_id)).order(memberships::stream_ordering.asc()).select(cols()).load(conn)?)
+    Ok(memberships::table
+        .filter(memberships::room_id.eq(room_id))
+        .order(memberships::stream_ordering.asc())
+        .select(cols())
+        .load_on(conn)?)
 }
 
 pub fn forget(conn: &mut Conn, room_id: &str, user_id: &str) -> Result<()> {
@@ -72,7 +77,7 @@ pub fn room_mates(conn: &mut Conn, user: &str) -> Result<Vec<OwnedUserId>> {
         .filter(theirs.field(memberships::membership).eq("join"))
         .select(theirs.field(memberships::user_id))
         .distinct()
-        .load(conn)?;
+        .load_on(conn)?;
     if !users.iter().any(|u| u == user) {
         users.push(user.to_owned());
     }
@@ -118,7 +123,7 @@ pub fn mate_changes_in(
             .filter(events::event_type.eq("m.room.member"))
             .order(events::stream_ordering.asc())
             .select((events::room_id, events::state_key, events::json))
-            .load(conn)?;
+            .load_on(conn)?;
         rows.into_iter().filter(|r| mine.contains(r.0.as_str())).collect()
     } else {
         events::table
@@ -128,7 +133,7 @@ pub fn mate_changes_in(
             .filter(events::stream_ordering.le(upto))
             .order(events::stream_ordering.asc())
             .select((events::room_id, events::state_key, events::json))
-            .load(conn)?
+            .load_on(conn)?
     };
     let (mut joined, mut gone) = (BTreeSet::new(), BTreeSet::new());
     for (room, target, json) in rows {
@@ -176,7 +181,7 @@ pub fn share_room(conn: &mut Conn, a: &str, b: &str) -> Result<bool> {
         .filter(mine.field(memberships::membership).eq("join"))
         .filter(theirs.field(memberships::user_id).eq(b))
         .filter(theirs.field(memberships::membership).eq("join"));
-    Ok(diesel::select(diesel::dsl::exists(shared)).get_result(conn)?)
+    Ok(diesel::select(diesel::dsl::exists(shared)).get_result_on(conn)?)
 }
 
 /// Whether `user` was joined to the room at stream position `at`: their latest membership event
@@ -191,7 +196,7 @@ pub fn joined_at(conn: &mut Conn, room_id: &str, user: &str, at: i64) -> Result<
         .filter(events::stream_ordering.le(at))
         .order(events::stream_ordering.desc())
         .select(events::json)
-        .first(conn)
+        .first_on(conn)
         .optional()?;
     Ok(latest.and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).is_some_and(|v| v["content"]["membership"] == "join"))
 }
@@ -207,11 +212,15 @@ pub fn mutual_rooms(conn: &mut Conn, a: &str, b: &str) -> Result<Vec<OwnedRoomId
         .filter(theirs.field(memberships::membership).eq("join"))
         .order(mine.field(memberships::room_id).asc())
         .select(mine.field(memberships::room_id))
-        .load(conn)?;
+        .load_on(conn)?;
     Ok(super::typed::room_ids(rooms))
 }
 
 /// How many users are joined to the room.
 pub fn joined_count(conn: &mut Conn, room_id: &str) -> Result<i64> {
-    Ok(memberships::table.filter(memberships::room_id.eq(room_id)).filter(memberships::membership.eq("join")).count().get_result(conn)?)
+    Ok(memberships::table
+        .filter(memberships::room_id.eq(room_id))
+        .filter(memberships::membership.eq("join"))
+        .count()
+        .get_result_on(conn)?)
 }

@@ -7,6 +7,7 @@
 //! largest cost of sending.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{push_counts, push_event_notifications as pen, push_members, push_progress, receipts};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -77,7 +78,7 @@ pub fn has_bit(bits: &[u8], n: u32) -> bool {
 pub fn numbers(conn: &mut Conn, room: &str, users: &[&str]) -> Result<Vec<u32>> {
     let known = |c: &mut Conn| -> Result<HashMap<String, u32>> {
         let rows: Vec<(String, i64)> =
-            push_members::table.filter(push_members::room_id.eq(room)).select((push_members::user_id, push_members::idx)).load(c)?;
+            push_members::table.filter(push_members::room_id.eq(room)).select((push_members::user_id, push_members::idx)).load_on(c)?;
         Ok(rows.into_iter().map(|(u, i)| (u, u32::try_from(i).unwrap_or(u32::MAX))).collect())
     };
     let mut map = known(conn)?;
@@ -102,13 +103,13 @@ pub fn numbers(conn: &mut Conn, room: &str, users: &[&str]) -> Result<Vec<u32>> 
 }
 
 fn number_of(conn: &mut Conn, room: &str, user: &str) -> Result<Option<u32>> {
-    let n: Option<i64> = push_members::table.find((room, user)).select(push_members::idx).first(conn).optional()?;
+    let n: Option<i64> = push_members::table.find((room, user)).select(push_members::idx).first_on(conn).optional()?;
     Ok(n.and_then(|n| u32::try_from(n).ok()))
 }
 
 /// The stream position every event up to which has been evaluated (`None`: never ran).
 pub fn progress(conn: &mut Conn) -> Result<Option<i64>> {
-    Ok(push_progress::table.find(0i64).select(push_progress::stream_ordering).first(conn).optional()?)
+    Ok(push_progress::table.find(0i64).select(push_progress::stream_ordering).first_on(conn).optional()?)
 }
 
 fn set_progress(conn: &mut Conn, at: i64) -> Result<()> {
@@ -129,7 +130,7 @@ fn read_marks(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String,
         .filter(receipts::user_id.eq(user))
         .filter(receipts::receipt_type.eq("m.read").or(receipts::receipt_type.eq("m.read.private")))
         .select((receipts::thread_id, receipts::event_stream))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut marks: HashMap<String, i64> = HashMap::new();
     for (thread, at) in rows {
         merge_mark(&mut marks, thread, at);
@@ -144,7 +145,7 @@ fn room_read_marks(conn: &mut Conn, room: &str) -> Result<HashMap<String, HashMa
         .filter(receipts::room_id.eq(room))
         .filter(receipts::receipt_type.eq("m.read").or(receipts::receipt_type.eq("m.read.private")))
         .select((receipts::user_id, receipts::thread_id, receipts::event_stream))
-        .load(conn)?;
+        .load_on(conn)?;
     let mut by_user: HashMap<String, HashMap<String, i64>> = HashMap::new();
     for (user, thread, at) in rows {
         merge_mark(by_user.entry(user).or_default(), thread, at);
@@ -273,7 +274,7 @@ pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<()> {
                 .filter(pen::room_id.eq(room))
                 .filter(pen::stream_ordering.gt(floor))
                 .select((pen::thread_key, pen::stream_ordering, pen::highlight, pen::members))
-                .load(c)?;
+                .load_on(c)?;
             for (thread, at, highlight, bits) in rows {
                 if has_bit(&bits, me) && !is_read(&marks, &thread, at) {
                     let e = counts.entry(thread).or_default();
@@ -303,12 +304,12 @@ pub fn counts_for(conn: &mut Conn, user: &str) -> Result<Vec<(String, String, i6
     Ok(push_counts::table
         .filter(push_counts::user_id.eq(user))
         .select((push_counts::room_id, push_counts::thread_key, push_counts::notifications, push_counts::highlights))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Unread notifications over all the user's rooms (the badge a push gateway shows).
 pub fn total_unread(conn: &mut Conn, user: &str) -> Result<i64> {
-    let rows: Vec<i64> = push_counts::table.filter(push_counts::user_id.eq(user)).select(push_counts::notifications).load(conn)?;
+    let rows: Vec<i64> = push_counts::table.filter(push_counts::user_id.eq(user)).select(push_counts::notifications).load_on(conn)?;
     Ok(rows.into_iter().sum())
 }
 
@@ -323,7 +324,7 @@ pub type Page = (Vec<(NotificationRow, bool)>, Option<i64>);
 /// the page holds only what is above every such position and the next page starts there.
 pub fn list(conn: &mut Conn, user: &str, before: Option<i64>, limit: i64, only_highlight: bool) -> Result<Page> {
     let rooms: Vec<(String, i64)> =
-        push_members::table.filter(push_members::user_id.eq(user)).select((push_members::room_id, push_members::idx)).load(conn)?;
+        push_members::table.filter(push_members::user_id.eq(user)).select((push_members::room_id, push_members::idx)).load_on(conn)?;
     let mut found: Vec<NotificationRow> = Vec::new();
     // Every notification above this position has been found (None: everything has).
     let mut complete_above: Option<i64> = None;
@@ -403,7 +404,7 @@ pub fn delete_room(conn: &mut Conn, room: &str) -> Result<usize> {
                 .order(pen::stream_ordering.asc())
                 .select(pen::stream_ordering)
                 .offset(DELETE_CHUNK - 1)
-                .first(c)
+                .first_on(c)
                 .optional()?;
             let q = pen::table.filter(pen::room_id.eq(room));
             Ok(match bound {

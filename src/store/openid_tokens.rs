@@ -1,6 +1,7 @@
 //! OpenID tokens: the SHA-256 of each token, whose it is and until when.
 
 use super::Conn;
+use super::Direct;
 use super::schema::openid_tokens as ot;
 use crate::error::Result;
 use diesel::prelude::*;
@@ -18,7 +19,7 @@ pub fn insert(conn: &mut Conn, token_hash: &str, user_id: &str, expires_at: i64,
             .order((ot::expires_at.desc(), ot::token_hash.asc()))
             .limit(keep)
             .select(ot::token_hash)
-            .load::<String>(c)?;
+            .load_on::<String>(c)?;
         diesel::delete(ot::table.filter(ot::user_id.eq(user_id)).filter(ot::token_hash.ne_all(kept))).execute(c)?;
         Ok(())
     })
@@ -26,5 +27,5 @@ pub fn insert(conn: &mut Conn, token_hash: &str, user_id: &str, expires_at: i64,
 
 /// The user a live token belongs to.
 pub fn user_of(conn: &mut Conn, token_hash: &str, now: i64) -> Result<Option<String>> {
-    Ok(ot::table.find(token_hash).filter(ot::expires_at.gt(now)).select(ot::user_id).first(conn).optional()?)
+    Ok(ot::table.find(token_hash).filter(ot::expires_at.gt(now)).select(ot::user_id).first_on(conn).optional()?)
 }

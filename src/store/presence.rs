@@ -2,6 +2,7 @@
 //! were last active.
 
 use super::Conn;
+use super::Direct;
 use super::schema::presence;
 use super::streams::{self, Stream};
 use crate::error::Result;
@@ -34,7 +35,7 @@ pub fn set(conn: &mut Conn, user: &str, state: &str, status_msg: Option<Option<&
         let old: Option<(String, Option<String>, i64, i64)> = presence::table
             .find(user)
             .select((presence::state, presence::status_msg, presence::last_active_ts, presence::stream_id))
-            .first(c)
+            .first_on(c)
             .optional()?;
         let msg = match status_msg {
             Some(m) => m.map(str::to_owned),
@@ -70,7 +71,7 @@ pub fn get(conn: &mut Conn, user: &str) -> Result<Option<Presence>> {
     Ok(presence::table
         .find(user)
         .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
-        .first(conn)
+        .first_on(conn)
         .optional()?)
 }
 
@@ -87,7 +88,7 @@ pub fn changed_among(conn: &mut Conn, users: &[String], after: i64, upto: i64) -
                 .filter(presence::stream_id.gt(after))
                 .filter(presence::stream_id.le(upto))
                 .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
-                .load::<Presence>(conn)?,
+                .load_on::<Presence>(conn)?,
         );
     }
     Ok(out)
@@ -102,7 +103,7 @@ pub fn get_many(conn: &mut Conn, users: &[String]) -> Result<Vec<Presence>> {
             presence::table
                 .filter(presence::user_id.eq_any(chunk))
                 .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
-                .load::<Presence>(conn)?,
+                .load_on::<Presence>(conn)?,
         );
     }
     Ok(out)
@@ -118,7 +119,7 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         .filter(presence::stream_id.gt(after))
         .filter(presence::stream_id.le(upto))
         .select((presence::user_id, presence::state, presence::status_msg, presence::last_active_ts))
-        .load(conn)?;
+        .load_on(conn)?;
     if changed.is_empty() {
         return Ok(changed);
     }

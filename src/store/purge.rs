@@ -1,6 +1,7 @@
 //! Deleting everything that belongs to a room.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{account_data, current_state, events, memberships, pending_purges, room_aliases, rooms, txn_ids};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -52,7 +53,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
 
 /// Finishes purges a crash interrupted. Returns the rooms finished.
 pub fn resume_purges(conn: &mut Conn) -> Result<Vec<ruma::OwnedRoomId>> {
-    let rooms: Vec<String> = pending_purges::table.select(pending_purges::room_id).load(conn)?;
+    let rooms: Vec<String> = pending_purges::table.select(pending_purges::room_id).load_on(conn)?;
     for r in &rooms {
         purge_room(conn, r)?;
     }
@@ -68,7 +69,7 @@ fn delete_events(conn: &mut Conn, room_id: &str) -> Result<usize> {
                 .order(events::stream_ordering.asc())
                 .select(events::stream_ordering)
                 .offset(CHUNK - 1)
-                .first(c)
+                .first_on(c)
                 .optional()?;
             let q = events::table.filter(events::room_id.eq(room_id));
             Ok(match bound {

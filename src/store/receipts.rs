@@ -1,6 +1,7 @@
 //! Read receipts (`m.read`, `m.read.private`), the latest per room, user, type and thread.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{memberships, receipts};
 use super::streams::{self, Stream};
 use crate::error::Result;
@@ -31,7 +32,7 @@ pub struct NewReceipt<'a> {
 pub fn set(conn: &mut Conn, r: &NewReceipt) -> Result<Option<i64>> {
     super::write_txn(conn, |c| {
         let key = (r.room_id, r.user_id, r.receipt_type, r.thread_id);
-        let current: Option<i64> = receipts::table.find(key).select(receipts::event_stream).first(c).optional()?;
+        let current: Option<i64> = receipts::table.find(key).select(receipts::event_stream).first_on(c).optional()?;
         if current.is_some_and(|at| at >= r.event_stream) {
             return Ok(None);
         }
@@ -77,7 +78,7 @@ pub fn changed_for(conn: &mut Conn, user: &str, after: i64, upto: i64) -> Result
         .filter(receipts::receipt_type.ne("m.read.private").or(receipts::user_id.eq(user)))
         .order(receipts::stream_id)
         .select((receipts::room_id, receipts::user_id, receipts::receipt_type, receipts::thread_id, receipts::event_id, receipts::ts))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Public receipts of one room changed in (after, upto], oldest first: what someone peeking at a
@@ -90,5 +91,5 @@ pub fn room_changed(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> Re
         .filter(receipts::receipt_type.ne("m.read.private"))
         .order(receipts::stream_id)
         .select((receipts::room_id, receipts::user_id, receipts::receipt_type, receipts::thread_id, receipts::event_id, receipts::ts))
-        .load(conn)?)
+        .load_on(conn)?)
 }

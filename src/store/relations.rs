@@ -3,6 +3,7 @@
 //! `/relations`, `/threads` and the aggregations bundled with events.
 
 use super::Conn;
+use super::Direct;
 use super::schema::event_relations;
 use crate::error::Result;
 use crate::events::Pdu;
@@ -109,7 +110,7 @@ pub fn children(
         .bind::<Nullable<Text>, _>(filter.rel_type.as_deref())
         .bind::<Nullable<Text>, _>(filter.event_type.as_deref())
         .bind::<BigInt, _>(limit)
-        .load(c)?;
+        .load_on(c)?;
     Ok(rows.iter().filter_map(|r| super::events::readable_one(&r.event_id, r.stream_ordering, &r.json)).collect())
 }
 
@@ -139,7 +140,7 @@ pub fn children_of_many(c: &mut Conn, parents: &[String], rel_types: &[&str]) ->
                     event_relations::event_type,
                     event_relations::stream_ordering,
                 ))
-                .load::<ChildRow>(c)?,
+                .load_on::<ChildRow>(c)?,
         );
     }
     out.sort_by_key(|r| r.5);
@@ -167,14 +168,14 @@ pub fn thread_summaries(c: &mut Conn, parents: &[String], ranges: &[(i64, i64)],
             .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!("({visible})")))
             .group_by(event_relations::relates_to_id)
             .select((event_relations::relates_to_id, diesel::dsl::count_star(), diesel::dsl::max(event_relations::stream_ordering)))
-            .load(c)?;
+            .load_on(c)?;
         for (root, count, latest) in rows {
             let Some(latest) = latest else { continue };
             let id: Option<String> = event_relations::table
                 .filter(event_relations::relates_to_id.eq(&root))
                 .filter(event_relations::stream_ordering.eq(latest))
                 .select(event_relations::event_id)
-                .first(c)
+                .first_on(c)
                 .optional()?;
             if let Some(id) = id {
                 out.push((root, count, id));
@@ -195,7 +196,7 @@ pub fn replied_in(c: &mut Conn, parents: &[String], user: &str) -> Result<Vec<St
                 .filter(event_relations::sender.eq(user))
                 .select(event_relations::relates_to_id)
                 .distinct()
-                .load::<String>(c)?,
+                .load_on::<String>(c)?,
         );
     }
     Ok(out)
@@ -228,7 +229,7 @@ pub fn threads(c: &mut Conn, room_id: &str, before: i64, limit: i64, participant
     .bind::<BigInt, _>(before)
     .bind::<Nullable<Text>, _>(participant)
     .bind::<BigInt, _>(limit)
-    .load(c)?;
+    .load_on(c)?;
     Ok(rows.into_iter().map(|r| (r.root, r.latest)).collect())
 }
 
@@ -243,16 +244,16 @@ pub fn has_annotation(c: &mut Conn, parent: &str, event_type: &str, key: &str, s
             .filter(event_relations::aggregation_key.eq(key))
             .filter(event_relations::sender.eq(sender)),
     ))
-    .get_result(c)?)
+    .get_result_on(c)?)
 }
 
 /// Whether the event itself relates to another (a thread cannot start from such an event).
 pub fn has_relation(c: &mut Conn, event_id: &str) -> Result<bool> {
-    Ok(diesel::select(diesel::dsl::exists(event_relations::table.find(event_id))).get_result(c)?)
+    Ok(diesel::select(diesel::dsl::exists(event_relations::table.find(event_id))).get_result_on(c)?)
 }
 
 /// Whether some stored event relates to `event_id` (a relation to an event unknown here is
 /// accepted when others already point at it).
 pub fn is_parent(c: &mut Conn, event_id: &str) -> Result<bool> {
-    Ok(diesel::select(diesel::dsl::exists(event_relations::table.filter(event_relations::relates_to_id.eq(event_id)))).get_result(c)?)
+    Ok(diesel::select(diesel::dsl::exists(event_relations::table.filter(event_relations::relates_to_id.eq(event_id)))).get_result_on(c)?)
 }

@@ -2,6 +2,7 @@
 //! counts, its size in the store, and the rooms an admin blocked.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{blocked_rooms, current_state, devices, events, memberships, rooms};
 use crate::error::Result;
 use crate::events::Pdu;
@@ -91,7 +92,7 @@ pub fn joined_local_devices(c: &mut Conn, room_id: &str, server_name: &str) -> R
         .filter(memberships::membership.eq("join"))
         .filter(memberships::user_id.like(format!("%:{server_name}")))
         .select(memberships::user_id);
-    Ok(devices::table.filter(devices::user_id.eq_any(joined)).count().get_result(c)?)
+    Ok(devices::table.filter(devices::user_id.eq_any(joined)).count().get_result_on(c)?)
 }
 
 /// Whether every member of this server the room has a membership row for has forgotten it
@@ -102,21 +103,21 @@ pub fn locally_forgotten(c: &mut Conn, room_id: &str, server_name: &str) -> Resu
         .filter(memberships::user_id.like(format!("%:{server_name}")))
         .filter(memberships::forgotten.eq(false))
         .count()
-        .get_result(c)?;
+        .get_result_on(c)?;
     Ok(remembering == 0)
 }
 
 /// Each room's events' stored size in bytes, largest first.
 pub fn room_sizes(c: &mut Conn) -> Result<Vec<(String, i64)>> {
     let mut rows: Vec<(String, i64)> =
-        events::table.group_by(events::room_id).select((events::room_id, sql::<BigInt>("COALESCE(SUM(LENGTH(json)), 0)"))).load(c)?;
+        events::table.group_by(events::room_id).select((events::room_id, sql::<BigInt>("COALESCE(SUM(LENGTH(json)), 0)"))).load_on(c)?;
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(rows)
 }
 
 /// Who blocked the room, if it is blocked.
 pub fn blocked_by(c: &mut Conn, room_id: &str) -> Result<Option<String>> {
-    Ok(blocked_rooms::table.find(room_id).select(blocked_rooms::user_id).first(c).optional()?)
+    Ok(blocked_rooms::table.find(room_id).select(blocked_rooms::user_id).first_on(c).optional()?)
 }
 
 /// Blocks the room; a room already blocked keeps its first blocker, as Synapse.
@@ -152,6 +153,6 @@ pub fn newest_event(c: &mut Conn, room_id: &str) -> Result<Option<(String, i64, 
         .filter(events::room_id.eq(room_id))
         .order(events::stream_ordering.desc())
         .select((events::event_id, events::depth, events::origin_server_ts))
-        .first(c)
+        .first_on(c)
         .optional()?)
 }

@@ -1,6 +1,7 @@
 //! The `rooms` row (version, creator, directory flag) and the aliases that point at a room.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{memberships, room_aliases, rooms};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -20,7 +21,7 @@ pub fn room_row(conn: &mut Conn, room_id: &str) -> Result<Option<RoomRow>> {
 }
 
 pub fn alias_room(conn: &mut Conn, alias: &str) -> Result<Option<(String, String)>> {
-    Ok(room_aliases::table.find(alias).select((room_aliases::room_id, room_aliases::creator)).first(conn).optional()?)
+    Ok(room_aliases::table.find(alias).select((room_aliases::room_id, room_aliases::creator)).first_on(conn).optional()?)
 }
 
 /// Returns false if the alias is taken.
@@ -37,18 +38,18 @@ pub fn delete_alias(conn: &mut Conn, alias: &str) -> Result<bool> {
 }
 
 pub fn room_aliases(conn: &mut Conn, room_id: &str) -> Result<Vec<String>> {
-    Ok(room_aliases::table.filter(room_aliases::room_id.eq(room_id)).select(room_aliases::alias).load(conn)?)
+    Ok(room_aliases::table.filter(room_aliases::room_id.eq(room_id)).select(room_aliases::alias).load_on(conn)?)
 }
 
 /// Rooms published to the room directory with their joined member counts, largest first.
 pub fn published_rooms(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
-    let published: Vec<String> = rooms::table.filter(rooms::is_public.eq(true)).select(rooms::room_id).load(conn)?;
+    let published: Vec<String> = rooms::table.filter(rooms::is_public.eq(true)).select(rooms::room_id).load_on(conn)?;
     let counts: Vec<(String, i64)> = memberships::table
         .filter(memberships::room_id.eq_any(&published))
         .filter(memberships::membership.eq("join"))
         .group_by(memberships::room_id)
         .select((memberships::room_id, diesel::dsl::count_star()))
-        .load(conn)?;
+        .load_on(conn)?;
     let counts: std::collections::HashMap<String, i64> = counts.into_iter().collect();
     let mut out: Vec<(String, i64)> = published.into_iter().map(|r| (r.clone(), counts.get(&r).copied().unwrap_or(0))).collect();
     out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -65,7 +66,7 @@ pub fn set_published(conn: &mut Conn, room_id: &str, published: bool) -> Result<
 pub fn move_to_replacement(conn: &mut Conn, old: &str, new: &str) -> Result<()> {
     super::write_txn(conn, |c| {
         diesel::update(room_aliases::table.filter(room_aliases::room_id.eq(old))).set(room_aliases::room_id.eq(new)).execute(c)?;
-        let published = rooms::table.find(old).select(rooms::is_public).first::<bool>(c).optional()?.unwrap_or(false);
+        let published = rooms::table.find(old).select(rooms::is_public).first_on::<bool>(c).optional()?.unwrap_or(false);
         if published {
             diesel::update(rooms::table.find(old)).set(rooms::is_public.eq(false)).execute(c)?;
             diesel::update(rooms::table.find(new)).set(rooms::is_public.eq(true)).execute(c)?;
@@ -81,7 +82,7 @@ pub fn move_aliases(conn: &mut Conn, from: &str, to: &str, creator: &str) -> Res
             .filter(room_aliases::room_id.eq(from))
             .select(room_aliases::alias)
             .order(room_aliases::alias.asc())
-            .load(c)?;
+            .load_on(c)?;
         diesel::update(room_aliases::table.filter(room_aliases::room_id.eq(from)))
             .set((room_aliases::room_id.eq(to), room_aliases::creator.eq(creator)))
             .execute(c)?;

@@ -7,6 +7,7 @@
 //! must neither move a stream backwards nor let a position be handed out twice.
 
 use super::Conn;
+use super::Direct;
 use super::schema::stream_positions;
 use crate::error::Result;
 use diesel::prelude::*;
@@ -62,7 +63,7 @@ pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> Result<i64> {
     Ok(diesel::update(stream_positions::table.find(stream.key()))
         .set(stream_positions::position.eq(stream_positions::position + n.max(1)))
         .returning(stream_positions::position)
-        .get_result(conn)?)
+        .get_result_on(conn)?)
 }
 
 /// Takes the next position of `stream`.
@@ -72,11 +73,11 @@ pub fn next(conn: &mut Conn, stream: Stream) -> Result<i64> {
 
 /// The highest position handed out on `stream` (0 before the first).
 pub fn current(conn: &mut Conn, stream: Stream) -> Result<i64> {
-    Ok(stream_positions::table.find(stream.key()).select(stream_positions::position).first::<i64>(conn).optional()?.unwrap_or(0))
+    Ok(stream_positions::table.find(stream.key()).select(stream_positions::position).first_on::<i64>(conn).optional()?.unwrap_or(0))
 }
 
 pub fn heads(conn: &mut Conn) -> Result<Heads> {
-    let rows: Vec<(String, i64)> = stream_positions::table.select((stream_positions::stream, stream_positions::position)).load(conn)?;
+    let rows: Vec<(String, i64)> = stream_positions::table.select((stream_positions::stream, stream_positions::position)).load_on(conn)?;
     let mut h = Heads::default();
     for (stream, position) in rows {
         let field = match stream.as_str() {

@@ -1,6 +1,7 @@
 //! The device inbox: send-to-device messages kept until the device's sync acknowledges them.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{devices, to_device_messages, to_device_txns};
 use super::streams::{self, Stream};
 use crate::error::Result;
@@ -38,7 +39,7 @@ pub fn send(conn: &mut Conn, sender: &str, sender_device: &str, txn_id: &str, ms
         let mut last = streams::current(c, Stream::ToDevice)?;
         for m in msgs {
             let targets: Vec<String> = if m.device_id == "*" {
-                devices::table.filter(devices::user_id.eq(&m.user_id)).select(devices::device_id).load(c)?
+                devices::table.filter(devices::user_id.eq(&m.user_id)).select(devices::device_id).load_on(c)?
             } else {
                 vec![m.device_id.clone()]
             };
@@ -78,7 +79,7 @@ pub fn pending(conn: &mut Conn, user_id: &str, device_id: &str, after: i64, upto
         .order(to_device_messages::stream_id)
         .limit(limit)
         .select((to_device_messages::stream_id, to_device_messages::sender, to_device_messages::event_type, to_device_messages::content))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// The device has seen everything up to `upto`: those messages are done with.
@@ -90,7 +91,7 @@ pub fn acknowledge(conn: &mut Conn, user_id: &str, device_id: &str, upto: i64) -
         .filter(to_device_messages::user_id.eq(user_id))
         .filter(to_device_messages::device_id.eq(device_id))
         .filter(to_device_messages::stream_id.le(upto));
-    if !diesel::select(diesel::dsl::exists(delivered)).get_result::<bool>(conn)? {
+    if !diesel::select(diesel::dsl::exists(delivered)).get_result_on::<bool>(conn)? {
         return Ok(0);
     }
     Ok(diesel::delete(

@@ -3,6 +3,7 @@
 //! auth; and the admin API's counts over a user's membership history.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{
     cross_signing_replacement_windows as windows, events, memberships, ratelimit_overrides as overrides,
     user_experimental_features as features, user_threepids, users,
@@ -25,7 +26,7 @@ pub fn set_suspended(conn: &mut Conn, user_id: &str, suspended: bool) -> Result<
 
 /// (messages per second, burst count) if an admin overrode the user's limit.
 pub fn ratelimit_override(conn: &mut Conn, user_id: &str) -> Result<Option<(i64, i64)>> {
-    Ok(overrides::table.find(user_id).select((overrides::messages_per_second, overrides::burst_count)).first(conn).optional()?)
+    Ok(overrides::table.find(user_id).select((overrides::messages_per_second, overrides::burst_count)).first_on(conn).optional()?)
 }
 
 pub fn set_ratelimit_override(conn: &mut Conn, user_id: &str, per_second: i64, burst: i64) -> Result<()> {
@@ -46,7 +47,7 @@ pub fn delete_ratelimit_override(conn: &mut Conn, user_id: &str) -> Result<()> {
 /// The features switched on for the user.
 pub fn enabled_features(conn: &mut Conn, user_id: &str) -> Result<HashSet<String>> {
     let on: Vec<String> =
-        features::table.filter(features::user_id.eq(user_id)).filter(features::enabled.eq(true)).select(features::feature).load(conn)?;
+        features::table.filter(features::user_id.eq(user_id)).filter(features::enabled.eq(true)).select(features::feature).load_on(conn)?;
     Ok(on.into_iter().collect())
 }
 
@@ -66,7 +67,7 @@ pub fn set_features(conn: &mut Conn, user_id: &str, set: &BTreeMap<String, bool>
 
 /// Until when the user may replace their master cross-signing key without interactive auth.
 pub fn replacement_window(conn: &mut Conn, user_id: &str) -> Result<Option<i64>> {
-    Ok(windows::table.find(user_id).select(windows::until_ms).first(conn).optional()?)
+    Ok(windows::table.find(user_id).select(windows::until_ms).first_on(conn).optional()?)
 }
 
 pub fn open_replacement_window(conn: &mut Conn, user_id: &str, until_ms: i64) -> Result<()> {
@@ -91,7 +92,7 @@ pub fn user_by_threepid(conn: &mut Conn, medium: &str, address: &str) -> Result<
         .filter(user_threepids::medium.eq(medium))
         .filter(user_threepids::address.eq(address))
         .select(user_threepids::user_id)
-        .first(conn)
+        .first_on(conn)
         .optional()?)
 }
 
@@ -101,13 +102,13 @@ pub fn memberships_of(conn: &mut Conn, user_id: &str) -> Result<Vec<(String, Str
         .filter(memberships::user_id.eq(user_id))
         .order(memberships::stream_ordering.asc())
         .select((memberships::room_id, memberships::membership))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Rooms the user has ever had a membership in: where their member events, and those they
 /// sent, can be. Walking these rooms uses the (room, type, state key) index of events.
 fn rooms_of(conn: &mut Conn, user_id: &str) -> Result<Vec<String>> {
-    Ok(memberships::table.filter(memberships::user_id.eq(user_id)).select(memberships::room_id).load(conn)?)
+    Ok(memberships::table.filter(memberships::user_id.eq(user_id)).select(memberships::room_id).load_on(conn)?)
 }
 
 /// Invites the user sent at or after `from_ts` (ms).
@@ -122,7 +123,7 @@ pub fn sent_invite_count(conn: &mut Conn, user_id: &str, from_ts: i64) -> Result
             .filter(events::origin_server_ts.ge(from_ts))
             .filter(member_event_says(conn, "invite"))
             .count()
-            .get_result(conn)?;
+            .get_result_on(conn)?;
         total += n;
     }
     Ok(total)
@@ -139,7 +140,7 @@ pub fn cumulative_joined_room_count(conn: &mut Conn, user_id: &str, from_ts: i64
             .filter(events::origin_server_ts.ge(from_ts))
             .filter(member_event_says(conn, "join"))
             .select(diesel::dsl::count(events::room_id).aggregate_distinct())
-            .get_result(conn)?;
+            .get_result_on(conn)?;
         total += n;
     }
     Ok(total)

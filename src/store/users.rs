@@ -1,6 +1,7 @@
 //! Users and their profiles.
 
 use super::Conn;
+use super::Direct;
 use super::schema::{profiles, users};
 use crate::error::Result;
 use diesel::prelude::*;
@@ -56,7 +57,7 @@ pub fn find(conn: &mut Conn, id: &str) -> Result<Option<User>> {
 }
 
 pub fn exists(conn: &mut Conn, id: &str) -> Result<bool> {
-    Ok(diesel::select(diesel::dsl::exists(users::table.find(id))).get_result(conn)?)
+    Ok(diesel::select(diesel::dsl::exists(users::table.find(id))).get_result_on(conn)?)
 }
 
 /// Inserts the user and a profile whose displayname is the localpart. Returns false if taken.
@@ -315,7 +316,7 @@ pub fn threepids(conn: &mut Conn, id: &str) -> Result<Vec<(String, String, i64, 
         .filter(t::user_id.eq(id))
         .order((t::medium, t::address))
         .select((t::medium, t::address, t::added_at, t::validated_at))
-        .load(conn)?)
+        .load_on(conn)?)
 }
 
 /// Replaces the user's third-party IDs with `list` (medium, address).
@@ -360,7 +361,11 @@ pub fn hide_erased<'a>(conn: &mut Conn, events: impl IntoIterator<Item = &'a mut
     // bound values.
     for chunk in senders.chunks(500) {
         erased.extend(
-            users::table.filter(users::erased.eq(true)).filter(users::user_id.eq_any(chunk)).select(users::user_id).load::<String>(conn)?,
+            users::table
+                .filter(users::erased.eq(true))
+                .filter(users::user_id.eq_any(chunk))
+                .select(users::user_id)
+                .load_on::<String>(conn)?,
         );
     }
     if !erased.is_empty() {

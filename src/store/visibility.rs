@@ -2,6 +2,7 @@
 //! lets them see.
 
 use super::Conn;
+use super::Direct;
 use super::schema::events;
 use crate::error::{Error, Result};
 use crate::events::Pdu;
@@ -22,7 +23,7 @@ pub fn history_view(c: &mut Conn, room_id: &str, user_id: &str) -> Result<Histor
         )
         .order(events::stream_ordering.asc())
         .select((events::stream_ordering, events::event_type, events::json))
-        .load(c)?;
+        .load_on(c)?;
     let changes: Vec<(i64, Change)> = rows
         .into_iter()
         .map(|(pos, kind, json)| {
