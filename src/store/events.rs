@@ -418,18 +418,23 @@ pub fn room_events(
     let mut out = Vec::new();
     loop {
         let want = limit - out.len() as i64;
-        let mut q = events::table
+        let q = events::table
             .filter(events::room_id.eq(room_id))
             .filter(events::stream_ordering.gt(after))
             .filter(events::stream_ordering.le(upto))
             .select((events::event_id, events::stream_ordering, events::json))
-            .limit(want)
-            .into_boxed();
-        if let Some(t) = types {
-            q = q.filter(events::event_type.eq_any(t.to_vec()));
-        }
-        q = if newest_first { q.order(events::stream_ordering.desc()) } else { q.order(events::stream_ordering.asc()) };
-        let rows: Vec<(String, i64, String)> = q.load(conn)?;
+            .limit(want);
+        // Without a type filter (every sync's timeline) the query has a fixed shape, which runs
+        // as a cached statement.
+        let rows: Vec<(String, i64, String)> = match (types, newest_first) {
+            (None, true) => q.order(events::stream_ordering.desc()).load_on(conn)?,
+            (None, false) => q.order(events::stream_ordering.asc()).load_on(conn)?,
+            (Some(t), _) => {
+                let q = q.filter(events::event_type.eq_any(t.to_vec())).into_boxed();
+                let q = if newest_first { q.order(events::stream_ordering.desc()) } else { q.order(events::stream_ordering.asc()) };
+                q.load(conn)?
+            }
+        };
         let Some(last) = rows.last().map(|r| r.1) else { break };
         let got = rows.len() as i64;
         out.extend(readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))));

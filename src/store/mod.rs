@@ -364,6 +364,27 @@ pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> 
     }
 }
 
+/// Runs `f`, a sequence of reads, in one read transaction on SQLite: one snapshot, and one
+/// acquisition of the WAL read lock rather than one per statement. PostgreSQL runs it as it is
+/// (each statement its own snapshot, without two more round trips). `f` must not write: SQLite
+/// cannot turn a read transaction into a write one once another writer has committed.
+pub fn read_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Tm = <Conn as Connection>::TransactionManager;
+    let depth = Tm::transaction_manager_status_mut(conn).transaction_depth().ok().flatten();
+    match conn {
+        Conn::Sqlite(c) if depth.is_none() => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN DEFERRED")?,
+        _ => return f(conn),
+    }
+    let out = f(conn);
+    // Nothing was written: ending the transaction either way only releases the snapshot.
+    if let Err(e) = Tm::commit_transaction(conn) {
+        log::warn!("ending a read transaction: {e}");
+        let _ = Tm::rollback_transaction(conn);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use diesel::prelude::*;
