@@ -77,7 +77,11 @@ fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_round(pool, jobs);
+        // A panic fails only this round's senders (their replies drop, the pooled connection is
+        // discarded as broken); the writer goes on with the next round.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_round(pool, jobs))).is_err() {
+            log::error!("the event writer panicked while committing; that round's events were not stored");
+        }
     }
 }
 
