@@ -191,6 +191,10 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
 pub struct Db {
     pool: DbPool,
     location: Location,
+    /// One permit per pooled connection: a query waits here, as a task, for its turn. Without
+    /// it each waiting query held a blocking-pool thread parked on the pool (1,000 woken
+    /// long-polls started over 500 threads to share eight connections).
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -225,7 +229,8 @@ impl Db {
             }
         }
         optimize(&mut conn)?;
-        Ok(Self { pool, location: location.clone() })
+        let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
+        Ok(Self { pool, location: location.clone(), turns })
     }
 
     /// A pool of one connection to the same database, apart from the shared pool: the event
@@ -238,14 +243,17 @@ impl Db {
             .map_err(|e| Error::internal_from("opening the event writer's connection", e))
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// Runs `f` with a pooled connection on the blocking thread pool, once a connection is free.
     pub async fn run<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let turn = self.turns.clone().acquire_owned().await.map_err(|e| Error::internal_from("database queue", e))?;
+        // The turn goes with the closure: a caller that stops waiting does not free it early.
         tokio::task::spawn_blocking(move || {
+            let _turn = turn;
             let mut conn = pool.get()?;
             f(&mut conn)
         })
