@@ -413,4 +413,36 @@ mod tests {
             .unwrap();
         assert_eq!(on, 1);
     }
+
+    /// Threads of this process with the given name (a test runtime names its blocking threads).
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|dir| {
+                dir.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok()).filter(|comm| comm.trim() == name).count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Queries waiting for a connection wait as tasks: they do not each hold a blocking thread.
+    #[test]
+    fn waiting_queries_hold_no_threads() {
+        const NAME: &str = "db-turns-test";
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().thread_name(NAME).build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = super::Db::open(&super::Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
+        let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        rt.block_on(futures_util::future::join_all((0..32).map(|_| {
+            let most = most.clone();
+            db.run(move |_| {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                most.fetch_max(threads_named(NAME), std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            })
+        })))
+        .into_iter()
+        .for_each(|r| r.unwrap());
+        // Two connections: two queries run at a time (a thread or two more while one hands over).
+        let most = most.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=6).contains(&most), "{most} blocking threads for 32 queries over 2 connections");
+    }
 }
