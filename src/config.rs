@@ -45,7 +45,7 @@ pub struct Config {
     pub workers: usize,
     /// Seconds an idle room or user actor stays in memory.
     pub actor_idle_secs: u64,
-    /// Database connections in the pool.
+    /// Database connections in the shared pool (the event writer has one more of its own).
     pub db_pool_size: u32,
     /// host:port of an optional second listener serving the same API over TLS (federation
     /// peers speak HTTPS only); empty means none, as behind a TLS-terminating reverse proxy.
