@@ -88,14 +88,7 @@ fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>) {
 /// Commits every job in one transaction. Should that fail, each job is tried alone, so one
 /// room's bad batch fails only that room's senders.
 fn commit_round(pool: &DbPool, mut jobs: Vec<Job>) {
-    let together = pool.get().map_err(Error::from).and_then(|mut c| {
-        write_txn(&mut c, |c| {
-            for job in jobs.iter_mut() {
-                commit_rows(c, job.new_room.as_deref(), &mut job.batch)?;
-            }
-            Ok(())
-        })
-    });
+    let together = in_write_txn(pool, |c| jobs.iter_mut().try_for_each(|job| commit_rows(c, job.new_room.as_deref(), &mut job.batch)));
     match together {
         Ok(()) => {
             for job in jobs {
@@ -112,12 +105,13 @@ fn commit_round(pool: &DbPool, mut jobs: Vec<Job>) {
                 for ev in job.batch.iter_mut() {
                     ev.existing_txn_event = None;
                 }
-                let alone = pool
-                    .get()
-                    .map_err(Error::from)
-                    .and_then(|mut c| write_txn(&mut c, |c| commit_rows(c, job.new_room.as_deref(), &mut job.batch)));
+                let alone = in_write_txn(pool, |c| commit_rows(c, job.new_room.as_deref(), &mut job.batch));
                 let _ = job.reply.send(alone.map(|()| job.batch));
             }
         }
     }
+}
+
+fn in_write_txn(pool: &DbPool, f: impl FnOnce(&mut super::Conn) -> Result<()>) -> Result<()> {
+    write_txn(&mut *pool.get()?, f)
 }
