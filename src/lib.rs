@@ -29,6 +29,8 @@ pub struct Services {
     pub db: store::Db,
     /// Commits the room actors' batches: one writer, one transaction for every room waiting.
     pub committer: store::committer::Committer,
+    /// What the event writer committed last, for woken long-polls to answer from.
+    pub recent: Arc<store::recent::RecentEvents>,
     pub keys: events::signing_key::ServerKeys,
     pub directory: actors::directory::Directory,
     pub notifier: Addr<actors::notifier::Notifier>,
@@ -55,6 +57,8 @@ pub struct Services {
     pub sync_rechecks: std::sync::atomic::AtomicU64,
     /// Long-polls parked without reading the store (the notifier vouched that nothing was new).
     pub sync_quiet_parks: std::sync::atomic::AtomicU64,
+    /// Woken long-polls answered from the recent events in memory, without the store's events.
+    pub sync_from_memory: std::sync::atomic::AtomicU64,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
     /// Users whose presence a sync refreshed in the last seconds.
@@ -162,10 +166,12 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     let (push, push_progress) = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone());
     let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let committer = store::committer::Committer::start(&db)?;
+    let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
+    let committer = store::committer::Committer::start(&db, recent.clone())?;
     let services = Arc::new(Services {
         db,
         committer,
+        recent,
         keys,
         directory: actors::directory::Directory::new(threads),
         notifier: actors::notifier::Notifier::starting_at(heads).start(),
@@ -189,6 +195,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         deactivated: actors::user::DeactivatedUsers::default(),
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         sync_quiet_parks: std::sync::atomic::AtomicU64::new(0),
+        sync_from_memory: std::sync::atomic::AtomicU64::new(0),
         sent_members: Default::default(),
         presence_refreshes: Default::default(),
         admin_jobs: Default::default(),

@@ -300,6 +300,24 @@ impl Handler<ParkIfQuiet> for Notifier {
     }
 }
 
+/// Whether the notifier can vouch that nothing but events came for `user` after `seen`: no
+/// account data, to-device message, device list change, receipt, typing or presence it holds
+/// for the user, nor any it forgot.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct OnlyEventsAfter {
+    pub user: OwnedUserId,
+    pub seen: Positions,
+}
+
+impl Handler<OnlyEventsAfter> for Notifier {
+    type Result = bool;
+    fn handle(&mut self, msg: OnlyEventsAfter, _: &mut Context<Self>) -> bool {
+        let newest = Positions { events: msg.seen.events, ..self.positions(&msg.user).max(self.forgotten) };
+        !newest.any_after(&msg.seen)
+    }
+}
+
 /// Wakes the syncs of everyone who shares a room with `user` (and the user's own) after the
 /// user's device list changed. A hint only: a sync that misses it still sees the change the next
 /// time it runs, since the change is in the store.

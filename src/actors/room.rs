@@ -395,8 +395,9 @@ impl RoomActor {
         let batch = std::mem::take(&mut self.pending);
         let new_room = self.new_room.take();
         let committer = self.svc.committer.clone();
+        let joined = self.state.joined_users();
         let (size, began) = (batch.len(), std::time::Instant::now());
-        let fut = async move { committer.commit(new_room, batch).await };
+        let fut = async move { committer.commit(new_room, joined, batch).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.in_flight = false;
             act.svc.metrics.room_pending_events.dec_by(size as i64);
@@ -757,6 +758,8 @@ impl Handler<Purge> for RoomActor {
                 Self::reply(rx).await?;
             }
             let r = room_id.clone();
+            // Woken syncs must not answer with copies of what is about to go.
+            svc.recent.restart();
             let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, r.as_str())).await?;
             svc.search.do_send(crate::actors::search::DropRoom(room_id.clone()));
             svc.typing.drop_room(&room_id);

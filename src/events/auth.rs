@@ -126,10 +126,12 @@ pub struct RoomState {
     /// The current state event of each (type, state key). Nothing indexes them by event ID: the
     /// rules look up a new event's auth events among the few its type selects.
     state: HashMap<(StateEventType, String), Arc<AuthEvent>>,
-    /// Private: every change must drop `interested`.
+    /// Private: every change must drop `interested` and `joined`.
     members: HashMap<OwnedUserId, MembershipState>,
     /// `interested_users`, kept until a membership changes: every commit names them all.
     interested: Option<Arc<[OwnedUserId]>>,
+    /// `joined_users`, kept the same way.
+    joined: Option<Arc<[OwnedUserId]>>,
 }
 
 impl RoomState {
@@ -177,6 +179,19 @@ impl RoomState {
             .clone()
     }
 
+    /// The joined members, sorted (for a binary search).
+    pub fn joined_users(&mut self) -> Arc<[OwnedUserId]> {
+        let members = &self.members;
+        self.joined
+            .get_or_insert_with(|| {
+                let mut list: Vec<OwnedUserId> =
+                    members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.clone()).collect();
+                list.sort_unstable();
+                list.into()
+            })
+            .clone()
+    }
+
     pub fn apply(&mut self, pdu: &Pdu, rules: &RoomVersionRules) {
         let Some(sk) = &pdu.state_key else { return };
         if let Some(m) = pdu.membership() {
@@ -184,6 +199,7 @@ impl RoomState {
                 Ok(user) => {
                     self.members.insert(user, MembershipState::from(m));
                     self.interested = None;
+                    self.joined = None;
                 }
                 Err(_) => log::warn!("member event {} has a state key that is not a user ID", pdu.event_id),
             }

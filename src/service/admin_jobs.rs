@@ -303,6 +303,8 @@ async fn run(svc: &Arc<Services>, row: JobRow) -> Result<Option<Value>> {
             let delete_local = params["delete_local_events"].as_bool().unwrap_or(false);
             let server = svc.server_name().to_owned();
             let r = room_id.to_string();
+            // Woken syncs must not answer with copies of what is about to go.
+            svc.recent.restart();
             let n = svc.db.run(move |c| crate::store::purge::purge_history(c, &r, before, delete_local, &server)).await?;
             log::info!("purged {n} events of {room_id} before position {before}");
             Ok(None)

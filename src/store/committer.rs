@@ -9,9 +9,11 @@
 //! a writer. PostgreSQL's writers serialize on an advisory lock (`write_txn`) just the same.
 
 use super::events::{NewEvent, commit_rows};
+use super::recent::{CommittedBatch, RecentEvents};
 use super::rooms::RoomRow;
 use super::{Db, DbPool, write_txn};
 use crate::error::{Error, Result};
+use ruma::OwnedUserId;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -22,6 +24,8 @@ const MAX_EVENTS_PER_COMMIT: usize = 10_000;
 /// One room's batch, and where its outcome goes.
 struct Job {
     new_room: Option<Box<RoomRow>>,
+    /// The room's joined members, for the log of recent events.
+    joined: Arc<[OwnedUserId]>,
     batch: Vec<NewEvent>,
     reply: oneshot::Sender<Result<Vec<NewEvent>>>,
 }
@@ -33,23 +37,25 @@ pub struct Committer {
 }
 
 impl Committer {
-    /// Starts the writer thread on a connection of its own (same database and settings as `db`).
-    pub fn start(db: &Db) -> Result<Self> {
+    /// Starts the writer thread on a connection of its own (same database and settings as `db`);
+    /// what it commits goes to `recent` as well.
+    pub fn start(db: &Db, recent: Arc<RecentEvents>) -> Result<Self> {
         let pool = db.writer_pool()?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("ensemble-writer".into())
-            .spawn(move || run(&pool, &rx))
+            .spawn(move || run(&pool, &rx, &recent))
             .map_err(|e| Error::internal_from("starting the event writer", e))?;
         Ok(Self { queue: Arc::new(Mutex::new(Some(tx))) })
     }
 
     /// Commits a room's batch (and, for a room being created, its row), filling in the stream
-    /// positions; answers once the transaction holding it has committed.
-    pub async fn commit(&self, new_room: Option<Box<RoomRow>>, batch: Vec<NewEvent>) -> Result<Vec<NewEvent>> {
+    /// positions; answers once the transaction holding it has committed. `joined` are the room's
+    /// joined members, sorted.
+    pub async fn commit(&self, new_room: Option<Box<RoomRow>>, joined: Arc<[OwnedUserId]>, batch: Vec<NewEvent>) -> Result<Vec<NewEvent>> {
         let (reply, rx) = oneshot::channel();
         let sent = match self.queue.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(tx) => tx.send(Job { new_room, batch, reply }).is_ok(),
+            Some(tx) => tx.send(Job { new_room, joined, batch, reply }).is_ok(),
             None => false,
         };
         if !sent {
@@ -64,7 +70,7 @@ impl Committer {
     }
 }
 
-fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>) {
+fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>, recent: &RecentEvents) {
     while let Ok(first) = rx.recv() {
         let mut events = first.batch.len();
         let mut jobs = vec![first];
@@ -79,18 +85,20 @@ fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>) {
         }
         // A panic fails only this round's senders (their replies drop, the pooled connection is
         // discarded as broken); the writer goes on with the next round.
-        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_round(pool, jobs))).is_err() {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_round(pool, jobs, recent))).is_err() {
             log::error!("the event writer panicked while committing; that round's events were not stored");
         }
     }
 }
 
 /// Commits every job in one transaction. Should that fail, each job is tried alone, so one
-/// room's bad batch fails only that room's senders.
-fn commit_round(pool: &DbPool, mut jobs: Vec<Job>) {
+/// room's bad batch fails only that room's senders. What was committed goes to `recent` before
+/// any sender hears of it, so a sync woken by the commit finds it there.
+fn commit_round(pool: &DbPool, mut jobs: Vec<Job>, recent: &RecentEvents) {
     let together = in_write_txn(pool, |c| jobs.iter_mut().try_for_each(|job| commit_rows(c, job.new_room.as_deref(), &mut job.batch)));
     match together {
         Ok(()) => {
+            recent.append(jobs.iter().filter_map(Job::committed).collect());
             for job in jobs {
                 let _ = job.reply.send(Ok(job.batch));
             }
@@ -106,9 +114,19 @@ fn commit_round(pool: &DbPool, mut jobs: Vec<Job>) {
                     ev.existing_txn_event = None;
                 }
                 let alone = in_write_txn(pool, |c| commit_rows(c, job.new_room.as_deref(), &mut job.batch));
+                if let (Ok(()), Some(b)) = (&alone, job.committed()) {
+                    recent.append(vec![b]);
+                }
                 let _ = job.reply.send(alone.map(|()| job.batch));
             }
         }
+    }
+}
+
+impl Job {
+    fn committed(&self) -> Option<CommittedBatch> {
+        let room = self.batch.first()?.pdu.room_id.clone();
+        Some(CommittedBatch::new(room, self.joined.clone(), &self.batch))
     }
 }
 

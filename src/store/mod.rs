@@ -78,6 +78,7 @@ pub mod presence;
 pub mod purge;
 pub mod pushers;
 pub mod receipts;
+pub mod recent;
 pub mod registration_tokens;
 pub mod relations;
 pub mod reports;

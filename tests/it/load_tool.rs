@@ -34,6 +34,10 @@ fn small_run(url: &str) -> Vec<String> {
         "2",
         "--wake-settle-ms",
         "50",
+        "--burst-size",
+        "5",
+        "--burst-rounds",
+        "2",
         "--admin-queries",
         "3",
         "--member-sizes",
@@ -53,8 +57,20 @@ fn small_run(url: &str) -> Vec<String> {
     .to_vec()
 }
 
-const PHASES: [&str; 11] =
-    ["register", "create-rooms", "join", "send", "spread", "wake", "initial-sync", "admin-users", "members-3", "members-6", "purge"];
+const PHASES: [&str; 12] = [
+    "register",
+    "create-rooms",
+    "join",
+    "send",
+    "spread",
+    "wake",
+    "burst",
+    "initial-sync",
+    "admin-users",
+    "members-3",
+    "members-6",
+    "purge",
+];
 
 fn check_phases(target: &Value, expected: &[(&str, u64)]) {
     let phases = target["phases"].as_object().unwrap_or_else(|| panic!("no phases: {target}"));
@@ -87,7 +103,8 @@ async fn every_phase_reports_and_compare_gives_ratios() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    // 4 users, 3 rooms joined by 3 users each, 12 sends each way, 6 polls x 2 rounds, one initial
+    // 4 users, 3 rooms joined by 3 users each, 12 sends each way, 6 polls x 2 rounds, 5 whoami x 2
+    // rounds, one initial
     // sync per user, rooms of 3 and 6 members, 2 rooms purged.
     let expected = [
         ("register", 4),
@@ -96,6 +113,7 @@ async fn every_phase_reports_and_compare_gives_ratios() {
         ("send", 12),
         ("spread", 12),
         ("wake", 12),
+        ("burst", 10),
         ("initial-sync", 4),
         ("admin-users", 3),
         ("members-3", 6),
@@ -162,6 +180,7 @@ async fn selected_phases_only_and_refusals() {
         vec!["--url", &url, "--phases", "send,teleport"],
         vec!["--url", &url, "--phases", "purge"],
         vec!["--url", &url, "--long-polls", "2001"],
+        vec!["--url", &url, "--burst-size", "0"],
         vec!["--url", &url, "--compare", "http://example.org"],
     ] {
         let out = load(bad.iter().map(|s| s.to_string()).collect()).await;

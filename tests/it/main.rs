@@ -65,6 +65,7 @@ mod rooms_power_levels;
 mod search;
 mod stream_positions;
 mod sync;
+mod sync_from_memory;
 mod sync_gaps;
 mod sync_lazy_members;
 mod threads;

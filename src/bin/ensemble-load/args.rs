@@ -28,8 +28,8 @@ pub struct Args {
     #[arg(long)]
     pub compare_server_pid: Option<u32>,
     /// Comma-separated phases to run (their prerequisites run unreported):
-    /// register,create-rooms,join,send,spread,wake,initial-sync,admin-users,members,purge
-    #[arg(long, default_value = "register,create-rooms,join,send,spread,wake,initial-sync,admin-users,members,purge")]
+    /// register,create-rooms,join,send,spread,wake,burst,initial-sync,admin-users,members,purge
+    #[arg(long, default_value = "register,create-rooms,join,send,spread,wake,burst,initial-sync,admin-users,members,purge")]
     pub phases: String,
     /// Users registered (each a sender, a joiner, a syncer).
     #[arg(long, default_value_t = 32)]
@@ -49,6 +49,12 @@ pub struct Args {
     /// Sends in `wake`, each awaited by every long-poll.
     #[arg(long, default_value_t = 5)]
     pub wake_rounds: usize,
+    /// Requests sent at once in each round of `burst` (spread over the users).
+    #[arg(long, default_value_t = 100)]
+    pub burst_size: usize,
+    /// Rounds of `burst`.
+    #[arg(long, default_value_t = 5)]
+    pub burst_rounds: usize,
     /// Pause before each `wake` send so the long-polls are parked (0: 200 ms + 1 ms per 2 polls).
     #[arg(long, default_value_t = 0)]
     pub wake_settle_ms: u64,
@@ -84,19 +90,21 @@ pub enum Phase {
     Send,
     Spread,
     Wake,
+    Burst,
     InitialSync,
     AdminUsers,
     Members,
     Purge,
 }
 
-pub const ALL: [Phase; 10] = [
+pub const ALL: [Phase; 11] = [
     Phase::Register,
     Phase::CreateRooms,
     Phase::Join,
     Phase::Send,
     Phase::Spread,
     Phase::Wake,
+    Phase::Burst,
     Phase::InitialSync,
     Phase::AdminUsers,
     Phase::Members,
@@ -112,6 +120,7 @@ impl Phase {
             Phase::Send => "send",
             Phase::Spread => "spread",
             Phase::Wake => "wake",
+            Phase::Burst => "burst",
             Phase::InitialSync => "initial-sync",
             Phase::AdminUsers => "admin-users",
             Phase::Members => "members",
@@ -199,6 +208,8 @@ pub fn validate(a: &Args) -> Result<Plan, String> {
     bounded("long-polls", a.long_polls, 1, 2_000)?;
     bounded("wake-rounds", a.wake_rounds, 1, 1_000)?;
     bounded("wake-settle-ms", a.wake_settle_ms as usize, 0, 60_000)?;
+    bounded("burst-size", a.burst_size, 1, 2_000)?;
+    bounded("burst-rounds", a.burst_rounds, 1, 1_000)?;
     bounded("admin-queries", a.admin_queries, 1, 100_000)?;
     bounded("max-members", a.max_members, 2, 10_000)?;
     bounded("members-messages", a.members_messages, 1, 1_000_000)?;

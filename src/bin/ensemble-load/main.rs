@@ -2,7 +2,7 @@
 //! and the Synapse admin API only, so one run works against Ensemble and against Synapse.
 //! Phases (each selectable with --phases, each bounded in count and by --max-secs): register,
 //! create-rooms, join, send (one room), spread (over R rooms), wake (send -> /sync long-poll
-//! latency), initial-sync, admin-users, members (send rate by room size), purge (room DELETE
+//! latency), burst (S small requests at once: the machine's floor under wake), initial-sync, admin-users, members (send rate by room size), purge (room DELETE
 //! with purge until complete). Prints one JSON object on stdout, a progress line per phase on
 //! stderr, and with --compare the ratio table of the two servers on stderr.
 
@@ -100,7 +100,7 @@ async fn run_target(a: &Args, plan: &Plan, t: &Target) -> Value {
 }
 
 async fn load(a: &Args, plan: &Plan, t: &Target, rec: &mut Recorder<'_>) -> Result<(), String> {
-    let client = Client::new(&t.url, a.max_secs, a.clients.max(a.long_polls))?;
+    let client = Client::new(&t.url, a.max_secs, a.clients.max(a.long_polls).max(a.burst_size))?;
     let admin = match &t.auth {
         Auth::SharedSecret(_) => Some(client.register(&t.auth, &format!("{}admin", t.prefix), None, true).await?),
         Auth::AdminToken(tok) => Some(tok.clone()),
@@ -161,6 +161,10 @@ async fn load(a: &Args, plan: &Plan, t: &Target, rec: &mut Recorder<'_>) -> Resu
     if plan.phases.contains(&Phase::Wake) {
         let extra = json!({"long_polls": a.long_polls, "rounds": a.wake_rounds});
         rec.measure(Some(Phase::Wake), "wake", extra, w.wake(a.long_polls, a.wake_rounds, a.wake_settle_ms)).await;
+    }
+    if plan.phases.contains(&Phase::Burst) {
+        let extra = json!({"size": a.burst_size, "rounds": a.burst_rounds});
+        rec.measure(Some(Phase::Burst), "burst", extra, w.burst(a.burst_size, a.burst_rounds)).await;
     }
     if plan.phases.contains(&Phase::InitialSync) {
         rec.measure(Some(Phase::InitialSync), "initial-sync", json!({"rooms": w.rooms.len()}), w.initial_sync()).await;

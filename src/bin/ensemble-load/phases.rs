@@ -192,6 +192,37 @@ impl World {
         sample
     }
 
+    /// Rounds of `size` `whoami` requests sent at once, spread over the users, each latency from
+    /// the round's start: what answering that many small authenticated requests together costs
+    /// this machine (client and server), the floor under `wake`'s latencies. A first round, not
+    /// counted, opens the connections.
+    pub async fn burst(&self, size: usize, rounds: usize) -> Sample {
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs(self.max_secs);
+        let mut sample = Sample::default();
+        for round in 0..=rounds {
+            if Instant::now() >= deadline {
+                break;
+            }
+            let t0 = Instant::now();
+            let answers = join_all((0..size).map(|k| async move {
+                self.client.ok(Method::GET, "/_matrix/client/v3/account/whoami", Some(self.token(k)), None).await.map(|_| Instant::now())
+            }))
+            .await;
+            if round == 0 {
+                continue;
+            }
+            for a in answers {
+                match a {
+                    Ok(at) => sample.lat_ms.push(at.saturating_duration_since(t0).as_secs_f64() * 1000.0),
+                    Err(e) => sample.fail(e),
+                }
+            }
+        }
+        sample.seconds = started.elapsed().as_secs_f64();
+        sample
+    }
+
     /// Long-polls from `since` until a timeline event of the first room carries `marker`; the
     /// instant it arrived and the token to continue from.
     async fn poll_until(

@@ -6,6 +6,7 @@
 pub mod filter;
 pub mod lazy_members;
 pub(crate) mod rooms;
+mod woken;
 
 use crate::Services;
 /// The stream positions a sync token carries.
@@ -75,6 +76,9 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
             let remaining = deadline.saturating_duration_since(Instant::now());
             if let Ok(Ok(())) = tokio::time::timeout(remaining, rx).await {
                 settle_wake(svc, who, deadline).await?;
+                if let Some(answer) = woken::answer(svc, who, seen, &filter).await? {
+                    return Ok(answer);
+                }
             }
             waited_for = Some(seen);
         }
@@ -111,7 +115,14 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         let rx = svc.notifier.send(Wait { user: who.user_id.clone(), seen }).await?;
         match tokio::time::timeout(remaining, rx).await {
             Err(_) => return Ok(response),
-            Ok(Ok(())) => settle_wake(svc, who, deadline).await?,
+            Ok(Ok(())) => {
+                settle_wake(svc, who, deadline).await?;
+                if let Some(since) = since
+                    && let Some(answer) = woken::answer(svc, who, since, &filter).await?
+                {
+                    return Ok(answer);
+                }
+            }
             // The notifier let the wait go without news (it bounds its waiters): look again
             // after a pause, not at once.
             Ok(Err(_)) => tokio::time::sleep(remaining.min(Duration::from_millis(500))).await,

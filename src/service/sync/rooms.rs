@@ -325,7 +325,7 @@ pub fn patch_counts(body: &mut Value, counts: &HashMap<String, crate::service::n
 
 /// Sets a joined room's `unread_notifications` (and, when the filter asks, the threads' counts
 /// apart in `unread_thread_notifications`).
-fn unread_counts(room: &mut Value, counts: Option<&crate::service::notifications::RoomCounts>, threads_apart: bool) {
+pub(super) fn unread_counts(room: &mut Value, counts: Option<&crate::service::notifications::RoomCounts>, threads_apart: bool) {
     let shape = |(n, h): (i64, i64)| json!({"notification_count": n, "highlight_count": h});
     let main = counts.map_or((0, 0), |c| if threads_apart { c.main } else { c.total });
     room["unread_notifications"] = shape(main);

@@ -1,0 +1,147 @@
+//! A woken long-poll answered from the events in memory says exactly what a read of the store
+//! says: each case wakes a long-poll, then asks the same question again with `timeout=0`, which
+//! reads the store, and compares the two answers (all but each event's age and the tokens).
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+/// The answer without what differs by the moment it was made: ages and `next_batch`.
+fn settled(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Object(u)) = m.get_mut("unsigned") {
+                    u.remove("age");
+                }
+                m.remove("next_batch");
+                m.values_mut().for_each(strip);
+            }
+            Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+struct Woken {
+    body: Value,
+    /// Whether it was answered from memory.
+    from_memory: bool,
+}
+
+/// Long-polls as `user` from `since` while `act` runs, once the poll is parked; checks the
+/// answer against the store's for the same token and filter, and returns it.
+async fn wake_and_compare<F: std::future::Future<Output = ()>>(s: &TestServer, user: &User, since: &str, filter: &str, act: F) -> Woken {
+    let svc = &s.server.services;
+    let (parks, memory) = (svc.sync_quiet_parks.load(Ordering::Relaxed), svc.sync_from_memory.load(Ordering::Relaxed));
+    let path = sync_path(Some(since), 10_000, Some(filter));
+    let poll = s.get(&path, &user.token);
+    let (woken, ()) = tokio::join!(poll, async {
+        eventually(10, || async { (svc.sync_quiet_parks.load(Ordering::Relaxed) > parks).then_some(()) }).await;
+        act.await
+    });
+    let woken = woken.ok();
+    let from_memory = svc.sync_from_memory.load(Ordering::Relaxed) > memory;
+    let read = s.get(&sync_path(Some(since), 0, Some(filter)), &user.token).await.ok();
+    assert_eq!(settled(woken.clone()), settled(read.clone()), "woken (from memory: {from_memory}) and read answers differ");
+    Woken { body: woken, from_memory }
+}
+
+fn bodies(sync: &Value, room: &str) -> Vec<String> {
+    timeline(sync, room).iter().filter_map(|e| e["content"]["body"].as_str().map(str::to_owned)).collect()
+}
+
+const NO_FILTER: &str = "{}";
+
+#[actix_rt::test]
+async fn woken_answers_from_memory_match_the_store() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = public_room(&s, &alice, &[&bob, &carol]).await;
+    let other = public_room(&s, &alice, &[&bob]).await;
+
+    // A message: from memory, and the same as the store's answer.
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&alice, &room, "hello").await;
+    })
+    .await;
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(bodies(&w.body, &room), ["hello"]);
+    assert_eq!(w.body["rooms"]["join"][&room]["unread_notifications"]["notification_count"], 1, "{}", w.body);
+
+    // The sender's own device sees its transaction ID; another user does not.
+    let ta = next_batch(&s.sync(&alice, None, 0).await);
+    let w = wake_and_compare(&s, &alice, &ta, NO_FILTER, async {
+        send_txn(&s, &alice.token, &other, "txn-1", "mine").await.ok();
+    })
+    .await;
+    assert!(w.from_memory);
+    assert_eq!(timeline(&w.body, &other)[0]["unsigned"]["transaction_id"], "txn-1", "{}", w.body);
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        send_txn(&s, &alice.token, &other, "txn-2", "theirs").await.ok();
+    })
+    .await;
+    assert!(w.from_memory);
+    assert_eq!(bodies(&w.body, &other), ["theirs"]);
+    assert!(timeline(&w.body, &other)[0]["unsigned"].get("transaction_id").is_none(), "{}", w.body);
+
+    // Types the timeline leaves out wake nothing; the message after them is answered.
+    let t = next_batch(&w.body);
+    let only_messages = json!({"room": {"timeline": {"types": ["m.room.message"]}}}).to_string();
+    let w = wake_and_compare(&s, &bob, &t, &only_messages, async {
+        s.put(&send_path(&room, "org.example.ping", "p1"), &alice.token, json!({"n": 1})).await.ok();
+        s.send_text(&alice, &room, "after the ping").await;
+    })
+    .await;
+    assert_eq!(bodies(&w.body, &room), ["after the ping"], "{}", w.body);
+    assert!(timeline(&w.body, &room).iter().all(|e| e["type"] == "m.room.message"), "{}", w.body);
+
+    // Someone bob ignores: hidden either way.
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    s.put(
+        &format!("/_matrix/client/v3/user/{}/account_data/m.ignored_user_list", enc(&bob.user_id)),
+        &bob.token,
+        json!({"ignored_users": {(carol.user_id.clone()): {}}}),
+    )
+    .await
+    .ok();
+    let t = next_batch(&s.sync(&bob, Some(&t), 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&carol, &room, "ignored").await;
+        s.send_text(&alice, &room, "seen").await;
+    })
+    .await;
+    assert_eq!(bodies(&w.body, &room), ["seen"], "{}", w.body);
+
+    // A member event, a redaction, lazy loading: read from the store.
+    let t = next_batch(&w.body);
+    let dave = s.register_user("dave").await;
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.join(&dave, &room).await.ok();
+    })
+    .await;
+    assert!(!w.from_memory, "{}", w.body);
+    assert!(timeline(&w.body, &room).iter().any(|e| e["type"] == "m.room.member"), "{}", w.body);
+    let t = next_batch(&w.body);
+    let hello = s.send_text(&alice, &room, "to redact").await;
+    let t = next_batch(&s.sync(&bob, Some(&t), 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.put(&room_path(&room, &format!("redact/{}/r1", enc(&hello))), &alice.token, json!({})).await.ok();
+    })
+    .await;
+    assert!(!w.from_memory, "{}", w.body);
+    let t = next_batch(&w.body);
+    // Redundant members asked for: the second (read) answer repeats the member events the first sent.
+    let lazy = json!({"room": {"state": {"lazy_load_members": true, "include_redundant_members": true}}}).to_string();
+    let w = wake_and_compare(&s, &bob, &t, &lazy, async {
+        s.send_text(&alice, &room, "lazy").await;
+    })
+    .await;
+    assert!(!w.from_memory, "{}", w.body);
+}
