@@ -34,6 +34,7 @@ fn small_run(url: &str) -> Vec<String> {
         "2",
         "--wake-settle-ms",
         "50",
+        "--wake-lazy",
         "--burst-size",
         "5",
         "--burst-rounds",

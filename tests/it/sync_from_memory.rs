@@ -34,6 +34,19 @@ struct Woken {
 /// Long-polls as `user` from `since` while `act` runs, once the poll is parked; checks the
 /// answer against the store's for the same token and filter, and returns it.
 async fn wake_and_compare<F: std::future::Future<Output = ()>>(s: &TestServer, user: &User, since: &str, filter: &str, act: F) -> Woken {
+    wake_and_compare_with(s, user, user, since, filter, act).await
+}
+
+/// As [`wake_and_compare`], with the store read by `reader` (another device of the same user,
+/// when what a device was sent before matters).
+async fn wake_and_compare_with<F: std::future::Future<Output = ()>>(
+    s: &TestServer,
+    user: &User,
+    reader: &User,
+    since: &str,
+    filter: &str,
+    act: F,
+) -> Woken {
     let svc = &s.server.services;
     let (parks, memory) = (svc.sync_quiet_parks.load(Ordering::Relaxed), svc.sync_from_memory.load(Ordering::Relaxed));
     let path = sync_path(Some(since), 10_000, Some(filter));
@@ -44,7 +57,7 @@ async fn wake_and_compare<F: std::future::Future<Output = ()>>(s: &TestServer, u
     });
     let woken = woken.ok();
     let from_memory = svc.sync_from_memory.load(Ordering::Relaxed) > memory;
-    let read = s.get(&sync_path(Some(since), 0, Some(filter)), &user.token).await.ok();
+    let read = s.get(&sync_path(Some(since), 0, Some(filter)), &reader.token).await.ok();
     assert_eq!(settled(woken.clone()), settled(read.clone()), "woken (from memory: {from_memory}) and read answers differ");
     Woken { body: woken, from_memory }
 }
@@ -119,7 +132,7 @@ async fn woken_answers_from_memory_match_the_store() {
     .await;
     assert_eq!(bodies(&w.body, &room), ["seen"], "{}", w.body);
 
-    // A member event, a redaction, lazy loading: read from the store.
+    // A member event, a redaction: read from the store.
     let t = next_batch(&w.body);
     let dave = s.register_user("dave").await;
     let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
@@ -136,12 +149,38 @@ async fn woken_answers_from_memory_match_the_store() {
     })
     .await;
     assert!(!w.from_memory, "{}", w.body);
-    let t = next_batch(&w.body);
-    // Redundant members asked for: the second (read) answer repeats the member events the first sent.
-    let lazy = json!({"room": {"state": {"lazy_load_members": true, "include_redundant_members": true}}}).to_string();
-    let w = wake_and_compare(&s, &bob, &t, &lazy, async {
-        s.send_text(&alice, &room, "lazy").await;
+
+    // Lazy loading: the sender's member event goes to a device that was not sent it, with the
+    // room's summary, and not again to one that was (each compared with a device in the same
+    // position: a fresh one, then the same one).
+    let lazy = json!({"room": {"state": {"lazy_load_members": true}}}).to_string();
+    let (phone, fresh) = (new_device(&s, &bob).await, new_device(&s, &bob).await);
+    // Past the new devices' device list change.
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare_with(&s, &phone, &fresh, &t, &lazy, async {
+        s.send_text(&dave, &room, "lazy").await;
     })
     .await;
-    assert!(!w.from_memory, "{}", w.body);
+    assert!(w.from_memory, "{}", w.body);
+    let section = &w.body["rooms"]["join"][&room];
+    let members: Vec<&Value> = section["state"]["events"].as_array().expect("state").iter().collect();
+    assert_eq!(members.len(), 1, "{section}");
+    assert_eq!(members[0]["state_key"], dave.user_id.as_str(), "{section}");
+    assert_eq!(section["summary"]["m.joined_member_count"], 4, "{section}");
+    let t = next_batch(&w.body);
+    let w = wake_and_compare(&s, &phone, &t, &lazy, async {
+        s.send_text(&dave, &room, "lazy again").await;
+    })
+    .await;
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(w.body["rooms"]["join"][&room]["state"]["events"], json!([]), "{}", w.body);
+    // Redundant members asked for: sent every time.
+    let t = next_batch(&w.body);
+    let redundant = json!({"room": {"state": {"lazy_load_members": true, "include_redundant_members": true}}}).to_string();
+    let w = wake_and_compare(&s, &phone, &t, &redundant, async {
+        s.send_text(&dave, &room, "lazy, redundant").await;
+    })
+    .await;
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(w.body["rooms"]["join"][&room]["state"]["events"].as_array().map(Vec::len), Some(1), "{}", w.body);
 }

@@ -49,6 +49,9 @@ pub struct Args {
     /// Sends in `wake`, each awaited by every long-poll.
     #[arg(long, default_value_t = 5)]
     pub wake_rounds: usize,
+    /// `wake`'s long-polls ask for lazy-loaded members, as Element's syncs do.
+    #[arg(long)]
+    pub wake_lazy: bool,
     /// Requests sent at once in each round of `burst` (spread over the users).
     #[arg(long, default_value_t = 100)]
     pub burst_size: usize,

@@ -159,8 +159,8 @@ async fn load(a: &Args, plan: &Plan, t: &Target, rec: &mut Recorder<'_>) -> Resu
         rec.measure(Some(Phase::Spread), "spread", extra, w.send("r", a.messages, &rooms, w.tokens.len())).await;
     }
     if plan.phases.contains(&Phase::Wake) {
-        let extra = json!({"long_polls": a.long_polls, "rounds": a.wake_rounds});
-        rec.measure(Some(Phase::Wake), "wake", extra, w.wake(a.long_polls, a.wake_rounds, a.wake_settle_ms)).await;
+        let extra = json!({"long_polls": a.long_polls, "rounds": a.wake_rounds, "lazy_members": a.wake_lazy});
+        rec.measure(Some(Phase::Wake), "wake", extra, w.wake(a.long_polls, a.wake_rounds, a.wake_settle_ms, a.wake_lazy)).await;
     }
     if plan.phases.contains(&Phase::Burst) {
         let extra = json!({"size": a.burst_size, "rounds": a.burst_rounds});

@@ -127,10 +127,13 @@ impl World {
 
     /// S long-polls spread over the users wait on the first room; per round one message is sent
     /// and each poll's latency runs from just before that send to its receipt of the event.
-    pub async fn wake(&self, polls: usize, rounds: usize, settle_ms: u64) -> Sample {
+    /// With `lazy`, the polls' filter asks for lazy-loaded members (as Element's does) instead of
+    /// no state.
+    pub async fn wake(&self, polls: usize, rounds: usize, settle_ms: u64, lazy: bool) -> Sample {
         let room = &self.rooms[0];
+        let state = if lazy { json!({"lazy_load_members": true}) } else { json!({"types": []}) };
         let filter = json!({
-            "room": {"rooms": [room], "timeline": {"limit": 10}, "state": {"types": []},
+            "room": {"rooms": [room], "timeline": {"limit": 10}, "state": state,
                      "ephemeral": {"types": []}, "account_data": {"types": []}},
             "presence": {"types": []}, "account_data": {"types": []},
         })

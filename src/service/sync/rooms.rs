@@ -205,42 +205,65 @@ fn room_state(
     } else {
         vec![]
     };
-    if f.lazy_load_members {
-        let mut wanted: HashSet<&str> = timeline.iter().map(|p| p.sender.as_str()).collect();
-        if newly {
-            wanted.insert(input.user);
-            state.retain(|p| p.kind != "m.room.member" || p.state_key.as_deref().is_some_and(|k| wanted.contains(k)));
-        }
-        // Senders whose member event is not already among the state (a gap's changes) are read.
-        let have: HashSet<String> = state.iter().filter(|p| p.kind == "m.room.member").filter_map(|p| p.state_key.clone()).collect();
-        let missing: Vec<&str> = wanted.iter().copied().filter(|u| !have.contains(*u)).collect();
-        state.extend(ev::members_at(c, &m.room_id, before, &missing)?);
-        if let Some(device) = input.device {
-            if !f.include_redundant_members && !newly {
-                state.retain(|p| {
-                    p.kind != "m.room.member"
-                        || !p
-                            .state_key
-                            .as_deref()
-                            .is_some_and(|k| input.sent_members.was_sent(input.user, device, &m.room_id, k, p.event_id.as_str()))
-                });
-            }
-            let sent = state
-                .iter()
-                .chain(timeline)
-                .filter(|p| p.kind == "m.room.member")
-                .filter_map(|p| p.state_key.as_deref().map(|k| (k, p.event_id.as_str())));
-            input.sent_members.record(input.user, device, &m.room_id, newly, sent);
-        }
-        state.sort_by_key(|p| p.stream_ordering);
-    }
+    let reader = Reader { user: input.user, device: input.device, f, sent_members: input.sent_members };
+    lazy_members(c, &reader, &m.room_id, timeline, before, newly, &mut state)?;
     state.retain(|p| f.state.allows(&p.kind));
     Ok(state)
 }
 
+/// Whose sync a room section is for, as lazy loading needs to know.
+pub(super) struct Reader<'a> {
+    pub user: &'a str,
+    pub device: Option<&'a str>,
+    pub f: &'a SyncFilter,
+    pub sent_members: &'a SentMembers,
+}
+
+/// With a lazy-loading filter: keeps only the member events of the timeline's senders in `state`
+/// (and the user's own, `newly`), adds those of senders it lacks as of `before`, drops those the
+/// device was already sent (unless the filter asks for redundant ones), and records what it sends.
+pub(super) fn lazy_members(
+    c: &mut Conn,
+    r: &Reader<'_>,
+    room_id: &str,
+    timeline: &[Pdu],
+    before: i64,
+    newly: bool,
+    state: &mut Vec<Pdu>,
+) -> Result<()> {
+    if !r.f.lazy_load_members {
+        return Ok(());
+    }
+    let mut wanted: HashSet<&str> = timeline.iter().map(|p| p.sender.as_str()).collect();
+    if newly {
+        wanted.insert(r.user);
+        state.retain(|p| p.kind != "m.room.member" || p.state_key.as_deref().is_some_and(|k| wanted.contains(k)));
+    }
+    // Senders whose member event is not already among the state (a gap's changes) are read.
+    let have: HashSet<String> = state.iter().filter(|p| p.kind == "m.room.member").filter_map(|p| p.state_key.clone()).collect();
+    let missing: Vec<&str> = wanted.iter().copied().filter(|u| !have.contains(*u)).collect();
+    state.extend(ev::members_at(c, room_id, before, &missing)?);
+    if let Some(device) = r.device {
+        if !r.f.include_redundant_members && !newly {
+            state.retain(|p| {
+                p.kind != "m.room.member"
+                    || !p.state_key.as_deref().is_some_and(|k| r.sent_members.was_sent(r.user, device, room_id, k, p.event_id.as_str()))
+            });
+        }
+        let sent = state
+            .iter()
+            .chain(timeline)
+            .filter(|p| p.kind == "m.room.member")
+            .filter_map(|p| p.state_key.as_deref().map(|k| (k, p.event_id.as_str())));
+        r.sent_members.record(r.user, device, room_id, newly, sent);
+    }
+    state.sort_by_key(|p| p.stream_ordering);
+    Ok(())
+}
+
 /// The room's member counts, and up to five other members to name it by when it has neither a
 /// name nor a canonical alias (sorted by user ID, as Synapse picks them).
-fn summary(c: &mut Conn, room_id: &str, user: &str) -> Result<Value> {
+pub(super) fn summary(c: &mut Conn, room_id: &str, user: &str) -> Result<Value> {
     let members = memberships::room_members(c, room_id)?;
     let count = |m: &str| members.iter().filter(|r| r.membership == m).count();
     let mut out = json!({"m.joined_member_count": count("join"), "m.invited_member_count": count("invite")});

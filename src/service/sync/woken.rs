@@ -5,24 +5,27 @@
 //! nothing but events is new for the user, the recent events reach back to the token, and none
 //! of them is a member event (which would change rooms, room-mates, summaries or device lists)
 //! nor more than a room's timeline limit (a gap the state would have to fill). Anything else
-//! falls back to reading the store. The answer keeps the token's other positions: only what the
+//! falls back to reading the store. What a room's section needs besides its events (ignored
+//! users, lazy-loaded members, counts) is read as the store path reads it, in one transaction. The answer keeps the token's other positions: only what the
 //! notifier vouched for is passed over.
 
 use super::filter::SyncFilter;
-use super::rooms::unread_counts;
+use super::rooms::{Reader, lazy_members, summary, unread_counts};
 use super::{SyncResponse, key_counts};
 use crate::Services;
 use crate::actors::notifier::{OnlyEventsAfter, Positions};
 use crate::auth::tokens::Session;
 use crate::error::Result;
+use crate::events::Pdu;
 use crate::service::account_data::{hidden_by_ignore, ignored_users};
+use crate::store::Conn;
 use crate::store::recent::{CommittedBatch, RecentEvent};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 /// The answer to a long-poll woken after `since`, or `None` when the store must be read.
 pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &SyncFilter) -> Result<Option<SyncResponse>> {
-    if f.lazy_load_members || f.federation_format {
+    if f.federation_format {
         return Ok(None);
     }
     if !svc.notifier.send(OnlyEventsAfter { user: who.user_id.clone(), seen: since }).await? {
@@ -33,38 +36,30 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
     if rooms.is_empty() {
         return Ok(None);
     }
+    let (user, device) = (who.user_id.as_str(), who.device_id.as_deref().unwrap_or(""));
+    let rooms: Vec<NewInRoom> = rooms
+        .into_iter()
+        .map(|(room_id, events)| NewInRoom {
+            room_id: room_id.to_string(),
+            timeline: events.iter().map(|e| (e.pdu.clone(), own_txn(e, user, device).map(str::to_owned))).collect(),
+        })
+        .collect();
     // The counts must include what the answer shows, as the store path's do.
     if *svc.push_progress.borrow() < upto {
         super::super::notifications::wait_evaluated(svc, upto).await;
     }
-    let (user, device) = (who.user_id.to_string(), who.device_id.clone());
-    let (ignored, counts, (otk_counts, fallback_types)) = svc
+    let (user, device, f, sent) = (who.user_id.to_string(), who.device_id.clone(), f.clone(), svc.sent_members.clone());
+    let (join, otk_counts, fallback_types) = svc
         .db
         .run(move |c| {
             crate::store::read_txn(c, |c| {
-                Ok((ignored_users(c, &user)?, super::super::notifications::counts(c, &user)?, key_counts(c, &user, device.as_deref())?))
+                let reader = Reader { user: &user, device: device.as_deref(), f: &f, sent_members: &sent };
+                let join = joined_sections(c, &reader, rooms)?;
+                let (otk_counts, fallback_types) = key_counts(c, &user, device.as_deref())?;
+                Ok((join, otk_counts, fallback_types))
             })
         })
         .await?;
-    let device = who.device_id.as_deref().unwrap_or("");
-    let mut join = Map::new();
-    for (room_id, events) in rooms {
-        let timeline: Vec<&RecentEvent> =
-            events.into_iter().filter(|e| f.timeline.allows(&e.pdu.kind) && !hidden_by_ignore(&ignored, &e.pdu)).collect();
-        let Some(first) = timeline.first() else { continue };
-        let before = first.pdu.stream_ordering - 1;
-        let shown: Vec<Value> = timeline.iter().map(|e| e.pdu.to_client(own_txn(e, who.user_id.as_str(), device))).collect();
-        let mut room = json!({
-            "timeline": {"events": shown, "limited": false, "prev_batch": format!("t{before}")},
-            "state": {"events": []},
-            "account_data": {"events": []},
-            "ephemeral": {"events": []},
-            "unread_notifications": {},
-            "summary": {},
-        });
-        unread_counts(&mut room, counts.get(room_id.as_str()), f.unread_thread_notifications);
-        join.insert(room_id.to_string(), room);
-    }
     if join.is_empty() {
         return Ok(None);
     }
@@ -79,6 +74,44 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
         "device_unused_fallback_key_types": fallback_types,
     });
     Ok(Some(SyncResponse { body, next: Positions { events: upto, ..since } }))
+}
+
+/// A joined room's new events, each with the transaction ID its reader may see.
+struct NewInRoom {
+    room_id: String,
+    timeline: Vec<(Pdu, Option<String>)>,
+}
+
+/// The joined rooms' sections, as the store path builds them for a room whose new events all fit
+/// its timeline: the timeline without what the user ignores, the lazy-loaded members of its
+/// senders, the summary when those carry member events, and the unread counts.
+fn joined_sections(c: &mut Conn, r: &Reader<'_>, rooms: Vec<NewInRoom>) -> Result<Map<String, Value>> {
+    let ignored = ignored_users(c, r.user)?;
+    let counts = super::super::notifications::counts(c, r.user)?;
+    let mut join = Map::new();
+    for room in rooms {
+        let (timeline, txns): (Vec<Pdu>, Vec<Option<String>>) =
+            room.timeline.into_iter().filter(|(p, _)| r.f.timeline.allows(&p.kind) && !hidden_by_ignore(&ignored, p)).unzip();
+        let Some(first) = timeline.first() else { continue };
+        let before = first.stream_ordering - 1;
+        let mut state = Vec::new();
+        lazy_members(c, r, &room.room_id, &timeline, before, false, &mut state)?;
+        state.retain(|p| r.f.state.allows(&p.kind));
+        let summary = if state.iter().any(|p| p.kind == "m.room.member") { summary(c, &room.room_id, r.user)? } else { json!({}) };
+        let shown: Vec<Value> = timeline.iter().zip(&txns).map(|(p, t)| p.to_client(t.as_deref())).collect();
+        let state: Vec<Value> = state.iter().map(|p| p.to_client(None)).collect();
+        let mut section = json!({
+            "timeline": {"events": shown, "limited": false, "prev_batch": format!("t{before}")},
+            "state": {"events": state},
+            "account_data": {"events": []},
+            "ephemeral": {"events": []},
+            "unread_notifications": {},
+            "summary": summary,
+        });
+        unread_counts(&mut section, counts.get(room.room_id.as_str()), r.f.unread_thread_notifications);
+        join.insert(room.room_id, section);
+    }
+    Ok(join)
 }
 
 /// The events after `after` of each room the user is joined to (and the filter lets in), oldest
@@ -134,7 +167,6 @@ fn own_txn<'a>(e: &'a RecentEvent, user: &str, device: &str) -> Option<&'a str> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Pdu;
     use ruma::{OwnedRoomId, OwnedUserId};
 
     fn batch(room: &str, joined: &[&str], first: i64, kinds: &[&str]) -> Arc<CommittedBatch> {
