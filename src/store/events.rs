@@ -474,10 +474,32 @@ pub fn state_between(conn: &mut Conn, room_id: &str, after: i64, upto: i64) -> R
     Ok(out)
 }
 
+/// Users up to which [`members_at`] reads each one's member event with its own cached statement
+/// (an index seek) rather than one `IN` list, which SQLite prepares again on every call.
+const MEMBERS_ONE_BY_ONE: usize = 16;
+
 /// The member events of `users` as of stream position `at` (inclusive), the newest per user.
 pub fn members_at(conn: &mut Conn, room_id: &str, at: i64, users: &[&str]) -> Result<Vec<Pdu>> {
     if users.is_empty() {
         return Ok(Vec::new());
+    }
+    if users.len() <= MEMBERS_ONE_BY_ONE {
+        let mut rows = Vec::with_capacity(users.len());
+        for user in users {
+            let row: Option<(String, i64, String)> = events::table
+                .filter(events::room_id.eq(room_id))
+                .filter(events::event_type.eq("m.room.member"))
+                .filter(events::state_key.eq(*user))
+                .filter(events::stream_ordering.le(at))
+                .order(events::stream_ordering.desc())
+                .select((events::event_id, events::stream_ordering, events::json))
+                .first_on(conn)
+                .optional()?;
+            rows.extend(row);
+        }
+        let mut out = readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str())));
+        out.sort_by_key(|p| p.stream_ordering);
+        return Ok(out);
     }
     let rows: Vec<(String, i64, String, Option<String>)> = events::table
         .filter(events::room_id.eq(room_id))

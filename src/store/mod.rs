@@ -198,6 +198,12 @@ pub struct Db {
     turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
+/// Whether a pooled connection is tried before each use: a PostgreSQL connection can break (a
+/// server restart, a dropped socket), an SQLite one cannot, and the try is a statement per query.
+fn checks_connections(location: &Location) -> bool {
+    matches!(location, Location::Postgres(_))
+}
+
 impl Db {
     /// Opens (creating an SQLite file and its directory if needed) and migrates the database.
     pub fn open(location: &Location, size: u32) -> Result<Self> {
@@ -212,6 +218,7 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(size.max(2))
+            .test_on_check_out(checks_connections(location))
             .connection_customizer(Box::new(Pragmas))
             .build(Manager { location: location.clone() })
             .map_err(|e| Error::internal_from(format!("opening database {what}"), e))?;
@@ -239,6 +246,7 @@ impl Db {
     pub fn writer_pool(&self) -> Result<DbPool> {
         Pool::builder()
             .max_size(1)
+            .test_on_check_out(checks_connections(&self.location))
             .connection_customizer(Box::new(Pragmas))
             .build(Manager { location: self.location.clone() })
             .map_err(|e| Error::internal_from("opening the event writer's connection", e))

@@ -183,3 +183,35 @@ async fn new_room_mates_presence_comes_with_the_join() {
     let presence = inc["presence"]["events"].as_array().expect("presence");
     assert!(presence.iter().any(|p| p["sender"] == bob.user_id), "{inc}");
 }
+
+/// Many senders at once (past the count read one by one): each one's member event comes, as of
+/// the timeline's start, and only theirs (redundant members asked for: the initial sync's
+/// timeline already carried their joins).
+#[actix_rt::test]
+async fn many_new_senders_each_bring_their_member_event() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let mut senders = Vec::new();
+    for i in 0..18 {
+        senders.push(s.register_user(&format!("sender{i}")).await);
+    }
+    let quiet = s.register_user("quiet").await;
+    let mut everyone: Vec<&User> = senders.iter().collect();
+    everyone.push(&quiet);
+    let room = public_room(&s, &alice, &everyone).await;
+    let f = filter_id(
+        &s,
+        &alice,
+        json!({"room": {"state": {"lazy_load_members": true, "include_redundant_members": true}, "timeline": {"limit": 30}}}),
+    )
+    .await;
+    let first = sync_with(&s, &alice, None, &f).await;
+    for u in &senders {
+        s.send_text(u, &room, "hello").await;
+    }
+    let inc = sync_with(&s, &alice, Some(&next_batch(&first)), &f).await;
+    let mut want: Vec<String> = senders.iter().map(|u| u.user_id.clone()).collect();
+    want.sort();
+    assert_eq!(members(&inc, &room), want, "{inc}");
+    assert_eq!(inc["rooms"]["join"][&room]["timeline"]["limited"], false, "{inc}");
+}
