@@ -331,14 +331,34 @@ fn read_answer(
         && changed.is_empty()
         && left.is_empty();
     let (otk_counts, fallback_types) = key_counts(c, user, device)?;
-    let body = json!({
-        "rooms": {"join": rooms.join, "invite": rooms.invite, "leave": rooms.leave, "knock": {}},
-        "account_data": {"events": global_ad},
-        "presence": {"events": presence_events},
-        "to_device": {"events": to_device_events},
-        "device_lists": {"changed": changed, "left": left},
-        "device_one_time_keys_count": otk_counts,
-        "device_unused_fallback_key_types": fallback_types,
-    });
+    let body = object([
+        ("rooms", rooms_object(rooms.join, rooms.invite, rooms.leave)),
+        ("account_data", events(global_ad)),
+        ("presence", events(presence_events)),
+        ("to_device", events(to_device_events)),
+        ("device_lists", json!({"changed": changed, "left": left})),
+        ("device_one_time_keys_count", otk_counts),
+        ("device_unused_fallback_key_types", fallback_types),
+    ]);
     Ok((SyncResponse { body, next: now }, empty))
+}
+
+/// A JSON object of the fields given, moved in. `json!` copies every value it is handed (it
+/// serializes it once more), which for a sync answer is every event it carries.
+pub(crate) fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// `{"events": list}`.
+pub(crate) fn events(list: Vec<Value>) -> Value {
+    object([("events", Value::Array(list))])
+}
+
+/// An answer's `rooms`.
+fn rooms_object(
+    join: serde_json::Map<String, Value>,
+    invite: serde_json::Map<String, Value>,
+    leave: serde_json::Map<String, Value>,
+) -> Value {
+    object([("join", Value::Object(join)), ("invite", Value::Object(invite)), ("leave", Value::Object(leave)), ("knock", json!({}))])
 }

@@ -3,6 +3,7 @@
 
 use super::filter::SyncFilter;
 use super::lazy_members::SentMembers;
+use super::{events, object};
 use crate::actors::notifier::Positions;
 use crate::error::Result;
 use crate::events::Pdu;
@@ -173,14 +174,44 @@ fn joined(c: &mut Conn, input: &mut RoomsInput<'_>, m: &MembershipRow, new_mates
     }
     let summary = if mates_changed { summary(c, &m.room_id, input.user)? } else { json!({}) };
     let txns = own_txns(c, input.user, input.device, &timeline)?;
-    Ok(Some(json!({
-        "timeline": {"events": formatted(c, f, &timeline, &txns)?, "limited": limited, "prev_batch": format!("t{prev_batch}")},
-        "state": {"events": formatted(c, f, &state, &HashMap::new())?},
-        "account_data": {"events": ad},
-        "ephemeral": {"events": ephemeral},
-        "unread_notifications": {"highlight_count": 0, "notification_count": 0},
-        "summary": summary,
-    })))
+    let (timeline, state) = (formatted(c, f, &timeline, &txns)?, formatted(c, f, &state, &HashMap::new())?);
+    Ok(Some(joined_section(Timeline { events: timeline, limited, prev_batch }, state, ad, ephemeral, summary)))
+}
+
+/// A joined or left room's timeline section.
+pub(super) struct Timeline {
+    pub events: Vec<Value>,
+    pub limited: bool,
+    /// The position `prev_batch` names.
+    pub prev_batch: i64,
+}
+
+impl Timeline {
+    fn into_value(self) -> Value {
+        object([
+            ("events", Value::Array(self.events)),
+            ("limited", Value::Bool(self.limited)),
+            ("prev_batch", Value::String(format!("t{}", self.prev_batch))),
+        ])
+    }
+}
+
+/// A joined room's section, its unread counts still zero.
+pub(super) fn joined_section(
+    timeline: Timeline,
+    state: Vec<Value>,
+    account_data: Vec<Value>,
+    ephemeral: Vec<Value>,
+    summary: Value,
+) -> Value {
+    object([
+        ("timeline", timeline.into_value()),
+        ("state", events(state)),
+        ("account_data", events(account_data)),
+        ("ephemeral", events(ephemeral)),
+        ("unread_notifications", json!({"highlight_count": 0, "notification_count": 0})),
+        ("summary", summary),
+    ])
 }
 
 /// The state section of a joined room: the state at the timeline's start for a full sync, the
@@ -400,11 +431,12 @@ fn left(c: &mut Conn, input: &RoomsInput<'_>, m: &MembershipRow, account_data: V
     };
     state.retain(|p| f.state.allows(&p.kind));
     timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
-    Ok(json!({
-        "timeline": {"events": formatted(c, f, &timeline, &HashMap::new())?, "limited": limited, "prev_batch": format!("t{before}")},
-        "state": {"events": formatted(c, f, &state, &HashMap::new())?},
-        "account_data": {"events": account_data},
-    }))
+    let (timeline, state) = (formatted(c, f, &timeline, &HashMap::new())?, formatted(c, f, &state, &HashMap::new())?);
+    Ok(object([
+        ("timeline", Timeline { events: timeline, limited, prev_batch: before }.into_value()),
+        ("state", events(state)),
+        ("account_data", events(account_data)),
+    ]))
 }
 
 /// One `m.receipt` event per room with receipts changed in (after, upto], grouped the spec's way:

@@ -10,8 +10,8 @@
 //! notifier vouched for is passed over.
 
 use super::filter::SyncFilter;
-use super::rooms::{Reader, lazy_members, summary, unread_counts};
-use super::{SyncResponse, key_counts};
+use super::rooms::{Reader, Timeline, joined_section, lazy_members, summary, unread_counts};
+use super::{SyncResponse, events, key_counts, object, rooms_object};
 use crate::Services;
 use crate::actors::notifier::{OnlyEventsAfter, Positions};
 use crate::auth::tokens::Session;
@@ -64,15 +64,15 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
         return Ok(None);
     }
     svc.sync_from_memory.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let body = json!({
-        "rooms": {"join": join, "invite": {}, "leave": {}, "knock": {}},
-        "account_data": {"events": []},
-        "presence": {"events": []},
-        "to_device": {"events": []},
-        "device_lists": {"changed": [], "left": []},
-        "device_one_time_keys_count": otk_counts,
-        "device_unused_fallback_key_types": fallback_types,
-    });
+    let body = object([
+        ("rooms", rooms_object(join, Map::new(), Map::new())),
+        ("account_data", events(Vec::new())),
+        ("presence", events(Vec::new())),
+        ("to_device", events(Vec::new())),
+        ("device_lists", json!({"changed": [], "left": []})),
+        ("device_one_time_keys_count", otk_counts),
+        ("device_unused_fallback_key_types", fallback_types),
+    ]);
     Ok(Some(SyncResponse { body, next: Positions { events: upto, ..since } }))
 }
 
@@ -100,14 +100,8 @@ fn joined_sections(c: &mut Conn, r: &Reader<'_>, rooms: Vec<NewInRoom>) -> Resul
         let summary = if state.iter().any(|p| p.kind == "m.room.member") { summary(c, &room.room_id, r.user)? } else { json!({}) };
         let shown: Vec<Value> = timeline.iter().zip(&txns).map(|(p, t)| p.to_client(t.as_deref())).collect();
         let state: Vec<Value> = state.iter().map(|p| p.to_client(None)).collect();
-        let mut section = json!({
-            "timeline": {"events": shown, "limited": false, "prev_batch": format!("t{before}")},
-            "state": {"events": state},
-            "account_data": {"events": []},
-            "ephemeral": {"events": []},
-            "unread_notifications": {},
-            "summary": summary,
-        });
+        let timeline = Timeline { events: shown, limited: false, prev_batch: before };
+        let mut section = joined_section(timeline, state, Vec::new(), Vec::new(), summary);
         unread_counts(&mut section, counts.get(room.room_id.as_str()), r.f.unread_thread_notifications);
         join.insert(room.room_id, section);
     }
