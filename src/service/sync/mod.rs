@@ -75,10 +75,11 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
             svc.sync_quiet_parks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let remaining = deadline.saturating_duration_since(Instant::now());
             if let Ok(Ok(())) = tokio::time::timeout(remaining, rx).await {
-                settle_wake(svc, who, deadline).await?;
+                // Answered from memory, it waits for the evaluator itself.
                 if let Some(answer) = woken::answer(svc, who, seen, &filter).await? {
                     return Ok(answer);
                 }
+                settle_wake(svc, who, deadline).await?;
             }
             waited_for = Some(seen);
         }
@@ -116,12 +117,12 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         match tokio::time::timeout(remaining, rx).await {
             Err(_) => return Ok(response),
             Ok(Ok(())) => {
-                settle_wake(svc, who, deadline).await?;
                 if let Some(since) = since
                     && let Some(answer) = woken::answer(svc, who, since, &filter).await?
                 {
                     return Ok(answer);
                 }
+                settle_wake(svc, who, deadline).await?;
             }
             // The notifier let the wait go without news (it bounds its waiters): look again
             // after a pause, not at once.
