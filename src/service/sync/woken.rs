@@ -6,8 +6,9 @@
 //! of them is a member event (which would change rooms, room-mates, summaries or device lists)
 //! nor more than a room's timeline limit (a gap the state would have to fill). Anything else
 //! falls back to reading the store. What a room's section needs besides its events (ignored
-//! users, lazy-loaded members, counts) is read as the store path reads it, in one transaction. The answer keeps the token's other positions: only what the
-//! notifier vouched for is passed over.
+//! users, lazy-loaded members, counts) is read as the store path reads it, in one transaction.
+//! The answer keeps the token's other positions: only what the notifier vouched for is passed
+//! over.
 
 use super::filter::SyncFilter;
 use super::rooms::{Reader, Timeline, joined_section, lazy_members, summary, unread_counts};
@@ -46,7 +47,7 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
         .collect();
     // The counts must include what the answer shows, as the store path's do.
     if *svc.push_progress.borrow() < upto {
-        super::super::notifications::wait_evaluated(svc, upto).await;
+        crate::service::notifications::wait_evaluated(svc, upto).await;
     }
     let (user, device, f, sent) = (who.user_id.to_string(), who.device_id.clone(), f.clone(), svc.sent_members.clone());
     let (join, otk_counts, fallback_types) = svc
@@ -87,7 +88,7 @@ struct NewInRoom {
 /// senders, the summary when those carry member events, and the unread counts.
 fn joined_sections(c: &mut Conn, r: &Reader<'_>, rooms: Vec<NewInRoom>) -> Result<Map<String, Value>> {
     let ignored = ignored_users(c, r.user)?;
-    let counts = super::super::notifications::counts(c, r.user)?;
+    let counts = crate::service::notifications::counts(c, r.user)?;
     let mut join = Map::new();
     for room in rooms {
         let (timeline, txns): (Vec<Pdu>, Vec<Option<String>>) =
