@@ -202,6 +202,11 @@ impl Notifier {
         self.slots.get(user).map(|&i| self.entries[i].positions).unwrap_or_default()
     }
 
+    /// The newest positions that may hold news for `user`: theirs, or any swept out of memory.
+    fn unvouched(&self, user: &UserId) -> Positions {
+        self.positions(user).max(self.forgotten)
+    }
+
     /// A waiter for the user's next news (dropping waiters whose sync gave up).
     fn park(&mut self, user: &UserId) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
@@ -293,7 +298,7 @@ pub struct ParkIfQuiet {
 impl Handler<ParkIfQuiet> for Notifier {
     type Result = MessageResult<ParkIfQuiet>;
     fn handle(&mut self, msg: ParkIfQuiet, _: &mut Context<Self>) -> Self::Result {
-        if self.positions(&msg.user).any_after(&msg.seen) || self.forgotten.any_after(&msg.seen) {
+        if self.unvouched(&msg.user).any_after(&msg.seen) {
             return MessageResult(None);
         }
         MessageResult(Some(self.park(&msg.user)))
@@ -313,7 +318,7 @@ pub struct OnlyEventsAfter {
 impl Handler<OnlyEventsAfter> for Notifier {
     type Result = bool;
     fn handle(&mut self, msg: OnlyEventsAfter, _: &mut Context<Self>) -> bool {
-        let newest = Positions { events: msg.seen.events, ..self.positions(&msg.user).max(self.forgotten) };
+        let newest = Positions { events: msg.seen.events, ..self.unvouched(&msg.user) };
         !newest.any_after(&msg.seen)
     }
 }

@@ -134,6 +134,22 @@ pub struct RoomState {
     joined: Option<Arc<[OwnedUserId]>>,
 }
 
+/// The members whose membership `wanted` accepts, sorted, made once into `cache` and shared
+/// until a membership changes.
+fn member_list(
+    cache: &mut Option<Arc<[OwnedUserId]>>,
+    members: &HashMap<OwnedUserId, MembershipState>,
+    wanted: impl Fn(&MembershipState) -> bool,
+) -> Arc<[OwnedUserId]> {
+    cache
+        .get_or_insert_with(|| {
+            let mut list: Vec<OwnedUserId> = members.iter().filter(|(_, m)| wanted(m)).map(|(u, _)| u.clone()).collect();
+            list.sort_unstable();
+            list.into()
+        })
+        .clone()
+}
+
 impl RoomState {
     pub fn get(&self, kind: &str, key: &str) -> Option<&AuthEvent> {
         self.get_typed(&StateEventType::from(kind), key)
@@ -167,29 +183,12 @@ impl RoomState {
 
     /// Everyone whose sync should hear about a new event: joined and invited users, distinct.
     pub fn interested_users(&mut self) -> Arc<[OwnedUserId]> {
-        let members = &self.members;
-        self.interested
-            .get_or_insert_with(|| {
-                members
-                    .iter()
-                    .filter(|(_, m)| matches!(m, MembershipState::Join | MembershipState::Invite))
-                    .map(|(u, _)| u.clone())
-                    .collect()
-            })
-            .clone()
+        member_list(&mut self.interested, &self.members, |m| matches!(m, MembershipState::Join | MembershipState::Invite))
     }
 
     /// The joined members, sorted (for a binary search).
     pub fn joined_users(&mut self) -> Arc<[OwnedUserId]> {
-        let members = &self.members;
-        self.joined
-            .get_or_insert_with(|| {
-                let mut list: Vec<OwnedUserId> =
-                    members.iter().filter(|(_, m)| **m == MembershipState::Join).map(|(u, _)| u.clone()).collect();
-                list.sort_unstable();
-                list.into()
-            })
-            .clone()
+        member_list(&mut self.joined, &self.members, |m| *m == MembershipState::Join)
     }
 
     pub fn apply(&mut self, pdu: &Pdu, rules: &RoomVersionRules) {

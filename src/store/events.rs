@@ -394,7 +394,12 @@ pub fn txn_ids_for(conn: &mut Conn, user_id: &str, device_id: &str, event_ids: &
         .filter(txn_ids::event_id.eq_any(event_ids))
         .select((txn_ids::event_id, txn_ids::txn_id))
         .load_on(conn)?;
-    Ok(rows.into_iter().map(|(e, t)| (e, t.rsplit(TXN_SCOPE_SEP).next().unwrap_or_default().to_owned())).collect())
+    Ok(rows.into_iter().map(|(e, t)| (e, client_txn_id(&t).to_owned())).collect())
+}
+
+/// The transaction ID as the client sent it: a stored key without its scope.
+pub fn client_txn_id(stored: &str) -> &str {
+    stored.rsplit(TXN_SCOPE_SEP).next().unwrap_or_default()
 }
 
 /// The head of the event stream (not the newest event present: a purge may have deleted it).

@@ -70,16 +70,16 @@ impl RecentEvents {
     /// A commit's batches, in the order they were written. A redaction among them changed a
     /// stored event, so the log then starts again after them.
     pub fn append(&self, batches: Vec<CommittedBatch>) {
-        let redacts = batches.iter().flat_map(|b| &b.events).any(|e| e.pdu.redacts.is_some());
         let mut log = self.lock();
-        for b in batches {
-            let Some(last) = b.events.last().map(|e| e.pdu.stream_ordering) else { continue };
-            log.to = log.to.max(last);
+        let Some(last) = batches.iter().filter_map(|b| b.events.last()).map(|e| e.pdu.stream_ordering).max() else { return };
+        log.to = log.to.max(last);
+        if batches.iter().flat_map(|b| &b.events).any(|e| e.pdu.redacts.is_some()) {
+            log.restart();
+            return;
+        }
+        for b in batches.into_iter().filter(|b| !b.events.is_empty()) {
             log.events += b.events.len();
             log.batches.push_back(Arc::new(b));
-        }
-        if redacts {
-            log.restart();
         }
         while log.events > MAX_EVENTS
             && let Some(old) = log.batches.pop_front()

@@ -46,9 +46,7 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
         })
         .collect();
     // The counts must include what the answer shows, as the store path's do.
-    if *svc.push_progress.borrow() < upto {
-        crate::service::notifications::wait_evaluated(svc, upto).await;
-    }
+    crate::service::notifications::wait_evaluated(svc, upto).await;
     let (user, device, f, sent) = (who.user_id.to_string(), who.device_id.clone(), f.clone(), svc.sent_members.clone());
     let (join, otk_counts, fallback_types) = svc
         .db
@@ -156,7 +154,7 @@ fn new_in_joined_rooms<'a>(
 /// The transaction ID to show with the event: only to the device that sent it.
 fn own_txn<'a>(e: &'a RecentEvent, user: &str, device: &str) -> Option<&'a str> {
     let t = e.txn.as_ref().filter(|t| t.user_id == user && t.device_id == device)?;
-    Some(t.txn_id.rsplit(crate::store::events::TXN_SCOPE_SEP).next().unwrap_or_default())
+    Some(crate::store::events::client_txn_id(&t.txn_id))
 }
 
 #[cfg(test)]
