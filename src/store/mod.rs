@@ -449,6 +449,17 @@ mod tests {
         assert_eq!(on, 1);
     }
 
+    /// A statement's journal stays in memory up to 4 MiB instead of spilling past 64 KiB to a
+    /// temporary file (.cargo/config.toml).
+    #[test]
+    fn statement_journals_stay_in_memory() {
+        let mut c = diesel::sqlite::SqliteConnection::establish(":memory:").unwrap();
+        let on: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>("sqlite_compileoption_used('STMTJRNL_SPILL=4194304')"))
+            .get_result(&mut c)
+            .unwrap();
+        assert_eq!(on, 1);
+    }
+
     /// Threads of this process with the given name (a test runtime names its blocking threads).
     fn threads_named(name: &str) -> usize {
         std::fs::read_dir("/proc/self/task")
