@@ -463,7 +463,7 @@ impl PreparedEvent {
             }
             // Without a thread-subscription callback the evaluation never awaits anything.
             let applies = match shared {
-                Some(n) => self.outcome(*n, |flat, ctx| rule.applies(flat, ctx).now_or_never() == Some(true)),
+                Some(n) => self.outcome(*n, |flat, ctx| rule_applies(rule, flat, ctx)),
                 None => !self.screened_out(rule, screen, display_name) && rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
             };
             if applies {
@@ -496,7 +496,7 @@ impl PreparedEvent {
         };
         for &(i, n) in &screen.conditions {
             let Some(c) = conditions.get(i) else { continue };
-            if !self.outcome(n, |flat, ctx| c.applies(flat, ctx).now_or_never() == Some(true)) {
+            if !self.outcome(n, |flat, ctx| condition_applies(c, flat, ctx)) {
                 return true;
             }
         }
@@ -510,6 +510,50 @@ impl PreparedEvent {
             return true;
         }
         false
+    }
+}
+
+/// Whether `rule` applies to the event, as ruma's `applies` answers: an `event_match` condition
+/// found false by [`plain_match`] settles it (a rule applies only when all its conditions do);
+/// any other rule ruma evaluates. Most of a message's shared rules fail on a match of its type.
+fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
+    use ruma::push::{AnyPushRuleRef as R, PushCondition};
+    if let R::Override(r) | R::Underride(r) = rule
+        && r.conditions
+            .iter()
+            .any(|c| matches!(c, PushCondition::EventMatch(m) if plain_match(flat, ctx, &m.key, &m.pattern) == Some(false)))
+    {
+        return false;
+    }
+    // Without a thread-subscription callback the evaluation never awaits anything.
+    rule.applies(flat, ctx).now_or_never() == Some(true)
+}
+
+/// Whether `c` holds for the event, as ruma's `PushCondition::applies` answers for a user who
+/// did not send it, with [`plain_match`] answering the `event_match` conditions it can.
+fn condition_applies(c: &ruma::push::PushCondition, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
+    if let ruma::push::PushCondition::EventMatch(m) = c
+        && let Some(equal) = plain_match(flat, ctx, &m.key, &m.pattern)
+    {
+        return equal;
+    }
+    c.applies(flat, ctx).now_or_never() == Some(true)
+}
+
+/// ruma's `event_match` for a pattern of ASCII without wildcards, on a key other than the body
+/// (matched by words): the value, found where ruma finds it, equal to the pattern ignoring case.
+/// ruma lowercases both sides and compiles the pattern as a glob on every call, once per rule
+/// and event. `None` where ruma must answer: the body, wildcards, a value or pattern that is
+/// not ASCII (whose lowercasing may differ from ASCII's).
+fn plain_match(flat: &FlattenedJson, ctx: &PushConditionRoomCtx, key: &str, pattern: &str) -> Option<bool> {
+    if key == "content.body" || !pattern.is_ascii() || pattern.contains(WILDCARDS) {
+        return None;
+    }
+    let value = if key == "room_id" { Some(ctx.room_id.as_str()) } else { flat.get_str(key) };
+    match value {
+        None => Some(false),
+        Some(v) if v.is_ascii() => Some(v.eq_ignore_ascii_case(pattern)),
+        Some(_) => None,
     }
 }
 
@@ -676,6 +720,58 @@ mod tests {
         let (d, actions) = &*prepared.decide(&rules, &alice, "alice").expect("a rule matches");
         assert!(d.notify);
         assert_eq!(serde_json::from_str::<Value>(actions).ok(), Some(Value::Array(d.actions.clone())));
+    }
+
+    /// The plain comparison answers as ruma's glob match does, or leaves the answer to it.
+    #[test]
+    fn plain_matches_answer_as_ruma_does() {
+        use ruma::push::{EventMatchConditionData, PushCondition};
+        let event = json!({"type": "m.room.Message", "sender": "@bob:x", "state_key": "", "content": {
+            "msgtype": "m.notice", "body": "Hello", "kelvin": "\u{212a}", "k": "k", "n": 3, "empty": ""}});
+        let raw: Raw<Value> = Raw::from_json(serde_json::value::to_raw_value(&event).unwrap());
+        let flat = FlattenedJson::from_raw(&raw);
+        let ctx = PushConditionRoomCtx::new(owned_room_id!("!Room:x"), UInt::new_saturating(3), owned_user_id!("@alice:x"), "Alice".into());
+        let keys = [
+            "type",
+            "sender",
+            "state_key",
+            "room_id",
+            "content.msgtype",
+            "content.body",
+            "content.kelvin",
+            "content.k",
+            "content.n",
+            "content.empty",
+            "missing",
+        ];
+        let patterns = [
+            "m.room.message",
+            "M.ROOM.MESSAGE",
+            "m.room.*",
+            "m.room.messag?",
+            "@bob:x",
+            "",
+            "!room:x",
+            "m.notice",
+            "hello",
+            "k",
+            "\u{212a}",
+            "K",
+            "3",
+        ];
+        let mut plain = 0;
+        for key in keys {
+            for pattern in patterns {
+                let c = PushCondition::EventMatch(EventMatchConditionData::new(key.to_owned(), pattern.to_owned()));
+                let ruma = c.applies(&flat, &ctx).now_or_never() == Some(true);
+                assert_eq!(condition_applies(&c, &flat, &ctx), ruma, "{key} against {pattern:?}");
+                if let Some(answer) = plain_match(&flat, &ctx, key, pattern) {
+                    assert_eq!(answer, ruma, "{key} against {pattern:?}");
+                    plain += 1;
+                }
+            }
+        }
+        assert!(plain > 50, "only {plain} answered without ruma");
     }
 
     #[test]
