@@ -59,6 +59,8 @@ pub struct Services {
     pub sync_quiet_parks: std::sync::atomic::AtomicU64,
     /// Woken long-polls answered from the recent events in memory, without the store's events.
     pub sync_from_memory: std::sync::atomic::AtomicU64,
+    /// Filters `/sync` parsed before (inline ones by their text, stored ones by user and ID).
+    pub sync_filters: service::sync::filter::FilterCache,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
     /// Users whose presence a sync refreshed in the last seconds.
@@ -196,6 +198,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         sync_rechecks: std::sync::atomic::AtomicU64::new(0),
         sync_quiet_parks: std::sync::atomic::AtomicU64::new(0),
         sync_from_memory: std::sync::atomic::AtomicU64::new(0),
+        sync_filters: Default::default(),
         sent_members: Default::default(),
         presence_refreshes: Default::default(),
         admin_jobs: Default::default(),

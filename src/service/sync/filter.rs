@@ -1,6 +1,11 @@
-//! The parts of a sync filter the server honours.
+//! The parts of a sync filter the server honours, and the filters parsed before.
 
 use crate::events::filter::{EventFormat, FilterDefinition, TypeFilter};
+use parking_lot::Mutex;
+use ruma::{OwnedUserId, UserId};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
 
 /// The parts of a filter `/sync` honours.
 #[derive(Debug, Clone)]
@@ -60,5 +65,67 @@ impl SyncFilter {
     /// Whether the filter lets `room_id` into the response.
     pub fn allows_room(&self, room_id: &str) -> bool {
         self.rooms.as_ref().is_none_or(|r| r.iter().any(|x| x == room_id)) && !self.not_rooms.iter().any(|x| x == room_id)
+    }
+}
+
+/// Filters `/sync` has parsed, so a long-poll does not parse its inline filter again, or read
+/// and parse its stored one, on every request. Nothing here goes stale: a stored filter never
+/// changes once it has an ID (a new definition gets a new ID), and an inline one is its own key.
+/// Each map holds at most [`FILTERS_CACHED`] filters; a full one is emptied and fills again.
+#[derive(Default)]
+pub struct FilterCache {
+    inline: Mutex<HashMap<Box<str>, Arc<SyncFilter>>>,
+    stored: Mutex<HashMap<(OwnedUserId, i64), Arc<SyncFilter>>>,
+}
+
+/// Filters each map of a [`FilterCache`] holds at most.
+pub const FILTERS_CACHED: usize = 4096;
+
+impl FilterCache {
+    pub fn inline(&self, raw: &str) -> Option<SyncFilter> {
+        self.inline.lock().get(raw).map(|f| SyncFilter::clone(f))
+    }
+
+    pub fn keep_inline(&self, raw: &str, f: &SyncFilter) {
+        keep(&self.inline, raw.into(), f);
+    }
+
+    pub fn stored(&self, user: &UserId, id: i64) -> Option<SyncFilter> {
+        self.stored.lock().get(&(user.to_owned(), id)).map(|f| SyncFilter::clone(f))
+    }
+
+    pub fn keep_stored(&self, user: &UserId, id: i64, f: &SyncFilter) {
+        keep(&self.stored, (user.to_owned(), id), f);
+    }
+}
+
+fn keep<K: Hash + Eq>(map: &Mutex<HashMap<K, Arc<SyncFilter>>>, key: K, f: &SyncFilter) {
+    let mut map = map.lock();
+    if map.len() >= FILTERS_CACHED {
+        map.clear();
+    }
+    map.insert(key, Arc::new(f.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ruma::owned_user_id;
+
+    #[test]
+    fn kept_filters_are_found_by_their_key_and_the_cache_stays_bounded() {
+        let cache = FilterCache::default();
+        let f = SyncFilter { timeline_limit: 3, ..SyncFilter::default() };
+        let alice = owned_user_id!("@alice:x");
+        cache.keep_stored(&alice, 1, &f);
+        cache.keep_inline("{}", &f);
+        assert_eq!(cache.stored(&alice, 1).map(|f| f.timeline_limit), Some(3));
+        assert!(cache.stored(&alice, 2).is_none() && cache.stored(&owned_user_id!("@bob:x"), 1).is_none());
+        assert_eq!(cache.inline("{}").map(|f| f.timeline_limit), Some(3));
+        assert!(cache.inline("{ }").is_none());
+        for i in 0..FILTERS_CACHED as i64 + 10 {
+            cache.keep_stored(&alice, 100 + i, &f);
+        }
+        assert!(cache.stored.lock().len() <= FILTERS_CACHED);
     }
 }

@@ -47,16 +47,26 @@ pub struct SyncResponse {
 pub async fn load_filter(svc: &Services, who: &Session, raw: Option<&str>) -> Result<SyncFilter> {
     let Some(raw) = raw else { return Ok(SyncFilter::default()) };
     if raw.trim_start().starts_with('{') {
+        if let Some(f) = svc.sync_filters.inline(raw) {
+            return Ok(f);
+        }
         let v: Value = serde_json::from_str(raw).map_err(|_| Error::invalid_param("filter is not valid JSON"))?;
-        return Ok(SyncFilter::from_definition(&FilterDefinition::parse(&v)?));
+        let f = SyncFilter::from_definition(&FilterDefinition::parse(&v)?);
+        svc.sync_filters.keep_inline(raw, &f);
+        return Ok(f);
     }
     let id: i64 = raw.parse().map_err(|_| Error::invalid_param("Invalid filter ID"))?;
+    if let Some(f) = svc.sync_filters.stored(&who.user_id, id) {
+        return Ok(f);
+    }
     let user = who.user_id.to_string();
     let stored = svc.db.run(move |c| account_data::get_filter(c, &user, id)).await?;
     let stored = stored.ok_or_else(|| Error::not_found("No such filter"))?;
     // Checked when uploaded; one stored before the checks existed reads as far as it can.
     let v: Value = serde_json::from_str(&stored).unwrap_or_else(|_| json!({}));
-    Ok(SyncFilter::from_definition(&FilterDefinition::parse(&v).unwrap_or_default()))
+    let f = SyncFilter::from_definition(&FilterDefinition::parse(&v).unwrap_or_default());
+    svc.sync_filters.keep_stored(&who.user_id, id, &f);
+    Ok(f)
 }
 
 /// Answers at once when there is news (or for an initial or full-state sync), else waits on
