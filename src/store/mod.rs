@@ -176,11 +176,10 @@ impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
             // commit in WAL mode except on power loss mid-checkpoint, so use FULL to keep the
             // promise that an acknowledged event survives.
             Conn::Sqlite(c) => c
-                .batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                .batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                      PRAGMA cache_size = -16000;",
-                    SQLITE_BUSY_TIMEOUT.as_millis()
-                ))
+                )
                 .map_err(diesel::r2d2::Error::QueryError),
             // Its defaults serve: the schema has no time types, and commits are durable.
             Conn::Pg(_) => Ok(()),
@@ -346,26 +345,6 @@ pub fn optimize(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
-/// The process's SQLite writers take turns here before `BEGIN IMMEDIATE`. SQLite's own wait for
-/// its write lock (the busy handler) sleeps 1, 2, 5, 10, 25, 50 ms and more between tries rather
-/// than waking when the lock is released: the event writer, meeting the push evaluator's commit,
-/// slept milliseconds for a lock held well under one, and sends waited behind it. A mutex wakes
-/// the next writer at the release. Process-wide rather than per database: a deployment has one
-/// store; where tests run several servers in one process, their writers only take turns. Waits
-/// as long as the busy timeout, then goes on without a turn (SQLite's own wait takes over, and
-/// fails as before should the lock never come).
-fn sqlite_write_turn() -> Option<parking_lot::MutexGuard<'static, ()>> {
-    static TURN: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
-    let turn = TURN.try_lock_for(SQLITE_BUSY_TIMEOUT);
-    if turn.is_none() {
-        log::warn!("waited {} s for a turn to write; trying without one", SQLITE_BUSY_TIMEOUT.as_secs());
-    }
-    turn
-}
-
-/// How long a SQLite connection waits for the write lock (`busy_timeout`).
-const SQLITE_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// Runs `f` in a write transaction that holds the database's one write lock from its start, so
 /// concurrent writers queue instead of failing to upgrade a read lock (SQLite) or interleaving
 /// read-modify-write sequences and stream positions (PostgreSQL, where an advisory lock keeps
@@ -378,21 +357,16 @@ pub fn write_txn<T>(conn: &mut Conn, f: impl FnOnce(&mut Conn) -> Result<T>) -> 
         // Already inside a transaction: a savepoint keeps the outer one's write lock.
         return conn.transaction(f);
     }
-    let _turn = match conn {
-        Conn::Sqlite(c) => {
-            let turn = sqlite_write_turn();
-            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
-            turn
-        }
+    match conn {
+        Conn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         Conn::Pg(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN")?;
             if let Err(e) = c.batch_execute(&format!("SELECT pg_advisory_xact_lock({});", pg_locks::WRITE)) {
                 let _ = AnsiTransactionManager::rollback_transaction(c);
                 return Err(e.into());
             }
-            None
         }
-    };
+    }
     match f(conn) {
         Ok(v) => {
             Tm::commit_transaction(conn)?;
@@ -458,40 +432,6 @@ mod tests {
             .unwrap_or(0)
     }
 
-    /// A writer waiting for another's write lock starts when it is released. SQLite's own wait
-    /// sleeps in growing steps (50 and 100 ms by the time the other has held it 240 ms), so the
-    /// waiter would start 80 ms late.
-    #[test]
-    fn a_waiting_writer_starts_at_the_release() {
-        use std::time::{Duration, Instant};
-        let dir = tempfile::tempdir().unwrap();
-        let db = super::Db::open(&super::Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
-        let (began, begun) = std::sync::mpsc::channel();
-        let holder = {
-            let pool = db.pool.clone();
-            std::thread::spawn(move || {
-                super::write_txn(&mut pool.get().unwrap(), |c| {
-                    diesel::sql_query("CREATE TABLE t (x INTEGER)").execute(c)?;
-                    began.send(()).unwrap();
-                    std::thread::sleep(Duration::from_millis(240));
-                    Ok(())
-                })
-                .unwrap();
-                Instant::now()
-            })
-        };
-        begun.recv().unwrap();
-        let mut c = db.pool.get().unwrap();
-        let started = super::write_txn(&mut c, |c| {
-            diesel::sql_query("INSERT INTO t VALUES (1)").execute(c)?;
-            Ok(Instant::now())
-        })
-        .unwrap();
-        let released = holder.join().unwrap();
-        let late = started.saturating_duration_since(released);
-        assert!(late < Duration::from_millis(40), "the waiting writer started {late:?} after the release");
-    }
-
     /// Queries waiting for a connection wait as tasks: they do not each hold a blocking thread.
     #[test]
     fn waiting_queries_hold_no_threads() {
@@ -524,7 +464,7 @@ mod tests {
     fn a_large_write_transaction_commits() {
         use diesel::connection::SimpleConnection;
         let dir = tempfile::tempdir().unwrap();
-        // Its own connection, as SQLite built: no pool, and not the process's write turn.
+        // Its own connection: SQLite as built, without the pool's settings.
         let mut c = diesel::sqlite::SqliteConnection::establish(dir.path().join("t.db").to_str().unwrap()).unwrap();
         c.batch_execute("PRAGMA journal_mode = WAL; CREATE TABLE big (id INTEGER PRIMARY KEY, k TEXT NOT NULL UNIQUE, v TEXT NOT NULL);")
             .unwrap();
