@@ -513,15 +513,13 @@ impl PreparedEvent {
     }
 }
 
-/// Whether `rule` applies to the event, as ruma's `applies` answers: an `event_match` condition
-/// found false by [`plain_match`] settles it (a rule applies only when all its conditions do);
-/// any other rule ruma evaluates. Most of a message's shared rules fail on a match of its type.
+/// Whether `rule` applies to the event, as ruma's `applies` answers: a condition [`plain`] finds
+/// false settles it (a rule applies only when all its conditions do); otherwise ruma evaluates
+/// the rule. Most of a message's shared rules fail on a match of its type.
 fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
-    use ruma::push::{AnyPushRuleRef as R, PushCondition};
+    use ruma::push::AnyPushRuleRef as R;
     if let R::Override(r) | R::Underride(r) = rule
-        && r.conditions
-            .iter()
-            .any(|c| matches!(c, PushCondition::EventMatch(m) if plain_match(flat, ctx, &m.key, &m.pattern) == Some(false)))
+        && r.conditions.iter().any(|c| plain(c, flat, ctx) == Some(false))
     {
         return false;
     }
@@ -530,14 +528,17 @@ fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx:
 }
 
 /// Whether `c` holds for the event, as ruma's `PushCondition::applies` answers for a user who
-/// did not send it, with [`plain_match`] answering the `event_match` conditions it can.
+/// did not send it.
 fn condition_applies(c: &ruma::push::PushCondition, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
-    if let ruma::push::PushCondition::EventMatch(m) = c
-        && let Some(equal) = plain_match(flat, ctx, &m.key, &m.pattern)
-    {
-        return equal;
+    plain(c, flat, ctx).unwrap_or_else(|| c.applies(flat, ctx).now_or_never() == Some(true))
+}
+
+/// The answer [`plain_match`] gives for an `event_match` condition; `None` for any other.
+fn plain(c: &ruma::push::PushCondition, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> Option<bool> {
+    match c {
+        ruma::push::PushCondition::EventMatch(m) => plain_match(flat, ctx, &m.key, &m.pattern),
+        _ => None,
     }
-    c.applies(flat, ctx).now_or_never() == Some(true)
 }
 
 /// ruma's `event_match` for a pattern of ASCII without wildcards, on a key other than the body

@@ -1,11 +1,10 @@
 //! The parts of a sync filter the server honours, and the filters parsed before.
 
 use crate::events::filter::{EventFormat, FilterDefinition, TypeFilter};
-use parking_lot::Mutex;
 use ruma::{OwnedUserId, UserId};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The parts of a filter `/sync` honours.
 #[derive(Debug, Clone)]
@@ -83,7 +82,7 @@ pub const FILTERS_CACHED: usize = 4096;
 
 impl FilterCache {
     pub fn inline(&self, raw: &str) -> Option<SyncFilter> {
-        self.inline.lock().get(raw).map(|f| SyncFilter::clone(f))
+        locked(&self.inline).get(raw).map(|f| SyncFilter::clone(f))
     }
 
     pub fn keep_inline(&self, raw: &str, f: &SyncFilter) {
@@ -91,7 +90,7 @@ impl FilterCache {
     }
 
     pub fn stored(&self, user: &UserId, id: i64) -> Option<SyncFilter> {
-        self.stored.lock().get(&(user.to_owned(), id)).map(|f| SyncFilter::clone(f))
+        locked(&self.stored).get(&(user.to_owned(), id)).map(|f| SyncFilter::clone(f))
     }
 
     pub fn keep_stored(&self, user: &UserId, id: i64, f: &SyncFilter) {
@@ -99,8 +98,13 @@ impl FilterCache {
     }
 }
 
+/// A map's lock; a panic elsewhere while holding it left the map whole (each change is one call).
+fn locked<K>(map: &Mutex<HashMap<K, Arc<SyncFilter>>>) -> MutexGuard<'_, HashMap<K, Arc<SyncFilter>>> {
+    map.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn keep<K: Hash + Eq>(map: &Mutex<HashMap<K, Arc<SyncFilter>>>, key: K, f: &SyncFilter) {
-    let mut map = map.lock();
+    let mut map = locked(map);
     if map.len() >= FILTERS_CACHED {
         map.clear();
     }
@@ -126,6 +130,6 @@ mod tests {
         for i in 0..FILTERS_CACHED as i64 + 10 {
             cache.keep_stored(&alice, 100 + i, &f);
         }
-        assert!(cache.stored.lock().len() <= FILTERS_CACHED);
+        assert!(locked(&cache.stored).len() <= FILTERS_CACHED);
     }
 }
