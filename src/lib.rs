@@ -61,6 +61,8 @@ pub struct Services {
     pub sync_from_memory: std::sync::atomic::AtomicU64,
     /// Filters `/sync` parsed before (inline ones by their text, stored ones by user and ID).
     pub sync_filters: service::sync::filter::FilterCache,
+    /// Unread counts, ignored users and key counts kept for woken long-polls.
+    pub kept: store::kept::KeptReads,
     /// Member events each device was sent by lazy-loading syncs.
     pub sent_members: Arc<service::sync::lazy_members::SentMembers>,
     /// Users whose presence a sync refreshed in the last seconds.
@@ -165,7 +167,9 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         search.do_send(actors::search::DropRoom(room));
     }
     let pusher = actors::pusher::Pusher::new(&config, db.clone())?.start();
-    let (push, push_progress) = actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone());
+    let kept = store::kept::KeptReads::default();
+    let (push, push_progress) =
+        actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone(), kept.unread.clone());
     let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
@@ -199,6 +203,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         sync_quiet_parks: std::sync::atomic::AtomicU64::new(0),
         sync_from_memory: std::sync::atomic::AtomicU64::new(0),
         sync_filters: Default::default(),
+        kept,
         sent_members: Default::default(),
         presence_refreshes: Default::default(),
         admin_jobs: Default::default(),

@@ -12,7 +12,7 @@ use super::pusher::{Deliver, PushJob, Pusher};
 use crate::error::Result;
 use crate::events::Pdu;
 use crate::events::push::{self, Decision, RoomFacts};
-use crate::store::notifications::{self as store, EventNotifications, MAIN_THREAD, Notified};
+use crate::store::notifications::{self as store, CountsAdded, EventNotifications, MAIN_THREAD, Notified};
 use crate::store::pushers::Pusher as StoredPusher;
 use crate::store::{self as db_store, Conn, Db};
 use actix::prelude::*;
@@ -61,11 +61,15 @@ pub struct PushEvaluator {
     cache: Option<Cache>,
     /// The stream position evaluated up to, for syncs that show counts with the events.
     progress: watch::Sender<i64>,
+    /// The unread counts kept for syncs: what a round records is added to them.
+    kept: Arc<KeptCounts>,
 }
+
+type KeptCounts = db_store::kept::Kept<String, Arc<store::UserCounts>>;
 
 impl PushEvaluator {
     /// The evaluator and a receiver of the position it has evaluated up to.
-    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>) -> (Self, watch::Receiver<i64>) {
+    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>, kept: Arc<KeptCounts>) -> (Self, watch::Receiver<i64>) {
         let (progress, rx) = watch::channel(0);
         let me = Self {
             db,
@@ -78,6 +82,7 @@ impl PushEvaluator {
             last_start: None,
             cache: Some(Cache::default()),
             progress,
+            kept,
         };
         (me, rx)
     }
@@ -92,6 +97,7 @@ impl PushEvaluator {
         self.last_start = Some(Instant::now());
         let (db, server) = (self.db.clone(), self.server_name.clone());
         let mut cache = self.cache.take().unwrap_or_default();
+        let writing = self.kept.begin_write();
         let round = async move {
             db.run(move |c| {
                 let res = evaluate_page(c, &server, &mut cache);
@@ -109,7 +115,9 @@ impl PushEvaluator {
                 Err(e) => Err(e),
             };
             match res {
-                Ok((jobs, upto, full)) => {
+                Ok((jobs, upto, full, added)) => {
+                    // Before the position moves: a sync that waited for it reads the counts kept.
+                    writing.finish(|kept| store::add_recorded(kept, &added));
                     act.progress.send_if_modified(|p| {
                         let moved = upto > *p;
                         *p = (*p).max(upto);
@@ -425,13 +433,14 @@ struct PendingPush {
 }
 
 /// One round: evaluates a page of events, records the notifications, answers the pushes to
-/// send, the position evaluated up to and whether the page was full (more may follow).
-fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<PushJob>, i64, bool)> {
+/// send, the position evaluated up to, whether the page was full (more may follow) and the
+/// unread counts it added.
+fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<PushJob>, i64, bool, Vec<CountsAdded>)> {
     let Some(after) = store::progress(c)? else {
         // First run on this store: history before it is not evaluated.
         let head = db_store::events::max_stream(c)?;
-        store::record(c, &[], head)?;
-        return Ok((vec![], head, false));
+        let added = store::record(c, &[], head)?;
+        return Ok((vec![], head, false, added));
     };
     // Every event at or below the head is committed (the head moves in the transaction that
     // stores the event), so a page short of full covers everything up to the head, purged
@@ -440,10 +449,8 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
     let (events, last, full) = db_store::events::page_after(c, after, head, PAGE)?;
     let last = if full { last.unwrap_or(head) } else { head };
     if events.is_empty() && !full {
-        if head > after {
-            store::record(c, &[], head)?;
-        }
-        return Ok((vec![], head.max(after), false));
+        let added = if head > after { store::record(c, &[], head)? } else { Vec::new() };
+        return Ok((vec![], head.max(after), false, added));
     }
     cache.rules.refresh(c)?;
     if cache.pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
@@ -497,7 +504,7 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
             });
         }
     }
-    store::record(c, &found, last)?;
+    let added = store::record(c, &found, last)?;
     let mut unread: HashMap<String, i64> = HashMap::new();
     let mut jobs = Vec::with_capacity(pending.len());
     for p in pending {
@@ -509,7 +516,7 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
         notification["counts"] = json!({"unread": unread[&p.user]});
         jobs.push(PushJob::new(&p.user, &p.pusher, notification, &p.tweaks));
     }
-    Ok((jobs, last, full))
+    Ok((jobs, last, full, added))
 }
 
 /// The push gateway's `notification` for one event (without `counts` and `devices`).

@@ -760,7 +760,10 @@ impl Handler<Purge> for RoomActor {
             let r = room_id.clone();
             // Woken syncs must not answer with copies of what is about to go.
             svc.recent.restart();
-            let events_deleted = svc.db.run(move |c| crate::store::purge::purge_room(c, r.as_str())).await?;
+            let purged = svc.db.run(move |c| crate::store::purge::purge_room(c, r.as_str())).await;
+            // Its members' unread counts went with it (even if only the first step committed).
+            svc.kept.unread.forget_all();
+            let events_deleted = purged?;
             svc.search.do_send(crate::actors::search::DropRoom(room_id.clone()));
             svc.typing.drop_room(&room_id);
             log::info!("purged room {room_id}: {events_deleted} events deleted");

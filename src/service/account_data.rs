@@ -6,20 +6,26 @@ use crate::error::{Error, Result};
 use crate::store::account_data as store;
 use ruma::{RoomId, UserId};
 use serde_json::{Map, Value, json};
+use std::collections::HashSet;
 
 /// Stores and wakes the user's syncs. `room` is empty for global account data.
 pub async fn write(svc: &Services, user: &UserId, room: Option<&RoomId>, kind: &str, content: &Value) -> Result<()> {
     let (text, u, r, k) = (content.to_string(), user.to_string(), room_key(room), kind.to_owned());
     let id = svc.db.run(move |c| store::set(c, &u, &r, &k, &text)).await?;
+    if room.is_none() && kind == IGNORED_USERS {
+        svc.kept.ignored.forget(user.as_str());
+    }
     svc.notifier.do_send(AccountDataChanged { user: user.to_owned(), stream_id: id });
     Ok(())
 }
 
+const IGNORED_USERS: &str = "m.ignored_user_list";
+
 /// The users `user` ignores (`m.ignored_user_list`): their events stay out of the user's
-/// timelines and their invites out of the user's syncs. Read at every use, so a change takes
-/// effect on the next request.
-pub fn ignored_users(c: &mut crate::store::Conn, user: &str) -> Result<std::collections::HashSet<String>> {
-    let Some(text) = store::get(c, user, store::GLOBAL, "m.ignored_user_list")? else {
+/// timelines and their invites out of the user's syncs. A change takes effect on the next
+/// request (the copy woken long-polls keep is forgotten when the list is written).
+pub fn ignored_users(c: &mut crate::store::Conn, user: &str) -> Result<HashSet<String>> {
+    let Some(text) = store::get(c, user, store::GLOBAL, IGNORED_USERS)? else {
         return Ok(Default::default());
     };
     let content: Value = serde_json::from_str(&text).unwrap_or_default();
@@ -28,7 +34,7 @@ pub fn ignored_users(c: &mut crate::store::Conn, user: &str) -> Result<std::coll
 
 /// Whether a timeline event is hidden from someone ignoring `ignored`: messages of ignored
 /// senders are, state events are not (the room's state must stay whole).
-pub fn hidden_by_ignore(ignored: &std::collections::HashSet<String>, p: &crate::events::Pdu) -> bool {
+pub fn hidden_by_ignore(ignored: &HashSet<String>, p: &crate::events::Pdu) -> bool {
     p.state_key.is_none() && ignored.contains(p.sender.as_str())
 }
 

@@ -16,8 +16,12 @@ pub async fn start_session(svc: &Services, user_id: &UserId, device: DeviceReque
     let token = crate::ids::new_access_token();
     let hash = crate::auth::tokens::hash_token(&token);
     let (u, d, name) = (user_id.to_string(), device_id.to_string(), device.display_name);
+    let key = (u.clone(), d.clone());
     let replaced = svc.db.run(move |c| devices::login(c, &u, &d, name.as_deref(), &hash)).await?;
     svc.tokens.forget(&replaced);
+    // A device ID used again after its device was deleted (with its keys) has none: the counts
+    // kept for the old one must not show, and no session of it could sync before this one.
+    svc.kept.key_counts.forget(&key);
     crate::actors::notifier::device_list_changed(svc, user_id.as_str()).await;
     Ok(NewSession { user_id: user_id.to_owned(), access_token: token, device_id })
 }

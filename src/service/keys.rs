@@ -58,7 +58,9 @@ pub async fn upload(svc: &Services, user: &UserId, device: Option<&str>, up: Key
     let fallback = keyed(up.fallback_keys, "fallback key")?;
     let u = user.to_string();
     let announce = device_keys.is_some();
+    let key = (u.clone(), device.clone());
     let mut counts = svc.db.run(move |c| e2e_keys::upload(c, &u, &device, device_keys.as_deref(), &one_time, &fallback)).await?;
+    svc.kept.key_counts.forget(&key);
     if announce {
         crate::actors::notifier::device_list_changed(svc, user.as_str()).await;
     }
@@ -213,7 +215,9 @@ impl KeyClaim {
 
 /// Claims one key per (local user, device, algorithm): user -> device -> {key ID: key}.
 async fn claim_local(svc: &Services, asks: Vec<(String, String, String)>) -> Result<BTreeMap<String, Map<String, Value>>> {
-    svc.db
+    let devices: Vec<(String, String)> = asks.iter().map(|(u, d, _)| (u.clone(), d.clone())).collect();
+    let claimed = svc
+        .db
         .run(move |c| {
             let mut out: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
             for (user, device, algorithm) in asks {
@@ -227,7 +231,12 @@ async fn claim_local(svc: &Services, asks: Vec<(String, String, String)>) -> Res
             }
             Ok(out)
         })
-        .await
+        .await;
+    // Their counts went down (or a fallback key was used), whatever the outcome.
+    for key in &devices {
+        svc.kept.key_counts.forget(key);
+    }
+    claimed
 }
 
 /// The answer to a client's `/keys/claim`.

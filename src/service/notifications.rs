@@ -4,10 +4,10 @@
 use crate::Services;
 use crate::actors::pusher::{Deliver, PushJob};
 use crate::error::{Error, Result};
-use crate::store::notifications::{self as store, MAIN_THREAD};
+use crate::store::notifications::{self as store};
 use ruma::{RoomId, UserId};
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The most notifications one page holds, and the default.
 pub const MAX_LIMIT: i64 = 100;
@@ -57,26 +57,23 @@ pub async fn list(svc: &Services, user: &UserId, from: Option<&str>, limit: Opti
     Ok(page)
 }
 
-/// Unread counts by room: (main timeline or all, by thread root), as `/sync` shows them.
-pub struct RoomCounts {
-    pub total: (i64, i64),
-    pub main: (i64, i64),
-    pub threads: Map<String, Value>,
+pub use crate::store::notifications::{RoomCounts, UserCounts, counts};
+
+/// The threads' counts as `unread_thread_notifications` shows them.
+pub fn threads_json(c: &RoomCounts) -> Map<String, Value> {
+    c.threads.iter().map(|(t, (n, h))| (t.clone(), json!({"notification_count": n, "highlight_count": h}))).collect()
 }
 
-/// The user's unread counts for every room that has some.
-pub fn counts(c: &mut crate::store::Conn, user: &str) -> Result<HashMap<String, RoomCounts>> {
-    let mut out: HashMap<String, RoomCounts> = HashMap::new();
-    for (room, thread, n, h) in store::counts_for(c, user)? {
-        let e = out.entry(room).or_insert_with(|| RoomCounts { total: (0, 0), main: (0, 0), threads: Map::new() });
-        e.total = (e.total.0 + n, e.total.1 + h);
-        if thread == MAIN_THREAD {
-            e.main = (e.main.0 + n, e.main.1 + h);
-        } else if n > 0 {
-            e.threads.insert(thread, json!({"notification_count": n, "highlight_count": h}));
-        }
+/// The user's unread counts, kept in memory or read (and then kept).
+pub async fn kept_counts(svc: &Services, user: &str) -> Result<Arc<UserCounts>> {
+    if let Some(kept) = svc.kept.unread.get(user) {
+        return Ok(kept);
     }
-    Ok(out)
+    let ticket = svc.kept.unread.ticket();
+    let u = user.to_owned();
+    let read = Arc::new(svc.db.run(move |c| counts(c, &u)).await?);
+    svc.kept.unread.offer(ticket, user.to_owned(), read.clone());
+    Ok(read)
 }
 
 /// Waits (a little at most) until push rules have been evaluated up to `position`, so a sync
@@ -96,15 +93,30 @@ pub async fn wait_evaluated(svc: &Services, position: i64) -> bool {
 /// new badge.
 pub async fn receipt_moved(svc: &Services, user: &UserId, room: &RoomId) -> Result<()> {
     let (u, r) = (user.to_string(), room.to_string());
-    let (badge, pushers) = svc
+    let writing = svc.kept.unread.begin_write();
+    let (threads, badge, pushers) = svc
         .db
         .run(move |c| {
-            store::recount(c, &u, &r)?;
+            let threads = store::recount(c, &u, &r)?;
             let pushers: Vec<_> = crate::store::pushers::list(c, &u)?.into_iter().filter(|p| p.kind == "http").collect();
             let badge = if pushers.is_empty() { 0 } else { store::total_unread(c, &u)? };
-            Ok((badge, pushers))
+            Ok((threads, badge, pushers))
         })
         .await?;
+    writing.finish(|kept| {
+        if let Some(counts) = kept.get_mut(user.as_str()) {
+            let counts = Arc::make_mut(counts);
+            let mut room_counts = RoomCounts::default();
+            for (thread, nh) in &threads {
+                room_counts.add(thread, *nh);
+            }
+            if room_counts == RoomCounts::default() {
+                counts.remove(room.as_str());
+            } else {
+                counts.insert(room.to_string(), room_counts);
+            }
+        }
+    });
     if !pushers.is_empty() {
         let jobs = pushers
             .iter()

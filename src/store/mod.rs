@@ -67,6 +67,7 @@ pub mod committer;
 pub mod devices;
 pub mod e2e_keys;
 pub mod events;
+pub mod kept;
 pub mod key_backup;
 pub mod media;
 pub mod media_admin;

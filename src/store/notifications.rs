@@ -11,7 +11,7 @@ use super::Direct;
 use super::schema::{push_counts, push_event_notifications as pen, push_members, push_progress, receipts};
 use crate::error::Result;
 use diesel::prelude::*;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// The thread key of events outside any thread (the name threaded receipts use for them).
@@ -46,6 +46,16 @@ pub struct EventNotifications {
     pub ts: i64,
     pub thread_key: Arc<str>,
     pub notified: Vec<Notified>,
+}
+
+/// Unread counts one recording added for a user in a room's thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountsAdded {
+    pub user_id: String,
+    pub room_id: String,
+    pub thread_key: String,
+    pub notifications: i64,
+    pub highlights: i64,
 }
 
 /// A stored notification of one user; `stream_ordering` is its event's position (the event's
@@ -185,8 +195,9 @@ const ROWS_PER_INSERT: usize = 1000;
 
 /// Stores notifications, counts the unread ones and moves the evaluator's position, in one
 /// transaction (a receipt committed before it is seen here; one committed after recounts).
-/// The position moving with the rows means a page is never recorded twice.
-pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result<()> {
+/// The position moving with the rows means a page is never recorded twice. Answers the counts
+/// added.
+pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result<Vec<CountsAdded>> {
     super::write_txn(conn, |c| {
         let per_event: Vec<_> = list.iter().map(|ev| (ev, outcomes(ev))).collect();
         let rows: Vec<_> = per_event
@@ -233,9 +244,19 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
                 e.1 += i64::from(n.highlight);
             }
         }
-        let counts: Vec<_> = added
+        let added: Vec<CountsAdded> = added
             .into_iter()
-            .map(|((user, room, thread), (n, h))| {
+            .map(|((user, room, thread), (n, h))| CountsAdded {
+                user_id: user.to_owned(),
+                room_id: room.to_owned(),
+                thread_key: thread.to_owned(),
+                notifications: n,
+                highlights: h,
+            })
+            .collect();
+        let counts: Vec<_> = added
+            .iter()
+            .map(|CountsAdded { user_id: user, room_id: room, thread_key: thread, notifications: n, highlights: h }| {
                 (
                     push_counts::user_id.eq(user),
                     push_counts::room_id.eq(room),
@@ -257,13 +278,14 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
                 ))
                 .execute(c))?;
         }
-        set_progress(c, upto)
+        set_progress(c, upto)?;
+        Ok(added)
     })
 }
 
 /// Recounts the user's unread notifications in the room after a receipt moved. Only events
-/// after the user's current membership (their join) count.
-pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<()> {
+/// after the user's current membership (their join) count. Answers the new counts by thread.
+pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String, (i64, i64)>> {
     super::write_txn(conn, |c| {
         let marks = read_marks(c, user, room)?;
         let joined_at = super::memberships::membership(c, room, user)?.map_or(0, |m| m.stream_ordering);
@@ -284,7 +306,7 @@ pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<()> {
             }
         }
         diesel::delete(push_counts::table.filter(push_counts::user_id.eq(user)).filter(push_counts::room_id.eq(room))).execute(c)?;
-        for (thread, (n, h)) in counts {
+        for (thread, (n, h)) in &counts {
             diesel::insert_into(push_counts::table)
                 .values((
                     push_counts::user_id.eq(user),
@@ -295,8 +317,52 @@ pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<()> {
                 ))
                 .execute(c)?;
         }
-        Ok(())
+        Ok(counts)
     })
+}
+
+/// Unread counts of a room as `/sync` shows them: (notifications, highlights) over the whole
+/// room, in the main timeline, and by thread root.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomCounts {
+    pub total: (i64, i64),
+    pub main: (i64, i64),
+    pub threads: BTreeMap<String, (i64, i64)>,
+}
+
+impl RoomCounts {
+    /// Adds `(notifications, highlights)` counted in `thread`.
+    pub fn add(&mut self, thread: &str, (n, h): (i64, i64)) {
+        self.total = (self.total.0 + n, self.total.1 + h);
+        if thread == MAIN_THREAD {
+            self.main = (self.main.0 + n, self.main.1 + h);
+        } else if n > 0 {
+            let t = self.threads.entry(thread.to_owned()).or_default();
+            *t = (t.0 + n, t.1 + h);
+        }
+    }
+}
+
+/// A user's unread counts by room.
+pub type UserCounts = HashMap<String, RoomCounts>;
+
+/// The user's unread counts for every room that has some.
+pub fn counts(conn: &mut Conn, user: &str) -> Result<UserCounts> {
+    let mut out: UserCounts = HashMap::new();
+    for (room, thread, n, h) in counts_for(conn, user)? {
+        out.entry(room).or_default().add(&thread, (n, h));
+    }
+    Ok(out)
+}
+
+/// Adds what the push evaluator recorded to the users' counts kept in memory (those not kept
+/// are read when needed).
+pub fn add_recorded(kept: &mut HashMap<String, Arc<UserCounts>>, added: &[CountsAdded]) {
+    for a in added {
+        if let Some(user) = kept.get_mut(&a.user_id) {
+            Arc::make_mut(user).entry(a.room_id.clone()).or_default().add(&a.thread_key, (a.notifications, a.highlights));
+        }
+    }
 }
 
 /// (room, thread key, notifications, highlights) of every room with unread notifications.

@@ -3,6 +3,7 @@
 //! reads the store, and compares the two answers (all but each event's age and the tokens).
 
 use crate::common::*;
+use ensemble::actors::notifier::Waiting;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 
@@ -183,4 +184,112 @@ async fn woken_answers_from_memory_match_the_store() {
     .await;
     assert!(w.from_memory, "{}", w.body);
     assert_eq!(w.body["rooms"]["join"][&room]["state"]["events"].as_array().map(Vec::len), Some(1), "{}", w.body);
+}
+
+fn unread(sync: &Value, room: &str) -> Value {
+    sync["rooms"]["join"][room]["unread_notifications"]["notification_count"].clone()
+}
+
+/// Unread counts, ignored users and key counts are kept in memory for woken long-polls: every
+/// write that changes them shows on the next woken answer, which must still equal the store's.
+#[actix_rt::test]
+async fn what_woken_answers_keep_in_memory_follows_every_write() {
+    let s = TestServer::start().await;
+    let svc = &s.server.services;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let carol = s.register_user("carol").await;
+    let room = public_room(&s, &alice, &[&bob, &carol]).await;
+    let threads = json!({"room": {"timeline": {"unread_thread_notifications": true}}}).to_string();
+
+    // Counts the push evaluator records are added to those kept: 1, then 2, then a thread's.
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&alice, &room, "one").await;
+    })
+    .await;
+    assert!(w.from_memory && unread(&w.body, &room) == 1, "{}", w.body);
+    assert!(svc.kept.unread.get(bob.user_id.as_str()).is_some(), "kept after the first answer");
+    let w = wake_and_compare(&s, &bob, &next_batch(&w.body), NO_FILTER, async {
+        s.send_text(&alice, &room, "two").await;
+    })
+    .await;
+    assert!(w.from_memory && unread(&w.body, &room) == 2, "{}", w.body);
+    let root = s.send_text(&alice, &room, "root").await;
+    let t = next_batch(&s.sync(&bob, Some(&next_batch(&w.body)), 0).await);
+    let reply = json!({"msgtype": "m.text", "body": "in thread", "m.relates_to": {"rel_type": "m.thread", "event_id": root}});
+    let w = wake_and_compare(&s, &bob, &t, &threads, async {
+        s.put(&send_path(&room, "m.room.message", "th1"), &alice.token, reply).await.ok();
+    })
+    .await;
+    let section = &w.body["rooms"]["join"][&room];
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(section["unread_notifications"]["notification_count"], 3, "{section}");
+    assert_eq!(section["unread_thread_notifications"][&root]["notification_count"], 1, "{section}");
+
+    // A read receipt recounts the room: what is kept becomes what the store says.
+    let last = s.send_text(&alice, &room, "read up to here").await;
+    s.post(&room_path(&room, &format!("receipt/m.read/{}", enc(&last))), &bob.token, json!({})).await.ok();
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&alice, &room, "after the receipt").await;
+    })
+    .await;
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(unread(&w.body, &room), 1, "an unthreaded receipt reads the thread too: {}", w.body);
+
+    // Ignoring someone forgets the list kept.
+    assert!(svc.kept.ignored.get(bob.user_id.as_str()).is_some());
+    s.put(
+        &format!("/_matrix/client/v3/user/{}/account_data/m.ignored_user_list", enc(&bob.user_id)),
+        &bob.token,
+        json!({"ignored_users": {(carol.user_id.clone()): {}}}),
+    )
+    .await
+    .ok();
+    assert!(svc.kept.ignored.get(bob.user_id.as_str()).is_none(), "forgotten when written");
+    // Carol's message comes after the token and before the poll waits, so the woken answer
+    // holds it and must hide it.
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    s.send_text(&carol, &room, "ignored").await;
+    let memory = svc.sync_from_memory.load(Ordering::Relaxed);
+    let path = sync_path(Some(&t), 10_000, None);
+    let (woken, ()) = tokio::join!(s.get(&path, &bob.token), async {
+        eventually(10, || async { (svc.notifier.send(Waiting).await.unwrap_or(0) > 0).then_some(()) }).await;
+        s.send_text(&alice, &room, "seen").await;
+    });
+    let woken = woken.ok();
+    assert!(svc.sync_from_memory.load(Ordering::Relaxed) > memory, "{woken}");
+    assert_eq!(bodies(&woken, &room), ["seen"], "{woken}");
+
+    // One-time keys: uploaded, claimed by someone else, and gone with a deleted device whose ID is
+    // used again.
+    let keys: serde_json::Map<String, Value> =
+        (0..3).map(|i| (format!("signed_curve25519:K{i}"), json!({"key": format!("k{i}")}))).collect();
+    s.post("/_matrix/client/v3/keys/upload", &bob.token, json!({"one_time_keys": keys})).await.ok();
+    let otk = |sync: &Value| sync["device_one_time_keys_count"]["signed_curve25519"].clone();
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&alice, &room, "keys").await;
+    })
+    .await;
+    assert!(w.from_memory && otk(&w.body) == 3, "{}", w.body);
+    let ask = json!({"one_time_keys": {(bob.user_id.clone()): {(bob.device_id.clone()): "signed_curve25519"}}});
+    s.post("/_matrix/client/v3/keys/claim", &alice.token, ask).await.ok();
+    let w = wake_and_compare(&s, &bob, &next_batch(&w.body), NO_FILTER, async {
+        s.send_text(&alice, &room, "claimed").await;
+    })
+    .await;
+    assert!(w.from_memory && otk(&w.body) == 2, "{}", w.body);
+    s.post("/_matrix/client/v3/logout", &bob.token, json!({})).await.ok();
+    let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": bob.user_id}, "password": bob.password, "device_id": bob.device_id});
+    let again = s.req("POST", "/_matrix/client/v3/login", None, Some(login)).await.ok();
+    let bob = User { token: again["access_token"].as_str().expect("token").to_owned(), ..bob.clone() };
+    let t = next_batch(&s.sync(&bob, None, 0).await);
+    let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
+        s.send_text(&alice, &room, "new device").await;
+    })
+    .await;
+    assert!(w.from_memory, "{}", w.body);
+    assert_eq!(otk(&w.body), 0, "the old device's keys went with it: {}", w.body);
 }

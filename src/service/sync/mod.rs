@@ -160,8 +160,7 @@ async fn settle_counts(svc: &Services, who: &Session, filter: &SyncFilter, evalu
         return Ok(());
     }
     if super::notifications::wait_evaluated(svc, response.next.events).await {
-        let user = who.user_id.to_string();
-        let counts = svc.db.run(move |c| super::notifications::counts(c, &user)).await?;
+        let counts = super::notifications::kept_counts(svc, who.user_id.as_str()).await?;
         rooms::patch_counts(&mut response.body, &counts, filter.unread_thread_notifications);
     }
     Ok(())
@@ -237,13 +236,17 @@ fn to_device_batch(c: &mut Conn, user: &str, device: Option<&str>, after: i64, n
 
 /// One-time key counts and unused fallback key types: clients top up their keys from these;
 /// signed_curve25519 is always present (as Synapse reports it) so a device with none uploads.
-fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, Value)> {
-    let (mut otk_counts, fallback_types) = match device {
+pub(super) fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, Value)> {
+    let (otk_counts, fallback_types) = match device {
         Some(d) => (e2e_keys::one_time_key_counts(c, user, d)?, e2e_keys::unused_fallback_algorithms(c, user, d)?),
         None => Default::default(),
     };
+    Ok(key_counts_of(otk_counts, fallback_types))
+}
+
+pub(super) fn key_counts_of(mut otk_counts: std::collections::BTreeMap<String, i64>, fallback_types: Vec<String>) -> (Value, Value) {
     otk_counts.entry("signed_curve25519".into()).or_insert(0);
-    Ok((json!(otk_counts), json!(fallback_types)))
+    (json!(otk_counts), json!(fallback_types))
 }
 
 /// Whose sync, from where, and how.

@@ -384,7 +384,7 @@ pub(super) fn unread_counts(room: &mut Value, counts: Option<&crate::service::no
     let main = counts.map_or((0, 0), |c| if threads_apart { c.main } else { c.total });
     room["unread_notifications"] = shape(main);
     if threads_apart {
-        room["unread_thread_notifications"] = Value::Object(counts.map(|c| c.threads.clone()).unwrap_or_default());
+        room["unread_thread_notifications"] = Value::Object(counts.map(crate::service::notifications::threads_json).unwrap_or_default());
     }
 }
 

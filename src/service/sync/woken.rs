@@ -12,16 +12,18 @@
 
 use super::filter::SyncFilter;
 use super::rooms::{Reader, Timeline, joined_section, lazy_members, summary, unread_counts};
-use super::{SyncResponse, events, key_counts, object, rooms_object};
+use super::{SyncResponse, events, object, rooms_object};
 use crate::Services;
 use crate::actors::notifier::{OnlyEventsAfter, Positions};
 use crate::auth::tokens::Session;
 use crate::error::Result;
 use crate::events::Pdu;
 use crate::service::account_data::{hidden_by_ignore, ignored_users};
+use crate::service::notifications::UserCounts;
 use crate::store::Conn;
 use crate::store::recent::{CommittedBatch, RecentEvent};
 use serde_json::{Map, Value, json};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The answer to a long-poll woken after `since`, or `None` when the store must be read.
@@ -47,18 +49,26 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
         .collect();
     // The counts must include what the answer shows, as the store path's do.
     crate::service::notifications::wait_evaluated(svc, upto).await;
-    let (user, device, f, sent) = (who.user_id.to_string(), who.device_id.clone(), f.clone(), svc.sent_members.clone());
-    let (join, otk_counts, fallback_types) = svc
-        .db
-        .run(move |c| {
-            crate::store::read_txn(c, |c| {
-                let reader = Reader { user: &user, device: device.as_deref(), f: &f, sent_members: &sent };
-                let join = joined_sections(c, &reader, rooms)?;
-                let (otk_counts, fallback_types) = key_counts(c, &user, device.as_deref())?;
-                Ok((join, otk_counts, fallback_types))
+    let user = who.user_id.as_str();
+    let device = who.device_id.as_deref();
+    let Kept { ignored, counts, keys } = kept_reads(svc, user, device).await?;
+    let join = if f.lazy_load_members {
+        // The senders' member events come from the store.
+        let (user, device, f, sent) = (user.to_owned(), device.map(str::to_owned), f.clone(), svc.sent_members.clone());
+        svc.db
+            .run(move |c| {
+                crate::store::read_txn(c, |c| {
+                    let reader = Reader { user: &user, device: device.as_deref(), f: &f, sent_members: &sent };
+                    joined_sections(Some(c), &reader, rooms, &ignored, &counts)
+                })
             })
-        })
-        .await?;
+            .await?
+    } else {
+        let sent = svc.sent_members.clone();
+        let reader = Reader { user, device, f, sent_members: &sent };
+        joined_sections(None, &reader, rooms, &ignored, &counts)?
+    };
+    let (otk_counts, fallback_types) = (*keys).clone();
     if join.is_empty() {
         return Ok(None);
     }
@@ -75,6 +85,62 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
     Ok(Some(SyncResponse { body, next: Positions { events: upto, ..since } }))
 }
 
+/// What a woken answer reads besides the events.
+struct Kept {
+    ignored: Arc<HashSet<String>>,
+    counts: Arc<UserCounts>,
+    keys: Arc<(Value, Value)>,
+}
+
+/// The user's ignored users, unread counts and the device's key counts, as kept in memory; what
+/// is not kept is read in one transaction, and then kept (see `store::kept` for why a read
+/// may be refused).
+async fn kept_reads(svc: &Services, user: &str, device: Option<&str>) -> Result<Kept> {
+    let k = &svc.kept;
+    let key = device.map(|d| (user.to_owned(), d.to_owned()));
+    let ignored = k.ignored.get(user);
+    let counts = k.unread.get(user);
+    let keys = match &key {
+        Some(key) => k.key_counts.get(key),
+        None => Some(Arc::new(super::key_counts_of(Default::default(), Vec::new()))),
+    };
+    if let (Some(ignored), Some(counts), Some(keys)) = (&ignored, &counts, &keys) {
+        return Ok(Kept { ignored: ignored.clone(), counts: counts.clone(), keys: keys.clone() });
+    }
+    let tickets = (k.ignored.ticket(), k.unread.ticket(), k.key_counts.ticket());
+    let (u, d) = (user.to_owned(), device.map(str::to_owned));
+    let (want_ignored, want_counts, want_keys) = (ignored.is_none(), counts.is_none(), keys.is_none());
+    let (read_ignored, read_counts, read_keys) = svc
+        .db
+        .run(move |c| {
+            crate::store::read_txn(c, |c| {
+                let ignored = if want_ignored { Some(ignored_users(c, &u)?) } else { None };
+                let counts = if want_counts { Some(crate::service::notifications::counts(c, &u)?) } else { None };
+                let keys = if want_keys { Some(super::key_counts(c, &u, d.as_deref())?) } else { None };
+                Ok((ignored, counts, keys))
+            })
+        })
+        .await?;
+    let ignored = ignored.unwrap_or_else(|| {
+        let read = Arc::new(read_ignored.unwrap_or_default());
+        k.ignored.offer(tickets.0, user.to_owned(), read.clone());
+        read
+    });
+    let counts = counts.unwrap_or_else(|| {
+        let read = Arc::new(read_counts.unwrap_or_default());
+        k.unread.offer(tickets.1, user.to_owned(), read.clone());
+        read
+    });
+    let keys = keys.unwrap_or_else(|| {
+        let read = Arc::new(read_keys.unwrap_or_default());
+        if let Some(key) = key {
+            k.key_counts.offer(tickets.2, key, read.clone());
+        }
+        read
+    });
+    Ok(Kept { ignored, counts, keys })
+}
+
 /// A joined room's new events, each with the transaction ID its reader may see.
 struct NewInRoom {
     room_id: String,
@@ -83,24 +149,34 @@ struct NewInRoom {
 
 /// The joined rooms' sections, as the store path builds them for a room whose new events all fit
 /// its timeline: the timeline without what the user ignores, the lazy-loaded members of its
-/// senders, the summary when those carry member events, and the unread counts.
-fn joined_sections(c: &mut Conn, r: &Reader<'_>, rooms: Vec<NewInRoom>) -> Result<Map<String, Value>> {
-    let ignored = ignored_users(c, r.user)?;
-    let counts = crate::service::notifications::counts(c, r.user)?;
+/// senders (read from `c`, which lazy-loading filters need), the summary when those carry member
+/// events, and the unread counts.
+fn joined_sections(
+    mut c: Option<&mut Conn>,
+    r: &Reader<'_>,
+    rooms: Vec<NewInRoom>,
+    ignored: &HashSet<String>,
+    counts: &UserCounts,
+) -> Result<Map<String, Value>> {
     let mut join = Map::new();
     for room in rooms {
         let (timeline, txns): (Vec<Pdu>, Vec<Option<String>>) =
-            room.timeline.into_iter().filter(|(p, _)| r.f.timeline.allows(&p.kind) && !hidden_by_ignore(&ignored, p)).unzip();
+            room.timeline.into_iter().filter(|(p, _)| r.f.timeline.allows(&p.kind) && !hidden_by_ignore(ignored, p)).unzip();
         let Some(first) = timeline.first() else { continue };
         let before = first.stream_ordering - 1;
         let mut state = Vec::new();
-        lazy_members(c, r, &room.room_id, &timeline, before, false, &mut state)?;
-        state.retain(|p| r.f.state.allows(&p.kind));
-        let summary = if state.iter().any(|p| p.kind == "m.room.member") { summary(c, &room.room_id, r.user)? } else { json!({}) };
+        let mut summary_of = json!({});
+        if let Some(c) = c.as_deref_mut() {
+            lazy_members(c, r, &room.room_id, &timeline, before, false, &mut state)?;
+            state.retain(|p| r.f.state.allows(&p.kind));
+            if state.iter().any(|p| p.kind == "m.room.member") {
+                summary_of = summary(c, &room.room_id, r.user)?;
+            }
+        }
         let shown: Vec<Value> = timeline.iter().zip(&txns).map(|(p, t)| p.to_client(t.as_deref())).collect();
         let state: Vec<Value> = state.iter().map(|p| p.to_client(None)).collect();
         let timeline = Timeline { events: shown, limited: false, prev_batch: before };
-        let mut section = joined_section(timeline, state, Vec::new(), Vec::new(), summary);
+        let mut section = joined_section(timeline, state, Vec::new(), Vec::new(), summary_of);
         unread_counts(&mut section, counts.get(room.room_id.as_str()), r.f.unread_thread_notifications);
         join.insert(room.room_id, section);
     }
