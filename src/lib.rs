@@ -227,7 +227,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             iv.tick().await;
-            if let Err(e) = flusher.client_ips.flush(&flusher.db).await {
+            if let Err(e) = flusher.client_ips.flush_due(&flusher.db).await {
                 log::warn!("recording client IPs failed: {e}");
             }
         }

@@ -264,3 +264,41 @@ async fn deleting_a_device_removes_its_pushers() {
     assert_eq!(view["pushers"][0]["pushkey"], "laptopkey");
     assert_eq!(pushkeys(&s, &carol.token).await, BTreeSet::from([("org.example.app".to_owned(), "laptopkey".to_owned())]));
 }
+
+/// The periodic write passes over a sighting written less than a minute before; an admin's read
+/// still shows its latest time, since reads write everything first.
+#[actix_rt::test]
+async fn busy_connections_are_written_once_a_minute_and_read_exactly() {
+    use ensemble::auth::client_ips::REWRITE_GAP_MS;
+    let s = TestServer::start().await;
+    let svc = &s.server.services;
+    let admin = s.register_admin("root").await;
+    let bob = s.register_user("bob").await;
+    let seen = || ensemble::store::client_ips::Seen {
+        user_id: bob.user_id.clone(),
+        device_id: bob.device_id.clone(),
+        ip: "127.0.0.7".into(),
+        user_agent: "Busy/1.0".into(),
+    };
+    let stored = || async {
+        let u = bob.user_id.clone();
+        let rows = svc.db.run(move |c| ensemble::store::client_ips::connections(c, &u)).await.expect("store");
+        rows.into_iter().find(|(_, ip, _, _)| ip == "127.0.0.7").map(|(_, _, _, ts)| ts)
+    };
+    svc.client_ips.note(seen(), 1_000);
+    svc.client_ips.flush_due(&svc.db).await.expect("write");
+    assert_eq!(stored().await, Some(1_000), "never written: due");
+    svc.client_ips.note(seen(), 2_000);
+    svc.client_ips.flush_due(&svc.db).await.expect("write");
+    assert_eq!(stored().await, Some(1_000), "written a second before: passed over");
+    svc.client_ips.note(seen(), 1_000 + REWRITE_GAP_MS);
+    svc.client_ips.flush_due(&svc.db).await.expect("write");
+    assert_eq!(stored().await, Some(1_000 + REWRITE_GAP_MS), "a minute on: due again");
+
+    svc.client_ips.note(seen(), 2_000 + REWRITE_GAP_MS);
+    svc.client_ips.flush_due(&svc.db).await.expect("write");
+    let w = s.get(&format!("/_synapse/admin/v1/whois/{}", enc(&bob.user_id)), &admin.token).await.ok();
+    let busy: Vec<Value> = connections(&w, "").into_iter().filter(|c| c["ip"] == "127.0.0.7").collect();
+    assert_eq!(busy.len(), 1, "{w}");
+    assert_eq!(busy[0]["last_seen"], 2_000 + REWRITE_GAP_MS, "the read wrote what was pending: {w}");
+}
