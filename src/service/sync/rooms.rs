@@ -34,7 +34,9 @@ pub struct RoomsInput<'a> {
     pub typing: HashMap<String, Vec<ruma::OwnedUserId>>,
     pub sent_members: &'a SentMembers,
     /// Users the syncing user ignores.
-    pub ignored: HashSet<String>,
+    pub ignored: &'a HashSet<String>,
+    /// The user's unread counts by room.
+    pub counts: &'a crate::service::notifications::UserCounts,
     /// The user's memberships ([`memberships::user_memberships`]).
     pub memberships: &'a [MembershipRow],
 }
@@ -91,7 +93,7 @@ impl RoomSections {
 
     pub fn build(c: &mut Conn, mut input: RoomsInput<'_>) -> Result<Self> {
         let mut out = Self::default();
-        let counts = crate::service::notifications::counts(c, input.user)?;
+        let counts = input.counts;
         let since_ev = input.since.map(|s| s.events).unwrap_or(0);
         for m in input.memberships {
             if m.stream_ordering > input.now.events || !input.f.allows_room(&m.room_id) {
@@ -106,7 +108,7 @@ impl RoomSections {
                     }
                 }
                 "invite" if changed_since || input.full_state => {
-                    if let Some(room) = invited(c, m, &input.ignored)? {
+                    if let Some(room) = invited(c, m, input.ignored)? {
                         out.invite.insert(m.room_id.clone(), room);
                     }
                 }
@@ -153,7 +155,7 @@ fn joined(c: &mut Conn, input: &mut RoomsInput<'_>, m: &MembershipRow, new_mates
         // judgement too, and SyTest holds both).
         limited |= timeline.first().is_none_or(|p| p.kind != "m.room.create");
     }
-    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
+    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(input.ignored, p));
     crate::store::users::hide_erased(c, timeline.iter_mut(), m.stream_ordering)?;
     let ad = input.room_ad.remove(&m.room_id).unwrap_or_default();
     let mut ephemeral: Vec<Value> = input.receipts.remove(&m.room_id).into_iter().collect();
@@ -430,7 +432,7 @@ fn left(c: &mut Conn, input: &RoomsInput<'_>, m: &MembershipRow, account_data: V
         _ => vec![],
     };
     state.retain(|p| f.state.allows(&p.kind));
-    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(&input.ignored, p));
+    timeline.retain(|p| f.timeline.allows(&p.kind) && !hidden_by_ignore(input.ignored, p));
     let (timeline, state) = (formatted(c, f, &timeline, &HashMap::new())?, formatted(c, f, &state, &HashMap::new())?);
     Ok(object([
         ("timeline", Timeline { events: timeline, limited, prev_batch: before }.into_value()),
