@@ -19,6 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// Users (or devices) whose reads are kept, at most, per kind.
 const KEPT: usize = 100_000;
 
+/// Rooms' unread counts kept, at most, over all users (as offered: a user whose counts alone
+/// exceed it is read from the store every time).
+const KEPT_ROOM_COUNTS: usize = 1_000_000;
+
 /// The reads kept for woken long-polls, one map per kind.
 pub struct KeptReads {
     /// Each user's unread notification counts by room, kept true by the push evaluator (which
@@ -32,20 +36,25 @@ pub struct KeptReads {
 
 impl Default for KeptReads {
     fn default() -> Self {
-        Self { unread: Arc::new(Kept::new(KEPT)), ignored: Kept::new(KEPT), key_counts: Kept::new(KEPT) }
+        Self { unread: Arc::new(Kept::weighed(KEPT, KEPT_ROOM_COUNTS, |c| c.len())), ignored: Kept::new(KEPT), key_counts: Kept::new(KEPT) }
     }
 }
 
-/// Values kept, keyed by `K`, at most `cap` of them (all are dropped when full: they are read
+/// Values kept, keyed by `K`, at most `cap` of them and at most `max_weight` in all as weighed
+/// when offered (all are dropped when full: they are read
 /// again as needed).
 pub struct Kept<K, V> {
     inner: Mutex<Inner<K, V>>,
     cap: usize,
+    max_weight: usize,
+    weigh: fn(&V) -> usize,
 }
 
 struct Inner<K, V> {
     /// Moves with every forget and every bracketed write, begun or finished.
     epoch: u64,
+    /// What the values offered since the map was last emptied weighed.
+    weight: usize,
     /// Bracketed writes begun and not finished.
     writing: u32,
     values: HashMap<K, V>,
@@ -57,7 +66,12 @@ pub struct Ticket(Option<u64>);
 
 impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     pub fn new(cap: usize) -> Self {
-        Self { inner: Mutex::new(Inner { epoch: 0, writing: 0, values: HashMap::new() }), cap }
+        Self::weighed(cap, usize::MAX, |_| 1)
+    }
+
+    /// As [`new`](Self::new), with every value weighed by `weigh` when offered.
+    pub fn weighed(cap: usize, max_weight: usize, weigh: fn(&V) -> usize) -> Self {
+        Self { inner: Mutex::new(Inner { epoch: 0, weight: 0, writing: 0, values: HashMap::new() }), cap, max_weight, weigh }
     }
 
     fn locked(&self) -> MutexGuard<'_, Inner<K, V>> {
@@ -83,9 +97,15 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         if ticket.0 != Some(g.epoch) {
             return;
         }
-        if g.values.len() >= self.cap && !g.values.contains_key(&key) {
-            g.values.clear();
+        let weight = (self.weigh)(&value);
+        if weight > self.max_weight {
+            return;
         }
+        if (g.values.len() >= self.cap && !g.values.contains_key(&key)) || g.weight + weight > self.max_weight {
+            g.values.clear();
+            g.weight = 0;
+        }
+        g.weight += weight;
         g.values.insert(key, value);
     }
 
@@ -103,6 +123,7 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
         let mut g = self.locked();
         g.epoch += 1;
         g.values.clear();
+        g.weight = 0;
     }
 
     /// Brackets a write whose change is applied when the guard is finished; a guard dropped
@@ -146,6 +167,7 @@ impl<K: Eq + Hash, V: Clone> Drop for WriteGuard<K, V> {
             g.epoch += 1;
             g.writing -= 1;
             g.values.clear();
+            g.weight = 0;
         }
     }
 }
@@ -201,6 +223,18 @@ mod tests {
         assert!(k.is_empty(), "an unfinished write's outcome is unknown: everything is read again");
         k.offer(k.ticket(), "a".into(), 1);
         assert_eq!(k.get("a"), Some(1), "and nothing is left writing");
+    }
+
+    #[test]
+    fn weighed_values_are_bounded_in_all_and_each() {
+        let k: Kept<String, Vec<u8>> = Kept::weighed(100, 10, |v| v.len());
+        k.offer(k.ticket(), "big".into(), vec![0; 11]);
+        assert!(k.is_empty(), "heavier than everything allowed: read every time");
+        k.offer(k.ticket(), "a".into(), vec![0; 6]);
+        k.offer(k.ticket(), "b".into(), vec![0; 4]);
+        assert_eq!(k.len(), 2);
+        k.offer(k.ticket(), "c".into(), vec![0; 1]);
+        assert_eq!((k.len(), k.get("c").map(|v| v.len())), (1, Some(1)), "over the weight: started over");
     }
 
     #[test]
