@@ -93,30 +93,20 @@ pub async fn wait_evaluated(svc: &Services, position: i64) -> bool {
 /// new badge.
 pub async fn receipt_moved(svc: &Services, user: &UserId, room: &RoomId) -> Result<()> {
     let (u, r) = (user.to_string(), room.to_string());
-    let writing = svc.kept.unread.begin_write();
-    let (threads, badge, pushers) = svc
+    let recounted = svc
         .db
         .run(move |c| {
-            let threads = store::recount(c, &u, &r)?;
+            store::recount(c, &u, &r)?;
             let pushers: Vec<_> = crate::store::pushers::list(c, &u)?.into_iter().filter(|p| p.kind == "http").collect();
             let badge = if pushers.is_empty() { 0 } else { store::total_unread(c, &u)? };
-            Ok((threads, badge, pushers))
+            Ok((badge, pushers))
         })
-        .await?;
-    writing.finish(|kept| {
-        if let Some(counts) = kept.get_mut(user.as_str()) {
-            let counts = Arc::make_mut(counts);
-            let mut room_counts = RoomCounts::default();
-            for (thread, nh) in &threads {
-                room_counts.add(thread, *nh);
-            }
-            if room_counts == RoomCounts::default() {
-                counts.remove(room.as_str());
-            } else {
-                counts.insert(room.to_string(), room_counts);
-            }
-        }
-    });
+        .await;
+    // Forgotten, not replaced with the new counts: the evaluator may have recorded before this
+    // recount and apply what it added only now, which would count it twice. Forgotten whatever
+    // the outcome, since the recount may have committed.
+    svc.kept.unread.forget(user.as_str());
+    let (badge, pushers) = recounted?;
     if !pushers.is_empty() {
         let jobs = pushers
             .iter()

@@ -26,7 +26,7 @@ const KEPT_ROOM_COUNTS: usize = 1_000_000;
 /// The reads kept for woken long-polls, one map per kind.
 pub struct KeptReads {
     /// Each user's unread notification counts by room, kept true by the push evaluator (which
-    /// adds what it records) and by read receipts (which recount a room).
+    /// adds what it records); a read receipt's recount forgets the user's.
     pub unread: Arc<Kept<String, Arc<UserCounts>>>,
     /// The users each user ignores (`m.ignored_user_list`).
     pub ignored: Kept<String, Arc<HashSet<String>>>,

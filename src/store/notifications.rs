@@ -284,8 +284,8 @@ pub fn record(conn: &mut Conn, list: &[EventNotifications], upto: i64) -> Result
 }
 
 /// Recounts the user's unread notifications in the room after a receipt moved. Only events
-/// after the user's current membership (their join) count. Answers the new counts by thread.
-pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String, (i64, i64)>> {
+/// after the user's current membership (their join) count.
+pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<()> {
     super::write_txn(conn, |c| {
         let marks = read_marks(c, user, room)?;
         let joined_at = super::memberships::membership(c, room, user)?.map_or(0, |m| m.stream_ordering);
@@ -306,7 +306,7 @@ pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String
             }
         }
         diesel::delete(push_counts::table.filter(push_counts::user_id.eq(user)).filter(push_counts::room_id.eq(room))).execute(c)?;
-        for (thread, (n, h)) in &counts {
+        for (thread, (n, h)) in counts {
             diesel::insert_into(push_counts::table)
                 .values((
                     push_counts::user_id.eq(user),
@@ -317,7 +317,7 @@ pub fn recount(conn: &mut Conn, user: &str, room: &str) -> Result<HashMap<String
                 ))
                 .execute(c)?;
         }
-        Ok(counts)
+        Ok(())
     })
 }
 
@@ -332,7 +332,7 @@ pub struct RoomCounts {
 
 impl RoomCounts {
     /// Adds `(notifications, highlights)` counted in `thread`.
-    pub fn add(&mut self, thread: &str, (n, h): (i64, i64)) {
+    fn add(&mut self, thread: &str, (n, h): (i64, i64)) {
         self.total = (self.total.0 + n, self.total.1 + h);
         if thread == MAIN_THREAD {
             self.main = (self.main.0 + n, self.main.1 + h);

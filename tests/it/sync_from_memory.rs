@@ -239,6 +239,10 @@ async fn what_woken_answers_keep_in_memory_follows_every_write() {
     // A read receipt recounts the room: what is kept becomes what the store says.
     let last = s.send_text(&alice, &room, "read up to here").await;
     s.post(&room_path(&room, &format!("receipt/m.read/{}", enc(&last))), &bob.token, json!({})).await.ok();
+    let kept = svc.kept.unread.get(bob.user_id.as_str());
+    let u = bob.user_id.clone();
+    let stored = svc.db.run(move |c| ensemble::store::notifications::counts(c, &u)).await.expect("store");
+    assert!(kept.is_none_or(|k| *k == stored), "kept counts differ from the store's after a receipt: {stored:?}");
     let t = next_batch(&s.sync(&bob, None, 0).await);
     let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
         s.send_text(&alice, &room, "after the receipt").await;
@@ -294,6 +298,8 @@ async fn what_woken_answers_keep_in_memory_follows_every_write() {
     let login = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": bob.user_id}, "password": bob.password, "device_id": bob.device_id});
     let again = s.req("POST", "/_matrix/client/v3/login", None, Some(login)).await.ok();
     let bob = User { token: again["access_token"].as_str().expect("token").to_owned(), ..bob.clone() };
+    let kept = svc.kept.key_counts.get(&device_key);
+    assert!(kept.as_ref().is_none_or(|k| k.0["signed_curve25519"] == 0), "the old device's counts kept: {kept:?}");
     let t = next_batch(&s.sync(&bob, None, 0).await);
     let w = wake_and_compare(&s, &bob, &t, NO_FILTER, async {
         s.send_text(&alice, &room, "new device").await;
