@@ -55,9 +55,7 @@ impl ClientIps {
                 g.written.clear();
             }
             let Sightings { pending, written } = &mut *g;
-            let due = |seen: &Seen, ts: i64| written.get(seen).is_none_or(|w| ts - w >= REWRITE_GAP_MS);
-            let taken: Vec<Seen> = pending.iter().filter(|(s, ts)| due(s, **ts)).map(|(s, _)| s.clone()).collect();
-            taken.into_iter().filter_map(|s| pending.remove_entry(&s)).collect()
+            pending.extract_if(|seen, ts| written.get(seen).is_none_or(|w| *ts - w >= REWRITE_GAP_MS)).collect()
         };
         self.write(db, batch).await
     }
@@ -66,8 +64,12 @@ impl ClientIps {
         if batch.is_empty() {
             return Ok(());
         }
-        let marks: Vec<(Seen, i64)> = batch.iter().map(|(s, ts)| (s.clone(), *ts)).collect();
-        db.run(move |c| crate::store::client_ips::record(c, &batch)).await?;
+        let marks = db
+            .run(move |c| {
+                crate::store::client_ips::record(c, &batch)?;
+                Ok(batch)
+            })
+            .await?;
         let mut g = self.locked();
         if g.written.len() + marks.len() > HELD {
             g.written.clear();

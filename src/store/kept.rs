@@ -34,6 +34,47 @@ pub struct KeptReads {
     pub key_counts: Kept<(String, String), Arc<(Value, Value)>>,
 }
 
+/// What a sync reads from the store that woken long-polls keep.
+#[derive(Clone)]
+pub struct SyncReads {
+    pub ignored: Arc<HashSet<String>>,
+    pub counts: Arc<UserCounts>,
+    /// (one-time key counts, unused fallback key types) of the syncing device.
+    pub keys: Arc<(Value, Value)>,
+}
+
+/// The tickets of a [`SyncReads`] read, one per kind.
+pub struct Tickets {
+    ignored: Ticket,
+    unread: Ticket,
+    key_counts: Ticket,
+}
+
+impl KeptReads {
+    /// Taken before reading a [`SyncReads`] from the store.
+    pub fn tickets(&self) -> Tickets {
+        Tickets { ignored: self.ignored.ticket(), unread: self.unread.ticket(), key_counts: self.key_counts.ticket() }
+    }
+
+    /// What is kept for the user and device, if all of it is.
+    pub fn get(&self, user: &str, device: &str) -> Option<SyncReads> {
+        Some(SyncReads {
+            ignored: self.ignored.get(user)?,
+            counts: self.unread.get(user)?,
+            keys: self.key_counts.get(&(user.to_owned(), device.to_owned()))?,
+        })
+    }
+
+    /// Offers what was read under `tickets` (key counts only for a device).
+    pub fn offer(&self, tickets: Tickets, user: &str, device: Option<&str>, reads: &SyncReads) {
+        self.ignored.offer(tickets.ignored, user.to_owned(), reads.ignored.clone());
+        self.unread.offer(tickets.unread, user.to_owned(), reads.counts.clone());
+        if let Some(device) = device {
+            self.key_counts.offer(tickets.key_counts, (user.to_owned(), device.to_owned()), reads.keys.clone());
+        }
+    }
+}
+
 impl Default for KeptReads {
     fn default() -> Self {
         Self { unread: Arc::new(Kept::weighed(KEPT, KEPT_ROOM_COUNTS, |c| c.len())), ignored: Kept::new(KEPT), key_counts: Kept::new(KEPT) }
@@ -151,24 +192,25 @@ pub struct WriteGuard<K: Eq + Hash, V: Clone> {
 impl<K: Eq + Hash, V: Clone> WriteGuard<K, V> {
     /// The write committed: `apply` changes the values kept (those not kept stay unread).
     pub fn finish(mut self, apply: impl FnOnce(&mut HashMap<K, V>)) {
+        self.end(|g| apply(&mut g.values));
+    }
+
+    fn end(&mut self, then: impl FnOnce(&mut Inner<K, V>)) {
         if let Some(kept) = self.kept.take() {
             let mut g = kept.locked();
             g.epoch += 1;
             g.writing -= 1;
-            apply(&mut g.values);
+            then(&mut g);
         }
     }
 }
 
 impl<K: Eq + Hash, V: Clone> Drop for WriteGuard<K, V> {
     fn drop(&mut self) {
-        if let Some(kept) = self.kept.take() {
-            let mut g = kept.locked();
-            g.epoch += 1;
-            g.writing -= 1;
+        self.end(|g| {
             g.values.clear();
             g.weight = 0;
-        }
+        });
     }
 }
 

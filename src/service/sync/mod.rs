@@ -15,11 +15,12 @@ use crate::actors::notifier::{Latest, ParkIfQuiet, Wait};
 use crate::auth::tokens::Session;
 use crate::error::{Error, Result};
 use crate::events::filter::FilterDefinition;
-use crate::store::kept::Ticket;
+use crate::store::kept::SyncReads;
 use crate::store::{Conn, account_data, e2e_keys, presence, to_device};
 use filter::SyncFilter;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// To-device messages per sync response, as Synapse sends them.
@@ -105,12 +106,13 @@ pub async fn sync(svc: &Services, who: &Session, req: SyncRequest) -> Result<Syn
         // Read before the counts are: what the evaluator records meanwhile is not in them.
         let evaluated = *svc.push_progress.borrow();
         let sent = svc.sent_members.clone();
-        let tickets = (svc.kept.ignored.ticket(), svc.kept.unread.ticket(), svc.kept.key_counts.ticket());
+        let tickets = svc.kept.tickets();
         let (mut response, empty, reads) = svc
             .db
             .run(move |c| compute(c, Reading { user: &user, device: device.as_deref(), since, full_state, f: &f }, typing, &sent))
             .await?;
-        keep_reads(svc, who, tickets, reads);
+        // The user's next woken long-poll then needs no connection.
+        svc.kept.offer(tickets, who.user_id.as_str(), who.device_id.as_deref(), &reads);
         settle_counts(svc, who, &filter, evaluated, &mut response).await?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         if !empty || since.is_none() || full_state || remaining.is_zero() {
@@ -239,17 +241,23 @@ fn to_device_batch(c: &mut Conn, user: &str, device: Option<&str>, after: i64, n
 
 /// One-time key counts and unused fallback key types: clients top up their keys from these;
 /// signed_curve25519 is always present (as Synapse reports it) so a device with none uploads.
-pub(super) fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, Value)> {
-    let (otk_counts, fallback_types) = match device {
+fn key_counts(c: &mut Conn, user: &str, device: Option<&str>) -> Result<(Value, Value)> {
+    let (mut otk_counts, fallback_types) = match device {
         Some(d) => (e2e_keys::one_time_key_counts(c, user, d)?, e2e_keys::unused_fallback_algorithms(c, user, d)?),
         None => Default::default(),
     };
-    Ok(key_counts_of(otk_counts, fallback_types))
+    otk_counts.entry("signed_curve25519".into()).or_insert(0);
+    Ok((json!(otk_counts), json!(fallback_types)))
 }
 
-pub(super) fn key_counts_of(mut otk_counts: std::collections::BTreeMap<String, i64>, fallback_types: Vec<String>) -> (Value, Value) {
-    otk_counts.entry("signed_curve25519".into()).or_insert(0);
-    (json!(otk_counts), json!(fallback_types))
+/// The user's ignored users and unread counts and the device's key counts: what every sync
+/// reads, and woken long-polls keep (`store::kept`).
+pub(super) fn sync_reads(c: &mut Conn, user: &str, device: Option<&str>) -> Result<SyncReads> {
+    Ok(SyncReads {
+        ignored: Arc::new(super::account_data::ignored_users(c, user)?),
+        counts: Arc::new(super::notifications::counts(c, user)?),
+        keys: Arc::new(key_counts(c, user, device)?),
+    })
 }
 
 /// Whose sync, from where, and how.
@@ -268,7 +276,7 @@ fn compute(
     reading: Reading<'_>,
     typing: (i64, HashMap<String, Vec<ruma::OwnedUserId>>),
     sent_members: &lazy_members::SentMembers,
-) -> Result<(SyncResponse, bool, StoreReads)> {
+) -> Result<(SyncResponse, bool, SyncReads)> {
     // Presenting a token acknowledges the to-device messages it covered: a write, so before the
     // reads' transaction.
     if let (Some(d), Some(s)) = (reading.device, reading.since.filter(|s| s.to_device > 0)) {
@@ -284,13 +292,12 @@ fn read_answer(
     reading: Reading<'_>,
     (typing_now, typing): (i64, HashMap<String, Vec<ruma::OwnedUserId>>),
     sent_members: &lazy_members::SentMembers,
-) -> Result<(SyncResponse, bool, StoreReads)> {
+) -> Result<(SyncResponse, bool, SyncReads)> {
     let Reading { user, device, since, full_state, f } = reading;
     let mut now = positions_now(c, typing_now)?;
     let (global_ad, room_ad) = account_data_changes(c, user, since.map(|s| s.account_data), now.account_data, f)?;
     let receipts = rooms::receipt_events(c, user, since.map(|s| s.receipts).unwrap_or(0), now.receipts)?;
-    let ignored = super::account_data::ignored_users(c, user)?;
-    let counts = super::notifications::counts(c, user)?;
+    let reads = sync_reads(c, user, device)?;
     let memberships = crate::store::memberships::user_memberships(c, user)?;
     let input = rooms::RoomsInput {
         user,
@@ -303,8 +310,8 @@ fn read_answer(
         receipts,
         typing,
         sent_members,
-        ignored: &ignored,
-        counts: &counts,
+        ignored: &reads.ignored,
+        counts: &reads.counts,
         memberships: &memberships,
     };
     let rooms = rooms::RoomSections::build(c, input)?;
@@ -349,8 +356,7 @@ fn read_answer(
         && to_device_events.is_empty()
         && changed.is_empty()
         && left.is_empty();
-    let keys = key_counts(c, user, device)?;
-    let (otk_counts, fallback_types) = keys.clone();
+    let (otk_counts, fallback_types) = (*reads.keys).clone();
     let body = object([
         ("rooms", rooms_object(rooms.join, rooms.invite, rooms.leave)),
         ("account_data", events(global_ad)),
@@ -360,26 +366,7 @@ fn read_answer(
         ("device_one_time_keys_count", otk_counts),
         ("device_unused_fallback_key_types", fallback_types),
     ]);
-    Ok((SyncResponse { body, next: now }, empty, StoreReads { ignored, counts, keys }))
-}
-
-/// What a store read of a sync read that woken long-polls keep in memory.
-struct StoreReads {
-    ignored: std::collections::HashSet<String>,
-    counts: super::notifications::UserCounts,
-    keys: (Value, Value),
-}
-
-/// Offers what the store read to the reads kept (`store::kept`), so the user's next woken
-/// long-poll needs no connection. `tickets` were taken before the read.
-fn keep_reads(svc: &Services, who: &Session, tickets: (Ticket, Ticket, Ticket), reads: StoreReads) {
-    let k = &svc.kept;
-    let user = who.user_id.to_string();
-    k.ignored.offer(tickets.0, user.clone(), std::sync::Arc::new(reads.ignored));
-    if let Some(device) = &who.device_id {
-        k.key_counts.offer(tickets.2, (user.clone(), device.to_string()), std::sync::Arc::new(reads.keys));
-    }
-    k.unread.offer(tickets.1, user, std::sync::Arc::new(reads.counts));
+    Ok((SyncResponse { body, next: now }, empty, reads))
 }
 
 /// A JSON object of the fields given, moved in. `json!` copies every value it is handed (it

@@ -18,9 +18,10 @@ use crate::actors::notifier::{OnlyEventsAfter, Positions};
 use crate::auth::tokens::Session;
 use crate::error::Result;
 use crate::events::Pdu;
-use crate::service::account_data::{hidden_by_ignore, ignored_users};
+use crate::service::account_data::hidden_by_ignore;
 use crate::service::notifications::UserCounts;
 use crate::store::Conn;
+use crate::store::kept::SyncReads;
 use crate::store::recent::{CommittedBatch, RecentEvent};
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
@@ -51,7 +52,7 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
     crate::service::notifications::wait_evaluated(svc, upto).await;
     let user = who.user_id.as_str();
     let device = who.device_id.as_deref();
-    let Kept { ignored, counts, keys } = kept_reads(svc, user, device).await?;
+    let SyncReads { ignored, counts, keys } = kept_reads(svc, user, device).await?;
     let join = if f.lazy_load_members {
         // The senders' member events come from the store.
         let (user, device, f, sent) = (user.to_owned(), device.map(str::to_owned), f.clone(), svc.sent_members.clone());
@@ -85,60 +86,17 @@ pub(super) async fn answer(svc: &Services, who: &Session, since: Positions, f: &
     Ok(Some(SyncResponse { body, next: Positions { events: upto, ..since } }))
 }
 
-/// What a woken answer reads besides the events.
-struct Kept {
-    ignored: Arc<HashSet<String>>,
-    counts: Arc<UserCounts>,
-    keys: Arc<(Value, Value)>,
-}
-
-/// The user's ignored users, unread counts and the device's key counts, as kept in memory; what
-/// is not kept is read in one transaction, and then kept (see `store::kept` for why a read
-/// may be refused).
-async fn kept_reads(svc: &Services, user: &str, device: Option<&str>) -> Result<Kept> {
-    let k = &svc.kept;
-    let key = device.map(|d| (user.to_owned(), d.to_owned()));
-    let ignored = k.ignored.get(user);
-    let counts = k.unread.get(user);
-    let keys = match &key {
-        Some(key) => k.key_counts.get(key),
-        None => Some(Arc::new(super::key_counts_of(Default::default(), Vec::new()))),
-    };
-    if let (Some(ignored), Some(counts), Some(keys)) = (&ignored, &counts, &keys) {
-        return Ok(Kept { ignored: ignored.clone(), counts: counts.clone(), keys: keys.clone() });
+/// The user's ignored users, unread counts and the device's key counts, as kept in memory; else
+/// read in one transaction and offered to be kept (a session without a device always reads).
+async fn kept_reads(svc: &Services, user: &str, device: Option<&str>) -> Result<SyncReads> {
+    if let Some(kept) = device.and_then(|d| svc.kept.get(user, d)) {
+        return Ok(kept);
     }
-    let tickets = (k.ignored.ticket(), k.unread.ticket(), k.key_counts.ticket());
+    let tickets = svc.kept.tickets();
     let (u, d) = (user.to_owned(), device.map(str::to_owned));
-    let (want_ignored, want_counts, want_keys) = (ignored.is_none(), counts.is_none(), keys.is_none());
-    let (read_ignored, read_counts, read_keys) = svc
-        .db
-        .run(move |c| {
-            crate::store::read_txn(c, |c| {
-                let ignored = if want_ignored { Some(ignored_users(c, &u)?) } else { None };
-                let counts = if want_counts { Some(crate::service::notifications::counts(c, &u)?) } else { None };
-                let keys = if want_keys { Some(super::key_counts(c, &u, d.as_deref())?) } else { None };
-                Ok((ignored, counts, keys))
-            })
-        })
-        .await?;
-    let ignored = ignored.unwrap_or_else(|| {
-        let read = Arc::new(read_ignored.unwrap_or_default());
-        k.ignored.offer(tickets.0, user.to_owned(), read.clone());
-        read
-    });
-    let counts = counts.unwrap_or_else(|| {
-        let read = Arc::new(read_counts.unwrap_or_default());
-        k.unread.offer(tickets.1, user.to_owned(), read.clone());
-        read
-    });
-    let keys = keys.unwrap_or_else(|| {
-        let read = Arc::new(read_keys.unwrap_or_default());
-        if let Some(key) = key {
-            k.key_counts.offer(tickets.2, key, read.clone());
-        }
-        read
-    });
-    Ok(Kept { ignored, counts, keys })
+    let reads = svc.db.run(move |c| crate::store::read_txn(c, |c| super::sync_reads(c, &u, d.as_deref()))).await?;
+    svc.kept.offer(tickets, user, device, &reads);
+    Ok(reads)
 }
 
 /// A joined room's new events, each with the transaction ID its reader may see.
