@@ -143,8 +143,8 @@ pub fn commit_rows(c: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEve
     Ok(())
 }
 
-/// Rows per multi-row INSERT: under both backends' bound-parameter limits (SQLite 32,766,
-/// PostgreSQL 65,535) at nine columns.
+/// Rows per multi-row INSERT on PostgreSQL (SQLite inserts a row per statement): under its
+/// bound-parameter limit of 65,535 at nine columns.
 const ROWS_PER_INSERT: usize = 1000;
 
 /// Records the batch's transaction IDs. A key already taken (by an earlier request, or by an
