@@ -60,10 +60,18 @@ pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> Result<i64> {
     if depth.is_none() {
         return Err(crate::error::Error::internal("a stream position was taken outside a write transaction"));
     }
-    Ok(diesel::update(stream_positions::table.find(stream.key()))
-        .set(stream_positions::position.eq(stream_positions::position + n.max(1)))
-        .returning(stream_positions::position)
-        .get_result_on(conn)?)
+    let advance = diesel::update(stream_positions::table.find(stream.key()))
+        .set(stream_positions::position.eq(stream_positions::position + n.max(1)));
+    match conn {
+        // diesel prepares an UPDATE ... RETURNING anew on every call on SQLite (which runs
+        // RETURNING as a temporary trigger); an UPDATE and a SELECT both stay prepared, and
+        // the write transaction holds the row between them.
+        Conn::Sqlite(c) => {
+            advance.execute(c)?;
+            Ok(stream_positions::table.find(stream.key()).select(stream_positions::position).first(c)?)
+        }
+        Conn::Pg(c) => Ok(advance.returning(stream_positions::position).get_result(c)?),
+    }
 }
 
 /// Takes the next position of `stream`.
