@@ -10,20 +10,24 @@ use serde_json::json;
 
 /// Makes every insert of an event into `room` fail, as a full disk or a broken constraint would.
 async fn break_commits_of(s: &TestServer, room: &str) {
-    let room = room.to_owned();
+    break_inserts_where(s, format!("NEW.room_id = '{room}'")).await;
+}
+
+/// Makes every insert of an event for which `condition` (SQL over `NEW`) holds fail.
+async fn break_inserts_where(s: &TestServer, condition: String) {
     s.server
         .services
         .db
         .run(move |c| {
             let sql = match c {
                 Conn::Sqlite(_) => format!(
-                    "CREATE TRIGGER injected_fault BEFORE INSERT ON events WHEN NEW.room_id = '{room}' \
+                    "CREATE TRIGGER injected_fault BEFORE INSERT ON events WHEN {condition} \
                      BEGIN SELECT RAISE(ABORT, 'injected fault'); END;"
                 ),
                 Conn::Pg(_) => format!(
                     "CREATE FUNCTION injected_fault() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$ \
                      LANGUAGE plpgsql; CREATE TRIGGER injected_fault BEFORE INSERT ON events FOR EACH ROW \
-                     WHEN (NEW.room_id = '{room}') EXECUTE FUNCTION injected_fault();"
+                     WHEN ({condition}) EXECUTE FUNCTION injected_fault();"
                 ),
             };
             c.batch_execute(&sql).map_err(|e| ensemble::error::Error::internal(e.to_string()))
@@ -122,4 +126,75 @@ async fn events_sent_to_many_rooms_at_once_all_reach_the_next_sync_once() {
     }
     let again = s.sync(&alice, Some(&next_batch(&sync)), 0).await;
     assert!(rooms.iter().all(|r| timeline(&again, r).is_empty()), "events shown twice: {again}");
+}
+
+/// The room's stored events (ID and `prev_events`), read from the store itself: a client never
+/// sees an event's references.
+async fn stored_references(s: &TestServer, room: &str) -> Vec<(String, Vec<String>)> {
+    use diesel::prelude::*;
+    use ensemble::store::schema::events;
+    let room = room.to_owned();
+    let rows: Vec<(String, String)> = s
+        .server
+        .services
+        .db
+        .run(move |c| Ok(events::table.filter(events::room_id.eq(room)).select((events::event_id, events::json)).load(c)?))
+        .await
+        .expect("stored events");
+    rows.into_iter()
+        .map(|(id, json)| {
+            let pdu: serde_json::Value = serde_json::from_str(&json).expect("json");
+            let prev = pdu["prev_events"].as_array().expect("prev_events").iter().filter_map(|p| p.as_str().map(str::to_owned)).collect();
+            (id, prev)
+        })
+        .collect()
+}
+
+#[actix_rt::test]
+async fn events_accepted_behind_a_refused_one_are_never_stored() {
+    // A room hands events to the writer without waiting for the commit of those before: the ones
+    // accepted behind a refused event were built on it and must be refused too, while every
+    // event acknowledged is stored and the room goes on from what is.
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    s.send_text(&alice, &room, "before").await;
+    break_inserts_where(&s, "NEW.json LIKE '%poison%'".to_owned()).await;
+    let mut acknowledged = Vec::new();
+    for round in 0..5 {
+        let sends = (0..20).map(|i| {
+            let body = if i == 0 { format!("poison {round}") } else { format!("r{round} m{i}") };
+            let (s, alice, room) = (&s, &alice, &room);
+            async move {
+                let resp = s.send_text_resp(alice, room, &body).await;
+                (body, resp)
+            }
+        });
+        for (body, resp) in join_all(sends).await {
+            if body.starts_with("poison") {
+                resp.err(500, "M_UNKNOWN");
+            } else if resp.status == 200 {
+                acknowledged.push(body);
+            } else {
+                resp.err(500, "M_UNKNOWN");
+            }
+        }
+    }
+    mend_commits(&s).await;
+    s.send_text(&alice, &room, "after").await;
+
+    let stored = stored_references(&s, &room).await;
+    let ids: std::collections::HashSet<&str> = stored.iter().map(|(id, _)| id.as_str()).collect();
+    for (id, prev) in &stored {
+        for p in prev {
+            assert!(ids.contains(p.as_str()), "{id} names {p} as a previous event, which is not stored");
+        }
+    }
+    let got = bodies(&s, &alice, &room).await;
+    assert_eq!(got.first().map(String::as_str), Some("before"));
+    assert_eq!(got.last().map(String::as_str), Some("after"));
+    let mut middle = got[1..got.len() - 1].to_vec();
+    middle.sort();
+    acknowledged.sort();
+    assert_eq!(middle, acknowledged, "exactly the acknowledged events are stored");
 }
