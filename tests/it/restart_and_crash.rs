@@ -271,6 +271,42 @@ async fn a_missing_or_unreadable_index_is_rebuilt_from_the_store() {
 }
 
 #[actix_rt::test]
+async fn an_index_built_with_an_earlier_schema_is_rebuilt_from_the_store() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    for i in 0..20 {
+        s.send_text(&alice, &room, &format!("heron number {i}")).await;
+    }
+    eventually(10, || async { (search_finds(&s, &alice, "heron").await == 20).then_some(()) }).await;
+
+    // The live index replaced by an empty one with the schema of earlier versions (documents
+    // keyed by event ID): opened as it is, its documents could never be deleted or replaced.
+    let s = restart_after(s, |dir| {
+        use tantivy::schema::{FAST, STORED, STRING, Schema, TEXT};
+        let current = std::fs::read_to_string(dir.join("CURRENT")).unwrap_or_else(|_| "idx-0".into());
+        let live = dir.join(current.trim());
+        std::fs::remove_dir_all(&live).expect("index removed");
+        std::fs::create_dir_all(&live).expect("index dir");
+        let mut b = Schema::builder();
+        b.add_text_field("event_id", STRING | STORED);
+        b.add_text_field("shown_id", STORED);
+        b.add_text_field("room_id", STRING | STORED);
+        b.add_text_field("kind", STRING);
+        b.add_text_field("content", TEXT);
+        b.add_i64_field("stream", FAST);
+        tantivy::Index::create_in_dir(&live, b.build()).expect("old index");
+    })
+    .await;
+    eventually(20, || async { (search_finds(&s, &alice, "heron").await == 20).then_some(()) }).await;
+    // Its documents are keyed as this version keys them: a redaction removes one.
+    let hit = s.send_text(&alice, &room, "heron to redact").await;
+    eventually(20, || async { (search_finds(&s, &alice, "heron").await == 21).then_some(()) }).await;
+    s.put(&format!("/_matrix/client/v3/rooms/{}/redact/{}/redact-heron", enc(&room), enc(&hit)), &alice.token, json!({})).await.ok();
+    eventually(20, || async { (search_finds(&s, &alice, "heron").await == 20).then_some(()) }).await;
+}
+
+#[actix_rt::test]
 async fn acknowledged_events_survive_restart() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;
