@@ -71,9 +71,11 @@ pub async fn send_all(svc: &Arc<Services>, room: &str, events: Vec<(OwnedUserId,
 }
 
 /// Starts a reindex and waits for it: the documents indexed and the seconds the rebuild took.
+/// One already running (the rebuild a start begins for a missing or outdated index, or an
+/// admin's) is waited out first, so the one timed is this call's own.
 pub async fn reindex_and_wait(svc: &Services) -> Result<(u64, f64)> {
-    if !svc.search.send(Reindex).await? {
-        return Err(Error::internal("a reindex is already running"));
+    while !svc.search.send(Reindex).await? {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     loop {
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -494,3 +494,21 @@ async fn query_syntax_is_searched_as_plain_words() {
     assert_eq!(s.post(SEARCH, &alice.token, body(&long)).await.status, 200);
     alive(&s, &alice).await;
 }
+
+/// The bench's timed reindex, asked while another rebuild runs (the one a start begins for a
+/// missing or outdated index, or an admin's), waits that one out and times its own.
+#[actix_rt::test]
+async fn a_timed_reindex_waits_out_one_already_running() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    for i in 0..50 {
+        s.send_text(&alice, &room, &format!("kestrel {i}")).await;
+    }
+    let svc = &s.server.services;
+    assert!(svc.search.send(ensemble::actors::search::Reindex).await.expect("search actor"), "the first rebuild starts");
+    let (docs, secs) = ensemble::service::fixtures::reindex_and_wait(svc).await.expect("the timed reindex");
+    assert_eq!(docs, 50, "the timed rebuild indexed every message");
+    assert!(secs > 0.0);
+    assert_eq!(search_term(&s, &alice, "kestrel").await["count"], 50);
+}
