@@ -11,24 +11,26 @@
 //!
 //! It runs on its own thread (a `SyncArbiter` of one) because every tantivy call blocks.
 
+mod index;
+mod ops;
 mod query;
 
+pub use index::{Fields, SearchIndex};
+pub use ops::{Original, is_searchable};
 pub use query::{Hit, MAX_LIMIT, MAX_OFFSET, RoomScope, SearchResult, search};
 
+use index::{Coverage, commit_covering};
+use ops::{Op, apply, ops_for_row};
+
 use crate::error::{Error, Result};
-use crate::events::Pdu;
 use crate::store::Db;
 use actix::prelude::*;
 use ruma::OwnedRoomId;
-use serde::Deserialize;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
-use tantivy::schema::{FAST, Field, INDEXED, STORED, STRING, Schema, TEXT};
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
+use tantivy::IndexWriter;
 
-const WRITER_BUDGET: usize = 64_000_000;
 const REBUILD_BUDGET: usize = 120_000_000;
 /// The least time between two live commits while documents keep coming.
 const BUSY_COMMIT_GAP: std::time::Duration = std::time::Duration::from_secs(1);
@@ -38,274 +40,6 @@ const COMMIT_EVERY: usize = 5_000;
 const CATCH_UP_PAGE: i64 = 1_000;
 /// Pages one timer tick may index, so a long catch-up leaves the mailbox responsive.
 const CATCH_UP_PAGES_PER_TICK: usize = 5;
-
-#[derive(Clone, Copy)]
-pub struct Fields {
-    /// The original event (an edit replaces its original's document); stored, not indexed.
-    event_id: Field,
-    /// The event a hit shows: the latest edit, or the event itself.
-    shown_id: Field,
-    room_id: Field,
-    kind: Field,
-    content: Field,
-    /// The original event's stream position: the document's key, and the visibility ranges'.
-    stream: Field,
-}
-
-fn schema() -> (Schema, Fields) {
-    let mut b = Schema::builder();
-    let fields = Fields {
-        // Keyed by stream position, not by event ID: a million random 44-character IDs made
-        // building the term dictionary (its FST) a third of a reindex's CPU.
-        event_id: b.add_text_field("event_id", STORED),
-        shown_id: b.add_text_field("shown_id", STORED),
-        room_id: b.add_text_field("room_id", STRING | STORED),
-        kind: b.add_text_field("kind", STRING),
-        content: b.add_text_field("content", TEXT),
-        stream: b.add_i64_field("stream", FAST | INDEXED),
-    };
-    (b.build(), fields)
-}
-
-/// An open index and its reader; replaced as a whole on reindex.
-pub struct SearchIndex {
-    index: Index,
-    reader: IndexReader,
-    fields: Fields,
-    dir: PathBuf,
-}
-
-impl SearchIndex {
-    fn open(dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::internal_from(format!("{}", dir.display()), e))?;
-        let (schema, fields) = schema();
-        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| Error::internal_from("search index", e))?;
-        let index = Index::open_or_create(mmap, schema).map_err(|e| Error::internal_from("search index", e))?;
-        let reader =
-            index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(|e| Error::internal_from("search index", e))?;
-        Ok(Self { index, reader, fields, dir: dir.to_path_buf() })
-    }
-
-    /// The live writer. One indexing thread: live documents come a few hundred a second at
-    /// most, and each thread makes its own segment per commit (more segments, more merging),
-    /// while the cores are wanted by the room actors and the store.
-    fn writer(&self) -> Result<IndexWriter> {
-        let writer = self.index.writer_with_num_threads(1, WRITER_BUDGET).map_err(|e| Error::internal_from("search index", e))?;
-        writer.set_merge_policy(Box::new(live_merge_policy()));
-        Ok(writer)
-    }
-
-    pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
-    }
-
-    /// Opens the live index at `dir` and says how far it is known to cover the store. A
-    /// directory without an index, or one that cannot be read, becomes a fresh empty index.
-    fn open_live(dir: &Path) -> Result<(Self, Coverage)> {
-        if !dir.join("meta.json").exists() {
-            return Ok((Self::open(dir)?, Coverage::Unknown("is missing")));
-        }
-        if Index::open_in_dir(dir).is_ok_and(|old| old.schema() != schema().0) {
-            // Built by an earlier version: its documents are keyed differently.
-            std::fs::remove_dir_all(dir).map_err(|e| Error::internal_from(format!("removing {}", dir.display()), e))?;
-            return Ok((Self::open(dir)?, Coverage::Unknown("was built with an earlier schema")));
-        }
-        let opened = Self::open(dir)
-            .and_then(|idx| idx.index.load_metas().map(|m| (idx, m.payload)).map_err(|e| Error::internal_from("search index", e)));
-        match opened {
-            Ok((idx, payload)) => {
-                let coverage = match payload.as_deref().map(str::parse::<i64>) {
-                    Some(Ok(n)) => Coverage::Upto(n),
-                    _ => Coverage::Unknown("records no stream position"),
-                };
-                Ok((idx, coverage))
-            }
-            Err(e) => {
-                log::error!("search index {} is unreadable ({e}); replacing it", dir.display());
-                std::fs::remove_dir_all(dir).map_err(|e| Error::internal_from(format!("removing {}", dir.display()), e))?;
-                Ok((Self::open(dir)?, Coverage::Unknown("was unreadable")))
-            }
-        }
-    }
-}
-
-/// tantivy's log merge policy, with layers starting at [`MIN_LAYER_DOCS`] instead of 10,000
-/// documents. Live commits make segments of tens to hundreds of documents; with the default
-/// every one of them sat in the lowest layer together with the segment their merges grew, so
-/// that segment was rewritten at every merge until it passed 10,000 documents (profiled: merges
-/// were a sixth of the server's CPU under a steady send load). Small layers merge segments of
-/// like size only, and a document is rewritten about once per eightfold growth of the index.
-fn live_merge_policy() -> tantivy::indexer::LogMergePolicy {
-    let mut policy = tantivy::indexer::LogMergePolicy::default();
-    policy.set_min_layer_size(MIN_LAYER_DOCS);
-    policy
-}
-
-/// The smallest layer of the live merge policy, in documents.
-const MIN_LAYER_DOCS: u32 = 100;
-
-/// How much of the store an index opened at start is known to hold.
-#[derive(Clone, Copy, Debug)]
-enum Coverage {
-    /// Every searchable event at or below this stream position.
-    Upto(i64),
-    /// Nothing can be assumed (the reason, for the log).
-    Unknown(&'static str),
-}
-
-/// Commits with the covered stream position as payload, so a restart knows where to resume.
-fn commit_covering(writer: &mut IndexWriter, covered: i64) -> tantivy::Result<()> {
-    let mut prepared = writer.prepare_commit()?;
-    prepared.set_payload(&covered.to_string());
-    prepared.commit().map(|_| ())
-}
-
-/// What the live path and the rebuild both do with one searchable event.
-enum Op {
-    Add {
-        event_id: String,
-        shown_id: String,
-        room_id: String,
-        kind: String,
-        text: String,
-        stream: i64,
-    },
-    /// The document keyed by this stream position.
-    Delete(i64),
-    /// Every document of a purged room.
-    DropRoom(String),
-}
-
-#[derive(Deserialize)]
-struct Content {
-    body: Option<Value>,
-    name: Option<Value>,
-    topic: Option<Value>,
-    #[serde(rename = "m.relates_to")]
-    relates_to: Option<Value>,
-    #[serde(rename = "m.new_content")]
-    new_content: Option<Value>,
-}
-
-pub fn is_searchable(p: &Pdu) -> bool {
-    matches!(p.kind.as_str(), "m.room.message" | "m.room.name" | "m.room.topic" | "m.room.redaction")
-}
-
-/// What an edit needs to know about the event it replaces.
-pub struct Original {
-    pub sender: String,
-    pub room_id: String,
-    pub stream: i64,
-    pub redacted: bool,
-}
-
-/// The edited event, if the edit may replace it: same sender, same room, not redacted.
-fn original_of(db: &Db, edit_sender: &str, room_id: &str, original_id: &str) -> Option<Original> {
-    let mut conn = db.get().ok()?;
-    let p = crate::store::events::event_by_id(&mut conn, original_id).ok()??;
-    let o = Original {
-        sender: p.sender.to_string(),
-        room_id: p.room_id.to_string(),
-        stream: p.stream_ordering,
-        redacted: p.redacted_because.is_some(),
-    };
-    (o.sender == edit_sender && o.room_id == room_id && !o.redacted).then_some(o)
-}
-
-/// The stream position of a stored event (the key of its document, if it has one).
-fn stream_of(db: &Db, event_id: &str) -> Option<i64> {
-    let mut conn = db.get().ok()?;
-    crate::store::events::event_by_id(&mut conn, event_id).ok()?.map(|p| p.stream_ordering)
-}
-
-struct EventFacts<'a> {
-    event_id: &'a str,
-    sender: &'a str,
-    room_id: &'a str,
-    kind: &'a str,
-    redacts: Option<&'a str>,
-    stream: i64,
-}
-
-/// The index operations for an event. An edit (`m.replace`) by the original's sender replaces the
-/// original's document (so a message is indexed once, with its latest text, and redacting the
-/// original removes it); a redaction deletes.
-fn ops_for(db: &Db, ev: &EventFacts<'_>, content: Content, out: &mut Vec<Op>) {
-    let text_of = |v: Option<&Value>| v.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let add = |key: &str, text: String, stream: i64| Op::Add {
-        event_id: key.into(),
-        shown_id: ev.event_id.into(),
-        room_id: ev.room_id.into(),
-        kind: ev.kind.into(),
-        text,
-        stream,
-    };
-    match ev.kind {
-        "m.room.redaction" => {
-            if let Some(stream) = ev.redacts.and_then(|r| stream_of(db, r)) {
-                out.push(Op::Delete(stream));
-            }
-        }
-        "m.room.message" => {
-            let replaces = content
-                .relates_to
-                .as_ref()
-                .filter(|r| r.get("rel_type").and_then(Value::as_str) == Some("m.replace"))
-                .and_then(|r| r.get("event_id"))
-                .and_then(Value::as_str);
-            match replaces {
-                Some(orig) => {
-                    let Some(o) = original_of(db, ev.sender, ev.room_id, orig) else { return };
-                    match text_of(content.new_content.as_ref().and_then(|n| n.get("body"))) {
-                        Some(text) => out.push(add(orig, text, o.stream)),
-                        None => out.push(Op::Delete(o.stream)),
-                    }
-                }
-                None => {
-                    if let Some(text) = text_of(content.body.as_ref()) {
-                        out.push(add(ev.event_id, text, ev.stream));
-                    }
-                }
-            }
-        }
-        "m.room.name" | "m.room.topic" => {
-            let v = if ev.kind == "m.room.name" { content.name.as_ref() } else { content.topic.as_ref() };
-            if let Some(text) = text_of(v) {
-                out.push(add(ev.event_id, text, ev.stream));
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Applies one operation. `upsert` deletes any document with the same key first (the live path
-/// and replays need it; a rebuild adds each event once and only pays it for edits).
-fn apply(writer: &IndexWriter, f: &Fields, op: &Op, upsert: bool) -> Result<()> {
-    match op {
-        Op::Delete(stream) => {
-            writer.delete_term(Term::from_field_i64(f.stream, *stream));
-        }
-        Op::DropRoom(room_id) => {
-            writer.delete_term(Term::from_field_text(f.room_id, room_id));
-        }
-        Op::Add { event_id, shown_id, room_id, kind, text, stream } => {
-            if upsert || event_id != shown_id {
-                writer.delete_term(Term::from_field_i64(f.stream, *stream));
-            }
-            writer
-                .add_document(doc!(
-                    f.event_id => event_id.as_str(),
-                    f.shown_id => shown_id.as_str(),
-                    f.room_id => room_id.as_str(),
-                    f.kind => kind.as_str(),
-                    f.content => text.as_str(),
-                    f.stream => *stream
-                ))
-                .map_err(|e| Error::internal_from("search index", e))?;
-        }
-    }
-    Ok(())
-}
 
 /// The index searches read from; swapped whole on reindex.
 pub type SharedIndex = Arc<RwLock<Arc<SearchIndex>>>;
@@ -692,24 +426,6 @@ impl Handler<ReindexDone> for SearchActor {
         self.last_rebuild = Some((docs, secs));
         log::info!("Indexed {docs} events in {secs:.3}s");
     }
-}
-
-#[derive(Deserialize)]
-struct StoredEvent {
-    content: Content,
-    redacts: Option<String>,
-    sender: String,
-}
-
-/// The index operations for one stored row.
-fn ops_for_row(db: &Db, row: &crate::store::events::SearchableRow, out: &mut Vec<Op>) {
-    let (stream, event_id, room_id, kind, json) = row;
-    let Ok(ev) = serde_json::from_str::<StoredEvent>(json) else {
-        log::warn!("search: event {event_id} is unreadable; not indexed");
-        return;
-    };
-    let facts = EventFacts { event_id, sender: &ev.sender, room_id, kind, redacts: ev.redacts.as_deref(), stream: *stream };
-    ops_for(db, &facts, ev.content, out);
 }
 
 /// Reads every searchable event from the store, paged by stream position, into a fresh index.
