@@ -84,3 +84,14 @@ pub async fn reindex_and_wait(svc: &Services) -> Result<(u64, f64)> {
         }
     }
 }
+
+/// Waits until push rules have been evaluated for everything committed so far, and answers the
+/// seconds it waited. A bench that generates events faster than they are evaluated (10,000
+/// joins into one room) leaves the evaluator far behind, and an operation timed meanwhile would
+/// share the machine and the write lock with that backlog instead of measuring itself.
+pub async fn wait_push_evaluated(svc: &Services) -> Result<f64> {
+    let started = std::time::Instant::now();
+    let head = svc.db.run(crate::store::events::max_stream).await?;
+    while !super::notifications::wait_evaluated(svc, head).await {}
+    Ok(started.elapsed().as_secs_f64())
+}

@@ -170,18 +170,17 @@ impl diesel::r2d2::ManageConnection for Manager {
 #[derive(Debug)]
 struct Pragmas;
 
+/// Every pooled SQLite connection's settings, set when it is opened and again by anything that
+/// changes them for a while (a purge).
+pub(crate) const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;";
+
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
         match conn {
             // WAL lets readers run beside the single writer; NORMAL sync is durable at each
             // commit in WAL mode except on power loss mid-checkpoint, so use FULL to keep the
             // promise that an acknowledged event survives.
-            Conn::Sqlite(c) => c
-                .batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                     PRAGMA cache_size = -16000;",
-                )
-                .map_err(diesel::r2d2::Error::QueryError),
+            Conn::Sqlite(c) => c.batch_execute(SQLITE_CONNECTION_SETTINGS).map_err(diesel::r2d2::Error::QueryError),
             // Its defaults serve: the schema has no time types, and commits are durable.
             Conn::Pg(_) => Ok(()),
         }

@@ -37,6 +37,8 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     // A large page cache keeps the event-ID index (random order) in memory while rows go, and
     // this connection does not checkpoint mid-purge (copying freed pages back into the database
     // while still deleting doubled the I/O); the next commit on another connection checkpoints.
+    // Checkpointing after each chunk was tried again in session 20: faster on a VM whose page
+    // cache memory was cold, slower on one whose was warm (docs/performance.md).
     // PostgreSQL has no such per-connection settings to take.
     let sqlite = matches!(conn, Conn::Sqlite(_));
     if sqlite {
@@ -44,7 +46,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     }
     let result = super::notifications::delete_room(conn, room_id).and_then(|_| delete_events(conn, room_id));
     if sqlite {
-        conn.batch_execute("PRAGMA synchronous = FULL; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;")?;
+        conn.batch_execute(super::SQLITE_CONNECTION_SETTINGS)?;
     }
     let n = result?;
     diesel::delete(pending_purges::table.find(room_id)).execute(conn)?;
@@ -120,5 +122,89 @@ pub fn purge_history(conn: &mut Conn, room_id: &str, before: i64, delete_local_e
             return Ok(total);
         }
         from = last;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Conn, Db, Location};
+    use diesel::connection::SimpleConnection;
+    use diesel::prelude::*;
+
+    #[derive(QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        synchronous: i64,
+    }
+    #[derive(QueryableByName)]
+    struct CacheSize {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        cache_size: i64,
+    }
+    #[derive(QueryableByName)]
+    struct WalAutocheckpoint {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        wal_autocheckpoint: i64,
+    }
+
+    /// `(synchronous, cache_size, wal_autocheckpoint)` of a connection.
+    fn settings(conn: &mut Conn) -> (i64, i64, i64) {
+        let Conn::Sqlite(c) = conn else { panic!("an SQLite connection") };
+        let s: Synchronous = diesel::sql_query("PRAGMA synchronous").get_result(c).unwrap();
+        let k: CacheSize = diesel::sql_query("PRAGMA cache_size").get_result(c).unwrap();
+        let w: WalAutocheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint").get_result(c).unwrap();
+        (s.synchronous, k.cache_size, w.wal_autocheckpoint)
+    }
+
+    fn room_with_events(conn: &mut Conn, room: &str, n: usize) {
+        let mut sql = format!("INSERT INTO rooms (room_id, room_version, creator, created_ts) VALUES ('{room}', '10', '@a:x', 0);");
+        for i in 0..n {
+            sql.push_str(&format!(
+                "INSERT INTO events (event_id, room_id, sender, event_type, origin_server_ts, depth, json) \
+                 VALUES ('${room}{i}', '{room}', '@a:x', 'm.room.message', 0, {i}, '{{}}');"
+            ));
+        }
+        conn.batch_execute(&sql).unwrap();
+    }
+
+    fn events_of(conn: &mut Conn, room: &str) -> i64 {
+        use super::super::schema::events;
+        let Conn::Sqlite(c) = conn else { panic!("an SQLite connection") };
+        events::table.filter(events::room_id.eq(room)).count().get_result(c).unwrap()
+    }
+
+    /// A purge relaxes its connection's durability, grows its cache and stops its checkpoints
+    /// while it deletes; the pooled connection goes back with the settings every other commit
+    /// relies on (FULL sync: an acknowledged event survives a power loss), whether the purge
+    /// succeeded or failed.
+    #[test]
+    fn a_purge_gives_its_connection_back_as_it_found_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
+        let mut conn = db.get().unwrap();
+        let before = settings(&mut conn);
+        assert_eq!(before, (2, -16000, 1000), "a pooled connection's settings");
+
+        room_with_events(&mut conn, "!kept:x", 3);
+        room_with_events(&mut conn, "!gone:x", 250);
+        assert_eq!(super::purge_room(&mut conn, "!gone:x").unwrap(), 250);
+        assert_eq!(settings(&mut conn), before);
+        assert_eq!(events_of(&mut conn, "!gone:x"), 0);
+        assert_eq!(events_of(&mut conn, "!kept:x"), 3);
+
+        // A purge whose deletes fail part-way still restores the settings, and stays pending.
+        room_with_events(&mut conn, "!stuck:x", 5);
+        conn.batch_execute(
+            "CREATE TRIGGER refuse BEFORE DELETE ON events WHEN OLD.room_id = '!stuck:x' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        assert!(super::purge_room(&mut conn, "!stuck:x").is_err());
+        assert_eq!(settings(&mut conn), before);
+        assert_eq!(events_of(&mut conn, "!stuck:x"), 5);
+        conn.batch_execute("DROP TRIGGER refuse;").unwrap();
+        assert_eq!(super::resume_purges(&mut conn).unwrap().len(), 1);
+        assert_eq!(events_of(&mut conn, "!stuck:x"), 0);
+        assert_eq!(settings(&mut conn), before);
     }
 }

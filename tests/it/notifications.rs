@@ -407,3 +407,25 @@ async fn a_purged_room_takes_its_notifications_and_counts_with_it() {
     assert!(sync["rooms"]["join"].get(&room).is_none(), "{sync}");
     assert_eq!(counts(&sync, &other), (1, 0));
 }
+
+/// The bench fixture that waits out push evaluation returns only once every committed event is
+/// evaluated: Bob's count is complete on the first sync after it, without a sync's own wait.
+#[actix_rt::test]
+async fn waiting_for_push_evaluation_covers_every_committed_event() {
+    let (s, alice, bob, room) = dm().await;
+    let svc = &s.server.services;
+    let sender = ensemble::ids::parse_user_id(&alice.user_id).expect("alice's ID");
+    let msgs = (0..3000)
+        .map(|i| {
+            (
+                sender.clone(),
+                ensemble::events::EventDraft::message("m.room.message", json!({"msgtype": "m.text", "body": format!("m {i}")})),
+            )
+        })
+        .collect();
+    ensemble::service::fixtures::send_all(svc, &room, msgs).await.expect("messages");
+    let head = svc.db.run(ensemble::store::events::max_stream).await.expect("stream head");
+    ensemble::service::fixtures::wait_push_evaluated(svc).await.expect("evaluated");
+    assert!(*svc.push_progress.borrow() >= head, "evaluated up to {} of {head}", *svc.push_progress.borrow());
+    assert_eq!(counts(&s.sync(&bob, None, 0).await, &room), (3000, 0));
+}
