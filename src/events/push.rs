@@ -280,7 +280,7 @@ pub struct UserRules {
     screens: Vec<Screen>,
 }
 
-/// What rules a user's own rule out for an event without evaluating them in full. In a large
+/// What rules out a rule for an event without evaluating it in full. In a large
 /// room the rules that name the member (the invite and mention rules, the user-name and
 /// display-name word matches) are evaluated once per member per event; most fail on a part
 /// that is the same for everyone (the event is not an invite) or on a word the body does not
@@ -313,7 +313,10 @@ impl UserRules {
     /// `interner`, so that [`PreparedEvent::decide`] works each out once per event.
     pub fn shared(set: Ruleset, interner: &mut RuleInterner) -> Self {
         let shared: Vec<Option<u32>> = set.iter().map(|r| interner.number(r)).collect();
-        let screens = set.iter().zip(&shared).map(|(r, n)| if n.is_some() { Screen::default() } else { interner.screen(r) }).collect();
+        // Shared rules are screened too: the server-default rules that name the member (the
+        // invite and mention rules, the user-name word) are shared but each member's own, so
+        // their outcome is worked out per member unless a screen settles it.
+        let screens = set.iter().map(|r| interner.screen(r)).collect();
         Self::build(set, shared, screens)
     }
 
@@ -463,6 +466,10 @@ impl PreparedEvent {
             }
             // Without a thread-subscription callback the evaluation never awaits anything.
             let applies = match shared {
+                Some(n) if self.known(*n).is_none() && self.screened_out(rule, screen, display_name) => {
+                    self.record(*n, false);
+                    false
+                }
                 Some(n) => self.outcome(*n, |flat, ctx| rule_applies(rule, flat, ctx)),
                 None => !self.screened_out(rule, screen, display_name) && rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
             };
@@ -475,14 +482,31 @@ impl PreparedEvent {
 
     /// The outcome numbered `n` for this event, worked out by `applies` the first time.
     fn outcome(&mut self, n: u32, applies: impl FnOnce(&FlattenedJson, &PushConditionRoomCtx) -> bool) -> bool {
+        match self.known(n) {
+            Some(known) => known,
+            None => {
+                let applies = applies(&self.flat, &self.ctx);
+                self.record(n, applies);
+                applies
+            }
+        }
+    }
+
+    /// The outcome numbered `n` when it has been worked out for this event.
+    fn known(&self, n: u32) -> Option<bool> {
+        match self.outcomes.get(n as usize) {
+            Some(1) => Some(false),
+            Some(2) => Some(true),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, n: u32, applies: bool) {
         let n = n as usize;
         if n >= self.outcomes.len() {
             self.outcomes.resize(n + 1, 0);
         }
-        if self.outcomes[n] == 0 {
-            self.outcomes[n] = 1 + u8::from(applies(&self.flat, &self.ctx));
-        }
-        self.outcomes[n] == 2
+        self.outcomes[n] = 1 + u8::from(applies);
     }
 
     /// Whether `screen` shows that `rule` does not apply, without evaluating it in full.
