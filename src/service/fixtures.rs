@@ -85,6 +85,9 @@ pub async fn reindex_and_wait(svc: &Services) -> Result<(u64, f64)> {
     }
 }
 
+/// The longest [`wait_push_evaluated`] waits.
+const PUSH_WAIT_LIMIT: Duration = Duration::from_secs(30 * 60);
+
 /// Waits until push rules have been evaluated for everything committed so far, and answers the
 /// seconds it waited. A bench that generates events faster than they are evaluated (10,000
 /// joins into one room) leaves the evaluator far behind, and an operation timed meanwhile would
@@ -92,6 +95,11 @@ pub async fn reindex_and_wait(svc: &Services) -> Result<(u64, f64)> {
 pub async fn wait_push_evaluated(svc: &Services) -> Result<f64> {
     let started = std::time::Instant::now();
     let head = svc.db.run(crate::store::events::max_stream).await?;
-    while !super::notifications::wait_evaluated(svc, head).await {}
+    while !super::notifications::wait_evaluated(svc, head).await {
+        // An evaluator that keeps failing never catches up: give up rather than hang the bench.
+        if started.elapsed() > PUSH_WAIT_LIMIT {
+            return Err(Error::internal(format!("push evaluation did not reach position {head} in {PUSH_WAIT_LIMIT:?}")));
+        }
+    }
     Ok(started.elapsed().as_secs_f64())
 }
