@@ -13,13 +13,25 @@ use std::sync::Arc;
 /// is worked out once, and its actions' JSON is shared by every notification it makes.
 pub struct UserRules {
     set: Ruleset,
-    /// In the rule set's evaluation order.
-    decisions: Vec<Arc<(Decision, Arc<str>)>>,
-    /// In the same order: the rule's number in a [`RuleInterner`] when whether it matches an
-    /// event does not depend on whose rule it is.
-    shared: Vec<Option<u32>>,
-    /// In the same order, for the rules not shared: what can rule each out before ruma reads it.
-    screens: Vec<Screen>,
+    /// One per rule, in the rule set's evaluation order. What deciding an event for a member
+    /// reads of each rule sits here, side by side: in a large room every member's rules are
+    /// read for every event, and chasing each rule's own allocations (its ID, its flags) missed
+    /// the cache on every member.
+    entries: Vec<Entry>,
+}
+
+struct Entry {
+    /// What the rule decides when it applies (shared by every set a [`RuleInterner`] built).
+    decision: Arc<(Decision, Arc<str>)>,
+    /// The rule's number in a [`RuleInterner`] when whether it matches an event does not
+    /// depend on whose rule it is.
+    shared: Option<u32>,
+    enabled: bool,
+    /// The rule asks for the member's display name in the body: it never applies to a member
+    /// without one (as in Synapse; ruma would match an empty name against an empty body).
+    names_display_name: bool,
+    /// What can rule it out before ruma reads it.
+    screen: Screen,
 }
 
 /// What rules out a rule for an event without evaluating it in full. In a large
@@ -47,7 +59,8 @@ impl UserRules {
     pub fn new(set: Ruleset) -> Self {
         let shared = vec![None; set.iter().count()];
         let screens = set.iter().map(|_| Screen::default()).collect();
-        Self::build(set, shared, screens)
+        let decisions = set.iter().map(|r| Arc::new(decision_of(r))).collect();
+        Self::build(set, shared, screens, decisions)
     }
 
     /// Rules whose outcome for an event is the same for every user who has them (every
@@ -59,20 +72,39 @@ impl UserRules {
         // invite and mention rules, the user-name word) are shared but each member's own, so
         // their outcome is worked out per member unless a screen settles it.
         let screens = set.iter().map(|r| interner.screen(r)).collect();
-        Self::build(set, shared, screens)
+        let decisions = set.iter().map(|r| interner.decision(r)).collect();
+        Self::build(set, shared, screens, decisions)
     }
 
-    fn build(set: Ruleset, shared: Vec<Option<u32>>, screens: Vec<Screen>) -> Self {
-        let decisions = set
+    fn build(set: Ruleset, shared: Vec<Option<u32>>, screens: Vec<Screen>, decisions: Vec<Arc<(Decision, Arc<str>)>>) -> Self {
+        use ruma::push::{AnyPushRuleRef as R, PushCondition};
+        let entries = set
             .iter()
-            .map(|r| {
-                let d = Decision::from_actions(r.actions());
-                let json: Arc<str> = d.actions_json().into();
-                Arc::new((d, json))
+            .zip(shared.into_iter().zip(screens).zip(decisions))
+            .map(|(rule, ((shared, screen), decision))| {
+                #[allow(deprecated)]
+                let names_display_name = match rule {
+                    R::Override(r) | R::Underride(r) => r.conditions.iter().any(|c| matches!(c, PushCondition::ContainsDisplayName)),
+                    _ => false,
+                };
+                Entry { decision, shared, enabled: rule.enabled(), names_display_name, screen }
             })
             .collect();
-        Self { set, decisions, shared, screens }
+        Self { set, entries }
     }
+
+    /// Rules numbered as shared.
+    #[cfg(test)]
+    fn shared_count(&self) -> usize {
+        self.entries.iter().filter(|e| e.shared.is_some()).count()
+    }
+}
+
+/// What `rule` decides, with its actions' JSON.
+fn decision_of(rule: ruma::push::AnyPushRuleRef<'_>) -> (Decision, Arc<str>) {
+    let d = Decision::from_actions(rule.actions());
+    let json: Arc<str> = d.actions_json().into();
+    (d, json)
 }
 
 /// Numbers rules by their whole content (kind, ID, enabled flag, conditions or pattern), for
@@ -82,9 +114,16 @@ impl UserRules {
 #[derive(Default)]
 pub struct RuleInterner {
     numbers: std::collections::HashMap<String, u32>,
+    /// Decisions by their actions' JSON: every set's rules with the same actions share one.
+    decisions: std::collections::HashMap<Arc<str>, Arc<(Decision, Arc<str>)>>,
 }
 
 impl RuleInterner {
+    fn decision(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Arc<(Decision, Arc<str>)> {
+        let (d, json) = decision_of(rule);
+        self.decisions.entry(json.clone()).or_insert_with(|| Arc::new((d, json))).clone()
+    }
+
     fn number(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Option<u32> {
         use ruma::push::{AnyPushRuleRef as R, PushCondition};
         let key = match rule {
@@ -170,6 +209,10 @@ pub struct PreparedEvent {
     outcomes: Vec<u8>,
     /// The body, lowercased as ruma lowercases it for word matches (`None`: no string body).
     lower_body: Option<String>,
+    /// `ctx` names the member being decided for. Only ruma's own evaluation reads the member
+    /// from it, so it is filled in only when ruma is asked: most members' decisions come from
+    /// outcomes already worked out and screens, and copying every member's ID cost more.
+    ctx_is_member: bool,
 }
 
 /// ruma's glob wildcards: a pattern with one is matched by ruma alone.
@@ -188,7 +231,7 @@ impl PreparedEvent {
             ctx = ctx.with_power_levels(pl.clone());
         }
         let lower_body = flat.get_str("content.body").map(str::to_lowercase);
-        Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body })
+        Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body, ctx_is_member: false })
     }
 
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
@@ -197,36 +240,56 @@ impl PreparedEvent {
         if self.sender.as_deref() == Some(user.as_str()) {
             return None;
         }
-        self.ctx.user_id = user.to_owned();
-        self.ctx.user_display_name.clear();
-        self.ctx.user_display_name.push_str(display_name);
-        for (((rule, decision), shared), screen) in rules.set.iter().zip(&rules.decisions).zip(&rules.shared).zip(&rules.screens) {
-            // ruma matches an empty display name against an empty body; a user without a
-            // display name is never mentioned by it (as in Synapse).
-            if display_name.is_empty() && rule.rule_id() == ".m.rule.contains_display_name" {
+        self.ctx_is_member = false;
+        for (rule, e) in rules.set.iter().zip(&rules.entries) {
+            if !e.enabled || (e.names_display_name && display_name.is_empty()) {
                 continue;
             }
             // Without a thread-subscription callback the evaluation never awaits anything.
-            let applies = match shared {
-                Some(n) if self.known(*n).is_none() && self.screened_out(rule, screen, display_name) => {
-                    self.record(*n, false);
+            let applies = match e.shared {
+                Some(n) if self.known(n).is_none() && self.screened_out(rule, &e.screen, user, display_name) => {
+                    self.record(n, false);
                     false
                 }
-                Some(n) => self.outcome(*n, |flat, ctx| rule_applies(rule, flat, ctx)),
-                None => !self.screened_out(rule, screen, display_name) && rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true),
+                Some(n) => self.outcome(n, user, display_name, |flat, ctx| rule_applies(rule, flat, ctx)),
+                None => {
+                    !self.screened_out(rule, &e.screen, user, display_name) && {
+                        self.name_member(user, display_name);
+                        rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true)
+                    }
+                }
             };
             if applies {
-                return Some(decision.clone());
+                return Some(e.decision.clone());
             }
         }
         None
     }
 
+    /// Puts the member in the condition context ruma reads (it skips the member's own events
+    /// by it, and matches their display name).
+    fn name_member(&mut self, user: &UserId, display_name: &str) {
+        if self.ctx_is_member {
+            return;
+        }
+        self.ctx.user_id = user.to_owned();
+        self.ctx.user_display_name.clear();
+        self.ctx.user_display_name.push_str(display_name);
+        self.ctx_is_member = true;
+    }
+
     /// The outcome numbered `n` for this event, worked out by `applies` the first time.
-    fn outcome(&mut self, n: u32, applies: impl FnOnce(&FlattenedJson, &PushConditionRoomCtx) -> bool) -> bool {
+    fn outcome(
+        &mut self,
+        n: u32,
+        user: &UserId,
+        display_name: &str,
+        applies: impl FnOnce(&FlattenedJson, &PushConditionRoomCtx) -> bool,
+    ) -> bool {
         match self.known(n) {
             Some(known) => known,
             None => {
+                self.name_member(user, display_name);
                 let applies = applies(&self.flat, &self.ctx);
                 self.record(n, applies);
                 applies
@@ -252,7 +315,7 @@ impl PreparedEvent {
     }
 
     /// Whether `screen` shows that `rule` does not apply, without evaluating it in full.
-    fn screened_out(&mut self, rule: ruma::push::AnyPushRuleRef<'_>, screen: &Screen, display_name: &str) -> bool {
+    fn screened_out(&mut self, rule: ruma::push::AnyPushRuleRef<'_>, screen: &Screen, user: &UserId, display_name: &str) -> bool {
         if !rule.enabled() {
             return true;
         }
@@ -262,7 +325,7 @@ impl PreparedEvent {
         };
         for &(i, n) in &screen.conditions {
             let Some(c) = conditions.get(i) else { continue };
-            if !self.outcome(n, |flat, ctx| condition_applies(c, flat, ctx)) {
+            if !self.outcome(n, user, display_name, |flat, ctx| condition_applies(c, flat, ctx)) {
                 return true;
             }
         }
@@ -363,7 +426,7 @@ mod tests {
         // but their mention rules), evaluated through one prepared event per event.
         let mut interner = RuleInterner::default();
         let shared: Vec<UserRules> = rulesets.iter().map(|set| UserRules::shared(set.clone(), &mut interner)).collect();
-        assert!(interner.len() < shared.iter().map(|r| r.shared.iter().flatten().count()).sum::<usize>(), "rules are shared");
+        assert!(interner.len() < shared.iter().map(|r| r.shared_count()).sum::<usize>(), "rules are shared");
         let member = |target: &str| {
             json!({"type": "m.room.member", "sender": "@dave:x", "state_key": target, "event_id": "$m", "room_id": "!r:x",
                    "content": {"membership": "invite"}})
