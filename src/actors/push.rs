@@ -349,6 +349,8 @@ struct Rules {
     checked_at: i64,
     /// Numbers the rules the sets share; dropped with them.
     interner: push::RuleInterner,
+    /// What the server's default sets have in common, numbered by `interner`; dropped with it.
+    template: Option<Arc<push::Template>>,
 }
 
 impl Rules {
@@ -399,20 +401,49 @@ impl Rules {
         if let Some(&slot) = self.by_user.get(user.as_str()) {
             return Ok(slot);
         }
+        let at = rules_position(c, user.as_str())?;
+        let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
+        let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
+        let mut rules = self.numbered(user, stored.as_ref());
+        if let Some(template) = self.template() {
+            rules.fit(&template);
+        }
+        self.slots.push(Some((at, rules)));
+        let slot = self.slots.len() - 1;
+        self.by_user.insert(user.to_string(), slot);
+        Ok(slot)
+    }
+}
+
+impl Rules {
+    /// Drops every set once the caps are reached. Called between events only: an event being
+    /// decided holds outcomes by the interner's numbers, which a new interner would reuse.
+    fn trim(&mut self) {
         if self.slots.len() >= CACHED || self.interner.len() >= MAX_SHARED_RULES {
             self.slots.clear();
             self.by_user.clear();
             self.interner = push::RuleInterner::default();
+            self.template = None;
             self.epoch += 1;
         }
-        let at = rules_position(c, user.as_str())?;
-        let stored = db_store::account_data::get(c, user.as_str(), db_store::account_data::GLOBAL, push::ACCOUNT_DATA_TYPE)?;
-        let stored: Option<Value> = stored.and_then(|t| serde_json::from_str(&t).ok());
-        let set = push::ruleset(&push::rules_from_stored(user, stored.as_ref()));
-        self.slots.push(Some((at, push::UserRules::shared(set, &mut self.interner))));
-        let slot = self.slots.len() - 1;
-        self.by_user.insert(user.to_string(), slot);
-        Ok(slot)
+    }
+
+    fn numbered(&mut self, user: &UserId, stored: Option<&Value>) -> push::UserRules {
+        push::UserRules::shared(push::ruleset(&push::rules_from_stored(user, stored)), &mut self.interner)
+    }
+
+    /// The template of the server's default sets, read off two users' defaults that no member
+    /// has (a member who had one of these IDs would still be decided right: their set is the
+    /// template's plus their own rules).
+    fn template(&mut self) -> Option<Arc<push::Template>> {
+        if self.template.is_none() {
+            let (Ok(a), Ok(b)) = (UserId::parse("@ensemble.template.a:invalid"), UserId::parse("@ensemble.template.b:invalid")) else {
+                return None;
+            };
+            let (a, b) = (self.numbered(&a, None), self.numbered(&b, None));
+            self.template = push::Template::new(&a, &b).map(Arc::new);
+        }
+        self.template.clone()
     }
 }
 
@@ -522,6 +553,7 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
     let mut found = Vec::new();
     let mut pending = Vec::new();
     for ev in &events {
+        rules.trim();
         rooms.saw(ev);
         let invited = invitee(c, ev, server)?;
         let Some(view) = rooms.get(c, ev.room_id.as_str(), server, head)? else { continue };

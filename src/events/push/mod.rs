@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 mod prepared;
+mod template;
 pub use prepared::{PreparedEvent, RuleInterner, UserRules};
+pub use template::Template;
 
 /// The account data type the rules are kept (and shown to `/sync`) as.
 pub const ACCOUNT_DATA_TYPE: &str = "m.push_rules";

@@ -1,6 +1,7 @@
 //! One event made ready for evaluating many users' push rules: what a rule decides is worked out
 //! once per user, and what a rule or condition finds in the event once per event.
 
+use super::template::{Plan, Template};
 use super::{Decision, RoomFacts};
 use futures_util::FutureExt;
 use ruma::push::{FlattenedJson, PushConditionRoomCtx, Ruleset};
@@ -17,21 +18,24 @@ pub struct UserRules {
     /// reads of each rule sits here, side by side: in a large room every member's rules are
     /// read for every event, and chasing each rule's own allocations (its ID, its flags) missed
     /// the cache on every member.
-    entries: Vec<Entry>,
+    pub(super) entries: Vec<Entry>,
+    /// The template this set fits, when it fits one: then what its rules decide for an event
+    /// is worked out once for every member it fits, but for the rules that are the member's own.
+    template: Option<Arc<Template>>,
 }
 
-struct Entry {
+pub(super) struct Entry {
     /// What the rule decides when it applies (shared by every set a [`RuleInterner`] built).
-    decision: Arc<(Decision, Arc<str>)>,
+    pub(super) decision: Arc<(Decision, Arc<str>)>,
     /// The rule's number in a [`RuleInterner`] when whether it matches an event does not
     /// depend on whose rule it is.
-    shared: Option<u32>,
-    enabled: bool,
+    pub(super) shared: Option<u32>,
+    pub(super) enabled: bool,
     /// The rule asks for the member's display name in the body: it never applies to a member
     /// without one (as in Synapse; ruma would match an empty name against an empty body).
     names_display_name: bool,
     /// What can rule it out before ruma reads it.
-    screen: Screen,
+    pub(super) screen: Screen,
 }
 
 /// What rules out a rule for an event without evaluating it in full. In a large
@@ -42,16 +46,16 @@ struct Entry {
 /// answers "does not apply": a rule it passes is evaluated by ruma as before, so it never
 /// changes a decision.
 #[derive(Default)]
-struct Screen {
+pub(super) struct Screen {
     /// The rule's conditions that read nothing of the user (their place in the rule, their
     /// number in the interner): one that fails fails the rule (a rule applies only when all its
     /// conditions do).
-    conditions: Vec<(usize, u32)>,
+    pub(super) conditions: Vec<(usize, u32)>,
     /// A content rule's pattern, lowercased, when it has no wildcards: a body that does not
     /// hold it (lowercased) cannot match it as a word.
-    body_word: Option<String>,
+    pub(super) body_word: Option<String>,
     /// The rule asks for the member's display name in the body.
-    display_name: bool,
+    pub(super) display_name: bool,
 }
 
 impl UserRules {
@@ -90,7 +94,16 @@ impl UserRules {
                 Entry { decision, shared, enabled: rule.enabled(), names_display_name, screen }
             })
             .collect();
-        Self { set, entries }
+        Self { set, entries, template: None }
+    }
+
+    /// Decides through `template` from now on, if the set fits it.
+    pub fn fit(&mut self, template: &Arc<Template>) {
+        self.template = template.fits(self).then(|| template.clone());
+    }
+
+    pub(super) fn set(&self) -> &Ruleset {
+        &self.set
     }
 
     /// Rules numbered as shared.
@@ -208,11 +221,13 @@ pub struct PreparedEvent {
     /// 1 no match, 2 match.
     outcomes: Vec<u8>,
     /// The body, lowercased as ruma lowercases it for word matches (`None`: no string body).
-    lower_body: Option<String>,
+    pub(super) lower_body: Option<String>,
     /// `ctx` names the member being decided for. Only ruma's own evaluation reads the member
     /// from it, so it is filled in only when ruma is asked: most members' decisions come from
     /// outcomes already worked out and screens, and copying every member's ID cost more.
     ctx_is_member: bool,
+    /// What the members who fit a template get, worked out for this event by the first of them.
+    pub(super) plan: Option<Plan>,
 }
 
 /// ruma's glob wildcards: a pattern with one is matched by ruma alone.
@@ -231,7 +246,7 @@ impl PreparedEvent {
             ctx = ctx.with_power_levels(pl.clone());
         }
         let lower_body = flat.get_str("content.body").map(str::to_lowercase);
-        Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body, ctx_is_member: false })
+        Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body, ctx_is_member: false, plan: None })
     }
 
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
@@ -241,29 +256,36 @@ impl PreparedEvent {
             return None;
         }
         self.ctx_is_member = false;
+        if let Some(template) = &rules.template {
+            return self.decide_by_template(rules, template, user, display_name);
+        }
         for (rule, e) in rules.set.iter().zip(&rules.entries) {
-            if !e.enabled || (e.names_display_name && display_name.is_empty()) {
-                continue;
-            }
-            // Without a thread-subscription callback the evaluation never awaits anything.
-            let applies = match e.shared {
-                Some(n) if self.known(n).is_none() && self.screened_out(rule, &e.screen, user, display_name) => {
-                    self.record(n, false);
-                    false
-                }
-                Some(n) => self.outcome(n, user, display_name, |flat, ctx| rule_applies(rule, flat, ctx)),
-                None => {
-                    !self.screened_out(rule, &e.screen, user, display_name) && {
-                        self.name_member(user, display_name);
-                        rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true)
-                    }
-                }
-            };
-            if applies {
+            if self.entry_applies(rule, e, user, display_name) {
                 return Some(e.decision.clone());
             }
         }
         None
+    }
+
+    /// Whether the rule `e` describes applies to the event for `user`.
+    pub(super) fn entry_applies(&mut self, rule: AnyPushRuleRef<'_>, e: &Entry, user: &UserId, display_name: &str) -> bool {
+        if !e.enabled || (e.names_display_name && display_name.is_empty()) {
+            return false;
+        }
+        match e.shared {
+            Some(n) if self.known(n).is_none() && self.screened_out(rule, &e.screen, user, display_name) => {
+                self.record(n, false);
+                false
+            }
+            Some(n) => self.outcome(n, user, display_name, |flat, ctx| rule_applies(rule, flat, ctx)),
+            None => {
+                !self.screened_out(rule, &e.screen, user, display_name) && {
+                    self.name_member(user, display_name);
+                    // Without a thread-subscription callback the evaluation never awaits anything.
+                    rule.applies(&self.flat, &self.ctx).now_or_never() == Some(true)
+                }
+            }
+        }
     }
 
     /// Puts the member in the condition context ruma reads (it skips the member's own events
@@ -279,7 +301,7 @@ impl PreparedEvent {
     }
 
     /// The outcome numbered `n` for this event, worked out by `applies` the first time.
-    fn outcome(
+    pub(super) fn outcome(
         &mut self,
         n: u32,
         user: &UserId,
@@ -342,10 +364,12 @@ impl PreparedEvent {
     }
 }
 
+pub(super) type AnyPushRuleRef<'a> = ruma::push::AnyPushRuleRef<'a>;
+
 /// Whether `rule` applies to the event, as ruma's `applies` answers: a condition [`plain`] finds
 /// false settles it (a rule applies only when all its conditions do); otherwise ruma evaluates
 /// the rule. Most of a message's shared rules fail on a match of its type.
-fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
+pub(super) fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
     use ruma::push::AnyPushRuleRef as R;
     if let R::Override(r) | R::Underride(r) = rule
         && r.conditions.iter().any(|c| plain(c, flat, ctx) == Some(false))
@@ -358,7 +382,7 @@ fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx:
 
 /// Whether `c` holds for the event, as ruma's `PushCondition::applies` answers for a user who
 /// did not send it.
-fn condition_applies(c: &ruma::push::PushCondition, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
+pub(super) fn condition_applies(c: &ruma::push::PushCondition, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
     plain(c, flat, ctx).unwrap_or_else(|| c.applies(flat, ctx).now_or_never() == Some(true))
 }
 
@@ -427,6 +451,21 @@ mod tests {
         let mut interner = RuleInterner::default();
         let shared: Vec<UserRules> = rulesets.iter().map(|set| UserRules::shared(set.clone(), &mut interner)).collect();
         assert!(interner.len() < shared.iter().map(|r| r.shared_count()).sum::<usize>(), "rules are shared");
+        // And once more through the template of the server's defaults: Erin and Frank fit it;
+        // Bob (a default changed) and Carol (rules of her own) do not.
+        let mut defaults = |u: &str| UserRules::shared(ruleset(&rules_from_stored(&UserId::parse(u).unwrap(), None)), &mut interner);
+        let (t1, t2) = (defaults("@t1:x"), defaults("@t2:x"));
+        let template = Arc::new(Template::new(&t1, &t2).expect("default sets line up"));
+        let fitted: Vec<UserRules> = rulesets
+            .iter()
+            .map(|set| {
+                let mut r = UserRules::shared(set.clone(), &mut interner);
+                r.fit(&template);
+                r
+            })
+            .collect();
+        let fits: Vec<bool> = fitted.iter().map(|r| r.template.is_some()).collect();
+        assert_eq!(fits[1..], [false, false, true, true], "which sets fit the template");
         let member = |target: &str| {
             json!({"type": "m.room.member", "sender": "@dave:x", "state_key": target, "event_id": "$m", "room_id": "!r:x",
                    "content": {"membership": "invite"}})
@@ -445,6 +484,7 @@ mod tests {
             msg("@dave:x", "@room wake up", json!({})),
             msg("@carol:x", "@room wake up", json!({})),
             msg("@dave:x", "hey", json!({"m.mentions": {"user_ids": ["@bob:x"]}})),
+            msg("@dave:x", "hey", json!({"m.mentions": {"user_ids": ["@frank:x", "@erin:x"]}})),
             msg("@dave:x", "lunchtime", json!({"msgtype": "m.notice"})),
             msg("@dave:x", "TEA TIME!", json!({})),
             msg("@dave:x", "teatime, tea timer", json!({})),
@@ -452,6 +492,7 @@ mod tests {
             msg("@alice:x", "own", json!({})),
             member("@alice:x"),
             member("@bob:x"),
+            member("@erin:x"),
             json!({"type": "m.reaction", "sender": "@dave:x", "event_id": "$r", "room_id": "!r:x", "content": {}}),
             json!({"type": "m.room.encrypted", "sender": "@dave:x", "event_id": "$c", "room_id": "!r:x", "content": {}}),
             json!({"type": "m.room.tombstone", "sender": "@dave:x", "state_key": "", "event_id": "$t", "room_id": "!r:x",
@@ -465,7 +506,8 @@ mod tests {
             for event in &events {
                 let mut prepared = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
                 let mut prepared_shared = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
-                for (((user, name), set), shared) in users.iter().zip(names).zip(&rulesets).zip(&shared) {
+                let mut prepared_fitted = PreparedEvent::new(event, &sender, &room, &room_facts).expect("an object");
+                for ((((user, name), set), shared), fitted) in users.iter().zip(names).zip(&rulesets).zip(&shared).zip(&fitted) {
                     let mut expected = decide(set, user, name, &room, &room_facts, event);
                     if name.is_empty() && set.override_.get(".m.rule.contains_display_name").is_some() && expected.highlight {
                         // ruma's one-shot path matches an empty name against an empty body;
@@ -476,6 +518,8 @@ mod tests {
                     assert_eq!(got, expected, "{user} in a room of {count}: {event}");
                     let got = prepared_shared.decide(shared, user, name).map(|d| d.0.clone()).unwrap_or_default();
                     assert_eq!(got, expected, "shared rules, {user} in a room of {count}: {event}");
+                    let got = prepared_fitted.decide(fitted, user, name).map(|d| d.0.clone()).unwrap_or_default();
+                    assert_eq!(got, expected, "through the template, {user} in a room of {count}: {event}");
                 }
             }
         }
