@@ -416,10 +416,17 @@ impl Rules {
 }
 
 impl Rules {
-    /// Drops every set once the caps are reached. Called between events only: an event being
-    /// decided holds outcomes by the interner's numbers, which a new interner would reuse.
-    fn trim(&mut self) {
-        if self.slots.len() >= CACHED || self.interner.len() >= MAX_SHARED_RULES {
+    /// Drops every set once the caps are reached, before an event is decided for `members`
+    /// members. Called between events only: an event being decided holds outcomes by the
+    /// interner's numbers, which a new interner would reuse. The caps grow with the room: were
+    /// a room's members more than the sets kept, each of its events would drop them all and
+    /// read every member's rules from the store again.
+    fn trim(&mut self, members: usize) {
+        // Rules and conditions a member's own default set adds to the interner, with room to spare.
+        const NUMBERS_PER_MEMBER: usize = 8;
+        let sets = CACHED.max(2 * members);
+        let numbers = MAX_SHARED_RULES.max(2 * NUMBERS_PER_MEMBER * members);
+        if self.slots.len() >= sets || self.interner.len() >= numbers {
             self.slots.clear();
             self.by_user.clear();
             self.interner = push::RuleInterner::default();
@@ -553,7 +560,6 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
     let mut found = Vec::new();
     let mut pending = Vec::new();
     for ev in &events {
-        rules.trim();
         rooms.saw(ev);
         let invited = invitee(c, ev, server)?;
         let Some(view) = rooms.get(c, ev.room_id.as_str(), server, head)? else { continue };
@@ -561,6 +567,7 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
         if members.is_empty() {
             continue;
         }
+        rules.trim(members.len());
         // The event is flattened and the room's context built once, for all its members.
         let client = ev.to_client(None);
         let Some(mut prepared) = push::PreparedEvent::new(&client, &ev.sender, &view.room_id, &view.facts) else { continue };
@@ -634,4 +641,23 @@ fn notification_body(ev: &Pdu, user: &str, d: &Decision, room_name: Option<&str>
         n["user_is_target"] = json!(ev.state_key.as_deref() == Some(user));
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rule_caches_grow_with_the_room_being_decided() {
+        let mut rules = Rules::default();
+        rules.slots.resize_with(CACHED, || None);
+        // A room as large as the cap: its members' sets stay for its next event.
+        rules.trim(CACHED);
+        assert_eq!(rules.slots.len(), CACHED);
+        let epoch = rules.epoch;
+        // A small room's event finds the caches over the cap: dropped, slot numbers retired.
+        rules.trim(10);
+        assert!(rules.slots.is_empty());
+        assert_eq!(rules.epoch, epoch + 1);
+    }
 }
