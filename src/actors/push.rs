@@ -413,9 +413,7 @@ impl Rules {
         self.by_user.insert(user.to_string(), slot);
         Ok(slot)
     }
-}
 
-impl Rules {
     /// Drops every set once the caps are reached, before an event is decided for `members`
     /// members. Called between events only: an event being decided holds outcomes by the
     /// interner's numbers, which a new interner would reuse. The caps grow with the room: were

@@ -4,7 +4,7 @@
 use super::template::{Plan, Template};
 use super::{Decision, RoomFacts};
 use futures_util::FutureExt;
-use ruma::push::{FlattenedJson, PushConditionRoomCtx, Ruleset};
+use ruma::push::{AnyPushRuleRef, FlattenedJson, PushConditionRoomCtx, Ruleset};
 use ruma::serde::Raw;
 use ruma::{RoomId, UInt, UserId};
 use serde_json::Value;
@@ -114,7 +114,7 @@ impl UserRules {
 }
 
 /// What `rule` decides, with its actions' JSON.
-fn decision_of(rule: ruma::push::AnyPushRuleRef<'_>) -> (Decision, Arc<str>) {
+fn decision_of(rule: AnyPushRuleRef<'_>) -> (Decision, Arc<str>) {
     let d = Decision::from_actions(rule.actions());
     let json: Arc<str> = d.actions_json().into();
     (d, json)
@@ -132,12 +132,12 @@ pub struct RuleInterner {
 }
 
 impl RuleInterner {
-    fn decision(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Arc<(Decision, Arc<str>)> {
+    fn decision(&mut self, rule: AnyPushRuleRef<'_>) -> Arc<(Decision, Arc<str>)> {
         let (d, json) = decision_of(rule);
         self.decisions.entry(json.clone()).or_insert_with(|| Arc::new((d, json))).clone()
     }
 
-    fn number(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Option<u32> {
+    fn number(&mut self, rule: AnyPushRuleRef<'_>) -> Option<u32> {
         use ruma::push::{AnyPushRuleRef as R, PushCondition};
         let key = match rule {
             R::Override(r) | R::Underride(r) => {
@@ -157,7 +157,7 @@ impl RuleInterner {
     }
 
     /// The screen of a rule not shared. Conditions are numbered by kind and content, like rules.
-    fn screen(&mut self, rule: ruma::push::AnyPushRuleRef<'_>) -> Screen {
+    fn screen(&mut self, rule: AnyPushRuleRef<'_>) -> Screen {
         use ruma::push::{AnyPushRuleRef as R, PushCondition};
         let mut screen = Screen::default();
         match rule {
@@ -337,14 +337,9 @@ impl PreparedEvent {
     }
 
     /// Whether `screen` shows that `rule` does not apply, without evaluating it in full.
-    fn screened_out(&mut self, rule: ruma::push::AnyPushRuleRef<'_>, screen: &Screen, user: &UserId, display_name: &str) -> bool {
-        if !rule.enabled() {
-            return true;
-        }
-        let conditions = match rule {
-            ruma::push::AnyPushRuleRef::Override(r) | ruma::push::AnyPushRuleRef::Underride(r) => r.conditions.as_slice(),
-            _ => &[],
-        };
+    /// (A disabled rule never gets here: [`entry_applies`](Self::entry_applies) skips it.)
+    fn screened_out(&mut self, rule: AnyPushRuleRef<'_>, screen: &Screen, user: &UserId, display_name: &str) -> bool {
+        let conditions = conditions_of(rule);
         for &(i, n) in &screen.conditions {
             let Some(c) = conditions.get(i) else { continue };
             if !self.outcome(n, user, display_name, |flat, ctx| condition_applies(c, flat, ctx)) {
@@ -364,12 +359,18 @@ impl PreparedEvent {
     }
 }
 
-pub(super) type AnyPushRuleRef<'a> = ruma::push::AnyPushRuleRef<'a>;
+/// A push rule's conditions (none for content, room and sender rules, whose match is implied).
+pub(super) fn conditions_of(rule: AnyPushRuleRef<'_>) -> &[ruma::push::PushCondition] {
+    match rule {
+        AnyPushRuleRef::Override(r) | AnyPushRuleRef::Underride(r) => r.conditions.as_slice(),
+        _ => &[],
+    }
+}
 
 /// Whether `rule` applies to the event, as ruma's `applies` answers: a condition [`plain`] finds
 /// false settles it (a rule applies only when all its conditions do); otherwise ruma evaluates
 /// the rule. Most of a message's shared rules fail on a match of its type.
-pub(super) fn rule_applies(rule: ruma::push::AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
+pub(super) fn rule_applies(rule: AnyPushRuleRef<'_>, flat: &FlattenedJson, ctx: &PushConditionRoomCtx) -> bool {
     use ruma::push::AnyPushRuleRef as R;
     if let R::Override(r) | R::Underride(r) = rule
         && r.conditions.iter().any(|c| plain(c, flat, ctx) == Some(false))

@@ -5,7 +5,7 @@
 //! asked, and only those that could apply before the shared decision.
 
 use super::Decision;
-use super::prepared::{AnyPushRuleRef, PreparedEvent, UserRules, condition_applies, rule_applies};
+use super::prepared::{PreparedEvent, Screen, UserRules, condition_applies, conditions_of, rule_applies};
 use ruma::UserId;
 use std::sync::Arc;
 
@@ -56,7 +56,7 @@ impl Template {
     }
 }
 
-fn reads_body(screen: &super::prepared::Screen) -> bool {
+fn reads_body(screen: &Screen) -> bool {
     screen.body_word.is_some() || screen.display_name
 }
 
@@ -125,12 +125,5 @@ impl PreparedEvent {
             }
         }
         Plan { template: template.clone(), candidates, decision }
-    }
-}
-
-fn conditions_of(rule: AnyPushRuleRef<'_>) -> &[ruma::push::PushCondition] {
-    match rule {
-        AnyPushRuleRef::Override(r) | AnyPushRuleRef::Underride(r) => r.conditions.as_slice(),
-        _ => &[],
     }
 }
