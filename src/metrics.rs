@@ -56,6 +56,9 @@ pub struct Metrics {
     /// The stream position the search index covers, kept by the search actor.
     pub search_covered: Gauge<i64, std::sync::atomic::AtomicI64>,
     pub push_lag: Gauge,
+    /// Set when scraped, from the event writer's checkpoint thread.
+    pub wal_checkpoints: Counter,
+    pub wal_pages: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -108,6 +111,14 @@ impl Default for Metrics {
             "Event stream positions committed but not yet evaluated for push",
             push_lag.clone(),
         );
+        let wal_checkpoints = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "ensemble_wal_checkpoints",
+            "Checkpoints that copied SQLite's write-ahead log into the database file",
+            wal_checkpoints.clone(),
+        );
+        let wal_pages = Gauge::default();
+        registry.register("ensemble_wal_pages", "Pages in SQLite's write-ahead log at the last checkpoint", wal_pages.clone());
         Self {
             registry,
             requests,
@@ -124,6 +135,8 @@ impl Default for Metrics {
             search_lag,
             search_covered: Gauge::default(),
             push_lag,
+            wal_checkpoints,
+            wal_pages,
         }
     }
 }

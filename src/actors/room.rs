@@ -760,7 +760,14 @@ impl Handler<Purge> for RoomActor {
             let r = room_id.clone();
             // Woken syncs must not answer with copies of what is about to go.
             svc.recent.restart();
-            let purged = svc.db.run(move |c| crate::store::purge::purge_room(c, r.as_str())).await;
+            let hold = svc.db.hold_checkpoints();
+            let purged = svc
+                .db
+                .run(move |c| {
+                    let _hold = hold;
+                    crate::store::purge::purge_room(c, r.as_str())
+                })
+                .await;
             // Its members' unread counts went with it (even if only the first step committed).
             svc.kept.unread.forget_all();
             let events_deleted = purged?;

@@ -8,6 +8,7 @@
 //! them all: one fsync for every room, and no reader of the pool waits for a connection behind
 //! a writer. PostgreSQL's writers serialize on an advisory lock (`write_txn`) just the same.
 
+use super::checkpoint::{CheckpointStats, Checkpointer};
 use super::events::{NewEvent, commit_rows};
 use super::recent::{CommittedBatch, RecentEvents};
 use super::rooms::RoomRow;
@@ -34,19 +35,29 @@ struct Job {
 #[derive(Clone)]
 pub struct Committer {
     queue: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    checkpoints: Arc<CheckpointStats>,
 }
 
 impl Committer {
     /// Starts the writer thread on a connection of its own (same database and settings as `db`);
     /// what it commits goes to `recent` as well.
+    /// With SQLite the log is checkpointed by a thread of its own, nudged after each commit and
+    /// ended with the writer.
     pub fn start(db: &Db, recent: Arc<RecentEvents>) -> Result<Self> {
         let pool = db.writer_pool()?;
+        let checkpoints = Arc::new(CheckpointStats::default());
+        let checkpointer = Checkpointer::start(db, checkpoints.clone())?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("ensemble-writer".into())
-            .spawn(move || run(&pool, &rx, &recent))
+            .spawn(move || run(&pool, &rx, &recent, checkpointer.as_ref()))
             .map_err(|e| Error::internal_from("starting the event writer", e))?;
-        Ok(Self { queue: Arc::new(Mutex::new(Some(tx))) })
+        Ok(Self { queue: Arc::new(Mutex::new(Some(tx))), checkpoints })
+    }
+
+    /// What the checkpoint thread has done (zero with PostgreSQL).
+    pub fn checkpoints(&self) -> &CheckpointStats {
+        &self.checkpoints
     }
 
     /// Commits a room's batch (and, for a room being created, its row), filling in the stream
@@ -70,7 +81,7 @@ impl Committer {
     }
 }
 
-fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>, recent: &RecentEvents) {
+fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>, recent: &RecentEvents, checkpointer: Option<&Checkpointer>) {
     while let Ok(first) = rx.recv() {
         let mut events = first.batch.len();
         let mut jobs = vec![first];
@@ -87,6 +98,9 @@ fn run(pool: &DbPool, rx: &mpsc::Receiver<Job>, recent: &RecentEvents) {
         // discarded as broken); the writer goes on with the next round.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_round(pool, jobs, recent))).is_err() {
             log::error!("the event writer panicked while committing; that round's events were not stored");
+        }
+        if let Some(c) = checkpointer {
+            c.nudge();
         }
     }
 }

@@ -62,6 +62,7 @@ impl<T> Direct for T {}
 pub mod account_data;
 pub mod admin_jobs;
 pub mod backup;
+pub mod checkpoint;
 pub mod client_ips;
 pub mod committer;
 pub mod devices;
@@ -171,8 +172,10 @@ impl diesel::r2d2::ManageConnection for Manager {
 struct Pragmas;
 
 /// Every pooled SQLite connection's settings, set when it is opened and again by anything that
-/// changes them for a while (a purge).
-pub(crate) const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 1000;";
+/// changes them for a while (a purge). The log is checkpointed by a thread of its own
+/// ([`checkpoint`]); a commit checkpoints only past 10,000 pages (40 MB), should that thread
+/// fall far behind.
+pub(crate) const SQLITE_CONNECTION_SETTINGS: &str = "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -16000; PRAGMA wal_autocheckpoint = 10000;";
 
 impl CustomizeConnection<Conn, diesel::r2d2::Error> for Pragmas {
     fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
@@ -196,6 +199,8 @@ pub struct Db {
     /// it each waiting query held a blocking-pool thread parked on the pool (1,000 woken
     /// long-polls started over 500 threads to share eight connections).
     turns: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Purges under way, during which the checkpoint thread waits ([`checkpoint`]).
+    checkpoint_holds: checkpoint::Holds,
 }
 
 /// Whether a pooled connection is tried before each use: a PostgreSQL connection can break (a
@@ -238,7 +243,7 @@ impl Db {
         }
         optimize(&mut conn)?;
         let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        Ok(Self { pool, location: location.clone(), turns })
+        Ok(Self { pool, location: location.clone(), turns, checkpoint_holds: Default::default() })
     }
 
     /// A pool of one connection to the same database, apart from the shared pool: the event
@@ -268,6 +273,16 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.location, Location::Sqlite(_))
+    }
+
+    /// Keeps the checkpoint thread from copying the log until the hold is dropped: a purge's
+    /// freed pages are not copied back while it still deletes (that doubled its I/O).
+    pub fn hold_checkpoints(&self) -> checkpoint::Hold {
+        checkpoint::Hold::new(&self.checkpoint_holds)
     }
 
     /// For code that is already on a blocking thread (CLI, actor load paths inside `run`).

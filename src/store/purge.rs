@@ -36,7 +36,7 @@ pub fn purge_room(conn: &mut Conn, room_id: &str) -> Result<usize> {
     use diesel::connection::SimpleConnection;
     // A large page cache keeps the event-ID index (random order) in memory while rows go, and
     // this connection does not checkpoint mid-purge (copying freed pages back into the database
-    // while still deleting doubled the I/O); the next commit on another connection checkpoints.
+    // while still deleting doubled the I/O); the checkpoint thread copies the log afterwards.
     // Checkpointing after each chunk was tried again in session 20: faster on a VM whose page
     // cache memory was cold, slower on one whose was warm (docs/performance.md).
     // PostgreSQL has no such per-connection settings to take.
@@ -183,7 +183,7 @@ mod tests {
         let db = Db::open(&Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
         let mut conn = db.get().unwrap();
         let before = settings(&mut conn);
-        assert_eq!(before, (2, -16000, 1000), "a pooled connection's settings");
+        assert_eq!(before, (2, -16000, 10000), "a pooled connection's settings");
 
         room_with_events(&mut conn, "!kept:x", 3);
         room_with_events(&mut conn, "!gone:x", 250);

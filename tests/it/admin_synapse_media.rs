@@ -347,6 +347,8 @@ async fn users_media_statistics_are_counted_sorted_and_paged() {
     upload(&s, &alice, "12345").await;
     upload(&s, &alice, "123").await;
     upload(&s, &bob, &"b".repeat(100)).await;
+    // Past the millisecond of bob's upload, or `from_ts` would take it too.
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let late = now_ms();
     upload(&s, &carol, "c").await;
     let st = |q: &str| sa(&format!("v1/statistics/users/media{q}"));

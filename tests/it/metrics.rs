@@ -66,6 +66,18 @@ async fn the_metrics_listener_counts_requests_commits_actors_and_waiters() {
     });
     assert_eq!(buckets.count(), 18, "{text}");
     assert!(value(&text, "ensemble_search_index_lag").is_some() && value(&text, "ensemble_push_evaluation_lag").is_some(), "{text}");
+    // SQLite: the commits' log is copied into the database file by the checkpoint thread, soon
+    // after. PostgreSQL has no such log to copy.
+    if s.server.services.config.database_url.is_empty() {
+        let text = eventually(10, || async {
+            let t = scrape().await;
+            (value(&t, "ensemble_wal_checkpoints_total").is_some_and(|n| n >= 1.0)).then_some(t)
+        })
+        .await;
+        assert!(value(&text, "ensemble_wal_pages").is_some_and(|n| n > 0.0), "{text}");
+    } else {
+        assert_eq!(value(&scrape().await, "ensemble_wal_checkpoints_total"), Some(0.0));
+    }
     // Synapse's path for the same, and nothing else on that port.
     let synapse_path = reqwest::get(format!("http://{addr}/_synapse/metrics")).await.unwrap();
     assert_eq!(synapse_path.status().as_u16(), 200);
