@@ -429,3 +429,35 @@ async fn waiting_for_push_evaluation_covers_every_committed_event() {
     assert!(*svc.push_progress.borrow() >= head, "evaluated up to {} of {head}", *svc.push_progress.borrow());
     assert_eq!(counts(&s.sync(&bob, None, 0).await, &room), (3000, 0));
 }
+
+/// The evaluator keeps a room's members between rounds; their pushers are read again each round,
+/// so a pusher set or removed after the room's first evaluation is honoured from the next message.
+#[actix_rt::test]
+async fn a_pusher_set_or_removed_after_the_room_was_evaluated_counts_from_the_next_message() {
+    let (first, second) = (Gateway::start(vec![(200, json!({}))]), Gateway::start(vec![(200, json!({}))]));
+    let (s, alice, bob, room) = dm().await;
+    s.send_text(&bob, &room, "before").await;
+    let evaluated = |text: &'static str| {
+        let (s, alice) = (&s, &alice);
+        async move {
+            eventually(15, || async {
+                let list = s.get(&format!("{V3}/notifications"), &alice.token).await.ok();
+                list["notifications"].as_array().unwrap().iter().any(|n| n["event"]["content"]["body"] == text).then_some(())
+            })
+            .await
+        }
+    };
+    evaluated("before").await;
+    set_pusher(&s, &alice, &first.url, "key1").await;
+    s.send_text(&bob, &room, "after").await;
+    first.wait_for(|b| is_message(b, "after")).await;
+    // The first pusher goes, a second comes: the next message reaches only the second.
+    let gone = json!({"kind": null, "app_id": "ensemble.test", "pushkey": "key1"});
+    s.post(&format!("{V3}/pushers/set"), &alice.token, gone).await.ok();
+    set_pusher(&s, &alice, &second.url, "key2").await;
+    s.send_text(&bob, &room, "later").await;
+    second.wait_for(|b| is_message(b, "later")).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!first.bodies().iter().any(|b| is_message(b, "later")), "{:?}", first.bodies());
+    assert!(!second.bodies().iter().any(|b| is_message(b, "before") || is_message(b, "after")));
+}

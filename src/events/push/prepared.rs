@@ -249,6 +249,12 @@ impl PreparedEvent {
         Some(Self { flat, sender, ctx, outcomes: Vec::new(), lower_body, ctx_is_member: false, plan: None })
     }
 
+    /// Whether the event has `key` (flattened as ruma flattens it), with a string there if
+    /// `string`.
+    pub(super) fn has_key(&self, key: &str, string: bool) -> bool {
+        if string { self.flat.get_str(key).is_some() } else { self.flat.get(key).is_some() }
+    }
+
     /// What `rules` decide for `user`, with the actions' JSON; `None` when no rule matches (or
     /// the user sent the event: one's own events never notify).
     pub fn decide(&mut self, rules: &UserRules, user: &UserId, display_name: &str) -> Option<Arc<(Decision, Arc<str>)>> {

@@ -7,6 +7,7 @@
 use super::Decision;
 use super::prepared::{PreparedEvent, Screen, UserRules, condition_applies, conditions_of, rule_applies};
 use ruma::UserId;
+use ruma::push::PushCondition;
 use std::sync::Arc;
 
 /// What every fitting set has in common, read off two users' default sets.
@@ -20,6 +21,11 @@ pub struct Template {
     /// Per rule that is the member's own: it matches words of the body, so an event without a
     /// string body rules it out for everyone.
     reads_body: Vec<bool>,
+    /// Per rule that is the member's own: the keys its conditions hold only where the event has
+    /// them, the same in every fitting set (place, key, whether the value must be a string). The
+    /// mention rule is one: its user ID differs per member, its key does not, so a message
+    /// without `m.mentions` rules it out for everyone.
+    keyed: Vec<Vec<(usize, String, bool)>>,
 }
 
 impl Template {
@@ -39,20 +45,50 @@ impl Template {
         let common_conditions =
             pairs().map(|(x, y)| x.screen.conditions.iter().filter(|c| y.screen.conditions.contains(c)).copied().collect()).collect();
         let reads_body = pairs().map(|(x, y)| reads_body(&x.screen) && reads_body(&y.screen)).collect();
-        Some(Self { numbers, common_conditions, reads_body })
+        let keyed = a
+            .set()
+            .iter()
+            .zip(b.set().iter())
+            .map(|(x, y)| {
+                let (x, y) = (conditions_of(x), conditions_of(y));
+                (0..x.len().min(y.len()))
+                    .filter_map(|p| match (needed_key(&x[p]), needed_key(&y[p])) {
+                        (Some(k), Some(l)) if k == l => Some((p, k.0.to_owned(), k.1)),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Some(Self { numbers, common_conditions, reads_body, keyed })
     }
 
     /// Whether `rules` has every rule the template shares, and every common condition and body
     /// match where its rules are the member's own.
     pub(super) fn fits(&self, rules: &UserRules) -> bool {
         rules.entries.len() == self.numbers.len()
-            && rules.entries.iter().enumerate().all(|(i, e)| match self.numbers[i] {
+            && rules.entries.iter().zip(rules.set().iter()).enumerate().all(|(i, (e, rule))| match self.numbers[i] {
                 Some(n) => e.shared == Some(n),
                 None => {
+                    let conditions = conditions_of(rule);
                     self.common_conditions[i].iter().all(|c| e.screen.conditions.contains(c))
                         && (!self.reads_body[i] || reads_body(&e.screen))
+                        && self.keyed[i]
+                            .iter()
+                            .all(|(p, key, string)| conditions.get(*p).and_then(needed_key) == Some((key.as_str(), *string)))
                 }
             })
+    }
+}
+
+/// The key a condition holds only where the event has it (and whether its value must be a
+/// string there), as ruma evaluates it: an `event_match` on anything but the room ID (taken from
+/// the room, not the event), an `event_property_is` or `event_property_contains`.
+fn needed_key(c: &PushCondition) -> Option<(&str, bool)> {
+    match c {
+        PushCondition::EventMatch(m) if m.key != "room_id" => Some((&m.key, true)),
+        PushCondition::EventPropertyIs(p) => Some((&p.key, false)),
+        PushCondition::EventPropertyContains(p) => Some((&p.key, false)),
+        _ => None,
     }
 }
 
@@ -113,6 +149,7 @@ impl PreparedEvent {
                 None => {
                     let conditions = conditions_of(rule);
                     let ruled_out = (template.reads_body[i] && self.lower_body.is_none())
+                        || template.keyed[i].iter().any(|(_, key, string)| !self.has_key(key, *string))
                         || template.common_conditions[i].iter().any(|&(place, n)| {
                             conditions
                                 .get(place)
