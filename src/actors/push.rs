@@ -263,6 +263,26 @@ struct RoomView {
     /// The head of the event stream before the state was read: the view holds every state
     /// event up to it.
     read_at: i64,
+    /// The round that last read the local members' pushers, all at once.
+    pushers_read_in: Cell<u64>,
+}
+
+impl RoomView {
+    /// Reads every local member's HTTP pushers for this round, if not read yet: a query per
+    /// 500 members instead of one per member.
+    fn read_pushers(&self, c: &mut Conn, round: u64) -> Result<()> {
+        if self.pushers_read_in.get() == round {
+            return Ok(());
+        }
+        let locals: Vec<&str> = self.joined.iter().filter(|m| m.local).map(|m| &*m.key).collect();
+        let mut found = db_store::pushers::http_of(c, &locals)?;
+        for m in self.joined.iter().filter(|m| m.local) {
+            let list = found.remove(&*m.key).map(Arc::from);
+            *m.pushers.borrow_mut() = Some((round, list));
+        }
+        self.pushers_read_in.set(round);
+        Ok(())
+    }
 }
 
 fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<RoomView> {
@@ -308,7 +328,15 @@ fn room_view(c: &mut Conn, room: &RoomId, server: &str, read_at: i64) -> Result<
     let power_levels = Some(push::power_levels_ctx(power.as_ref(), creators, &rules.authorization));
     let facts = RoomFacts { member_count: joined.len() as u64, power_levels };
     let key = Arc::from(room.as_str());
-    Ok(RoomView { room_id: room.to_owned(), key, joined, facts, name: name.filter(|n| !n.is_empty()).or(alias), read_at })
+    Ok(RoomView {
+        room_id: room.to_owned(),
+        key,
+        joined,
+        facts,
+        name: name.filter(|n| !n.is_empty()).or(alias),
+        read_at,
+        pushers_read_in: Cell::new(0),
+    })
 }
 
 /// What rounds keep: rooms' views and users' rule sets, each dropped when what it was read from
@@ -575,6 +603,7 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
         if members.is_empty() {
             continue;
         }
+        view.read_pushers(c, *round)?;
         rules.trim(members.len());
         // The event is flattened and the room's context built once, for all its members.
         let client = ev.to_client(None);

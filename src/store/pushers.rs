@@ -4,6 +4,7 @@ use super::Conn;
 use super::schema::pushers;
 use crate::error::Result;
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = pushers)]
@@ -23,6 +24,23 @@ pub struct Pusher {
 
 pub fn list(conn: &mut Conn, user_id: &str) -> Result<Vec<Pusher>> {
     Ok(pushers::table.filter(pushers::user_id.eq(user_id)).order(pushers::created_ts.asc()).select(Pusher::as_select()).load(conn)?)
+}
+
+/// The HTTP pushers of each of `users` who has any, oldest first: one query per 500 users.
+pub fn http_of(conn: &mut Conn, users: &[&str]) -> Result<HashMap<String, Vec<Pusher>>> {
+    let mut out: HashMap<String, Vec<Pusher>> = HashMap::new();
+    for chunk in users.chunks(500) {
+        let rows: Vec<Pusher> = pushers::table
+            .filter(pushers::user_id.eq_any(chunk))
+            .filter(pushers::kind.eq("http"))
+            .order(pushers::created_ts.asc())
+            .select(Pusher::as_select())
+            .load(conn)?;
+        for p in rows {
+            out.entry(p.user_id.clone()).or_default().push(p);
+        }
+    }
+    Ok(out)
 }
 
 /// Creates or replaces the pusher (user, app_id, pushkey); without `append`, the same

@@ -106,6 +106,29 @@ impl UserRules {
         &self.set
     }
 
+    /// The rule at place `i` in evaluation order (`set().iter().nth(i)`, without walking the
+    /// kinds before it).
+    pub(super) fn rule_at(&self, mut i: usize) -> Option<AnyPushRuleRef<'_>> {
+        let s = &self.set;
+        if i < s.override_.len() {
+            return s.override_.get_index(i).map(AnyPushRuleRef::Override);
+        }
+        i -= s.override_.len();
+        if i < s.content.len() {
+            return s.content.get_index(i).map(AnyPushRuleRef::Content);
+        }
+        i -= s.content.len();
+        if i < s.room.len() {
+            return s.room.get_index(i).map(AnyPushRuleRef::Room);
+        }
+        i -= s.room.len();
+        if i < s.sender.len() {
+            return s.sender.get_index(i).map(AnyPushRuleRef::Sender);
+        }
+        i -= s.sender.len();
+        s.underride.get_index(i).map(AnyPushRuleRef::Underride)
+    }
+
     /// Rules numbered as shared.
     #[cfg(test)]
     fn shared_count(&self) -> usize {
@@ -358,11 +381,28 @@ impl PreparedEvent {
         if screen.body_word.as_deref().is_some_and(absent) {
             return true;
         }
-        if screen.display_name && !display_name.contains(WILDCARDS) && absent(&display_name.to_lowercase()) {
+        if screen.display_name
+            && !display_name.contains(WILDCARDS)
+            && !self.lower_body.as_deref().is_some_and(|b| holds_lowercased(b, display_name))
+        {
             return true;
         }
         false
     }
+}
+
+/// Whether `lower` holds `name` lowercased, without a copy of it on the heap for the short ASCII
+/// names most members have: it is asked per member and event.
+fn holds_lowercased(lower: &str, name: &str) -> bool {
+    const SHORT: usize = 64;
+    if name.len() <= SHORT && name.is_ascii() {
+        let mut buf = [0u8; SHORT];
+        let folded = &mut buf[..name.len()];
+        folded.copy_from_slice(name.as_bytes());
+        folded.make_ascii_lowercase();
+        return std::str::from_utf8(folded).is_ok_and(|n| lower.contains(n));
+    }
+    lower.contains(&name.to_lowercase())
 }
 
 /// A push rule's conditions (none for content, room and sender rules, whose match is implied).
@@ -544,6 +584,35 @@ mod tests {
     }
 
     /// The plain comparison answers as ruma's glob match does, or leaves the answer to it.
+    #[test]
+    fn a_rule_by_its_place_is_the_rule_the_iteration_reaches_there() {
+        let user = owned_user_id!("@carol:x");
+        let mut lists = rules_from_stored(&user, None);
+        let kw = json!({"rule_id": "kw", "default": false, "enabled": true, "pattern": "lunch", "actions": ["notify"]});
+        let quiet = json!({"rule_id": "!r:x", "default": false, "enabled": true, "actions": []});
+        let friend = json!({"rule_id": "@dan:x", "default": false, "enabled": true, "actions": ["notify"]});
+        lists.insert("content".into(), json!([kw]));
+        lists.insert("room".into(), json!([quiet]));
+        lists.insert("sender".into(), json!([friend]));
+        let rules = UserRules::shared(ruleset(&lists), &mut RuleInterner::default());
+        let by_iteration: Vec<_> = rules.set().iter().map(|r| (r.rule_id().to_owned(), format!("{r:?}"))).collect();
+        assert!(rules.set().sender.len() == 1 && rules.set().room.len() == 1 && !rules.set().underride.is_empty());
+        for (i, want) in by_iteration.iter().enumerate() {
+            let got = rules.rule_at(i).map(|r| (r.rule_id().to_owned(), format!("{r:?}")));
+            assert_eq!(got.as_ref(), Some(want), "place {i}");
+        }
+        assert!(rules.rule_at(by_iteration.len()).is_none());
+    }
+
+    #[test]
+    fn a_name_is_found_lowercased_as_to_lowercase_finds_it() {
+        let long = "Ab".repeat(40);
+        let body = format!("hi alice, émile and {} here", long.to_lowercase());
+        for name in ["Alice", "ALICE", "alice", "Émile", "émile", "Bob", long.as_str(), "A", ""] {
+            assert_eq!(holds_lowercased(&body, name), body.contains(&name.to_lowercase()), "{name}");
+        }
+    }
+
     #[test]
     fn plain_matches_answer_as_ruma_does() {
         use ruma::push::{EventMatchConditionData, PushCondition};

@@ -121,7 +121,7 @@ impl PreparedEvent {
         };
         let mut decided = None;
         for &i in &plan.candidates {
-            let (Some(rule), Some(e)) = (rules.set().iter().nth(i), rules.entries.get(i)) else { continue };
+            let (Some(rule), Some(e)) = (rules.rule_at(i), rules.entries.get(i)) else { continue };
             if self.entry_applies(rule, e, user, display_name) {
                 decided = Some(e.decision.clone());
                 break;
