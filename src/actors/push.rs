@@ -245,8 +245,7 @@ impl Member {
         {
             return Ok(list.clone());
         }
-        let list: Vec<StoredPusher> = db_store::pushers::list(c, self.id.as_str())?.into_iter().filter(|p| p.kind == "http").collect();
-        let list = (!list.is_empty()).then(|| Arc::from(list));
+        let list = db_store::pushers::http_of(c, &[&self.key])?.remove(&*self.key).map(Arc::from);
         *self.pushers.borrow_mut() = Some((round, list.clone()));
         Ok(list)
     }

@@ -247,7 +247,8 @@ impl Db {
     }
 
     /// A pool of one connection to the same database, apart from the shared pool: the event
-    /// writer's ([`committer`]), so no writer waits behind readers for a connection.
+    /// writer's ([`committer`]) and the checkpoint thread's ([`checkpoint`]), so neither waits
+    /// behind readers for a connection.
     pub fn writer_pool(&self) -> Result<DbPool> {
         Pool::builder()
             .max_size(1)
