@@ -47,6 +47,9 @@ pub struct Config {
     pub actor_idle_secs: u64,
     /// Database connections in the shared pool (the event writer has one more of its own).
     pub db_pool_size: u32,
+    /// Nice value (0-19, Linux) of the threads doing work nobody waits on: push evaluation
+    /// between syncs, search indexing, log checkpoints. 0 runs them as every other thread.
+    pub background_nice: u8,
     /// host:port of an optional second listener serving the same API over TLS (federation
     /// peers speak HTTPS only); empty means none, as behind a TLS-terminating reverse proxy.
     pub tls_listen: String,
@@ -196,6 +199,7 @@ impl Default for Config {
             workers: 0,
             actor_idle_secs: 600,
             db_pool_size: 8,
+            background_nice: crate::priority::DEFAULT_NICE,
             server_notices: ServerNoticesConfig::default(),
             tls_listen: String::new(),
             metrics_listen: String::new(),

@@ -11,6 +11,7 @@ pub mod federation;
 pub mod ids;
 pub mod memory;
 pub mod metrics;
+pub mod priority;
 pub mod service;
 pub mod store;
 pub mod typing;
@@ -141,6 +142,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     if ruma::ServerName::parse(&config.server_name).is_err() {
         return Err(Error::internal(format!("invalid server_name {:?}", config.server_name)));
     }
+    priority::set_background_nice(config.background_nice);
     let cfg = config.clone();
     let (db, keys, resumed, typing_start, heads) = tokio::task::spawn_blocking(move || {
         let db = store::Db::open(&cfg.database(), cfg.db_pool_size)?;

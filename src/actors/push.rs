@@ -91,7 +91,8 @@ impl PushEvaluator {
     fn start_round(&mut self, ctx: &mut Context<Self>) {
         self.running = true;
         self.more = false;
-        self.hurried = false;
+        // A round a sync waits for runs beside the requests; any other behind them.
+        let hurried = std::mem::take(&mut self.hurried);
         if let Some(h) = self.scheduled.take() {
             ctx.cancel_future(h);
         }
@@ -100,11 +101,11 @@ impl PushEvaluator {
         let mut cache = self.cache.take().unwrap_or_default();
         let writing = self.kept.begin_write();
         let round = async move {
-            db.run(move |c| {
+            let work = move |c: &mut Conn| {
                 let res = evaluate_page(c, &server, &mut cache);
                 Ok((res, cache))
-            })
-            .await
+            };
+            if hurried { db.run(work).await } else { db.run_background(work).await }
         };
         ctx.spawn(round.into_actor(self).map(|res, act, ctx| {
             act.running = false;

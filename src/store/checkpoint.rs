@@ -69,7 +69,10 @@ impl Checkpointer {
         let (nudge, nudged) = mpsc::sync_channel(1);
         std::thread::Builder::new()
             .name("ensemble-checkpoint".into())
-            .spawn(move || run(&pool, &nudged, &holds, &stats))
+            .spawn(move || {
+                crate::priority::lower_this_thread();
+                run(&pool, &nudged, &holds, &stats)
+            })
             .map_err(|e| Error::internal_from("starting the checkpoint thread", e))?;
         Ok(Some(Self { nudge }))
     }

@@ -61,6 +61,7 @@ impl<T> Direct for T {}
 
 pub mod account_data;
 pub mod admin_jobs;
+mod background;
 pub mod backup;
 pub mod checkpoint;
 pub mod client_ips;
@@ -201,6 +202,8 @@ pub struct Db {
     turns: std::sync::Arc<tokio::sync::Semaphore>,
     /// Purges under way, during which the checkpoint thread waits ([`checkpoint`]).
     checkpoint_holds: checkpoint::Holds,
+    /// The thread that runs [`Db::run_background`]'s work.
+    background: std::sync::Arc<background::BackgroundThread>,
 }
 
 /// Whether a pooled connection is tried before each use: a PostgreSQL connection can break (a
@@ -243,7 +246,7 @@ impl Db {
         }
         optimize(&mut conn)?;
         let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize));
-        Ok(Self { pool, location: location.clone(), turns, checkpoint_holds: Default::default() })
+        Ok(Self { pool, location: location.clone(), turns, checkpoint_holds: Default::default(), background: Default::default() })
     }
 
     /// A pool of one connection to the same database, apart from the shared pool: the event
@@ -274,6 +277,24 @@ impl Db {
         })
         .await
         .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
+    }
+
+    /// As [`Db::run`], on the thread of background priority ([`crate::priority`]): for work
+    /// nobody waits on, which then takes the cores only when requests leave them idle.
+    pub async fn run_background<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let turn = self.turns.clone().acquire_owned().await.map_err(|e| Error::internal_from("database queue", e))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.background.send(Box::new(move || {
+            let _turn = turn;
+            let res = pool.get().map_err(Error::from).and_then(|mut conn| f(&mut conn));
+            let _ = tx.send(res);
+        }))?;
+        rx.await.map_err(|_| Error::internal("background database work failed"))?
     }
 
     pub fn is_sqlite(&self) -> bool {

@@ -60,7 +60,9 @@ impl SearchIndex {
     /// most, and each thread makes its own segment per commit (more segments, more merging),
     /// while the cores are wanted by the room actors and the store.
     pub(super) fn writer(&self) -> Result<IndexWriter> {
-        let writer = self.index.writer_with_num_threads(1, WRITER_BUDGET).map_err(|e| Error::internal_from("search index", e))?;
+        // Its indexing and merging threads start with it, and take the background's priority.
+        let writer = crate::priority::started_in_background(|| self.index.writer_with_num_threads(1, WRITER_BUDGET))
+            .map_err(|e| Error::internal_from("search index", e))?;
         writer.set_merge_policy(Box::new(live_merge_policy()));
         Ok(writer)
     }

@@ -83,6 +83,8 @@ impl SearchActor {
         let sh = shared.clone();
         let cell = Arc::new(std::sync::Mutex::new(Some(writer)));
         let addr = SyncArbiter::start(1, move || {
+            // Indexing is background work: the actor's thread yields to the requests.
+            crate::priority::lower_this_thread();
             // The factory runs once; a second call (never expected) gets a read-only actor,
             // because an index has exactly one writer.
             let writer = cell.lock().unwrap_or_else(|p| p.into_inner()).take();
