@@ -3,39 +3,35 @@
 //! last handle to the database goes.
 
 use crate::error::{Error, Result};
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{OnceLock, mpsc};
 
 type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Default)]
 pub(super) struct BackgroundThread {
-    jobs: OnceLock<Mutex<mpsc::Sender<Job>>>,
+    jobs: OnceLock<mpsc::Sender<Job>>,
 }
 
 impl BackgroundThread {
     /// Hands `job` to the thread, starting it if this is the first.
     pub(super) fn send(&self, job: Job) -> Result<()> {
-        let jobs = match self.jobs.get() {
-            Some(j) => j,
-            None => {
-                let (tx, rx) = mpsc::channel::<Job>();
-                std::thread::Builder::new()
-                    .name("ensemble-background".into())
-                    .spawn(move || {
-                        crate::priority::lower_this_thread();
-                        for job in rx {
-                            // A panic fails only that job: its reply is dropped, and its
-                            // caller hears that the thread stopped.
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                    })
-                    .map_err(|e| Error::internal_from("starting the background database thread", e))?;
-                // Two first jobs at once: one thread's sender is kept; the other's ends it.
-                let _ = self.jobs.set(Mutex::new(tx));
-                self.jobs.get().expect("set above")
+        let jobs = self.jobs.get_or_init(|| {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let started = std::thread::Builder::new().name("ensemble-background".into()).spawn(move || {
+                crate::priority::lower_this_thread();
+                for job in rx {
+                    // A panic fails only that job: its reply is dropped, and its caller hears
+                    // that the work failed.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                }
+            });
+            // Not started: the receiver went with the closure, so every send below fails.
+            if let Err(e) = started {
+                log::error!("starting the background database thread: {e}");
             }
-        };
-        jobs.lock().unwrap_or_else(|p| p.into_inner()).send(job).map_err(|_| Error::internal("the background database thread has stopped"))
+            tx
+        });
+        jobs.send(job).map_err(|_| Error::internal("the background database thread is not running"))
     }
 }
 

@@ -267,16 +267,8 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let turn = self.turns.clone().acquire_owned().await.map_err(|e| Error::internal_from("database queue", e))?;
-        // The turn goes with the closure: a caller that stops waiting does not free it early.
-        tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            let mut conn = pool.get()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
+        let job = self.with_turn(f).await?;
+        tokio::task::spawn_blocking(job).await.map_err(|e| Error::internal(format!("blocking task failed: {e}")))?
     }
 
     /// As [`Db::run`], on the thread of background priority ([`crate::priority`]): for work
@@ -286,15 +278,28 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
     {
-        let pool = self.pool.clone();
-        let turn = self.turns.clone().acquire_owned().await.map_err(|e| Error::internal_from("database queue", e))?;
+        let job = self.with_turn(f).await?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.background.send(Box::new(move || {
-            let _turn = turn;
-            let res = pool.get().map_err(Error::from).and_then(|mut conn| f(&mut conn));
-            let _ = tx.send(res);
+            let _ = tx.send(job());
         }))?;
         rx.await.map_err(|_| Error::internal("background database work failed"))?
+    }
+
+    /// Waits for a turn, then answers `f` as a job that runs it on a pooled connection. The turn
+    /// goes with the job: a caller that stops waiting does not free it early.
+    async fn with_turn<T, F>(&self, f: F) -> Result<impl FnOnce() -> Result<T> + Send + 'static>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let turn = self.turns.clone().acquire_owned().await.map_err(|e| Error::internal_from("database queue", e))?;
+        Ok(move || {
+            let _turn = turn;
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
     }
 
     pub fn is_sqlite(&self) -> bool {
