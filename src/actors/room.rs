@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 mod evacuation;
+mod txns;
 mod typing;
 mod upgrade;
 pub use evacuation::{Evacuate, Purge, PurgeReport};
@@ -32,9 +33,6 @@ pub use typing::SetTyping;
 pub use upgrade::{CreateReplacement, ReplacementStart, Upgrade};
 
 type Reply = oneshot::Sender<Result<OwnedEventId>>;
-
-/// Transaction IDs a room actor remembers; older committed ones are looked up in the store.
-const TXN_MEMORY: usize = 10_000;
 
 pub struct RoomActor {
     room_id: OwnedRoomId,
@@ -58,11 +56,10 @@ pub struct RoomActor {
     waiters: HashMap<OwnedEventId, Vec<Reply>>,
     /// Events accepted and not yet committed (pending or in flight).
     uncommitted: HashSet<OwnedEventId>,
-    /// The event each transaction ID accepted by this actor names, the oldest forgotten first
-    /// (`txn_order`) once committed, past [`TXN_MEMORY`].
-    txns: HashMap<TxnKey, OwnedEventId>,
-    txn_order: VecDeque<TxnKey>,
-    /// Sends whose transaction ID this actor does not remember, in arrival order, waiting for the
+    /// The transaction IDs this actor knows of: recent ones with their events, and which keys
+    /// each sending device holds.
+    txns: txns::TxnMemory,
+    /// Sends whose transaction ID this actor cannot tell is new, in arrival order, waiting for the
     /// store to say whether an earlier request took it; later sends queue behind them so that
     /// the room accepts in arrival order.
     awaiting_txn: VecDeque<(SendEvent, Reply)>,
@@ -155,8 +152,7 @@ impl RoomActor {
             in_flight: false,
             waiters: HashMap::new(),
             uncommitted: HashSet::new(),
-            txns: HashMap::new(),
-            txn_order: VecDeque::new(),
+            txns: txns::TxnMemory::default(),
             awaiting_txn: VecDeque::new(),
             looking_up: 0,
             last_active: Instant::now(),
@@ -228,9 +224,9 @@ impl RoomActor {
         let id = pdu.event_id.clone();
         self.uncommitted.insert(id.clone());
         if let Some(t) = &txn {
-            self.txns.insert(t.clone(), id.clone());
-            self.txn_order.push_back(t.clone());
-            self.forget_old_txns();
+            self.txns.accepted(t, &id);
+            let waiters = &self.waiters;
+            self.txns.forget_old(|id| waiters.contains_key(id));
         }
         self.pending.push(NewEvent { pdu, json, txn, existing_txn_event: None });
         self.svc.metrics.room_pending_events.inc();
@@ -257,24 +253,11 @@ impl RoomActor {
         self.reference_hashes.insert(pdu.event_id.clone(), hash);
     }
 
-    /// Forgets the oldest transaction IDs past [`TXN_MEMORY`], only committed ones: a retry of a
-    /// forgotten one is answered from the store (see [`Self::look_up_txns`]).
-    fn forget_old_txns(&mut self) {
-        while self.txns.len() > TXN_MEMORY {
-            let Some(oldest) = self.txn_order.front() else { break };
-            if self.txns.get(oldest).is_some_and(|id| self.waiters.contains_key(id)) {
-                break;
-            }
-            if let Some(k) = self.txn_order.pop_front() {
-                self.txns.remove(&k);
-            }
-        }
-    }
-
     /// Asks the store, in one round trip, which queued sends' transaction IDs name an event
-    /// already stored (a retry of a request whose answer was lost), then answers those and
-    /// accepts the others in order. Sends arriving meanwhile form the next look-up: one blocking
-    /// round trip per batch instead of one per request.
+    /// already stored (a retry of a request whose answer was lost), and which keys their devices
+    /// hold in this room if not yet known; then answers those and accepts the others in order.
+    /// Sends arriving meanwhile form the next look-up: one blocking round trip per batch
+    /// instead of one per request, and none once a device's keys are known.
     fn look_up_txns(&mut self, ctx: &mut Context<Self>) {
         if self.looking_up > 0 || self.awaiting_txn.is_empty() {
             return;
@@ -285,13 +268,26 @@ impl RoomActor {
             .awaiting_txn
             .iter()
             .filter_map(|(m, _)| m.txn.clone())
-            .filter(|t| !self.txns.contains_key(t))
+            .filter(|t| self.txns.event(t).is_none() && !self.txns.is_new(t))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let db = self.svc.db.clone();
-        let found = async move { db.run(move |c| crate::store::events::txn_events(c, &keys)).await };
-        ctx.spawn(found.into_actor(self).map(|found, act, ctx| {
+        let devices = self.txns.devices_to_read(&keys);
+        let asked = devices.clone();
+        let (db, room) = (self.svc.db.clone(), self.room_id.to_string());
+        let found =
+            async move { db.run(move |c| crate::store::events::txn_look_up(c, &keys, &devices, &room, txns::DEVICE_ROWS_READ)).await };
+        ctx.spawn(found.into_actor(self).map(move |found, act, ctx| {
+            let found = found.map(|(events, devices)| {
+                for (device, stored) in devices {
+                    act.txns.read(device, stored);
+                }
+                events
+            });
+            // Devices whose keys could not be read are looked up send by send.
+            for device in asked {
+                act.txns.read_failed(device);
+            }
             let batch: Vec<_> = act.awaiting_txn.drain(..act.looking_up).collect();
             act.looking_up = 0;
             for (msg, reply) in batch {
@@ -318,7 +314,7 @@ impl RoomActor {
 
     /// Answers a send: the event a remembered transaction ID names, or accept and queue it.
     fn submit(&mut self, msg: SendEvent, reply: Reply, ctx: &mut Context<Self>) {
-        if let Some(id) = msg.txn.as_ref().and_then(|t| self.txns.get(t)).cloned() {
+        if let Some(id) = msg.txn.as_ref().and_then(|t| self.txns.event(t)).cloned() {
             match self.waiters.get_mut(&id) {
                 Some(list) => list.push(reply),
                 None => {
@@ -445,10 +441,8 @@ impl RoomActor {
             }
             // A duplicate transaction ID answers with the event that first took it.
             let answer = ev.existing_txn_event.clone().unwrap_or_else(|| ev.pdu.event_id.clone());
-            if let (Some(t), Some(_)) = (&ev.txn, &ev.existing_txn_event)
-                && let Some(id) = self.txns.get_mut(t)
-            {
-                *id = answer.clone();
+            if let (Some(t), Some(_)) = (&ev.txn, &ev.existing_txn_event) {
+                self.txns.correct(t, answer.clone());
             }
             self.uncommitted.remove(&ev.pdu.event_id);
             if let Some(list) = self.waiters.remove(&ev.pdu.event_id) {
@@ -594,7 +588,7 @@ impl Handler<SendEvent> for RoomActor {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = oneshot::channel();
-        let unknown_txn = msg.txn.as_ref().is_some_and(|t| !self.txns.contains_key(t));
+        let unknown_txn = msg.txn.as_ref().is_some_and(|t| self.txns.event(t).is_none() && !self.txns.is_new(t));
         if unknown_txn || !self.awaiting_txn.is_empty() {
             self.awaiting_txn.push_back((msg, tx));
             self.look_up_txns(ctx);

@@ -29,20 +29,6 @@ pub struct TxnKey {
 }
 
 #[derive(Insertable)]
-#[diesel(table_name = events)]
-struct EventInsert<'a> {
-    stream_ordering: i64,
-    event_id: &'a str,
-    room_id: &'a str,
-    sender: &'a str,
-    event_type: &'a str,
-    state_key: Option<&'a str>,
-    origin_server_ts: i64,
-    depth: i64,
-    json: &'a str,
-}
-
-#[derive(Insertable)]
 #[diesel(table_name = txn_ids)]
 struct TxnInsert<'a> {
     user_id: &'a str,
@@ -68,18 +54,34 @@ pub fn commit_rows(c: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEve
     for (ev, pos) in batch.iter_mut().zip(first..) {
         ev.pdu.stream_ordering = pos;
     }
-    fn row(ev: &NewEvent) -> EventInsert<'_> {
-        EventInsert {
-            stream_ordering: ev.pdu.stream_ordering,
-            event_id: ev.pdu.event_id.as_str(),
-            room_id: ev.pdu.room_id.as_str(),
-            sender: ev.pdu.sender.as_str(),
-            event_type: &ev.pdu.kind,
-            state_key: ev.pdu.state_key.as_deref(),
-            origin_server_ts: ev.pdu.origin_server_ts,
-            depth: ev.pdu.depth,
-            json: &ev.json,
-        }
+    // A tuple, not a derived `Insertable`: a derived one leaves a `None` column out of the SQL,
+    // so diesel cannot key its statement cache by type and writes the SQL out again for every
+    // row; here `None` is bound as NULL and the statement is found by its type alone.
+    #[allow(clippy::type_complexity)]
+    fn row(
+        ev: &NewEvent,
+    ) -> (
+        diesel::dsl::Eq<events::stream_ordering, i64>,
+        diesel::dsl::Eq<events::event_id, &str>,
+        diesel::dsl::Eq<events::room_id, &str>,
+        diesel::dsl::Eq<events::sender, &str>,
+        diesel::dsl::Eq<events::event_type, &str>,
+        diesel::dsl::Eq<events::state_key, Option<&str>>,
+        diesel::dsl::Eq<events::origin_server_ts, i64>,
+        diesel::dsl::Eq<events::depth, i64>,
+        diesel::dsl::Eq<events::json, &str>,
+    ) {
+        (
+            events::stream_ordering.eq(ev.pdu.stream_ordering),
+            events::event_id.eq(ev.pdu.event_id.as_str()),
+            events::room_id.eq(ev.pdu.room_id.as_str()),
+            events::sender.eq(ev.pdu.sender.as_str()),
+            events::event_type.eq(ev.pdu.kind.as_str()),
+            events::state_key.eq(ev.pdu.state_key.as_deref()),
+            events::origin_server_ts.eq(ev.pdu.origin_server_ts),
+            events::depth.eq(ev.pdu.depth),
+            events::json.eq(ev.json.as_str()),
+        )
     }
     match c {
         // One row per statement on SQLite: a statement of one row is prepared once and kept,
@@ -93,7 +95,7 @@ pub fn commit_rows(c: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEve
         // Many rows per statement on PostgreSQL: every statement is a round trip and a parse.
         Conn::Pg(c) => {
             for chunk in batch.chunks(ROWS_PER_INSERT) {
-                let rows: Vec<EventInsert> = chunk.iter().map(row).collect();
+                let rows: Vec<_> = chunk.iter().map(row).collect();
                 diesel::insert_into(events::table).values(&rows).execute(c)?;
             }
         }
@@ -163,11 +165,12 @@ fn record_txn_ids(c: &mut Conn, batch: &mut [NewEvent]) -> Result<()> {
     }
     let mut wanted = 0;
     match c {
-        // As the events themselves (commit_rows): one cached statement per row on SQLite.
+        // As the events themselves (commit_rows): one cached statement per row on SQLite. `OR
+        // IGNORE` rather than `ON CONFLICT DO NOTHING`, which diesel writes out anew per row.
         Conn::Sqlite(c) => {
             for r in batch.iter().filter_map(row) {
                 wanted += 1;
-                wanted -= diesel::insert_into(txn_ids::table).values(r).on_conflict_do_nothing().execute(c)?;
+                wanted -= diesel::insert_or_ignore_into(txn_ids::table).values(r).execute(c)?;
             }
         }
         Conn::Pg(c) => {
@@ -401,9 +404,18 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> 
     id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
 }
 
-/// The events these transaction IDs name, for those a request already took. One read
-/// transaction for all of them: SQLite otherwise takes and drops its read lock per look-up.
-pub fn txn_events(conn: &mut Conn, keys: &[TxnKey]) -> Result<HashMap<TxnKey, OwnedEventId>> {
+/// For a room actor's queued sends: the events these keys name, for those a request already
+/// took, and the keys each of these devices holds in `room_id` (`None` for a device holding more
+/// than `limit` in all rooms together). One read transaction for all of it: SQLite otherwise
+/// takes and drops its read lock per look-up.
+#[allow(clippy::type_complexity)]
+pub fn txn_look_up(
+    conn: &mut Conn,
+    keys: &[TxnKey],
+    devices: &[(String, String)],
+    room_id: &str,
+    limit: i64,
+) -> Result<(HashMap<TxnKey, OwnedEventId>, Vec<((String, String), Option<Vec<String>>)>)> {
     super::read_txn(conn, |conn| {
         let mut found = HashMap::new();
         for key in keys {
@@ -411,7 +423,19 @@ pub fn txn_events(conn: &mut Conn, keys: &[TxnKey]) -> Result<HashMap<TxnKey, Ow
                 found.insert(key.clone(), id);
             }
         }
-        Ok(found)
+        let mut held = Vec::with_capacity(devices.len());
+        for (user_id, device_id) in devices {
+            // By the key's first columns, so the read is bounded by `limit` whatever the room.
+            let rows: Vec<(String, String)> = txn_ids::table
+                .filter(txn_ids::user_id.eq(user_id))
+                .filter(txn_ids::device_id.eq(device_id))
+                .select((txn_ids::txn_id, txn_ids::room_id))
+                .limit(limit + 1)
+                .load_on(conn)?;
+            let keys = (rows.len() as i64 <= limit).then(|| rows.into_iter().filter(|(_, r)| r == room_id).map(|(t, _)| t).collect());
+            held.push(((user_id.clone(), device_id.clone()), keys));
+        }
+        Ok((found, held))
     })
 }
 

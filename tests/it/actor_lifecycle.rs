@@ -1,7 +1,7 @@
 //! Actor lifecycle: idle room actors are passivated and come back with their state, one actor per
 //! room however many activate it at once, a deactivation beats a racing join, a room actor answers a
-//! retried transaction ID it no longer remembers with the same event, one duplicate never fails a
-//! batch, concurrent requests with one transaction ID make one event, and a stopped server leaves no loops or actors running.
+//! retried transaction ID it no longer remembers with the same event (also for a device with more
+//! stored transaction IDs than it keeps), one duplicate never fails a batch, concurrent requests with one transaction ID make one event, and a stopped server leaves no loops or actors running.
 
 use crate::common::*;
 use ensemble::actors::room::{GetMember, SendEvent};
@@ -98,6 +98,8 @@ async fn a_retried_transaction_the_room_forgot_answers_the_same_event() {
     // The retry reaches a room actor that does not remember the transaction (passivated here).
     let svc = s.server.services.clone();
     eventually(10, || async { (svc.directory.active_rooms() == 0).then_some(()) }).await;
+    // Another send first, so the retry meets a room that has read the device's keys.
+    s.send_text(&alice, &room, "in between").await;
     let again = svc.send_to_room(&room_id(&room), message(&alice, "once", Some(send_key(&alice, &room, "retry-1")))).await;
     assert_eq!(json!(again.expect("room actor").expect("send")), first);
     // Through HTTP too, and the room holds the message once.
@@ -148,6 +150,57 @@ async fn a_duplicate_transaction_in_a_batch_does_not_stop_the_room() {
     // The same actor carries on.
     s.send_text(&alice, &room, "still here").await;
     assert_eq!(svc.directory.room_activations.load(Ordering::Relaxed), activations, "the room actor stopped");
+}
+
+/// A device whose stored transaction IDs are too many to keep in the room actor is looked up
+/// at each send: its old keys still answer with their events, its new ones make events.
+#[actix_rt::test]
+async fn a_device_with_many_stored_transaction_ids_is_looked_up_per_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.actor_idle_secs = 1;
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let first = s.send_text(&alice, &room, "first").await;
+    let svc = s.server.services.clone();
+    // Passivated, so the next send reads the device's keys again: now more than it keeps.
+    eventually(10, || async { (svc.directory.active_rooms() == 0).then_some(()) }).await;
+    let kept = send_key(&alice, &room, "kept");
+    let (k, r, f) = (kept.clone(), room.clone(), first.clone());
+    svc.db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use ensemble::store::schema::txn_ids;
+            let mut rows: Vec<(String, String, String)> =
+                (0..4_000).map(|n| (format!("elsewhere-{n}"), "!elsewhere:localhost".to_owned(), format!("$elsewhere-{n}"))).collect();
+            rows.push((k.txn_id.clone(), r.clone(), f.clone()));
+            c.transaction::<_, diesel::result::Error, _>(|c| {
+                for (txn, room, event) in &rows {
+                    diesel::insert_into(txn_ids::table)
+                        .values((
+                            txn_ids::user_id.eq(&k.user_id),
+                            txn_ids::device_id.eq(&k.device_id),
+                            txn_ids::txn_id.eq(txn),
+                            txn_ids::room_id.eq(room),
+                            txn_ids::event_id.eq(event),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })
+        .await
+        .expect("insert txns");
+    let rid = room_id(&room);
+    // The first send reads the device's keys; the retry after it finds them too many to keep.
+    let new = svc.send_to_room(&rid, message(&alice, "new", Some(send_key(&alice, &room, "new")))).await;
+    assert_ne!(new.expect("room actor").expect("send").as_str(), first);
+    let again = svc.send_to_room(&rid, message(&alice, "kept", Some(kept))).await;
+    assert_eq!(again.expect("room actor").expect("send").as_str(), first, "the stored key answers its event");
+    assert_eq!(messages_with_body(&s, &alice, &room, "kept").await, 0);
+    assert_eq!(messages_with_body(&s, &alice, &room, "new").await, 1);
 }
 
 #[actix_rt::test]
