@@ -170,11 +170,11 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     }
     let pusher = actors::pusher::Pusher::new(&config, db.clone())?.start();
     let kept = store::kept::KeptReads::default();
+    let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
     let (push, push_progress) =
-        actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), pusher.clone(), kept.unread.clone());
+        actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), recent.clone(), pusher.clone(), kept.unread.clone());
     let push = push.start();
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
     let committer = store::committer::Committer::start(&db, recent.clone())?;
     let services = Arc::new(Services {
         db,

@@ -14,6 +14,7 @@ use crate::events::Pdu;
 use crate::events::push::{self, Decision, RoomFacts};
 use crate::store::notifications::{self as store, CountsAdded, EventNotifications, MAIN_THREAD, Notified};
 use crate::store::pushers::Pusher as StoredPusher;
+use crate::store::recent::RecentEvents;
 use crate::store::{self as db_store, Conn, Db};
 use actix::prelude::*;
 use ruma::{OwnedUserId, RoomId, UserId};
@@ -50,6 +51,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub struct PushEvaluator {
     db: Db,
     server_name: String,
+    /// The writer's log of recent events, read before the store.
+    recent: Arc<RecentEvents>,
     pusher: Addr<Pusher>,
     running: bool,
     more: bool,
@@ -70,11 +73,18 @@ type KeptCounts = db_store::kept::Kept<String, Arc<store::UserCounts>>;
 
 impl PushEvaluator {
     /// The evaluator and a receiver of the position it has evaluated up to.
-    pub fn new(db: Db, server_name: String, pusher: Addr<Pusher>, kept: Arc<KeptCounts>) -> (Self, watch::Receiver<i64>) {
+    pub fn new(
+        db: Db,
+        server_name: String,
+        recent: Arc<RecentEvents>,
+        pusher: Addr<Pusher>,
+        kept: Arc<KeptCounts>,
+    ) -> (Self, watch::Receiver<i64>) {
         let (progress, rx) = watch::channel(0);
         let me = Self {
             db,
             server_name,
+            recent,
             pusher,
             running: false,
             more: false,
@@ -97,12 +107,12 @@ impl PushEvaluator {
             ctx.cancel_future(h);
         }
         self.last_start = Some(Instant::now());
-        let (db, server) = (self.db.clone(), self.server_name.clone());
+        let (db, server, recent) = (self.db.clone(), self.server_name.clone(), self.recent.clone());
         let mut cache = self.cache.take().unwrap_or_default();
         let writing = self.kept.begin_write();
         let round = async move {
             let work = move |c: &mut Conn| {
-                let res = evaluate_page(c, &server, &mut cache);
+                let res = evaluate_page(c, &server, &recent, &mut cache);
                 Ok((res, cache))
             };
             if hurried { db.run(work).await } else { db.run_background(work).await }
@@ -565,7 +575,12 @@ struct PendingPush {
 /// One round: evaluates a page of events, records the notifications, answers the pushes to
 /// send, the position evaluated up to, whether the page was full (more may follow) and the
 /// unread counts it added.
-fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<PushJob>, i64, bool, Vec<CountsAdded>)> {
+fn evaluate_page(
+    c: &mut Conn,
+    server: &str,
+    recent: &RecentEvents,
+    cache: &mut Cache,
+) -> Result<(Vec<PushJob>, i64, bool, Vec<CountsAdded>)> {
     let Some(after) = store::progress(c)? else {
         // First run on this store: history before it is not evaluated.
         let head = db_store::events::max_stream(c)?;
@@ -576,7 +591,12 @@ fn evaluate_page(c: &mut Conn, server: &str, cache: &mut Cache) -> Result<(Vec<P
     // stores the event), so a page short of full covers everything up to the head, purged
     // positions included.
     let head = db_store::events::max_stream(c)?;
-    let (events, last, full) = db_store::events::page_after(c, after, head, PAGE)?;
+    // The writer's log of recent events holds them unless the evaluator is far behind, or a
+    // redaction or a purge emptied it: then they are read back from the store.
+    let (events, last, full) = match recent.page(after, head, PAGE as usize) {
+        Some(page) => page,
+        None => db_store::events::page_after(c, after, head, PAGE)?,
+    };
     let last = if full { last.unwrap_or(head) } else { head };
     if events.is_empty() && !full {
         let added = if head > after { store::record(c, &[], head)? } else { Vec::new() };

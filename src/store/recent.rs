@@ -108,6 +108,23 @@ impl RecentEvents {
     }
 }
 
+impl RecentEvents {
+    /// The events after `after` up to `upto`, at most `limit`, when the log holds every one of
+    /// them (`None` otherwise), as [`super::events::page_after`] reads them from the store:
+    /// the events, the position of the last, and whether `limit` cut the page short.
+    pub fn page(&self, after: i64, upto: i64, limit: usize) -> Option<(Vec<Pdu>, Option<i64>, bool)> {
+        let (batches, to) = self.after(after)?;
+        if upto > to {
+            return None;
+        }
+        let newer = batches.iter().flat_map(|b| &b.events).map(|e| &e.pdu).filter(|p| p.stream_ordering > after);
+        let events: Vec<Pdu> = newer.take_while(|p| p.stream_ordering <= upto).take(limit).cloned().collect();
+        let last = events.last().map(|p| p.stream_ordering);
+        let full = events.len() >= limit;
+        Some((events, last, full))
+    }
+}
+
 impl Log {
     fn restart(&mut self) {
         self.batches.clear();
@@ -158,6 +175,21 @@ mod tests {
         log.restart();
         log.append(vec![batch("!a:x", 15..=15, false)]);
         assert_eq!(positions(&log, 14), Some(vec![15]));
+    }
+
+    #[test]
+    fn pages_only_what_it_holds_every_event_of() {
+        let log = RecentEvents::starting_at(10);
+        log.append(vec![batch("!a:x", 11..=14, false), batch("!b:x", 15..=16, false)]);
+        let page = |after, upto, limit| {
+            log.page(after, upto, limit).map(|(list, last, full)| (list.iter().map(|p| p.stream_ordering).collect::<Vec<_>>(), last, full))
+        };
+        assert_eq!(page(10, 16, 100), Some((vec![11, 12, 13, 14, 15, 16], Some(16), false)));
+        assert_eq!(page(12, 15, 100), Some((vec![13, 14, 15], Some(15), false)), "not past the reader's head");
+        assert_eq!(page(11, 16, 3), Some((vec![12, 13, 14], Some(14), true)));
+        assert_eq!(page(16, 16, 100), Some((vec![], None, false)));
+        assert_eq!(page(9, 16, 100), None, "before the log started");
+        assert_eq!(page(10, 17, 100), None, "a head the log has not reached: read the store");
     }
 
     #[test]
