@@ -268,7 +268,7 @@ impl RoomActor {
             .awaiting_txn
             .iter()
             .filter_map(|(m, _)| m.txn.clone())
-            .filter(|t| self.txns.event(t).is_none() && !self.txns.is_new(t))
+            .filter(|t| self.txns.needs_look_up(t))
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -278,11 +278,11 @@ impl RoomActor {
         let found =
             async move { db.run(move |c| crate::store::events::txn_look_up(c, &keys, &devices, &room, txns::DEVICE_ROWS_READ)).await };
         ctx.spawn(found.into_actor(self).map(move |found, act, ctx| {
-            let found = found.map(|(events, devices)| {
-                for (device, stored) in devices {
+            let found = found.map(|told| {
+                for (device, stored) in told.devices {
                     act.txns.read(device, stored);
                 }
-                events
+                told.events
             });
             // Devices whose keys could not be read are looked up send by send.
             for device in asked {
@@ -588,7 +588,7 @@ impl Handler<SendEvent> for RoomActor {
             return Box::pin(async move { Err(e) });
         }
         let (tx, rx) = oneshot::channel();
-        let unknown_txn = msg.txn.as_ref().is_some_and(|t| self.txns.event(t).is_none() && !self.txns.is_new(t));
+        let unknown_txn = msg.txn.as_ref().is_some_and(|t| self.txns.needs_look_up(t));
         if unknown_txn || !self.awaiting_txn.is_empty() {
             self.awaiting_txn.push_back((msg, tx));
             self.look_up_txns(ctx);

@@ -28,6 +28,21 @@ pub struct TxnKey {
     pub txn_id: String,
 }
 
+/// An `events` row as a tuple, not a derived `Insertable`: a derived one leaves a `None` column
+/// out of the SQL, so diesel cannot key its statement cache by type and writes the SQL out again
+/// for every row; here `None` is bound as NULL and the statement is found by its type alone.
+type EventRow<'a> = (
+    diesel::dsl::Eq<events::stream_ordering, i64>,
+    diesel::dsl::Eq<events::event_id, &'a str>,
+    diesel::dsl::Eq<events::room_id, &'a str>,
+    diesel::dsl::Eq<events::sender, &'a str>,
+    diesel::dsl::Eq<events::event_type, &'a str>,
+    diesel::dsl::Eq<events::state_key, Option<&'a str>>,
+    diesel::dsl::Eq<events::origin_server_ts, i64>,
+    diesel::dsl::Eq<events::depth, i64>,
+    diesel::dsl::Eq<events::json, &'a str>,
+);
+
 #[derive(Insertable)]
 #[diesel(table_name = txn_ids)]
 struct TxnInsert<'a> {
@@ -54,23 +69,7 @@ pub fn commit_rows(c: &mut Conn, new_room: Option<&RoomRow>, batch: &mut [NewEve
     for (ev, pos) in batch.iter_mut().zip(first..) {
         ev.pdu.stream_ordering = pos;
     }
-    // A tuple, not a derived `Insertable`: a derived one leaves a `None` column out of the SQL,
-    // so diesel cannot key its statement cache by type and writes the SQL out again for every
-    // row; here `None` is bound as NULL and the statement is found by its type alone.
-    #[allow(clippy::type_complexity)]
-    fn row(
-        ev: &NewEvent,
-    ) -> (
-        diesel::dsl::Eq<events::stream_ordering, i64>,
-        diesel::dsl::Eq<events::event_id, &str>,
-        diesel::dsl::Eq<events::room_id, &str>,
-        diesel::dsl::Eq<events::sender, &str>,
-        diesel::dsl::Eq<events::event_type, &str>,
-        diesel::dsl::Eq<events::state_key, Option<&str>>,
-        diesel::dsl::Eq<events::origin_server_ts, i64>,
-        diesel::dsl::Eq<events::depth, i64>,
-        diesel::dsl::Eq<events::json, &str>,
-    ) {
+    fn row(ev: &NewEvent) -> EventRow<'_> {
         (
             events::stream_ordering.eq(ev.pdu.stream_ordering),
             events::event_id.eq(ev.pdu.event_id.as_str()),
@@ -404,18 +403,21 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> 
     id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
 }
 
-/// For a room actor's queued sends: the events these keys name, for those a request already
-/// took, and the keys each of these devices holds in `room_id` (`None` for a device holding more
-/// than `limit` in all rooms together). One read transaction for all of it: SQLite otherwise
-/// takes and drops its read lock per look-up.
-#[allow(clippy::type_complexity)]
-pub fn txn_look_up(
-    conn: &mut Conn,
-    keys: &[TxnKey],
-    devices: &[(String, String)],
-    room_id: &str,
-    limit: i64,
-) -> Result<(HashMap<TxnKey, OwnedEventId>, Vec<((String, String), Option<Vec<String>>)>)> {
+/// What the store says of a room actor's queued sends' transaction IDs.
+pub struct TxnLookUp {
+    /// The event each key names, for those a request already took.
+    pub events: HashMap<TxnKey, OwnedEventId>,
+    /// Each device asked about, with the keys it holds in the room.
+    pub devices: Vec<DeviceTxnIds>,
+}
+
+/// A device (user ID, device ID) and the transaction IDs it holds in a room; `None` when it
+/// holds more than the limit asked for in all rooms together.
+pub type DeviceTxnIds = ((String, String), Option<Vec<String>>);
+
+/// The events `keys` name and the keys each of `devices` holds in `room_id`, in one read
+/// transaction: SQLite otherwise takes and drops its read lock per look-up.
+pub fn txn_look_up(conn: &mut Conn, keys: &[TxnKey], devices: &[(String, String)], room_id: &str, limit: i64) -> Result<TxnLookUp> {
     super::read_txn(conn, |conn| {
         let mut found = HashMap::new();
         for key in keys {
@@ -435,7 +437,7 @@ pub fn txn_look_up(
             let keys = (rows.len() as i64 <= limit).then(|| rows.into_iter().filter(|(_, r)| r == room_id).map(|(t, _)| t).collect());
             held.push(((user_id.clone(), device_id.clone()), keys));
         }
-        Ok((found, held))
+        Ok(TxnLookUp { events: found, devices: held })
     })
 }
 

@@ -32,12 +32,9 @@ enum DeviceKeys {
 pub struct TxnMemory {
     events: HashMap<TxnKey, OwnedEventId>,
     order: VecDeque<TxnKey>,
-    devices: HashMap<Device, DeviceKeys>,
+    /// By user, then device: a send's key finds its device without a copy of either ID.
+    devices: HashMap<String, HashMap<String, DeviceKeys>>,
     digests: usize,
-}
-
-fn device_of(key: &TxnKey) -> Device {
-    (key.user_id.clone(), key.device_id.clone())
 }
 
 /// A fixed digest (SipHash with zero keys): a collision only sends a key to the store.
@@ -53,23 +50,29 @@ impl TxnMemory {
         self.events.get(key)
     }
 
+    fn keys_of(&self, user_id: &str, device_id: &str) -> Option<&DeviceKeys> {
+        self.devices.get(user_id)?.get(device_id)
+    }
+
     /// Whether `key` is known not to be stored: the store need not be asked before accepting it.
     pub fn is_new(&self, key: &TxnKey) -> bool {
-        if self.events.contains_key(key) {
-            return false;
-        }
-        let device = (key.user_id.clone(), key.device_id.clone());
-        matches!(self.devices.get(&device), Some(DeviceKeys::Known(set)) if !set.contains(&digest(&key.txn_id)))
+        !self.events.contains_key(key)
+            && matches!(self.keys_of(&key.user_id, &key.device_id), Some(DeviceKeys::Known(set)) if !set.contains(&digest(&key.txn_id)))
+    }
+
+    /// Whether only the store can tell what `key` names, if anything: neither remembered nor new.
+    pub fn needs_look_up(&self, key: &TxnKey) -> bool {
+        !self.events.contains_key(key) && !self.is_new(key)
     }
 
     /// The devices of `keys` whose keys are not yet being read, now marked as being read.
     pub fn devices_to_read(&mut self, keys: &[TxnKey]) -> Vec<Device> {
         let mut wanted = Vec::new();
         for key in keys {
-            let device = device_of(key);
-            if !self.devices.contains_key(&device) {
-                self.devices.insert(device.clone(), DeviceKeys::Reading(Vec::new()));
-                wanted.push(device);
+            let of_user = self.devices.entry(key.user_id.clone()).or_default();
+            if !of_user.contains_key(&key.device_id) {
+                of_user.insert(key.device_id.clone(), DeviceKeys::Reading(Vec::new()));
+                wanted.push((key.user_id.clone(), key.device_id.clone()));
             }
         }
         wanted
@@ -77,27 +80,24 @@ impl TxnMemory {
 
     /// What the store holds of a device's keys in this room (`None`: more than were read, or
     /// the read failed), added to those accepted while it was read.
-    pub fn read(&mut self, device: Device, stored: Option<Vec<String>>) {
-        let Some(DeviceKeys::Reading(accepted)) = self.devices.remove(&device) else {
-            self.devices.insert(device, DeviceKeys::LookedUp);
-            return;
-        };
-        let keys = match stored {
-            Some(rows) if self.digests + rows.len() + accepted.len() <= DIGESTS => {
-                let mut set: HashSet<u64> = rows.iter().map(|t| digest(t)).collect();
-                set.extend(accepted);
-                self.digests += set.len();
-                DeviceKeys::Known(set)
-            }
-            _ => DeviceKeys::LookedUp,
-        };
-        self.devices.insert(device, keys);
+    pub fn read(&mut self, (user_id, device_id): Device, stored: Option<Vec<String>>) {
+        let digests = self.digests;
+        let Some(keys) = self.devices.get_mut(&user_id).and_then(|d| d.get_mut(&device_id)) else { return };
+        let DeviceKeys::Reading(accepted) = std::mem::replace(keys, DeviceKeys::LookedUp) else { return };
+        if let Some(rows) = stored
+            && digests + rows.len() + accepted.len() <= DIGESTS
+        {
+            let mut set: HashSet<u64> = rows.iter().map(|t| digest(t)).collect();
+            set.extend(accepted);
+            self.digests += set.len();
+            *keys = DeviceKeys::Known(set);
+        }
     }
 
     /// A device still being read when the read is over could not be read: its keys are looked
     /// up send by send (those accepted meanwhile may commit after any later read).
-    pub fn read_failed(&mut self, device: Device) {
-        if let Some(keys @ DeviceKeys::Reading(_)) = self.devices.get_mut(&device) {
+    pub fn read_failed(&mut self, (user_id, device_id): Device) {
+        if let Some(keys @ DeviceKeys::Reading(_)) = self.devices.get_mut(&user_id).and_then(|d| d.get_mut(&device_id)) {
             *keys = DeviceKeys::LookedUp;
         }
     }
@@ -107,18 +107,15 @@ impl TxnMemory {
         self.events.insert(key.clone(), event_id.clone());
         self.order.push_back(key.clone());
         let d = digest(&key.txn_id);
-        let device = device_of(key);
-        match self.devices.get_mut(&device) {
-            Some(DeviceKeys::Reading(list)) => list.push(d),
-            Some(DeviceKeys::Known(set)) => {
-                if self.digests >= DIGESTS {
-                    self.digests -= set.len();
-                    self.devices.insert(device, DeviceKeys::LookedUp);
-                } else if set.insert(d) {
-                    self.digests += 1;
-                }
+        let Some(keys) = self.devices.get_mut(&key.user_id).and_then(|m| m.get_mut(&key.device_id)) else { return };
+        match keys {
+            DeviceKeys::Reading(list) => list.push(d),
+            DeviceKeys::Known(set) if self.digests >= DIGESTS => {
+                self.digests -= set.len();
+                *keys = DeviceKeys::LookedUp;
             }
-            _ => {}
+            DeviceKeys::Known(set) => self.digests += usize::from(set.insert(d)),
+            DeviceKeys::LookedUp => {}
         }
     }
 
