@@ -278,16 +278,20 @@ impl RoomActor {
         let found =
             async move { db.run(move |c| crate::store::events::txn_look_up(c, &keys, &devices, &room, txns::DEVICE_ROWS_READ)).await };
         ctx.spawn(found.into_actor(self).map(move |found, act, ctx| {
-            let found = found.map(|told| {
-                for (device, stored) in told.devices {
-                    act.txns.read(device, stored);
+            let found = match found {
+                Ok(told) => {
+                    for (device, stored) in told.devices {
+                        act.txns.read(device, stored);
+                    }
+                    Ok(told.events)
                 }
-                told.events
-            });
-            // Devices whose keys could not be read are looked up send by send.
-            for device in asked {
-                act.txns.read_failed(device);
-            }
+                Err(e) => {
+                    for device in asked {
+                        act.txns.read_failed(device);
+                    }
+                    Err(e)
+                }
+            };
             let batch: Vec<_> = act.awaiting_txn.drain(..act.looking_up).collect();
             act.looking_up = 0;
             for (msg, reply) in batch {

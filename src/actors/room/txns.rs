@@ -54,15 +54,13 @@ impl TxnMemory {
         self.devices.get(user_id)?.get(device_id)
     }
 
-    /// Whether `key` is known not to be stored: the store need not be asked before accepting it.
-    pub fn is_new(&self, key: &TxnKey) -> bool {
-        !self.events.contains_key(key)
-            && matches!(self.keys_of(&key.user_id, &key.device_id), Some(DeviceKeys::Known(set)) if !set.contains(&digest(&key.txn_id)))
-    }
-
-    /// Whether only the store can tell what `key` names, if anything: neither remembered nor new.
+    /// Whether only the store can tell what `key` names, if anything: it is not remembered, and
+    /// its device is not known not to hold it (a key that device is known not to hold is new and
+    /// is accepted without asking).
     pub fn needs_look_up(&self, key: &TxnKey) -> bool {
-        !self.events.contains_key(key) && !self.is_new(key)
+        let known_new =
+            matches!(self.keys_of(&key.user_id, &key.device_id), Some(DeviceKeys::Known(set)) if !set.contains(&digest(&key.txn_id)));
+        !known_new && !self.events.contains_key(key)
     }
 
     /// The devices of `keys` whose keys are not yet being read, now marked as being read.
@@ -94,8 +92,8 @@ impl TxnMemory {
         }
     }
 
-    /// A device still being read when the read is over could not be read: its keys are looked
-    /// up send by send (those accepted meanwhile may commit after any later read).
+    /// A device whose keys could not be read: they are looked up send by send from now on (not
+    /// read again: keys accepted meanwhile may commit after any later read).
     pub fn read_failed(&mut self, (user_id, device_id): Device) {
         if let Some(keys @ DeviceKeys::Reading(_)) = self.devices.get_mut(&user_id).and_then(|d| d.get_mut(&device_id)) {
             *keys = DeviceKeys::LookedUp;
@@ -157,15 +155,15 @@ mod tests {
     fn only_a_device_whose_keys_were_read_has_new_keys() {
         let mut m = TxnMemory::default();
         let (stored, fresh) = (key("D", "stored"), key("D", "fresh"));
-        assert!(!m.is_new(&fresh), "nothing is known of the device yet");
+        assert!(m.needs_look_up(&fresh), "nothing is known of the device yet");
         let asked = m.devices_to_read(&[fresh.clone(), stored.clone()]);
         assert_eq!(asked, vec![("@a:x".to_owned(), "D".to_owned())]);
         assert!(m.devices_to_read(std::slice::from_ref(&fresh)).is_empty(), "read once");
-        assert!(!m.is_new(&fresh), "still being read");
+        assert!(m.needs_look_up(&fresh), "still being read");
         m.read(asked[0].clone(), Some(vec![stored.txn_id.clone()]));
-        assert!(m.is_new(&fresh));
-        assert!(!m.is_new(&stored), "the store holds it");
-        assert!(!m.is_new(&key("E", "fresh")), "another device is not known");
+        assert!(!m.needs_look_up(&fresh));
+        assert!(m.needs_look_up(&stored), "the store holds it");
+        assert!(m.needs_look_up(&key("E", "fresh")), "another device is not known");
     }
 
     #[test]
@@ -174,6 +172,7 @@ mod tests {
         let during = key("D", "during");
         let asked = m.devices_to_read(std::slice::from_ref(&during));
         m.accepted(&during, &event(1));
+        assert!(!m.needs_look_up(&during), "remembered with its event");
         m.read(asked[0].clone(), Some(vec![]));
         // Forgotten as an event, it is still not new: a retry goes to the store.
         for n in 0..=REMEMBERED as u32 {
@@ -181,8 +180,8 @@ mod tests {
             m.forget_old(|_| false);
         }
         assert!(m.event(&during).is_none(), "forgotten past the memory");
-        assert!(!m.is_new(&during));
-        assert!(m.is_new(&key("D", "never")));
+        assert!(m.needs_look_up(&during));
+        assert!(!m.needs_look_up(&key("D", "never")));
     }
 
     #[test]
@@ -191,21 +190,21 @@ mod tests {
         let d = key("D", "x");
         let asked = m.devices_to_read(std::slice::from_ref(&d));
         m.read(asked[0].clone(), None);
-        assert!(!m.is_new(&d), "more keys than were read");
+        assert!(m.needs_look_up(&d), "more keys than were read");
         let e = key("E", "x");
         let asked = m.devices_to_read(std::slice::from_ref(&e));
         m.read_failed(asked[0].clone());
-        assert!(!m.is_new(&e), "the read failed");
+        assert!(m.needs_look_up(&e), "the read failed");
         // Past the room's digests, a known device's keys are looked up again.
         let f = key("F", "x");
         let asked = m.devices_to_read(std::slice::from_ref(&f));
         m.read(asked[0].clone(), Some(vec![]));
-        assert!(m.is_new(&f));
+        assert!(!m.needs_look_up(&f));
         for n in 0..=DIGESTS as u32 {
             m.accepted(&key("F", &format!("n{n}")), &event(n));
             m.forget_old(|_| false);
         }
-        assert!(!m.is_new(&f), "the device is no longer known");
+        assert!(m.needs_look_up(&f), "the device is no longer known");
         assert!(m.digests < DIGESTS, "its digests were given back");
     }
 }
