@@ -213,14 +213,20 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         config: config.clone(),
     });
     actix_rt::spawn(service::admin_jobs::resume(services.clone()));
-    let optimizer = services.clone();
-    let optimizing = actix_rt::spawn(async move {
+    let keeper = services.clone();
+    let housekeeping = actix_rt::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(600));
         iv.tick().await;
         loop {
             iv.tick().await;
-            if let Err(e) = optimizer.db.run(store::optimize).await {
+            if let Err(e) = keeper.db.run(store::optimize).await {
                 log::warn!("refreshing database statistics failed: {e}");
+            }
+            let expired_before = ids::now_ms() - store::events::TXN_ID_LIFETIME_MS;
+            match keeper.db.run_background(move |c| store::events::prune_txn_ids(c, expired_before)).await {
+                Ok(n) if n > 0 => log::debug!("{n} expired transaction IDs deleted"),
+                Ok(_) => {}
+                Err(e) => log::warn!("deleting expired transaction IDs failed: {e}"),
             }
         }
     });
@@ -302,7 +308,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         services,
         handle,
         metrics_handle,
-        background: vec![optimizing, flushing, trimming],
+        background: vec![housekeeping, flushing, trimming],
     })
 }
 

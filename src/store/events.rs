@@ -51,6 +51,7 @@ struct TxnInsert<'a> {
     txn_id: &'a str,
     room_id: &'a str,
     event_id: &'a str,
+    ts: i64,
 }
 
 /// Writes a batch inside the caller's write transaction ([`super::committer`]) and fills in each
@@ -160,6 +161,8 @@ fn record_txn_ids(c: &mut Conn, batch: &mut [NewEvent]) -> Result<()> {
             txn_id: &t.txn_id,
             room_id: ev.pdu.room_id.as_str(),
             event_id: ev.pdu.event_id.as_str(),
+            // The event is built when its key is taken.
+            ts: ev.pdu.origin_server_ts,
         })
     }
     let mut wanted = 0;
@@ -401,6 +404,41 @@ pub fn txn_event(conn: &mut Conn, key: &TxnKey) -> Result<Option<OwnedEventId>> 
     let id: Option<String> =
         txn_ids::table.find((&key.user_id, &key.device_id, &key.txn_id)).select(txn_ids::event_id).first_on(conn).optional()?;
     id.map(|id| OwnedEventId::try_from(id).map_err(|e| Error::internal_from("stored transaction's event ID", e))).transpose()
+}
+
+/// How long a transaction ID answers a retry with its event: a day, as Synapse keeps them.
+pub const TXN_ID_LIFETIME_MS: i64 = 24 * 60 * 60 * 1000;
+/// Expired transaction IDs deleted per write transaction: a short hold of the write lock.
+const TXN_PRUNE_CHUNK: i64 = 1_000;
+
+/// Deletes the transaction IDs taken before `before_ts` (ms); answers how many. The expired
+/// keys are found in read transactions (the table has no index by time, and a scan must not
+/// hold the write lock) and deleted by key a chunk at a time.
+pub fn prune_txn_ids(conn: &mut Conn, before_ts: i64) -> Result<usize> {
+    let mut deleted = 0;
+    loop {
+        let keys: Vec<(String, String, String)> = super::read_txn(conn, |c| {
+            Ok(txn_ids::table
+                .filter(txn_ids::ts.lt(before_ts))
+                .select((txn_ids::user_id, txn_ids::device_id, txn_ids::txn_id))
+                .limit(TXN_PRUNE_CHUNK)
+                .load_on(c)?)
+        })?;
+        if keys.is_empty() {
+            return Ok(deleted);
+        }
+        deleted += super::write_txn(conn, |c| {
+            let mut n = 0;
+            for (user_id, device_id, txn_id) in &keys {
+                let key = txn_ids::table.find((user_id, device_id, txn_id)).filter(txn_ids::ts.lt(before_ts));
+                n += both!(c, |c| diesel::delete(key).execute(c))?;
+            }
+            Ok(n)
+        })?;
+        if (keys.len() as i64) < TXN_PRUNE_CHUNK {
+            return Ok(deleted);
+        }
+    }
 }
 
 /// What the store says of a room actor's queued sends' transaction IDs.
@@ -683,4 +721,36 @@ pub fn page_after(conn: &mut Conn, after: i64, upto: i64, limit: i64) -> Result<
         .load_on(conn)?;
     let (last, full) = (rows.last().map(|r| r.1), rows.len() as i64 >= limit);
     Ok((readable(rows.iter().map(|(id, pos, json)| (id.as_str(), *pos, json.as_str()))), last, full))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_transaction_ids_go_in_chunks_and_younger_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::Db::open(&crate::store::Location::Sqlite(dir.path().join("t.db")), 2).unwrap();
+        let mut c = db.get().unwrap();
+        let expired = TXN_PRUNE_CHUNK as usize * 2 + 7;
+        let row = |n: usize, ts: i64| {
+            (
+                txn_ids::user_id.eq("@a:x"),
+                txn_ids::device_id.eq(if n.is_multiple_of(2) { "D1" } else { "D2" }),
+                txn_ids::txn_id.eq(format!("t{n}")),
+                txn_ids::room_id.eq("!r:x"),
+                txn_ids::event_id.eq(format!("$e{n}")),
+                txn_ids::ts.eq(ts),
+            )
+        };
+        let rows: Vec<_> = (0..expired + 5).map(|n| row(n, if n < expired { 1_000 } else { 5_000 })).collect();
+        for chunk in rows.chunks(500) {
+            both!(&mut *c, |c| diesel::insert_into(txn_ids::table).values(chunk).execute(c)).unwrap();
+        }
+        assert_eq!(prune_txn_ids(&mut c, 5_000).unwrap(), expired);
+        let left: Vec<String> = txn_ids::table.select(txn_ids::txn_id).order(txn_ids::txn_id).load_on(&mut c).unwrap();
+        let young: Vec<String> = (expired..expired + 5).map(|n| format!("t{n}")).collect();
+        assert_eq!(left, young);
+        assert_eq!(prune_txn_ids(&mut c, 5_000).unwrap(), 0);
+    }
 }

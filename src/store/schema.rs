@@ -119,6 +119,7 @@ diesel::table! {
         txn_id -> Text,
         room_id -> Text,
         event_id -> Text,
+        ts -> BigInt,
     }
 }
 

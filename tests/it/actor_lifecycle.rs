@@ -1,7 +1,7 @@
 //! Actor lifecycle: idle room actors are passivated and come back with their state, one actor per
 //! room however many activate it at once, a deactivation beats a racing join, a room actor answers a
 //! retried transaction ID it no longer remembers with the same event (also for a device with more
-//! stored transaction IDs than it keeps), one duplicate never fails a batch, concurrent requests with one transaction ID make one event, and a stopped server leaves no loops or actors running.
+//! stored transaction IDs than it keeps), one duplicate never fails a batch, expired transaction IDs are deleted, concurrent requests with one transaction ID make one event, and a stopped server leaves no loops or actors running.
 
 use crate::common::*;
 use ensemble::actors::room::{GetMember, SendEvent};
@@ -201,6 +201,53 @@ async fn a_device_with_many_stored_transaction_ids_is_looked_up_per_send() {
     assert_eq!(again.expect("room actor").expect("send").as_str(), first, "the stored key answers its event");
     assert_eq!(messages_with_body(&s, &alice, &room, "kept").await, 0);
     assert_eq!(messages_with_body(&s, &alice, &room, "new").await, 1);
+}
+
+/// Transaction IDs expire after a day, as Synapse's do: once deleted, a retry of an expired one
+/// is a new send, while a younger one still answers with its event.
+#[actix_rt::test]
+async fn expired_transaction_ids_are_deleted_and_younger_ones_kept() {
+    use ensemble::store::events::{TXN_ID_LIFETIME_MS, prune_txn_ids};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.actor_idle_secs = 1;
+    let s = TestServer::start_with(dir, cfg).await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({})).await;
+    let path = |txn: &str| format!("{V3}/rooms/{}/send/m.room.message/{txn}", enc(&room));
+    let body = |b: &str| json!({"msgtype": "m.text", "body": b});
+    let old = s.put(&path("old"), &alice.token, body("old")).await.ok()["event_id"].clone();
+    let young = s.put(&path("young"), &alice.token, body("young")).await.ok()["event_id"].clone();
+    let svc = s.server.services.clone();
+    // The first key as if taken more than a day ago.
+    let aged = send_key(&alice, &room, "old");
+    let n = svc
+        .db
+        .run(move |c| {
+            use diesel::prelude::*;
+            use ensemble::store::schema::txn_ids;
+            let key = txn_ids::table.find((&aged.user_id, &aged.device_id, &aged.txn_id));
+            let n = match c {
+                ensemble::store::Conn::Sqlite(c) => {
+                    diesel::update(key).set(txn_ids::ts.eq(txn_ids::ts - TXN_ID_LIFETIME_MS - 1)).execute(c)?
+                }
+                ensemble::store::Conn::Pg(c) => diesel::update(key).set(txn_ids::ts.eq(txn_ids::ts - TXN_ID_LIFETIME_MS - 1)).execute(c)?,
+            };
+            Ok(n)
+        })
+        .await
+        .expect("age the key");
+    assert_eq!(n, 1, "the stored key was not found");
+    let cutoff = ensemble::ids::now_ms() - TXN_ID_LIFETIME_MS;
+    assert_eq!(svc.db.run(move |c| prune_txn_ids(c, cutoff)).await.expect("prune"), 1, "only the expired key goes");
+    assert_eq!(svc.db.run(move |c| prune_txn_ids(c, cutoff)).await.expect("prune again"), 0);
+    // Passivated, so the room actor no longer remembers either key.
+    eventually(10, || async { (svc.directory.active_rooms() == 0).then_some(()) }).await;
+    assert_eq!(s.put(&path("young"), &alice.token, body("young")).await.ok()["event_id"], young);
+    let again = s.put(&path("old"), &alice.token, body("old")).await.ok()["event_id"].clone();
+    assert!(again.is_string() && again != old, "an expired key makes a new event: {again} {old}");
+    assert_eq!(messages_with_body(&s, &alice, &room, "old").await, 2);
+    assert_eq!(messages_with_body(&s, &alice, &room, "young").await, 1);
 }
 
 #[actix_rt::test]

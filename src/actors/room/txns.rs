@@ -10,11 +10,13 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 /// Recent transaction IDs kept with the event each names, to answer a retry from memory.
 const REMEMBERED: usize = 10_000;
 /// The most of a device's stored transaction IDs (in every room) read at its first send here;
-/// a device holding more is looked up in the store at each send.
+/// a device holding more is looked up in the store at each send. Stored IDs expire after a day
+/// (`store::events::TXN_ID_LIFETIME_MS`), so only a device sending more than this in a day does.
 pub const DEVICE_ROWS_READ: i64 = 4_000;
-/// The most digests kept for all of a room's devices together, so a room with many senders
-/// stays small; past it, a device's sends are looked up in the store.
-const DIGESTS: usize = 20_000;
+/// The most digests kept for all of a room's devices together (8 bytes each, about 1.2 MB at
+/// most), so a room with many senders stays bounded; past it, a device's sends are looked up in
+/// the store. Only a room that took this many sends since its actor started reaches it.
+const DIGESTS: usize = 100_000;
 
 pub type Device = (String, String);
 

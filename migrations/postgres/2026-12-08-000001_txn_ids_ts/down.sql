@@ -1,0 +1,1 @@
+ALTER TABLE txn_ids DROP COLUMN ts;
