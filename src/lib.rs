@@ -164,13 +164,14 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
     .await
     .map_err(|e| Error::internal_from("starting", e))??;
     let metrics = Arc::new(metrics::Metrics::default());
-    let (search, search_index) = actors::search::SearchActor::start(&config.data_dir, db.clone(), metrics.search_covered.clone())?;
+    let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
+    let (search, search_index) =
+        actors::search::SearchActor::start(&config.data_dir, db.clone(), recent.clone(), metrics.search_covered.clone())?;
     for room in resumed {
         search.do_send(actors::search::DropRoom(room));
     }
     let pusher = actors::pusher::Pusher::new(&config, db.clone())?.start();
     let kept = store::kept::KeptReads::default();
-    let recent = Arc::new(store::recent::RecentEvents::starting_at(heads.events));
     let (push, push_progress) =
         actors::push::PushEvaluator::new(db.clone(), config.server_name.clone(), recent.clone(), pusher.clone(), kept.unread.clone());
     let push = push.start();

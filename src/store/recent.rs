@@ -113,15 +113,26 @@ impl RecentEvents {
     /// them (`None` otherwise), as [`super::events::page_after`] reads them from the store:
     /// the events, the position of the last, and whether `limit` cut the page short.
     pub fn page(&self, after: i64, upto: i64, limit: usize) -> Option<(Vec<Pdu>, Option<i64>, bool)> {
+        let mut events = Vec::new();
+        let (last, full) = self.visit(after, upto, limit, |p| events.push(p.clone()))?;
+        Some((events, last, full))
+    }
+
+    /// As [`Self::page`], handing each event to `f` (outside the log's lock) instead of copying
+    /// it out: the position of the last, and whether `limit` cut the page short.
+    pub fn visit(&self, after: i64, upto: i64, limit: usize, mut f: impl FnMut(&Pdu)) -> Option<(Option<i64>, bool)> {
         let (batches, to) = self.after(after)?;
         if upto > to {
             return None;
         }
         let newer = batches.iter().flat_map(|b| &b.events).map(|e| &e.pdu).filter(|p| p.stream_ordering > after);
-        let events: Vec<Pdu> = newer.take_while(|p| p.stream_ordering <= upto).take(limit).cloned().collect();
-        let last = events.last().map(|p| p.stream_ordering);
-        let full = events.len() >= limit;
-        Some((events, last, full))
+        let (mut last, mut seen) = (None, 0);
+        for p in newer.take_while(|p| p.stream_ordering <= upto).take(limit) {
+            f(p);
+            last = Some(p.stream_ordering);
+            seen += 1;
+        }
+        Some((last, seen >= limit))
     }
 }
 

@@ -60,17 +60,22 @@ pub fn take(conn: &mut Conn, stream: Stream, n: i64) -> Result<i64> {
     if depth.is_none() {
         return Err(crate::error::Error::internal("a stream position was taken outside a write transaction"));
     }
-    let advance = diesel::update(stream_positions::table.find(stream.key()))
-        .set(stream_positions::position.eq(stream_positions::position + n.max(1)));
     match conn {
-        // diesel prepares an UPDATE ... RETURNING anew on every call on SQLite (which runs
-        // RETURNING as a temporary trigger); an UPDATE and a SELECT both stay prepared, and
-        // the write transaction holds the row between them.
+        // diesel prepares every UPDATE anew (it never caches one), and the event writer takes
+        // positions at every commit: on SQLite a SELECT and a REPLACE of the two-column row,
+        // both kept prepared, with the write transaction holding the row between them.
         Conn::Sqlite(c) => {
-            advance.execute(c)?;
-            Ok(stream_positions::table.find(stream.key()).select(stream_positions::position).first(c)?)
+            let now: i64 = stream_positions::table.find(stream.key()).select(stream_positions::position).first(c)?;
+            let last = now + n.max(1);
+            diesel::replace_into(stream_positions::table)
+                .values((stream_positions::stream.eq(stream.key()), stream_positions::position.eq(last)))
+                .execute(c)?;
+            Ok(last)
         }
-        Conn::Pg(c) => Ok(advance.returning(stream_positions::position).get_result(c)?),
+        Conn::Pg(c) => Ok(diesel::update(stream_positions::table.find(stream.key()))
+            .set(stream_positions::position.eq(stream_positions::position + n.max(1)))
+            .returning(stream_positions::position)
+            .get_result(c)?),
     }
 }
 

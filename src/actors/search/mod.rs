@@ -24,6 +24,7 @@ use ops::{Op, apply, ops_for_row};
 
 use crate::error::{Error, Result};
 use crate::store::Db;
+use crate::store::recent::RecentEvents;
 use actix::prelude::*;
 use ruma::OwnedRoomId;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ pub type SharedIndex = Arc<RwLock<Arc<SearchIndex>>>;
 pub struct SearchActor {
     root: PathBuf,
     db: Db,
+    /// The writer's log of recent events, read before the store when catching up.
+    recent: Arc<RecentEvents>,
     shared: SharedIndex,
     current: Arc<SearchIndex>,
     writer: Option<IndexWriter>,
@@ -72,7 +75,12 @@ pub type CoveredGauge = prometheus_client::metrics::gauge::Gauge<i64, std::sync:
 
 impl SearchActor {
     /// Opens (or creates) the index under `<data_dir>/search` and starts the actor on its thread.
-    pub fn start(data_dir: &Path, db: Db, covered_metric: CoveredGauge) -> Result<(Addr<SearchActor>, SharedIndex)> {
+    pub fn start(
+        data_dir: &Path,
+        db: Db,
+        recent: Arc<RecentEvents>,
+        covered_metric: CoveredGauge,
+    ) -> Result<(Addr<SearchActor>, SharedIndex)> {
         let root = data_dir.join("search");
         std::fs::create_dir_all(&root).map_err(|e| Error::internal_from(format!("{}", root.display()), e))?;
         let name = std::fs::read_to_string(root.join("CURRENT")).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "idx-0".into());
@@ -91,6 +99,7 @@ impl SearchActor {
             SearchActor {
                 root: root.clone(),
                 db: db.clone(),
+                recent: recent.clone(),
                 shared: sh.clone(),
                 current: sh.read().unwrap_or_else(|p| p.into_inner()).clone(),
                 writer,
@@ -181,8 +190,37 @@ impl SearchActor {
         for _ in 0..pages {
             // Read before the page: positions become visible in order, so every event up to `top`
             // is in the page's snapshot.
-            let page = crate::store::events::max_stream(&mut conn)
-                .and_then(|top| crate::store::events::searchable_page(&mut conn, self.covered, CATCH_UP_PAGE).map(|p| (top, p)));
+            let top = match crate::store::events::max_stream(&mut conn) {
+                Ok(top) => top,
+                Err(e) => {
+                    log::error!("search catch-up: reading the store failed: {e}");
+                    return false;
+                }
+            };
+            // The writer's log holds them unless the actor is far behind, or a redaction or a
+            // purge emptied it (a redacted event is then read back as the store has it).
+            let recent = self.recent.clone();
+            let visited = recent.visit(self.covered, top, CATCH_UP_PAGE as usize, |p| {
+                if is_searchable(p) {
+                    ops.clear();
+                    ops::ops_for_pdu(&self.db, p, &mut ops);
+                    if !ops.is_empty() {
+                        self.apply_live(&ops);
+                    }
+                }
+            });
+            if let Some((last, full)) = visited {
+                match (full, last) {
+                    (true, Some(last)) => self.covered = last,
+                    _ => {
+                        self.covered = self.covered.max(top);
+                        self.behind = false;
+                        return true;
+                    }
+                }
+                continue;
+            }
+            let page = crate::store::events::searchable_page(&mut conn, self.covered, CATCH_UP_PAGE).map(|p| (top, p));
             let (top, page) = match page {
                 Ok(x) => x,
                 Err(e) => {

@@ -163,6 +163,23 @@ struct StoredEvent {
     sender: String,
 }
 
+/// The index operations for an event the writer committed lately, its content already parsed.
+pub(super) fn ops_for_pdu(db: &Db, p: &Pdu, out: &mut Vec<Op>) {
+    let Ok(content) = Content::deserialize(&p.content) else {
+        log::warn!("search: event {} has unreadable content; not indexed", p.event_id);
+        return;
+    };
+    let facts = EventFacts {
+        event_id: p.event_id.as_str(),
+        sender: p.sender.as_str(),
+        room_id: p.room_id.as_str(),
+        kind: &p.kind,
+        redacts: p.redacts.as_ref().map(|r| r.as_str()),
+        stream: p.stream_ordering,
+    };
+    ops_for(db, &facts, content, out);
+}
+
 /// The index operations for one stored row.
 pub(super) fn ops_for_row(db: &Db, row: &crate::store::events::SearchableRow, out: &mut Vec<Op>) {
     let (stream, event_id, room_id, kind, json) = row;
