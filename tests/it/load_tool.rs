@@ -236,3 +236,44 @@ async fn an_admin_token_makes_the_users() {
     assert_eq!(user["name"], "@toku2:test.local");
     assert_eq!(user["admin"], false);
 }
+
+/// A server whose password hasher is busy refuses registrations with 429 and the wait it wants;
+/// the load tool waits and tries again, as a client would, so every user is made and none is
+/// counted as an error (before, the phases ran with whichever users got through).
+#[actix_rt::test]
+async fn registrations_refused_while_passwords_hash_are_tried_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = test_config(dir.path());
+    cfg.password_hash_log_n = 12;
+    cfg.password_hash_concurrency = 1;
+    cfg.password_hash_queue_per_slot = 0;
+    let s = TestServer::start_with(dir, cfg).await;
+    let url = s.url("");
+    let args = [
+        "--url",
+        &url,
+        "--shared-secret",
+        "test-shared-secret",
+        "--phases",
+        "register",
+        "--users",
+        "12",
+        "--clients",
+        "12",
+        "--max-secs",
+        "60",
+        "--prefix",
+        "busy",
+    ];
+    let out = load(args.map(str::to_owned).to_vec()).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let register = &v["phases"]["register"];
+    assert_eq!(register["count"], 12, "{register}");
+    assert_eq!(register["errors"], 0, "{register}");
+    // Every user exists and logs in.
+    for i in 0..12 {
+        s.login(&format!("busyu{i}"), "load-test-password").await.ok();
+    }
+}

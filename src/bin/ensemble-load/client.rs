@@ -6,6 +6,18 @@ use std::time::Duration;
 
 pub const PASSWORD: &str = "load-test-password";
 
+/// Times a setup request the server refuses with 429 (its password hasher busy, a registration
+/// limit) is tried again, after the wait the server asks for, as a client would. Measured
+/// requests are not retried: their refusals are counted as errors.
+const TRIES_ON_429: u32 = 50;
+/// The longest wait honoured between two tries.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(2);
+
+/// The wait a 429 asks for (`retry_after_ms`), bounded.
+fn retry_wait(v: &Value) -> Duration {
+    Duration::from_millis(v["retry_after_ms"].as_u64().unwrap_or(100)).clamp(Duration::from_millis(10), MAX_RETRY_WAIT)
+}
+
 /// A path segment percent-encoded, as the server's own federation client encodes one.
 pub use ensemble::federation::client::encode_segment as enc;
 
@@ -61,24 +73,47 @@ impl Client {
         if s == 200 || s == 201 { Ok(v) } else { Err(format!("{path}: {s} {v}")) }
     }
 
+    /// As [`Self::call`], tried again while the server answers 429 (see [`TRIES_ON_429`]).
+    async fn call_patiently(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let mut tries = 1;
+        loop {
+            let (s, v) = self.call(method.clone(), path, None, body.clone()).await?;
+            if s != 429 || tries >= TRIES_ON_429 {
+                return Ok((s, v));
+            }
+            tries += 1;
+            tokio::time::sleep(retry_wait(&v)).await;
+        }
+    }
+
     pub async fn login(&self, name: &str) -> Result<String, String> {
         let body = json!({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": name}, "password": PASSWORD});
-        let v = self.ok(Method::POST, "/_matrix/client/v3/login", None, Some(body)).await?;
-        token_of(&v)
+        match self.call_patiently(Method::POST, "/_matrix/client/v3/login", Some(body)).await? {
+            (200, v) => token_of(&v),
+            (s, v) => Err(format!("/_matrix/client/v3/login: {s} {v}")),
+        }
     }
 
     /// A token for user `name`, made as `auth` allows; an existing user (an earlier run) logs in.
     pub async fn register(&self, auth: &Auth, name: &str, server_name: Option<&str>, admin: bool) -> Result<String, String> {
         match auth {
             Auth::SharedSecret(secret) => {
-                let nonce = self.ok(Method::GET, "/_synapse/admin/v1/register", None, None).await?;
-                let nonce = nonce["nonce"].as_str().ok_or("no nonce")?;
-                let body = shared_secret_body(secret, nonce, name, PASSWORD, admin);
-                let (s, v) = self.call(Method::POST, "/_synapse/admin/v1/register", None, Some(body)).await?;
-                match s {
-                    200 => token_of(&v),
-                    400 if v["errcode"] == "M_USER_IN_USE" => self.login(name).await,
-                    _ => Err(format!("shared-secret register {name}: {s} {v}")),
+                // A refused registration may have spent its nonce: each try takes a new one.
+                let mut tries = 1;
+                loop {
+                    let nonce = self.ok(Method::GET, "/_synapse/admin/v1/register", None, None).await?;
+                    let nonce = nonce["nonce"].as_str().ok_or("no nonce")?;
+                    let body = shared_secret_body(secret, nonce, name, PASSWORD, admin);
+                    let (s, v) = self.call(Method::POST, "/_synapse/admin/v1/register", None, Some(body)).await?;
+                    match s {
+                        200 => return token_of(&v),
+                        400 if v["errcode"] == "M_USER_IN_USE" => return self.login(name).await,
+                        429 if tries < TRIES_ON_429 => {
+                            tries += 1;
+                            tokio::time::sleep(retry_wait(&v)).await;
+                        }
+                        _ => return Err(format!("shared-secret register {name}: {s} {v}")),
+                    }
                 }
             }
             Auth::AdminToken(admin_token) => {
@@ -91,7 +126,7 @@ impl Client {
             }
             Auth::Open => {
                 let body = json!({"username": name, "password": PASSWORD, "auth": {"type": "m.login.dummy"}});
-                let (s, v) = self.call(Method::POST, "/_matrix/client/v3/register", None, Some(body)).await?;
+                let (s, v) = self.call_patiently(Method::POST, "/_matrix/client/v3/register", Some(body)).await?;
                 match s {
                     200 => token_of(&v),
                     400 if v["errcode"] == "M_USER_IN_USE" => self.login(name).await,
@@ -140,6 +175,14 @@ mod tests {
         assert_eq!(b["username"], "pepper_roni");
         let not_admin = shared_secret_body("shared_secret", "thisisanonce", "pepper_roni", "pizza", false);
         assert_ne!(not_admin["mac"], b["mac"]);
+    }
+
+    #[test]
+    fn a_refusal_waits_what_it_asks_within_bounds() {
+        assert_eq!(retry_wait(&json!({"retry_after_ms": 300})), Duration::from_millis(300));
+        assert_eq!(retry_wait(&json!({"retry_after_ms": 3_600_000})), MAX_RETRY_WAIT);
+        assert_eq!(retry_wait(&json!({"retry_after_ms": 0})), Duration::from_millis(10));
+        assert_eq!(retry_wait(&json!({"errcode": "M_LIMIT_EXCEEDED"})), Duration::from_millis(100));
     }
 
     #[test]
