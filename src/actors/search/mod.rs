@@ -197,53 +197,54 @@ impl SearchActor {
                     return false;
                 }
             };
-            // The writer's log holds them unless the actor is far behind, or a redaction or a
-            // purge emptied it (a redacted event is then read back as the store has it).
-            let recent = self.recent.clone();
-            let visited = recent.visit(self.covered, top, CATCH_UP_PAGE as usize, |p| {
-                if is_searchable(p) {
-                    ops.clear();
-                    ops::ops_for_pdu(&self.db, p, &mut ops);
-                    if !ops.is_empty() {
-                        self.apply_live(&ops);
-                    }
-                }
-            });
-            if let Some((last, full)) = visited {
-                match (full, last) {
-                    (true, Some(last)) => self.covered = last,
-                    _ => {
-                        self.covered = self.covered.max(top);
-                        self.behind = false;
-                        return true;
-                    }
-                }
-                continue;
-            }
-            let page = crate::store::events::searchable_page(&mut conn, self.covered, CATCH_UP_PAGE).map(|p| (top, p));
-            let (top, page) = match page {
-                Ok(x) => x,
-                Err(e) => {
-                    log::error!("search catch-up: reading the store failed: {e}");
-                    return false;
-                }
-            };
-            for row in &page {
-                ops.clear();
-                ops_for_row(&self.db, row, &mut ops);
-                if !ops.is_empty() {
-                    self.apply_live(&ops);
-                }
-            }
-            let last = page.last().map(|r| r.0).unwrap_or(self.covered);
-            if page.len() < CATCH_UP_PAGE as usize {
-                self.covered = self.covered.max(top).max(last);
+            let Some((last, full)) = self.index_page(&mut conn, top, &mut ops) else { return false };
+            if !full {
+                // The store's page is not bounded by `top`: it may have read past it.
+                self.covered = self.covered.max(top).max(last.unwrap_or(self.covered));
                 self.behind = false;
                 return true;
             }
-            self.covered = last;
+            self.covered = last.unwrap_or(self.covered);
         }
         false
+    }
+
+    /// Indexes the searchable events of one page after `covered`, up to `top`: the position of
+    /// the last event read and whether the page was full (`None` when the store failed). The
+    /// page comes from the writer's log of recent events unless the actor is far behind, or a
+    /// redaction or a purge emptied the log; then from the store, which has redactions applied.
+    fn index_page(&mut self, conn: &mut crate::store::Conn, top: i64, ops: &mut Vec<Op>) -> Option<(Option<i64>, bool)> {
+        let recent = self.recent.clone();
+        let from_log = recent.visit(self.covered, top, CATCH_UP_PAGE as usize, |p| {
+            if is_searchable(p) {
+                ops.clear();
+                ops::ops_for_pdu(&self.db, p, ops);
+                self.apply_found(ops);
+            }
+        });
+        if from_log.is_some() {
+            return from_log;
+        }
+        let rows = match crate::store::events::searchable_page(conn, self.covered, CATCH_UP_PAGE) {
+            Ok(rows) => rows,
+            Err(e) => {
+                log::error!("search catch-up: reading the store failed: {e}");
+                return None;
+            }
+        };
+        for row in &rows {
+            ops.clear();
+            ops_for_row(&self.db, row, ops);
+            self.apply_found(ops);
+        }
+        Some((rows.last().map(|r| r.0), rows.len() >= CATCH_UP_PAGE as usize))
+    }
+
+    /// Applies the operations one event gave, if any.
+    fn apply_found(&mut self, ops: &[Op]) {
+        if !ops.is_empty() {
+            self.apply_live(ops);
+        }
     }
 }
 

@@ -73,17 +73,22 @@ impl Client {
         if s == 200 || s == 201 { Ok(v) } else { Err(format!("{path}: {s} {v}")) }
     }
 
-    /// As [`Self::call`], tried again while the server answers 429 (see [`TRIES_ON_429`]).
-    async fn call_patiently(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+    /// `attempt`, made again while the server answers 429 (see [`TRIES_ON_429`]).
+    async fn patiently<F: Future<Output = Reply>>(mut attempt: impl FnMut() -> F) -> Reply {
         let mut tries = 1;
         loop {
-            let (s, v) = self.call(method.clone(), path, None, body.clone()).await?;
+            let (s, v) = attempt().await?;
             if s != 429 || tries >= TRIES_ON_429 {
                 return Ok((s, v));
             }
             tries += 1;
             tokio::time::sleep(retry_wait(&v)).await;
         }
+    }
+
+    /// As [`Self::call`] without a token, made again while the server answers 429.
+    async fn call_patiently(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        Self::patiently(|| self.call(method.clone(), path, None, body.clone())).await
     }
 
     pub async fn login(&self, name: &str) -> Result<String, String> {
@@ -99,21 +104,17 @@ impl Client {
         match auth {
             Auth::SharedSecret(secret) => {
                 // A refused registration may have spent its nonce: each try takes a new one.
-                let mut tries = 1;
-                loop {
+                let attempt = || async {
                     let nonce = self.ok(Method::GET, "/_synapse/admin/v1/register", None, None).await?;
                     let nonce = nonce["nonce"].as_str().ok_or("no nonce")?;
                     let body = shared_secret_body(secret, nonce, name, PASSWORD, admin);
-                    let (s, v) = self.call(Method::POST, "/_synapse/admin/v1/register", None, Some(body)).await?;
-                    match s {
-                        200 => return token_of(&v),
-                        400 if v["errcode"] == "M_USER_IN_USE" => return self.login(name).await,
-                        429 if tries < TRIES_ON_429 => {
-                            tries += 1;
-                            tokio::time::sleep(retry_wait(&v)).await;
-                        }
-                        _ => return Err(format!("shared-secret register {name}: {s} {v}")),
-                    }
+                    self.call(Method::POST, "/_synapse/admin/v1/register", None, Some(body)).await
+                };
+                let (s, v) = Self::patiently(attempt).await?;
+                match s {
+                    200 => token_of(&v),
+                    400 if v["errcode"] == "M_USER_IN_USE" => self.login(name).await,
+                    _ => Err(format!("shared-secret register {name}: {s} {v}")),
                 }
             }
             Auth::AdminToken(admin_token) => {
