@@ -187,7 +187,9 @@ pub fn make_thumbnail(
     let decoder = match reader.into_decoder() {
         Ok(d) => d,
         Err(image::ImageError::Limits(_)) => return Ok(Thumbnail::TooLarge),
-        Err(image::ImageError::IoError(e)) => return Err(e),
+        // The file opened, so a read that ends early or finds nonsense is the upload's content
+        // (cut short, or not what its type says), not a fault of the server's.
+        Err(image::ImageError::IoError(e)) if !is_content_error(&e) => return Err(e),
         Err(_) => return mark_original(dst),
     };
     let (w, h) = decoder.dimensions();
@@ -222,6 +224,10 @@ pub fn make_thumbnail(
     }
     write_atomically(dst, out.get_ref())?;
     Ok(Thumbnail::Made)
+}
+
+fn is_content_error(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::InvalidData)
 }
 
 fn mark_original(dst: &Path) -> std::io::Result<Thumbnail> {

@@ -363,6 +363,34 @@ async fn thumbnail_of_a_huge_image_is_refused_from_its_header() {
     assert_eq!(d.bytes().await.unwrap().len(), bomb_png(11000, 11000).len());
 }
 
+/// Uploads that claim to be images and are cut short or are not images at all (found by fuzzing:
+/// a header the decoder could not finish reading was a 500). They are what the uploader sent, so
+/// the original serves, as for any image that does not decode.
+#[actix_rt::test]
+async fn thumbnails_of_broken_images_are_the_original_not_an_error() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let whole = png(64, 48);
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("image/png", whole[..20].to_vec()),
+        ("image/png", whole[..whole.len() - 12].to_vec()),
+        ("image/png", b"not a png at all".to_vec()),
+        ("image/jpeg", vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00]),
+        ("image/jpeg", Vec::new()),
+    ];
+    for (ct, bytes) in cases {
+        let id = upload_id(&s, &alice.token, bytes.clone(), ct).await;
+        for path in [
+            format!("/_matrix/media/v3/thumbnail/test.local/{id}?width=16&height=16&method=scale"),
+            format!("/_matrix/client/v1/media/thumbnail/test.local/{id}?width=8&height=8&method=crop"),
+        ] {
+            let r = s.http.get(s.url(&path)).bearer_auth(&alice.token).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{ct} of {} bytes: {path}", bytes.len());
+            assert_eq!(r.bytes().await.unwrap().to_vec(), bytes, "{ct} of {} bytes: the original", bytes.len());
+        }
+    }
+}
+
 #[actix_rt::test]
 async fn a_thumbnail_is_made_once_and_served_from_disk() {
     let s = TestServer::start().await;
