@@ -80,13 +80,18 @@ enum Command {
 /// What the CLI prints when a command fails.
 type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// Libraries that log per event at `info` or below, kept to their warnings unless the filter names
+/// them: ruma's rule checks log every accepted event, and ruma's push rules open a span, which
+/// becomes a log line, for every field of every event evaluated (a dozen lines per message at the
+/// default `info`, where an operator expects a line per account or room made).
+const PER_EVENT_LOGGERS: [&str; 2] = ["ruma_state_res", "ruma_common"];
+
 fn init_logging(filter: &str) {
-    // ruma's rule checks log every accepted event at info: a send must not pay for a log line.
-    env_logger::Builder::new()
-        .filter_module("ruma_state_res", log::LevelFilter::Warn)
-        .parse_filters(filter)
-        .format_timestamp_millis()
-        .init();
+    let mut builder = env_logger::Builder::new();
+    for module in PER_EVENT_LOGGERS {
+        builder.filter_module(module, log::LevelFilter::Warn);
+    }
+    builder.parse_filters(filter).format_timestamp_millis().init();
 }
 
 fn read_password(file: Option<&PathBuf>) -> CliResult<String> {

@@ -148,3 +148,77 @@ async fn backup_copies_a_running_servers_store() {
     assert_eq!(bodies, ["before the backup"], "{msgs}");
     assert!(msgs["chunk"].as_array().unwrap().iter().any(|e| e["event_id"] == sent.as_str()));
 }
+
+/// `ensemble serve` at the default `info` writes a line for what an operator acts on (accounts,
+/// rooms), not a dozen for every field of every message its push rules read.
+#[actix_rt::test]
+async fn serve_at_info_logs_no_line_per_event_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let mut child = ensemble()
+        .arg("serve")
+        .env("ENSEMBLE_DATA_DIR", dir.path())
+        .env("ENSEMBLE_DATABASE_URL", test_database_url(dir.path()))
+        .env("ENSEMBLE_SERVER_NAME", "test.local")
+        .env("ENSEMBLE_LISTEN", "127.0.0.1:0")
+        .env("ENSEMBLE_PASSWORD_HASH_LOG_N", "4")
+        .env("ENSEMBLE_ENABLE_REGISTRATION", "true")
+        .env("ENSEMBLE_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("starts");
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let base = loop {
+        if let Some(rest) = log().split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "the server never said where it listens: {}", log());
+        assert!(child.try_wait().unwrap().is_none(), "the server stopped: {}", log());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    ensemble::federation::tls::install_default_provider();
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: String, token: Option<String>, body: serde_json::Value| {
+        let req = http.request(method, format!("{base}{path}")).json(&body);
+        let req = match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status().as_u16(), 200, "{path}");
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let register = |name: &str| {
+        let body = json!({"username": name, "password": format!("pw-{name}-123"), "auth": {"type": "m.login.dummy"}});
+        let reply = call(reqwest::Method::POST, format!("{V3}/register"), None, body);
+        async move { reply.await["access_token"].as_str().unwrap().to_owned() }
+    };
+    let (alice, bob) = (register("alice").await, register("bob").await);
+    let room = call(reqwest::Method::POST, format!("{V3}/createRoom"), Some(alice.clone()), json!({"preset": "public_chat"})).await;
+    let room = room["room_id"].as_str().unwrap().to_owned();
+    call(reqwest::Method::POST, format!("{V3}/rooms/{}/join", enc(&room)), Some(bob.clone()), json!({})).await;
+    for i in 0..3 {
+        let path = format!("{V3}/rooms/{}/send/m.room.message/t{i}", enc(&room));
+        call(reqwest::Method::PUT, path, Some(alice.clone()), json!({"msgtype": "m.text", "body": format!("hello {i}")})).await;
+    }
+    // Bob's push rules have read all three once his notifications hold them.
+    loop {
+        let res = http.get(format!("{base}{V3}/notifications")).bearer_auth(&bob).send().await.unwrap();
+        let notes: serde_json::Value = res.json().await.unwrap();
+        if notes["notifications"].as_array().is_some_and(|n| n.len() == 3) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "bob's notifications: {notes}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = log();
+    assert!(log.contains("registered @bob:test.local"), "info lines are written: {log}");
+    let lines = log.lines().count();
+    assert!(!log.contains("flatten_value") && lines < 40, "{lines} lines: {log}");
+}

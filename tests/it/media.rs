@@ -371,7 +371,9 @@ async fn thumbnails_of_broken_images_are_the_original_not_an_error() {
     let s = TestServer::start().await;
     let alice = s.register_user("alice").await;
     let whole = png(64, 48);
-    let cases: [(&str, Vec<u8>); 5] = [
+    let cases: [(&str, Vec<u8>); 7] = [
+        ("image/png", Vec::new()),
+        ("image/png", whole[..8].to_vec()),
         ("image/png", whole[..20].to_vec()),
         ("image/png", whole[..whole.len() - 12].to_vec()),
         ("image/png", b"not a png at all".to_vec()),
