@@ -198,3 +198,33 @@ async fn an_idle_keep_alive_connection_is_kept_past_five_seconds() {
     assert!(answers.0.starts_with("HTTP/1.1 200"), "{}", answers.0);
     assert!(answers.1.starts_with("HTTP/1.1 200"), "after 6 s idle: {:?}", answers.1);
 }
+
+/// What Element asks at start and in its settings about things this server has none of: TURN
+/// servers, bridged networks, an account's email addresses and phone numbers. Each answers as
+/// Synapse does without them, not with a 404.
+#[actix_rt::test]
+async fn turn_servers_bridged_networks_and_third_party_ids() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let bob = s.register_user("bob").await;
+    let admin = s.register_admin("root").await;
+    for prefix in [V3, "/_matrix/client/r0"] {
+        assert_eq!(s.get(&format!("{prefix}/voip/turnServer"), &alice.token).await.ok(), json!({}));
+        assert_eq!(s.get(&format!("{prefix}/thirdparty/protocols"), &alice.token).await.ok(), json!({}));
+        s.get(&format!("{prefix}/thirdparty/protocol/irc"), &alice.token).await.err(404, "M_NOT_FOUND");
+        assert_eq!(s.get(&format!("{prefix}/account/3pid"), &alice.token).await.ok(), json!({"threepids": []}));
+        for path in ["/voip/turnServer", "/thirdparty/protocols", "/thirdparty/protocol/irc", "/account/3pid"] {
+            s.req("GET", &format!("{prefix}{path}"), None, None).await.err(401, "M_MISSING_TOKEN");
+            s.get(&format!("{prefix}{path}"), "not-a-token").await.err(401, "M_UNKNOWN_TOKEN");
+        }
+    }
+    // An address an admin binds (this server validates none itself) is the account's own.
+    let set = json!({"threepids": [{"medium": "email", "address": "alice@example.org"}]});
+    s.put("/_synapse/admin/v2/users/%40alice%3Atest.local", &admin.token, set).await.ok();
+    let mine = s.get(&format!("{V3}/account/3pid"), &alice.token).await.ok();
+    let list = mine["threepids"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{mine}");
+    assert_eq!((list[0]["medium"].as_str(), list[0]["address"].as_str()), (Some("email"), Some("alice@example.org")));
+    assert!(list[0]["added_at"].as_i64().unwrap() > 0 && list[0]["validated_at"].as_i64().unwrap() > 0, "{mine}");
+    assert_eq!(s.get(&format!("{V3}/account/3pid"), &bob.token).await.ok(), json!({"threepids": []}));
+}

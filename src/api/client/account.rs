@@ -1,4 +1,5 @@
-//! Login, registration, logout, whoami, password change and deactivation.
+//! Login, registration, logout, whoami, password change, deactivation and the account's
+//! third-party IDs.
 
 use crate::api::extractors::Requester;
 use crate::api::extractors::client_ip;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ("/account/whoami", web::get().to(whoami)),
             ("/account/password", web::post().to(change_password)),
             ("/account/deactivate", web::post().to(deactivate)),
+            ("/account/3pid", web::get().to(own_threepids)),
             ("/admin/whois/{user_id}", web::get().to(whois)),
         ],
     );
@@ -135,6 +137,12 @@ async fn whoami(who: Requester) -> HttpResponse {
         body["device_id"] = json!(d);
     }
     ok_json(body)
+}
+
+/// Clients' account settings list these (Element's among them); an empty list, not a 404, for
+/// an account without any.
+async fn own_threepids(svc: Svc, who: Requester) -> Result<HttpResponse> {
+    Ok(ok_json(json!({"threepids": accounts::threepids(&svc, &who.user_id).await?})))
 }
 
 #[derive(Deserialize)]

@@ -27,10 +27,12 @@ pub mod rooms;
 pub mod search;
 pub mod spaces;
 pub mod sync;
+pub mod thirdparty;
 pub mod to_device;
 pub mod typing;
 pub mod user_directory;
 pub mod versions;
+pub mod voip;
 
 use actix_web::web;
 
@@ -63,6 +65,8 @@ pub fn configure_versioned(cfg: &mut web::ServiceConfig) {
         .configure(notifications::configure)
         .configure(pushers::configure)
         .configure(openid::configure)
+        .configure(voip::configure)
+        .configure(thirdparty::configure)
         .configure(legacy::configure);
 }
 
