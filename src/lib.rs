@@ -70,6 +70,8 @@ pub struct Services {
     pub presence_refreshes: service::presence::RecentRefreshes,
     /// Room deletions and history purges running in the background.
     pub admin_jobs: service::admin_jobs::Jobs,
+    /// Room upgrades answered in the last minutes, so that a client's retry gets the same room.
+    pub recent_upgrades: service::room_upgrade::RecentUpgrades,
     /// What operators scrape from the metrics listener.
     pub metrics: Arc<metrics::Metrics>,
 }
@@ -210,6 +212,7 @@ pub async fn start_with_tls_listener(config: Config, tls_listener: Option<std::n
         sent_members: Default::default(),
         presence_refreshes: Default::default(),
         admin_jobs: Default::default(),
+        recent_upgrades: Default::default(),
         metrics,
         config: config.clone(),
     });

@@ -5,6 +5,7 @@
 
 use crate::Services;
 use crate::actors::room::{CreateReplacement, ReplacementStart, SendEvent, Upgrade};
+use crate::auth::expiring::ExpiringMap;
 use crate::auth::tokens::Session;
 use crate::error::{ErrorKind, Result};
 use crate::events::{self, EventDraft, Pdu};
@@ -13,6 +14,7 @@ use ruma::{OwnedRoomId, RoomId, UserId};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// State copied to the replacement as it is, in this order.
 const COPIED_STATE: &[&str] = &[
@@ -30,6 +32,30 @@ const COPIED_STATE: &[&str] = &[
 
 const TOMBSTONE_BODY: &str = "This room has been replaced";
 
+/// How long a user's upgrade of a room answers their repeats of it, as Synapse's response cache.
+const REPEAT_WINDOW: Duration = Duration::from_secs(5 * 60);
+/// Upgrades remembered at most; beyond, the oldest answer is forgotten first.
+const REMEMBERED_UPGRADES: usize = 10_000;
+
+/// Upgrades made in the last [`REPEAT_WINDOW`], by old room and upgrader. A client that retries
+/// an upgrade (its connection dropped before the answer) gets the replacement it already has,
+/// not a second one with the old room's tombstone moved to it. One upgrade runs at a time, so a
+/// repeat sent while the first still runs waits for its answer.
+pub struct RecentUpgrades {
+    running: tokio::sync::Mutex<()>,
+    done: ExpiringMap<OwnedRoomId>,
+}
+
+impl Default for RecentUpgrades {
+    fn default() -> Self {
+        Self { running: tokio::sync::Mutex::new(()), done: ExpiringMap::new(REPEAT_WINDOW, REMEMBERED_UPGRADES) }
+    }
+}
+
+fn upgrade_key(room_id: &RoomId, user: &UserId) -> String {
+    format!("{room_id} {user}")
+}
+
 /// Replaces the room with one of `new_version` and returns the replacement's ID. Only a member
 /// who may send `m.room.tombstone` in the old room may.
 pub async fn upgrade(svc: &Arc<Services>, who: &Session, room_id: &RoomId, new_version: &str) -> Result<OwnedRoomId> {
@@ -37,6 +63,11 @@ pub async fn upgrade(svc: &Arc<Services>, who: &Session, room_id: &RoomId, new_v
     super::suspension::check(who, super::suspension::Act::Send)?;
     if who.shadow_banned {
         return Ok(crate::ids::new_room_id(svc.server_name()));
+    }
+    let key = upgrade_key(room_id, &who.user_id);
+    let _running = svc.recent_upgrades.running.lock().await;
+    if let Some(replacement) = svc.recent_upgrades.done.get(&key) {
+        return Ok(replacement);
     }
     // Before v12 the replacement's ID is chosen here and its create event names the tombstone;
     // from v12 the ID is the create event's hash, and the tombstone follows the replacement.
@@ -72,6 +103,7 @@ pub async fn upgrade(svc: &Arc<Services>, who: &Session, room_id: &RoomId, new_v
     log::info!("{} upgraded {room_id} to {new_room} (version {new_version})", who.user_id);
     move_room_data(svc, room_id, &new_room).await?;
     restrict_old_room(svc, &who.user_id, room_id).await?;
+    svc.recent_upgrades.done.insert_value(key, new_room.clone());
     Ok(new_room)
 }
 

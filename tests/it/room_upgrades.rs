@@ -237,3 +237,26 @@ async fn upgrades_race_sends_without_losing_any() {
     assert_eq!(tombstones[0]["content"]["replacement_room"], new_room.as_str());
     s.send_text(&alice, &new_room, "moved").await;
 }
+
+/// A repeated upgrade, whether a retry after the first answered or sent while it ran, answers
+/// the replacement already made (Synapse keeps each user's answer five minutes): no second room,
+/// and the tombstone keeps naming the first. The replacement can itself be upgraded.
+#[actix_rt::test]
+async fn a_repeated_upgrade_answers_the_same_replacement() {
+    let s = TestServer::start().await;
+    let alice = s.register_user("alice").await;
+    let room = s.create_room(&alice, json!({"preset": "private_chat"})).await;
+    let (first, second) = futures_util::future::join(upgrade(&s, &alice, &room, "10"), upgrade(&s, &alice, &room, "10")).await;
+    let first = first.ok()["replacement_room"].as_str().unwrap().to_owned();
+    assert_eq!(second.ok()["replacement_room"], first.as_str(), "a repeat sent while the first ran");
+    assert_eq!(upgraded(&s, &alice, &room, "10").await, first, "a retry after the answer");
+    assert_eq!(upgraded(&s, &alice, &room, "11").await, first, "the answer holds whatever version the repeat names");
+    let tombstone = state(&s, &alice, &room, "m.room.tombstone").await.ok();
+    assert_eq!(tombstone["replacement_room"], first.as_str(), "{tombstone}");
+    let joined = s.get(&format!("{V3}/joined_rooms"), &alice.token).await.ok();
+    assert_eq!(joined["joined_rooms"].as_array().unwrap().len(), 2, "the old room and one replacement: {joined}");
+
+    let next = upgraded(&s, &alice, &first, "10").await;
+    assert!(next != first && next != room);
+    assert_eq!(upgraded(&s, &alice, &first, "10").await, next);
+}
