@@ -408,14 +408,8 @@ pub struct UserDetails {
     pub approved: bool,
 }
 
-fn threepids_from(rows: Vec<(String, String, i64, i64)>) -> Vec<Threepid> {
+pub(super) fn threepids_from(rows: Vec<(String, String, i64, i64)>) -> Vec<Threepid> {
     rows.into_iter().map(|(medium, address, added_at, validated_at)| Threepid { medium, address, added_at, validated_at }).collect()
-}
-
-/// The third-party IDs bound to a local account (set by an admin: this server validates none).
-pub async fn threepids(svc: &Services, user: &UserId) -> Result<Vec<Threepid>> {
-    let id = user.to_string();
-    Ok(threepids_from(svc.db.run(move |c| users::threepids(c, &id)).await?))
 }
 
 async fn details_of(svc: &Services, id: &str) -> Result<UserDetails> {

@@ -6,6 +6,7 @@ use crate::api::extractors::client_ip;
 use crate::api::{Body, Svc, arc, from_value, ok_json, parse_query};
 use crate::error::Result;
 use crate::service::accounts::{self, DeviceRequest, Identifier, Login, Registration};
+use crate::service::user_controls;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -142,7 +143,7 @@ async fn whoami(who: Requester) -> HttpResponse {
 /// Clients' account settings list these (Element's among them); an empty list, not a 404, for
 /// an account without any.
 async fn own_threepids(svc: Svc, who: Requester) -> Result<HttpResponse> {
-    Ok(ok_json(json!({"threepids": accounts::threepids(&svc, &who.user_id).await?})))
+    Ok(ok_json(json!({"threepids": user_controls::threepids(&svc, &who.user_id).await?})))
 }
 
 #[derive(Deserialize)]
