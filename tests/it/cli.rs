@@ -155,19 +155,29 @@ async fn backup_copies_a_running_servers_store() {
 async fn serve_at_info_logs_no_line_per_event_field() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("stderr.log");
-    let mut child = ensemble()
-        .arg("serve")
-        .env("ENSEMBLE_DATA_DIR", dir.path())
-        .env("ENSEMBLE_DATABASE_URL", test_database_url(dir.path()))
-        .env("ENSEMBLE_SERVER_NAME", "test.local")
-        .env("ENSEMBLE_LISTEN", "127.0.0.1:0")
-        .env("ENSEMBLE_PASSWORD_HASH_LOG_N", "4")
-        .env("ENSEMBLE_ENABLE_REGISTRATION", "true")
-        .env("ENSEMBLE_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("starts");
+    /// Stops the server however the test ends, a failed assertion included.
+    struct Serving(std::process::Child);
+    impl Drop for Serving {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Serving(
+        ensemble()
+            .arg("serve")
+            .env("ENSEMBLE_DATA_DIR", dir.path())
+            .env("ENSEMBLE_DATABASE_URL", test_database_url(dir.path()))
+            .env("ENSEMBLE_SERVER_NAME", "test.local")
+            .env("ENSEMBLE_LISTEN", "127.0.0.1:0")
+            .env("ENSEMBLE_PASSWORD_HASH_LOG_N", "4")
+            .env("ENSEMBLE_ENABLE_REGISTRATION", "true")
+            .env("ENSEMBLE_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .expect("starts"),
+    );
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let base = loop {
@@ -175,7 +185,7 @@ async fn serve_at_info_logs_no_line_per_event_field() {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
         assert!(std::time::Instant::now() < deadline, "the server never said where it listens: {}", log());
-        assert!(child.try_wait().unwrap().is_none(), "the server stopped: {}", log());
+        assert!(child.0.try_wait().unwrap().is_none(), "the server stopped: {}", log());
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     };
     ensemble::federation::tls::install_default_provider();
@@ -215,8 +225,7 @@ async fn serve_at_info_logs_no_line_per_event_field() {
         assert!(std::time::Instant::now() < deadline, "bob's notifications: {notes}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    drop(child);
     let log = log();
     assert!(log.contains("registered @bob:test.local"), "info lines are written: {log}");
     let lines = log.lines().count();
