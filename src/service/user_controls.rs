@@ -154,13 +154,13 @@ pub async fn renew_account_validity(svc: &Services, admin: &UserId, target: &Use
     Ok(ts)
 }
 
-/// The user holding a third-party ID (email addresses compare without case).
 /// The third-party IDs bound to a local account (set by an admin: this server validates none).
 pub async fn threepids(svc: &Services, user: &UserId) -> Result<Vec<super::accounts::Threepid>> {
     let id = user.to_string();
     Ok(super::accounts::threepids_from(svc.db.run(move |c| crate::store::users::threepids(c, &id)).await?))
 }
 
+/// The user holding a third-party ID (email addresses compare without case).
 pub async fn user_by_threepid(svc: &Services, medium: &str, address: &str) -> Result<String> {
     let (m, a) = (medium.to_owned(), if medium == "email" { address.to_lowercase() } else { address.to_owned() });
     svc.db.run(move |c| store::user_by_threepid(c, &m, &a)).await?.ok_or_else(|| Error::not_found("User not found"))

@@ -20,6 +20,6 @@ async fn protocols(_who: Requester) -> HttpResponse {
     ok_json(json!({}))
 }
 
-async fn protocol(_who: Requester, _protocol: web::Path<String>) -> Result<HttpResponse> {
+async fn protocol(_who: Requester) -> Result<HttpResponse> {
     Err(Error::not_found("Unknown protocol"))
 }
